@@ -1,0 +1,52 @@
+/** Public types of the polling core. */
+
+/** Statuses of an approval on the wire. JamJet: pending/approved/rejected; ours add expired/cancelled. */
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled'
+
+/** An approval record as the API returns it (extension fields are optional: JamJet may omit them). */
+export interface ApprovalRecord {
+  id: string
+  status: ApprovalStatus
+  action?: string
+  context?: Record<string, unknown>
+  agent?: string | null
+  reason?: string | null
+  decided_by?: string | null
+  decided_at?: string | null
+  created_at?: string
+  expires_at?: string | null
+  url?: string | null
+}
+
+/** What the progress callback hears about, so callers (the action, the CLI) can log without spamming. */
+export type ApprovalProgress =
+  | { type: 'created'; approvalId: string; url?: string; record: ApprovalRecord }
+  | { type: 'waiting'; approvalId: string; waitedMs: number; remainingMs: number }
+  | { type: 'retrying'; approvalId?: string; attempt: number; delayMs: number; error: string }
+  | { type: 'decided'; approvalId: string; record: ApprovalRecord }
+
+export interface RequireApprovalOptions {
+  /** Free-form metadata shown to the approver. Default `{}`. Must be a JSON object. */
+  context?: Record<string, unknown>
+  /** How long to wait for a decision. Default 3_600_000 (1 h). */
+  timeoutMs?: number
+  /** Cancels the wait: throws a `DOMException` `AbortError` at once and withdraws the request. */
+  signal?: AbortSignal
+  /** Spacing of status checks against a server that ignores `?wait=`. Default 5_000. */
+  pollIntervalMs?: number
+  /** API base URL. Default: `APPROVAL_GATE_API_URL`, then `JAMJET_API_URL`, then `https://api.jamjet.dev`. */
+  apiUrl?: string
+  /** Bearer API key. Default: `APPROVAL_GATE_API_KEY`, then `JAMJET_API_KEY`. */
+  apiKey?: string
+  /** Who is asking (shown on the card). */
+  agent?: string
+  /** Sent as `Idempotency-Key` on create; generated once per call when absent. */
+  idempotencyKey?: string
+  /** Called on status changes and on each wait tick. Exceptions it throws are ignored. */
+  onProgress?: (event: ApprovalProgress) => void
+  /**
+   * Receives the promise of the withdrawal (`cancel`) started on abort or timeout, so a
+   * caller about to exit (the action) can await it. It never rejects.
+   */
+  onWithdraw?: (withdrawal: Promise<void>) => void
+}
