@@ -2,6 +2,7 @@
  * Errors thrown by `requireApproval`. Callers branch on the class or on `code`,
  * never on message text (the way undici's errors work).
  */
+import type { ApprovalRecord } from './types.js'
 
 /** Machine-readable reasons for an `ApprovalError`. */
 export type ApprovalErrorCode =
@@ -13,6 +14,21 @@ export type ApprovalErrorCode =
   | 'bad_response' // a 2xx that is not JSON or lacks the expected fields
   | 'unknown_status' // a status this client does not know
   | 'cancelled' // the request was withdrawn on the server (status `cancelled`)
+  | 'conflict' // 409: decide/cancel on an approval that is no longer pending (`record` holds it)
+  | 'rate_limited' // 429 (`retryAfterMs` when the server said); `requestApproval` retries it
+  | 'server_error' // 5xx (`retryAfterMs` when the server said); `requestApproval` retries it, 3 in a row end the wait
+  | 'network_error' // no answer: connection refused/reset, DNS, or the per-request timeout; retried by `requestApproval`
+
+/** Extra facts an `ApprovalError` may carry. */
+export interface ApprovalErrorDetails {
+  status?: number
+  approvalId?: string
+  cause?: unknown
+  /** From a `Retry-After` header (429/503), in ms from when the answer arrived. */
+  retryAfterMs?: number
+  /** The current record, when the server sent one (e.g. with a `409`). */
+  record?: ApprovalRecord
+}
 
 /** Anything that is neither a decision nor a timeout: configuration, auth, 4xx, malformed responses. */
 export class ApprovalError extends Error {
@@ -20,13 +36,17 @@ export class ApprovalError extends Error {
   /** HTTP status when the error came from a response. */
   readonly status?: number
   readonly approvalId?: string
+  readonly retryAfterMs?: number
+  readonly record?: ApprovalRecord
 
-  constructor(code: ApprovalErrorCode, message: string, details: { status?: number; approvalId?: string; cause?: unknown } = {}) {
+  constructor(code: ApprovalErrorCode, message: string, details: ApprovalErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
     this.name = 'ApprovalError'
     this.code = code
     this.status = details.status
     this.approvalId = details.approvalId
+    this.retryAfterMs = details.retryAfterMs
+    this.record = details.record
   }
 }
 
@@ -37,12 +57,16 @@ export class ApprovalRejected extends Error {
   /** Who rejected it, when the server says (our server's `decided_by`). */
   readonly decidedBy?: string
 
-  constructor(approvalId: string, reason?: string, decidedBy?: string) {
+  /** The rejected record, when known. */
+  readonly record?: ApprovalRecord
+
+  constructor(approvalId: string, reason?: string, decidedBy?: string, record?: ApprovalRecord) {
     super(`Approval ${approvalId} was rejected${decidedBy ? ` by ${decidedBy}` : ''}${reason ? `: ${reason}` : ''}`)
     this.name = 'ApprovalRejected'
     this.approvalId = approvalId
     this.reason = reason
     this.decidedBy = decidedBy
+    this.record = record
   }
 }
 

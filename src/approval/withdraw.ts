@@ -1,0 +1,49 @@
+/**
+ * Withdrawing a request nobody will wait for any more (abort or timeout), so its card leaves
+ * the dashboard and the audit trail says what happened. Best effort, bounded, never throws.
+ */
+import type { ApprovalsClient } from './client.js'
+import type { ApprovalRecord } from './types.js'
+
+/** The whole withdrawal (finishing an in-flight create, then cancel) takes at most this long. */
+export const WITHDRAW_BOUND_MS = 2_000
+
+/** What is known about the request being withdrawn. */
+export interface WithdrawTarget {
+  approvalId?: string
+  /**
+   * A create still in flight when the wait ended: it may yet return an id to withdraw. Must
+   * resolve `undefined` instead of rejecting.
+   */
+  pendingCreate?: Promise<ApprovalRecord | undefined>
+  /** Ends that in-flight create when the bound is reached. */
+  stopCreate?: () => void
+}
+
+/**
+ * `POST /v1/approvals/{id}/cancel` with `reason`, within `boundMs`. If the id is not known yet
+ * because the create is still in flight, waits (within the bound) for it first. Resolves when
+ * done or given up; never rejects (a failed withdrawal must not hide the real outcome).
+ */
+export async function withdrawRequest(client: ApprovalsClient, target: WithdrawTarget, reason: string, boundMs = WITHDRAW_BOUND_MS): Promise<void> {
+  const bound = new AbortController()
+  // Read now: the waiting loop clears these once its own await resumes.
+  const { stopCreate, pendingCreate } = target
+  const timer = setTimeout(() => {
+    bound.abort()
+    stopCreate?.()
+  }, boundMs)
+  try {
+    let id = target.approvalId
+    if (id === undefined && pendingCreate) {
+      const created = await Promise.race([pendingCreate, new Promise<undefined>((resolve) => bound.signal.addEventListener('abort', () => resolve(undefined), { once: true }))])
+      id = created?.id
+    }
+    if (id === undefined || bound.signal.aborted) return
+    await client.cancel(id, reason, { signal: bound.signal, timeoutMs: boundMs })
+  } catch {
+    // Already decided (409), unreachable server, no cancel endpoint (JamJet): nothing more to do.
+  } finally {
+    clearTimeout(timer)
+  }
+}
