@@ -1,0 +1,98 @@
+/**
+ * The HTTP application: `/v1` API routes (with key auth), `/healthz`, the dashboard, JSON
+ * errors everywhere, security headers on API responses, and a shutdown that answers every
+ * waiting long-poll with its current record before the listener closes.
+ */
+import type { Server } from 'node:http'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory, type FastifyServerOptions } from 'fastify'
+import type { ApprovalService, Notifier } from './contracts.js'
+import { dashboardPlugin } from './dashboard/index.js'
+import { addApiKeyAuth } from './http/auth.js'
+import { ApiError, errorBody, handleError } from './http/errors.js'
+import { MAX_BODY_BYTES } from './http/input-rules.js'
+import { LongPolls } from './long-poll.js'
+import { approvalRoutes } from './routes/approvals.js'
+import { auditRoutes } from './routes/audit.js'
+import type { Store } from './store/types.js'
+
+export interface AppDeps {
+  store: Store
+  notifier: Notifier
+  approvals: ApprovalService
+  /** Absolute base URL of the server as people reach it (links in records and the dashboard). */
+  publicUrl: string
+  /** Structured request logs (pino, JSON lines on stdout). Default off. */
+  logger?: FastifyServerOptions['logger']
+  /**
+   * Trust `X-Forwarded-*` from a reverse proxy (Fastify's `trustProxy`: `true`,
+   * or addresses/CIDRs). Off by default: only enable it behind a proxy you run.
+   */
+  trustProxy?: boolean | string | string[]
+  /** Largest request body in bytes. Default 256 KB. */
+  bodyLimit?: number
+  /** Serve on this (already listening) node server instead of one Fastify creates. */
+  serverFactory?: FastifyServerFactory<Server>
+}
+
+/** Builds the app without listening; `app.close()` answers waiting long-polls first. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const publicUrl = deps.publicUrl.replace(/\/+$/, '')
+  const options: FastifyHttpOptions<Server> = {
+    logger: deps.logger ?? false,
+    trustProxy: deps.trustProxy ?? false,
+    bodyLimit: deps.bodyLimit ?? MAX_BODY_BYTES,
+    // We answer 503 ourselves, in the API's error shape, while shutting down.
+    return503OnClosing: false,
+    // Long-polls hold requests up to 60 s; the socket must outlive them.
+    keepAliveTimeout: 65_000,
+  }
+  if (deps.serverFactory) options.serverFactory = deps.serverFactory
+  const app = Fastify(options)
+  const longPolls = new LongPolls(deps.notifier)
+  let closing = false
+
+  app.setErrorHandler(handleError)
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .code(404)
+      .header('cache-control', 'no-store')
+      .send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0].slice(0, 200)}`))
+  })
+
+  app.addHook('onRequest', async () => {
+    if (closing) throw new ApiError(503, 'service_unavailable', 'the server is shutting down; retry shortly')
+  })
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-content-type-options', 'nosniff')
+    if (isApiPath(request.url)) reply.header('cache-control', 'no-store')
+  })
+  // preClose runs before the listener stops: end every wait so each answers with its record.
+  app.addHook('preClose', async () => {
+    closing = true
+    longPolls.releaseAll()
+  })
+
+  app.get('/healthz', async () => ({ status: 'ok', waiting: longPolls.size }))
+
+  await app.register(
+    async (api) => {
+      addApiKeyAuth(api, deps.store)
+      await api.register(approvalRoutes, { store: deps.store, approvals: deps.approvals, longPolls, publicUrl })
+      await api.register(auditRoutes, { store: deps.store })
+    },
+    { prefix: '/v1' },
+  )
+
+  await app.register(dashboardPlugin, {
+    store: deps.store,
+    approvals: deps.approvals,
+    notifier: deps.notifier,
+    publicUrl,
+    secureCookies: publicUrl.startsWith('https://'),
+  })
+  return app
+}
+
+function isApiPath(url: string): boolean {
+  return url === '/healthz' || url.startsWith('/v1/') || url.startsWith('/v1?') || url === '/v1'
+}

@@ -1,0 +1,114 @@
+/**
+ * The API's one error shape, `{error: {code, message}}`, and the mapping of every failure —
+ * our own, Fastify's (validation, JSON parsing, body size) and the store's — onto it.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { isStoreError } from '../store/errors.js'
+
+export type ApiErrorCode =
+  | 'invalid_request'
+  | 'invalid_json'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'self_approval'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'service_unavailable'
+  | 'internal_error'
+
+export interface ApiErrorBody {
+  error: { code: ApiErrorCode; message: string }
+}
+
+/** An error a route throws on purpose; the error handler answers it as-is. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: ApiErrorCode,
+    message: string,
+    /** Extra top-level fields of the body (a 409 carries the current `approval`). */
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+/** The body of an error response. */
+export function errorBody(code: ApiErrorCode, message: string): ApiErrorBody {
+  return { error: { code, message } }
+}
+
+/** Fastify error handler: every thrown error leaves as `{error:{code,message}}`. */
+export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  const { status, code, message, extra } = describe(error)
+  if (status >= 500) request.log.error({ err: error }, 'request failed')
+  if (status === 503) reply.header('retry-after', '5')
+  if (status === 401) reply.header('www-authenticate', 'Bearer')
+  void reply.code(status).send({ ...errorBody(code, message), ...extra })
+}
+
+function describe(error: FastifyError | Error): { status: number; code: ApiErrorCode; message: string; extra: Record<string, unknown> } {
+  const none = {}
+  if (error instanceof ApiError) return { status: error.statusCode, code: error.code, message: error.message, extra: error.extra }
+  if (isStoreError(error)) {
+    const byCode = { invalid: [400, 'invalid_request'], not_found: [404, 'not_found'], conflict: [409, 'conflict'] } as const
+    const [status, code] = byCode[error.code]
+    return { status, code, message: error.message, extra: none }
+  }
+  const fastify = error as FastifyError
+  if (fastify.validation) {
+    return { status: 400, code: 'invalid_request', message: validationMessage(fastify), extra: none }
+  }
+  switch (fastify.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, code: 'invalid_json', message: 'the request body is not valid JSON', extra: none }
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'invalid_json', message: 'the request body is empty but Content-Type says application/json', extra: none }
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'payload_too_large', message: 'the request body is larger than the server accepts', extra: none }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'unsupported_media_type', message: 'send the request body as application/json', extra: none }
+  }
+  const status = typeof fastify.statusCode === 'number' && fastify.statusCode >= 400 && fastify.statusCode < 600 ? fastify.statusCode : 500
+  if (status === 413) return { status, code: 'payload_too_large', message: 'the request body is larger than the server accepts', extra: none }
+  if (status < 500) return { status, code: 'invalid_request', message: fastify.message || 'bad request', extra: none }
+  // Never echo internal error text to clients.
+  return { status: 500, code: 'internal_error', message: 'the server failed to handle this request; see its log', extra: none }
+}
+
+/**
+ * One sentence naming the offending field: `body.action must NOT have more than 200 characters`,
+ * `query.wait must be <= 60`, `body must have required property 'decision'`.
+ */
+function validationMessage(error: FastifyError): string {
+  const first = error.validation?.[0]
+  const part = partName(error.validationContext)
+  if (!first) return error.message
+  const path = (first.instancePath ?? '')
+    .split('/')
+    .filter(Boolean)
+    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.')
+  const field = path ? `${part}.${path}` : part
+  const params = first.params as Record<string, unknown>
+  if (first.keyword === 'required') return `${field}.${String(params.missingProperty)} is required`
+  if (first.keyword === 'pattern') return `${field} contains characters that are not allowed (control or invisible characters) or is blank`
+  if (first.keyword === 'enum') return `${field} must be one of: ${(params.allowedValues as unknown[]).join(', ')}`
+  return `${field} ${first.message ?? 'is invalid'}`
+}
+
+function partName(context: string | undefined): string {
+  switch (context) {
+    case 'querystring':
+      return 'query'
+    case 'headers':
+      return 'header'
+    case 'params':
+      return 'path'
+    default:
+      return context ?? 'request'
+  }
+}

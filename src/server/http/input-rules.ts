@@ -1,0 +1,43 @@
+/**
+ * JSON-schema pieces for hostile input: printable text, reasons and the API's size limits.
+ * Routes compose their schemas from these so every limit is written once.
+ */
+
+/** Largest serialised `context` (bytes of its JSON). Larger answers `413`. */
+export const MAX_CONTEXT_BYTES = 64 * 1024
+/** Largest request body the server reads at all. */
+export const MAX_BODY_BYTES = 256 * 1024
+export const MAX_ACTION_CHARS = 200
+export const MAX_AGENT_CHARS = 200
+export const MAX_REASON_CHARS = 2_000
+export const MAX_IDEMPOTENCY_KEY_CHARS = 200
+export const MIN_TIMEOUT_MS = 1_000
+export const MAX_TIMEOUT_MS = 30 * 24 * 60 * 60 * 1_000
+/** Longest long-poll, in seconds. */
+export const MAX_WAIT_SECONDS = 60
+
+/**
+ * Characters refused in single-line text: control characters, line/paragraph separators and
+ * bidirectional overrides (which can make a card read differently from what it says).
+ */
+const INVISIBLE = '\\p{Cc}\\p{Zl}\\p{Zp}\\u202A-\\u202E\\u2066-\\u2069'
+/** Multi-line text (reasons) may also hold tabs and line breaks. */
+const INVISIBLE_EXCEPT_LINES = '\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\p{Zl}\\p{Zp}\\u202A-\\u202E\\u2066-\\u2069'
+
+/** A single line of visible text: not blank, no control characters. */
+export function printableLine(maxLength: number) {
+  return { type: 'string', minLength: 1, maxLength, pattern: `^(?=[\\s\\S]*\\S)[^${INVISIBLE}]+$` } as const
+}
+
+/** A single line that may be empty (optional labels such as `agent`). */
+export function optionalLine(maxLength: number) {
+  return { type: 'string', maxLength, pattern: `^[^${INVISIBLE}]*$` } as const
+}
+
+/** Free text with line breaks (decision and cancel reasons). */
+export const reasonSchema = { type: 'string', maxLength: MAX_REASON_CHARS, pattern: `^[^${INVISIBLE_EXCEPT_LINES}]*$` } as const
+
+/** Bytes of a value's JSON. */
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8')
+}

@@ -1,0 +1,70 @@
+/**
+ * The approval record as the API sends it (DESIGN.md "Wire contract"), and its response
+ * schema. Store-only fields (project, idempotency key, requester) never leave the server.
+ */
+import type { Approval } from '../store/types.js'
+
+export interface WireApproval {
+  id: string
+  status: Approval['status']
+  action: string
+  context: Record<string, unknown>
+  agent: string | null
+  reason: string | null
+  decided_by: string | null
+  decided_at: string | null
+  created_at: string
+  expires_at: string
+  /** The approval's dashboard page. */
+  url: string
+}
+
+/** The wire form of a stored approval. `publicUrl` has no trailing slash. */
+export function toWire(approval: Approval, publicUrl: string): WireApproval {
+  return {
+    id: approval.id,
+    status: approval.status,
+    action: approval.action,
+    context: approval.context,
+    agent: approval.agent,
+    reason: approval.reason,
+    decided_by: approval.decided_by,
+    decided_at: approval.decided_at,
+    created_at: approval.created_at,
+    expires_at: approval.expires_at,
+    url: `${publicUrl}/approvals/${encodeURIComponent(approval.id)}`,
+  }
+}
+
+const nullableString = { type: ['string', 'null'] } as const
+
+/** Response schema of one approval: serialisation follows it, so nothing else can leak out. */
+export const wireApprovalSchema = {
+  type: 'object',
+  required: ['id', 'status', 'action', 'context', 'created_at', 'expires_at', 'url'],
+  properties: {
+    id: { type: 'string' },
+    status: { type: 'string' },
+    action: { type: 'string' },
+    context: { type: 'object', additionalProperties: true },
+    agent: nullableString,
+    reason: nullableString,
+    decided_by: nullableString,
+    decided_at: nullableString,
+    created_at: { type: 'string' },
+    expires_at: { type: 'string' },
+    url: { type: 'string' },
+  },
+} as const
+
+/** Response schema of `{error:{code,message}}`, optionally with the current `approval` (409). */
+export const errorResponseSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+    approval: wireApprovalSchema,
+  },
+} as const

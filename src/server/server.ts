@@ -1,0 +1,138 @@
+/**
+ * Starts the approvals server: store, notifier, approval service, expiry timer, HTTP app.
+ * `close()` shuts down in order: stop accepting, answer waiting long-polls, stop the expiry
+ * timer, close the store.
+ */
+import { mkdir } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type AppDeps } from './app.js'
+import { createApprovalService } from './approval-service.js'
+import { ExpiryTimer } from './expiry.js'
+import { InMemoryNotifier } from './notifier.js'
+import { openStore } from './store/index.js'
+import type { Store } from './store/types.js'
+
+/** File name of the embedded database inside the data directory. */
+export const DATABASE_FILE = 'approval-gate.db'
+
+/** How long `close()` lets in-flight requests finish before cutting their connections. */
+const CLOSE_GRACE_MS = 10_000
+
+export interface StartServerOptions {
+  /** Directory of the embedded database (created when missing). Not used when `store` is given. */
+  dataDir: string
+  /** Default `127.0.0.1`: only this machine. Use `0.0.0.0` to listen on every interface. */
+  host?: string
+  /** Default 8080; `0` picks a free port. */
+  port?: number
+  /** Base URL people reach the server at (links, cookie flags); default `http://<host>:<port>`. */
+  publicUrl?: string
+  /** Structured JSON request logs on stdout (pino). Default false. */
+  logger?: boolean
+  /** Trust `X-Forwarded-*` headers (see `AppDeps.trustProxy`). Default false. */
+  trustProxy?: AppDeps['trustProxy']
+  /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
+  store?: Store
+}
+
+export interface RunningServer {
+  /** Where the server listens, e.g. `http://127.0.0.1:43123`. */
+  url: string
+  /** The public base URL used in links (`publicUrl` option, or `url`). */
+  publicUrl: string
+  app: FastifyInstance
+  store: Store
+  /** Graceful shutdown; safe to call more than once. */
+  close(): Promise<void>
+}
+
+/** Opens the store (unless given), starts listening and arms expiry. */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const host = options.host ?? '127.0.0.1'
+  const store = options.store ?? (await openDataDir(options.dataDir))
+  const notifier = new InMemoryNotifier()
+  // Listen first so that with port 0 the real port is known before links are built.
+  let handle: ((request: IncomingMessage, response: ServerResponse) => void) | null = null
+  const server = createServer((request, response) => {
+    if (handle) return handle(request, response)
+    response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' })
+    response.end(JSON.stringify({ error: { code: 'service_unavailable', message: 'the server is starting' } }))
+  })
+  // Long-polls hold requests up to 60 s: idle keep-alive sockets must outlive them.
+  server.keepAliveTimeout = 65_000
+  server.headersTimeout = 66_000
+
+  let expiry: ExpiryTimer | null = null
+  let app: FastifyInstance | null = null
+  try {
+    await listen(server, options.port ?? 8080, host)
+    const url = `http://${urlHost(host)}:${(server.address() as AddressInfo).port}`
+    const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, '')
+    const approvals = createApprovalService(store, notifier, { onCreated: (approval) => expiry?.consider(approval.expires_at) })
+    app = await buildApp({
+      store,
+      notifier,
+      approvals,
+      publicUrl,
+      logger: options.logger ?? false,
+      trustProxy: options.trustProxy,
+      serverFactory: (handler) => {
+        handle = handler
+        return server
+      },
+    })
+    await app.ready()
+    const started = app
+    expiry = new ExpiryTimer(store, notifier, { onError: (error) => started.log.error({ err: error }, 'expiry sweep failed') })
+    await expiry.start()
+    app.log.info({ url, publicUrl }, 'approval-gate server listening')
+
+    let closing: Promise<void> | null = null
+    const close = () => (closing ??= shutdown(server, started, expiry!, notifier, store))
+    return { url, publicUrl, app, store, close }
+  } catch (error) {
+    await expiry?.stop()
+    await app?.close().catch(() => {})
+    server.close()
+    server.closeAllConnections()
+    await store.close().catch(() => {})
+    throw error
+  }
+}
+
+/** Stop accepting → answer waiters (app preClose) → let responses finish → stop timers → close the store. */
+async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTimer, notifier: InMemoryNotifier, store: Store): Promise<void> {
+  const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
+  await app.close()
+  server.closeIdleConnections()
+  const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
+  await stopped
+  clearTimeout(grace)
+  await expiry.stop()
+  await notifier.close()
+  await store.close()
+}
+
+/** Opens `<dataDir>/approval-gate.db`, creating the directory. */
+export async function openDataDir(dataDir: string): Promise<Store> {
+  await mkdir(dataDir, { recursive: true })
+  return openStore({ kind: 'sqlite', path: join(dataDir, DATABASE_FILE) })
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+/** IPv6 literals need brackets in URLs. */
+function urlHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+}
