@@ -1,0 +1,160 @@
+/**
+ * Versioned schema of the SQLite store. Migrations are numbered, applied in order inside
+ * one `BEGIN IMMEDIATE` transaction and recorded in `schema_migrations`, so reopening a
+ * file is a no-op and two processes (the server and the CLI) opening the same file at once
+ * cannot both apply one: the second waits for the write lock, then sees it done.
+ * Never edit a released migration; add the next number.
+ */
+import type { DatabaseSync } from 'node:sqlite'
+
+interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE projects (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        settings TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        -- lower-cased email: uniqueness and lookups are case-insensitive
+        email_key TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        github_login TEXT,
+        created_at TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE memberships (
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (project_id, user_id)
+      ) STRICT;
+      CREATE INDEX memberships_by_user ON memberships (user_id);
+
+      CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT
+      ) STRICT;
+      CREATE INDEX api_keys_by_project ON api_keys (project_id);
+
+      CREATE TABLE approvals (
+        -- insertion order: newest-first listing and the opaque cursor
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        action TEXT NOT NULL,
+        context TEXT NOT NULL,
+        agent TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired', 'cancelled')),
+        reason TEXT,
+        decided_by TEXT,
+        decided_at TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        idempotency_key TEXT,
+        requested_by TEXT NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX approvals_idempotency ON approvals (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+      CREATE INDEX approvals_by_project ON approvals (project_id, seq);
+      CREATE INDEX approvals_by_status ON approvals (project_id, status, seq);
+      CREATE INDEX approvals_pending_expiry ON approvals (expires_at) WHERE status = 'pending';
+
+      CREATE TABLE audit_events (
+        project_id TEXT NOT NULL REFERENCES projects(id),
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        approval_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        agent TEXT,
+        actor TEXT NOT NULL,
+        reason TEXT,
+        at TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (project_id, seq)
+      ) STRICT;
+
+      -- Last seq + hash per project, written in the same transaction as each event: deleting
+      -- the newest events leaves the head pointing past the end of the chain.
+      CREATE TABLE audit_heads (
+        project_id TEXT PRIMARY KEY REFERENCES projects(id),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+      ) STRICT;
+
+      -- Append-only: only someone who drops these triggers by hand can rewrite history,
+      -- and verifyAudit then pinpoints what changed.
+      CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+      BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+      CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+      BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+      CREATE TRIGGER audit_heads_forward_only BEFORE UPDATE ON audit_heads
+      WHEN NEW.seq <> OLD.seq + 1 OR NEW.project_id <> OLD.project_id
+      BEGIN SELECT RAISE(ABORT, 'the audit chain head only moves forward one event at a time'); END;
+      CREATE TRIGGER audit_heads_no_delete BEFORE DELETE ON audit_heads
+      BEGIN SELECT RAISE(ABORT, 'the audit chain head cannot be deleted'); END;
+
+      CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+    `,
+  },
+]
+
+/** The newest schema version this code knows. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
+
+/**
+ * Brings the database to `SCHEMA_VERSION`. Refuses a file written by a newer version of
+ * approval-gate instead of running old code against a schema it does not understand.
+ */
+export function migrate(db: DatabaseSync): void {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at TEXT NOT NULL
+    ) STRICT`)
+    const row = db.prepare('SELECT MAX(version) AS version FROM schema_migrations').get()
+    const current = typeof row?.version === 'number' ? row.version : 0
+    if (current > SCHEMA_VERSION) {
+      throw new Error(`the database schema is version ${current}, newer than this approval-gate supports (${SCHEMA_VERSION}); upgrade approval-gate`)
+    }
+    const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue
+      db.exec(migration.sql)
+      record.run(migration.version, migration.name, new Date().toISOString())
+    }
+    db.exec('COMMIT')
+  } catch (error) {
+    db.exec('ROLLBACK')
+    throw error
+  }
+}

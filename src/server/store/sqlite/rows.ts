@@ -1,0 +1,104 @@
+/**
+ * Turns SQLite rows into the store's types. Columns are read with checks so a damaged or
+ * hand-edited file fails with a message naming the column instead of leaking wrong types.
+ */
+import type { SQLOutputValue } from 'node:sqlite'
+import { parseStoredSettings } from '../inputs.js'
+import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, KeyScope, Member, Project, Role, Session, User, UserWithPassword } from '../types.js'
+
+export type Row = Record<string, SQLOutputValue>
+
+function text(row: Row, column: string): string {
+  const value = row[column]
+  if (typeof value !== 'string') throw new Error(`corrupt database: column ${column} should be text`)
+  return value
+}
+
+function textOrNull(row: Row, column: string): string | null {
+  const value = row[column]
+  return value === null || value === undefined ? null : text(row, column)
+}
+
+function integer(row: Row, column: string): number {
+  const value = row[column]
+  if (typeof value !== 'number') throw new Error(`corrupt database: column ${column} should be an integer`)
+  return value
+}
+
+export function toProject(row: Row): Project {
+  return { id: text(row, 'id'), name: text(row, 'name'), settings: parseStoredSettings(text(row, 'settings')), created_at: text(row, 'created_at') }
+}
+
+export function toUser(row: Row): User {
+  return { id: text(row, 'id'), email: text(row, 'email'), github_login: textOrNull(row, 'github_login'), created_at: text(row, 'created_at') }
+}
+
+export function toUserWithPassword(row: Row): UserWithPassword {
+  return { ...toUser(row), password_hash: text(row, 'password_hash') }
+}
+
+export function toMember(row: Row): Member {
+  return { ...toUser(row), role: text(row, 'role') as Role }
+}
+
+export function toApiKey(row: Row): ApiKeyInfo {
+  return {
+    id: text(row, 'id'),
+    project_id: text(row, 'project_id'),
+    name: text(row, 'name'),
+    scopes: JSON.parse(text(row, 'scopes')) as KeyScope[],
+    prefix: text(row, 'prefix'),
+    created_at: text(row, 'created_at'),
+    last_used_at: textOrNull(row, 'last_used_at'),
+    revoked_at: textOrNull(row, 'revoked_at'),
+  }
+}
+
+export function toApproval(row: Row): Approval {
+  return {
+    id: text(row, 'id'),
+    project_id: text(row, 'project_id'),
+    action: text(row, 'action'),
+    context: JSON.parse(text(row, 'context')) as Record<string, unknown>,
+    agent: textOrNull(row, 'agent'),
+    status: text(row, 'status') as ApprovalStatus,
+    reason: textOrNull(row, 'reason'),
+    decided_by: textOrNull(row, 'decided_by'),
+    decided_at: textOrNull(row, 'decided_at'),
+    created_at: text(row, 'created_at'),
+    expires_at: text(row, 'expires_at'),
+    idempotency_key: textOrNull(row, 'idempotency_key'),
+    requested_by: text(row, 'requested_by'),
+  }
+}
+
+export function toAuditEvent(row: Row): AuditEvent {
+  return {
+    project_id: text(row, 'project_id'),
+    seq: integer(row, 'seq'),
+    type: text(row, 'type') as AuditEventType,
+    approval_id: text(row, 'approval_id'),
+    action: text(row, 'action'),
+    agent: textOrNull(row, 'agent'),
+    actor: text(row, 'actor'),
+    reason: textOrNull(row, 'reason'),
+    at: text(row, 'at'),
+    prev_hash: text(row, 'prev_hash'),
+    hash: text(row, 'hash'),
+  }
+}
+
+export function toSession(row: Row): Session {
+  return {
+    token_hash: text(row, 'token_hash'),
+    user_id: text(row, 'user_id'),
+    csrf_token: text(row, 'csrf_token'),
+    created_at: text(row, 'created_at'),
+    expires_at: text(row, 'expires_at'),
+  }
+}
+
+/** Internal sequence of an approval row (for cursors). */
+export function rowSeq(row: Row): number {
+  return integer(row, 'seq')
+}

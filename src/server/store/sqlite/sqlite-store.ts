@@ -1,0 +1,592 @@
+/**
+ * The embedded `Store` on `node:sqlite`. `DatabaseSync` is synchronous, so each method runs
+ * its whole transaction without yielding: within one process writes never interleave, and
+ * across processes (the server and the CLI on one file) `BEGIN IMMEDIATE` takes the write
+ * lock up front and `busy_timeout` waits for it. Every multi-row write (an approval change
+ * and its audit event) is one transaction.
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
+import { newId } from '../../auth/secrets.js'
+import { AuditChainVerifier, chainAuditEvent, type AuditEventInput, type ChainHead } from '../audit-chain.js'
+import { StoreError } from '../errors.js'
+import { checkRole, checkScopes, decodeCursor, DEFAULT_PROJECT_SETTINGS, emailKey, encodeCursor, isoBound, mergeProjectSettings, pageLimit } from '../inputs.js'
+import type {
+  ApiKeyInfo,
+  Approval,
+  ApprovalFilter,
+  AuditEvent,
+  AuditFilter,
+  AuditVerification,
+  ChangeResult,
+  Decision,
+  KeyScope,
+  Member,
+  NewApproval,
+  Page,
+  Project,
+  ProjectSettings,
+  Role,
+  Session,
+  Store,
+  User,
+  UserWithPassword,
+} from '../types.js'
+import { migrate } from './migrations.js'
+import { rowSeq, toApiKey, toApproval, toAuditEvent, toMember, toProject, toSession, toUser, toUserWithPassword, type Row } from './rows.js'
+
+type Params = Record<string, SQLInputValue>
+
+/** How long a writer waits for another process's write lock before failing with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000
+/** `last_used_at` is rewritten at most this often, so authenticating a request is not a disk write each time. */
+const KEY_TOUCH_RESOLUTION_MS = 60_000
+/** Rows fetched per query while exporting, so an export never holds a read snapshot for long. */
+const EXPORT_BATCH = 500
+
+// SQLite extended result codes (https://sqlite.org/rescode.html) mapped to StoreError.
+const SQLITE_CONSTRAINT_FOREIGNKEY = 787
+const SQLITE_CONSTRAINT_UNIQUE = 2067
+const SQLITE_CONSTRAINT_PRIMARYKEY = 1555
+
+/**
+ * Opens (creating if needed) a database file with the pragmas the store relies on.
+ *
+ * Durability: WAL with `synchronous=FULL` fsyncs the log on every commit, so an
+ * acknowledged write survives not only `kill -9` but also power loss. Measured on a 2-core
+ * VM: ~7,000 two-row commits/s raw, well above the 2,000 decisions/s target, so the
+ * cheaper NORMAL (safe against process crashes only) is not needed.
+ */
+export function openDatabase(filePath: string): DatabaseSync {
+  const db = new DatabaseSync(filePath, { timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: true })
+  try {
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
+    db.exec('PRAGMA journal_mode = WAL')
+    db.exec('PRAGMA synchronous = FULL')
+    db.exec('PRAGMA foreign_keys = ON')
+    migrate(db)
+  } catch (error) {
+    db.close()
+    throw error
+  }
+  return db
+}
+
+/** Maps SQLite constraint failures to `StoreError`s callers can branch on. */
+function translateSqliteError(error: unknown, what: string): unknown {
+  const code = (error as { errcode?: unknown }).errcode
+  if (code === SQLITE_CONSTRAINT_UNIQUE || code === SQLITE_CONSTRAINT_PRIMARYKEY) return new StoreError('conflict', `${what} already exists`)
+  if (code === SQLITE_CONSTRAINT_FOREIGNKEY) return new StoreError('not_found', `${what}: the project or user it refers to does not exist`)
+  return error
+}
+
+/** A WHERE clause built from optional filters; a condition is added only when its value is given. */
+class Conditions {
+  readonly params: Params
+  private readonly clauses: string[]
+
+  constructor(params: Params, first: string) {
+    this.params = params
+    this.clauses = [first]
+  }
+
+  add(clause: string, name: string, value: SQLInputValue | undefined): void {
+    if (value === undefined) return
+    this.clauses.push(`(${clause})`)
+    this.params[name] = value
+  }
+
+  sql(): string {
+    return this.clauses.join(' AND ')
+  }
+}
+
+export class SqliteStore implements Store {
+  private readonly db: DatabaseSync
+  private readonly statements = new Map<string, StatementSync>()
+  private closed = false
+
+  constructor(db: DatabaseSync) {
+    this.db = db
+  }
+
+  // --- plumbing -------------------------------------------------------------------------
+
+  /** A prepared statement, compiled once per connection. */
+  private sql(source: string): StatementSync {
+    this.assertOpen()
+    let statement = this.statements.get(source)
+    if (!statement) {
+      statement = this.db.prepare(source)
+      this.statements.set(source, statement)
+    }
+    return statement
+  }
+
+  private get(source: string, params: Params = {}): Row | undefined {
+    return this.sql(source).get(params) as Row | undefined
+  }
+
+  private all(source: string, params: Params = {}): Row[] {
+    return this.sql(source).all(params) as Row[]
+  }
+
+  private run(source: string, params: Params = {}): number {
+    return Number(this.sql(source).run(params).changes)
+  }
+
+  /** Runs `work` in a write transaction that takes the lock first (no upgrade deadlocks). */
+  private write<T>(what: string, work: () => T): T {
+    this.assertOpen()
+    this.db.exec('BEGIN IMMEDIATE')
+    try {
+      const result = work()
+      this.db.exec('COMMIT')
+      return result
+    } catch (error) {
+      this.rollbackQuietly()
+      throw translateSqliteError(error, what)
+    }
+  }
+
+  /** Rolls back if a transaction is still open (SQLite may already have rolled it back itself). */
+  private rollbackQuietly(): void {
+    try {
+      this.db.exec('ROLLBACK')
+    } catch {
+      // no transaction was active
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the store is closed')
+  }
+
+  /** Appends one audit event to its project's chain and moves the head; call inside `write`. */
+  private appendAudit(input: AuditEventInput): AuditEvent {
+    const headRow = this.get('SELECT seq, hash FROM audit_heads WHERE project_id = @project_id', { project_id: input.project_id })
+    const head: ChainHead | null = headRow ? { seq: Number(headRow.seq), hash: String(headRow.hash) } : null
+    const event = chainAuditEvent(head, input)
+    this.run(
+      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, prev_hash, hash)
+       VALUES (@project_id, @seq, @type, @approval_id, @action, @agent, @actor, @reason, @at, @prev_hash, @hash)`,
+      { ...event },
+    )
+    this.run(
+      `INSERT INTO audit_heads (project_id, seq, hash) VALUES (@project_id, @seq, @hash)
+       ON CONFLICT (project_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
+      { project_id: event.project_id, seq: event.seq, hash: event.hash },
+    )
+    return event
+  }
+
+  // --- projects -------------------------------------------------------------------------
+
+  async createProject(name: string, settings: Partial<ProjectSettings> = {}): Promise<Project> {
+    const project: Project = {
+      id: newId('prj'),
+      name,
+      settings: mergeProjectSettings({ ...DEFAULT_PROJECT_SETTINGS }, settings),
+      created_at: new Date().toISOString(),
+    }
+    this.write(`project ${JSON.stringify(name)}`, () =>
+      this.run('INSERT INTO projects (id, name, settings, created_at) VALUES (@id, @name, @settings, @created_at)', {
+        ...project,
+        settings: JSON.stringify(project.settings),
+      }),
+    )
+    return project
+  }
+
+  async getProject(id: string): Promise<Project | null> {
+    const row = this.get('SELECT * FROM projects WHERE id = @id', { id })
+    return row ? toProject(row) : null
+  }
+
+  async getProjectByName(name: string): Promise<Project | null> {
+    const row = this.get('SELECT * FROM projects WHERE name = @name', { name })
+    return row ? toProject(row) : null
+  }
+
+  async listProjects(): Promise<Project[]> {
+    return this.all('SELECT * FROM projects ORDER BY name').map(toProject)
+  }
+
+  async updateProjectSettings(id: string, patch: Partial<ProjectSettings>): Promise<Project> {
+    return this.write('project settings', () => {
+      const row = this.get('SELECT * FROM projects WHERE id = @id', { id })
+      if (!row) throw new StoreError('not_found', `no project with id ${id}`)
+      const project = toProject(row)
+      project.settings = mergeProjectSettings(project.settings, patch)
+      this.run('UPDATE projects SET settings = @settings WHERE id = @id', { id, settings: JSON.stringify(project.settings) })
+      return project
+    })
+  }
+
+  // --- users and memberships ------------------------------------------------------------
+
+  async createUser(input: { email: string; password_hash: string; github_login?: string | null }): Promise<User> {
+    const user: UserWithPassword = {
+      id: newId('usr'),
+      email: input.email,
+      password_hash: input.password_hash,
+      github_login: input.github_login ?? null,
+      created_at: new Date().toISOString(),
+    }
+    this.write(`a user with email ${JSON.stringify(input.email)}`, () =>
+      this.run(
+        `INSERT INTO users (id, email, email_key, password_hash, github_login, created_at)
+         VALUES (@id, @email, @email_key, @password_hash, @github_login, @created_at)`,
+        { ...user, email_key: emailKey(user.email) },
+      ),
+    )
+    return { id: user.id, email: user.email, github_login: user.github_login, created_at: user.created_at }
+  }
+
+  async getUser(id: string): Promise<User | null> {
+    const row = this.get('SELECT * FROM users WHERE id = @id', { id })
+    return row ? toUser(row) : null
+  }
+
+  async getUserByEmail(email: string): Promise<UserWithPassword | null> {
+    const row = this.get('SELECT * FROM users WHERE email_key = @email_key', { email_key: emailKey(email) })
+    return row ? toUserWithPassword(row) : null
+  }
+
+  async updateUser(id: string, patch: { password_hash?: string; github_login?: string | null }): Promise<User> {
+    return this.write('user', () => {
+      const row = this.get('SELECT * FROM users WHERE id = @id', { id })
+      if (!row) throw new StoreError('not_found', `no user with id ${id}`)
+      const current = toUserWithPassword(row)
+      const password_hash = patch.password_hash ?? current.password_hash
+      const github_login = patch.github_login === undefined ? current.github_login : patch.github_login
+      this.run('UPDATE users SET password_hash = @password_hash, github_login = @github_login WHERE id = @id', { id, password_hash, github_login })
+      return { id, email: current.email, github_login, created_at: current.created_at }
+    })
+  }
+
+  async setMembership(projectId: string, userId: string, role: Role): Promise<void> {
+    checkRole(role)
+    this.write('membership', () =>
+      this.run(
+        `INSERT INTO memberships (project_id, user_id, role, created_at) VALUES (@project_id, @user_id, @role, @created_at)
+         ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role`,
+        { project_id: projectId, user_id: userId, role, created_at: new Date().toISOString() },
+      ),
+    )
+  }
+
+  async removeMembership(projectId: string, userId: string): Promise<boolean> {
+    return this.write('membership', () => this.run('DELETE FROM memberships WHERE project_id = @projectId AND user_id = @userId', { projectId, userId }) > 0)
+  }
+
+  async getMembership(projectId: string, userId: string): Promise<Role | null> {
+    const row = this.get('SELECT role FROM memberships WHERE project_id = @projectId AND user_id = @userId', { projectId, userId })
+    return row ? (String(row.role) as Role) : null
+  }
+
+  async listMembers(projectId: string): Promise<Member[]> {
+    return this.all(
+      `SELECT users.*, memberships.role FROM memberships JOIN users ON users.id = memberships.user_id
+       WHERE memberships.project_id = @projectId ORDER BY users.email_key`,
+      { projectId },
+    ).map(toMember)
+  }
+
+  async listProjectsForUser(userId: string): Promise<Array<Project & { role: Role }>> {
+    return this.all(
+      `SELECT projects.*, memberships.role FROM memberships JOIN projects ON projects.id = memberships.project_id
+       WHERE memberships.user_id = @userId ORDER BY projects.name`,
+      { userId },
+    ).map((row) => ({ ...toProject(row), role: String(row.role) as Role }))
+  }
+
+  // --- API keys -------------------------------------------------------------------------
+
+  async createApiKey(input: { project_id: string; name: string; scopes: KeyScope[]; key_hash: string; prefix: string }): Promise<ApiKeyInfo> {
+    const key: ApiKeyInfo = {
+      id: newId('key'),
+      project_id: input.project_id,
+      name: input.name,
+      scopes: checkScopes(input.scopes),
+      prefix: input.prefix,
+      created_at: new Date().toISOString(),
+      last_used_at: null,
+      revoked_at: null,
+    }
+    this.write('API key', () =>
+      this.run(
+        `INSERT INTO api_keys (id, project_id, name, scopes, key_hash, prefix, created_at)
+         VALUES (@id, @project_id, @name, @scopes, @key_hash, @prefix, @created_at)`,
+        { id: key.id, project_id: key.project_id, name: key.name, scopes: JSON.stringify(key.scopes), key_hash: input.key_hash, prefix: key.prefix, created_at: key.created_at },
+      ),
+    )
+    return key
+  }
+
+  async findApiKey(keyHash: string): Promise<ApiKeyInfo | null> {
+    const row = this.get('SELECT * FROM api_keys WHERE key_hash = @keyHash AND revoked_at IS NULL', { keyHash })
+    return row ? toApiKey(row) : null
+  }
+
+  /** Records use of a key. Skipped when the stored time is under a minute older, to spare a disk write per request. */
+  async touchApiKey(id: string, at: string): Promise<void> {
+    const threshold = new Date(Date.parse(isoBound('at', at)) - KEY_TOUCH_RESOLUTION_MS).toISOString()
+    this.run('UPDATE api_keys SET last_used_at = @at WHERE id = @id AND (last_used_at IS NULL OR last_used_at <= @threshold)', { id, at, threshold })
+  }
+
+  async listApiKeys(projectId: string): Promise<ApiKeyInfo[]> {
+    return this.all('SELECT * FROM api_keys WHERE project_id = @projectId ORDER BY created_at, id', { projectId }).map(toApiKey)
+  }
+
+  /** True when the key exists in the project (revoking twice keeps the first revocation time). */
+  async revokeApiKey(projectId: string, keyId: string): Promise<boolean> {
+    return this.write('API key', () => {
+      this.run('UPDATE api_keys SET revoked_at = @now WHERE project_id = @projectId AND id = @keyId AND revoked_at IS NULL', {
+        projectId,
+        keyId,
+        now: new Date().toISOString(),
+      })
+      return this.get('SELECT 1 AS found FROM api_keys WHERE project_id = @projectId AND id = @keyId', { projectId, keyId }) !== undefined
+    })
+  }
+
+  // --- approvals ------------------------------------------------------------------------
+
+  async createApproval(input: NewApproval): Promise<{ approval: Approval; created: boolean }> {
+    const context = JSON.stringify(input.context)
+    return this.write('approval', () => {
+      if (input.idempotency_key !== null) {
+        // Inside BEGIN IMMEDIATE no other connection can insert between this check and ours.
+        const existing = this.get('SELECT * FROM approvals WHERE project_id = @project_id AND idempotency_key = @key', {
+          project_id: input.project_id,
+          key: input.idempotency_key,
+        })
+        if (existing) return { approval: toApproval(existing), created: false }
+      }
+      const approval: Approval = {
+        id: newId('apr'),
+        project_id: input.project_id,
+        action: input.action,
+        context: JSON.parse(context) as Record<string, unknown>,
+        agent: input.agent,
+        status: 'pending',
+        reason: null,
+        decided_by: null,
+        decided_at: null,
+        created_at: new Date().toISOString(),
+        expires_at: input.expires_at,
+        idempotency_key: input.idempotency_key,
+        requested_by: input.requested_by,
+      }
+      this.run(
+        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by)
+         VALUES (@id, @project_id, @action, @context, @agent, 'pending', @created_at, @expires_at, @idempotency_key, @requested_by)`,
+        {
+          id: approval.id,
+          project_id: approval.project_id,
+          action: approval.action,
+          context,
+          agent: approval.agent,
+          created_at: approval.created_at,
+          expires_at: approval.expires_at,
+          idempotency_key: approval.idempotency_key,
+          requested_by: approval.requested_by,
+        },
+      )
+      this.appendAudit({
+        project_id: approval.project_id,
+        type: 'created',
+        approval_id: approval.id,
+        action: approval.action,
+        agent: approval.agent,
+        actor: approval.requested_by,
+        reason: null,
+        at: approval.created_at,
+      })
+      return { approval, created: true }
+    })
+  }
+
+  async getApproval(projectId: string, id: string): Promise<Approval | null> {
+    const row = this.get('SELECT * FROM approvals WHERE project_id = @projectId AND id = @id', { projectId, id })
+    return row ? toApproval(row) : null
+  }
+
+  async listApprovals(projectId: string, filter: ApprovalFilter = {}): Promise<Page<Approval>> {
+    const limit = pageLimit(filter.limit)
+    const where = new Conditions({ projectId, limit: limit + 1 }, 'project_id = @projectId')
+    where.add('status = @status', 'status', filter.status)
+    where.add('action = @action', 'action', filter.action)
+    where.add('agent = @agent', 'agent', filter.agent)
+    where.add('decided_by = @decided_by', 'decided_by', filter.decided_by)
+    where.add('seq < @before', 'before', filter.cursor === undefined ? undefined : decodeCursor('apr', filter.cursor))
+    const rows = this.all(`SELECT * FROM approvals WHERE ${where.sql()} ORDER BY seq DESC LIMIT @limit`, where.params)
+    const more = rows.length > limit
+    const page = more ? rows.slice(0, limit) : rows
+    return { items: page.map(toApproval), next_cursor: more ? encodeCursor('apr', rowSeq(page[page.length - 1])) : null }
+  }
+
+  async decideApproval(
+    projectId: string,
+    id: string,
+    input: { decision: Decision; reason: string | null; decided_by: string; at?: string },
+  ): Promise<ChangeResult | null> {
+    const status = input.decision === 'approve' ? 'approved' : input.decision === 'reject' ? 'rejected' : null
+    if (status === null) throw new StoreError('invalid', `decision must be approve or reject, not ${JSON.stringify(input.decision)}`)
+    return this.settle(projectId, id, { status, reason: input.reason, by: input.decided_by, at: input.at ?? new Date().toISOString() })
+  }
+
+  async cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string }): Promise<ChangeResult | null> {
+    return this.settle(projectId, id, { status: 'cancelled', reason: input.reason, by: input.by, at: input.at ?? new Date().toISOString() })
+  }
+
+  /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
+  private settle(
+    projectId: string,
+    id: string,
+    change: { status: 'approved' | 'rejected' | 'cancelled'; reason: string | null; by: string; at: string },
+  ): ChangeResult | null {
+    return this.write('approval', () => {
+      const row = this.get(
+        `UPDATE approvals SET status = @status, reason = @reason, decided_by = @by, decided_at = @at
+         WHERE project_id = @projectId AND id = @id AND status = 'pending' RETURNING *`,
+        { projectId, id, ...change },
+      )
+      if (!row) {
+        const current = this.get('SELECT * FROM approvals WHERE project_id = @projectId AND id = @id', { projectId, id })
+        return current ? { changed: false, approval: toApproval(current) } : null
+      }
+      const approval = toApproval(row)
+      const event = this.appendAudit({
+        project_id: projectId,
+        type: change.status,
+        approval_id: approval.id,
+        action: approval.action,
+        agent: approval.agent,
+        actor: change.by,
+        reason: change.reason,
+        at: change.at,
+      })
+      return { changed: true, approval, event }
+    })
+  }
+
+  async expireDue(now: string): Promise<Approval[]> {
+    return this.write('approval expiry', () => {
+      const rows = this.all(
+        `UPDATE approvals SET status = 'expired', decided_at = @now, decided_by = 'system'
+         WHERE status = 'pending' AND expires_at <= @now RETURNING *`,
+        { now },
+      )
+      // RETURNING order is unspecified; a stable order keeps each project's chain in creation order.
+      const expired = rows.sort((a, b) => rowSeq(a) - rowSeq(b)).map(toApproval)
+      for (const approval of expired) {
+        this.appendAudit({
+          project_id: approval.project_id,
+          type: 'timed_out',
+          approval_id: approval.id,
+          action: approval.action,
+          agent: approval.agent,
+          actor: 'system',
+          reason: null,
+          at: now,
+        })
+      }
+      return expired
+    })
+  }
+
+  async nextExpiry(): Promise<string | null> {
+    const row = this.get("SELECT MIN(expires_at) AS next FROM approvals WHERE status = 'pending'")
+    return typeof row?.next === 'string' ? row.next : null
+  }
+
+  async countPending(projectId: string): Promise<number> {
+    const row = this.get("SELECT COUNT(*) AS n FROM approvals WHERE project_id = @projectId AND status = 'pending'", { projectId })
+    return Number(row?.n ?? 0)
+  }
+
+  // --- audit trail ----------------------------------------------------------------------
+
+  /** Conditions of an audit filter (without cursor/limit). */
+  private auditConditions(projectId: string, filter: Omit<AuditFilter, 'cursor' | 'limit'>): Conditions {
+    const where = new Conditions({ projectId }, 'project_id = @projectId')
+    where.add('action = @action', 'action', filter.action)
+    where.add('agent = @agent', 'agent', filter.agent)
+    where.add("actor = @approver AND type IN ('approved', 'rejected')", 'approver', filter.approver)
+    where.add('type = @outcome', 'outcome', filter.outcome)
+    where.add('at >= @from', 'from', filter.from === undefined ? undefined : isoBound('from', filter.from))
+    where.add('at <= @to', 'to', filter.to === undefined ? undefined : isoBound('to', filter.to))
+    return where
+  }
+
+  /** Newest first. */
+  async listAudit(projectId: string, filter: AuditFilter = {}): Promise<Page<AuditEvent>> {
+    const limit = pageLimit(filter.limit)
+    const where = this.auditConditions(projectId, filter)
+    where.params.limit = limit + 1
+    where.add('seq < @before', 'before', filter.cursor === undefined ? undefined : decodeCursor('aud', filter.cursor))
+    const rows = this.all(`SELECT * FROM audit_events WHERE ${where.sql()} ORDER BY seq DESC LIMIT @limit`, where.params)
+    const more = rows.length > limit
+    const page = (more ? rows.slice(0, limit) : rows).map(toAuditEvent)
+    return { items: page, next_cursor: more ? encodeCursor('aud', page[page.length - 1].seq) : null }
+  }
+
+  async *exportAudit(projectId: string, filter: Omit<AuditFilter, 'cursor' | 'limit'> = {}): AsyncIterable<AuditEvent> {
+    const where = this.auditConditions(projectId, filter)
+    const query = `SELECT * FROM audit_events WHERE ${where.sql()} AND seq > @after ORDER BY seq LIMIT ${EXPORT_BATCH}`
+    let after = 0
+    for (;;) {
+      const batch = this.all(query, { ...where.params, after }).map(toAuditEvent)
+      for (const event of batch) yield event
+      if (batch.length < EXPORT_BATCH) return
+      after = batch[batch.length - 1].seq
+    }
+  }
+
+  async verifyAudit(projectId: string): Promise<AuditVerification> {
+    this.assertOpen()
+    // One read transaction: events and head come from the same snapshot even while others append.
+    this.db.exec('BEGIN')
+    try {
+      const verifier = new AuditChainVerifier()
+      for (const row of this.sql('SELECT * FROM audit_events WHERE project_id = @projectId ORDER BY seq').iterate({ projectId })) {
+        if (!verifier.add(toAuditEvent(row as Row))) break
+      }
+      const headRow = this.get('SELECT seq, hash FROM audit_heads WHERE project_id = @projectId', { projectId })
+      return verifier.finish(headRow ? { seq: Number(headRow.seq), hash: String(headRow.hash) } : null)
+    } finally {
+      this.db.exec('COMMIT')
+    }
+  }
+
+  // --- dashboard sessions ---------------------------------------------------------------
+
+  async createSession(session: Session): Promise<void> {
+    this.write('session', () => {
+      // Sweep expired sessions here rather than on reads, which should not write.
+      this.run('DELETE FROM sessions WHERE expires_at <= @now', { now: session.created_at })
+      this.run(
+        `INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
+         VALUES (@token_hash, @user_id, @csrf_token, @created_at, @expires_at)`,
+        { ...session },
+      )
+    })
+  }
+
+  async getSession(tokenHash: string, now: string): Promise<Session | null> {
+    const row = this.get('SELECT * FROM sessions WHERE token_hash = @tokenHash AND expires_at > @now', { tokenHash, now })
+    return row ? toSession(row) : null
+  }
+
+  async deleteSession(tokenHash: string): Promise<void> {
+    this.write('session', () => this.run('DELETE FROM sessions WHERE token_hash = @tokenHash', { tokenHash }))
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.statements.clear()
+    this.db.close()
+  }
+}
