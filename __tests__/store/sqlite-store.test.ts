@@ -1,0 +1,327 @@
+/**
+ * The SQLite store: the backend-independent contract on real temp files, then what only a
+ * file-based store has to prove — tamper detection when someone edits the file by hand,
+ * migrations on reopen, several connections and processes on one file, and durability of
+ * acknowledged writes across `kill -9`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { hashToken } from '../../src/server/auth/secrets.js'
+import { hashAuditEvent } from '../../src/server/store/audit-chain.js'
+import { openStore } from '../../src/server/store/index.js'
+import { openSqliteStore } from '../../src/server/store/sqlite/index.js'
+import { MIGRATIONS } from '../../src/server/store/sqlite/migrations.js'
+import type { AuditEvent, NewApproval, Project, Store } from '../../src/server/store/types.js'
+import { builtStoreModuleUrl } from './built-lib.js'
+import { describeStoreContract } from './store-contract.js'
+
+const contractDir = mkdtempSync(join(tmpdir(), 'ag-store-contract-'))
+let fileNumber = 0
+
+describeStoreContract(
+  'sqlite',
+  () => openSqliteStore(join(contractDir, `store-${++fileNumber}.db`)),
+  async () => rmSync(contractDir, { recursive: true, force: true }),
+)
+
+function approvalFor(project: Project, overrides: Partial<NewApproval> = {}): NewApproval {
+  return {
+    project_id: project.id,
+    action: 'deploy',
+    context: {},
+    agent: null,
+    expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+    idempotency_key: null,
+    requested_by: 'key:ci',
+    ...overrides,
+  }
+}
+
+describe('SQLite store on disk', () => {
+  let dir: string
+  let fileCount = 0
+  const freshFile = () => join(dir, `db-${++fileCount}.sqlite`)
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ag-sqlite-'))
+  })
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** Opens the file the way an attacker with shell access would: no store, no rules. */
+  function rawEdit(file: string, sql: string): void {
+    const db = new DatabaseSync(file)
+    try {
+      db.exec(sql)
+    } finally {
+      db.close()
+    }
+  }
+
+  const dropAuditTriggers = 'DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP TRIGGER audit_heads_forward_only; DROP TRIGGER audit_heads_no_delete;'
+
+  /** A closed file holding one project with 7 audit events (4 created, approved, rejected, cancelled). */
+  async function fileWithHistory(): Promise<{ file: string; project: Project; events: AuditEvent[] }> {
+    const file = freshFile()
+    const store = await openSqliteStore(file)
+    const project = await store.createProject('web')
+    const ids: string[] = []
+    for (let i = 0; i < 4; i++) ids.push((await store.createApproval(approvalFor(project, { action: `a${i}` }))).approval.id)
+    await store.decideApproval(project.id, ids[0], { decision: 'approve', reason: null, decided_by: 'ada' })
+    await store.decideApproval(project.id, ids[1], { decision: 'reject', reason: 'no', decided_by: 'bob' })
+    await store.cancelApproval(project.id, ids[2], { reason: null, by: 'key:ci' })
+    const events: AuditEvent[] = []
+    for await (const event of store.exportAudit(project.id)) events.push(event)
+    await store.close()
+    return { file, project, events }
+  }
+
+  async function verify(file: string, projectId: string) {
+    const store = await openSqliteStore(file)
+    try {
+      return await store.verifyAudit(projectId)
+    } finally {
+      await store.close()
+    }
+  }
+
+  describe('audit tamper detection', () => {
+    it('refuses UPDATE and DELETE of audit rows while the triggers are in place', async () => {
+      const { file, project } = await fileWithHistory()
+      expect(() => rawEdit(file, "UPDATE audit_events SET reason = 'edited' WHERE seq = 3")).toThrow(/append-only/)
+      expect(() => rawEdit(file, 'DELETE FROM audit_events WHERE seq = 7')).toThrow(/append-only/)
+      expect(() => rawEdit(file, 'DELETE FROM audit_heads')).toThrow(/cannot be deleted/)
+      expect(() => rawEdit(file, 'UPDATE audit_heads SET seq = 3')).toThrow(/forward/)
+      expect(await verify(file, project.id)).toMatchObject({ ok: true, events: 7 })
+    })
+
+    it('pinpoints an edited event', async () => {
+      const { file, project } = await fileWithHistory()
+      rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET actor = 'mallory' WHERE seq = 5`)
+      expect(await verify(file, project.id)).toEqual({ ok: false, events: 5, seq: 5, problem: 'hash_mismatch' })
+    })
+
+    it('pinpoints an edited event whose hash was recomputed, at the broken link after it', async () => {
+      const { file, project, events } = await fileWithHistory()
+      const forged = { ...events[4], actor: 'mallory' }
+      rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET actor = 'mallory', hash = '${hashAuditEvent(forged)}' WHERE seq = 5`)
+      expect(await verify(file, project.id)).toEqual({ ok: false, events: 6, seq: 6, problem: 'broken_link' })
+    })
+
+    it('pinpoints a rewritten last event against the chain head', async () => {
+      const { file, project, events } = await fileWithHistory()
+      const forged = { ...events[6], reason: 'rewritten' }
+      rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET reason = 'rewritten', hash = '${hashAuditEvent(forged)}' WHERE seq = 7`)
+      expect(await verify(file, project.id)).toEqual({ ok: false, events: 7, seq: 7, problem: 'hash_mismatch' })
+    })
+
+    it('pinpoints a deleted event in the middle', async () => {
+      const { file, project } = await fileWithHistory()
+      rawEdit(file, `${dropAuditTriggers} DELETE FROM audit_events WHERE seq = 3`)
+      expect(await verify(file, project.id)).toMatchObject({ ok: false, seq: 3, problem: 'missing_event' })
+    })
+
+    it('pinpoints a deleted first event', async () => {
+      const { file, project } = await fileWithHistory()
+      rawEdit(file, `${dropAuditTriggers} DELETE FROM audit_events WHERE seq = 1`)
+      expect(await verify(file, project.id)).toMatchObject({ ok: false, seq: 1, problem: 'missing_event' })
+    })
+
+    it('detects deleted events at the tail through the chain head', async () => {
+      const { file, project } = await fileWithHistory()
+      rawEdit(file, `${dropAuditTriggers} DELETE FROM audit_events WHERE seq >= 6`)
+      expect(await verify(file, project.id)).toEqual({ ok: false, events: 5, seq: 6, problem: 'missing_event' })
+    })
+
+    it('detects deleted events renumbered to close the gap, at the broken link', async () => {
+      const { file, project } = await fileWithHistory()
+      rawEdit(file, `${dropAuditTriggers} DELETE FROM audit_events WHERE seq = 4; UPDATE audit_events SET seq = seq - 1 WHERE seq > 4;`)
+      expect(await verify(file, project.id)).toMatchObject({ ok: false, seq: 4, problem: 'broken_link' })
+    })
+
+    it('detects an edited link', async () => {
+      const { file, project } = await fileWithHistory()
+      rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET prev_hash = '${'f'.repeat(64)}' WHERE seq = 2`)
+      expect(await verify(file, project.id)).toMatchObject({ ok: false, seq: 2, problem: 'broken_link' })
+    })
+  })
+
+  describe('migrations', () => {
+    it('applies each migration once, however often the file is reopened', async () => {
+      const file = freshFile()
+      const first = await openSqliteStore(file)
+      const project = await first.createProject('web')
+      await first.close()
+      for (let i = 0; i < 3; i++) await (await openSqliteStore(file)).close()
+      const reopened = await openSqliteStore(file)
+      expect(await reopened.getProject(project.id)).toEqual(project)
+      await reopened.close()
+
+      const db = new DatabaseSync(file, { readOnly: true })
+      expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version))
+      expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' })
+      db.close()
+    })
+
+    it('refuses a file written by a newer schema', async () => {
+      const file = freshFile()
+      await (await openSqliteStore(file)).close()
+      rawEdit(file, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', '2099-01-01T00:00:00.000Z')")
+      await expect(openSqliteStore(file)).rejects.toThrow(/newer than this approval-gate supports/)
+    })
+
+    it('opens through the backend-neutral factory and refuses unknown kinds', async () => {
+      const store = await openStore({ kind: 'sqlite', path: freshFile() })
+      expect(await store.listProjects()).toEqual([])
+      await store.close()
+      await expect(openStore({ kind: 'oracle' } as unknown as Parameters<typeof openStore>[0])).rejects.toThrow(/unknown store kind/)
+    })
+  })
+
+  describe('several connections on one file', () => {
+    let file: string
+    let server: Store
+    let cli: Store
+    beforeAll(async () => {
+      file = freshFile()
+      server = await openSqliteStore(file)
+      cli = await openSqliteStore(file)
+    })
+    afterAll(async () => {
+      await server.close()
+      await cli.close()
+    })
+
+    it('sees what the other connection wrote at once (a key created by the CLI works without restart)', async () => {
+      const project = await cli.createProject('shared')
+      expect(await server.getProjectByName('shared')).toEqual(project)
+      const key = await cli.createApiKey({ project_id: project.id, name: 'ci', scopes: ['request'], key_hash: hashToken('agk_live'), prefix: 'agk_li' })
+      expect(await server.findApiKey(hashToken('agk_live'))).toEqual(key)
+      await cli.revokeApiKey(project.id, key.id)
+      expect(await server.findApiKey(hashToken('agk_live'))).toBeNull()
+    })
+
+    it('keeps idempotency and first-decision-wins across connections', async () => {
+      const project = await server.createProject('race')
+      const creates = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? server : cli).createApproval(approvalFor(project, { idempotency_key: 'one' }))),
+      )
+      expect(creates.filter((c) => c.created)).toHaveLength(1)
+      expect(new Set(creates.map((c) => c.approval.id)).size).toBe(1)
+      const id = creates[0].approval.id
+      const decisions = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? server : cli).decideApproval(project.id, id, { decision: 'approve', reason: null, decided_by: `u${i}` })),
+      )
+      expect(decisions.filter((d) => d?.changed)).toHaveLength(1)
+      expect(await cli.verifyAudit(project.id)).toMatchObject({ ok: true, events: 2 })
+    })
+
+    it('keeps one audit chain when both connections append to it', async () => {
+      const project = await server.createProject('chain')
+      for (let i = 0; i < 10; i++) await (i % 2 ? server : cli).createApproval(approvalFor(project))
+      expect(await server.verifyAudit(project.id)).toMatchObject({ ok: true, events: 10 })
+    })
+  })
+
+  it('keeps everything across close and reopen', async () => {
+    const file = freshFile()
+    const store = await openSqliteStore(file)
+    const project = await store.createProject('web', { blockSelfApproval: true })
+    const user = await store.createUser({ email: 'ada@example.com', password_hash: 'h', github_login: 'ada' })
+    await store.setMembership(project.id, user.id, 'admin')
+    const { approval } = await store.createApproval(approvalFor(project, { context: { n: 1 } }))
+    const decided = await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: 'ok', decided_by: 'ada@example.com' })
+    await store.close()
+
+    const reopened = await openSqliteStore(file)
+    expect(await reopened.getProject(project.id)).toEqual(project)
+    expect(await reopened.listMembers(project.id)).toEqual([{ ...user, role: 'admin' }])
+    expect(await reopened.getApproval(project.id, approval.id)).toEqual(decided?.approval)
+    expect(await reopened.verifyAudit(project.id)).toMatchObject({ ok: true, events: 2 })
+    await reopened.close()
+  })
+
+  describe('separate processes (compiled store from lib/)', () => {
+    let storeUrl: string
+    beforeAll(() => {
+      storeUrl = builtStoreModuleUrl()
+    }, 120_000)
+
+    /** Runs a plain Node 24 script (the jest runtime's own binary) that imports the compiled store. */
+    function spawnScript(name: string, body: string, args: string[]) {
+      const script = join(dir, name)
+      writeFileSync(script, `import { openStore } from ${JSON.stringify(storeUrl)}\n${body}`)
+      return spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    }
+
+    function exitOf(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+      let stderr = ''
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+      return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })))
+    }
+
+    it('lets several processes open and migrate a new file at the same moment', async () => {
+      const file = freshFile()
+      const body = `
+        const store = await openStore({ kind: 'sqlite', path: process.argv[2] })
+        const name = 'p' + process.argv[3]
+        await store.createProject(name)
+        await store.close()
+      `
+      const children = Array.from({ length: 4 }, (_, i) => spawnScript(`open-${i}.mjs`, body, [file, String(i)]))
+      const exits = await Promise.all(children.map(exitOf))
+      for (const exit of exits) expect(exit).toEqual({ code: 0, signal: null, stderr: '' })
+      const store = await openSqliteStore(file)
+      expect((await store.listProjects()).map((p) => p.name)).toEqual(['p0', 'p1', 'p2', 'p3'])
+      await store.close()
+    }, 30_000)
+
+    it('loses no acknowledged decision when the writer is killed with SIGKILL', async () => {
+      const file = freshFile()
+      const setup = await openSqliteStore(file)
+      const project = await setup.createProject('durable')
+      await setup.close()
+
+      // The child prints an id only after decideApproval resolved: that is the acknowledgement.
+      const child = spawnScript(
+        'writer.mjs',
+        `
+        const [file, projectId] = process.argv.slice(2)
+        const store = await openStore({ kind: 'sqlite', path: file })
+        for (let i = 0; ; i++) {
+          const { approval } = await store.createApproval({
+            project_id: projectId, action: 'deploy ' + i, context: { i }, agent: null,
+            expires_at: new Date(Date.now() + 3600000).toISOString(), idempotency_key: null, requested_by: 'key:ci',
+          })
+          await store.decideApproval(projectId, approval.id, { decision: 'approve', reason: null, decided_by: 'ada' })
+          process.stdout.write(approval.id + '\\n')
+        }
+        `,
+        [file, project.id],
+      )
+      const exited = exitOf(child)
+      const acknowledged: string[] = []
+      let buffered = ''
+      child.stdout?.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString()
+        const lines = buffered.split('\n')
+        buffered = lines.pop() ?? ''
+        acknowledged.push(...lines)
+        if (acknowledged.length >= 200) child.kill('SIGKILL')
+      })
+      const exit = await exited
+      expect(exit.signal).toBe('SIGKILL')
+      expect(acknowledged.length).toBeGreaterThanOrEqual(200)
+
+      const store = await openSqliteStore(file)
+      for (const id of acknowledged) expect((await store.getApproval(project.id, id))?.status).toBe('approved')
+      expect(await store.verifyAudit(project.id)).toMatchObject({ ok: true })
+      await store.close()
+    }, 30_000)
+  })
+})

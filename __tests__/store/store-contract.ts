@@ -1,0 +1,559 @@
+/**
+ * The behaviour every `Store` backend must have. Backends run it with their own way of
+ * getting an empty store: `describeStoreContract('sqlite', openFreshStore, cleanup)`.
+ * Not a test file itself (no `.test.ts`), so jest only runs it through a backend's suite.
+ */
+import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals'
+import { hashToken } from '../../src/server/auth/secrets.js'
+import { GENESIS_HASH, hashAuditEvent } from '../../src/server/store/audit-chain.js'
+import { StoreError } from '../../src/server/store/errors.js'
+import type { AuditEvent, KeyScope, NewApproval, Project, Store } from '../../src/server/store/types.js'
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+const HOUR = 3_600_000
+
+function inOneHour(): string {
+  return new Date(Date.now() + HOUR).toISOString()
+}
+
+function newApproval(project: Project, overrides: Partial<NewApproval> = {}): NewApproval {
+  return {
+    project_id: project.id,
+    action: 'deploy production',
+    context: { repo: 'acme/web', sha: 'abc123' },
+    agent: 'ci-bot',
+    expires_at: inOneHour(),
+    idempotency_key: null,
+    requested_by: 'key:ci',
+    ...overrides,
+  }
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = []
+  for await (const item of iterable) items.push(item)
+  return items
+}
+
+async function expectStoreError(promise: Promise<unknown>, code: StoreError['code']): Promise<void> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  )
+  expect(error).toBeInstanceOf(StoreError)
+  expect((error as StoreError).code).toBe(code)
+}
+
+/**
+ * Registers the contract suite. `openFreshStore` must return an empty store each time;
+ * every store it returns is closed after its test; `cleanup` runs once at the end.
+ */
+export function describeStoreContract(name: string, openFreshStore: () => Promise<Store>, cleanup: () => Promise<void> = async () => {}): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store
+
+    beforeEach(async () => {
+      store = await openFreshStore()
+    })
+    afterEach(async () => {
+      await store.close()
+    })
+    afterAll(async () => {
+      await cleanup()
+    })
+
+    describe('projects', () => {
+      it('creates a project with default settings and finds it by id and name', async () => {
+        const project = await store.createProject('web')
+        expect(project.id).toMatch(/^prj_[A-Za-z0-9_-]{20,}$/)
+        expect(project.name).toBe('web')
+        expect(project.settings).toEqual({ blockSelfApproval: false, defaultTimeoutMs: HOUR })
+        expect(project.created_at).toMatch(ISO)
+        expect(await store.getProject(project.id)).toEqual(project)
+        expect(await store.getProjectByName('web')).toEqual(project)
+        expect(await store.getProject('prj_nope')).toBeNull()
+        expect(await store.getProjectByName('Web')).toBeNull()
+      })
+
+      it('keeps given settings, lists projects by name and refuses a duplicate name', async () => {
+        const b = await store.createProject('b', { blockSelfApproval: true })
+        const a = await store.createProject('a', { defaultTimeoutMs: 60_000 })
+        expect(b.settings).toEqual({ blockSelfApproval: true, defaultTimeoutMs: HOUR })
+        expect(a.settings).toEqual({ blockSelfApproval: false, defaultTimeoutMs: 60_000 })
+        expect((await store.listProjects()).map((p) => p.name)).toEqual(['a', 'b'])
+        await expectStoreError(store.createProject('a'), 'conflict')
+      })
+
+      it('updates settings by patch and rejects bad values and unknown projects', async () => {
+        const project = await store.createProject('web')
+        const updated = await store.updateProjectSettings(project.id, { blockSelfApproval: true })
+        expect(updated.settings).toEqual({ blockSelfApproval: true, defaultTimeoutMs: HOUR })
+        expect((await store.updateProjectSettings(project.id, { defaultTimeoutMs: 5000 })).settings).toEqual({ blockSelfApproval: true, defaultTimeoutMs: 5000 })
+        expect((await store.getProject(project.id))?.settings).toEqual({ blockSelfApproval: true, defaultTimeoutMs: 5000 })
+        await expectStoreError(store.updateProjectSettings(project.id, { defaultTimeoutMs: -1 }), 'invalid')
+        await expectStoreError(store.updateProjectSettings('prj_nope', { blockSelfApproval: true }), 'not_found')
+      })
+    })
+
+    describe('users and memberships', () => {
+      it('creates users, finds them by id and by email case-insensitively', async () => {
+        const user = await store.createUser({ email: 'Ada@Example.com', password_hash: 'scrypt$x' })
+        expect(user).toEqual({ id: expect.stringMatching(/^usr_/), email: 'Ada@Example.com', github_login: null, created_at: expect.stringMatching(ISO) })
+        expect(user).not.toHaveProperty('password_hash')
+        expect(await store.getUser(user.id)).toEqual(user)
+        expect(await store.getUserByEmail('ada@example.COM')).toEqual({ ...user, password_hash: 'scrypt$x' })
+        expect(await store.getUserByEmail('bob@example.com')).toBeNull()
+        expect(await store.getUser('usr_nope')).toBeNull()
+      })
+
+      it('refuses a second user whose email differs only in case', async () => {
+        await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
+        await expectStoreError(store.createUser({ email: 'ADA@example.com', password_hash: 'h' }), 'conflict')
+      })
+
+      it('updates the password hash and the GitHub login, and unlinks it with null', async () => {
+        const user = await store.createUser({ email: 'ada@example.com', password_hash: 'old', github_login: 'ada' })
+        expect(user.github_login).toBe('ada')
+        expect(await store.updateUser(user.id, { password_hash: 'new' })).toEqual(user)
+        expect((await store.getUserByEmail('ada@example.com'))?.password_hash).toBe('new')
+        expect((await store.updateUser(user.id, { github_login: 'ada-l' })).github_login).toBe('ada-l')
+        expect((await store.updateUser(user.id, { github_login: null })).github_login).toBeNull()
+        expect((await store.getUser(user.id))?.github_login).toBeNull()
+        await expectStoreError(store.updateUser('usr_nope', { password_hash: 'x' }), 'not_found')
+      })
+
+      it('adds, changes, lists and removes memberships', async () => {
+        const web = await store.createProject('web')
+        const api = await store.createProject('api')
+        const ada = await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
+        const bob = await store.createUser({ email: 'bob@example.com', password_hash: 'h', github_login: 'bob' })
+        await store.setMembership(web.id, ada.id, 'admin')
+        await store.setMembership(web.id, bob.id, 'member')
+        await store.setMembership(api.id, bob.id, 'admin')
+        expect(await store.getMembership(web.id, ada.id)).toBe('admin')
+        expect(await store.getMembership(api.id, ada.id)).toBeNull()
+        expect(await store.listMembers(web.id)).toEqual([
+          { ...ada, role: 'admin' },
+          { ...bob, role: 'member' },
+        ])
+        expect(await store.listProjectsForUser(bob.id)).toEqual([
+          { ...api, role: 'admin' },
+          { ...web, role: 'member' },
+        ])
+
+        await store.setMembership(web.id, bob.id, 'admin')
+        expect(await store.getMembership(web.id, bob.id)).toBe('admin')
+        expect(await store.removeMembership(web.id, bob.id)).toBe(true)
+        expect(await store.removeMembership(web.id, bob.id)).toBe(false)
+        expect(await store.getMembership(web.id, bob.id)).toBeNull()
+        expect((await store.listMembers(web.id)).map((m) => m.email)).toEqual(['ada@example.com'])
+        expect(await store.listProjectsForUser(ada.id)).toEqual([{ ...web, role: 'admin' }])
+      })
+
+      it('refuses memberships of unknown projects or users', async () => {
+        const web = await store.createProject('web')
+        const ada = await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
+        await expectStoreError(store.setMembership('prj_nope', ada.id, 'member'), 'not_found')
+        await expectStoreError(store.setMembership(web.id, 'usr_nope', 'member'), 'not_found')
+        await expectStoreError(store.setMembership(web.id, ada.id, 'owner' as 'admin'), 'invalid')
+      })
+    })
+
+    describe('API keys', () => {
+      const keyInput = (projectId: string, secret: string, scopes: KeyScope[] = ['request']) => ({
+        project_id: projectId,
+        name: `key-${secret}`,
+        scopes,
+        key_hash: hashToken(secret),
+        prefix: secret.slice(0, 6),
+      })
+
+      it('creates a key without exposing its hash and finds it by hash', async () => {
+        const project = await store.createProject('web')
+        const key = await store.createApiKey(keyInput(project.id, 'agk_secret1', ['request', 'decide']))
+        expect(key).toEqual({
+          id: expect.stringMatching(/^key_/),
+          project_id: project.id,
+          name: 'key-agk_secret1',
+          scopes: ['request', 'decide'],
+          prefix: 'agk_se',
+          created_at: expect.stringMatching(ISO),
+          last_used_at: null,
+          revoked_at: null,
+        })
+        expect(JSON.stringify(key)).not.toContain(hashToken('agk_secret1'))
+        expect(await store.findApiKey(hashToken('agk_secret1'))).toEqual(key)
+        expect(await store.findApiKey(hashToken('agk_other'))).toBeNull()
+      })
+
+      it('lists a project’s keys only and records the last use', async () => {
+        const web = await store.createProject('web')
+        const api = await store.createProject('api')
+        const a = await store.createApiKey(keyInput(web.id, 'agk_a'))
+        const b = await store.createApiKey(keyInput(web.id, 'agk_b', ['admin']))
+        await store.createApiKey(keyInput(api.id, 'agk_c'))
+        expect((await store.listApiKeys(web.id)).map((k) => k.id).sort()).toEqual([a.id, b.id].sort())
+        const at = new Date().toISOString()
+        await store.touchApiKey(a.id, at)
+        expect((await store.findApiKey(hashToken('agk_a')))?.last_used_at).toBe(at)
+        const later = new Date(Date.now() + 2 * HOUR).toISOString()
+        await store.touchApiKey(a.id, later)
+        expect((await store.findApiKey(hashToken('agk_a')))?.last_used_at).toBe(later)
+      })
+
+      it('revokes a key: findApiKey ignores it, the list shows when', async () => {
+        const web = await store.createProject('web')
+        const api = await store.createProject('api')
+        const key = await store.createApiKey(keyInput(web.id, 'agk_a'))
+        expect(await store.revokeApiKey(api.id, key.id)).toBe(false)
+        expect(await store.findApiKey(hashToken('agk_a'))).not.toBeNull()
+        expect(await store.revokeApiKey(web.id, key.id)).toBe(true)
+        expect(await store.findApiKey(hashToken('agk_a'))).toBeNull()
+        const [listed] = await store.listApiKeys(web.id)
+        expect(listed.revoked_at).toMatch(ISO)
+        expect(await store.revokeApiKey(web.id, key.id)).toBe(true)
+        expect((await store.listApiKeys(web.id))[0].revoked_at).toBe(listed.revoked_at)
+        expect(await store.revokeApiKey(web.id, 'key_nope')).toBe(false)
+      })
+
+      it('refuses unknown scopes, no scopes, unknown projects and a reused hash', async () => {
+        const web = await store.createProject('web')
+        await expectStoreError(store.createApiKey(keyInput(web.id, 'agk_a', ['root' as KeyScope])), 'invalid')
+        await expectStoreError(store.createApiKey(keyInput(web.id, 'agk_a', [])), 'invalid')
+        await expectStoreError(store.createApiKey(keyInput('prj_nope', 'agk_a')), 'not_found')
+        await store.createApiKey(keyInput(web.id, 'agk_a'))
+        await expectStoreError(store.createApiKey(keyInput(web.id, 'agk_a')), 'conflict')
+      })
+    })
+
+    describe('approvals', () => {
+      let project: Project
+      let other: Project
+      beforeEach(async () => {
+        project = await store.createProject('web')
+        other = await store.createProject('other')
+      })
+
+      it('creates a pending approval and reads it back within its project only', async () => {
+        const input = newApproval(project)
+        const { approval, created } = await store.createApproval(input)
+        expect(created).toBe(true)
+        expect(approval).toEqual({
+          id: expect.stringMatching(/^apr_[A-Za-z0-9_-]{20,}$/),
+          project_id: project.id,
+          action: input.action,
+          context: input.context,
+          agent: 'ci-bot',
+          status: 'pending',
+          reason: null,
+          decided_by: null,
+          decided_at: null,
+          created_at: expect.stringMatching(ISO),
+          expires_at: input.expires_at,
+          idempotency_key: null,
+          requested_by: 'key:ci',
+        })
+        expect(await store.getApproval(project.id, approval.id)).toEqual(approval)
+        expect(await store.getApproval(other.id, approval.id)).toBeNull()
+        expect(await store.getApproval(project.id, 'apr_nope')).toBeNull()
+      })
+
+      it('stores context as JSON exactly, including hostile text', async () => {
+        // JSON.parse makes `__proto__` an own key, as a request body would.
+        const json = JSON.stringify({
+          html: '<script>alert(1)</script>',
+          sql: "'); DROP TABLE approvals; --",
+          unicode: 'naïve 🚀 \u2028 \u0000',
+          nested: { list: [1, 2.5, null, true, { deep: 'x' }] },
+        }).replace(/^\{/, '{"__proto__":{"polluted":true},')
+        const { approval } = await store.createApproval(newApproval(project, { context: JSON.parse(json), agent: null }))
+        const read = await store.getApproval(project.id, approval.id)
+        expect(JSON.stringify(read?.context)).toBe(json)
+        expect(read?.agent).toBeNull()
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+      })
+
+      it('returns the existing approval for a repeated idempotency key, per project', async () => {
+        const first = await store.createApproval(newApproval(project, { idempotency_key: 'run-1' }))
+        const again = await store.createApproval(newApproval(project, { idempotency_key: 'run-1', action: 'something else' }))
+        expect(again).toEqual({ approval: first.approval, created: false })
+        const elsewhere = await store.createApproval(newApproval(other, { idempotency_key: 'run-1' }))
+        expect(elsewhere.created).toBe(true)
+        expect(elsewhere.approval.id).not.toBe(first.approval.id)
+        const withoutKey = await Promise.all([store.createApproval(newApproval(project)), store.createApproval(newApproval(project))])
+        expect(withoutKey[0].approval.id).not.toBe(withoutKey[1].approval.id)
+        // Only the first create writes an audit event.
+        expect((await collect(store.exportAudit(project.id))).filter((e) => e.approval_id === first.approval.id)).toHaveLength(1)
+      })
+
+      it('creates exactly one approval under concurrent creates with one key', async () => {
+        const results = await Promise.all(Array.from({ length: 10 }, () => store.createApproval(newApproval(project, { idempotency_key: 'same' }))))
+        expect(results.filter((r) => r.created)).toHaveLength(1)
+        expect(new Set(results.map((r) => r.approval.id)).size).toBe(1)
+        expect((await store.listApprovals(project.id)).items).toHaveLength(1)
+      })
+
+      it('refuses an approval for an unknown project', async () => {
+        await expectStoreError(store.createApproval(newApproval({ ...project, id: 'prj_nope' })), 'not_found')
+      })
+
+      it('lists newest first with filters', async () => {
+        const a = (await store.createApproval(newApproval(project, { action: 'deploy', agent: 'bot-a' }))).approval
+        const b = (await store.createApproval(newApproval(project, { action: 'migrate', agent: 'bot-b' }))).approval
+        const c = (await store.createApproval(newApproval(project, { action: 'deploy', agent: 'bot-b' }))).approval
+        await store.createApproval(newApproval(other, { action: 'deploy' }))
+        await store.decideApproval(project.id, a.id, { decision: 'approve', reason: null, decided_by: 'ada@example.com' })
+        await store.decideApproval(project.id, b.id, { decision: 'reject', reason: 'no', decided_by: 'bob@example.com' })
+
+        const ids = async (filter: Parameters<Store['listApprovals']>[1]) => (await store.listApprovals(project.id, filter)).items.map((x) => x.id)
+        expect(await ids({})).toEqual([c.id, b.id, a.id])
+        expect(await ids({ status: 'pending' })).toEqual([c.id])
+        expect(await ids({ status: 'approved' })).toEqual([a.id])
+        expect(await ids({ action: 'deploy' })).toEqual([c.id, a.id])
+        expect(await ids({ agent: 'bot-b' })).toEqual([c.id, b.id])
+        expect(await ids({ decided_by: 'bob@example.com' })).toEqual([b.id])
+        expect(await ids({ action: 'deploy', status: 'rejected' })).toEqual([])
+        expect((await store.listApprovals(project.id)).next_cursor).toBeNull()
+      })
+
+      it('pages with an opaque cursor, without repeats, stable while new approvals arrive', async () => {
+        const created: string[] = []
+        for (let i = 0; i < 7; i++) created.push((await store.createApproval(newApproval(project, { action: `a${i}` }))).approval.id)
+        const seen: string[] = []
+        let cursor: string | undefined
+        let pages = 0
+        do {
+          const page = await store.listApprovals(project.id, { limit: 3, cursor })
+          seen.push(...page.items.map((x) => x.id))
+          cursor = page.next_cursor ?? undefined
+          pages++
+          // A newer approval must not show up on the older pages.
+          if (pages === 1) await store.createApproval(newApproval(project, { action: 'late' }))
+        } while (cursor)
+        expect(pages).toBe(3)
+        expect(seen).toEqual([...created].reverse())
+        expect((await store.listApprovals(project.id, { limit: 500 })).items).toHaveLength(8)
+        expect((await store.listApprovals(project.id, { limit: 0 })).items).toHaveLength(1)
+      })
+
+      it('rejects a cursor it did not issue', async () => {
+        await expectStoreError(store.listApprovals(project.id, { cursor: 'not-a-cursor' }), 'invalid')
+        await store.createApproval(newApproval(project))
+        await store.createApproval(newApproval(project))
+        const auditCursor = (await store.listAudit(project.id, { limit: 1 })).next_cursor
+        expect(auditCursor).not.toBeNull()
+        await expectStoreError(store.listApprovals(project.id, { cursor: auditCursor as string }), 'invalid')
+      })
+
+      it('lets the first decision win and reports the current record after', async () => {
+        const { approval } = await store.createApproval(newApproval(project))
+        const at = new Date().toISOString()
+        const first = await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: 'ship it', decided_by: 'ada@example.com', at })
+        expect(first?.changed).toBe(true)
+        if (!first?.changed) throw new Error('unreachable')
+        expect(first.approval).toEqual({ ...approval, status: 'approved', reason: 'ship it', decided_by: 'ada@example.com', decided_at: at })
+        expect(first.event).toMatchObject({ type: 'approved', approval_id: approval.id, actor: 'ada@example.com', reason: 'ship it', at })
+
+        const second = await store.decideApproval(project.id, approval.id, { decision: 'reject', reason: 'no', decided_by: 'bob@example.com' })
+        expect(second).toEqual({ changed: false, approval: first.approval })
+        expect(await store.getApproval(project.id, approval.id)).toEqual(first.approval)
+        expect(await store.decideApproval(other.id, approval.id, { decision: 'reject', reason: null, decided_by: 'x' })).toBeNull()
+        expect(await store.decideApproval(project.id, 'apr_nope', { decision: 'reject', reason: null, decided_by: 'x' })).toBeNull()
+      })
+
+      it('records a rejection with its reason', async () => {
+        const { approval } = await store.createApproval(newApproval(project))
+        const result = await store.decideApproval(project.id, approval.id, { decision: 'reject', reason: 'not today', decided_by: 'key:ops' })
+        expect(result).toMatchObject({ changed: true, approval: { status: 'rejected', reason: 'not today', decided_by: 'key:ops', decided_at: expect.stringMatching(ISO) } })
+      })
+
+      it('lets exactly one of 20 concurrent decisions win', async () => {
+        const { approval } = await store.createApproval(newApproval(project))
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.decideApproval(project.id, approval.id, { decision: i % 2 ? 'approve' : 'reject', reason: `r${i}`, decided_by: `user${i}` }),
+          ),
+        )
+        const winners = results.filter((r) => r?.changed)
+        expect(winners).toHaveLength(1)
+        const final = await store.getApproval(project.id, approval.id)
+        expect(final?.decided_by).toBe(winners[0]?.approval.decided_by)
+        for (const r of results) expect(r?.approval).toEqual(final)
+        const events = await collect(store.exportAudit(project.id))
+        expect(events.map((e) => e.type)).toEqual(['created', final?.status])
+      })
+
+      it('cancels only a pending approval', async () => {
+        const { approval } = await store.createApproval(newApproval(project))
+        const cancelled = await store.cancelApproval(project.id, approval.id, { reason: 'step cancelled', by: 'key:ci' })
+        expect(cancelled).toMatchObject({
+          changed: true,
+          approval: { status: 'cancelled', reason: 'step cancelled', decided_by: 'key:ci', decided_at: expect.stringMatching(ISO) },
+          event: { type: 'cancelled', actor: 'key:ci', reason: 'step cancelled' },
+        })
+        const late = await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ada' })
+        expect(late).toEqual({ changed: false, approval: cancelled?.approval })
+        expect(await store.cancelApproval(project.id, approval.id, { reason: null, by: 'key:ci' })).toEqual({ changed: false, approval: cancelled?.approval })
+
+        const decided = (await store.createApproval(newApproval(project))).approval
+        await store.decideApproval(project.id, decided.id, { decision: 'approve', reason: null, decided_by: 'ada' })
+        expect(await store.cancelApproval(project.id, decided.id, { reason: null, by: 'key:ci' })).toMatchObject({ changed: false, approval: { status: 'approved' } })
+        expect(await store.cancelApproval(other.id, decided.id, { reason: null, by: 'key:ci' })).toBeNull()
+      })
+
+      it('expires due approvals once, as timed out by system, and reports the next expiry', async () => {
+        const now = Date.now()
+        const past = (await store.createApproval(newApproval(project, { expires_at: new Date(now - 1000).toISOString() }))).approval
+        const exact = (await store.createApproval(newApproval(other, { expires_at: new Date(now).toISOString() }))).approval
+        const future = (await store.createApproval(newApproval(project, { expires_at: new Date(now + 60_000).toISOString() }))).approval
+        const decidedPast = (await store.createApproval(newApproval(project, { expires_at: new Date(now - 2000).toISOString() }))).approval
+        await store.decideApproval(project.id, decidedPast.id, { decision: 'approve', reason: null, decided_by: 'ada' })
+
+        expect(await store.nextExpiry()).toBe(past.expires_at)
+        expect(await store.countPending(project.id)).toBe(2)
+        const nowIso = new Date(now).toISOString()
+        const expired = await store.expireDue(nowIso)
+        expect(expired.map((a) => a.id).sort()).toEqual([past.id, exact.id].sort())
+        for (const a of expired) expect(a).toMatchObject({ status: 'expired', decided_by: 'system', decided_at: nowIso, reason: null })
+        expect(await store.getApproval(project.id, past.id)).toMatchObject({ status: 'expired' })
+        expect(await store.getApproval(project.id, future.id)).toMatchObject({ status: 'pending' })
+        expect(await store.getApproval(project.id, decidedPast.id)).toMatchObject({ status: 'approved' })
+        expect(await store.expireDue(nowIso)).toEqual([])
+        expect(await store.nextExpiry()).toBe(future.expires_at)
+        expect(await store.countPending(project.id)).toBe(1)
+        expect(await store.countPending(other.id)).toBe(0)
+
+        const timedOut = (await collect(store.exportAudit(project.id, { outcome: 'timed_out' }))).map((e) => [e.approval_id, e.actor, e.at])
+        expect(timedOut).toEqual([[past.id, 'system', nowIso]])
+        expect(await store.decideApproval(project.id, past.id, { decision: 'approve', reason: null, decided_by: 'ada' })).toMatchObject({ changed: false, approval: { status: 'expired' } })
+      })
+
+      it('has no next expiry when nothing is pending', async () => {
+        expect(await store.nextExpiry()).toBeNull()
+      })
+    })
+
+    describe('audit trail', () => {
+      let project: Project
+      let other: Project
+
+      /** created ×4 (deploy/bot-a, migrate/bot-b, deploy/bot-b, deploy/bot-a), approved, rejected, cancelled. */
+      async function seedHistory(): Promise<{ times: string[] }> {
+        const times: string[] = []
+        const t = (minutes: number) => {
+          const iso = new Date(Date.UTC(2030, 0, 1, 12, minutes)).toISOString()
+          times.push(iso)
+          return iso
+        }
+        const a = (await store.createApproval(newApproval(project, { action: 'deploy', agent: 'bot-a' }))).approval
+        const b = (await store.createApproval(newApproval(project, { action: 'migrate', agent: 'bot-b' }))).approval
+        const c = (await store.createApproval(newApproval(project, { action: 'deploy', agent: 'bot-b' }))).approval
+        await store.createApproval(newApproval(project, { action: 'deploy', agent: 'bot-a' }))
+        await store.decideApproval(project.id, a.id, { decision: 'approve', reason: 'ok', decided_by: 'ada@example.com', at: t(1) })
+        await store.decideApproval(project.id, b.id, { decision: 'reject', reason: 'risky', decided_by: 'bob@example.com', at: t(2) })
+        await store.cancelApproval(project.id, c.id, { reason: 'aborted', by: 'ada@example.com', at: t(3) })
+        await store.createApproval(newApproval(other))
+        return { times }
+      }
+
+      beforeEach(async () => {
+        project = await store.createProject('web')
+        other = await store.createProject('other')
+      })
+
+      it('chains each project’s events from seq 1 with linked hashes', async () => {
+        await seedHistory()
+        const events = await collect(store.exportAudit(project.id))
+        expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7])
+        expect(events.map((e) => e.type)).toEqual(['created', 'created', 'created', 'created', 'approved', 'rejected', 'cancelled'])
+        expect(events[0].prev_hash).toBe(GENESIS_HASH)
+        events.forEach((event, i) => {
+          expect(event.project_id).toBe(project.id)
+          expect(event.hash).toMatch(/^[0-9a-f]{64}$/)
+          expect(event.hash).toBe(hashAuditEvent(event))
+          if (i > 0) expect(event.prev_hash).toBe(events[i - 1].hash)
+        })
+        expect(events[0]).toMatchObject({ actor: 'key:ci', reason: null, action: 'deploy', agent: 'bot-a' })
+        expect(events[4]).toMatchObject({ actor: 'ada@example.com', reason: 'ok' })
+        const otherEvents = await collect(store.exportAudit(other.id))
+        expect(otherEvents.map((e) => [e.seq, e.prev_hash])).toEqual([[1, GENESIS_HASH]])
+      })
+
+      it('lists newest first with filters and pages', async () => {
+        const { times } = await seedHistory()
+        const types = async (filter: Parameters<Store['listAudit']>[1]) => (await store.listAudit(project.id, filter)).items.map((e) => `${e.seq}:${e.type}`)
+        expect(await types({})).toEqual(['7:cancelled', '6:rejected', '5:approved', '4:created', '3:created', '2:created', '1:created'])
+        expect(await types({ action: 'migrate' })).toEqual(['6:rejected', '2:created'])
+        expect(await types({ agent: 'bot-a' })).toEqual(['5:approved', '4:created', '1:created'])
+        expect(await types({ approver: 'ada@example.com' })).toEqual(['5:approved'])
+        expect(await types({ approver: 'key:ci' })).toEqual([])
+        expect(await types({ outcome: 'rejected' })).toEqual(['6:rejected'])
+        expect(await types({ from: times[1], to: times[2] })).toEqual(['7:cancelled', '6:rejected'])
+        expect(await types({ from: times[1], to: times[1] })).toEqual(['6:rejected'])
+        expect(await types({ from: '2030-01-01', to: '2030-01-01T12:01:00Z' })).toEqual(['5:approved'])
+
+        const first = await store.listAudit(project.id, { limit: 4 })
+        expect(first.items.map((e) => e.seq)).toEqual([7, 6, 5, 4])
+        const second = await store.listAudit(project.id, { limit: 4, cursor: first.next_cursor ?? undefined })
+        expect(second.items.map((e) => e.seq)).toEqual([3, 2, 1])
+        expect(second.next_cursor).toBeNull()
+        await expectStoreError(store.listAudit(project.id, { from: 'yesterday' }), 'invalid')
+        await expectStoreError(store.listAudit(project.id, { cursor: '!!' }), 'invalid')
+      })
+
+      it('exports oldest first with the same filters', async () => {
+        const { times } = await seedHistory()
+        const seqs = async (filter?: Parameters<Store['exportAudit']>[1]) => (await collect(store.exportAudit(project.id, filter))).map((e) => e.seq)
+        expect(await seqs()).toEqual([1, 2, 3, 4, 5, 6, 7])
+        expect(await seqs({ outcome: 'created' })).toEqual([1, 2, 3, 4])
+        expect(await seqs({ action: 'deploy', agent: 'bot-b' })).toEqual([3, 7])
+        expect(await seqs({ approver: 'bob@example.com' })).toEqual([6])
+        expect(await seqs({ from: times[0] })).toEqual([5, 6, 7])
+        expect(await seqs({ to: times[0] })).toEqual([1, 2, 3, 4, 5])
+      })
+
+      it('exports long histories completely, across internal batches', async () => {
+        for (let i = 0; i < 1210; i++) await store.createApproval(newApproval(project, { action: `a${i}` }))
+        const events: AuditEvent[] = await collect(store.exportAudit(project.id))
+        expect(events).toHaveLength(1210)
+        expect(events.every((e, i) => e.seq === i + 1)).toBe(true)
+        expect(await store.verifyAudit(project.id)).toEqual({ ok: true, events: 1210, head: events[1209].hash })
+      })
+
+      it('verifies an intact chain and reports its head', async () => {
+        expect(await store.verifyAudit(project.id)).toEqual({ ok: true, events: 0, head: GENESIS_HASH })
+        await seedHistory()
+        const events = await collect(store.exportAudit(project.id))
+        expect(await store.verifyAudit(project.id)).toEqual({ ok: true, events: 7, head: events[6].hash })
+        expect(await store.verifyAudit(other.id)).toMatchObject({ ok: true, events: 1 })
+      })
+    })
+
+    describe('sessions', () => {
+      it('creates, reads until expiry and deletes sessions', async () => {
+        const user = await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
+        const created_at = new Date().toISOString()
+        const expires_at = new Date(Date.now() + HOUR).toISOString()
+        const session = { token_hash: hashToken('cookie-token'), user_id: user.id, csrf_token: 'csrf-1', created_at, expires_at }
+        await store.createSession(session)
+        expect(await store.getSession(session.token_hash, created_at)).toEqual(session)
+        expect(await store.getSession(session.token_hash, expires_at)).toBeNull()
+        expect(await store.getSession(hashToken('other'), created_at)).toBeNull()
+        await store.deleteSession(session.token_hash)
+        expect(await store.getSession(session.token_hash, created_at)).toBeNull()
+        await store.deleteSession(session.token_hash)
+      })
+
+      it('refuses a session for an unknown user', async () => {
+        const now = new Date().toISOString()
+        await expectStoreError(store.createSession({ token_hash: 'h', user_id: 'usr_nope', csrf_token: 'c', created_at: now, expires_at: now }), 'not_found')
+      })
+    })
+
+    it('closes idempotently and refuses work afterwards', async () => {
+      await store.close()
+      await store.close()
+      await expect(store.listProjects()).rejects.toThrow(/closed/)
+    })
+  })
+}
