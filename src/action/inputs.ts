@@ -1,0 +1,250 @@
+/**
+ * Reads and validates every input of `action.yml` exactly once, into `GateSettings`.
+ * Nothing else in the action calls `core.getInput`. Every problem is collected, so a user
+ * fixes all of them in one go, and nothing is sent anywhere until all inputs are valid.
+ */
+import * as core from '@actions/core'
+import { ApprovalError, MAX_ACTION_LENGTH, MAX_CONTEXT_BYTES, normaliseApiUrl } from '../approval/index.js'
+import { InvalidDurationError, parseDuration } from '../shared/duration.js'
+import { defaultAgent, deriveIdempotencyKey, readRunContext } from './github-context.js'
+import type { ApiCredentials, GateSettings } from './settings.js'
+
+/** Longest `action`/`agent`/`idempotency-key` accepted (the core's and the server's limit). */
+export const MAX_NAME_LENGTH = MAX_ACTION_LENGTH
+/** Shortest `poll-interval`: faster polling only loads the API (our server long-polls anyway). */
+export const MIN_POLL_INTERVAL_MS = 1_000
+/** Environment variables that may hold the key instead of the `api-key` input, in order. */
+export const API_KEY_ENV_VARS = ['APPROVAL_GATE_API_KEY', 'JAMJET_API_KEY'] as const
+
+/** One or more inputs are invalid. `problems` holds one line per input, each naming it and the fix. */
+export class InvalidInputsError extends Error {
+  readonly problems: string[]
+
+  constructor(problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `${problems.length} inputs are invalid:\n- ${problems.join('\n- ')}`)
+    this.name = 'InvalidInputsError'
+    this.problems = problems
+  }
+}
+
+// eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/
+
+/**
+ * Reads all inputs into `GateSettings`.
+ * @throws InvalidInputsError listing every invalid input; no request has been made.
+ */
+export function getSettings(env: Record<string, string | undefined> = process.env): GateSettings {
+  const problems: string[] = []
+  const attempt = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn()
+    } catch (error) {
+      if (error instanceof InvalidInputsError) problems.push(...error.problems)
+      else if (error instanceof InputProblem) problems.push(error.message)
+      else throw error
+      return undefined
+    }
+  }
+
+  const credentials = attempt(() => getCredentials(env))
+  const action = attempt(readAction)
+  const userContext = attempt(readContext)
+  const timeoutMs = attempt(() => readDuration('timeout', '1h'))
+  const pollIntervalMs = attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS))
+  const agentInput = attempt(() => readName('agent'))
+  const idempotencyKeyInput = attempt(readIdempotencyKey)
+  const attachGithubContext = attempt(() => readBoolean('attach-github-context', true))
+  const failOnReject = attempt(() => readBoolean('fail-on-reject', true))
+  const failOnTimeout = attempt(() => readBoolean('fail-on-timeout', true))
+  const jobSummary = attempt(() => readBoolean('job-summary', true))
+
+  if (
+    problems.length > 0 ||
+    credentials === undefined ||
+    action === undefined ||
+    userContext === undefined ||
+    timeoutMs === undefined ||
+    pollIntervalMs === undefined ||
+    attachGithubContext === undefined ||
+    failOnReject === undefined ||
+    failOnTimeout === undefined ||
+    jobSummary === undefined
+  ) {
+    throw new InvalidInputsError(problems)
+  }
+
+  const run = readRunContext(env)
+  let context = userContext
+  if (attachGithubContext) {
+    // The run's identity must win over a user-supplied `github` key: the server's
+    // self-approval rule trusts `context.github.actor`.
+    if ('github' in userContext) core.warning('The "github" key of the context input was replaced by the run context (set attach-github-context: false to keep yours).')
+    context = { ...userContext, github: run }
+  }
+  const contextBytes = Buffer.byteLength(JSON.stringify(context), 'utf8')
+  if (contextBytes > MAX_CONTEXT_BYTES) {
+    throw new InvalidInputsError([
+      `Input "context" is ${contextBytes} bytes as sent, with the run context attached; the limit is ${MAX_CONTEXT_BYTES} bytes (64 KB). Attach less, or set attach-github-context: false.`,
+    ])
+  }
+
+  return {
+    action,
+    context,
+    timeoutMs,
+    pollIntervalMs,
+    apiUrl: credentials.apiUrl,
+    apiKey: credentials.apiKey,
+    agent: agentInput ?? defaultAgent(run),
+    idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, action, JSON.stringify(userContext)),
+    failOnReject,
+    failOnTimeout,
+    jobSummary,
+  }
+}
+
+/**
+ * Reads `api-url` and `api-key` (or the key's environment variables) and masks the key.
+ * Used by the main step through `getSettings` and by the post step to withdraw a request.
+ * @throws InvalidInputsError when the URL is malformed or no key is available.
+ */
+export function getCredentials(env: Record<string, string | undefined> = process.env): ApiCredentials {
+  const problems: string[] = []
+  let apiUrl: string | undefined
+  let apiKey = ''
+  try {
+    apiUrl = readApiUrl()
+  } catch (error) {
+    if (!(error instanceof InputProblem)) throw error
+    problems.push(error.message)
+  }
+  try {
+    apiKey = readApiKey(env)
+  } catch (error) {
+    if (!(error instanceof InputProblem)) throw error
+    problems.push(error.message)
+  }
+  if (problems.length > 0) throw new InvalidInputsError(problems)
+  return { apiUrl, apiKey }
+}
+
+/** A single input's problem; collected into `InvalidInputsError`. */
+class InputProblem extends Error {
+  constructor(input: string, problem: string) {
+    super(`Input "${input}" ${problem}`)
+  }
+}
+
+function readAction(): string {
+  const action = core.getInput('action')
+  if (action === '') throw new InputProblem('action', 'is required: name what needs approval, for example `action: deploy-production`.')
+  return checkName('action', action)
+}
+
+function readName(input: string): string | undefined {
+  const value = core.getInput(input)
+  return value === '' ? undefined : checkName(input, value)
+}
+
+function checkName(input: string, value: string): string {
+  if (CONTROL_CHARACTERS.test(value)) throw new InputProblem(input, 'contains control characters or line breaks: use a single line of printable text.')
+  if (value.length > MAX_NAME_LENGTH) throw new InputProblem(input, `is ${value.length} characters long; the limit is ${MAX_NAME_LENGTH}. Shorten it and put details in the context input.`)
+  return value
+}
+
+function readContext(): Record<string, unknown> {
+  const text = core.getInput('context')
+  if (text === '') return {}
+  const bytes = Buffer.byteLength(text, 'utf8')
+  if (bytes > MAX_CONTEXT_BYTES) {
+    throw new InputProblem('context', `is ${bytes} bytes; the limit is ${MAX_CONTEXT_BYTES} bytes (64 KB). Attach less, or link to large data (for example a run artifact) instead.`)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error)
+    throw new InputProblem('context', `is not valid JSON (${detail}). Pass a JSON object, for example \`context: '{"environment": "production"}'\` or \`context: \${{ toJSON(…) }}\`.`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`
+    throw new InputProblem('context', `must be a JSON object ({...}), not ${kind}. Wrap the value, for example \`{"items": [...]}\`.`)
+  }
+  return parsed as Record<string, unknown>
+}
+
+function readDuration(input: string, fallback: string, minMs = 1): number {
+  const text = core.getInput(input) || fallback
+  let ms: number
+  try {
+    ms = parseDuration(text)
+  } catch (error) {
+    if (error instanceof InvalidDurationError) throw new InputProblem(input, `is invalid: ${error.message}.`)
+    throw error
+  }
+  if (ms < minMs) throw new InputProblem(input, `is ${ms}ms; the minimum is ${minMs}ms (for example 5s).`)
+  return ms
+}
+
+function readBoolean(input: string, fallback: boolean): boolean {
+  const text = core.getInput(input)
+  if (text === '') return fallback
+  // The YAML 1.2 core schema spellings, as `core.getBooleanInput` accepts, with a clearer message.
+  if (['true', 'True', 'TRUE'].includes(text)) return true
+  if (['false', 'False', 'FALSE'].includes(text)) return false
+  throw new InputProblem(input, `must be true or false, got ${JSON.stringify(text.slice(0, 40))}.`)
+}
+
+function readIdempotencyKey(): string | undefined {
+  const key = core.getInput('idempotency-key')
+  if (key === '') return undefined
+  if (key.length > MAX_NAME_LENGTH || !VISIBLE_ASCII.test(key)) {
+    throw new InputProblem('idempotency-key', `must be 1-${MAX_NAME_LENGTH} visible ASCII characters without spaces (it is sent as an HTTP header).`)
+  }
+  return key
+}
+
+function readApiUrl(): string | undefined {
+  const text = core.getInput('api-url')
+  if (text === '') return undefined
+  try {
+    // The core's own rules (http/https, no credentials, no query), so both reject the same URLs.
+    normaliseApiUrl(text, '')
+  } catch (error) {
+    // The core names the source first; with an empty name its message reads on from the input's name.
+    if (error instanceof ApprovalError) throw new InputProblem('api-url', `${error.message.trim()} (the server's base URL, for example https://approvals.example.com).`)
+    throw error
+  }
+  const url = new URL(text)
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    core.warning(`api-url uses plain http (${url.host}): the API key travels unencrypted. Prefer https.`)
+  }
+  return text
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname)
+}
+
+function readApiKey(env: Record<string, string | undefined>): string {
+  // getInput trims; mask before any validation message could echo it.
+  const key = core.getInput('api-key')
+  if (key !== '') {
+    for (const line of key.split(/\r?\n/)) if (line.trim()) core.setSecret(line.trim())
+    if (/\s/.test(key)) throw new InputProblem('api-key', 'contains spaces or line breaks: paste only the key, for example `api-key: ${{ secrets.APPROVAL_GATE_API_KEY }}`.')
+    return key
+  }
+  for (const name of API_KEY_ENV_VARS) {
+    const fromEnv = env[name]?.trim()
+    if (fromEnv) {
+      core.setSecret(fromEnv)
+      return fromEnv
+    }
+  }
+  throw new InputProblem(
+    'api-key',
+    `is required: set \`api-key: \${{ secrets.APPROVAL_GATE_API_KEY }}\` (create the key in your approvals server or JamJet Cloud and store it as a repository secret), or set the ${API_KEY_ENV_VARS.join(' or ')} environment variable.`,
+  )
+}

@@ -1,0 +1,143 @@
+/**
+ * The main step: settings → request approval and wait → outputs, job summary, and the step's
+ * result. Every failure ends in `core.setFailed`; nothing here throws.
+ */
+import * as core from '@actions/core'
+import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalRecord } from '../approval/index.js'
+import { formatDuration } from '../shared/duration.js'
+import { getSettings, InvalidInputsError } from './inputs.js'
+import { approvedOutcome, failedOutcome, isAbortError, type GateOutcome, type OutcomeFacts } from './outcome.js'
+import { createProgressReporter } from './progress.js'
+import type { GateSettings } from './settings.js'
+import { markApprovalSettled, recordPendingApproval } from './state.js'
+import { writeSummary } from './summary.js'
+
+/** Longest the step waits for the core's withdrawal after a cancellation (the core bounds it too). */
+export const WITHDRAWAL_WAIT_MS = 2_000
+
+export interface RunOptions {
+  /** Aborted when the runner cancels the step; its `reason` names the signal. */
+  signal?: AbortSignal
+}
+
+/** Runs the gate. Resolves when the step's result has been reported; never rejects. */
+export async function run(options: RunOptions = {}): Promise<void> {
+  try {
+    let settings: GateSettings
+    try {
+      settings = getSettings()
+    } catch (error) {
+      // Invalid inputs: report them all and stop before any request.
+      if (error instanceof InvalidInputsError) return core.setFailed(error.message)
+      throw error
+    }
+    const outcome = await waitForDecision(settings, options.signal)
+    await report(settings, outcome)
+  } catch (error) {
+    core.setFailed(`Approval gate failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+/** Asks for approval and waits; every ending becomes a `GateOutcome`. */
+async function waitForDecision(settings: GateSettings, signal: AbortSignal | undefined): Promise<GateOutcome> {
+  const startedAt = Date.now()
+  const progress = createProgressReporter({ action: settings.action, timeoutMs: settings.timeoutMs })
+  let created: { approvalId: string; url?: string } | undefined
+  let withdrawal: Promise<void> | undefined
+
+  const facts = (): OutcomeFacts => ({
+    action: settings.action,
+    timeoutMs: settings.timeoutMs,
+    waitedMs: Date.now() - startedAt,
+    approvalId: created?.approvalId,
+    url: created?.url,
+    failOnReject: settings.failOnReject,
+    failOnTimeout: settings.failOnTimeout,
+    cancelledBy: typeof signal?.reason === 'string' ? signal.reason : undefined,
+  })
+
+  try {
+    const record: ApprovalRecord = await requestApproval(settings.action, {
+      context: settings.context,
+      timeoutMs: settings.timeoutMs,
+      pollIntervalMs: settings.pollIntervalMs,
+      apiUrl: settings.apiUrl,
+      apiKey: settings.apiKey,
+      agent: settings.agent,
+      idempotencyKey: settings.idempotencyKey,
+      signal,
+      onProgress: (event) => {
+        if (event.type === 'created' && created === undefined) {
+          created = { approvalId: event.approvalId, url: event.url ?? event.record.url ?? undefined }
+          // Saved before waiting: if this process dies, the post step withdraws it.
+          recordPendingApproval(event.approvalId, settings.apiUrl)
+        }
+        progress.onProgress(event)
+      },
+      onWithdraw: (promise) => {
+        withdrawal = promise
+      },
+    })
+    markApprovalSettled()
+    return approvedOutcome(record, facts())
+  } catch (error) {
+    const endFacts = facts()
+    // The core hands over its withdrawal as it aborts; let that callback run before looking.
+    if (isAbortError(error)) await new Promise((resolve) => setImmediate(resolve))
+    if (isAbortError(error) && withdrawal !== undefined) {
+      endFacts.withdrawalConfirmed = await settlesWithin(withdrawal, WITHDRAWAL_WAIT_MS)
+    }
+    if (settledOnServer(error)) markApprovalSettled()
+    return failedOutcome(error, endFacts)
+  } finally {
+    progress.stop()
+  }
+}
+
+/** Sets the outputs, writes the summary and the log line, and fails the step when it should. */
+async function report(settings: GateSettings, outcome: GateOutcome): Promise<void> {
+  core.setOutput('approval-id', outcome.approvalId ?? '')
+  core.setOutput('decision', outcome.decision ?? '')
+  core.setOutput('approver', outcome.approver ?? '')
+  core.setOutput('reason', outcome.reason ?? '')
+  core.setOutput('decided-at', outcome.decidedAt ?? '')
+  core.setOutput('waited-seconds', String(Math.round(outcome.waitedMs / 1000)))
+  core.setOutput('url', outcome.url ?? '')
+
+  if (settings.jobSummary && outcome.decision !== undefined) await writeSummary(settings.action, outcome, settings.context)
+
+  if (outcome.decision === 'approved') {
+    const by = outcome.approver ? ` by ${outcome.approver}` : ''
+    const why = outcome.reason ? `: ${outcome.reason}` : ''
+    core.info(`"${settings.action}" was approved${by} after ${formatDuration(outcome.waitedMs)}${why}`)
+  }
+  if (outcome.warning) core.warning(outcome.warning)
+  if (outcome.failure) core.setFailed(outcome.failure)
+}
+
+/**
+ * Whether the server already shows the request as finished (decided, expired, withdrawn), so
+ * the post step has nothing to withdraw. After an abort or a deadline the core withdraws it
+ * itself; should that fail, the post step's retry is the safety net (a 409 when it is moot).
+ */
+function settledOnServer(error: unknown): boolean {
+  return (
+    error instanceof ApprovalRejected ||
+    (error instanceof ApprovalTimeout && error.cause === 'expired') ||
+    (error instanceof ApprovalError && error.code === 'cancelled')
+  )
+}
+
+/** True when `promise` settles within `ms`; never rejects, never keeps the process alive. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+    timer.unref()
+  })
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Turns how the wait ended (an approved record, or an error from the core) into what the step
+ * reports: the `decision` output, the other outputs, and the failure message, if any.
+ * One place decides which endings fail the step, so outputs, summary and exit code agree.
+ */
+import { ApprovalError, ApprovalRejected, ApprovalTimeout, type ApprovalRecord } from '../approval/index.js'
+import { formatDuration } from '../shared/duration.js'
+
+/** Values of the `decision` output. Empty when the gate failed for another reason (auth, API, config). */
+export type Decision = 'approved' | 'rejected' | 'timed_out' | 'cancelled'
+
+export interface GateOutcome {
+  decision?: Decision
+  approvalId?: string
+  approver?: string
+  reason?: string
+  url?: string
+  decidedAt?: string
+  waitedMs: number
+  /** Why the step fails; `undefined` when it succeeds. */
+  failure?: string
+  /** A note for the log when the step succeeds without approval (`fail-on-reject: false`). */
+  warning?: string
+}
+
+/** What was known when the wait ended, besides the result itself. */
+export interface OutcomeFacts {
+  action: string
+  timeoutMs: number
+  waitedMs: number
+  /** From the core's `created` progress event. */
+  approvalId?: string
+  url?: string
+  failOnReject: boolean
+  failOnTimeout: boolean
+  /** The signal name when the runner cancelled the step (the abort reason). */
+  cancelledBy?: string
+  /** Whether the withdrawal finished before the step gave up waiting for it. */
+  withdrawalConfirmed?: boolean
+}
+
+/** The approved record → a successful outcome. */
+export function approvedOutcome(record: ApprovalRecord, facts: OutcomeFacts): GateOutcome {
+  return {
+    decision: 'approved',
+    approvalId: record.id,
+    approver: record.decided_by ?? undefined,
+    reason: record.reason ?? undefined,
+    url: record.url ?? facts.url,
+    decidedAt: record.decided_at ?? undefined,
+    waitedMs: facts.waitedMs,
+  }
+}
+
+/** Any error thrown by the core (or by the step around it) → the outcome to report. */
+export function failedOutcome(error: unknown, facts: OutcomeFacts): GateOutcome {
+  const base = { approvalId: facts.approvalId, url: facts.url, waitedMs: facts.waitedMs }
+  const describe = (approvalId = base.approvalId): string => `"${facts.action}"${approvalId ? ` (approval ${approvalId})` : ''}`
+  const subject = describe()
+
+  if (error instanceof ApprovalRejected) {
+    const by = error.decidedBy ? ` by ${error.decidedBy}` : ''
+    const why = error.reason ? `: ${error.reason}` : ' (no reason given)'
+    const message = `${describe(error.approvalId)} was rejected${by}${why}`
+    const outcome = { ...base, approvalId: error.approvalId, decision: 'rejected' as const, approver: error.decidedBy, reason: error.reason }
+    return facts.failOnReject ? { ...outcome, failure: message } : { ...outcome, warning: `${message}. Continuing because fail-on-reject is false.` }
+  }
+
+  if (error instanceof ApprovalTimeout) {
+    const approvalId = error.approvalId ?? base.approvalId
+    const outcome = { ...base, approvalId, decision: 'timed_out' as const }
+    if (error.cause === 'server_error') {
+      // An outage is never an acceptable "no": it fails even with fail-on-timeout: false.
+      return { ...outcome, failure: `The approvals API failed while waiting for ${subject}: it answered with server errors (5xx) three times in a row. Check the server's health and re-run the job.` }
+    }
+    const message =
+      error.cause === 'expired'
+        ? `${subject} expired on the server before anyone decided.`
+        : `No decision on ${subject} within ${formatDuration(error.timeoutMs)}; the request was withdrawn. Raise the timeout input if approvers need longer.`
+    return facts.failOnTimeout ? { ...outcome, failure: message } : { ...outcome, warning: `${message} Continuing because fail-on-timeout is false.` }
+  }
+
+  if (isAbortError(error)) {
+    const by = facts.cancelledBy ? ` (${facts.cancelledBy})` : ''
+    const withdrawn =
+      facts.withdrawalConfirmed === false
+        ? 'the withdrawal did not finish in time; the post step will retry it.'
+        : 'the approval request was withdrawn.'
+    return { ...base, decision: 'cancelled', failure: `The step was cancelled${by} while waiting for approval of ${subject}; ${withdrawn}` }
+  }
+
+  if (error instanceof ApprovalError && error.code === 'cancelled') {
+    return { ...base, approvalId: error.approvalId ?? base.approvalId, decision: 'cancelled', failure: `${subject} was withdrawn on the server before anyone decided: ${error.message}` }
+  }
+
+  if (error instanceof ApprovalError) {
+    return { ...base, approvalId: error.approvalId ?? base.approvalId, failure: `Approval gate failed (${error.code}${error.status ? `, HTTP ${error.status}` : ''}): ${error.message}${hintFor(error)}` }
+  }
+
+  const message = error instanceof Error ? error.message : String(error)
+  return { ...base, failure: `Approval gate failed: ${message}` }
+}
+
+/** `DOMException` `AbortError`, as the core throws on abort (checked by name: realms differ). */
+export function isAbortError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError'
+}
+
+function hintFor(error: ApprovalError): string {
+  switch (error.code) {
+    case 'unauthorized':
+      return ' Check the api-key input (the secret it comes from exists, and the key is not revoked) and that api-url points at the server that issued it.'
+    case 'invalid_config':
+      return ' Check the action inputs.'
+    default:
+      return ''
+  }
+}
