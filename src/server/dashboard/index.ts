@@ -1,7 +1,23 @@
-/** The dashboard (issue: dashboard). Placeholder until the dashboard lands: registers nothing. */
-import type { FastifyInstance } from 'fastify'
+/**
+ * The dashboard: server-rendered pages for approvers and admins, with a small script for
+ * live updates. Everything is registered in its own encapsulated scope, so the form parser,
+ * the security headers and the error pages never touch the JSON API under /v1.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify'
 import type { ApprovalService, Notifier } from '../contracts.js'
 import type { Store } from '../store/types.js'
+import { loadAssets } from './assets.js'
+import { html } from './html.js'
+import { LoginLimiter } from './rate-limit.js'
+import { registerApprovalRoutes } from './routes/approvals.js'
+import { registerAuditRoutes } from './routes/audit.js'
+import { registerAuthRoutes } from './routes/auth.js'
+import { refuseForbidden, sendHtml, wantsJson, type DashboardDeps } from './routes/common.js'
+import { registerEventRoutes } from './routes/events.js'
+import { registerSettingsRoutes } from './routes/settings.js'
+import { registerFormParser, registerSecurityHooks } from './security.js'
+import { Sessions } from './session.js'
+import { page } from './views/layout.js'
 
 export interface DashboardOptions {
   store: Store
@@ -13,4 +29,44 @@ export interface DashboardOptions {
   secureCookies: boolean
 }
 
-export async function dashboardPlugin(_app: FastifyInstance, _options: DashboardOptions): Promise<void> {}
+/** Registers the dashboard's routes (`/`, `/login`, `/approvals/:id`, `/audit`, `/settings…`, `/events`, `/assets/…`). */
+export async function dashboardPlugin(app: FastifyInstance, options: DashboardOptions): Promise<void> {
+  await app.register(async (scope) => {
+    const deps: DashboardDeps = {
+      store: options.store,
+      approvals: options.approvals,
+      notifier: options.notifier,
+      publicUrl: options.publicUrl,
+      sessions: new Sessions(options.store, options.secureCookies),
+      loginLimiter: new LoginLimiter(),
+    }
+    registerFormParser(scope)
+    registerSecurityHooks(scope, options.publicUrl, refuseForbidden)
+    registerAssetRoutes(scope)
+    registerAuthRoutes(scope, deps)
+    registerApprovalRoutes(scope, deps)
+    registerEventRoutes(scope, deps)
+    registerAuditRoutes(scope, deps)
+    registerSettingsRoutes(scope, deps)
+
+    scope.setErrorHandler((error: FastifyError, request, reply) => {
+      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
+      if (status === 500) request.log.error({ err: error }, 'dashboard error')
+      const message = status === 500 ? 'Something went wrong on the server. Try again; if it keeps happening, check the server log.' : error.message
+      if (wantsJson(request)) return reply.code(status).send({ error: { code: status === 500 ? 'internal' : 'bad_request', message } })
+      return sendHtml(reply, status, page({ title: 'Error', viewer: null, section: 'none', main: html`<h1>Error ${String(status)}</h1><p>${message}</p><p><a href="/">Back to the dashboard</a></p>` }))
+    })
+  })
+}
+
+function registerAssetRoutes(app: FastifyInstance): void {
+  const assets = loadAssets()
+  if (!assets.has('live.js')) app.log.warn('dashboard: lib/server/dashboard/client/live.js not found (run `npm run build`); live updates are off')
+  app.get<{ Params: { name: string } }>('/assets/:name', async (request, reply) => {
+    const asset = assets.get(request.params.name)
+    if (!asset) return reply.code(404).type('text/plain; charset=utf-8').send('No such asset.')
+    reply.header('cache-control', 'no-cache').header('etag', asset.etag).type(asset.contentType)
+    if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send()
+    return reply.send(asset.body)
+  })
+}

@@ -1,0 +1,95 @@
+/** The Audit Trail page and its exports (NDJSON, CSV), authorised by the dashboard session. */
+import { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { AuditEvent, AuditEventType, AuditFilter } from '../../store/types.js'
+import { auditPage, OUTCOMES, type AuditFilterForm } from '../views/audit.js'
+import { requireViewer, sendPage, type DashboardDeps } from './common.js'
+
+const PAGE_SIZE = 50
+const DATE = /^\d{4}-\d{2}-\d{2}$/
+const MAX_FILTER_CHARS = 200
+
+/** Reads the filter form from the query string; `error` names the first unusable value. */
+export function readAuditFilters(query: Record<string, unknown>): { form: AuditFilterForm; filter: Omit<AuditFilter, 'cursor' | 'limit'>; error?: string } {
+  const value = (name: string) => {
+    const v = query[name]
+    return typeof v === 'string' ? v.trim().slice(0, MAX_FILTER_CHARS) : ''
+  }
+  const form: AuditFilterForm = { action: value('action'), agent: value('agent'), approver: value('approver'), outcome: value('outcome'), from: value('from'), to: value('to') }
+  const filter: Omit<AuditFilter, 'cursor' | 'limit'> = {}
+  if (form.action) filter.action = form.action
+  if (form.agent) filter.agent = form.agent
+  if (form.approver) filter.approver = form.approver
+  let error: string | undefined
+  if (form.outcome) {
+    if ((OUTCOMES as readonly string[]).includes(form.outcome)) filter.outcome = form.outcome as AuditEventType
+    else error = `Unknown outcome: choose one of ${OUTCOMES.join(', ')}.`
+  }
+  for (const bound of ['from', 'to'] as const) {
+    const text = form[bound]
+    if (!text) continue
+    if (!DATE.test(text) || Number.isNaN(Date.parse(`${text}T00:00:00Z`))) {
+      error ??= `"${bound}" must be a date like 2025-01-31.`
+      continue
+    }
+    // Dates are whole UTC days, both ends inclusive.
+    filter[bound] = bound === 'from' ? `${text}T00:00:00.000Z` : `${text}T23:59:59.999Z`
+  }
+  return { form, filter, error }
+}
+
+const CSV_COLUMNS = ['seq', 'at', 'type', 'approval_id', 'action', 'agent', 'actor', 'reason', 'prev_hash', 'hash'] as const
+
+/** One CSV cell: quoted when needed; a leading = + - @ is defused so spreadsheets do not run it as a formula. */
+export function csvCell(value: string | number | null): string {
+  let text = value === null ? '' : String(value)
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}
+
+function csvLine(event: AuditEvent): string {
+  return CSV_COLUMNS.map((column) => csvCell(event[column])).join(',') + '\r\n'
+}
+
+function exportFileName(projectName: string, extension: string): string {
+  const safe = projectName.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60) || 'project'
+  return `audit-${safe}.${extension}`
+}
+
+export function registerAuditRoutes(app: FastifyInstance, deps: DashboardDeps): void {
+  app.get('/audit', async (request, reply) => {
+    const viewer = await requireViewer(deps, request, reply)
+    if (!viewer) return reply
+    const query = request.query as Record<string, unknown>
+    const { form, filter, error } = readAuditFilters(query)
+    const cursor = typeof query.cursor === 'string' && query.cursor.length < 500 ? query.cursor : undefined
+    const [page, verification] = await Promise.all([
+      error ? Promise.resolve({ items: [], next_cursor: null }) : deps.store.listAudit(viewer.project.id, { ...filter, cursor, limit: PAGE_SIZE }),
+      deps.store.verifyAudit(viewer.project.id),
+    ])
+    return sendPage(deps, reply, error ? 400 : 200, {
+      title: 'Audit trail',
+      viewer,
+      section: 'audit',
+      main: auditPage({ filters: form, events: page.items, nextCursor: page.next_cursor, isFirstPage: !cursor, verification, error }),
+    })
+  })
+
+  const exportRoute = (extension: 'ndjson' | 'csv') => async (request: FastifyRequest, reply: FastifyReply) => {
+    const viewer = await requireViewer(deps, request, reply)
+    if (!viewer) return reply
+    const { filter, error } = readAuditFilters(request.query as Record<string, unknown>)
+    if (error) return reply.code(400).type('text/plain; charset=utf-8').send(error)
+    const events = deps.store.exportAudit(viewer.project.id, filter)
+    const lines = async function* () {
+      if (extension === 'csv') yield CSV_COLUMNS.join(',') + '\r\n'
+      for await (const event of events) yield extension === 'csv' ? csvLine(event) : JSON.stringify(event) + '\n'
+    }
+    reply
+      .type(extension === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${exportFileName(viewer.project.name, extension)}"`)
+    return reply.send(Readable.from(lines()))
+  }
+  app.get('/audit/export.ndjson', exportRoute('ndjson'))
+  app.get('/audit/export.csv', exportRoute('csv'))
+}

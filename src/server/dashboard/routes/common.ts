@@ -1,0 +1,112 @@
+/** What every dashboard route shares: the dependencies, page replies, and the sign-in and CSRF gates. */
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { ApprovalService, Notifier } from '../../contracts.js'
+import type { Project, Role, Store } from '../../store/types.js'
+import { html, type SafeHtml } from '../html.js'
+import type { LoginLimiter } from '../rate-limit.js'
+import { formFields } from '../security.js'
+import { csrfTokenMatches, type Sessions, type Viewer } from '../session.js'
+import { page, type PageInput } from '../views/layout.js'
+
+export interface DashboardDeps {
+  store: Store
+  approvals: ApprovalService
+  notifier: Notifier
+  publicUrl: string
+  sessions: Sessions
+  loginLimiter: LoginLimiter
+}
+
+/** A viewer who is in a project (every page except sign-in works on one project). */
+export type ProjectViewer = Viewer & { project: Project & { role: Role } }
+
+export function sendHtml(reply: FastifyReply, status: number, body: SafeHtml): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(body.value)
+}
+
+/** Renders a full page; the pending count for the title is looked up here. */
+export async function sendPage(deps: DashboardDeps, reply: FastifyReply, status: number, input: Omit<PageInput, 'pending'>): Promise<FastifyReply> {
+  const pending = input.viewer?.project ? await deps.store.countPending(input.viewer.project.id) : undefined
+  return sendHtml(reply, status, page({ ...input, pending }))
+}
+
+/** Fetches from the client script ask for JSON; plain form posts get pages and redirects. */
+export function wantsJson(request: FastifyRequest): boolean {
+  return (request.headers.accept ?? '').includes('application/json')
+}
+
+/** 403 for cross-site or token-less state changes; says what to do, reveals nothing. */
+export function refuseForbidden(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const message = 'This form was sent from another site or its security token is missing or out of date. Reload the page and try again.'
+  if (wantsJson(request)) return reply.code(403).send({ error: { code: 'forbidden', message } })
+  return sendHtml(reply, 403, page({ title: 'Refused', viewer: null, section: 'none', main: html`<h1>Request refused</h1><p>${message}</p><p><a href="/">Back to the dashboard</a></p>` }))
+}
+
+/**
+ * Loads the signed-in viewer with a project, or answers for the caller: GET pages redirect to
+ * sign-in (coming back afterwards), other requests get 401; a user without a project sees why.
+ */
+export async function requireViewer(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply, projectId?: string): Promise<ProjectViewer | null> {
+  const viewer = await deps.sessions.viewer(request, projectId)
+  if (!viewer) {
+    if (request.method === 'GET' || request.method === 'HEAD') {
+      const next = request.url === '/' ? '' : `?next=${encodeURIComponent(request.url)}`
+      await reply.redirect(`/login${next}`, 303)
+    } else if (wantsJson(request)) {
+      await reply.code(401).send({ error: { code: 'unauthorized', message: 'Your session has ended. Sign in again.' } })
+    } else {
+      await reply.redirect('/login', 303)
+    }
+    return null
+  }
+  if (!viewer.project) {
+    await sendPage(deps, reply, 403, {
+      title: 'No project',
+      viewer,
+      section: 'none',
+      main: html`<h1>No project yet</h1><p>Your account is not a member of any project. Ask a project admin to add <strong>${viewer.user.email}</strong> under Settings → Members.</p>`,
+    })
+    return null
+  }
+  return viewer as ProjectViewer
+}
+
+/** The CSRF gate of every state-changing route: the session's token must come back in `_csrf`. */
+export function checkCsrf(viewer: Viewer, request: FastifyRequest, reply: FastifyReply): boolean {
+  if (csrfTokenMatches(viewer.session, formFields(request)._csrf)) return true
+  refuseForbidden(request, reply)
+  return false
+}
+
+/** Admin-only actions: a member gets a clear 403. */
+export async function requireAdmin(deps: DashboardDeps, viewer: ProjectViewer, reply: FastifyReply): Promise<boolean> {
+  if (viewer.project.role === 'admin') return true
+  await sendPage(deps, reply, 403, {
+    title: 'Admins only',
+    viewer,
+    section: 'settings',
+    main: html`<h1>Admins only</h1><p>Only admins of ${viewer.project.name} can do this.</p><p><a href="/settings">Back to settings</a></p>`,
+  })
+  return false
+}
+
+/** Fixed notices selected by a `?notice=` code after a redirect (never echoes request text). */
+export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: string }> = {
+  signed_out: { kind: 'info', text: 'You are signed out.' },
+  approved: { kind: 'ok', text: 'Approved. The waiting job continues.' },
+  rejected: { kind: 'ok', text: 'Rejected. The waiting job stops.' },
+  settings_saved: { kind: 'ok', text: 'Project settings saved.' },
+  member_added: { kind: 'ok', text: 'Member added.' },
+  member_added_existing: { kind: 'ok', text: 'Member added with their existing account and password.' },
+  member_removed: { kind: 'ok', text: 'Member removed.' },
+  role_changed: { kind: 'ok', text: 'Role changed.' },
+  github_linked: { kind: 'ok', text: 'GitHub login saved.' },
+  key_revoked: { kind: 'ok', text: 'API key revoked. Requests using it now get 401.' },
+  project_switched: { kind: 'info', text: 'Switched project.' },
+}
+
+export function noticeFromQuery(request: FastifyRequest): Array<{ kind: 'ok' | 'error' | 'info'; text: string }> {
+  const code = (request.query as Record<string, unknown> | undefined)?.notice
+  const notice = typeof code === 'string' ? NOTICES[code] : undefined
+  return notice ? [notice] : []
+}

@@ -1,0 +1,141 @@
+/**
+ * One approval as a card: action, status, timing, agent, the workflow that asked (from
+ * `context.github`), the context table, and — while pending — the Approve/Reject form.
+ * The same markup is sent over the event stream, so live cards match server-rendered ones.
+ */
+import type { Approval } from '../../store/types.js'
+import { html, type SafeHtml } from '../html.js'
+import { contextTable } from './context.js'
+import { safeHttpUrl, sinceTag, statusBadge, timeTag, untilTag } from './format.js'
+
+export const MAX_REASON_CHARS = 2000
+
+/** The `context.github` fields a workflow request carries (all optional, all untrusted). */
+interface WorkflowInfo {
+  repository: string | null
+  workflow: string | null
+  job: string | null
+  runUrl: string | null
+  runId: string | null
+  runAttempt: string | null
+  sha: string | null
+  ref: string | null
+  actor: string | null
+  event: string | null
+}
+
+function text(value: unknown): string | null {
+  if (typeof value === 'string' && value !== '') return value
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  return null
+}
+
+/** Reads `context.github` when it is an object; anything else is left to the generic table. */
+export function workflowInfo(context: Record<string, unknown>): WorkflowInfo | null {
+  const gh = context.github
+  if (!gh || typeof gh !== 'object' || Array.isArray(gh)) return null
+  const g = gh as Record<string, unknown>
+  return {
+    repository: text(g.repository),
+    workflow: text(g.workflow),
+    job: text(g.job),
+    runUrl: safeHttpUrl(g.run_url),
+    runId: text(g.run_id),
+    runAttempt: text(g.run_attempt),
+    sha: text(g.sha),
+    ref: text(g.ref),
+    actor: text(g.actor),
+    event: text(g.event),
+  }
+}
+
+const REPO_NAME = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/
+const COMMIT_SHA = /^[0-9a-f]{7,64}$/i
+
+/** Link to the commit on the same GitHub host as the run, when every part is well-formed. */
+function commitUrl(info: WorkflowInfo): string | null {
+  if (!info.runUrl || !info.repository || !info.sha) return null
+  if (!REPO_NAME.test(info.repository) || !COMMIT_SHA.test(info.sha)) return null
+  return `${new URL(info.runUrl).origin}/${info.repository}/commit/${info.sha}`
+}
+
+function workflowBlock(info: WorkflowInfo): SafeHtml {
+  const commitHref = commitUrl(info)
+  const shortSha = info.sha ? info.sha.slice(0, 12) : null
+  const runLabel = info.runId ? `Run ${info.runId}${info.runAttempt && info.runAttempt !== '1' ? ` (attempt ${info.runAttempt})` : ''}` : 'Open run'
+  const rows: Array<[string, SafeHtml | string | null]> = [
+    ['Repository', info.repository],
+    ['Workflow', [info.workflow, info.job].filter(Boolean).join(' › ') || null],
+    ['Run', info.runUrl ? html`<a href="${info.runUrl}" rel="noopener noreferrer" target="_blank">${runLabel}</a>` : info.runId],
+    ['Commit', shortSha ? (commitHref ? html`<a href="${commitHref}" rel="noopener noreferrer" target="_blank"><code>${shortSha}</code></a>` : html`<code>${shortSha}</code>`) : null],
+    ['Ref', info.ref],
+    ['Triggered by', info.actor],
+    ['Event', info.event],
+  ]
+  const shown = rows.filter(([, value]) => value !== null && value !== '')
+  if (shown.length === 0) return html``
+  return html`<section class="workflow" aria-label="Workflow run"><h3>Workflow run</h3><dl class="facts">${shown.map(
+    ([label, value]) => html`<div><dt>${label}</dt><dd>${value}</dd></div>`,
+  )}</dl></section>`
+}
+
+export interface CardOptions {
+  csrfToken: string
+  /** Heading level 2 on the list page, 1 on the approval's own page. */
+  standalone?: boolean
+  now?: number
+}
+
+/** The decision form; works as a plain POST without the script. */
+function decisionForm(approval: Approval, csrfToken: string): SafeHtml {
+  const reasonId = `reason-${approval.id}`
+  return html`<form class="decide" method="post" action="/approvals/${approval.id}/decision" data-decide>
+<input type="hidden" name="_csrf" value="${csrfToken}">
+<label for="${reasonId}">Reason <span class="muted">(optional, shown to the requester)</span></label>
+<textarea id="${reasonId}" name="reason" rows="2" maxlength="${MAX_REASON_CHARS}"></textarea>
+<div class="buttons">
+<button type="submit" name="decision" value="approve" class="btn btn-approve">Approve</button>
+<button type="submit" name="decision" value="reject" class="btn btn-reject">Reject</button>
+</div>
+<p class="decide-status" role="status" aria-live="polite"></p>
+</form>`
+}
+
+/** How it ended: who decided (or withdrew) it, when, and why. */
+export function outcomeLine(approval: Approval): SafeHtml {
+  const by = approval.decided_by ?? 'unknown'
+  const verb: Record<string, string> = {
+    approved: 'Approved by',
+    rejected: 'Rejected by',
+    cancelled: 'Cancelled by',
+    expired: 'Expired without a decision',
+  }
+  const who = approval.status === 'expired' ? html`` : html` <strong>${by}</strong>`
+  return html`<p class="outcome outcome-${approval.status}">${verb[approval.status] ?? approval.status}${who} ${timeTag(approval.decided_at)}${
+    approval.reason ? html`<span class="outcome-reason">Reason: ${approval.reason}</span>` : ''
+  }</p>`
+}
+
+export function approvalCard(approval: Approval, options: CardOptions): SafeHtml {
+  const now = options.now ?? Date.now()
+  const info = workflowInfo(approval.context)
+  const titleId = `title-${approval.id}`
+  const heading = options.standalone
+    ? html`<h1 id="${titleId}" class="card-title">${approval.action}</h1>`
+    : html`<h2 id="${titleId}" class="card-title"><a href="/approvals/${approval.id}">${approval.action}</a></h2>`
+  const pending = approval.status === 'pending'
+  return html`<article class="card card-${approval.status}" id="card-${approval.id}" data-approval-id="${approval.id}" data-status="${approval.status}" aria-labelledby="${titleId}">
+<header class="card-head">${heading}${statusBadge(approval.status)}</header>
+<dl class="facts facts-inline">
+<div><dt>Requested</dt><dd>${timeTag(approval.created_at)}</dd></div>
+${pending ? html`<div><dt>Pending for</dt><dd>${sinceTag(approval.created_at, now)}</dd></div>` : ''}
+${pending ? html`<div><dt>Expires</dt><dd>${untilTag(approval.expires_at, now)}</dd></div>` : ''}
+<div><dt>Agent</dt><dd>${approval.agent ?? html`<span class="muted">not given</span>`}</dd></div>
+<div><dt>Requested by</dt><dd>${approval.requested_by}</dd></div>
+</dl>
+${info ? workflowBlock(info) : ''}
+<section class="context" aria-label="Context"><h3>Context</h3>${contextTable(approval.context, info ? new Set(['github']) : new Set())}</section>
+${pending ? decisionForm(approval, options.csrfToken) : outcomeLine(approval)}
+<p class="card-id muted">ID <code>${approval.id}</code></p>
+</article>`
+}

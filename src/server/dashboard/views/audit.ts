@@ -1,0 +1,100 @@
+/** The Audit Trail: filter form, chain status, events table, pagination and export links. */
+import type { AuditEvent, AuditVerification } from '../../store/types.js'
+import { html, type SafeHtml } from '../html.js'
+import { statusBadge, timeTag } from './format.js'
+
+/** Filter values exactly as typed in the form (validated separately). */
+export interface AuditFilterForm {
+  action: string
+  agent: string
+  approver: string
+  outcome: string
+  from: string
+  to: string
+}
+
+export const OUTCOMES = ['created', 'approved', 'rejected', 'timed_out', 'cancelled'] as const
+const OUTCOME_LABELS: Record<string, string> = {
+  created: 'Requested',
+  approved: 'Approved',
+  rejected: 'Rejected',
+  timed_out: 'Timed out',
+  cancelled: 'Cancelled',
+}
+
+/** Query string of the active filters (no cursor), for pagination and export links. */
+export function filterQuery(filters: AuditFilterForm): string {
+  const params = new URLSearchParams()
+  for (const [name, value] of Object.entries(filters)) if (value) params.set(name, value)
+  return params.toString()
+}
+
+function verifyStatus(result: AuditVerification): SafeHtml {
+  if (result.ok) {
+    return html`<p class="chain chain-ok" role="status"><span class="badge badge-approved">Verified</span> Hash chain intact: ${String(result.events)} events, head <code>${result.head.slice(0, 16)}</code></p>`
+  }
+  const problems: Record<string, string> = {
+    hash_mismatch: 'was edited after it was written',
+    broken_link: 'does not link to the event before it',
+    missing_event: 'is missing (deleted)',
+  }
+  return html`<p class="chain chain-broken" role="alert"><span class="badge badge-rejected">Tampered</span> Hash chain broken: event #${String(result.seq)} ${problems[result.problem] ?? result.problem}.</p>`
+}
+
+function filterForm(filters: AuditFilterForm): SafeHtml {
+  const field = (name: keyof AuditFilterForm, label: string, type = 'text', placeholder = '') =>
+    html`<div class="field"><label for="f-${name}">${label}</label><input id="f-${name}" name="${name}" type="${type}" value="${filters[name]}" placeholder="${placeholder}"></div>`
+  return html`<form method="get" action="/audit" class="filters" aria-label="Filter the audit trail">
+${field('action', 'Action', 'text', 'production_deploy')}
+${field('agent', 'Agent')}
+${field('approver', 'Approver', 'text', 'email or key:name')}
+<div class="field"><label for="f-outcome">Outcome</label><select id="f-outcome" name="outcome"><option value="">Any</option>${OUTCOMES.map(
+    (o) => html`<option value="${o}"${filters.outcome === o ? html` selected` : ''}>${OUTCOME_LABELS[o]}</option>`,
+  )}</select></div>
+${field('from', 'From (UTC date)', 'date')}
+${field('to', 'To (UTC date)', 'date')}
+<div class="field field-buttons"><button type="submit" class="btn btn-primary">Filter</button> <a href="/audit" class="btn btn-quiet">Clear</a></div>
+</form>`
+}
+
+function eventRow(event: AuditEvent): SafeHtml {
+  return html`<tr>
+<td class="num">${String(event.seq)}</td>
+<td>${timeTag(event.at)}</td>
+<td>${statusBadge(event.type)}</td>
+<td>${event.action}</td>
+<td><a href="/approvals/${event.approval_id}"><code>${event.approval_id.slice(0, 12)}…</code></a></td>
+<td>${event.agent ?? html`<span class="muted">—</span>`}</td>
+<td>${event.actor}</td>
+<td class="reason">${event.reason ?? ''}</td>
+</tr>`
+}
+
+export function auditPage(input: {
+  filters: AuditFilterForm
+  events: AuditEvent[]
+  nextCursor: string | null
+  isFirstPage: boolean
+  verification: AuditVerification
+  error?: string
+}): SafeHtml {
+  const query = filterQuery(input.filters)
+  const withQuery = (path: string, extra?: string) => {
+    const parts = [query, extra].filter(Boolean).join('&')
+    return parts ? `${path}?${parts}` : path
+  }
+  return html`<div class="page-head"><h1>Audit trail</h1>
+<p class="muted">Every request and its outcome, append-only and hash-chained.</p></div>
+${verifyStatus(input.verification)}
+${filterForm(input.filters)}
+${input.error ? html`<div class="notice notice-error" role="alert">${input.error}</div>` : ''}
+<p class="exports">Export ${query ? 'these results' : 'everything'}: <a href="${withQuery('/audit/export.ndjson')}" download>NDJSON</a> · <a href="${withQuery('/audit/export.csv')}" download>CSV</a></p>
+${input.events.length === 0
+    ? html`<p class="empty-small">No events match these filters.</p>`
+    : html`<div class="table-wrap"><table class="audit"><caption class="visually-hidden">Audit events, newest first</caption>
+<thead><tr><th scope="col">#</th><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Action</th><th scope="col">Approval</th><th scope="col">Agent</th><th scope="col">By</th><th scope="col">Reason</th></tr></thead>
+<tbody>${input.events.map(eventRow)}</tbody></table></div>`}
+<nav class="pager" aria-label="Pages">${input.isFirstPage ? '' : html`<a href="${withQuery('/audit')}">← Newest</a>`}${
+    input.nextCursor ? html`<a href="${withQuery('/audit', `cursor=${encodeURIComponent(input.nextCursor)}`)}">Older →</a>` : ''
+  }</nav>`
+}

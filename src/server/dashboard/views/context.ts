@@ -1,0 +1,59 @@
+/**
+ * Renders an approval's context (attacker-controlled JSON) as a key/value table: nested
+ * objects as nested tables, arrays as lists, long text folded in <details>. Every value goes
+ * through the escaping `html` template.
+ */
+import { html, type SafeHtml } from '../html.js'
+
+const FOLD_CHARS = 160
+const FOLD_LINES = 4
+const MAX_DEPTH = 4
+const FOLD_ENTRIES = 12
+
+export function contextTable(context: Record<string, unknown>, skipKeys: ReadonlySet<string> = new Set()): SafeHtml {
+  const entries = Object.entries(context).filter(([key]) => !skipKeys.has(key))
+  if (entries.length === 0) return html`<p class="muted">No context was sent with this request.</p>`
+  return objectTable(entries, 0)
+}
+
+function objectTable(entries: Array<[string, unknown]>, depth: number): SafeHtml {
+  return html`<table class="kv${depth > 0 ? ' kv-nested' : ''}"><tbody>${entries.map(
+    ([key, value]) => html`<tr><th scope="row">${key}</th><td>${valueView(value, depth + 1)}</td></tr>`,
+  )}</tbody></table>`
+}
+
+function valueView(value: unknown, depth: number): SafeHtml {
+  if (value === null) return html`<code class="v-null">null</code>`
+  if (typeof value === 'boolean' || typeof value === 'number') return html`<code class="v-scalar">${String(value)}</code>`
+  if (typeof value === 'string') return textView(value)
+  if (Array.isArray(value)) {
+    if (value.length === 0) return html`<code class="v-null">[]</code>`
+    if (depth > MAX_DEPTH) return foldedJson(value)
+    const list = html`<ol class="v-list" start="0">${value.map((item) => html`<li>${valueView(item, depth + 1)}</li>`)}</ol>`
+    return value.length > FOLD_ENTRIES ? fold(`${value.length} items`, list) : list
+  }
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+    if (entries.length === 0) return html`<code class="v-null">{}</code>`
+    if (depth > MAX_DEPTH) return foldedJson(value)
+    const table = objectTable(entries, depth)
+    return entries.length > FOLD_ENTRIES ? fold(`${entries.length} fields`, table) : table
+  }
+  return html`<code>${String(value)}</code>`
+}
+
+function textView(text: string): SafeHtml {
+  if (text === '') return html`<code class="v-null">""</code>`
+  const lines = text.split('\n')
+  if (text.length <= FOLD_CHARS && lines.length <= FOLD_LINES) return html`<span class="v-text">${text}</span>`
+  const preview = (lines[0] ?? '').slice(0, 80)
+  return fold(`${preview}… (${text.length} characters)`, html`<pre class="v-long">${text}</pre>`)
+}
+
+function foldedJson(value: unknown): SafeHtml {
+  return fold('nested value', html`<pre class="v-long">${JSON.stringify(value, null, 2)}</pre>`)
+}
+
+function fold(summary: string, body: SafeHtml): SafeHtml {
+  return html`<details class="fold"><summary>${summary}</summary>${body}</details>`
+}
