@@ -80,6 +80,8 @@ export interface ScriptedApproval {
  * - `drop`: destroy the connection without an answer (a network error for the client).
  * - `delay`: wait `ms`, then handle the request normally.
  * - `ignoreWait`: handle normally but answer at once, as a server without long-poll would.
+ * - `loseAnswer`: handle normally (the state changes, e.g. the approval is created) but cut the
+ *   connection instead of answering, as when a response is lost on the way back.
  * - `handle`: full control over the raw response.
  */
 export type ScriptedFault =
@@ -88,6 +90,7 @@ export type ScriptedFault =
   | { kind: 'drop' }
   | { kind: 'delay'; ms: number }
   | { kind: 'ignoreWait' }
+  | { kind: 'loseAnswer' }
   | { kind: 'handle'; handler: (req: RecordedRequest, res: ServerResponse) => void }
 
 /** Which requests a scripted fault applies to: a route name, or any predicate. */
@@ -202,7 +205,7 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
   }
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
-    if (res.writableEnded || res.destroyed) return
+    if (res.writableEnded || res.destroyed || res.socket?.destroyed) return
     const text = body === undefined ? '' : JSON.stringify(body)
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers })
     res.end(text)
@@ -442,6 +445,10 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
         later(fault.ms, () => serve(recorded, res, false))
         return
       case 'ignoreWait':
+        serve(recorded, res, true)
+        return
+      case 'loseAnswer':
+        incoming.socket.destroy()
         serve(recorded, res, true)
         return
       case 'handle':
