@@ -1,7 +1,8 @@
 /** The Audit Trail page and its exports (NDJSON, CSV), authorised by the dashboard session. */
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { AuditEvent, AuditEventType, AuditFilter } from '../../store/types.js'
+import { AUDIT_CONTENT_TYPES, auditExportLines, type AuditExportFormat } from '../../audit-export.js'
+import type { AuditEventType, AuditFilter } from '../../store/types.js'
 import { auditPage, OUTCOMES, type AuditFilterForm } from '../views/audit.js'
 import { requireViewer, sendPage, type DashboardDeps } from './common.js'
 
@@ -38,19 +39,6 @@ export function readAuditFilters(query: Record<string, unknown>): { form: AuditF
   return { form, filter, error }
 }
 
-const CSV_COLUMNS = ['seq', 'at', 'type', 'approval_id', 'action', 'agent', 'actor', 'reason', 'prev_hash', 'hash'] as const
-
-/** One CSV cell: quoted when needed; a leading = + - @ is defused so spreadsheets do not run it as a formula. */
-export function csvCell(value: string | number | null): string {
-  let text = value === null ? '' : String(value)
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
-}
-
-function csvLine(event: AuditEvent): string {
-  return CSV_COLUMNS.map((column) => csvCell(event[column])).join(',') + '\r\n'
-}
-
 function exportFileName(projectName: string, extension: string): string {
   const safe = projectName.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60) || 'project'
   return `audit-${safe}.${extension}`
@@ -75,20 +63,13 @@ export function registerAuditRoutes(app: FastifyInstance, deps: DashboardDeps): 
     })
   })
 
-  const exportRoute = (extension: 'ndjson' | 'csv') => async (request: FastifyRequest, reply: FastifyReply) => {
+  const exportRoute = (format: AuditExportFormat) => async (request: FastifyRequest, reply: FastifyReply) => {
     const viewer = await requireViewer(deps, request, reply)
     if (!viewer) return reply
     const { filter, error } = readAuditFilters(request.query as Record<string, unknown>)
     if (error) return reply.code(400).type('text/plain; charset=utf-8').send(error)
-    const events = deps.store.exportAudit(viewer.project.id, filter)
-    const lines = async function* () {
-      if (extension === 'csv') yield CSV_COLUMNS.join(',') + '\r\n'
-      for await (const event of events) yield extension === 'csv' ? csvLine(event) : JSON.stringify(event) + '\n'
-    }
-    reply
-      .type(extension === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${exportFileName(viewer.project.name, extension)}"`)
-    return reply.send(Readable.from(lines()))
+    reply.type(AUDIT_CONTENT_TYPES[format]).header('content-disposition', `attachment; filename="${exportFileName(viewer.project.name, format)}"`)
+    return reply.send(Readable.from(auditExportLines(deps.store.exportAudit(viewer.project.id, filter), format)))
   }
   app.get('/audit/export.ndjson', exportRoute('ndjson'))
   app.get('/audit/export.csv', exportRoute('csv'))

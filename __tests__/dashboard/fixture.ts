@@ -1,0 +1,117 @@
+/** A real approvals server (temp SQLite data dir, port 0) with a project, two members and API keys, for dashboard tests. */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { hashPassword, newApiKey } from '../../src/server/auth/secrets.js'
+import { startServer, type RunningServer } from '../../src/server/server.js'
+import type { KeyScope, Project, Store, User } from '../../src/server/store/types.js'
+
+export const ADMIN = { email: 'alice@example.com', password: 'correct horse battery', github: 'alice-gh' }
+export const MEMBER = { email: 'bob@example.com', password: 'bob password 123', github: null }
+
+export interface DashboardFixture {
+  server: RunningServer
+  url: string
+  store: Store
+  project: Project
+  admin: User
+  member: User
+  /** API keys of the project: `request` (named ci) and `decide` (named deployer). */
+  keys: { request: string; decide: string }
+  close(): Promise<void>
+}
+
+async function createKey(store: Store, projectId: string, scopes: KeyScope[], name: string): Promise<string> {
+  const { key, hash, prefix } = newApiKey()
+  await store.createApiKey({ project_id: projectId, name, scopes, key_hash: hash, prefix })
+  return key
+}
+
+export async function startDashboard(): Promise<DashboardFixture> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'approval-gate-dashboard-'))
+  const server = await startServer({ dataDir, port: 0 })
+  const store = server.store
+  const project = await store.createProject('main')
+  const admin = await store.createUser({ email: ADMIN.email, password_hash: await hashPassword(ADMIN.password), github_login: ADMIN.github })
+  const member = await store.createUser({ email: MEMBER.email, password_hash: await hashPassword(MEMBER.password) })
+  await store.setMembership(project.id, admin.id, 'admin')
+  await store.setMembership(project.id, member.id, 'member')
+  const keys = { request: await createKey(store, project.id, ['request'], 'ci'), decide: await createKey(store, project.id, ['decide'], 'deployer') }
+  return {
+    server,
+    url: server.url,
+    store,
+    project,
+    admin,
+    member,
+    keys,
+    async close() {
+      await server.close()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** POST /v1/approvals with a bearer key; returns the wire record. */
+export async function createViaApi(url: string, key: string, body: { action: string; context?: Record<string, unknown>; agent?: string; timeout_ms?: number }): Promise<{ id: string; status: string; url: string }> {
+  const response = await fetch(`${url}/v1/approvals`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  if (response.status !== 201) throw new Error(`create failed: ${response.status} ${await response.text()}`)
+  return (await response.json()) as { id: string; status: string; url: string }
+}
+
+/** POST /v1/approvals/{id}/decision with a decide key. */
+export async function decideViaApi(url: string, key: string, id: string, decision: 'approve' | 'reject', reason?: string): Promise<number> {
+  const response = await fetch(`${url}/v1/approvals/${id}/decision`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ decision, reason }),
+  })
+  await response.text()
+  return response.status
+}
+
+/** A tiny cookie-keeping HTTP client for non-browser tests of the dashboard. */
+export class FormClient {
+  private cookies = new Map<string, string>()
+  constructor(readonly base: string) {}
+
+  cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+  }
+
+  async request(method: string, path: string, options: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Headers; text: string }> {
+    const headers: Record<string, string> = { ...options.headers }
+    if (this.cookies.size) headers.cookie = this.cookieHeader()
+    let body: string | undefined
+    if (options.form) {
+      body = new URLSearchParams(options.form).toString()
+      headers['content-type'] ??= 'application/x-www-form-urlencoded'
+    }
+    const response = await fetch(`${this.base}${path}`, { method, headers, body, redirect: 'manual' })
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';')
+      const eq = pair.indexOf('=')
+      const name = pair.slice(0, eq)
+      const value = pair.slice(eq + 1)
+      if (value === '' || /max-age=0/i.test(line)) this.cookies.delete(name)
+      else this.cookies.set(name, value)
+    }
+    return { status: response.status, headers: response.headers, text: await response.text() }
+  }
+
+  async login(email: string, password: string): Promise<number> {
+    return (await this.request('POST', '/login', { form: { email, password } })).status
+  }
+
+  /** The CSRF token from any signed-in page. */
+  async csrf(path = '/'): Promise<string> {
+    const page = await this.request('GET', path)
+    const match = /name="_csrf" value="([^"]+)"/.exec(page.text)
+    if (!match) throw new Error(`no CSRF token on ${path} (status ${page.status})`)
+    return match[1]
+  }
+}

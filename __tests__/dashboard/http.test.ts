@@ -1,0 +1,187 @@
+/** The dashboard over plain HTTP: sign-in, cookies, security headers, CSRF/cross-site refusals, rate limit, exports. */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { ADMIN, createViaApi, FormClient, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
+
+let fx: DashboardFixture
+
+beforeAll(async () => {
+  fx = await startDashboard()
+})
+afterAll(async () => {
+  await fx?.close()
+})
+
+describe('sign in', () => {
+  it('redirects anonymous visitors to the sign-in page, keeping where they were going', async () => {
+    const client = new FormClient(fx.url)
+    const home = await client.request('GET', '/')
+    expect(home.status).toBe(303)
+    expect(home.headers.get('location')).toBe('/login')
+    const deep = await client.request('GET', '/approvals/apr_abc')
+    expect(deep.headers.get('location')).toBe('/login?next=%2Fapprovals%2Fapr_abc')
+  })
+
+  it('sets an HttpOnly SameSite session cookie for Path=/ and stores only its hash', async () => {
+    const response = await fetch(`${fx.url}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ email: ADMIN.email, password: ADMIN.password, next: '/audit' }).toString(),
+      redirect: 'manual',
+    })
+    expect(response.status).toBe(303)
+    expect(response.headers.get('location')).toBe('/audit')
+    const cookie = response.headers.getSetCookie().find((c) => c.startsWith('ag_session='))
+    expect(cookie).toBeDefined()
+    expect(cookie).toMatch(/HttpOnly/)
+    expect(cookie).toMatch(/SameSite=Lax/)
+    expect(cookie).toMatch(/Path=\//)
+    expect(cookie).not.toMatch(/Secure/) // plain http in tests; https publicUrl sets Secure
+    const token = decodeURIComponent(cookie!.split(';')[0].split('=')[1])
+    const { hashToken } = await import('../../src/server/auth/secrets.js')
+    expect(await fx.store.getSession(token, new Date().toISOString())).toBeNull()
+    expect(await fx.store.getSession(hashToken(token), new Date().toISOString())).not.toBeNull()
+  })
+
+  it('never redirects to another origin after sign-in', async () => {
+    const client = new FormClient(fx.url)
+    const response = await client.request('POST', '/login', { form: { email: ADMIN.email, password: ADMIN.password, next: '//evil.example/' } })
+    expect(response.headers.get('location')).toBe('/')
+  })
+
+  it('refuses a wrong password without saying whether the account exists', async () => {
+    const client = new FormClient(fx.url)
+    const wrong = await client.request('POST', '/login', { form: { email: MEMBER.email, password: 'nope' } })
+    const unknown = await client.request('POST', '/login', { form: { email: 'nobody@example.com', password: 'nope' } })
+    expect(wrong.status).toBe(401)
+    expect(unknown.status).toBe(401)
+    expect(wrong.text).toContain('That email and password do not match an account.')
+    expect(unknown.text).toContain('That email and password do not match an account.')
+    expect(wrong.headers.getSetCookie()).toEqual([])
+  })
+
+  it('rate-limits failed sign-ins per address and email with a clear message', async () => {
+    const client = new FormClient(fx.url)
+    const email = 'ratelimited@example.com'
+    for (let i = 0; i < 5; i++) expect((await client.request('POST', '/login', { form: { email, password: `guess ${i}` } })).status).toBe(401)
+    const blocked = await client.request('POST', '/login', { form: { email, password: 'guess 6' } })
+    expect(blocked.status).toBe(429)
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(blocked.text).toContain('Too many failed sign-in attempts for this email from your network. Try again in 15 minutes.')
+    // Another email from the same address is not locked out.
+    expect(await client.login(MEMBER.email, MEMBER.password)).toBe(303)
+  })
+
+  it('signs out (with the CSRF token) and the old cookie stops working', async () => {
+    const client = new FormClient(fx.url)
+    await client.login(MEMBER.email, MEMBER.password)
+    const cookieBefore = client.cookieHeader()
+    const csrf = await client.csrf()
+    const out = await client.request('POST', '/logout', { form: { _csrf: csrf } })
+    expect(out.headers.get('location')).toBe('/login?notice=signed_out')
+    const replay = await fetch(`${fx.url}/`, { headers: { cookie: cookieBefore }, redirect: 'manual' })
+    expect(replay.status).toBe(303)
+  })
+})
+
+describe('security headers and escaping', () => {
+  it('sends a strict CSP and anti-framing headers on pages, and no inline script or style', async () => {
+    const client = new FormClient(fx.url)
+    await client.login(ADMIN.email, ADMIN.password)
+    for (const path of ['/', '/audit', '/settings', '/settings/members', '/settings/keys', '/login']) {
+      const page = await client.request('GET', path)
+      expect(page.headers.get('content-security-policy')).toBe(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      )
+      expect(page.headers.get('x-frame-options')).toBe('DENY')
+      expect(page.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(page.headers.get('referrer-policy')).toBe('same-origin')
+      expect(page.text).not.toMatch(/<script(?![^>]*\bsrc=)/)
+      expect(page.text).not.toMatch(/\sstyle=/)
+      expect(page.text).not.toMatch(/\son[a-z]+=/)
+    }
+  })
+
+  it('escapes hostile context on the server-rendered card', async () => {
+    const created = await createViaApi(fx.url, fx.keys.request, {
+      action: '<b>deploy</b>',
+      agent: '"><script>alert(1)</script>',
+      context: { '<img src=x onerror=alert(1)>': '<script>alert(2)</script>', github: { run_url: 'javascript:alert(3)', repository: 'o/r' } },
+    })
+    const client = new FormClient(fx.url)
+    await client.login(ADMIN.email, ADMIN.password)
+    const page = await client.request('GET', `/approvals/${created.id}`)
+    expect(page.status).toBe(200)
+    expect(page.text).toContain('&lt;b&gt;deploy&lt;/b&gt;')
+    expect(page.text).toContain('&lt;img src=x onerror=alert(1)&gt;')
+    expect(page.text).toContain('&lt;script&gt;alert(2)&lt;/script&gt;')
+    expect(page.text).not.toContain('<script>alert')
+    expect(page.text).not.toContain('javascript:')
+  })
+
+  it('serves the compiled client script and the stylesheet', async () => {
+    const script = await fetch(`${fx.url}/assets/live.js`)
+    expect(script.status).toBe(200)
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/)
+    expect(await script.text()).toContain('EventSource')
+    const css = await fetch(`${fx.url}/assets/dashboard.css`)
+    expect(css.headers.get('content-type')).toMatch(/^text\/css/)
+    expect((await fetch(`${fx.url}/assets/..%2Fpackage.json`)).status).toBe(404)
+  })
+})
+
+describe('state changes are refused without the CSRF token or from another site', () => {
+  it('refuses a decision without a token, with a wrong token, and from another origin', async () => {
+    const created = await createViaApi(fx.url, fx.keys.request, { action: 'csrf_target' })
+    const client = new FormClient(fx.url)
+    await client.login(MEMBER.email, MEMBER.password)
+    const csrf = await client.csrf()
+    const path = `/approvals/${created.id}/decision`
+    expect((await client.request('POST', path, { form: { decision: 'approve' } })).status).toBe(403)
+    expect((await client.request('POST', path, { form: { decision: 'approve', _csrf: 'x'.repeat(csrf.length) } })).status).toBe(403)
+    expect((await client.request('POST', path, { form: { decision: 'approve', _csrf: csrf }, headers: { origin: 'http://evil.example' } })).status).toBe(403)
+    expect((await client.request('POST', path, { form: { decision: 'approve', _csrf: csrf }, headers: { 'sec-fetch-site': 'cross-site' } })).status).toBe(403)
+    expect((await client.request('POST', path, { form: { decision: 'approve', _csrf: csrf }, headers: { 'sec-fetch-site': 'same-site' } })).status).toBe(403)
+    expect((await fx.store.getApproval(fx.project.id, created.id))?.status).toBe('pending')
+    // With the token, from our own origin, it works.
+    const ok = await client.request('POST', path, { form: { decision: 'approve', _csrf: csrf, reason: 'fine' }, headers: { origin: fx.url, 'sec-fetch-site': 'same-origin' } })
+    expect(ok.status).toBe(303)
+    const after = await fx.store.getApproval(fx.project.id, created.id)
+    expect(after).toMatchObject({ status: 'approved', decided_by: MEMBER.email, reason: 'fine' })
+  })
+
+  it('leaves /v1 JSON-only: a form body there is still refused', async () => {
+    const response = await fetch(`${fx.url}/v1/approvals`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fx.keys.request}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'action=x',
+    })
+    expect(response.status).toBe(415)
+  })
+
+  it('keeps members out of admin actions', async () => {
+    const client = new FormClient(fx.url)
+    await client.login(MEMBER.email, MEMBER.password)
+    const csrf = await client.csrf('/settings')
+    const add = await client.request('POST', '/settings/members', { form: { _csrf: csrf, email: 'mallory@example.com', password: 'long enough password', role: 'admin' } })
+    expect(add.status).toBe(403)
+    expect(await fx.store.getUserByEmail('mallory@example.com')).toBeNull()
+  })
+})
+
+describe('audit export', () => {
+  it('needs a session and answers NDJSON and CSV with the filters applied', async () => {
+    expect((await fetch(`${fx.url}/audit/export.csv`, { redirect: 'manual' })).status).toBe(303)
+    await createViaApi(fx.url, fx.keys.request, { action: '=HYPERLINK("x")', agent: 'exporter' })
+    const client = new FormClient(fx.url)
+    await client.login(ADMIN.email, ADMIN.password)
+    const ndjson = await client.request('GET', '/audit/export.ndjson?agent=exporter')
+    expect(ndjson.headers.get('content-type')).toMatch(/^application\/x-ndjson/)
+    const lines = ndjson.text.trim().split('\n').map((line) => JSON.parse(line) as { agent: string; type: string })
+    expect(lines).toEqual([expect.objectContaining({ agent: 'exporter', type: 'created' })])
+    const csv = await client.request('GET', '/audit/export.csv?agent=exporter')
+    expect(csv.headers.get('content-disposition')).toBe('attachment; filename="audit-main.csv"')
+    expect(csv.text.split('\r\n')[0]).toBe('seq,at,type,approval_id,action,agent,actor,reason,prev_hash,hash')
+    expect(csv.text).toContain(`"'=HYPERLINK(""x"")"`)
+    expect((await client.request('GET', '/audit/export.csv?from=yesterday')).status).toBe(400)
+  })
+})
