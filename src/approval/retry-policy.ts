@@ -25,6 +25,8 @@ export function parseRetryAfter(header: string | string[] | undefined, now: numb
   const value = (Array.isArray(header) ? header[0] : header)?.trim()
   if (!value) return undefined
   if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000)
+  // Only an HTTP-date from here on ("Wed, 21 Oct 2015 07:28:00 GMT"); Date.parse would read "-5" as a year.
+  if (!/[a-z]{3}/i.test(value)) return undefined
   const at = Date.parse(value)
   return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
