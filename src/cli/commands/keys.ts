@@ -1,0 +1,125 @@
+/** `approval-gate keys create|list|revoke`: API keys of a project (stored hashed, shown once). */
+import { newApiKey } from '../../server/auth/secrets.js'
+import type { KeyScope } from '../../server/store/types.js'
+import { CliError, EXIT, line, parseCommand, printJson, required, UsageError, type Command } from '../cli-kit.js'
+import { DATA_FLAG, DATA_HELP, dataDirOf, projectNamed, withStore } from '../data-dir.js'
+
+const SCOPES: readonly KeyScope[] = ['request', 'decide', 'admin']
+
+export const keysCreateCommand: Command = {
+  name: 'keys create',
+  summary: 'create an API key (shown once)',
+  help: `
+Usage: approval-gate keys create --project NAME --scope SCOPE [--scope SCOPE] [--name N] [--data DIR] [--json]
+
+Creates an API key for the project and prints it once. It works at once, also while the
+server runs.
+
+Scopes (repeat --scope or give a comma list):
+  request    create, read, list and withdraw approvals (CI jobs, the action)
+  decide     read approvals, approve/reject them, read the audit trail
+  admin      everything
+
+Options:
+  --project NAME   the project (required)
+  --scope SCOPE    request, decide or admin (required)
+  --name N         a label, recorded as "key:N" in decisions and the audit trail (default: the scopes)
+${DATA_HELP}
+  --json           print {"api_key": "agk_...", "id", "name", "scopes"}
+  -h, --help       show this help
+`,
+  async run(args, io) {
+    const parsed = parseCommand(
+      keysCreateCommand,
+      args,
+      io,
+      { ...DATA_FLAG, project: { type: 'string' }, scope: { type: 'string', multiple: true }, name: { type: 'string' }, json: { type: 'boolean' } },
+      { min: 0, max: 0 },
+    )
+    if (!parsed) return EXIT.ok
+    const { values } = parsed
+    const projectName = required(values.project, '--project', keysCreateCommand)
+    const scopes = parseScopes(values.scope ?? [])
+    const name = (values.name ?? scopes.join('+')).trim()
+    if (!/^[\x21-\x7E][\x20-\x7E]{0,99}$/.test(name)) throw new UsageError('--name must be 1–100 printable ASCII characters', keysCreateCommand.name)
+
+    const created = await withStore(dataDirOf(values.data, io.env), async (store) => {
+      const project = await projectNamed(store, projectName)
+      const key = newApiKey()
+      const info = await store.createApiKey({ project_id: project.id, name, scopes, key_hash: key.hash, prefix: key.prefix })
+      return { key: key.key, info }
+    })
+    if (values.json) {
+      printJson(io, { api_key: created.key, id: created.info.id, name: created.info.name, scopes: created.info.scopes })
+    } else {
+      line(io.stdout, `Created key ${created.info.id} "${created.info.name}" (scopes: ${created.info.scopes.join(', ')}) for project ${projectName}.`)
+      line(io.stdout, `API key, shown once: ${created.key}`)
+    }
+    return EXIT.ok
+  },
+}
+
+export const keysListCommand: Command = {
+  name: 'keys list',
+  summary: "list a project's API keys (never the keys themselves)",
+  help: `
+Usage: approval-gate keys list --project NAME [--data DIR] [--json]
+
+Options:
+  --project NAME   the project (required)
+${DATA_HELP}
+  --json           print the keys as a JSON array
+  -h, --help       show this help
+`,
+  async run(args, io) {
+    const parsed = parseCommand(keysListCommand, args, io, { ...DATA_FLAG, project: { type: 'string' }, json: { type: 'boolean' } }, { min: 0, max: 0 })
+    if (!parsed) return EXIT.ok
+    const projectName = required(parsed.values.project, '--project', keysListCommand)
+    const keys = await withStore(dataDirOf(parsed.values.data, io.env), async (store) => store.listApiKeys((await projectNamed(store, projectName)).id))
+    if (parsed.values.json) {
+      printJson(io, keys)
+      return EXIT.ok
+    }
+    if (keys.length === 0) line(io.stdout, `Project ${projectName} has no API keys.`)
+    for (const key of keys) {
+      const state = key.revoked_at ? `revoked ${key.revoked_at}` : `last used ${key.last_used_at ?? 'never'}`
+      line(io.stdout, `${key.id}  ${key.prefix}…  ${key.name}  [${key.scopes.join(',')}]  created ${key.created_at}  ${state}`)
+    }
+    return EXIT.ok
+  },
+}
+
+export const keysRevokeCommand: Command = {
+  name: 'keys revoke',
+  summary: 'revoke an API key (it fails at once, also on a running server)',
+  help: `
+Usage: approval-gate keys revoke --project NAME KEY_ID [--data DIR]
+
+KEY_ID is the key_… id shown by "keys list".
+
+Options:
+  --project NAME   the project (required)
+${DATA_HELP}
+  -h, --help       show this help
+`,
+  async run(args, io) {
+    const parsed = parseCommand(keysRevokeCommand, args, io, { ...DATA_FLAG, project: { type: 'string' } }, { min: 1, max: 1 })
+    if (!parsed) return EXIT.ok
+    const projectName = required(parsed.values.project, '--project', keysRevokeCommand)
+    const keyId = parsed.positionals[0]
+    const revoked = await withStore(dataDirOf(parsed.values.data, io.env), async (store) => store.revokeApiKey((await projectNamed(store, projectName)).id, keyId))
+    if (!revoked) throw new CliError(`project ${projectName} has no live key ${JSON.stringify(keyId)} (see "approval-gate keys list --project ${projectName}")`)
+    line(io.stdout, `Revoked ${keyId}.`)
+    return EXIT.ok
+  },
+}
+
+/** `--scope request --scope decide` or `--scope request,decide`. */
+function parseScopes(values: string[]): KeyScope[] {
+  const scopes = values.flatMap((value) => value.split(',')).map((scope) => scope.trim()).filter(Boolean)
+  if (scopes.length === 0) throw new UsageError('--scope is required: request, decide or admin', keysCreateCommand.name)
+  for (const scope of scopes) {
+    if (!SCOPES.includes(scope as KeyScope)) throw new UsageError(`unknown scope ${JSON.stringify(scope)}: use request, decide or admin`, keysCreateCommand.name)
+  }
+  return [...new Set(scopes)] as KeyScope[]
+}

@@ -1,0 +1,49 @@
+/** `approval-gate project create NAME`: a new project and its first (request-scope) API key. */
+import { newApiKey } from '../../server/auth/secrets.js'
+import { isStoreError } from '../../server/store/errors.js'
+import { CliError, EXIT, line, parseCommand, printJson, type Command } from '../cli-kit.js'
+import { DATA_FLAG, DATA_HELP, dataDirOf, withStore } from '../data-dir.js'
+
+export const projectCreateCommand: Command = {
+  name: 'project create',
+  summary: 'create a project and a request-scope API key',
+  help: `
+Usage: approval-gate project create NAME [--data DIR] [--json]
+
+Creates project NAME (a new database too, if DIR has none) and an API key with the
+"request" scope, printed once. Works while the server runs.
+
+Options:
+${DATA_HELP}
+  --json         print {"project": {...}, "api_key": "agk_..."}
+  -h, --help     show this help
+`,
+  async run(args, io) {
+    const parsed = parseCommand(projectCreateCommand, args, io, { ...DATA_FLAG, json: { type: 'boolean' } }, { min: 1, max: 1 })
+    if (!parsed) return EXIT.ok
+    const name = parsed.positionals[0].trim()
+    if (!/^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,99}$/u.test(name)) {
+      throw new CliError('a project name is 1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit')
+    }
+    const dataDir = dataDirOf(parsed.values.data, io.env)
+    const { project, apiKey } = await withStore(
+      dataDir,
+      async (store) => {
+        const project = await store.createProject(name).catch((error: unknown) => {
+          throw isStoreError(error, 'conflict') ? new CliError(`a project named ${JSON.stringify(name)} already exists`) : error
+        })
+        const key = newApiKey()
+        await store.createApiKey({ project_id: project.id, name: 'first-key', scopes: ['request'], key_hash: key.hash, prefix: key.prefix })
+        return { project, apiKey: key.key }
+      },
+      { create: true },
+    )
+    if (parsed.values.json) {
+      printJson(io, { project, api_key: apiKey })
+    } else {
+      line(io.stdout, `Created project ${project.name} (${project.id}).`)
+      line(io.stdout, `API key (scope: request), shown once: ${apiKey}`)
+    }
+    return EXIT.ok
+  },
+}

@@ -1,0 +1,162 @@
+/**
+ * `approval-gate request ACTION`: a gate for any CI system. Asks for approval through the
+ * core and waits; the exit code says what happened (0 approved, 1 rejected, 2 timed out,
+ * 3 error, 130 cancelled/interrupted). Progress goes to stderr; stdout gets the approval id
+ * (approved) or the reason (rejected), so scripts can capture them.
+ */
+import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalProgress } from '../../approval/index.js'
+import { formatDuration, InvalidDurationError, parseDuration } from '../../shared/duration.js'
+import { EXIT, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
+import { API_FLAGS, API_HELP, apiConnection } from './api-flags.js'
+
+/** Spacing of "still waiting" lines on stderr. */
+const WAITING_LOG_EVERY_MS = 30_000
+
+export const requestCommand: Command = {
+  name: 'request',
+  summary: 'ask for approval and wait (exit 0 approved, 1 rejected, 2 timed out)',
+  help: `
+Usage: approval-gate request ACTION [--context JSON] [--timeout 10m] [--agent NAME] [--api-url URL] [--api-key KEY]
+
+Asks for approval of ACTION and waits for a person to decide in the dashboard.
+
+Exit codes:
+  0    approved (stdout: the approval id)
+  1    rejected (stdout: the reason, if one was given)
+  2    timed out: no decision in time, or the server expired the request
+  3    error: bad key, unreachable server after retries, repeated 5xx, bad answer
+  64   bad command line
+  130  cancelled: interrupted by SIGINT/SIGTERM (the request is withdrawn first), or
+       withdrawn on the server
+
+Options:
+  --context JSON        a JSON object shown to the approver (default {})
+  --timeout DURATION    how long to wait: 90 (seconds), 500ms, 30s, 10m, 1h30m (default 1h)
+  --agent NAME          who is asking, shown on the card
+  --idempotency-key K   reuse the same approval when the command is retried with the same K
+  --poll-interval DUR   spacing of checks against a server without long-poll (default 5s)
+${API_HELP}
+  -h, --help            show this help
+`,
+  async run(args, io) {
+    const parsed = parseCommand(
+      requestCommand,
+      args,
+      io,
+      {
+        ...API_FLAGS,
+        context: { type: 'string', short: 'c' },
+        timeout: { type: 'string', short: 't' },
+        agent: { type: 'string' },
+        'idempotency-key': { type: 'string' },
+        'poll-interval': { type: 'string' },
+      },
+      { min: 1, max: 1 },
+    )
+    if (!parsed) return EXIT.ok
+    const { values } = parsed
+    const action = parsed.positionals[0]
+    const context = parseContext(values.context)
+    const timeoutMs = values.timeout === undefined ? undefined : duration('--timeout', values.timeout)
+    const pollIntervalMs = values['poll-interval'] === undefined ? undefined : duration('--poll-interval', values['poll-interval'])
+
+    // SIGINT/SIGTERM withdraw the request, then exit 130.
+    const controller = new AbortController()
+    const onSignal = () => controller.abort()
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    let withdrawal: Promise<void> | undefined
+    try {
+      const record = await requestApproval(action, {
+        ...apiConnection(values, io.env),
+        context,
+        timeoutMs,
+        pollIntervalMs,
+        agent: values.agent,
+        idempotencyKey: values['idempotency-key'],
+        signal: controller.signal,
+        onProgress: progressLogger(io),
+        onWithdraw: (promise) => {
+          withdrawal = promise
+        },
+      })
+      line(io.stderr, `approval-gate: approved${record.decided_by ? ` by ${record.decided_by}` : ''}${record.reason ? `: ${record.reason}` : ''}`)
+      line(io.stdout, record.id)
+      return EXIT.ok
+    } catch (error) {
+      if (controller.signal.aborted) {
+        line(io.stderr, 'approval-gate: interrupted; withdrawing the request…')
+        await withdrawal
+        return EXIT.interrupted
+      }
+      return reportFailure(io, error)
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+  },
+}
+
+/** Maps the core's errors onto exit codes, explaining each on stderr. */
+function reportFailure(io: CliIo, error: unknown): number {
+  if (error instanceof ApprovalRejected) {
+    line(io.stderr, `approval-gate: ${error.message}`)
+    if (error.reason) line(io.stdout, error.reason)
+    return EXIT.rejected
+  }
+  if (error instanceof ApprovalTimeout) {
+    line(io.stderr, `approval-gate: ${error.message}`)
+    // Repeated 5xx is a broken server, not a person who did not answer.
+    return error.cause === 'server_error' ? EXIT.error : EXIT.timeout
+  }
+  if (error instanceof ApprovalError) {
+    line(io.stderr, `approval-gate: ${error.message}`)
+    return error.code === 'cancelled' ? EXIT.interrupted : EXIT.error
+  }
+  throw error
+}
+
+/** Progress lines on stderr: created (with the link), a waiting line every 30 s, retries, decided. */
+function progressLogger(io: CliIo): (event: ApprovalProgress) => void {
+  let lastWaitingLog = 0
+  return (event) => {
+    switch (event.type) {
+      case 'created':
+        line(io.stderr, `approval-gate: waiting for approval ${event.approvalId}${event.url ? ` — decide at ${event.url}` : ''}`)
+        lastWaitingLog = event.type === 'created' ? Date.now() : lastWaitingLog
+        break
+      case 'waiting':
+        if (Date.now() - lastWaitingLog >= WAITING_LOG_EVERY_MS) {
+          lastWaitingLog = Date.now()
+          line(io.stderr, `approval-gate: still waiting (${formatDuration(event.waitedMs)} so far, ${formatDuration(event.remainingMs)} left)`)
+        }
+        break
+      case 'retrying':
+        line(io.stderr, `approval-gate: ${event.error}; retrying in ${formatDuration(event.delayMs)} (attempt ${event.attempt})`)
+        break
+      case 'decided':
+        break
+    }
+  }
+}
+
+function parseContext(text: string | undefined): Record<string, unknown> {
+  if (text === undefined) return {}
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    throw new UsageError(`--context is not valid JSON (${(error as Error).message})`, 'request')
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError('--context must be a JSON object, like {"service":"api"}', 'request')
+  return value as Record<string, unknown>
+}
+
+function duration(flag: string, text: string): number {
+  try {
+    return parseDuration(text)
+  } catch (error) {
+    if (error instanceof InvalidDurationError) throw new UsageError(`${flag}: ${error.message}`, 'request')
+    throw error
+  }
+}

@@ -1,0 +1,151 @@
+/** `approval-gate serve`: runs the approvals server until SIGTERM/SIGINT. */
+import { seedFirstRun, type FirstRun } from '../../server/bootstrap.js'
+import { openDataDir, startServer } from '../../server/server.js'
+import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
+import { dataDirOf } from '../data-dir.js'
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the approvals server (API + dashboard)',
+  help: `
+Usage: approval-gate serve [--port N] [--host ADDR] [--data DIR] [--public-url URL]
+
+Runs the approvals API and dashboard. On an empty data directory it creates the project
+"default", an admin (admin@localhost) with a random password and an API key, and prints
+them once. SIGTERM or SIGINT shut it down gracefully.
+
+Options:
+  --port N            port to listen on; 0 picks a free one (env APPROVAL_GATE_PORT, default 8080)
+  --host ADDR         address to listen on (env APPROVAL_GATE_HOST, default 127.0.0.1: this machine only)
+  --data DIR          data directory (env APPROVAL_GATE_DATA, default ./data)
+  --public-url URL    base URL people reach the server at, for links and Secure cookies
+                      (env APPROVAL_GATE_PUBLIC_URL, default http://HOST:PORT)
+  --trust-proxy VAL   trust X-Forwarded-* from a reverse proxy: "true", or its addresses/CIDRs
+                      comma-separated (env APPROVAL_GATE_TRUST_PROXY, default off)
+  --quiet             no request logs (JSON lines on stdout)
+  -h, --help          show this help
+`,
+  async run(args, io) {
+    const parsed = parseCommand(
+      this,
+      args,
+      io,
+      {
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
+        data: { type: 'string', short: 'd' },
+        'public-url': { type: 'string' },
+        'trust-proxy': { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+      },
+      { min: 0, max: 0 },
+    )
+    if (!parsed) return EXIT.ok
+    const { values } = parsed
+    const port = parsePort(flagOrEnv(values.port, io.env, 'APPROVAL_GATE_PORT', '8080')!)
+    const host = flagOrEnv(values.host, io.env, 'APPROVAL_GATE_HOST', '127.0.0.1')!
+    const publicUrl = parsePublicUrl(flagOrEnv(values['public-url'], io.env, 'APPROVAL_GATE_PUBLIC_URL'))
+    const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
+    const dataDir = dataDirOf(values.data, io.env)
+
+    const store = await openDataDir(dataDir)
+    let firstRun: FirstRun | null
+    try {
+      firstRun = await seedFirstRun(store)
+    } catch (error) {
+      await store.close()
+      throw error
+    }
+    let server
+    try {
+      server = await startServer({ dataDir, host, port, publicUrl, store, logger: !values.quiet, trustProxy })
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)
+      if (code === 'EACCES') throw new CliError(`not allowed to listen on ${host}:${port}; use a port above 1023`)
+      throw error
+    }
+    if (firstRun) printFirstRun(io, server.publicUrl, server.url, firstRun)
+    else line(io.stderr, `approval-gate listening on ${server.url} (dashboard: ${server.publicUrl}/, data: ${dataDir})`)
+
+    await waitForSignal(io)
+    line(io.stderr, 'approval-gate: shutting down (answering waiting requests)…')
+    await server.close()
+    line(io.stderr, 'approval-gate: stopped')
+    return EXIT.ok
+  },
+}
+
+function parsePort(text: string): number {
+  const port = Number(text)
+  if (!/^\d+$/.test(text) || port > 65_535) throw new UsageError(`--port must be a number from 0 to 65535, got ${JSON.stringify(text)}`, 'serve')
+  return port
+}
+
+function parsePublicUrl(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new UsageError(`--public-url must be an absolute http(s) URL, got ${JSON.stringify(text)}`, 'serve')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--public-url must start with http:// or https://`, 'serve')
+  return text.replace(/\/+$/, '')
+}
+
+function parseTrustProxy(text: string | undefined): boolean | string | undefined {
+  if (text === undefined || text === 'false') return undefined
+  if (text === 'true') return true
+  return text
+}
+
+/** The one-time banner: how to sign in, the API key, and a first request to try. */
+function printFirstRun(io: CliIo, publicUrl: string, url: string, first: FirstRun): void {
+  const rule = '─'.repeat(72)
+  const text = `
+${rule}
+ approval-gate is running — first start, so a project was created.
+ These credentials are shown ONCE. Save them now.
+
+ Dashboard      ${publicUrl}/
+ Email          ${first.email}
+ Password       ${first.password}
+ Project        ${first.project.name}
+ API key        ${first.apiKey}   (scope: request)
+
+ Ask for a first approval:
+
+   curl -s -X POST ${url}/v1/approvals \\
+     -H 'Authorization: Bearer ${first.apiKey}' \\
+     -H 'Content-Type: application/json' \\
+     -d '{"action":"hello","context":{"note":"my first approval"}}'
+
+ or gate a shell step (exit 0 approved, 1 rejected, 2 timed out):
+
+   APPROVAL_GATE_API_URL=${url} APPROVAL_GATE_API_KEY=${first.apiKey} \\
+     approval-gate request hello --context '{"note":"my first approval"}' --timeout 10m
+${rule}
+`
+  io.stdout.write(text)
+}
+
+/** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */
+function waitForSignal(io: CliIo): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+      process.once('SIGTERM', () => forceExit(io))
+      process.once('SIGINT', () => forceExit(io))
+      resolve(signal)
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+}
+
+function forceExit(io: CliIo): never {
+  line(io.stderr, 'approval-gate: second signal, exiting without waiting')
+  process.exit(EXIT.error)
+}

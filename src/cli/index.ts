@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+/**
+ * `approval-gate`: the server, a CI gate, and admin commands. Each command lives in
+ * `commands/`; this file only dispatches and turns errors into exit codes.
+ */
+import { pathToFileURL } from 'node:url'
+import { realpathSync } from 'node:fs'
+import { CliError, EXIT, line, UsageError, type CliIo, type Command } from './cli-kit.js'
+import { auditExportCommand, auditVerifyCommand } from './commands/audit.js'
+import { decideCommand } from './commands/decide.js'
+import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './commands/keys.js'
+import { projectCreateCommand } from './commands/project.js'
+import { requestCommand } from './commands/request.js'
+import { serveCommand } from './commands/serve.js'
+import { userAddCommand } from './commands/user.js'
+
+export const COMMANDS: readonly Command[] = [
+  serveCommand,
+  requestCommand,
+  decideCommand,
+  projectCreateCommand,
+  keysCreateCommand,
+  keysListCommand,
+  keysRevokeCommand,
+  userAddCommand,
+  auditExportCommand,
+  auditVerifyCommand,
+]
+
+const GROUPS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]))
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length))
+  return `
+Usage: approval-gate <command> [options]
+
+Human approval gates for CI and automation.
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Run "approval-gate <command> --help" for a command's options.
+
+Exit codes: 0 ok/approved, 1 rejected (request) or tampered (audit verify), 2 timed out,
+3 error, 64 bad command line, 130 cancelled or interrupted.
+
+Environment: APPROVAL_GATE_PORT, APPROVAL_GATE_HOST, APPROVAL_GATE_DATA,
+APPROVAL_GATE_PUBLIC_URL, APPROVAL_GATE_TRUST_PROXY (serve); APPROVAL_GATE_DATA (admin
+commands); APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).
+`
+}
+
+/** Runs one command line; resolves with the exit code. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [first, second] = argv
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    io.stdout.write(`${overview().trim()}\n`)
+    return first === undefined ? EXIT.usage : EXIT.ok
+  }
+  let name = first
+  let rest = argv.slice(1)
+  if (GROUPS.has(first)) {
+    const subcommands = COMMANDS.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name.split(' ')[1])
+    if (second === undefined || second === '--help' || second === '-h') {
+      io.stdout.write(`Usage: approval-gate ${first} <${subcommands.join('|')}> [options]\n`)
+      return second === undefined ? EXIT.usage : EXIT.ok
+    }
+    name = `${first} ${second}`
+    rest = argv.slice(2)
+  }
+  const command = COMMANDS.find((c) => c.name === name)
+  try {
+    if (!command) throw new UsageError(`unknown command "${name}"`)
+    return await command.run(rest, io)
+  } catch (error) {
+    return report(error, io)
+  }
+}
+
+function report(error: unknown, io: CliIo): number {
+  if (error instanceof UsageError) {
+    line(io.stderr, `approval-gate${error.command ? ` ${error.command}` : ''}: ${error.message}`)
+    line(io.stderr, `Run "approval-gate ${error.command ? `${error.command} ` : ''}--help" for usage.`)
+    return EXIT.usage
+  }
+  if (error instanceof CliError) {
+    line(io.stderr, `approval-gate: ${error.message}`)
+    return error.exitCode
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  line(io.stderr, `approval-gate: unexpected error: ${message}`)
+  if (io.env.APPROVAL_GATE_DEBUG && error instanceof Error && error.stack) line(io.stderr, error.stack)
+  return EXIT.error
+}
+
+/** True when this file is the process's entry point (also through the npm bin symlink). */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1]
+  if (!entry) return false
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href
+  } catch {
+    return false
+  }
+}
+
+if (isEntryPoint()) {
+  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env })
+  process.exitCode = code
+}
