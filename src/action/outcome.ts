@@ -62,7 +62,15 @@ export function failedOutcome(error: unknown, facts: OutcomeFacts): GateOutcome 
     const by = error.decidedBy ? ` by ${error.decidedBy}` : ''
     const why = error.reason ? `: ${error.reason}` : ' (no reason given)'
     const message = `${describe(error.approvalId)} was rejected${by}${why}`
-    const outcome = { ...base, approvalId: error.approvalId, decision: 'rejected' as const, approver: error.decidedBy, reason: error.reason }
+    const outcome = {
+      ...base,
+      approvalId: error.approvalId,
+      decision: 'rejected' as const,
+      approver: error.decidedBy,
+      reason: error.reason,
+      url: error.record?.url ?? base.url,
+      decidedAt: error.record?.decided_at ?? undefined,
+    }
     return facts.failOnReject ? { ...outcome, failure: message } : { ...outcome, warning: `${message}. Continuing because fail-on-reject is false.` }
   }
 
