@@ -2,24 +2,32 @@
  * Entry point of the storage layer: pick a backend, get a `Store`. Everything else in the
  * server depends only on the `Store` interface from `./types.js`.
  */
+import type { PostgresConnection } from './postgres/index.js'
 import { openSqliteStore } from './sqlite/index.js'
 import type { Store } from './types.js'
 
 export type StoreOptions =
   /** Embedded default: one SQLite file (created if missing). */
-  { kind: 'sqlite'; path: string }
+  | { kind: 'sqlite'; path: string }
+  /** PostgreSQL, for several replicas: a connection string or a `pg` pool configuration. */
+  | { kind: 'postgres'; connection: PostgresConnection }
 
 /** Opens the store described by `options`. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   switch (options.kind) {
     case 'sqlite':
       return openSqliteStore(options.path)
+    case 'postgres': {
+      // Loaded on demand: the embedded default should not pay for loading the pg driver.
+      const { openPostgresStore } = await import('./postgres/index.js')
+      return openPostgresStore(options.connection)
+    }
     default:
       throw new Error(`unknown store kind: ${JSON.stringify((options as { kind: unknown }).kind)}`)
   }
 }
 
-export { openSqliteStore }
+export { openSqliteStore, type PostgresConnection }
 export { StoreError, isStoreError, type StoreErrorCode } from './errors.js'
 export { DEFAULT_PROJECT_SETTINGS } from './inputs.js'
 export { GENESIS_HASH, verifyAuditChain, hashAuditEvent, type ChainHead } from './audit-chain.js'

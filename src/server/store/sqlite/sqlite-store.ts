@@ -32,7 +32,7 @@ import type {
   UserWithPassword,
 } from '../types.js'
 import { migrate } from './migrations.js'
-import { rowSeq, toApiKey, toApproval, toAuditEvent, toMember, toProject, toSession, toUser, toUserWithPassword, type Row } from './rows.js'
+import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toMember, toProject, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
 
 type Params = Record<string, SQLInputValue>
 
@@ -164,7 +164,7 @@ export class SqliteStore implements Store {
   /** Appends one audit event to its project's chain and moves the head; call inside `write`. */
   private appendAudit(input: AuditEventInput): AuditEvent {
     const headRow = this.get('SELECT seq, hash FROM audit_heads WHERE project_id = @project_id', { project_id: input.project_id })
-    const head: ChainHead | null = headRow ? { seq: Number(headRow.seq), hash: String(headRow.hash) } : null
+    const head: ChainHead | null = headRow ? toChainHead(headRow) : null
     const event = chainAuditEvent(head, input)
     this.run(
       `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, prev_hash, hash)
@@ -281,7 +281,7 @@ export class SqliteStore implements Store {
 
   async getMembership(projectId: string, userId: string): Promise<Role | null> {
     const row = this.get('SELECT role FROM memberships WHERE project_id = @projectId AND user_id = @userId', { projectId, userId })
-    return row ? (String(row.role) as Role) : null
+    return row ? toRole(row) : null
   }
 
   async listMembers(projectId: string): Promise<Member[]> {
@@ -297,7 +297,7 @@ export class SqliteStore implements Store {
       `SELECT projects.*, memberships.role FROM memberships JOIN projects ON projects.id = memberships.project_id
        WHERE memberships.user_id = @userId ORDER BY projects.name`,
       { userId },
-    ).map((row) => ({ ...toProject(row), role: String(row.role) as Role }))
+    ).map((row) => ({ ...toProject(row), role: toRole(row) }))
   }
 
   // --- API keys -------------------------------------------------------------------------
@@ -554,7 +554,7 @@ export class SqliteStore implements Store {
         if (!verifier.add(toAuditEvent(row as Row))) break
       }
       const headRow = this.get('SELECT seq, hash FROM audit_heads WHERE project_id = @projectId', { projectId })
-      return verifier.finish(headRow ? { seq: Number(headRow.seq), hash: String(headRow.hash) } : null)
+      return verifier.finish(headRow ? toChainHead(headRow) : null)
     } finally {
       this.db.exec('COMMIT')
     }

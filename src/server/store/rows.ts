@@ -1,12 +1,12 @@
 /**
- * Turns SQLite rows into the store's types. Columns are read with checks so a damaged or
- * hand-edited file fails with a message naming the column instead of leaking wrong types.
+ * Turns database rows (SQLite or PostgreSQL: both backends use the same column names and
+ * text timestamps) into the store's types. Columns are read with checks so a damaged or
+ * hand-edited database fails with a message naming the column instead of leaking wrong types.
  */
-import type { SQLOutputValue } from 'node:sqlite'
-import { parseStoredSettings } from '../inputs.js'
-import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, KeyScope, Member, Project, Role, Session, User, UserWithPassword } from '../types.js'
+import { parseStoredSettings } from './inputs.js'
+import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, KeyScope, Member, Project, Role, Session, User, UserWithPassword } from './types.js'
 
-export type Row = Record<string, SQLOutputValue>
+export type Row = Record<string, unknown>
 
 function text(row: Row, column: string): string {
   const value = row[column]
@@ -19,10 +19,12 @@ function textOrNull(row: Row, column: string): string | null {
   return value === null || value === undefined ? null : text(row, column)
 }
 
+/** An integer column; PostgreSQL returns `bigint` as a decimal string. */
 function integer(row: Row, column: string): number {
   const value = row[column]
-  if (typeof value !== 'number') throw new Error(`corrupt database: column ${column} should be an integer`)
-  return value
+  const number = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value
+  if (typeof number !== 'number' || !Number.isSafeInteger(number)) throw new Error(`corrupt database: column ${column} should be an integer`)
+  return number
 }
 
 export function toProject(row: Row): Project {
@@ -101,4 +103,14 @@ export function toSession(row: Row): Session {
 /** Internal sequence of an approval row (for cursors). */
 export function rowSeq(row: Row): number {
   return integer(row, 'seq')
+}
+
+/** A chain head row (`seq`, `hash`). */
+export function toChainHead(row: Row): { seq: number; hash: string } {
+  return { seq: integer(row, 'seq'), hash: text(row, 'hash') }
+}
+
+/** The value of a `role` column. */
+export function toRole(row: Row): Role {
+  return text(row, 'role') as Role
 }

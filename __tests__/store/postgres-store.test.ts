@@ -1,0 +1,176 @@
+/**
+ * The PostgreSQL store against a real PostgreSQL started in a temp dir by this test: the
+ * backend-independent contract, then what several replicas on one database need — truly
+ * concurrent decisions, creates, chain appends and expiries from separate pools, migrations
+ * racing at startup, and tamper detection. Skipped, with a message, without the binaries.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { hashToken } from '../../src/server/auth/secrets.js'
+import { openStore } from '../../src/server/store/index.js'
+import { openPostgresStore } from '../../src/server/store/postgres/index.js'
+import type { NewApproval, Project, Store } from '../../src/server/store/types.js'
+import { describeStoreContract } from './store-contract.js'
+import { findPostgresBin, startTempPostgres, type TempPostgres } from './temp-postgres.js'
+
+const bin = findPostgresBin()
+
+function approvalFor(project: Project, overrides: Partial<NewApproval> = {}): NewApproval {
+  return {
+    project_id: project.id,
+    action: 'deploy',
+    context: {},
+    agent: null,
+    expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+    idempotency_key: null,
+    requested_by: 'key:ci',
+    ...overrides,
+  }
+}
+
+if (!bin) {
+  console.warn('Skipping the PostgreSQL store tests: no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin; set PG_BIN to run them.')
+  describe('PostgreSQL store', () => {
+    it.skip('needs PostgreSQL server binaries', () => {})
+  })
+} else {
+  let cluster: TempPostgres
+
+  beforeAll(async () => {
+    cluster = await startTempPostgres(bin)
+  }, 60_000)
+  afterAll(async () => {
+    await cluster?.stop()
+  }, 30_000)
+
+  describeStoreContract('postgres', async () => openPostgresStore(await cluster.createDatabase()))
+
+  describe('PostgreSQL store with several replicas', () => {
+    /** Two stores (separate pools, as two server replicas) on one new database. */
+    async function twoReplicas(): Promise<[Store, Store, () => Promise<void>]> {
+      const config = await cluster.createDatabase()
+      const [a, b] = await Promise.all([openPostgresStore(config), openPostgresStore(config)])
+      return [a, b, async () => void (await Promise.all([a.close(), b.close()]))]
+    }
+
+    it('migrates once when several replicas start at the same moment, and again is a no-op', async () => {
+      const config = await cluster.createDatabase()
+      const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore(config)))
+      await stores[0].createProject('web')
+      for (const store of stores) expect((await store.listProjects()).map((p) => p.name)).toEqual(['web'])
+      await Promise.all(stores.map((s) => s.close()))
+      const reopened = await openStore({ kind: 'postgres', connection: config })
+      expect((await reopened.listProjects()).map((p) => p.name)).toEqual(['web'])
+      await reopened.close()
+    })
+
+    it('lets exactly one of 20 concurrent decisions from two replicas win', async () => {
+      const [a, b, close] = await twoReplicas()
+      try {
+        const project = await a.createProject('race')
+        for (let round = 0; round < 3; round++) {
+          const { approval } = await a.createApproval(approvalFor(project))
+          const results = await Promise.all(
+            Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).decideApproval(project.id, approval.id, { decision: i % 3 ? 'approve' : 'reject', reason: null, decided_by: `u${i}` })),
+          )
+          expect(results.filter((r) => r?.changed)).toHaveLength(1)
+        }
+        expect(await b.verifyAudit(project.id)).toMatchObject({ ok: true, events: 6 })
+      } finally {
+        await close()
+      }
+    })
+
+    it('creates one approval for one idempotency key across replicas, and keeps one chain under concurrent appends', async () => {
+      const [a, b, close] = await twoReplicas()
+      try {
+        const project = await a.createProject('idem')
+        const creates = await Promise.all(Array.from({ length: 16 }, (_, i) => (i % 2 ? a : b).createApproval(approvalFor(project, { idempotency_key: 'k' }))))
+        expect(creates.filter((c) => c.created)).toHaveLength(1)
+        expect(new Set(creates.map((c) => c.approval.id)).size).toBe(1)
+        await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).createApproval(approvalFor(project, { action: `a${i}` }))))
+        const verification = await a.verifyAudit(project.id)
+        expect(verification).toMatchObject({ ok: true, events: 41 })
+      } finally {
+        await close()
+      }
+    })
+
+    it('expires each due approval once when replicas expire at the same time', async () => {
+      const [a, b, close] = await twoReplicas()
+      try {
+        const web = await a.createProject('web')
+        const api = await a.createProject('api')
+        const past = new Date(Date.now() - 1000).toISOString()
+        for (let i = 0; i < 30; i++) await a.createApproval(approvalFor(i % 2 ? web : api, { expires_at: past }))
+        const now = new Date().toISOString()
+        const batches = await Promise.all([a.expireDue(now), b.expireDue(now), a.expireDue(now), b.expireDue(now)])
+        const ids = batches.flat().map((x) => x.id)
+        expect(ids).toHaveLength(30)
+        expect(new Set(ids).size).toBe(30)
+        expect(await a.countPending(web.id)).toBe(0)
+        for (const project of [web, api]) expect(await b.verifyAudit(project.id)).toMatchObject({ ok: true, events: 30 })
+      } finally {
+        await close()
+      }
+    })
+
+    it('sees keys created by another replica at once', async () => {
+      const [a, b, close] = await twoReplicas()
+      try {
+        const project = await a.createProject('keys')
+        const key = await a.createApiKey({ project_id: project.id, name: 'ci', scopes: ['request'], key_hash: hashToken('agk_x'), prefix: 'agk_x' })
+        expect(await b.findApiKey(hashToken('agk_x'))).toEqual(key)
+        await b.revokeApiKey(project.id, key.id)
+        expect(await a.findApiKey(hashToken('agk_x'))).toBeNull()
+      } finally {
+        await close()
+      }
+    })
+
+    describe('audit tamper detection', () => {
+      async function storeWithHistory() {
+        const config = await cluster.createDatabase()
+        const store = await openPostgresStore(config)
+        const project = await store.createProject('web')
+        for (let i = 0; i < 4; i++) {
+          const { approval } = await store.createApproval(approvalFor(project, { action: `a${i}` }))
+          if (i < 2) await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ada' })
+        }
+        return { config, store, project }
+      }
+      const disableTriggers = 'ALTER TABLE audit_events DISABLE TRIGGER USER; ALTER TABLE audit_heads DISABLE TRIGGER USER;'
+
+      it('refuses UPDATE and DELETE of audit rows', async () => {
+        const { config, store, project } = await storeWithHistory()
+        try {
+          await expect(cluster.superuserQuery(config, "UPDATE audit_events SET reason = 'x' WHERE seq = 2")).rejects.toThrow(/append-only/)
+          await expect(cluster.superuserQuery(config, 'DELETE FROM audit_events WHERE seq = 6')).rejects.toThrow(/append-only/)
+          await expect(cluster.superuserQuery(config, 'DELETE FROM audit_heads')).rejects.toThrow(/cannot be deleted/)
+          expect(await store.verifyAudit(project.id)).toMatchObject({ ok: true, events: 6 })
+        } finally {
+          await store.close()
+        }
+      })
+
+      it('pinpoints an edited event, a deleted event and deleted tail events', async () => {
+        const edited = await storeWithHistory()
+        const middle = await storeWithHistory()
+        const tail = await storeWithHistory()
+        try {
+          await cluster.superuserQuery(edited.config, `${disableTriggers} UPDATE audit_events SET actor = 'mallory' WHERE seq = 3`)
+          expect(await edited.store.verifyAudit(edited.project.id)).toEqual({ ok: false, events: 3, seq: 3, problem: 'hash_mismatch' })
+          await cluster.superuserQuery(middle.config, `${disableTriggers} DELETE FROM audit_events WHERE seq = 2`)
+          expect(await middle.store.verifyAudit(middle.project.id)).toMatchObject({ ok: false, seq: 2, problem: 'missing_event' })
+          await cluster.superuserQuery(tail.config, `${disableTriggers} DELETE FROM audit_events WHERE seq >= 5`)
+          expect(await tail.store.verifyAudit(tail.project.id)).toEqual({ ok: false, events: 4, seq: 5, problem: 'missing_event' })
+        } finally {
+          await Promise.all([edited.store.close(), middle.store.close(), tail.store.close()])
+        }
+      })
+    })
+
+    it('fails clearly when the server cannot be reached', async () => {
+      await expect(openPostgresStore('postgres://nobody:secret@127.0.0.1:1/none')).rejects.toThrow(/could not open the PostgreSQL store at postgres:\/\/\*\*\*@127\.0\.0\.1:1\/none/)
+    })
+  })
+}

@@ -1,0 +1,165 @@
+/**
+ * Versioned schema of the PostgreSQL store. Same model as the SQLite schema: timestamps are
+ * ISO-8601 text (byte-compared with COLLATE "C", so string order is time order and the
+ * audit hash covers exactly the stored text) and context is JSON text (jsonb would reorder
+ * keys and refuse \u0000). Migrations run in one transaction under an advisory lock, so
+ * replicas starting together apply each one once.
+ */
+import type { PoolClient } from 'pg'
+
+interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+/** Arbitrary constant naming the advisory lock that serialises migrations. */
+const MIGRATION_LOCK = 0x61706761 // "apga"
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE projects (
+        id text PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        settings text NOT NULL,
+        created_at text COLLATE "C" NOT NULL
+      );
+
+      CREATE TABLE users (
+        id text PRIMARY KEY,
+        email text NOT NULL,
+        email_key text NOT NULL UNIQUE,
+        password_hash text NOT NULL,
+        github_login text,
+        created_at text COLLATE "C" NOT NULL
+      );
+
+      CREATE TABLE memberships (
+        project_id text NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role text NOT NULL CHECK (role IN ('admin', 'member')),
+        created_at text COLLATE "C" NOT NULL,
+        PRIMARY KEY (project_id, user_id)
+      );
+      CREATE INDEX memberships_by_user ON memberships (user_id);
+
+      CREATE TABLE api_keys (
+        id text PRIMARY KEY,
+        project_id text NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name text NOT NULL,
+        scopes text NOT NULL,
+        key_hash text NOT NULL UNIQUE,
+        prefix text NOT NULL,
+        created_at text COLLATE "C" NOT NULL,
+        last_used_at text COLLATE "C",
+        revoked_at text COLLATE "C"
+      );
+      CREATE INDEX api_keys_by_project ON api_keys (project_id);
+
+      CREATE TABLE approvals (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        project_id text NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        action text NOT NULL,
+        context text NOT NULL,
+        agent text,
+        status text NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired', 'cancelled')),
+        reason text,
+        decided_by text,
+        decided_at text COLLATE "C",
+        created_at text COLLATE "C" NOT NULL,
+        expires_at text COLLATE "C" NOT NULL,
+        idempotency_key text,
+        requested_by text NOT NULL
+      );
+      CREATE UNIQUE INDEX approvals_idempotency ON approvals (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+      CREATE INDEX approvals_by_project ON approvals (project_id, seq);
+      CREATE INDEX approvals_by_status ON approvals (project_id, status, seq);
+      CREATE INDEX approvals_pending_expiry ON approvals (expires_at) WHERE status = 'pending';
+
+      CREATE TABLE audit_events (
+        project_id text NOT NULL REFERENCES projects(id),
+        seq bigint NOT NULL,
+        type text NOT NULL,
+        approval_id text NOT NULL,
+        action text NOT NULL,
+        agent text,
+        actor text NOT NULL,
+        reason text,
+        at text COLLATE "C" NOT NULL,
+        prev_hash text NOT NULL,
+        hash text NOT NULL,
+        PRIMARY KEY (project_id, seq)
+      );
+
+      -- One row per project from its creation (seq 0 = empty chain): appends lock it
+      -- FOR UPDATE, which serialises a project's chain across connections and replicas.
+      CREATE TABLE audit_heads (
+        project_id text PRIMARY KEY REFERENCES projects(id),
+        seq bigint NOT NULL,
+        hash text NOT NULL
+      );
+
+      CREATE FUNCTION approval_gate_refuse_audit_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'audit events are append-only';
+      END $$;
+      CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+        FOR EACH ROW EXECUTE FUNCTION approval_gate_refuse_audit_change();
+
+      CREATE FUNCTION approval_gate_check_head_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'DELETE' THEN
+          RAISE EXCEPTION 'the audit chain head cannot be deleted';
+        END IF;
+        IF NEW.seq <> OLD.seq + 1 OR NEW.project_id <> OLD.project_id THEN
+          RAISE EXCEPTION 'the audit chain head only moves forward one event at a time';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER audit_heads_forward_only BEFORE UPDATE OR DELETE ON audit_heads
+        FOR EACH ROW EXECUTE FUNCTION approval_gate_check_head_change();
+
+      CREATE TABLE sessions (
+        token_hash text PRIMARY KEY,
+        user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf_token text NOT NULL,
+        created_at text COLLATE "C" NOT NULL,
+        expires_at text COLLATE "C" NOT NULL
+      );
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+    `,
+  },
+]
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
+
+/** Brings the database to `SCHEMA_VERSION`; refuses a database migrated by a newer approval-gate. */
+export async function migrate(client: PoolClient): Promise<void> {
+  await client.query('BEGIN')
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at text NOT NULL
+    )`)
+    const { rows } = await client.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations')
+    const current = rows[0]?.version ?? 0
+    if (current > SCHEMA_VERSION) {
+      throw new Error(`the database schema is version ${current}, newer than this approval-gate supports (${SCHEMA_VERSION}); upgrade approval-gate`)
+    }
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue
+      await client.query(migration.sql)
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, new Date().toISOString()])
+    }
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK')
+    throw error
+  }
+}

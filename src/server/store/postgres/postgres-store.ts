@@ -1,0 +1,567 @@
+/**
+ * The `Store` on PostgreSQL, for several server replicas sharing one database. Same model
+ * and rules as the SQLite store; concurrency comes from the database instead of a single
+ * writer:
+ * - first decision wins through a conditional `UPDATE … WHERE status = 'pending'`: a second
+ *   transaction waits for the row lock, re-checks the condition and updates nothing;
+ * - each project's audit chain is serialised by locking its head row `FOR UPDATE`;
+ * - idempotent create uses `INSERT … ON CONFLICT DO NOTHING` on (project_id, idempotency_key);
+ * - expiry takes due rows `FOR UPDATE SKIP LOCKED`, so replicas expiring at once never wait
+ *   on each other or on a decision in flight, and takes chain heads in a fixed order.
+ */
+import pg from 'pg'
+import { newId } from '../../auth/secrets.js'
+import { AuditChainVerifier, chainAuditEvent, GENESIS_HASH, type AuditEventInput } from '../audit-chain.js'
+import { StoreError } from '../errors.js'
+import { checkRole, checkScopes, decodeCursor, DEFAULT_PROJECT_SETTINGS, emailKey, encodeCursor, isoBound, mergeProjectSettings, pageLimit } from '../inputs.js'
+import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toMember, toProject, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
+import type {
+  ApiKeyInfo,
+  Approval,
+  ApprovalFilter,
+  AuditEvent,
+  AuditFilter,
+  AuditVerification,
+  ChangeResult,
+  Decision,
+  KeyScope,
+  Member,
+  NewApproval,
+  Page,
+  Project,
+  ProjectSettings,
+  Role,
+  Session,
+  Store,
+  User,
+  UserWithPassword,
+} from '../types.js'
+
+type Queryable = pg.Pool | pg.PoolClient
+
+/** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
+const KEY_TOUCH_RESOLUTION_MS = 60_000
+/** Rows fetched per query while exporting or verifying. */
+const BATCH = 1000
+/** Deadlocks and serialisation failures are retried this many times before giving up. */
+const TRANSACTION_ATTEMPTS = 3
+
+/** Maps PostgreSQL errors (SQLSTATE) to `StoreError`s callers can branch on. */
+function translatePgError(error: unknown, what: string): unknown {
+  switch ((error as { code?: unknown }).code) {
+    case '23505': // unique_violation
+      return new StoreError('conflict', `${what} already exists`)
+    case '23503': // foreign_key_violation
+      return new StoreError('not_found', `${what}: the project or user it refers to does not exist`)
+    case '22021': // character_not_in_repertoire (e.g. a NUL character)
+    case '22P05': // untranslatable_character
+      return new StoreError('invalid', `${what}: text contains characters PostgreSQL cannot store (such as NUL)`)
+    default:
+      return error
+  }
+}
+
+function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  return code === '40001' || code === '40P01' // serialization_failure, deadlock_detected
+}
+
+/** A WHERE clause built from optional filters with numbered placeholders. */
+class Conditions {
+  readonly values: unknown[] = []
+  private readonly clauses: string[] = []
+
+  /** Adds `clause` (with `?` standing for the value) when `value` is given. */
+  add(clause: string, value: unknown): void {
+    if (value === undefined) return
+    this.values.push(value)
+    this.clauses.push(`(${clause.replace('?', `$${this.values.length}`)})`)
+  }
+
+  /** A placeholder for one more value (LIMIT, keyset bounds). */
+  param(value: unknown): string {
+    this.values.push(value)
+    return `$${this.values.length}`
+  }
+
+  sql(): string {
+    return this.clauses.join(' AND ')
+  }
+}
+
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool
+  private closed = false
+
+  constructor(pool: pg.Pool) {
+    this.pool = pool
+  }
+
+  // --- plumbing -------------------------------------------------------------------------
+
+  private async rows(sql: string, values: unknown[] = [], db: Queryable = this.pool): Promise<Row[]> {
+    if (this.closed) throw new Error('the store is closed')
+    return (await db.query(sql, values)).rows as Row[]
+  }
+
+  private async row(sql: string, values: unknown[] = [], db: Queryable = this.pool): Promise<Row | undefined> {
+    return (await this.rows(sql, values, db))[0]
+  }
+
+  private async run(sql: string, values: unknown[] = [], db: Queryable = this.pool): Promise<number> {
+    if (this.closed) throw new Error('the store is closed')
+    return (await db.query(sql, values)).rowCount ?? 0
+  }
+
+  /** Runs `work` in a READ COMMITTED transaction on one pooled connection, retrying deadlocks. */
+  private async transaction<T>(what: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('the store is closed')
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect()
+      try {
+        await client.query('BEGIN')
+        const result = await work(client)
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        if (attempt < TRANSACTION_ATTEMPTS && isRetryable(error)) continue
+        throw translatePgError(error, what)
+      } finally {
+        client.release()
+      }
+    }
+  }
+
+  /** Appends one audit event; the head row lock serialises appends to one project's chain. */
+  private async appendAudit(client: pg.PoolClient, input: AuditEventInput): Promise<AuditEvent> {
+    const headRow = await this.row('SELECT seq, hash FROM audit_heads WHERE project_id = $1 FOR UPDATE', [input.project_id], client)
+    if (!headRow) throw new Error(`corrupt database: project ${input.project_id} has no audit chain head`)
+    const head = toChainHead(headRow)
+    const event = chainAuditEvent(head.seq === 0 ? null : head, input)
+    await this.run(
+      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, prev_hash, hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [event.project_id, event.seq, event.type, event.approval_id, event.action, event.agent, event.actor, event.reason, event.at, event.prev_hash, event.hash],
+      client,
+    )
+    await this.run('UPDATE audit_heads SET seq = $2, hash = $3 WHERE project_id = $1', [event.project_id, event.seq, event.hash], client)
+    return event
+  }
+
+  // --- projects -------------------------------------------------------------------------
+
+  async createProject(name: string, settings: Partial<ProjectSettings> = {}): Promise<Project> {
+    const project: Project = {
+      id: newId('prj'),
+      name,
+      settings: mergeProjectSettings({ ...DEFAULT_PROJECT_SETTINGS }, settings),
+      created_at: new Date().toISOString(),
+    }
+    await this.transaction(`project ${JSON.stringify(name)}`, async (client) => {
+      await this.run('INSERT INTO projects (id, name, settings, created_at) VALUES ($1, $2, $3, $4)', [project.id, name, JSON.stringify(project.settings), project.created_at], client)
+      await this.run('INSERT INTO audit_heads (project_id, seq, hash) VALUES ($1, 0, $2)', [project.id, GENESIS_HASH], client)
+    })
+    return project
+  }
+
+  async getProject(id: string): Promise<Project | null> {
+    const row = await this.row('SELECT * FROM projects WHERE id = $1', [id])
+    return row ? toProject(row) : null
+  }
+
+  async getProjectByName(name: string): Promise<Project | null> {
+    const row = await this.row('SELECT * FROM projects WHERE name = $1', [name])
+    return row ? toProject(row) : null
+  }
+
+  async listProjects(): Promise<Project[]> {
+    return (await this.rows('SELECT * FROM projects ORDER BY name COLLATE "C"')).map(toProject)
+  }
+
+  async updateProjectSettings(id: string, patch: Partial<ProjectSettings>): Promise<Project> {
+    return this.transaction('project settings', async (client) => {
+      const row = await this.row('SELECT * FROM projects WHERE id = $1 FOR UPDATE', [id], client)
+      if (!row) throw new StoreError('not_found', `no project with id ${id}`)
+      const project = toProject(row)
+      project.settings = mergeProjectSettings(project.settings, patch)
+      await this.run('UPDATE projects SET settings = $2 WHERE id = $1', [id, JSON.stringify(project.settings)], client)
+      return project
+    })
+  }
+
+  // --- users and memberships ------------------------------------------------------------
+
+  async createUser(input: { email: string; password_hash: string; github_login?: string | null }): Promise<User> {
+    const user: User = { id: newId('usr'), email: input.email, github_login: input.github_login ?? null, created_at: new Date().toISOString() }
+    try {
+      await this.run('INSERT INTO users (id, email, email_key, password_hash, github_login, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+        user.id,
+        user.email,
+        emailKey(user.email),
+        input.password_hash,
+        user.github_login,
+        user.created_at,
+      ])
+    } catch (error) {
+      throw translatePgError(error, `a user with email ${JSON.stringify(input.email)}`)
+    }
+    return user
+  }
+
+  async getUser(id: string): Promise<User | null> {
+    const row = await this.row('SELECT * FROM users WHERE id = $1', [id])
+    return row ? toUser(row) : null
+  }
+
+  async getUserByEmail(email: string): Promise<UserWithPassword | null> {
+    const row = await this.row('SELECT * FROM users WHERE email_key = $1', [emailKey(email)])
+    return row ? toUserWithPassword(row) : null
+  }
+
+  async updateUser(id: string, patch: { password_hash?: string; github_login?: string | null }): Promise<User> {
+    // COALESCE keeps the password when none is given; the login is replaced only when the patch names it.
+    const row = await this.row(
+      `UPDATE users SET password_hash = COALESCE($2, password_hash), github_login = CASE WHEN $3 THEN $4 ELSE github_login END
+       WHERE id = $1 RETURNING *`,
+      [id, patch.password_hash ?? null, patch.github_login !== undefined, patch.github_login ?? null],
+    )
+    if (!row) throw new StoreError('not_found', `no user with id ${id}`)
+    return toUser(row)
+  }
+
+  async setMembership(projectId: string, userId: string, role: Role): Promise<void> {
+    checkRole(role)
+    try {
+      await this.run(
+        `INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role`,
+        [projectId, userId, role, new Date().toISOString()],
+      )
+    } catch (error) {
+      throw translatePgError(error, 'membership')
+    }
+  }
+
+  async removeMembership(projectId: string, userId: string): Promise<boolean> {
+    return (await this.run('DELETE FROM memberships WHERE project_id = $1 AND user_id = $2', [projectId, userId])) > 0
+  }
+
+  async getMembership(projectId: string, userId: string): Promise<Role | null> {
+    const row = await this.row('SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2', [projectId, userId])
+    return row ? toRole(row) : null
+  }
+
+  async listMembers(projectId: string): Promise<Member[]> {
+    const rows = await this.rows(
+      `SELECT users.*, memberships.role FROM memberships JOIN users ON users.id = memberships.user_id
+       WHERE memberships.project_id = $1 ORDER BY users.email_key COLLATE "C"`,
+      [projectId],
+    )
+    return rows.map(toMember)
+  }
+
+  async listProjectsForUser(userId: string): Promise<Array<Project & { role: Role }>> {
+    const rows = await this.rows(
+      `SELECT projects.*, memberships.role FROM memberships JOIN projects ON projects.id = memberships.project_id
+       WHERE memberships.user_id = $1 ORDER BY projects.name COLLATE "C"`,
+      [userId],
+    )
+    return rows.map((row) => ({ ...toProject(row), role: toRole(row) }))
+  }
+
+  // --- API keys -------------------------------------------------------------------------
+
+  async createApiKey(input: { project_id: string; name: string; scopes: KeyScope[]; key_hash: string; prefix: string }): Promise<ApiKeyInfo> {
+    const key: ApiKeyInfo = {
+      id: newId('key'),
+      project_id: input.project_id,
+      name: input.name,
+      scopes: checkScopes(input.scopes),
+      prefix: input.prefix,
+      created_at: new Date().toISOString(),
+      last_used_at: null,
+      revoked_at: null,
+    }
+    try {
+      await this.run('INSERT INTO api_keys (id, project_id, name, scopes, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+        key.id,
+        key.project_id,
+        key.name,
+        JSON.stringify(key.scopes),
+        input.key_hash,
+        key.prefix,
+        key.created_at,
+      ])
+    } catch (error) {
+      throw translatePgError(error, 'API key')
+    }
+    return key
+  }
+
+  async findApiKey(keyHash: string): Promise<ApiKeyInfo | null> {
+    const row = await this.row('SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL', [keyHash])
+    return row ? toApiKey(row) : null
+  }
+
+  /** Records use of a key. Skipped when the stored time is under a minute older, to spare a write per request. */
+  async touchApiKey(id: string, at: string): Promise<void> {
+    const threshold = new Date(Date.parse(isoBound('at', at)) - KEY_TOUCH_RESOLUTION_MS).toISOString()
+    await this.run('UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)', [id, at, threshold])
+  }
+
+  async listApiKeys(projectId: string): Promise<ApiKeyInfo[]> {
+    return (await this.rows('SELECT * FROM api_keys WHERE project_id = $1 ORDER BY created_at, id', [projectId])).map(toApiKey)
+  }
+
+  /** True when the key exists in the project (revoking twice keeps the first revocation time). */
+  async revokeApiKey(projectId: string, keyId: string): Promise<boolean> {
+    const row = await this.row('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE project_id = $1 AND id = $2 RETURNING id', [
+      projectId,
+      keyId,
+      new Date().toISOString(),
+    ])
+    return row !== undefined
+  }
+
+  // --- approvals ------------------------------------------------------------------------
+
+  async createApproval(input: NewApproval): Promise<{ approval: Approval; created: boolean }> {
+    const context = JSON.stringify(input.context)
+    const created_at = new Date().toISOString()
+    return this.transaction('approval', async (client) => {
+      // A concurrent insert with the same key makes this wait, then do nothing; the SELECT
+      // below (a new snapshot under READ COMMITTED) then sees the winner's row.
+      const inserted = await this.row(
+        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)
+         ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING *`,
+        [newId('apr'), input.project_id, input.action, context, input.agent, created_at, input.expires_at, input.idempotency_key, input.requested_by],
+        client,
+      )
+      if (!inserted) {
+        const existing = await this.row('SELECT * FROM approvals WHERE project_id = $1 AND idempotency_key = $2', [input.project_id, input.idempotency_key], client)
+        if (!existing) throw new Error('idempotent create found neither a new nor an existing approval')
+        return { approval: toApproval(existing), created: false }
+      }
+      const approval = toApproval(inserted)
+      await this.appendAudit(client, {
+        project_id: approval.project_id,
+        type: 'created',
+        approval_id: approval.id,
+        action: approval.action,
+        agent: approval.agent,
+        actor: approval.requested_by,
+        reason: null,
+        at: approval.created_at,
+      })
+      return { approval, created: true }
+    })
+  }
+
+  async getApproval(projectId: string, id: string): Promise<Approval | null> {
+    const row = await this.row('SELECT * FROM approvals WHERE project_id = $1 AND id = $2', [projectId, id])
+    return row ? toApproval(row) : null
+  }
+
+  async listApprovals(projectId: string, filter: ApprovalFilter = {}): Promise<Page<Approval>> {
+    const limit = pageLimit(filter.limit)
+    const where = new Conditions()
+    where.add('project_id = ?', projectId)
+    where.add('status = ?', filter.status)
+    where.add('action = ?', filter.action)
+    where.add('agent = ?', filter.agent)
+    where.add('decided_by = ?', filter.decided_by)
+    where.add('seq < ?', filter.cursor === undefined ? undefined : decodeCursor('apr', filter.cursor))
+    const rows = await this.rows(`SELECT * FROM approvals WHERE ${where.sql()} ORDER BY seq DESC LIMIT ${where.param(limit + 1)}`, where.values)
+    const more = rows.length > limit
+    const page = more ? rows.slice(0, limit) : rows
+    return { items: page.map(toApproval), next_cursor: more ? encodeCursor('apr', rowSeq(page[page.length - 1])) : null }
+  }
+
+  async decideApproval(
+    projectId: string,
+    id: string,
+    input: { decision: Decision; reason: string | null; decided_by: string; at?: string },
+  ): Promise<ChangeResult | null> {
+    const status = input.decision === 'approve' ? 'approved' : input.decision === 'reject' ? 'rejected' : null
+    if (status === null) throw new StoreError('invalid', `decision must be approve or reject, not ${JSON.stringify(input.decision)}`)
+    return this.settle(projectId, id, { status, reason: input.reason, by: input.decided_by, at: input.at ?? new Date().toISOString() })
+  }
+
+  async cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string }): Promise<ChangeResult | null> {
+    return this.settle(projectId, id, { status: 'cancelled', reason: input.reason, by: input.by, at: input.at ?? new Date().toISOString() })
+  }
+
+  /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
+  private settle(
+    projectId: string,
+    id: string,
+    change: { status: 'approved' | 'rejected' | 'cancelled'; reason: string | null; by: string; at: string },
+  ): Promise<ChangeResult | null> {
+    return this.transaction('approval', async (client) => {
+      const row = await this.row(
+        `UPDATE approvals SET status = $3, reason = $4, decided_by = $5, decided_at = $6
+         WHERE project_id = $1 AND id = $2 AND status = 'pending' RETURNING *`,
+        [projectId, id, change.status, change.reason, change.by, change.at],
+        client,
+      )
+      if (!row) {
+        const current = await this.row('SELECT * FROM approvals WHERE project_id = $1 AND id = $2', [projectId, id], client)
+        return current ? { changed: false, approval: toApproval(current) } : null
+      }
+      const approval = toApproval(row)
+      const event = await this.appendAudit(client, {
+        project_id: projectId,
+        type: change.status,
+        approval_id: approval.id,
+        action: approval.action,
+        agent: approval.agent,
+        actor: change.by,
+        reason: change.reason,
+        at: change.at,
+      })
+      return { changed: true, approval, event }
+    })
+  }
+
+  async expireDue(now: string): Promise<Approval[]> {
+    return this.transaction('approval expiry', async (client) => {
+      const rows = await this.rows(
+        `UPDATE approvals SET status = 'expired', decided_at = $1, decided_by = 'system'
+         WHERE seq IN (
+           SELECT seq FROM approvals WHERE status = 'pending' AND expires_at <= $1 ORDER BY seq FOR UPDATE SKIP LOCKED
+         )
+         RETURNING *`,
+        [now],
+        client,
+      )
+      // Chain heads in a fixed order (project, then creation) so concurrent expiries cannot deadlock.
+      const expired = rows.sort((a, b) => String(a.project_id).localeCompare(String(b.project_id)) || rowSeq(a) - rowSeq(b)).map(toApproval)
+      for (const approval of expired) {
+        await this.appendAudit(client, {
+          project_id: approval.project_id,
+          type: 'timed_out',
+          approval_id: approval.id,
+          action: approval.action,
+          agent: approval.agent,
+          actor: 'system',
+          reason: null,
+          at: now,
+        })
+      }
+      return expired
+    })
+  }
+
+  async nextExpiry(): Promise<string | null> {
+    const row = await this.row("SELECT MIN(expires_at) AS next FROM approvals WHERE status = 'pending'")
+    return typeof row?.next === 'string' ? row.next : null
+  }
+
+  async countPending(projectId: string): Promise<number> {
+    const row = await this.row("SELECT COUNT(*) AS n FROM approvals WHERE project_id = $1 AND status = 'pending'", [projectId])
+    return Number(row?.n ?? 0)
+  }
+
+  // --- audit trail ----------------------------------------------------------------------
+
+  /** Conditions of an audit filter (without cursor/limit). */
+  private auditConditions(projectId: string, filter: Omit<AuditFilter, 'cursor' | 'limit'>): Conditions {
+    const where = new Conditions()
+    where.add('project_id = ?', projectId)
+    where.add('action = ?', filter.action)
+    where.add('agent = ?', filter.agent)
+    where.add("actor = ? AND type IN ('approved', 'rejected')", filter.approver)
+    where.add('type = ?', filter.outcome)
+    where.add('at >= ?', filter.from === undefined ? undefined : isoBound('from', filter.from))
+    where.add('at <= ?', filter.to === undefined ? undefined : isoBound('to', filter.to))
+    return where
+  }
+
+  /** Newest first. */
+  async listAudit(projectId: string, filter: AuditFilter = {}): Promise<Page<AuditEvent>> {
+    const limit = pageLimit(filter.limit)
+    const where = this.auditConditions(projectId, filter)
+    where.add('seq < ?', filter.cursor === undefined ? undefined : decodeCursor('aud', filter.cursor))
+    const rows = await this.rows(`SELECT * FROM audit_events WHERE ${where.sql()} ORDER BY seq DESC LIMIT ${where.param(limit + 1)}`, where.values)
+    const more = rows.length > limit
+    const page = (more ? rows.slice(0, limit) : rows).map(toAuditEvent)
+    return { items: page, next_cursor: more ? encodeCursor('aud', page[page.length - 1].seq) : null }
+  }
+
+  async *exportAudit(projectId: string, filter: Omit<AuditFilter, 'cursor' | 'limit'> = {}): AsyncIterable<AuditEvent> {
+    const where = this.auditConditions(projectId, filter)
+    const afterParam = where.param(0)
+    const query = `SELECT * FROM audit_events WHERE ${where.sql()} AND seq > ${afterParam} ORDER BY seq LIMIT ${BATCH}`
+    const values = [...where.values]
+    for (;;) {
+      const batch = (await this.rows(query, values)).map(toAuditEvent)
+      for (const event of batch) yield event
+      if (batch.length < BATCH) return
+      values[values.length - 1] = batch[batch.length - 1].seq
+    }
+  }
+
+  async verifyAudit(projectId: string): Promise<AuditVerification> {
+    if (this.closed) throw new Error('the store is closed')
+    const client = await this.pool.connect()
+    try {
+      // One snapshot for every batch and the head, even while other connections append.
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      const verifier = new AuditChainVerifier()
+      let after = 0
+      for (let done = false; !done; ) {
+        const batch = await this.rows('SELECT * FROM audit_events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [projectId, after, BATCH], client)
+        for (const row of batch) {
+          if (!verifier.add(toAuditEvent(row))) {
+            done = true
+            break
+          }
+        }
+        if (batch.length < BATCH) done = true
+        else after = rowSeq(batch[batch.length - 1])
+      }
+      const headRow = await this.row('SELECT seq, hash FROM audit_heads WHERE project_id = $1', [projectId], client)
+      await client.query('COMMIT')
+      return verifier.finish(headRow ? toChainHead(headRow) : null)
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    } finally {
+      client.release()
+    }
+  }
+
+  // --- dashboard sessions ---------------------------------------------------------------
+
+  async createSession(session: Session): Promise<void> {
+    await this.transaction('session', async (client) => {
+      // Sweep expired sessions here rather than on reads.
+      await this.run('DELETE FROM sessions WHERE expires_at <= $1', [session.created_at], client)
+      await this.run('INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+        session.token_hash,
+        session.user_id,
+        session.csrf_token,
+        session.created_at,
+        session.expires_at,
+      ], client)
+    })
+  }
+
+  async getSession(tokenHash: string, now: string): Promise<Session | null> {
+    const row = await this.row('SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > $2', [tokenHash, now])
+    return row ? toSession(row) : null
+  }
+
+  async deleteSession(tokenHash: string): Promise<void> {
+    await this.run('DELETE FROM sessions WHERE token_hash = $1', [tokenHash])
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.pool.end()
+  }
+}
