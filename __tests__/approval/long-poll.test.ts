@@ -72,9 +72,10 @@ describe('waiting for the decision', () => {
     await waiting
     const checks = server.requestsTo('get')
     expect(checks[0].query.wait).toBeDefined() // still offered: a server may start honouring it
-    for (let i = 1; i < checks.length; i++) {
-      // Lower bound only (timers never fire early; 5 ms for clock granularity).
-      expect(checks[i].receivedAt - checks[i - 1].receivedAt).toBeGreaterThanOrEqual(145)
-    }
+    // Request starts are spaced by pollIntervalMs on the client; server arrival times jitter by
+    // scheduling, so check the mean spacing (lower bound, timers never fire early) and a loose floor.
+    const span = checks.at(-1)!.receivedAt - checks[0].receivedAt
+    expect(span / (checks.length - 1)).toBeGreaterThanOrEqual(140)
+    for (let i = 1; i < checks.length; i++) expect(checks[i].receivedAt - checks[i - 1].receivedAt).toBeGreaterThanOrEqual(75)
   })
 })

@@ -10,7 +10,7 @@ import {
   requireApproval,
   type ApprovalProgress,
 } from '../../src/approval/index.js'
-import { startScriptedServer, type ScriptedServer } from '../helpers/scripted-server.js'
+import { reply, startScriptedServer, type ScriptedServer } from '../helpers/scripted-server.js'
 import { gateOptions, longPollHeld, rejectionOf } from './gate-fixtures.js'
 
 let server: ScriptedServer
@@ -141,5 +141,22 @@ describe('requireApproval outcomes', () => {
       expect(tick).toMatchObject({ approvalId: id, waitedMs: expect.any(Number), remainingMs: expect.any(Number) })
     }
     expect(events.at(-1)).toMatchObject({ type: 'decided', approvalId: id, record: { status: 'approved' } })
+  })
+})
+
+describe('JamJet-minimal answers', () => {
+  it('accepts a create answering just {id} and checks answering just {status, reason}', async () => {
+    server.script('create', reply(201, { id: 'apr_jj_1' }))
+    server.script('get', reply(200, { status: 'pending' }), reply(200, { status: 'rejected', reason: 'not today' }))
+    const error = (await rejectionOf(requireApproval('deploy', gateOptions(server)))) as ApprovalRejected
+    expect(error).toBeInstanceOf(ApprovalRejected)
+    expect(error).toMatchObject({ approvalId: 'apr_jj_1', reason: 'not today' })
+    expect(server.requestsTo('get').map((r) => r.approvalId)).toEqual(['apr_jj_1', 'apr_jj_1'])
+  })
+
+  it('resolves with the id on {status: "approved"}', async () => {
+    server.script('create', reply(201, { id: 'apr_jj_2' }))
+    server.script('get', reply(200, { status: 'approved' }))
+    await expect(requireApproval('deploy', gateOptions(server))).resolves.toBe('apr_jj_2')
   })
 })

@@ -172,7 +172,7 @@ export class ApprovalsClient {
     if (input.idempotencyKey !== undefined) headers['idempotency-key'] = input.idempotencyKey
     try {
       const record = await this.#call('POST', '/v1/approvals', what, options, { body, headers })
-      return parseRecord(record, what)
+      return parseRecord(record, what, { status: 'pending' })
     } catch (error) {
       throw this.#asCreateFailure(error)
     }
@@ -190,7 +190,7 @@ export class ApprovalsClient {
     }
     const what = `Checking approval ${excerpt(id, 80)}`
     const body = await this.#call('GET', `${this.#approvalPath(id)}${query}`, what, { ...options, timeoutMs }, { approvalId: id })
-    return parseRecord(body, what)
+    return parseRecord(body, what, { id })
   }
 
   /** `POST /v1/approvals/{id}/decision`. A decided approval gives `ApprovalError('conflict')` with `.record`. */
@@ -200,14 +200,14 @@ export class ApprovalsClient {
     }
     const what = `Deciding approval ${excerpt(id, 80)}`
     const body = reason === undefined ? { decision } : { decision, reason }
-    return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/decision`, what, options, { body, approvalId: id }), what)
+    return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/decision`, what, options, { body, approvalId: id }), what, { id })
   }
 
   /** `POST /v1/approvals/{id}/cancel`: withdraw a pending request. Decided → `ApprovalError('conflict')`. */
   async cancel(id: string, reason?: string, options: ClientRequestOptions = {}): Promise<ApprovalRecord> {
     const what = `Withdrawing approval ${excerpt(id, 80)}`
     const body = reason === undefined ? {} : { reason }
-    return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/cancel`, what, options, { body, approvalId: id }), what)
+    return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/cancel`, what, options, { body, approvalId: id }), what, { id })
   }
 
   /** `GET /v1/approvals?…`, newest first. */

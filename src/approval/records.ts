@@ -28,21 +28,25 @@ export function excerpt(text: string, max = 120): string {
 }
 
 /**
- * Validates one approval record: `id` (non-empty string) and a known `status` are required;
- * optional fields are kept only when they have the documented type.
+ * Validates one approval record: an `id` (non-empty string) and a known `status` are required;
+ * optional fields are kept only when they have the documented type. JamJet's own API may
+ * answer a create with just `{id}` and a status check with just `{status, reason}`: `known`
+ * supplies what the request already tells us (the id we asked about, `pending` for a create).
  */
-export function parseRecord(body: unknown, what: string): ApprovalRecord {
-  if (!isObject(body) || typeof body.id !== 'string' || body.id === '' || typeof body.status !== 'string') {
+export function parseRecord(body: unknown, what: string, known: { id?: string; status?: ApprovalStatus } = {}): ApprovalRecord {
+  const id = isObject(body) && body.id !== undefined ? body.id : known.id
+  const status = isObject(body) && body.status !== undefined ? body.status : known.status
+  if (!isObject(body) || typeof id !== 'string' || id === '' || typeof status !== 'string') {
     throw new ApprovalError('bad_response', `${what}: the answer is JSON but not an approval record (it needs a string "id" and "status")`)
   }
-  if (!KNOWN_STATUSES.has(body.status)) {
+  if (!KNOWN_STATUSES.has(status)) {
     throw new ApprovalError(
       'unknown_status',
-      `${what}: approval ${body.id} has status "${excerpt(body.status, 40)}", which this client does not know (expected pending, approved, rejected, expired or cancelled)`,
-      { approvalId: body.id },
+      `${what}: approval ${excerpt(id, 80)} has status "${excerpt(status, 40)}", which this client does not know (expected pending, approved, rejected, expired or cancelled)`,
+      { approvalId: id },
     )
   }
-  const record: ApprovalRecord = { id: body.id, status: body.status as ApprovalStatus }
+  const record: ApprovalRecord = { id, status: status as ApprovalStatus }
   if (typeof body.action === 'string') record.action = body.action
   if (isObject(body.context)) record.context = body.context
   for (const field of ['agent', 'reason', 'decided_by', 'decided_at', 'expires_at', 'url'] as const) {
