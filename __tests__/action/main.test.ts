@@ -1,0 +1,192 @@
+/** `run()` with `@actions/core` and the polling core mocked: every ending → outputs, summary, result. */
+import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import type { ApprovalRecord, RequireApprovalOptions } from '../../src/approval/index.js'
+import * as core from '../../__fixtures__/core.js'
+
+const requestApproval = jest.fn<(action: string, options?: RequireApprovalOptions) => Promise<ApprovalRecord>>()
+jest.unstable_mockModule('@actions/core', () => core)
+jest.unstable_mockModule('../../src/approval/index.js', async () => ({
+  // The real errors and limits; only the network part is replaced.
+  ...(await import('../../src/approval/errors.js')),
+  ...(await import('../../src/approval/config.js')),
+  requestApproval,
+}))
+const { ApprovalError, ApprovalRejected, ApprovalTimeout } = await import('../../src/approval/errors.js')
+const { run } = await import('../../src/action/main.js')
+
+const INPUTS = { action: 'deploy', 'api-key': 'k', 'api-url': 'https://approvals.example.com' }
+const PENDING: ApprovalRecord = { id: 'apr_1', status: 'pending', url: 'https://approvals.example.com/approvals/apr_1' }
+const APPROVED: ApprovalRecord = { ...PENDING, status: 'approved', decided_by: 'alice', reason: 'ok', decided_at: '2025-01-01T00:00:00.000Z' }
+
+/** A core stand-in that announces the created request, then ends with `ending`. */
+function coreThat(ending: (options: RequireApprovalOptions) => Promise<ApprovalRecord>) {
+  return async (_action: string, options: RequireApprovalOptions = {}): Promise<ApprovalRecord> => {
+    options.onProgress?.({ type: 'created', approvalId: PENDING.id, url: PENDING.url ?? undefined, record: PENDING })
+    return ending(options)
+  }
+}
+
+const savedEnv = { ...process.env }
+beforeAll(() => {
+  // A clean runner environment: the run context comes from these, the summary "file" is mocked.
+  for (const name of Object.keys(process.env)) if (/^(GITHUB_|RUNNER_|APPROVAL_GATE_|JAMJET_)/.test(name)) delete process.env[name]
+  Object.assign(process.env, { GITHUB_REPOSITORY: 'octo/shop', GITHUB_RUN_ID: '9', GITHUB_ACTOR: 'mona', GITHUB_STEP_SUMMARY: '/dev/null' })
+})
+afterAll(() => {
+  process.env = savedEnv
+})
+beforeEach(() => {
+  core.resetCore()
+  requestApproval.mockReset()
+  core.setInputs(INPUTS)
+})
+
+describe('run', () => {
+  it('approved: passes the settings to the core, sets outputs, writes the summary, succeeds', async () => {
+    requestApproval.mockImplementation(coreThat(async () => APPROVED))
+    await run()
+
+    const [action, options] = requestApproval.mock.calls[0]
+    expect(action).toBe('deploy')
+    expect(options).toMatchObject({
+      apiUrl: 'https://approvals.example.com',
+      apiKey: 'k',
+      timeoutMs: 3_600_000,
+      pollIntervalMs: 5_000,
+      agent: 'github-actions:octo/shop',
+      idempotencyKey: expect.stringMatching(/^gha-/),
+      context: { github: { repository: 'octo/shop', actor: 'mona', run_id: '9', run_url: 'https://github.com/octo/shop/actions/runs/9' } },
+    })
+    expect(Object.fromEntries(core.outputs)).toEqual({
+      'approval-id': 'apr_1',
+      decision: 'approved',
+      approver: 'alice',
+      reason: 'ok',
+      'decided-at': '2025-01-01T00:00:00.000Z',
+      'waited-seconds': '0',
+      url: PENDING.url,
+    })
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(core.summaryWrites.join('')).toContain('✅ Approved')
+    expect(Object.fromEntries(core.savedState)).toEqual({ approvalId: 'apr_1', apiUrl: 'https://approvals.example.com', settled: 'true' })
+    expect(core.notice).toHaveBeenCalledTimes(1)
+  })
+
+  it('invalid inputs: fails with every problem and never calls the core', async () => {
+    core.setInputs({ context: 'nope' })
+    await run()
+    expect(requestApproval).not.toHaveBeenCalled()
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringMatching(/^3 inputs are invalid:\n- Input "api-key".*\n- Input "action".*\n- Input "context"/s))
+    expect(core.outputs.size).toBe(0)
+  })
+
+  it('rejected: fails with approver and reason, outputs the decision', async () => {
+    requestApproval.mockImplementation(coreThat(async () => Promise.reject(new ApprovalRejected('apr_1', 'not today', 'bob'))))
+    await run()
+    expect(core.setFailed).toHaveBeenCalledWith('"deploy" (approval apr_1) was rejected by bob: not today')
+    expect(core.outputs.get('decision')).toBe('rejected')
+    expect(core.outputs.get('approver')).toBe('bob')
+    expect(core.outputs.get('reason')).toBe('not today')
+    expect(core.savedState.get('settled')).toBe('true')
+    expect(core.summaryWrites.join('')).toContain('❌ Rejected')
+  })
+
+  it('rejected with fail-on-reject: false only warns', async () => {
+    core.setInputs({ ...INPUTS, 'fail-on-reject': 'false' })
+    requestApproval.mockImplementation(coreThat(async () => Promise.reject(new ApprovalRejected('apr_1'))))
+    await run()
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(core.warning).toHaveBeenCalledWith('"deploy" (approval apr_1) was rejected (no reason given). Continuing because fail-on-reject is false.')
+  })
+
+  it('timeout: fails with decision timed_out, or warns with fail-on-timeout: false', async () => {
+    requestApproval.mockImplementation(coreThat(async () => Promise.reject(new ApprovalTimeout(60_000, 'apr_1'))))
+    await run()
+    expect(core.outputs.get('decision')).toBe('timed_out')
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringMatching(/^No decision on "deploy" \(approval apr_1\) within 1m; the request was withdrawn/))
+    // The core withdrew it; the post step may retry harmlessly, so it is not marked settled.
+    expect(core.savedState.has('settled')).toBe(false)
+
+    core.resetCore()
+    core.setInputs({ ...INPUTS, 'fail-on-timeout': 'false' })
+    await run()
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(core.warning).toHaveBeenCalledWith(expect.stringContaining('Continuing because fail-on-timeout is false'))
+  })
+
+  it('expired on the server: timed_out, settled', async () => {
+    requestApproval.mockImplementation(coreThat(async () => Promise.reject(new ApprovalTimeout(60_000, 'apr_1', 'expired'))))
+    await run()
+    expect(core.outputs.get('decision')).toBe('timed_out')
+    expect(core.setFailed).toHaveBeenCalledWith('"deploy" (approval apr_1) expired on the server before anyone decided.')
+    expect(core.savedState.get('settled')).toBe('true')
+  })
+
+  it('server errors always fail, even with fail-on-timeout: false', async () => {
+    core.setInputs({ ...INPUTS, 'fail-on-timeout': 'false' })
+    requestApproval.mockImplementation(coreThat(async () => Promise.reject(new ApprovalTimeout(60_000, 'apr_1', 'server_error'))))
+    await run()
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringContaining('server errors (5xx) three times in a row'))
+  })
+
+  it('cancelled: waits for the withdrawal, then fails with decision cancelled', async () => {
+    const controller = new AbortController()
+    let withdrawn = false
+    requestApproval.mockImplementation(
+      coreThat(async (options) => {
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        controller.abort('SIGTERM')
+        options.onWithdraw?.(new Promise<void>((resolve) => setTimeout(() => ((withdrawn = true), resolve()), 50)))
+        throw new DOMException('The approval wait was aborted', 'AbortError')
+      }),
+    )
+    core.setFailed.mockImplementation(() => expect(withdrawn).toBe(true))
+    await run({ signal: controller.signal })
+    expect(core.setFailed).toHaveBeenCalledWith('The step was cancelled (SIGTERM) while waiting for approval of "deploy" (approval apr_1); the approval request was withdrawn.')
+    expect(core.outputs.get('decision')).toBe('cancelled')
+    expect(core.summaryWrites.join('')).toContain('🚫 Cancelled')
+    core.setFailed.mockReset()
+  })
+
+  it('cancelled: gives up on a withdrawal that hangs, and says so', async () => {
+    const controller = new AbortController()
+    requestApproval.mockImplementation(
+      coreThat(async (options) => {
+        controller.abort('SIGINT')
+        options.onWithdraw?.(new Promise<void>(() => {}))
+        throw new DOMException('aborted', 'AbortError')
+      }),
+    )
+    await run({ signal: controller.signal })
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringContaining('the withdrawal did not finish in time; the post step will retry it.'))
+  })
+
+  it('withdrawn on the server: decision cancelled', async () => {
+    requestApproval.mockImplementation(coreThat(async () => Promise.reject(new ApprovalError('cancelled', 'approval apr_1 was cancelled by key:ops', { approvalId: 'apr_1' }))))
+    await run()
+    expect(core.outputs.get('decision')).toBe('cancelled')
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringContaining('was withdrawn on the server before anyone decided'))
+  })
+
+  it('auth and API errors: no decision, a message with a hint, no summary', async () => {
+    requestApproval.mockRejectedValue(new ApprovalError('unauthorized', 'the API key was refused', { status: 401 }))
+    await run()
+    expect(core.outputs.get('decision')).toBe('')
+    expect(core.outputs.get('approval-id')).toBe('')
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringMatching(/^Approval gate failed \(unauthorized, HTTP 401\): the API key was refused Check the api-key input/))
+    expect(core.summaryWrites).toEqual([])
+  })
+
+  it('job-summary: false writes no summary', async () => {
+    core.setInputs({ ...INPUTS, 'job-summary': 'false' })
+    requestApproval.mockImplementation(coreThat(async () => APPROVED))
+    await run()
+    expect(core.summary.write).not.toHaveBeenCalled()
+  })
+
+  it('an unexpected error still ends in setFailed, never a rejection', async () => {
+    requestApproval.mockRejectedValue(new TypeError('boom'))
+    await expect(run()).resolves.toBeUndefined()
+    expect(core.setFailed).toHaveBeenCalledWith('Approval gate failed: boom')
+  })
+})
