@@ -10,7 +10,9 @@ describe('createProgressReporter', () => {
     jest.useFakeTimers({ now: 0 })
     log = { info: jest.fn(), notice: jest.fn(), warning: jest.fn() }
   })
-  afterEach(() => jest.useRealTimers())
+  afterEach(() => {
+    jest.useRealTimers()
+  })
 
   const reporter = () => createProgressReporter({ action: 'deploy', timeoutMs: 3_600_000, log, now: Date.now })
 
