@@ -107,9 +107,15 @@ ${DATA_HELP}
     if (!parsed) return EXIT.ok
     const projectName = required(parsed.values.project, '--project', keysRevokeCommand)
     const keyId = parsed.positionals[0]
-    const revoked = await withStore(dataDirOf(parsed.values.data, io.env), async (store) => store.revokeApiKey((await projectNamed(store, projectName)).id, keyId))
-    if (!revoked) throw new CliError(`project ${projectName} has no live key ${JSON.stringify(keyId)} (see "approval-gate keys list --project ${projectName}")`)
-    line(io.stdout, `Revoked ${keyId}.`)
+    const outcome = await withStore(dataDirOf(parsed.values.data, io.env), async (store) => {
+      const project = await projectNamed(store, projectName)
+      const key = (await store.listApiKeys(project.id)).find((candidate) => candidate.id === keyId)
+      if (!key) return 'unknown'
+      if (key.revoked_at) return `already revoked at ${key.revoked_at}`
+      return (await store.revokeApiKey(project.id, keyId)) ? 'revoked' : 'unknown'
+    })
+    if (outcome === 'unknown') throw new CliError(`project ${projectName} has no key ${JSON.stringify(keyId)} (see "approval-gate keys list --project ${projectName}")`)
+    line(io.stdout, outcome === 'revoked' ? `Revoked ${keyId}.` : `${keyId} was ${outcome}.`)
     return EXIT.ok
   },
 }
