@@ -17,7 +17,7 @@ async function timed(promise: Promise<unknown>): Promise<{ error: unknown; ms: n
 }
 
 describe('the deadline', () => {
-  it('ends a wait without decision with ApprovalTimeout, and withdraws the request first', async () => {
+  it('ends a wait without decision with ApprovalTimeout at the deadline, and withdraws the request alongside', async () => {
     server = await startScriptedServer()
     const withdrawals: Array<Promise<void>> = []
     const { error, ms } = await timed(requireApproval('deploy', gateOptions(server, { timeoutMs: 600, onWithdraw: (w) => withdrawals.push(w) })))
@@ -28,12 +28,12 @@ describe('the deadline', () => {
     expect(timeout.approvalId).toBe(id)
     expect(timeout.cause).toBeUndefined()
     expect(ms).toBeGreaterThanOrEqual(590)
-    // Withdrawn before the timeout was thrown.
+    expect(withdrawals).toHaveLength(1)
+    await withdrawals[0]
     const cancels = server.requestsTo('cancel')
     expect(cancels).toHaveLength(1)
     expect(cancels[0].approvalId).toBe(id)
     expect(server.approvals.get(id)?.status).toBe('cancelled')
-    expect(withdrawals).toHaveLength(1)
   })
 
   it('cuts a long-poll that the server holds past the deadline', async () => {
@@ -42,6 +42,7 @@ describe('the deadline', () => {
     const { error, ms } = await timed(requireApproval('deploy', gateOptions(server, { timeoutMs: 500 })))
     expect(error).toBeInstanceOf(ApprovalTimeout)
     expect(ms).toBeLessThan(500 + 2_000) // generous: the hung poll did not hold it
+    await server.waitForRequest('cancel')
     expect(server.requestsTo('cancel')).toHaveLength(1)
   })
 
@@ -54,14 +55,19 @@ describe('the deadline', () => {
     expect(ms).toBeLessThan(400 + 2_000)
   })
 
-  it('bounds the withdrawal at about 2 s when the cancel request hangs', async () => {
+  it('throws at the deadline while a hanging withdrawal is bounded at about 2 s', async () => {
     server = await startScriptedServer()
     server.script('cancel', { kind: 'hang' })
-    const { error, ms } = await timed(requireApproval('deploy', gateOptions(server, { timeoutMs: 300 })))
+    const withdrawals: Array<Promise<void>> = []
+    const { error, ms } = await timed(requireApproval('deploy', gateOptions(server, { timeoutMs: 300, onWithdraw: (w) => withdrawals.push(w) })))
     expect(error).toBeInstanceOf(ApprovalTimeout)
+    expect(ms).toBeLessThan(300 + 1_000) // the hanging cancel does not hold the timeout back
+    const start = performance.now()
+    await withdrawals[0]
+    const total = ms + performance.now() - start
     expect(server.requestsTo('cancel')).toHaveLength(1)
-    expect(ms).toBeGreaterThanOrEqual(300 + 1_900)
-    expect(ms).toBeLessThan(300 + 2_000 + 2_000)
+    expect(total).toBeGreaterThanOrEqual(300 + 1_900)
+    expect(total).toBeLessThan(300 + 2_000 + 2_000)
   })
 
   it('clamps a Retry-After longer than the deadline', async () => {

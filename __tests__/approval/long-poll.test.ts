@@ -73,9 +73,9 @@ describe('waiting for the decision', () => {
     const checks = server.requestsTo('get')
     expect(checks[0].query.wait).toBeDefined() // still offered: a server may start honouring it
     // Request starts are spaced by pollIntervalMs on the client; server arrival times jitter by
-    // scheduling, so check the mean spacing (lower bound, timers never fire early) and a loose floor.
+    // scheduling (a slow request shortens the sleep after it), so check the mean spacing: timers
+    // never fire early, so it cannot fall below the interval unless requests are not spaced.
     const span = checks.at(-1)!.receivedAt - checks[0].receivedAt
     expect(span / (checks.length - 1)).toBeGreaterThanOrEqual(140)
-    for (let i = 1; i < checks.length; i++) expect(checks[i].receivedAt - checks[i - 1].receivedAt).toBeGreaterThanOrEqual(75)
   })
 })

@@ -61,10 +61,10 @@ export async function requestApproval(action: string, options: RequireApprovalOp
       throw abortError(signal.reason)
     }
     if (error instanceof ApprovalTimeout && error.cause !== 'expired') {
+      // Thrown at the deadline, not after the withdrawal: it runs alongside (bounded, and it
+      // keeps the event loop alive), and a caller about to exit awaits it via `onWithdraw`.
       const reason = error.cause === 'server_error' ? 'the requester gave up after repeated server errors' : `no decision within ${config.timeoutMs} ms`
-      const withdrawal = withdrawRequest(client, target, reason)
-      handOver(config, withdrawal)
-      await withdrawal
+      handOver(config, withdrawRequest(client, target, reason))
     }
     throw error
   } finally {
