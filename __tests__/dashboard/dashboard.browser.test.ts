@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
 import { ApprovalRejected, requireApproval } from '../../src/approval/index.js'
 import { launchBrowser } from '../helpers/browser.js'
 import { ADMIN, createViaApi, decideViaApi, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
@@ -57,6 +57,11 @@ async function signedIn(who: { email: string; password: string }, options: { jav
 
 function card(page: Page, id: string) {
   return page.locator(`article[data-approval-id="${id}"]`)
+}
+
+/** Waits until `locator` holds `text` (live updates land asynchronously). */
+async function waitForText(locator: Locator, text: string): Promise<void> {
+  await locator.filter({ hasText: text }).first().waitFor()
 }
 
 /** Waits until the page's event stream is connected, so live events are not missed. */
@@ -175,7 +180,7 @@ describe('approvals, live', () => {
     await live.getByLabel(/Reason/).fill('Looks good, ship it')
     await live.getByRole('button', { name: 'Approve' }).click()
     const id = await waiting
-    await expect(card(page, id).locator('.outcome').textContent()).resolves.toContain(`Approved by ${MEMBER.email}`)
+    await waitForText(card(page, id).locator('.outcome'), `Approved by ${MEMBER.email}`)
     const stored = await fx.store.getApproval(fx.project.id, id)
     expect(stored).toMatchObject({ status: 'approved', reason: 'Looks good, ship it', decided_by: MEMBER.email })
   })
@@ -207,13 +212,12 @@ describe('approvals, live', () => {
     await stable.page.goto(created.url) // the action's `url` output
     await waitForStream(stable.page)
     expect(await decideViaApi(fx.url, fx.keys.decide, created.id, 'approve', 'from the API')).toBe(200)
-    await expect(live.locator('.outcome').textContent()).resolves.toContain('Approved by key:deployer')
+    await waitForText(live.locator('.outcome'), 'Approved by key:deployer')
     await live.waitFor({ state: 'detached', timeout: 15_000 })
     await page.waitForFunction(() => !document.title.startsWith('('))
     // The approval's own page keeps the card and shows the outcome.
     const own = card(stable.page, created.id)
-    await own.locator('.outcome').waitFor()
-    await expect(own.locator('.outcome').textContent()).resolves.toContain('Reason: from the API')
+    await waitForText(own.locator('.outcome'), 'Reason: from the API')
   })
 
   it('a decision that lost the race says who won — in place, and without JavaScript', async () => {
@@ -227,7 +231,7 @@ describe('approvals, live', () => {
     expect(await decideViaApi(fx.url, fx.keys.decide, created.id, 'reject', 'too slow')).toBe(200)
 
     await card(withJs.page, created.id).getByRole('button', { name: 'Approve' }).click()
-    await expect(card(withJs.page, created.id).getByRole('status').first().textContent()).resolves.toBe('Too late: this request was already rejected by key:deployer.')
+    await waitForText(card(withJs.page, created.id).locator('.notice'), 'Too late: this request was already rejected by key:deployer.')
 
     await card(noJs.page, created.id).getByRole('button', { name: 'Approve' }).click()
     await noJs.page.waitForURL(`${fx.url}/approvals/${created.id}?notice=lost`)

@@ -185,3 +185,46 @@ describe('audit export', () => {
     expect((await client.request('GET', '/audit/export.csv?from=yesterday')).status).toBe(400)
   })
 })
+
+describe('the live event stream', () => {
+  it('needs a session, streams rendered cards, and does not hold up shutdown', async () => {
+    const own = await startDashboard()
+    try {
+      expect((await fetch(`${own.url}/events`)).status).toBe(401)
+      const client = new FormClient(own.url)
+      await client.login(MEMBER.email, MEMBER.password)
+      const other = await own.store.createProject('other')
+      expect((await fetch(`${own.url}/events?project=${other.id}`, { headers: { cookie: client.cookieHeader() } })).status).toBe(404)
+
+      const controller = new AbortController()
+      const response = await fetch(`${own.url}/events?project=${own.project.id}`, { headers: { cookie: client.cookieHeader() }, signal: controller.signal })
+      expect(response.status).toBe(200)
+      expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+      expect(response.headers.get('content-security-policy')).toContain("default-src 'none'")
+      const reader = response.body!.getReader()
+      const decoder = new TextDecoder()
+      let received = ''
+      const readUntil = async (needle: string) => {
+        while (!received.includes(needle)) {
+          const { value, done } = await reader.read()
+          if (done) throw new Error(`stream ended before ${needle}`)
+          received += decoder.decode(value, { stream: true })
+        }
+      }
+      await readUntil('retry:')
+      const created = await createViaApi(own.url, own.keys.request, { action: 'streamed', context: { x: '<b>' } })
+      await readUntil(created.id)
+      const dataLine = received.split('\n').find((line) => line.startsWith('data: '))!
+      const message = JSON.parse(dataLine.slice(6)) as { type: string; id: string; pending: number; html: string }
+      expect(message).toMatchObject({ type: 'created', id: created.id, pending: 1 })
+      expect(message.html).toContain('&lt;b&gt;')
+      expect(message.html).toContain('name="_csrf"')
+      // Closing the server ends open streams instead of waiting for them.
+      await own.close()
+      await expect(readUntil('never')).rejects.toThrow()
+      controller.abort()
+    } finally {
+      await own.close()
+    }
+  })
+})

@@ -59,6 +59,7 @@ export function registerAuditRoutes(app: FastifyInstance, deps: DashboardDeps): 
       title: 'Audit trail',
       viewer,
       section: 'audit',
+      wide: true,
       main: auditPage({ filters: form, events: page.items, nextCursor: page.next_cursor, isFirstPage: !cursor, verification, error }),
     })
   })

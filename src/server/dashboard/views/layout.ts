@@ -22,6 +22,8 @@ export interface PageInput {
   /** `home` adds cards live; `approval` updates one card in place. */
   live?: 'home' | 'approval'
   notices?: Notice[]
+  /** Wide tables (the audit trail) get more room. */
+  wide?: boolean
   main: SafeHtml
 }
 
@@ -47,7 +49,7 @@ export function page(input: PageInput): SafeHtml {
 <body data-title="${input.title}" data-pending="${input.pending ?? ''}" data-stream="${input.streamProject ?? ''}" data-live="${input.live ?? ''}">
 <a class="skip-link" href="#main">Skip to content</a>
 ${viewer ? topBar(input, viewer, csrf) : html`<header class="topbar"><span class="brand">approval-gate</span></header>`}
-<main id="main" tabindex="-1">
+<main id="main" tabindex="-1"${input.wide ? html` class="wide"` : ''}>
 ${(input.notices ?? []).map(noticeView)}
 ${input.main}
 </main>
