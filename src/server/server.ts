@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppDeps } from './app.js'
 import { createApprovalService } from './approval-service.js'
+import type { Notifier } from './contracts.js'
 import { ExpiryTimer } from './expiry.js'
 import { InMemoryNotifier } from './notifier.js'
 import { openStore } from './store/index.js'
@@ -21,9 +22,21 @@ export const DATABASE_FILE = 'approval-gate.db'
 /** How long `close()` lets in-flight requests finish before cutting their connections. */
 const CLOSE_GRACE_MS = 10_000
 
+/** A shared database for several replicas (instead of the embedded SQLite file). */
+export interface DatabaseOptions {
+  kind: 'postgres'
+  /** `postgres://user:password@host:5432/dbname` */
+  url: string
+}
+
 export interface StartServerOptions {
-  /** Directory of the embedded database (created when missing). Not used when `store` is given. */
+  /** Directory of the embedded database (created when missing). Not used when `store` or `database` is given. */
   dataDir: string
+  /**
+   * Run on PostgreSQL so several replicas share one database: the store (unless `store` is
+   * given) and a LISTEN/NOTIFY notifier that wakes waiters on every replica.
+   */
+  database?: DatabaseOptions
   /** Default `127.0.0.1`: only this machine. Use `0.0.0.0` to listen on every interface. */
   host?: string
   /** Default 8080; `0` picks a free port. */
@@ -45,6 +58,8 @@ export interface RunningServer {
   publicUrl: string
   app: FastifyInstance
   store: Store
+  /** Wakes long-polls and live pages; with `database`, across replicas. */
+  notifier: Notifier
   /** Graceful shutdown; safe to call more than once. */
   close(): Promise<void>
 }
@@ -52,8 +67,16 @@ export interface RunningServer {
 /** Opens the store (unless given), starts listening and arms expiry. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1'
-  const store = options.store ?? (await openDataDir(options.dataDir))
-  const notifier = new InMemoryNotifier()
+  const store = options.store ?? (options.database ? await openStore({ kind: 'postgres', connection: options.database.url }) : await openDataDir(options.dataDir))
+  // Notifier problems (a dropped LISTEN connection) go to the app's log once it exists.
+  let logNotifierError = (error: unknown, what: string): void => void process.stderr.write(`approval-gate: ${what}: ${(error as Error)?.message ?? String(error)}\n`)
+  let notifier: Notifier
+  try {
+    notifier = options.database ? await openPostgresNotifier(options.database, store, (error, what) => logNotifierError(error, what)) : new InMemoryNotifier()
+  } catch (error) {
+    await store.close().catch(() => {})
+    throw error
+  }
   // Listen first so that with port 0 the real port is known before links are built.
   let handle: ((request: IncomingMessage, response: ServerResponse) => void) | null = null
   const server = createServer((request, response) => {
@@ -86,25 +109,27 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     })
     await app.ready()
     const started = app
+    logNotifierError = (error, what) => started.log.warn({ err: error }, what)
     expiry = new ExpiryTimer(store, notifier, { onError: (error) => started.log.error({ err: error }, 'expiry sweep failed') })
     await expiry.start()
     app.log.info({ url, publicUrl }, 'approval-gate server listening')
 
     let closing: Promise<void> | null = null
     const close = () => (closing ??= shutdown(server, started, expiry!, notifier, store))
-    return { url, publicUrl, app, store, close }
+    return { url, publicUrl, app, store, notifier, close }
   } catch (error) {
     await expiry?.stop()
     await app?.close().catch(() => {})
     server.close()
     server.closeAllConnections()
+    await notifier.close().catch(() => {})
     await store.close().catch(() => {})
     throw error
   }
 }
 
 /** Stop accepting → answer waiters (app preClose) → let responses finish → stop timers → close the store. */
-async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTimer, notifier: InMemoryNotifier, store: Store): Promise<void> {
+async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTimer, notifier: Notifier, store: Store): Promise<void> {
   const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
   await app.close()
   server.closeIdleConnections()
@@ -114,6 +139,12 @@ async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTime
   await expiry.stop()
   await notifier.close()
   await store.close()
+}
+
+/** The cross-replica notifier, loaded on demand like the pg driver. */
+async function openPostgresNotifier(database: DatabaseOptions, store: Store, onError: (error: unknown, what: string) => void): Promise<Notifier> {
+  const { createPostgresNotifier } = await import('./notifier-postgres.js')
+  return createPostgresNotifier({ connection: database.url, store, onError })
 }
 
 /** Opens `<dataDir>/approval-gate.db`, creating the directory. */
