@@ -75206,17 +75206,21 @@ function excerpt(text, max = 120) {
     return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 /**
- * Validates one approval record: `id` (non-empty string) and a known `status` are required;
- * optional fields are kept only when they have the documented type.
+ * Validates one approval record: an `id` (non-empty string) and a known `status` are required;
+ * optional fields are kept only when they have the documented type. JamJet's own API may
+ * answer a create with just `{id}` and a status check with just `{status, reason}`: `known`
+ * supplies what the request already tells us (the id we asked about, `pending` for a create).
  */
-function parseRecord(body, what) {
-    if (!isObject(body) || typeof body.id !== 'string' || body.id === '' || typeof body.status !== 'string') {
+function parseRecord(body, what, known = {}) {
+    const id = isObject(body) && body.id !== undefined ? body.id : known.id;
+    const status = isObject(body) && body.status !== undefined ? body.status : known.status;
+    if (!isObject(body) || typeof id !== 'string' || id === '' || typeof status !== 'string') {
         throw new ApprovalError('bad_response', `${what}: the answer is JSON but not an approval record (it needs a string "id" and "status")`);
     }
-    if (!KNOWN_STATUSES.has(body.status)) {
-        throw new ApprovalError('unknown_status', `${what}: approval ${body.id} has status "${excerpt(body.status, 40)}", which this client does not know (expected pending, approved, rejected, expired or cancelled)`, { approvalId: body.id });
+    if (!KNOWN_STATUSES.has(status)) {
+        throw new ApprovalError('unknown_status', `${what}: approval ${excerpt(id, 80)} has status "${excerpt(status, 40)}", which this client does not know (expected pending, approved, rejected, expired or cancelled)`, { approvalId: id });
     }
-    const record = { id: body.id, status: body.status };
+    const record = { id, status: status };
     if (typeof body.action === 'string')
         record.action = body.action;
     if (isObject(body.context))
@@ -75395,7 +75399,7 @@ class ApprovalsClient {
             headers['idempotency-key'] = input.idempotencyKey;
         try {
             const record = await this.#call('POST', '/v1/approvals', what, options, { body, headers });
-            return parseRecord(record, what);
+            return parseRecord(record, what, { status: 'pending' });
         }
         catch (error) {
             throw this.#asCreateFailure(error);
@@ -75414,7 +75418,7 @@ class ApprovalsClient {
         }
         const what = `Checking approval ${excerpt(id, 80)}`;
         const body = await this.#call('GET', `${this.#approvalPath(id)}${query}`, what, { ...options, timeoutMs }, { approvalId: id });
-        return parseRecord(body, what);
+        return parseRecord(body, what, { id });
     }
     /** `POST /v1/approvals/{id}/decision`. A decided approval gives `ApprovalError('conflict')` with `.record`. */
     async decide(id, decision, reason, options = {}) {
@@ -75423,13 +75427,13 @@ class ApprovalsClient {
         }
         const what = `Deciding approval ${excerpt(id, 80)}`;
         const body = reason === undefined ? { decision } : { decision, reason };
-        return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/decision`, what, options, { body, approvalId: id }), what);
+        return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/decision`, what, options, { body, approvalId: id }), what, { id });
     }
     /** `POST /v1/approvals/{id}/cancel`: withdraw a pending request. Decided → `ApprovalError('conflict')`. */
     async cancel(id, reason, options = {}) {
         const what = `Withdrawing approval ${excerpt(id, 80)}`;
         const body = reason === undefined ? {} : { reason };
-        return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/cancel`, what, options, { body, approvalId: id }), what);
+        return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/cancel`, what, options, { body, approvalId: id }), what, { id });
     }
     /** `GET /v1/approvals?…`, newest first. */
     async list(filter = {}, options = {}) {
@@ -75657,10 +75661,10 @@ async function requestApproval(action, options = {}) {
             throw abortError(signal.reason);
         }
         if (error instanceof ApprovalTimeout && error.cause !== 'expired') {
+            // Thrown at the deadline, not after the withdrawal: it runs alongside (bounded, and it
+            // keeps the event loop alive), and a caller about to exit awaits it via `onWithdraw`.
             const reason = error.cause === 'server_error' ? 'the requester gave up after repeated server errors' : `no decision within ${config.timeoutMs} ms`;
-            const withdrawal = withdrawRequest(client, target, reason);
-            handOver(config, withdrawal);
-            await withdrawal;
+            handOver(config, withdrawRequest(client, target, reason));
         }
         throw error;
     }

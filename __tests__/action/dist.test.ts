@@ -170,21 +170,22 @@ describe('dist/index.js as a process', () => {
     expect(summary.trimEnd()).not.toMatch(/\n\s*\n/)
   })
 
-  it('SIGINT: exits within about 3 s with decision=cancelled, after the server got the withdrawal', async () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s: exits within about 3 s with decision=cancelled, after the server got the withdrawal', async (signal) => {
     const from = server.requests.length
     const running = startAction(files, gateEnv())
     const id = await createdApprovalId(from)
     await until(() => running.stdout().includes('::notice'), 'the notice')
 
     const signalledAt = Date.now()
-    running.child.kill('SIGINT')
+    running.child.kill(signal)
     const result = await running.done
     const exitMs = Date.now() - signalledAt
 
     expect(result.code).not.toBe(0)
     expect(exitMs).toBeLessThan(3_000)
     expect(readOutputs(files)).toMatchObject({ 'approval-id': id, decision: 'cancelled' })
-    expect(result.stdout).toMatch(/::error::The step was cancelled \(SIGINT\) while waiting for approval of "deploy-production".*withdrawn/)
+    expect(result.stdout).toContain(`::error::The step was cancelled (${signal}) while`)
+    expect(result.stdout).toMatch(/::error::The step was cancelled \(SIG\w+\) while waiting for approval of "deploy-production".*withdrawn/)
     expect(server.requestsTo('cancel').some((req) => req.approvalId === id)).toBe(true)
     expect(server.approvals.get(id)?.status).toBe('cancelled')
     expect(readFileSync(files.summary, 'utf8')).toContain('Cancelled')
