@@ -123,7 +123,7 @@ function progressLogger(io: CliIo): (event: ApprovalProgress) => void {
     switch (event.type) {
       case 'created':
         line(io.stderr, `approval-gate: waiting for approval ${event.approvalId}${event.url ? ` — decide at ${event.url}` : ''}`)
-        lastWaitingLog = event.type === 'created' ? Date.now() : lastWaitingLog
+        lastWaitingLog = Date.now()
         break
       case 'waiting':
         if (Date.now() - lastWaitingLog >= WAITING_LOG_EVERY_MS) {
