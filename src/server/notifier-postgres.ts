@@ -123,6 +123,11 @@ export class PostgresNotifier implements Notifier {
     return track(this.watchedProjects, projectId, this.projectListeners.onProject(projectId, listener))
   }
 
+  /** Number of subscriptions in this replica (long-polls and live pages), for tests and metrics. */
+  listenerCount(): number {
+    return this.approvalListeners.listenerCount() + this.projectListeners.listenerCount()
+  }
+
   /** True while the LISTEN connection is up (for health checks and tests). */
   get listening(): boolean {
     return this.listener !== null
