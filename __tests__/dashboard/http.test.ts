@@ -1,6 +1,6 @@
 /** The dashboard over plain HTTP: sign-in, cookies, security headers, CSRF/cross-site refusals, rate limit, exports. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { ADMIN, createViaApi, FormClient, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
+import { ADMIN, createViaApi, decideViaApi, FormClient, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
 
 let fx: DashboardFixture
 
@@ -183,6 +183,78 @@ describe('audit export', () => {
     expect(csv.text.split('\r\n')[0]).toBe('seq,at,type,approval_id,action,agent,actor,reason,prev_hash,hash')
     expect(csv.text).toContain(`"'=HYPERLINK(""x"")"`)
     expect((await client.request('GET', '/audit/export.csv?from=yesterday')).status).toBe(400)
+  })
+})
+
+describe('settings and projects', () => {
+  it('saves project settings and explains a bad default expiry', async () => {
+    const client = new FormClient(fx.url)
+    await client.login(ADMIN.email, ADMIN.password)
+    const csrf = await client.csrf('/settings')
+    const bad = await client.request('POST', '/settings/project', { form: { _csrf: csrf, default_expiry: 'soon' } })
+    expect(bad.status).toBe(400)
+    expect(bad.text).toContain('Default expiry: &quot;soon&quot; is not a duration')
+    const ok = await client.request('POST', '/settings/project', { form: { _csrf: csrf, default_expiry: '2h', block_self_approval: 'on' } })
+    expect(ok.headers.get('location')).toBe('/settings?notice=settings_saved')
+    expect((await fx.store.getProject(fx.project.id))?.settings).toEqual({ blockSelfApproval: true, defaultTimeoutMs: 7_200_000 })
+  })
+
+  it('refuses self-approval with a message that says why', async () => {
+    const created = await createViaApi(fx.url, fx.keys.request, { action: 'self', context: { github: { actor: ADMIN.github } } })
+    const client = new FormClient(fx.url)
+    await client.login(ADMIN.email, ADMIN.password)
+    const csrf = await client.csrf()
+    const refused = await client.request('POST', `/approvals/${created.id}/decision`, { form: { _csrf: csrf, decision: 'approve' }, headers: { accept: 'application/json' } })
+    expect(refused.status).toBe(403)
+    expect(JSON.parse(refused.text)).toEqual({ result: 'refused', message: expect.stringContaining('this project blocks self-approval') })
+    const rejectOwn = await client.request('POST', `/approvals/${created.id}/decision`, { form: { _csrf: csrf, decision: 'reject', reason: 'never mind' }, headers: { accept: 'application/json' } })
+    expect(JSON.parse(rejectOwn.text)).toMatchObject({ result: 'refused' }) // the rule covers any decision on one's own run
+    const plain = await client.request('POST', `/approvals/${created.id}/decision`, { form: { _csrf: csrf, decision: 'approve' } })
+    expect(plain.status).toBe(403)
+    expect(plain.text).toContain('You cannot decide this request: the run was triggered by alice-gh')
+    expect((await fx.store.getApproval(fx.project.id, created.id))?.status).toBe('pending')
+    expect(await decideViaApi(fx.url, fx.keys.decide, created.id, 'reject', 'cleanup')).toBe(200)
+    await fx.store.updateProjectSettings(fx.project.id, { blockSelfApproval: false })
+  })
+
+  it('keeps at least one admin and manages roles, GitHub logins and removal', async () => {
+    const client = new FormClient(fx.url)
+    await client.login(ADMIN.email, ADMIN.password)
+    const csrf = await client.csrf('/settings/members')
+    const demoteSelf = await client.request('POST', `/settings/members/${fx.admin.id}/role`, { form: { _csrf: csrf, role: 'member' } })
+    expect(demoteSelf.status).toBe(400)
+    expect(demoteSelf.text).toContain('A project needs at least one admin')
+    const link = await client.request('POST', `/settings/members/${fx.member.id}/github`, { form: { _csrf: csrf, github_login: 'bob-gh' } })
+    expect(link.status).toBe(303)
+    expect((await fx.store.getUser(fx.member.id))?.github_login).toBe('bob-gh')
+    const badLogin = await client.request('POST', `/settings/members/${fx.member.id}/github`, { form: { _csrf: csrf, github_login: '-bad login' } })
+    expect(badLogin.status).toBe(400)
+    const outsider = await fx.store.createUser({ email: 'outsider@example.com', password_hash: 'x' })
+    expect((await client.request('POST', `/settings/members/${outsider.id}/github`, { form: { _csrf: csrf, github_login: 'x' } })).status).toBe(404)
+    const temp = await fx.store.createUser({ email: 'temp@example.com', password_hash: 'x' })
+    await fx.store.setMembership(fx.project.id, temp.id, 'member')
+    expect((await client.request('POST', `/settings/members/${temp.id}/role`, { form: { _csrf: csrf, role: 'admin' } })).status).toBe(303)
+    expect(await fx.store.getMembership(fx.project.id, temp.id)).toBe('admin')
+    expect((await client.request('POST', `/settings/members/${temp.id}/remove`, { form: { _csrf: csrf } })).status).toBe(303)
+    expect(await fx.store.getMembership(fx.project.id, temp.id)).toBeNull()
+  })
+
+  it('switches between the projects a member belongs to, and only those', async () => {
+    const second = await fx.store.createProject('second')
+    const stranger = await fx.store.createProject('stranger')
+    await fx.store.setMembership(second.id, fx.member.id, 'member')
+    const client = new FormClient(fx.url)
+    await client.login(MEMBER.email, MEMBER.password)
+    const home = await client.request('GET', '/')
+    expect(home.text).toContain('<select id="project-select" name="project_id">')
+    const csrf = await client.csrf()
+    const switched = await client.request('POST', '/project', { form: { _csrf: csrf, project_id: second.id } })
+    expect(switched.headers.get('location')).toBe('/?notice=project_switched')
+    expect((await client.request('GET', '/settings')).text).toContain(`<code>${second.id}</code>`)
+    expect((await client.request('POST', '/project', { form: { _csrf: csrf, project_id: stranger.id } })).status).toBe(404)
+    // A forged project cookie is ignored: the first membership is used instead.
+    const forged = await fetch(`${fx.url}/settings`, { headers: { cookie: `${client.cookieHeader()}; ag_project=${stranger.id}` } })
+    expect(await forged.text()).not.toContain(stranger.id)
   })
 })
 

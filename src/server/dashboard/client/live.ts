@@ -92,6 +92,10 @@ function resolveCard(card: HTMLElement, markup: string, note?: string): void {
     p.textContent = note
     replacement.insertBefore(p, replacement.children[1] ?? null)
   }
+  // On an approval's own page the title is the page's h1: keep it (stream cards carry an h2 link).
+  const pageHeading = card.querySelector('h1.card-title')
+  const cardHeading = replacement.querySelector('h2.card-title')
+  if (pageHeading && cardHeading) cardHeading.replaceWith(pageHeading.cloneNode(true))
   localiseTimes(replacement)
   const hadFocus = card.contains(document.activeElement)
   card.replaceWith(replacement)

@@ -34,7 +34,7 @@ export function lostRaceMessage(approval: Approval): string {
 function selfApprovalMessage(approval: Approval): string {
   const gh = approval.context.github as Record<string, unknown> | undefined
   const actor = typeof gh?.actor === 'string' ? gh.actor : 'you'
-  return `You cannot approve this: the run was triggered by ${actor}, which is your linked GitHub login, and this project blocks self-approval. Ask another member.`
+  return `You cannot decide this request: the run was triggered by ${actor}, which is your linked GitHub login, and this project blocks self-approval. Ask another member.`
 }
 
 export function registerApprovalRoutes(app: FastifyInstance, deps: DashboardDeps): void {
