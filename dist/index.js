@@ -74479,9 +74479,14 @@ function failedOutcome(error, facts) {
             // An outage is never an acceptable "no": it fails even with fail-on-timeout: false.
             return { ...outcome, failure: `The approvals API failed while waiting for ${subject}: it answered with server errors (5xx) three times in a row. Check the server's health and re-run the job.` };
         }
+        if (approvalId === undefined) {
+            // Nothing was ever created: an unreachable API, not a person who did not decide.
+            const last = facts.lastApiError ? ` Last error: ${facts.lastApiError}.` : '';
+            return { ...outcome, failure: `Could not create the approval request for "${facts.action}" within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}: the approvals API did not answer.${last} Check api-url and that the server is up.` };
+        }
         const message = error.cause === 'expired'
             ? `${subject} expired on the server before anyone decided.`
-            : `No decision on ${subject} within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}; the request was withdrawn. Raise the timeout input if approvers need longer.`;
+            : `No decision on ${subject} within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}; the request was withdrawn.${facts.lastApiError ? ` The API was failing at the end: ${facts.lastApiError}.` : ' Raise the timeout input if approvers need longer.'}`;
         return facts.failOnTimeout ? { ...outcome, failure: message } : { ...outcome, warning: `${message} Continuing because fail-on-timeout is false.` };
     }
     if (isAbortError(error)) {
@@ -74735,6 +74740,7 @@ async function waitForDecision(settings, signal) {
     const progress = createProgressReporter({ action: settings.action, timeoutMs: settings.timeoutMs });
     let created;
     let withdrawal;
+    let lastApiError;
     const facts = () => ({
         action: settings.action,
         timeoutMs: settings.timeoutMs,
@@ -74744,6 +74750,7 @@ async function waitForDecision(settings, signal) {
         failOnReject: settings.failOnReject,
         failOnTimeout: settings.failOnTimeout,
         cancelledBy: typeof signal?.reason === 'string' ? signal.reason : undefined,
+        lastApiError,
     });
     try {
         const record = await (0,approval/* requestApproval */.FU)(settings.action, {
@@ -74756,6 +74763,7 @@ async function waitForDecision(settings, signal) {
             idempotencyKey: settings.idempotencyKey,
             signal,
             onProgress: (event) => {
+                lastApiError = event.type === 'retrying' ? event.error : undefined;
                 if (event.type === 'created' && created === undefined) {
                     created = { approvalId: event.approvalId, url: event.url ?? event.record.url ?? undefined };
                     // Saved before waiting: if this process dies, the post step withdraws it.

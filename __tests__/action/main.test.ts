@@ -122,6 +122,19 @@ describe('run', () => {
     expect(core.savedState.get('settled')).toBe('true')
   })
 
+  it('an API that never answered: a clear error, even with fail-on-timeout: false', async () => {
+    core.setInputs({ ...INPUTS, 'fail-on-timeout': 'false' })
+    requestApproval.mockImplementation(async (_action, options = {}) => {
+      options.onProgress?.({ type: 'retrying', attempt: 7, delayMs: 1_000, error: 'could not reach https://approvals.example.com (ECONNREFUSED)' })
+      throw new ApprovalTimeout(30_000)
+    })
+    await run()
+    expect(core.setFailed).toHaveBeenCalledWith(
+      'Could not create the approval request for "deploy" within 30s: the approvals API did not answer. Last error: could not reach https://approvals.example.com (ECONNREFUSED). Check api-url and that the server is up.',
+    )
+    expect(core.outputs.get('approval-id')).toBe('')
+  })
+
   it('server errors always fail, even with fail-on-timeout: false', async () => {
     core.setInputs({ ...INPUTS, 'fail-on-timeout': 'false' })
     requestApproval.mockImplementation(coreThat(async () => Promise.reject(new ApprovalTimeout(60_000, 'apr_1', 'server_error'))))

@@ -44,6 +44,7 @@ async function waitForDecision(settings: GateSettings, signal: AbortSignal | und
   const progress = createProgressReporter({ action: settings.action, timeoutMs: settings.timeoutMs })
   let created: { approvalId: string; url?: string } | undefined
   let withdrawal: Promise<void> | undefined
+  let lastApiError: string | undefined
 
   const facts = (): OutcomeFacts => ({
     action: settings.action,
@@ -54,6 +55,7 @@ async function waitForDecision(settings: GateSettings, signal: AbortSignal | und
     failOnReject: settings.failOnReject,
     failOnTimeout: settings.failOnTimeout,
     cancelledBy: typeof signal?.reason === 'string' ? signal.reason : undefined,
+    lastApiError,
   })
 
   try {
@@ -67,6 +69,7 @@ async function waitForDecision(settings: GateSettings, signal: AbortSignal | und
       idempotencyKey: settings.idempotencyKey,
       signal,
       onProgress: (event) => {
+        lastApiError = event.type === 'retrying' ? event.error : undefined
         if (event.type === 'created' && created === undefined) {
           created = { approvalId: event.approvalId, url: event.url ?? event.record.url ?? undefined }
           // Saved before waiting: if this process dies, the post step withdraws it.

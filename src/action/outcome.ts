@@ -37,6 +37,8 @@ export interface OutcomeFacts {
   cancelledBy?: string
   /** Whether the withdrawal finished before the step gave up waiting for it. */
   withdrawalConfirmed?: boolean
+  /** The API's error when the last thing the core did was retry (unreachable, 5xx, 429). */
+  lastApiError?: string
 }
 
 /** The approved record → a successful outcome. */
@@ -81,10 +83,15 @@ export function failedOutcome(error: unknown, facts: OutcomeFacts): GateOutcome 
       // An outage is never an acceptable "no": it fails even with fail-on-timeout: false.
       return { ...outcome, failure: `The approvals API failed while waiting for ${subject}: it answered with server errors (5xx) three times in a row. Check the server's health and re-run the job.` }
     }
+    if (approvalId === undefined) {
+      // Nothing was ever created: an unreachable API, not a person who did not decide.
+      const last = facts.lastApiError ? ` Last error: ${facts.lastApiError}.` : ''
+      return { ...outcome, failure: `Could not create the approval request for "${facts.action}" within ${formatDuration(error.timeoutMs)}: the approvals API did not answer.${last} Check api-url and that the server is up.` }
+    }
     const message =
       error.cause === 'expired'
         ? `${subject} expired on the server before anyone decided.`
-        : `No decision on ${subject} within ${formatDuration(error.timeoutMs)}; the request was withdrawn. Raise the timeout input if approvers need longer.`
+        : `No decision on ${subject} within ${formatDuration(error.timeoutMs)}; the request was withdrawn.${facts.lastApiError ? ` The API was failing at the end: ${facts.lastApiError}.` : ' Raise the timeout input if approvers need longer.'}`
     return facts.failOnTimeout ? { ...outcome, failure: message } : { ...outcome, warning: `${message} Continuing because fail-on-timeout is false.` }
   }
 
