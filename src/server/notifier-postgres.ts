@@ -99,7 +99,7 @@ export class PostgresNotifier implements Notifier {
   constructor(private readonly options: PostgresNotifierOptions) {
     this.replicaId = options.replicaId ?? `rep_${randomBytes(9).toString('base64url')}`
     // One connection keeps this replica's events in order and costs the database little.
-    this.publisher = new pg.Pool({ ...clientConfig(options.connection), max: 1 })
+    this.publisher = new pg.Pool({ ...clientConfig(options.connection), max: 1, application_name: connectionName('notify', this.replicaId) })
     // An idle connection dropped by the server must not crash the process; the next send reconnects.
     this.publisher.on('error', () => {})
   }
@@ -243,8 +243,7 @@ export class PostgresNotifier implements Notifier {
     const config = clientConfig(this.options.connection)
     const client = new pg.Client({
       ...config,
-      // Shows up in pg_stat_activity, so operators (and tests) can tell this connection apart.
-      application_name: `approval-gate listen ${this.replicaId}`.slice(0, 63),
+      application_name: connectionName('listen', this.replicaId),
       keepAlive: true,
     })
     client.on('notification', (message) => {
@@ -339,6 +338,11 @@ function parseWireEvent(payload: string | undefined): WireEvent | null {
   const isId = (id: unknown): id is string => typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH
   if (typeof type !== 'string' || !EVENT_TYPES.has(type) || !isId(project_id) || !isId(approval_id) || !isId(origin)) return null
   return { type: type as ApprovalEventType, project_id, approval_id, origin }
+}
+
+/** Shown in pg_stat_activity, so operators (and tests) can tell the notifier's connections apart. */
+function connectionName(role: 'listen' | 'notify', replicaId: string): string {
+  return `approval-gate ${role} ${replicaId}`.slice(0, 63) // NAMEDATALEN - 1
 }
 
 function clientConfig(connection: PostgresConnection): pg.ClientConfig {
