@@ -220,6 +220,28 @@ describe('approvals, live', () => {
     await waitForText(own.locator('.outcome'), 'Reason: from the API')
   })
 
+  it('cards leave live when a request is cancelled or expires', async () => {
+    const { page } = await signedIn(MEMBER)
+    await waitForStream(page)
+    const [cancelled, expiring] = await Promise.all([
+      createViaApi(fx.url, fx.keys.request, { action: 'withdrawn' }),
+      createViaApi(fx.url, fx.keys.request, { action: 'short_lived', timeout_ms: 2_000 }),
+    ])
+    await card(page, cancelled.id).waitFor()
+    await card(page, expiring.id).waitFor()
+    const response = await fetch(`${fx.url}/v1/approvals/${cancelled.id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fx.keys.request}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'step cancelled' }),
+    })
+    expect(response.status).toBe(200)
+    await waitForText(card(page, cancelled.id).locator('.outcome'), 'Cancelled by key:ci')
+    await waitForText(card(page, expiring.id).locator('.outcome'), 'Expired without a decision')
+    await card(page, cancelled.id).waitFor({ state: 'detached', timeout: 15_000 })
+    await card(page, expiring.id).waitFor({ state: 'detached', timeout: 15_000 })
+    await page.waitForFunction(() => document.title === 'Approvals · approval-gate' && !(document.querySelector('[data-empty]') as HTMLElement).hidden)
+  })
+
   it('a decision that lost the race says who won — in place, and without JavaScript', async () => {
     const withJs = await signedIn(MEMBER)
     await withJs.context.route('**/events*', (route) => route.abort()) // no live update: the click races the API
