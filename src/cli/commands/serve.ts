@@ -1,6 +1,7 @@
 /** `approval-gate serve`: runs the approvals server until SIGTERM/SIGINT. */
 import { seedFirstRun, type FirstRun } from '../../server/bootstrap.js'
-import { openDataDir, startServer } from '../../server/server.js'
+import { openDataDir, startServer, type DatabaseOptions } from '../../server/server.js'
+import { isStoreError, openStore } from '../../server/store/index.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
 import { dataDirOf } from '../data-dir.js'
 
@@ -8,7 +9,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the approvals server (API + dashboard)',
   help: `
-Usage: approval-gate serve [--port N] [--host ADDR] [--data DIR] [--public-url URL]
+Usage: approval-gate serve [--port N] [--host ADDR] [--data DIR | --database-url URL] [--public-url URL]
 
 Runs the approvals API and dashboard. On an empty data directory it creates the project
 "default", an admin (admin@localhost) with a random password and an API key, and prints
@@ -18,6 +19,9 @@ Options:
   --port N            port to listen on; 0 picks a free one (env APPROVAL_GATE_PORT, default 8080)
   --host ADDR         address to listen on (env APPROVAL_GATE_HOST, default 127.0.0.1: this machine only)
   --data DIR          data directory (env APPROVAL_GATE_DATA, default ./data)
+  --database-url URL  use PostgreSQL instead of the embedded SQLite file, so several replicas
+                      can share one database: postgres://USER:PASSWORD@HOST:5432/DB
+                      (env APPROVAL_GATE_DATABASE_URL; --data is then not used)
   --public-url URL    base URL people reach the server at, for links and Secure cookies
                       (env APPROVAL_GATE_PUBLIC_URL, default http://HOST:PORT)
   --trust-proxy VAL   trust X-Forwarded-* from a reverse proxy: "true", or its addresses/CIDRs
@@ -34,6 +38,7 @@ Options:
         port: { type: 'string', short: 'p' },
         host: { type: 'string' },
         data: { type: 'string', short: 'd' },
+        'database-url': { type: 'string' },
         'public-url': { type: 'string' },
         'trust-proxy': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
@@ -47,18 +52,24 @@ Options:
     const publicUrl = parsePublicUrl(flagOrEnv(values['public-url'], io.env, 'APPROVAL_GATE_PUBLIC_URL'))
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
     const dataDir = dataDirOf(values.data, io.env)
+    const database = parseDatabaseUrl(flagOrEnv(values['database-url'], io.env, 'APPROVAL_GATE_DATABASE_URL'))
 
-    const store = await openDataDir(dataDir)
+    const store = database ? await openStore({ kind: 'postgres', connection: database.url }) : await openDataDir(dataDir)
     let firstRun: FirstRun | null
     try {
       firstRun = await seedFirstRun(store)
     } catch (error) {
-      await store.close()
-      throw error
+      // Replicas starting together on an empty database: one seeds it, the others find its project.
+      if (database && isStoreError(error, 'conflict') && (await store.listProjects().catch(() => [])).length > 0) {
+        firstRun = null
+      } else {
+        await store.close()
+        throw error
+      }
     }
     let server
     try {
-      server = await startServer({ dataDir, host, port, publicUrl, store, logger: !values.quiet, trustProxy })
+      server = await startServer({ dataDir, database, host, port, publicUrl, store, logger: !values.quiet, trustProxy })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)
@@ -66,7 +77,7 @@ Options:
       throw error
     }
     if (firstRun) printFirstRun(io, server.publicUrl, server.url, firstRun)
-    else line(io.stderr, `approval-gate listening on ${server.url} (dashboard: ${server.publicUrl}/, data: ${dataDir})`)
+    else line(io.stderr, `approval-gate listening on ${server.url} (dashboard: ${server.publicUrl}/, data: ${database ? withoutPassword(database.url) : dataDir})`)
 
     await waitForSignal(io)
     line(io.stderr, 'approval-gate: shutting down (answering waiting requests)…')
@@ -92,6 +103,25 @@ function parsePublicUrl(text: string | undefined): string | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--public-url must start with http:// or https://`, 'serve')
   return text.replace(/\/+$/, '')
+}
+
+function parseDatabaseUrl(text: string | undefined): DatabaseOptions | undefined {
+  if (text === undefined) return undefined
+  let url: URL | null = null
+  try {
+    url = new URL(text)
+  } catch {
+    // reported below, without echoing a URL that may hold a password
+  }
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
+    throw new UsageError('--database-url must be a PostgreSQL URL such as postgres://USER:PASSWORD@HOST:5432/DB', 'serve')
+  }
+  return { kind: 'postgres', url: text }
+}
+
+/** The URL for logs: the password replaced by ***. */
+function withoutPassword(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')
 }
 
 function parseTrustProxy(text: string | undefined): boolean | string | undefined {
