@@ -74413,6 +74413,26 @@ function readApiKey(env) {
 
 /***/ }),
 
+/***/ 3906:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   T: () => (/* binding */ oneLine)
+/* harmony export */ });
+/**
+ * The runner reads workflow commands (`::add-mask::`, `::error::`, …) from any stdout line, so
+ * server-sent text (ids, approver, reason) printed with `core.info` must not start a new line.
+ * (`core.notice`/`warning`/`error`/`setFailed` escape their message themselves.)
+ */
+/** Replaces line breaks and other control characters with spaces. */
+function oneLine(text) {
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+}
+
+
+/***/ }),
+
 /***/ 5965:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -74432,6 +74452,8 @@ var approval = __nccwpck_require__(8602);
 var duration = __nccwpck_require__(5497);
 // EXTERNAL MODULE: ./src/action/inputs.ts + 1 modules
 var inputs = __nccwpck_require__(6671);
+// EXTERNAL MODULE: ./src/action/log-text.ts
+var log_text = __nccwpck_require__(3906);
 ;// CONCATENATED MODULE: ./src/action/outcome.ts
 /**
  * Turns how the wait ended (an approved record, or an error from the core) into what the step
@@ -74528,6 +74550,7 @@ function hintFor(error) {
  */
 
 
+
 /** How often a "still waiting" line is printed. */
 const PROGRESS_INTERVAL_MS = 60_000;
 /** Starts the clock now: `waited` and `remaining` are measured from this call. */
@@ -74542,7 +74565,7 @@ function createProgressReporter(options) {
     const printWaiting = () => {
         const waited = now() - startedAt;
         const remaining = Math.max(0, options.timeoutMs - waited);
-        log.info(`Still waiting for approval ${approvalId} of "${options.action}": waited ${(0,duration/* formatDuration */.a3)(waited)}, ${(0,duration/* formatDuration */.a3)(remaining)} left.`);
+        log.info((0,log_text/* oneLine */.T)(`Still waiting for approval ${approvalId} of "${options.action}": waited ${(0,duration/* formatDuration */.a3)(waited)}, ${(0,duration/* formatDuration */.a3)(remaining)} left.`));
     };
     return {
         onProgress(event) {
@@ -74553,7 +74576,7 @@ function createProgressReporter(options) {
                     approvalId = event.approvalId;
                     const where = event.url ? `: ${event.url}` : ` (approval id ${event.approvalId})`;
                     log.notice(`Waiting for someone to approve "${options.action}"${where}`, { title: 'Approval requested' });
-                    log.info(`Created approval ${event.approvalId}; waiting up to ${(0,duration/* formatDuration */.a3)(options.timeoutMs)}.`);
+                    log.info((0,log_text/* oneLine */.T)(`Created approval ${event.approvalId}; waiting up to ${(0,duration/* formatDuration */.a3)(options.timeoutMs)}.`));
                     // Our own clock, not the core's poll cadence: one line a minute whether the server long-polls or not.
                     timer = setInterval(printWaiting, intervalMs);
                     timer.unref();
@@ -74712,6 +74735,7 @@ function truncate(text) {
 
 
 
+
 /** Longest the step waits for the core's withdrawal after a cancellation (the core bounds it too). */
 const WITHDRAWAL_WAIT_MS = 2_000;
 /** Runs the gate. Resolves when the step's result has been reported; never rejects. */
@@ -74808,7 +74832,7 @@ async function report(settings, outcome) {
     if (outcome.decision === 'approved') {
         const by = outcome.approver ? ` by ${outcome.approver}` : '';
         const why = outcome.reason ? `: ${outcome.reason}` : '';
-        core.info(`"${settings.action}" was approved${by} after ${(0,duration/* formatDuration */.a3)(outcome.waitedMs)}${why}`);
+        core.info((0,log_text/* oneLine */.T)(`"${settings.action}" was approved${by} after ${(0,duration/* formatDuration */.a3)(outcome.waitedMs)}${why}`));
     }
     if (outcome.warning)
         core.warning(outcome.warning);
@@ -74853,12 +74877,14 @@ async function settlesWithin(promise, ms) {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3218);
 /* harmony import */ var _approval_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8602);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6671);
+/* harmony import */ var _log_text_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3906);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
 /**
  * The post step (`post:` with `post-if: always()`): if the main step recorded a request and
  * did not see it settle — typically because the process was killed — withdraw it now, so no
  * orphaned card waits in the dashboard. Bounded in time, and it never fails the job.
  */
+
 
 
 
@@ -74877,7 +74903,7 @@ async function cleanup() {
         const client = new _approval_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalsClient */ .Y9({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS });
         try {
             await client.cancel(pending.approvalId, 'The workflow step ended before a decision', { timeoutMs: POST_WITHDRAW_TIMEOUT_MS });
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`);
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_log_text_js__WEBPACK_IMPORTED_MODULE_4__/* .oneLine */ .T)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
         }
         catch (error) {
             if (error instanceof _approval_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalError */ .g3 && (error.code === 'conflict' || error.code === 'not_found')) {

@@ -72,6 +72,14 @@ describe('run', () => {
     expect(core.notice).toHaveBeenCalledTimes(1)
   })
 
+  it('keeps server-sent text on one log line, so it cannot issue workflow commands', async () => {
+    requestApproval.mockImplementation(coreThat(async () => ({ ...APPROVED, decided_by: 'eve\n::add-mask::x', reason: 'ok\r\n::error::fake' })))
+    await run()
+    const lines = core.info.mock.calls.map(([line]) => line)
+    expect(lines).toContainEqual(expect.stringMatching(/^"deploy" was approved by eve ::add-mask::x after \d+ms: ok ::error::fake$/))
+    expect(lines.join('\n')).not.toMatch(/^::/m)
+  })
+
   it('invalid inputs: fails with every problem and never calls the core', async () => {
     core.setInputs({ context: 'nope' })
     await run()
