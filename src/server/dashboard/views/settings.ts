@@ -38,10 +38,11 @@ ${isAdmin ? html`<button type="submit" class="btn btn-primary">Save settings</bu
 </section>`
 }
 
-function roleSelect(id: string, role: string, disabled: boolean): SafeHtml {
-  return html`<select id="${id}" name="role"${disabled ? html` disabled` : ''}>
-<option value="member"${role === 'member' ? html` selected` : ''}>Member (decides)</option>
-<option value="admin"${role === 'admin' ? html` selected` : ''}>Admin (decides, manages members and keys)</option>
+/** Role picker; the add form explains the roles, the compact one in each row just names them. */
+function roleSelect(id: string, role: string, explain: boolean): SafeHtml {
+  return html`<select id="${id}" name="role">
+<option value="member"${role === 'member' ? html` selected` : ''}>${explain ? 'Member (decides)' : 'Member'}</option>
+<option value="admin"${role === 'admin' ? html` selected` : ''}>${explain ? 'Admin (decides, manages members and keys)' : 'Admin'}</option>
 </select>`
 }
 
@@ -86,7 +87,7 @@ ${csrfField(input.csrf)}
 <label for="new-password">Initial password <span class="muted">(at least 10 characters; ignored when the person already has an account)</span></label>
 <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="10">
 <label for="new-role">Role</label>
-${roleSelect('new-role', form.role, false)}
+${roleSelect('new-role', form.role, true)}
 <label for="new-github">GitHub login <span class="muted">(optional, for the self-approval rule)</span></label>
 <input id="new-github" name="github_login" type="text" autocomplete="off" value="${form.github_login}">
 <button type="submit" class="btn btn-primary">Add member</button>
