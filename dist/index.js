@@ -74736,7 +74736,7 @@ function truncate(text) {
 
 
 
-/** Longest the step waits for the core's withdrawal after a cancellation (the core bounds it too). */
+/** Longest the step waits for the core's withdrawal after a cancellation or timeout (the core bounds it too). */
 const WITHDRAWAL_WAIT_MS = 2_000;
 /** Runs the gate. Resolves when the step's result has been reported; never rejects. */
 async function run(options = {}) {
@@ -74804,10 +74804,12 @@ async function waitForDecision(settings, signal) {
     }
     catch (error) {
         const endFacts = facts();
-        // The core hands over its withdrawal as it aborts; let that callback run before looking.
-        if (isAbortError(error))
+        // On abort and timeout the core hands over its withdrawal; let that callback run, then
+        // wait for it (bounded) so the card has left the dashboard before the step reports.
+        const abandoned = isAbortError(error) || error instanceof approval/* ApprovalTimeout */.dy;
+        if (abandoned)
             await new Promise((resolve) => setImmediate(resolve));
-        if (isAbortError(error) && withdrawal !== undefined) {
+        if (abandoned && withdrawal !== undefined) {
             endFacts.withdrawalConfirmed = await settlesWithin(withdrawal, WITHDRAWAL_WAIT_MS);
         }
         if (settledOnServer(error))

@@ -13,7 +13,7 @@ import type { GateSettings } from './settings.js'
 import { markApprovalSettled, recordPendingApproval } from './state.js'
 import { writeSummary } from './summary.js'
 
-/** Longest the step waits for the core's withdrawal after a cancellation (the core bounds it too). */
+/** Longest the step waits for the core's withdrawal after a cancellation or timeout (the core bounds it too). */
 export const WITHDRAWAL_WAIT_MS = 2_000
 
 export interface RunOptions {
@@ -86,9 +86,11 @@ async function waitForDecision(settings: GateSettings, signal: AbortSignal | und
     return approvedOutcome(record, facts())
   } catch (error) {
     const endFacts = facts()
-    // The core hands over its withdrawal as it aborts; let that callback run before looking.
-    if (isAbortError(error)) await new Promise((resolve) => setImmediate(resolve))
-    if (isAbortError(error) && withdrawal !== undefined) {
+    // On abort and timeout the core hands over its withdrawal; let that callback run, then
+    // wait for it (bounded) so the card has left the dashboard before the step reports.
+    const abandoned = isAbortError(error) || error instanceof ApprovalTimeout
+    if (abandoned) await new Promise((resolve) => setImmediate(resolve))
+    if (abandoned && withdrawal !== undefined) {
       endFacts.withdrawalConfirmed = await settlesWithin(withdrawal, WITHDRAWAL_WAIT_MS)
     }
     if (settledOnServer(error)) markApprovalSettled()
