@@ -1,0 +1,75 @@
+/**
+ * Fault: the server process is killed with SIGKILL (no graceful shutdown) while 50 gates wait
+ * in this process and two `approval-gate request` processes wait beside them. It restarts on
+ * the same data dir and port. Nothing may be lost: decisions made just before the kill still
+ * hold, the rest are made after the restart, every gate resumes and ends as decided, no
+ * approval is created twice, and the audit chain verifies.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { runCli, startCli, type CliProcess } from '../cli/helpers.js'
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { expectedOutcome, plannedDecision, startGates, type WaitingGate } from '../helpers/waiting-gates.js'
+
+const GATES = 50
+/** Gates decided before the kill; the rest after the restart. */
+const DECIDED_BEFORE = 20
+
+let server: ServerProcess
+const cliGates: CliProcess[] = []
+
+beforeAll(async () => {
+  server = await startServerProcess()
+}, 30_000)
+
+afterAll(async () => {
+  for (const gate of cliGates) if (gate.child.exitCode === null && gate.child.signalCode === null) gate.child.kill('SIGKILL')
+  await Promise.all(cliGates.map((gate) => gate.done))
+  await server?.close()
+})
+
+describe('kill -9 of the server while gates wait', () => {
+  it('loses no approval or decision; every gate resumes after the restart and ends as decided', async () => {
+    const gates: WaitingGate[] = startGates(GATES, 'kill9', { apiUrl: server.url, apiKey: server.keys.request, timeoutMs: 60_000 })
+    const env = { APPROVAL_GATE_API_URL: server.url, APPROVAL_GATE_API_KEY: server.keys.request }
+    cliGates.push(startCli(['request', 'kill9-cli-before', '--timeout', '60s'], { env }), startCli(['request', 'kill9-cli-after', '--timeout', '60s'], { env }))
+    const ids = await Promise.all(gates.map((gate) => gate.created))
+    const [cliBefore, cliAfter] = await Promise.all(cliGates.map(async (gate) => (await gate.waitFor(/waiting for approval (apr_[A-Za-z0-9_-]+)/))[1]))
+
+    // Decided, acknowledged, and the server dies at once: the decisions must be on disk.
+    for (let i = 0; i < DECIDED_BEFORE; i++) {
+      const { decision, reason } = plannedDecision(i)
+      expect(await server.decide(ids[i], decision, reason)).toBe(200)
+    }
+    expect(await server.decide(cliBefore, 'approve', 'before the crash')).toBe(200)
+    await server.kill('SIGKILL')
+
+    // Down for a moment: gates see resets and refused connections, and keep waiting.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    await server.restart()
+
+    for (let i = DECIDED_BEFORE; i < GATES; i++) {
+      const { decision, reason } = plannedDecision(i)
+      expect(await server.decide(ids[i], decision, reason)).toBe(200)
+    }
+    expect(await server.decide(cliAfter, 'reject', 'after the crash')).toBe(200)
+
+    const outcomes = await Promise.all(gates.map((gate) => gate.outcome))
+    expect(outcomes).toEqual(ids.map((id, i) => expectedOutcome(i, id)))
+    const [before, after] = await Promise.all(cliGates.map((gate) => gate.done))
+    expect(before).toMatchObject({ code: 0 })
+    expect(before.stdout.trim()).toBe(cliBefore)
+    expect(after).toMatchObject({ code: 1 })
+    expect(after.stdout.trim()).toBe('after the crash')
+
+    // One approval per gate (retried creates are idempotent) and exactly one decision each.
+    const listed = await fetch(`${server.url}/v1/approvals?action=kill9-0`, { headers: { authorization: `Bearer ${server.keys.admin}` } })
+    expect(((await listed.json()) as { items: unknown[] }).items).toHaveLength(1)
+    for (const [i, id] of ids.entries()) {
+      const types = (await server.auditOf(id)).map((event) => event.type)
+      expect(types).toEqual(['created', plannedDecision(i).decision === 'approve' ? 'approved' : 'rejected'])
+    }
+    await server.kill('SIGTERM')
+    const verify = await runCli(['audit', 'verify', '--project', 'e2e', '--data', server.dataDir])
+    expect(verify.code).toBe(0)
+  }, 80_000)
+})
