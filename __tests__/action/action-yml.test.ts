@@ -1,5 +1,5 @@
 /**
- * action.yml, the code and docs/action.md agree: every input is read by inputs.ts and
+ * action.yml, the code and the README agree: every input is read by inputs.ts and
  * documented, every output is set by main.ts and documented, everything has a description,
  * and the runtime is node24 with the post step.
  */
@@ -49,7 +49,7 @@ function documented(markdown: string, heading: string): string[] {
 const actionYml = read('action.yml')
 const inputs = section(actionYml, 'inputs')
 const outputs = section(actionYml, 'outputs')
-const docs = read('docs/action.md')
+const docs = read('README.md')
 
 describe('action.yml', () => {
   it('runs the bundle on node24, with a post step that always runs', () => {
@@ -78,7 +78,7 @@ describe('action.yml', () => {
     expect(set.sort()).toEqual([...outputs.keys()].sort())
   })
 
-  it('matches the tables of docs/action.md, defaults included', () => {
+  it('matches the action's tables in README.md, defaults included', () => {
     expect(documented(docs, 'Inputs')).toEqual([...inputs.keys()])
     expect(documented(docs, 'Outputs')).toEqual([...outputs.keys()])
     for (const [name, fields] of inputs) {
