@@ -78,7 +78,7 @@ describe('action.yml', () => {
     expect(set.sort()).toEqual([...outputs.keys()].sort())
   })
 
-  it('matches the action's tables in README.md, defaults included', () => {
+  it('matches the action tables in README.md, defaults included', () => {
     expect(documented(docs, 'Inputs')).toEqual([...inputs.keys()])
     expect(documented(docs, 'Outputs')).toEqual([...outputs.keys()])
     for (const [name, fields] of inputs) {
