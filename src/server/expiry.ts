@@ -10,6 +10,12 @@ import type { Store } from './store/types.js'
  * picks up deadlines written by another process (a second replica) sharing the database.
  */
 const MAX_SLEEP_MS = 60_000
+/**
+ * Pause before looking again at a deadline that is still due right after a sweep: on
+ * PostgreSQL its row is locked (another replica expiring it, or a decision in flight) and
+ * was skipped, so sweeping again at once would spin until that lock is released.
+ */
+const LOCKED_RETRY_MS = 100
 
 export interface ExpiryTimerOptions {
   /** Called when a sweep fails (the timer retries on its next wake-up). */
@@ -66,7 +72,7 @@ export class ExpiryTimer {
     }
     if (this.stopped) return
     // `consider()` may have armed an earlier deadline while this sweep ran: keep the earlier one.
-    const at = next === null ? Infinity : Date.parse(next)
+    const at = next === null ? Infinity : Math.max(Date.parse(next), Date.now() + LOCKED_RETRY_MS)
     if (this.timer === null || at < this.armedFor) this.arm(at)
   }
 
