@@ -93,6 +93,9 @@ describe('bad input', () => {
     expectError(await post({ action: 'deploy\nnow' }), 400, 'invalid_request', 'body.action')
     expectError(await post({ action: 'deploy\u0000' }), 400, 'invalid_request', 'body.action')
     expectError(await post({ action: 'evil\u202Eexe' }), 400, 'invalid_request', 'body.action')
+    // JSON types are checked, not coerced: a number is not an action name.
+    expectError(await post({ action: 123 }), 400, 'invalid_request', 'body.action')
+    expectError(await post({ action: ['deploy'] }), 400, 'invalid_request', 'body.action')
     expect((await post({ action: 'a'.repeat(200) })).status).toBe(201)
     expect((await post({ action: 'déploiement 🚀 prod' })).status).toBe(201)
   })
@@ -105,6 +108,8 @@ describe('bad input', () => {
     expectError(await post({ action: 'x', timeout_ms: 999 }), 400, 'invalid_request', 'body.timeout_ms')
     expectError(await post({ action: 'x', timeout_ms: 31 * 24 * 3600 * 1000 }), 400, 'invalid_request', 'body.timeout_ms')
     expectError(await post({ action: 'x', timeout_ms: 1500.5 }), 400, 'invalid_request', 'body.timeout_ms')
+    expectError(await post({ action: 'x', timeout_ms: '5000' }), 400, 'invalid_request', 'body.timeout_ms')
+    expectError(await post({ action: 'x', agent: 42 }), 400, 'invalid_request', 'body.agent')
     expectError(await post({ action: 'x' }, { 'idempotency-key': 'k'.repeat(201) }), 400, 'invalid_request', 'idempotency-key')
   })
 
@@ -121,6 +126,7 @@ describe('bad input', () => {
     expectError(await call(t.url, 'POST', path, { key: t.keys.decide, json: {} }), 400, 'invalid_request', 'body.decision is required')
     expectError(await call(t.url, 'POST', path, { key: t.keys.decide, json: { decision: 'maybe' } }), 400, 'invalid_request', 'approve, reject')
     expectError(await call(t.url, 'POST', path, { key: t.keys.decide, json: { decision: 'approve', reason: 'r'.repeat(2001) } }), 400, 'invalid_request', 'body.reason')
+    expectError(await call(t.url, 'POST', path, { key: t.keys.decide, json: { decision: 'approve', reason: 7 } }), 400, 'invalid_request', 'body.reason')
     expectError(await call(t.url, 'POST', `/v1/approvals/${pendingId}/cancel`, { key: t.keys.request, json: { reason: 'r'.repeat(2001) } }), 400, 'invalid_request', 'body.reason')
     expectError(await call(t.url, 'POST', `/v1/approvals/apr_unknown/decision`, { key: t.keys.decide, json: { decision: 'approve' } }), 404, 'not_found')
     // Multi-line reasons are fine; the pending approval is still undecided after all the refusals.

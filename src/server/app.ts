@@ -10,6 +10,7 @@ import { dashboardPlugin } from './dashboard/index.js'
 import { addApiKeyAuth } from './http/auth.js'
 import { ApiError, errorBody, handleError } from './http/errors.js'
 import { MAX_BODY_BYTES } from './http/input-rules.js'
+import { buildStrictBodyValidator } from './http/validator.js'
 import { LongPolls } from './long-poll.js'
 import { approvalRoutes } from './routes/approvals.js'
 import { auditRoutes } from './routes/audit.js'
@@ -45,6 +46,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
     // Long-polls hold requests up to 60 s; the socket must outlive them.
     keepAliveTimeout: 65_000,
+    schemaController: { compilersFactory: { buildValidator: buildStrictBodyValidator } },
   }
   if (deps.serverFactory) options.serverFactory = deps.serverFactory
   const app = Fastify(options)
