@@ -154,7 +154,7 @@ ${rule}
  or gate a shell step (exit 0 approved, 1 rejected, 2 timed out):
 
    APPROVAL_GATE_API_URL=${url} APPROVAL_GATE_API_KEY=${first.apiKey} \\
-     approval-gate request hello --context '{"note":"my first approval"}' --timeout 10m
+     npx approval-gate request hello --context '{"note":"my first approval"}' --timeout 10m
 ${rule}
 `
   io.stdout.write(text)
