@@ -46,6 +46,10 @@ const PUBLISH_BATCH = 200
 const PUBLISH_ATTEMPTS = 5
 /** Approvals re-read at once after a reconnect, so a burst of waiters does not drain the pool. */
 const RECHECK_CONCURRENCY = 4
+/** Connecting longer than this fails (the driver's default is to wait forever). */
+const CONNECT_TIMEOUT_MS = 10_000
+/** A connection that stays silent this long (or one heartbeat period, if shorter) is replaced. */
+const HEARTBEAT_TIMEOUT_MS = 10_000
 
 export interface PostgresNotifierOptions {
   /** The same database as the store: a connection string or a `pg` configuration. */
@@ -56,6 +60,12 @@ export interface PostgresNotifierOptions {
   replicaId?: string
   /** Backoff between reconnect attempts of the LISTEN connection. Default 100 ms doubling to 5 s. */
   reconnectDelayMs?: { min: number; max: number }
+  /**
+   * How often the LISTEN connection is checked with `SELECT 1`. A connection can go silent
+   * without an error (a failover, a NAT dropping it); waiting for TCP keep-alive would take
+   * many minutes. Default 30 s.
+   */
+  heartbeatMs?: number
   /** Told about lost connections, failed sends and failed re-reads (for logs). Never throws back. */
   onError?: (error: unknown, what: string) => void
 }
@@ -90,6 +100,7 @@ export class PostgresNotifier implements Notifier {
   private sending: Promise<void> | null = null
 
   private listener: pg.Client | null = null
+  private heartbeat: NodeJS.Timeout | null = null
   private connecting: Promise<void> | null = null
   private reconnectTimer: NodeJS.Timeout | null = null
   private reconnectAttempts = 0
@@ -143,6 +154,7 @@ export class PostgresNotifier implements Notifier {
     await this.sending
     const listener = this.listener
     this.listener = null
+    this.stopHeartbeat()
     await Promise.all([listener?.end().catch(() => {}), this.publisher.end().catch(() => {})])
     await Promise.all([this.approvalListeners.close(), this.projectListeners.close()])
     this.watchedApprovals.clear()
@@ -263,16 +275,40 @@ export class PostgresNotifier implements Notifier {
       return
     }
     this.listener = client
+    this.startHeartbeat(client)
   }
 
   /** The LISTEN connection failed or ended: drop it and schedule a reconnect. */
   private lost(client: pg.Client, error: Error | null): void {
     if (this.listener !== client) return // a failed attempt or an already-handled loss
     this.listener = null
+    this.stopHeartbeat()
     client.end().catch(() => {})
     if (this.closed) return
     this.report(error ?? new Error('connection ended'), 'lost the PostgreSQL LISTEN connection; reconnecting')
     this.scheduleReconnect()
+  }
+
+  /** Checks the LISTEN connection periodically; a failed or unanswered check counts as a loss. */
+  private startHeartbeat(client: pg.Client): void {
+    this.stopHeartbeat()
+    const every = this.options.heartbeatMs ?? 30_000
+    const limit = Math.min(HEARTBEAT_TIMEOUT_MS, every)
+    this.heartbeat = setInterval(() => {
+      let timer: NodeJS.Timeout | undefined
+      const silent = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer to a heartbeat within ${limit} ms`)), limit)
+      })
+      Promise.race([client.query('SELECT 1'), silent])
+        .catch((error: unknown) => this.lost(client, error instanceof Error ? error : new Error(String(error))))
+        .finally(() => clearTimeout(timer))
+    }, every)
+    this.heartbeat.unref()
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat)
+    this.heartbeat = null
   }
 
   private scheduleReconnect(): void {
@@ -346,7 +382,9 @@ function connectionName(role: 'listen' | 'notify', replicaId: string): string {
 }
 
 function clientConfig(connection: PostgresConnection): pg.ClientConfig {
-  return typeof connection === 'string' ? { connectionString: connection } : connection
+  const config: pg.ClientConfig = typeof connection === 'string' ? { connectionString: connection } : { ...connection }
+  config.connectionTimeoutMillis ??= CONNECT_TIMEOUT_MS
+  return config
 }
 
 /** Where the database is, without the password. */
