@@ -44,9 +44,9 @@ Run "approval-gate <command> --help" for a command's options.
 Exit codes: 0 ok/approved, 1 rejected (request) or tampered (audit verify), 2 timed out,
 3 error, 64 bad command line, 130 cancelled or interrupted.
 
-Environment: APPROVAL_GATE_PORT, APPROVAL_GATE_HOST, APPROVAL_GATE_DATA,
-APPROVAL_GATE_PUBLIC_URL, APPROVAL_GATE_TRUST_PROXY (serve); APPROVAL_GATE_DATA (admin
-commands); APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).
+Environment: APPROVAL_GATE_PORT, APPROVAL_GATE_HOST, APPROVAL_GATE_PUBLIC_URL,
+APPROVAL_GATE_TRUST_PROXY (serve); APPROVAL_GATE_DATA, APPROVAL_GATE_DATABASE_URL (serve and
+admin commands); APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).
 `
 }
 

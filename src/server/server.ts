@@ -67,7 +67,7 @@ export interface RunningServer {
 /** Opens the store (unless given), starts listening and arms expiry. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1'
-  const store = options.store ?? (options.database ? await openStore({ kind: 'postgres', connection: options.database.url }) : await openDataDir(options.dataDir))
+  const store = options.store ?? (await openServerStore(options))
   // Notifier problems (a dropped LISTEN connection) go to the app's log once it exists.
   let logNotifierError = (error: unknown, what: string): void => void process.stderr.write(`approval-gate: ${what}: ${(error as Error)?.message ?? String(error)}\n`)
   let notifier: Notifier
@@ -145,6 +145,11 @@ async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTime
 async function openPostgresNotifier(database: DatabaseOptions, store: Store, onError: (error: unknown, what: string) => void): Promise<Notifier> {
   const { createPostgresNotifier } = await import('./notifier-postgres.js')
   return createPostgresNotifier({ connection: database.url, store, onError })
+}
+
+/** The store `startServer` opens when given none: PostgreSQL with `database`, else `<dataDir>/approval-gate.db`. */
+export async function openServerStore(options: Pick<StartServerOptions, 'dataDir' | 'database'>): Promise<Store> {
+  return options.database ? openStore({ kind: 'postgres', connection: options.database.url }) : openDataDir(options.dataDir)
 }
 
 /** Opens `<dataDir>/approval-gate.db`, creating the directory. */

@@ -1,31 +1,31 @@
-/** `approval-gate audit export|verify`: the hash-chained audit trail, read straight from the data directory. */
+/** `approval-gate audit export|verify`: the hash-chained audit trail, read straight from the server's database. */
 import { once } from 'node:events'
 import { AUDIT_EXPORT_FORMATS, auditExportLines, type AuditExportFormat } from '../../server/audit-export.js'
 import { EXIT, line, parseCommand, printJson, required, UsageError, type Command } from '../cli-kit.js'
-import { DATA_FLAG, DATA_HELP, dataDirOf, projectNamed, withStore } from '../data-dir.js'
+import { projectNamed, STORE_FLAGS, STORE_HELP, storeLocationOf, withStore } from '../store-location.js'
 
 export const auditExportCommand: Command = {
   name: 'audit export',
   summary: "write a project's audit trail as NDJSON or CSV",
   help: `
-Usage: approval-gate audit export --project NAME [--format ndjson|csv] [--data DIR]
+Usage: approval-gate audit export --project NAME [--format ndjson|csv] [--data DIR | --database-url URL]
 
 Writes every audit event of the project, oldest first, to stdout. CSV cells that a
 spreadsheet would run as formulas are prefixed with '.
 
 Options:
-  --project NAME   the project (required)
-  --format F       ndjson (default) or csv
-${DATA_HELP}
-  -h, --help       show this help
+  --project NAME      the project (required)
+  --format F          ndjson (default) or csv
+${STORE_HELP}
+  -h, --help          show this help
 `,
   async run(args, io) {
-    const parsed = parseCommand(auditExportCommand, args, io, { ...DATA_FLAG, project: { type: 'string' }, format: { type: 'string', short: 'f' } }, { min: 0, max: 0 })
+    const parsed = parseCommand(auditExportCommand, args, io, { ...STORE_FLAGS, project: { type: 'string' }, format: { type: 'string', short: 'f' } }, { min: 0, max: 0 })
     if (!parsed) return EXIT.ok
     const projectName = required(parsed.values.project, '--project', auditExportCommand)
     const format = (parsed.values.format ?? 'ndjson') as AuditExportFormat
     if (!AUDIT_EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be ndjson or csv, got ${JSON.stringify(parsed.values.format)}`, auditExportCommand.name)
-    await withStore(dataDirOf(parsed.values.data, io.env), async (store) => {
+    await withStore(storeLocationOf(parsed.values, io.env, auditExportCommand.name), async (store) => {
       const project = await projectNamed(store, projectName)
       for await (const chunk of auditExportLines(store.exportAudit(project.id), format)) {
         // Respect backpressure: a large trail piped into a slow consumer must not pile up in memory.
@@ -40,22 +40,22 @@ export const auditVerifyCommand: Command = {
   name: 'audit verify',
   summary: "check a project's audit hash chain (exit 1 when tampered)",
   help: `
-Usage: approval-gate audit verify --project NAME [--data DIR] [--json]
+Usage: approval-gate audit verify --project NAME [--data DIR | --database-url URL] [--json]
 
 Recomputes the hash chain. Exit 0 when it is intact; exit 1 naming the first event that
 was edited, or where one was deleted.
 
 Options:
-  --project NAME   the project (required)
-${DATA_HELP}
-  --json           print the verification result as JSON
-  -h, --help       show this help
+  --project NAME      the project (required)
+${STORE_HELP}
+  --json              print the verification result as JSON
+  -h, --help          show this help
 `,
   async run(args, io) {
-    const parsed = parseCommand(auditVerifyCommand, args, io, { ...DATA_FLAG, project: { type: 'string' }, json: { type: 'boolean' } }, { min: 0, max: 0 })
+    const parsed = parseCommand(auditVerifyCommand, args, io, { ...STORE_FLAGS, project: { type: 'string' }, json: { type: 'boolean' } }, { min: 0, max: 0 })
     if (!parsed) return EXIT.ok
     const projectName = required(parsed.values.project, '--project', auditVerifyCommand)
-    const result = await withStore(dataDirOf(parsed.values.data, io.env), async (store) => store.verifyAudit((await projectNamed(store, projectName)).id))
+    const result = await withStore(storeLocationOf(parsed.values, io.env, auditVerifyCommand.name), async (store) => store.verifyAudit((await projectNamed(store, projectName)).id))
     if (parsed.values.json) printJson(io, result)
     else if (result.ok) line(io.stdout, `ok: the audit trail of ${projectName} is intact (${result.events} events, head ${result.head})`)
     else line(io.stdout, `TAMPERED: the audit trail of ${projectName} fails at seq ${result.seq} (${PROBLEMS[result.problem]}); ${result.events} events checked`)

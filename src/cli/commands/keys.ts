@@ -2,7 +2,7 @@
 import { newApiKey } from '../../server/auth/secrets.js'
 import type { KeyScope } from '../../server/store/types.js'
 import { CliError, EXIT, line, parseCommand, printJson, required, UsageError, type Command } from '../cli-kit.js'
-import { DATA_FLAG, DATA_HELP, dataDirOf, projectNamed, withStore } from '../data-dir.js'
+import { projectNamed, STORE_FLAGS, STORE_HELP, storeLocationOf, withStore } from '../store-location.js'
 
 const SCOPES: readonly KeyScope[] = ['request', 'decide', 'admin']
 
@@ -10,7 +10,8 @@ export const keysCreateCommand: Command = {
   name: 'keys create',
   summary: 'create an API key (shown once)',
   help: `
-Usage: approval-gate keys create --project NAME --scope SCOPE [--scope SCOPE] [--name N] [--data DIR] [--json]
+Usage: approval-gate keys create --project NAME --scope SCOPE [--scope SCOPE] [--name N]
+                                 [--data DIR | --database-url URL] [--json]
 
 Creates an API key for the project and prints it once. It works at once, also while the
 server runs.
@@ -21,19 +22,19 @@ Scopes (repeat --scope or give a comma list):
   admin      everything
 
 Options:
-  --project NAME   the project (required)
-  --scope SCOPE    request, decide or admin (required)
-  --name N         a label, recorded as "key:N" in decisions and the audit trail (default: the scopes)
-${DATA_HELP}
-  --json           print {"api_key": "agk_...", "id", "name", "scopes"}
-  -h, --help       show this help
+  --project NAME      the project (required)
+  --scope SCOPE       request, decide or admin (required)
+  --name N            a label, recorded as "key:N" in decisions and the audit trail (default: the scopes)
+${STORE_HELP}
+  --json              print {"api_key": "agk_...", "id", "name", "scopes"}
+  -h, --help          show this help
 `,
   async run(args, io) {
     const parsed = parseCommand(
       keysCreateCommand,
       args,
       io,
-      { ...DATA_FLAG, project: { type: 'string' }, scope: { type: 'string', multiple: true }, name: { type: 'string' }, json: { type: 'boolean' } },
+      { ...STORE_FLAGS, project: { type: 'string' }, scope: { type: 'string', multiple: true }, name: { type: 'string' }, json: { type: 'boolean' } },
       { min: 0, max: 0 },
     )
     if (!parsed) return EXIT.ok
@@ -43,7 +44,7 @@ ${DATA_HELP}
     const name = (values.name ?? scopes.join('+')).trim()
     if (!/^[\x21-\x7E][\x20-\x7E]{0,99}$/.test(name)) throw new UsageError('--name must be 1–100 printable ASCII characters', keysCreateCommand.name)
 
-    const created = await withStore(dataDirOf(values.data, io.env), async (store) => {
+    const created = await withStore(storeLocationOf(values, io.env, keysCreateCommand.name), async (store) => {
       const project = await projectNamed(store, projectName)
       const key = newApiKey()
       const info = await store.createApiKey({ project_id: project.id, name, scopes, key_hash: key.hash, prefix: key.prefix })
@@ -63,19 +64,19 @@ export const keysListCommand: Command = {
   name: 'keys list',
   summary: "list a project's API keys (never the keys themselves)",
   help: `
-Usage: approval-gate keys list --project NAME [--data DIR] [--json]
+Usage: approval-gate keys list --project NAME [--data DIR | --database-url URL] [--json]
 
 Options:
-  --project NAME   the project (required)
-${DATA_HELP}
-  --json           print the keys as a JSON array
-  -h, --help       show this help
+  --project NAME      the project (required)
+${STORE_HELP}
+  --json              print the keys as a JSON array
+  -h, --help          show this help
 `,
   async run(args, io) {
-    const parsed = parseCommand(keysListCommand, args, io, { ...DATA_FLAG, project: { type: 'string' }, json: { type: 'boolean' } }, { min: 0, max: 0 })
+    const parsed = parseCommand(keysListCommand, args, io, { ...STORE_FLAGS, project: { type: 'string' }, json: { type: 'boolean' } }, { min: 0, max: 0 })
     if (!parsed) return EXIT.ok
     const projectName = required(parsed.values.project, '--project', keysListCommand)
-    const keys = await withStore(dataDirOf(parsed.values.data, io.env), async (store) => store.listApiKeys((await projectNamed(store, projectName)).id))
+    const keys = await withStore(storeLocationOf(parsed.values, io.env, keysListCommand.name), async (store) => store.listApiKeys((await projectNamed(store, projectName)).id))
     if (parsed.values.json) {
       printJson(io, keys)
       return EXIT.ok
@@ -93,21 +94,21 @@ export const keysRevokeCommand: Command = {
   name: 'keys revoke',
   summary: 'revoke an API key (it fails at once, also on a running server)',
   help: `
-Usage: approval-gate keys revoke --project NAME KEY_ID [--data DIR]
+Usage: approval-gate keys revoke --project NAME KEY_ID [--data DIR | --database-url URL]
 
 KEY_ID is the key_… id shown by "keys list".
 
 Options:
-  --project NAME   the project (required)
-${DATA_HELP}
-  -h, --help       show this help
+  --project NAME      the project (required)
+${STORE_HELP}
+  -h, --help          show this help
 `,
   async run(args, io) {
-    const parsed = parseCommand(keysRevokeCommand, args, io, { ...DATA_FLAG, project: { type: 'string' } }, { min: 1, max: 1 })
+    const parsed = parseCommand(keysRevokeCommand, args, io, { ...STORE_FLAGS, project: { type: 'string' } }, { min: 1, max: 1 })
     if (!parsed) return EXIT.ok
     const projectName = required(parsed.values.project, '--project', keysRevokeCommand)
     const keyId = parsed.positionals[0]
-    const outcome = await withStore(dataDirOf(parsed.values.data, io.env), async (store) => {
+    const outcome = await withStore(storeLocationOf(parsed.values, io.env, keysRevokeCommand.name), async (store) => {
       const project = await projectNamed(store, projectName)
       const key = (await store.listApiKeys(project.id)).find((candidate) => candidate.id === keyId)
       if (!key) return 'unknown'

@@ -2,32 +2,33 @@
 import { newApiKey } from '../../server/auth/secrets.js'
 import { isStoreError } from '../../server/store/errors.js'
 import { CliError, EXIT, line, parseCommand, printJson, type Command } from '../cli-kit.js'
-import { DATA_FLAG, DATA_HELP, dataDirOf, withStore } from '../data-dir.js'
+import { STORE_FLAGS, STORE_HELP, storeLocationOf, withStore } from '../store-location.js'
 
 export const projectCreateCommand: Command = {
   name: 'project create',
   summary: 'create a project and a request-scope API key',
   help: `
-Usage: approval-gate project create NAME [--data DIR] [--json]
+Usage: approval-gate project create NAME [--data DIR | --database-url URL] [--json]
 
-Creates project NAME (a new database too, if DIR has none) and an API key with the
-"request" scope, printed once. Works while the server runs.
+Creates project NAME (a new database too, if DIR has none; on PostgreSQL, the schema if
+the database is empty) and an API key with the "request" scope, printed once. Works while
+the server runs.
 
 Options:
-${DATA_HELP}
-  --json         print {"project": {...}, "api_key": "agk_..."}
-  -h, --help     show this help
+${STORE_HELP}
+  --json              print {"project": {...}, "api_key": "agk_..."}
+  -h, --help          show this help
 `,
   async run(args, io) {
-    const parsed = parseCommand(projectCreateCommand, args, io, { ...DATA_FLAG, json: { type: 'boolean' } }, { min: 1, max: 1 })
+    const parsed = parseCommand(projectCreateCommand, args, io, { ...STORE_FLAGS, json: { type: 'boolean' } }, { min: 1, max: 1 })
     if (!parsed) return EXIT.ok
     const name = parsed.positionals[0].trim()
     if (!/^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,99}$/u.test(name)) {
       throw new CliError('a project name is 1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit')
     }
-    const dataDir = dataDirOf(parsed.values.data, io.env)
+    const location = storeLocationOf(parsed.values, io.env, projectCreateCommand.name)
     const { project, apiKey } = await withStore(
-      dataDir,
+      location,
       async (store) => {
         const project = await store.createProject(name).catch((error: unknown) => {
           throw isStoreError(error, 'conflict') ? new CliError(`a project named ${JSON.stringify(name)} already exists`) : error

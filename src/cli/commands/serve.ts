@@ -1,9 +1,9 @@
 /** `approval-gate serve`: runs the approvals server until SIGTERM/SIGINT. */
 import { seedFirstRun, type FirstRun } from '../../server/bootstrap.js'
-import { openDataDir, startServer, type DatabaseOptions } from '../../server/server.js'
-import { isStoreError, openStore } from '../../server/store/index.js'
+import { startServer } from '../../server/server.js'
+import { isStoreError } from '../../server/store/index.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
-import { dataDirOf } from '../data-dir.js'
+import { describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf } from '../store-location.js'
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -37,8 +37,7 @@ Options:
       {
         port: { type: 'string', short: 'p' },
         host: { type: 'string' },
-        data: { type: 'string', short: 'd' },
-        'database-url': { type: 'string' },
+        ...STORE_FLAGS,
         'public-url': { type: 'string' },
         'trust-proxy': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
@@ -51,16 +50,15 @@ Options:
     const host = flagOrEnv(values.host, io.env, 'APPROVAL_GATE_HOST', '127.0.0.1')!
     const publicUrl = parsePublicUrl(flagOrEnv(values['public-url'], io.env, 'APPROVAL_GATE_PUBLIC_URL'))
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
-    const dataDir = dataDirOf(values.data, io.env)
-    const database = parseDatabaseUrl(flagOrEnv(values['database-url'], io.env, 'APPROVAL_GATE_DATABASE_URL'))
+    const location = storeLocationOf(values, io.env, 'serve')
 
-    const store = database ? await openStore({ kind: 'postgres', connection: database.url }) : await openDataDir(dataDir)
+    const store = await openStoreAt(location)
     let firstRun: FirstRun | null
     try {
       firstRun = await seedFirstRun(store)
     } catch (error) {
       // Replicas starting together on an empty database: one seeds it, the others find its project.
-      if (database && isStoreError(error, 'conflict') && (await store.listProjects().catch(() => [])).length > 0) {
+      if (location.database && isStoreError(error, 'conflict') && (await store.listProjects().catch(() => [])).length > 0) {
         firstRun = null
       } else {
         await store.close()
@@ -69,7 +67,7 @@ Options:
     }
     let server
     try {
-      server = await startServer({ dataDir, database, host, port, publicUrl, store, logger: !values.quiet, trustProxy })
+      server = await startServer({ ...location, host, port, publicUrl, store, logger: !values.quiet, trustProxy })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)
@@ -77,7 +75,7 @@ Options:
       throw error
     }
     if (firstRun) printFirstRun(io, server.publicUrl, server.url, firstRun)
-    else line(io.stderr, `approval-gate listening on ${server.url} (dashboard: ${server.publicUrl}/, data: ${database ? withoutPassword(database.url) : dataDir})`)
+    else line(io.stderr, `approval-gate listening on ${server.url} (dashboard: ${server.publicUrl}/, data: ${describeStoreLocation(location)})`)
 
     await waitForSignal(io)
     line(io.stderr, 'approval-gate: shutting down (answering waiting requests)…')
@@ -103,25 +101,6 @@ function parsePublicUrl(text: string | undefined): string | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--public-url must start with http:// or https://`, 'serve')
   return text.replace(/\/+$/, '')
-}
-
-function parseDatabaseUrl(text: string | undefined): DatabaseOptions | undefined {
-  if (text === undefined) return undefined
-  let url: URL | null = null
-  try {
-    url = new URL(text)
-  } catch {
-    // reported below, without echoing a URL that may hold a password
-  }
-  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
-    throw new UsageError('--database-url must be a PostgreSQL URL such as postgres://USER:PASSWORD@HOST:5432/DB', 'serve')
-  }
-  return { kind: 'postgres', url: text }
-}
-
-/** The URL for logs: the password replaced by ***. */
-function withoutPassword(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')
 }
 
 function parseTrustProxy(text: string | undefined): boolean | string | undefined {

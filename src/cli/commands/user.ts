@@ -1,7 +1,7 @@
 /** `approval-gate user add EMAIL --project NAME --password-stdin`: a dashboard member. */
 import { hashPassword } from '../../server/auth/secrets.js'
 import { CliError, EXIT, line, parseCommand, required, UsageError, type Command } from '../cli-kit.js'
-import { DATA_FLAG, DATA_HELP, dataDirOf, projectNamed, withStore } from '../data-dir.js'
+import { projectNamed, STORE_FLAGS, STORE_HELP, storeLocationOf, withStore } from '../store-location.js'
 
 /** Shortest password accepted for a dashboard account. */
 const MIN_PASSWORD_CHARS = 12
@@ -11,7 +11,8 @@ export const userAddCommand: Command = {
   name: 'user add',
   summary: 'add a dashboard member to a project',
   help: `
-Usage: approval-gate user add EMAIL --project NAME --password-stdin [--admin] [--github LOGIN] [--data DIR]
+Usage: approval-gate user add EMAIL --project NAME --password-stdin [--admin] [--github LOGIN]
+                              [--data DIR | --database-url URL]
 
 Adds the user (or, if the email exists, sets their password and GitHub login) and makes
 them a member of the project. Members decide; admins also manage members and keys.
@@ -20,19 +21,19 @@ The password is read from standard input, so it never shows in the process list:
   printf '%s' "$PASSWORD" | approval-gate user add ana@example.com --project default --password-stdin
 
 Options:
-  --project NAME     the project (required)
-  --password-stdin   read the password (at least ${MIN_PASSWORD_CHARS} characters) from stdin (required)
-  --admin            make them an admin of the project (default: member)
-  --github LOGIN     their GitHub login, for the self-approval rule
-${DATA_HELP}
-  -h, --help         show this help
+  --project NAME      the project (required)
+  --password-stdin    read the password (at least ${MIN_PASSWORD_CHARS} characters) from stdin (required)
+  --admin             make them an admin of the project (default: member)
+  --github LOGIN      their GitHub login, for the self-approval rule
+${STORE_HELP}
+  -h, --help          show this help
 `,
   async run(args, io) {
     const parsed = parseCommand(
       userAddCommand,
       args,
       io,
-      { ...DATA_FLAG, project: { type: 'string' }, admin: { type: 'boolean' }, github: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+      { ...STORE_FLAGS, project: { type: 'string' }, admin: { type: 'boolean' }, github: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
       { min: 1, max: 1 },
     )
     if (!parsed) return EXIT.ok
@@ -45,10 +46,11 @@ ${DATA_HELP}
     if (github !== undefined && !/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(github)) {
       throw new UsageError(`--github ${JSON.stringify(values.github)} is not a GitHub login`, userAddCommand.name)
     }
+    const location = storeLocationOf(values, io.env, userAddCommand.name)
     const password = await readPassword(io.stdin)
     const role = values.admin ? 'admin' : 'member'
 
-    const created = await withStore(dataDirOf(values.data, io.env), async (store) => {
+    const created = await withStore(location, async (store) => {
       const project = await projectNamed(store, projectName)
       const password_hash = await hashPassword(password)
       const existing = await store.getUserByEmail(email)

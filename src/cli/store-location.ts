@@ -1,0 +1,97 @@
+/**
+ * Where the server's data lives, for `serve` and the admin commands: the embedded SQLite
+ * database in `--data`, or the PostgreSQL database of `--database-url`. Admin commands open
+ * it directly (both backends let them write while the server runs), find projects by name,
+ * and close it.
+ */
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { DATABASE_FILE, openServerStore, type DatabaseOptions } from '../server/server.js'
+import type { Project, Store } from '../server/store/types.js'
+import { CliError, flagOrEnv, UsageError } from './cli-kit.js'
+
+/** The `--data` and `--database-url` flags of `serve` and every admin command. */
+export const STORE_FLAGS = { data: { type: 'string', short: 'd' }, 'database-url': { type: 'string' } } as const
+
+/** Help lines of `STORE_FLAGS` for the admin commands (options column 22 wide). */
+export const STORE_HELP = `  --data DIR          data directory of the server (env APPROVAL_GATE_DATA, default ./data)
+  --database-url URL  the server's PostgreSQL database instead of --data:
+                      postgres://USER:PASSWORD@HOST:5432/DB (env APPROVAL_GATE_DATABASE_URL;
+                      prefer the environment: flags show in the process list)`
+
+/** The embedded database's directory, and the PostgreSQL database that replaces it when given. */
+export interface StoreLocation {
+  /** Absolute; not used when `database` is set. */
+  dataDir: string
+  database?: DatabaseOptions
+}
+
+/**
+ * The location from the flags, then `APPROVAL_GATE_DATABASE_URL` / `APPROVAL_GATE_DATA`,
+ * then `./data`. A database URL that is not PostgreSQL is a usage error of `command`.
+ */
+export function storeLocationOf(values: { data?: string; 'database-url'?: string }, env: NodeJS.ProcessEnv, command: string): StoreLocation {
+  const dataDir = resolve(flagOrEnv(values.data, env, 'APPROVAL_GATE_DATA', './data')!)
+  const database = parseDatabaseUrl(flagOrEnv(values['database-url'], env, 'APPROVAL_GATE_DATABASE_URL'), command)
+  return database ? { dataDir, database } : { dataDir }
+}
+
+/** A PostgreSQL URL, checked without ever echoing it (it may hold a password). */
+function parseDatabaseUrl(text: string | undefined, command: string): DatabaseOptions | undefined {
+  if (text === undefined) return undefined
+  let url: URL | null = null
+  try {
+    url = new URL(text)
+  } catch {
+    // reported below, without echoing a URL that may hold a password
+  }
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
+    throw new UsageError('--database-url must be a PostgreSQL URL such as postgres://USER:PASSWORD@HOST:5432/DB', command)
+  }
+  return { kind: 'postgres', url: text }
+}
+
+/** The location for logs and messages: the data directory, or the URL with its password replaced by ***. */
+export function describeStoreLocation(location: StoreLocation): string {
+  return location.database ? location.database.url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@') : location.dataDir
+}
+
+/**
+ * Opens the store at `location`. A PostgreSQL server that cannot be reached is a `CliError`
+ * naming the server (never the password), not an unexpected error.
+ */
+export async function openStoreAt(location: StoreLocation): Promise<Store> {
+  try {
+    return await openServerStore(location)
+  } catch (error) {
+    if (location.database && error instanceof Error) throw new CliError(error.message)
+    throw error
+  }
+}
+
+/**
+ * Runs `use` with the store at `location` and closes it after. Unless `create`, a missing
+ * SQLite database is an error: a mistyped `--data` must not quietly start an empty one.
+ * (On PostgreSQL a mistyped database name fails to connect; an empty database gets the schema.)
+ */
+export async function withStore<T>(location: StoreLocation, use: (store: Store) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+  if (!location.database && !options.create && !existsSync(join(location.dataDir, DATABASE_FILE))) {
+    throw new CliError(
+      `no approval-gate database in ${location.dataDir} (looked for ${DATABASE_FILE}); pass --data with the server's data directory, or --database-url for PostgreSQL`,
+    )
+  }
+  const store = await openStoreAt(location)
+  try {
+    return await use(store)
+  } finally {
+    await store.close()
+  }
+}
+
+/** The project called `name`, or an error listing the ones that exist. */
+export async function projectNamed(store: Store, name: string): Promise<Project> {
+  const project = await store.getProjectByName(name)
+  if (project) return project
+  const names = (await store.listProjects()).map((p) => p.name)
+  throw new CliError(`no project named ${JSON.stringify(name)}${names.length ? `; projects: ${names.join(', ')}` : '; create one with `approval-gate project create NAME`'}`)
+}
