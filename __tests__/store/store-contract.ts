@@ -258,6 +258,17 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.getApproval(project.id, 'apr_nope')).toBeNull()
       })
 
+      it('reads an approval by id alone, in any project (for the server’s own use)', async () => {
+        const { approval } = await store.createApproval(newApproval(project))
+        const { approval: elsewhere } = await store.createApproval(newApproval(other, { action: 'rotate keys' }))
+        expect(await store.getApprovalById(approval.id)).toEqual(approval)
+        expect(await store.getApprovalById(elsewhere.id)).toEqual(elsewhere)
+        const decided = await store.decideApproval(other.id, elsewhere.id, { decision: 'reject', reason: 'no', decided_by: 'ana@example.com' })
+        expect(await store.getApprovalById(elsewhere.id)).toEqual(decided!.approval)
+        expect(await store.getApprovalById('apr_nope')).toBeNull()
+        expect(await store.getApprovalById('')).toBeNull()
+      })
+
       it('stores context as JSON exactly, including hostile text', async () => {
         // JSON.parse makes `__proto__` an own key, as a request body would.
         const json = JSON.stringify({

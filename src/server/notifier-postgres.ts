@@ -15,7 +15,7 @@ import pg from 'pg'
 import type { ApprovalEvent, ApprovalEventType, Notifier } from './contracts.js'
 import { InMemoryNotifier } from './notifier.js'
 import type { PostgresConnection } from './store/postgres/index.js'
-import type { ApprovalStatus, Project, Store } from './store/types.js'
+import type { ApprovalStatus, Store } from './store/types.js'
 
 /** The NOTIFY channel every replica listens on. */
 export const EVENTS_CHANNEL = 'approval_gate_events'
@@ -55,7 +55,7 @@ export interface PostgresNotifierOptions {
   /** The same database as the store: a connection string or a `pg` configuration. */
   connection: PostgresConnection
   /** Where events from other replicas are re-read before delivery. */
-  store: Pick<Store, 'getApproval' | 'listProjects'>
+  store: Pick<Store, 'getApproval' | 'getApprovalById'>
   /** Identifies this replica in payloads (to ignore its own echoes). Default: random. */
   replicaId?: string
   /** Backoff between reconnect attempts of the LISTEN connection. Default 100 ms doubling to 5 s. */
@@ -193,26 +193,15 @@ export class PostgresNotifier implements Notifier {
   /**
    * After a reconnect: events of the outage are lost, so re-read every approval a long-poll
    * waits on and wake the waiters of those settled meanwhile. Subscriptions carry only the
-   * approval id, so each is looked up in the projects in turn (there are few projects).
+   * approval id, hence the store's internal lookup by id alone.
    */
   private async recheckWatched(): Promise<void> {
     const ids = [...this.watchedApprovals.keys()]
     if (ids.length === 0) return
-    let projects: Project[]
-    try {
-      projects = await this.options.store.listProjects()
-    } catch (error) {
-      this.report(error, 'could not re-check waiting approvals after reconnecting')
-      return
-    }
     const recheck = async (id: string) => {
-      for (const project of projects) {
-        if (this.closed || !this.watchedApprovals.has(id)) return
-        const approval = await this.options.store.getApproval(project.id, id)
-        if (!approval) continue
-        if (approval.status !== 'pending') this.deliver({ type: EVENT_OF_STATUS[approval.status], approval })
-        return
-      }
+      if (this.closed || !this.watchedApprovals.has(id)) return
+      const approval = await this.options.store.getApprovalById(id)
+      if (approval && approval.status !== 'pending' && !this.closed) this.deliver({ type: EVENT_OF_STATUS[approval.status], approval })
     }
     let next = 0
     const worker = async () => {

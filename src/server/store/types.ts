@@ -183,6 +183,13 @@ export interface Store {
   /** Creates an approval and its `created` audit event; with a known idempotency key returns the existing one. */
   createApproval(input: NewApproval): Promise<{ approval: Approval; created: boolean }>
   getApproval(projectId: string, id: string): Promise<Approval | null>
+  /**
+   * An approval by id alone, whatever its project. For internal server use only (the
+   * cross-replica notifier re-reading records its waiters hold, which carry no project):
+   * routes, the dashboard and the CLI must use the project-scoped `getApproval`, so another
+   * project's id stays invisible.
+   */
+  getApprovalById(id: string): Promise<Approval | null>
   listApprovals(projectId: string, filter?: ApprovalFilter): Promise<Page<Approval>>
   /** First decision wins. Records the `approved`/`rejected` audit event in the same transaction. */
   decideApproval(projectId: string, id: string, input: { decision: Decision; reason: string | null; decided_by: string; at?: string }): Promise<ChangeResult | null>

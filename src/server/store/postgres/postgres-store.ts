@@ -365,6 +365,12 @@ export class PostgresStore implements Store {
     return row ? toApproval(row) : null
   }
 
+  /** Internal server use only (see `Store.getApprovalById`); routes use `getApproval`. */
+  async getApprovalById(id: string): Promise<Approval | null> {
+    const row = await this.row('SELECT * FROM approvals WHERE id = $1', [id])
+    return row ? toApproval(row) : null
+  }
+
   async listApprovals(projectId: string, filter: ApprovalFilter = {}): Promise<Page<Approval>> {
     const limit = pageLimit(filter.limit)
     const where = new Conditions()

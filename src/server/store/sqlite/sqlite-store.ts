@@ -412,6 +412,12 @@ export class SqliteStore implements Store {
     return row ? toApproval(row) : null
   }
 
+  /** Internal server use only (see `Store.getApprovalById`); routes use `getApproval`. */
+  async getApprovalById(id: string): Promise<Approval | null> {
+    const row = this.get('SELECT * FROM approvals WHERE id = @id', { id })
+    return row ? toApproval(row) : null
+  }
+
   async listApprovals(projectId: string, filter: ApprovalFilter = {}): Promise<Page<Approval>> {
     const limit = pageLimit(filter.limit)
     const where = new Conditions({ projectId, limit: limit + 1 }, 'project_id = @projectId')
