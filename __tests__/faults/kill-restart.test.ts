@@ -1,6 +1,7 @@
 /**
  * Fault: the server process is killed with SIGKILL (no graceful shutdown) while 50 gates wait
- * in this process and two `approval-gate request` processes wait beside them. It restarts on
+ * in this process and two `approval-gate request` processes wait beside them (and three more
+ * gates start while it is down). It restarts on
  * the same data dir and port. Nothing may be lost: decisions made just before the kill still
  * hold, the rest are made after the restart, every gate resumes and ends as decided, no
  * approval is created twice, and the audit chain verifies.
@@ -43,7 +44,9 @@ describe('kill -9 of the server while gates wait', () => {
     expect(await server.decide(cliBefore, 'approve', 'before the crash')).toBe(200)
     await server.kill('SIGKILL')
 
-    // Down for a moment: gates see resets and refused connections, and keep waiting.
+    // Down for a moment: gates see resets and refused connections, and keep waiting. Gates
+    // started now cannot even create their approval yet: they retry the create.
+    const lateGates = startGates(3, 'kill9-late', { apiUrl: server.url, apiKey: server.keys.request, timeoutMs: 60_000 })
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     await server.restart()
 
@@ -52,6 +55,11 @@ describe('kill -9 of the server while gates wait', () => {
       expect(await server.decide(ids[i], decision, reason)).toBe(200)
     }
     expect(await server.decide(cliAfter, 'reject', 'after the crash')).toBe(200)
+
+    const lateIds = await Promise.all(lateGates.map((gate) => gate.created))
+    for (const [i, id] of lateIds.entries()) expect(await server.decide(id, plannedDecision(i).decision, plannedDecision(i).reason)).toBe(200)
+    expect(await Promise.all(lateGates.map((gate) => gate.outcome))).toEqual(lateIds.map((id, i) => expectedOutcome(i, id)))
+    expect(lateGates.every((gate) => gate.retries > 0)).toBe(true)
 
     const outcomes = await Promise.all(gates.map((gate) => gate.outcome))
     expect(outcomes).toEqual(ids.map((id, i) => expectedOutcome(i, id)))
@@ -62,8 +70,10 @@ describe('kill -9 of the server while gates wait', () => {
     expect(after.stdout.trim()).toBe('after the crash')
 
     // One approval per gate (retried creates are idempotent) and exactly one decision each.
-    const listed = await fetch(`${server.url}/v1/approvals?action=kill9-0`, { headers: { authorization: `Bearer ${server.keys.admin}` } })
-    expect(((await listed.json()) as { items: unknown[] }).items).toHaveLength(1)
+    for (const action of ['kill9-0', 'kill9-late-0', 'kill9-late-1', 'kill9-late-2']) {
+      const listed = await fetch(`${server.url}/v1/approvals?action=${action}`, { headers: { authorization: `Bearer ${server.keys.admin}` } })
+      expect(((await listed.json()) as { items: unknown[] }).items).toHaveLength(1)
+    }
     for (const [i, id] of ids.entries()) {
       const types = (await server.auditOf(id)).map((event) => event.type)
       expect(types).toEqual(['created', plannedDecision(i).decision === 'approve' ? 'approved' : 'rejected'])
