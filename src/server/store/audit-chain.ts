@@ -9,7 +9,7 @@
  * head consistently. Recording `head` from `verify` elsewhere (a ticket, a log) anchors it.
  */
 import { createHash } from 'node:crypto'
-import type { AuditEvent, AuditEventType, AuditVerification } from './types.js'
+import type { AuditEvent, AuditVerification } from './types.js'
 
 /** `prev_hash` of a project's first event. */
 export const GENESIS_HASH = '0'.repeat(64)
@@ -21,16 +21,7 @@ export interface ChainHead {
 }
 
 /** What a caller supplies for a new event; the chain adds `seq`, `prev_hash` and `hash`. */
-export interface AuditEventInput {
-  project_id: string
-  type: AuditEventType
-  approval_id: string
-  action: string
-  agent: string | null
-  actor: string
-  reason: string | null
-  at: string
-}
+export type AuditEventInput = Omit<AuditEvent, 'seq' | 'prev_hash' | 'hash'>
 
 /**
  * Canonical serialisation: a JSON array in a fixed field order. JSON string escaping is

@@ -72,6 +72,11 @@ export function decodeCursor(kind: 'apr' | 'aud', cursor: string): number {
   return sequence
 }
 
+/** `decodeCursor` of a cursor that may be absent (the first page): `undefined` then. */
+export function cursorBound(kind: 'apr' | 'aud', cursor: string | undefined): number | undefined {
+  return cursor === undefined ? undefined : decodeCursor(kind, cursor)
+}
+
 /**
  * A time filter bound as the canonical ISO form stored in rows, so string comparison is
  * time comparison (`2024-05-01` becomes `2024-05-01T00:00:00.000Z`).
@@ -80,6 +85,11 @@ export function isoBound(name: string, value: string): string {
   const time = Date.parse(value)
   if (Number.isNaN(time)) throw new StoreError('invalid', `${name} is not a valid ISO-8601 time: ${JSON.stringify(value).slice(0, 60)}`)
   return new Date(time).toISOString()
+}
+
+/** `isoBound` of a bound that may be absent: `undefined` then. */
+export function optionalIsoBound(name: string, value: string | undefined): string | undefined {
+  return value === undefined ? undefined : isoBound(name, value)
 }
 
 /** The case-insensitive form under which an email is unique. */

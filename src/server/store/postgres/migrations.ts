@@ -6,12 +6,7 @@
  * replicas starting together apply each one once.
  */
 import type { PoolClient } from 'pg'
-
-interface Migration {
-  version: number
-  name: string
-  sql: string
-}
+import { pendingMigrations, type Migration } from '../migrations.js'
 
 /** Arbitrary constant naming the advisory lock that serialises migrations. */
 const MIGRATION_LOCK = 0x61706761 // "apga"
@@ -149,11 +144,7 @@ export async function migrate(client: PoolClient): Promise<void> {
     )`)
     const { rows } = await client.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations')
     const current = rows[0]?.version ?? 0
-    if (current > SCHEMA_VERSION) {
-      throw new Error(`the database schema is version ${current}, newer than this approval-gate supports (${SCHEMA_VERSION}); upgrade approval-gate`)
-    }
-    for (const migration of MIGRATIONS) {
-      if (migration.version <= current) continue
+    for (const migration of pendingMigrations(MIGRATIONS, current)) {
       await client.query(migration.sql)
       await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, new Date().toISOString()])
     }

@@ -13,7 +13,20 @@ import pg from 'pg'
 import { newId } from '../../auth/secrets.js'
 import { AuditChainVerifier, chainAuditEvent, GENESIS_HASH, type AuditEventInput } from '../audit-chain.js'
 import { StoreError } from '../errors.js'
-import { checkRole, checkScopes, decodeCursor, DEFAULT_PROJECT_SETTINGS, emailKey, encodeCursor, isoBound, mergeProjectSettings, pageLimit } from '../inputs.js'
+import { checkRole, cursorBound, emailKey, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
+import {
+  cancelChange,
+  createdEvent,
+  decisionChange,
+  keyTouchThreshold,
+  newApiKeyInfo,
+  newProject,
+  newUser,
+  pageOf,
+  settledEvent,
+  timedOutEvent,
+  type SettleChange,
+} from '../records.js'
 import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toMember, toProject, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
 import type {
   ApiKeyInfo,
@@ -39,8 +52,6 @@ import type {
 
 type Queryable = pg.Pool | pg.PoolClient
 
-/** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
-const KEY_TOUCH_RESOLUTION_MS = 60_000
 /** Rows fetched per query while exporting or verifying. */
 const BATCH = 1000
 /** Deadlocks and serialisation failures are retried this many times before giving up. */
@@ -152,12 +163,7 @@ export class PostgresStore implements Store {
   // --- projects -------------------------------------------------------------------------
 
   async createProject(name: string, settings: Partial<ProjectSettings> = {}): Promise<Project> {
-    const project: Project = {
-      id: newId('prj'),
-      name,
-      settings: mergeProjectSettings({ ...DEFAULT_PROJECT_SETTINGS }, settings),
-      created_at: new Date().toISOString(),
-    }
+    const project = newProject(name, settings)
     await this.transaction(`project ${JSON.stringify(name)}`, async (client) => {
       await this.run('INSERT INTO projects (id, name, settings, created_at) VALUES ($1, $2, $3, $4)', [project.id, name, JSON.stringify(project.settings), project.created_at], client)
       await this.run('INSERT INTO audit_heads (project_id, seq, hash) VALUES ($1, 0, $2)', [project.id, GENESIS_HASH], client)
@@ -193,7 +199,7 @@ export class PostgresStore implements Store {
   // --- users and memberships ------------------------------------------------------------
 
   async createUser(input: { email: string; password_hash: string; github_login?: string | null }): Promise<User> {
-    const user: User = { id: newId('usr'), email: input.email, github_login: input.github_login ?? null, created_at: new Date().toISOString() }
+    const user = newUser(input)
     try {
       await this.run('INSERT INTO users (id, email, email_key, password_hash, github_login, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
         user.id,
@@ -273,16 +279,7 @@ export class PostgresStore implements Store {
   // --- API keys -------------------------------------------------------------------------
 
   async createApiKey(input: { project_id: string; name: string; scopes: KeyScope[]; key_hash: string; prefix: string }): Promise<ApiKeyInfo> {
-    const key: ApiKeyInfo = {
-      id: newId('key'),
-      project_id: input.project_id,
-      name: input.name,
-      scopes: checkScopes(input.scopes),
-      prefix: input.prefix,
-      created_at: new Date().toISOString(),
-      last_used_at: null,
-      revoked_at: null,
-    }
+    const key = newApiKeyInfo(input)
     try {
       await this.run('INSERT INTO api_keys (id, project_id, name, scopes, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
         key.id,
@@ -306,7 +303,7 @@ export class PostgresStore implements Store {
 
   /** Records use of a key. Skipped when the stored time is under a minute older, to spare a write per request. */
   async touchApiKey(id: string, at: string): Promise<void> {
-    const threshold = new Date(Date.parse(isoBound('at', at)) - KEY_TOUCH_RESOLUTION_MS).toISOString()
+    const threshold = keyTouchThreshold(at)
     await this.run('UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)', [id, at, threshold])
   }
 
@@ -346,16 +343,7 @@ export class PostgresStore implements Store {
         return { approval: toApproval(existing), created: false }
       }
       const approval = toApproval(inserted)
-      await this.appendAudit(client, {
-        project_id: approval.project_id,
-        type: 'created',
-        approval_id: approval.id,
-        action: approval.action,
-        agent: approval.agent,
-        actor: approval.requested_by,
-        reason: null,
-        at: approval.created_at,
-      })
+      await this.appendAudit(client, createdEvent(approval))
       return { approval, created: true }
     })
   }
@@ -379,11 +367,9 @@ export class PostgresStore implements Store {
     where.add('action = ?', filter.action)
     where.add('agent = ?', filter.agent)
     where.add('decided_by = ?', filter.decided_by)
-    where.add('seq < ?', filter.cursor === undefined ? undefined : decodeCursor('apr', filter.cursor))
+    where.add('seq < ?', cursorBound('apr', filter.cursor))
     const rows = await this.rows(`SELECT * FROM approvals WHERE ${where.sql()} ORDER BY seq DESC LIMIT ${where.param(limit + 1)}`, where.values)
-    const more = rows.length > limit
-    const page = more ? rows.slice(0, limit) : rows
-    return { items: page.map(toApproval), next_cursor: more ? encodeCursor('apr', rowSeq(page[page.length - 1])) : null }
+    return pageOf(rows, limit, toApproval, 'apr')
   }
 
   async decideApproval(
@@ -391,21 +377,15 @@ export class PostgresStore implements Store {
     id: string,
     input: { decision: Decision; reason: string | null; decided_by: string; at?: string },
   ): Promise<ChangeResult | null> {
-    const status = input.decision === 'approve' ? 'approved' : input.decision === 'reject' ? 'rejected' : null
-    if (status === null) throw new StoreError('invalid', `decision must be approve or reject, not ${JSON.stringify(input.decision)}`)
-    return this.settle(projectId, id, { status, reason: input.reason, by: input.decided_by, at: input.at ?? new Date().toISOString() })
+    return this.settle(projectId, id, decisionChange(input))
   }
 
   async cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string }): Promise<ChangeResult | null> {
-    return this.settle(projectId, id, { status: 'cancelled', reason: input.reason, by: input.by, at: input.at ?? new Date().toISOString() })
+    return this.settle(projectId, id, cancelChange(input))
   }
 
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
-  private settle(
-    projectId: string,
-    id: string,
-    change: { status: 'approved' | 'rejected' | 'cancelled'; reason: string | null; by: string; at: string },
-  ): Promise<ChangeResult | null> {
+  private settle(projectId: string, id: string, change: SettleChange): Promise<ChangeResult | null> {
     return this.transaction('approval', async (client) => {
       const row = await this.row(
         `UPDATE approvals SET status = $3, reason = $4, decided_by = $5, decided_at = $6
@@ -418,17 +398,7 @@ export class PostgresStore implements Store {
         return current ? { changed: false, approval: toApproval(current) } : null
       }
       const approval = toApproval(row)
-      const event = await this.appendAudit(client, {
-        project_id: projectId,
-        type: change.status,
-        approval_id: approval.id,
-        action: approval.action,
-        agent: approval.agent,
-        actor: change.by,
-        reason: change.reason,
-        at: change.at,
-      })
-      return { changed: true, approval, event }
+      return { changed: true, approval, event: await this.appendAudit(client, settledEvent(approval, change)) }
     })
   }
 
@@ -445,18 +415,7 @@ export class PostgresStore implements Store {
       )
       // Chain heads in a fixed order (project, then creation) so concurrent expiries cannot deadlock.
       const expired = rows.sort((a, b) => String(a.project_id).localeCompare(String(b.project_id)) || rowSeq(a) - rowSeq(b)).map(toApproval)
-      for (const approval of expired) {
-        await this.appendAudit(client, {
-          project_id: approval.project_id,
-          type: 'timed_out',
-          approval_id: approval.id,
-          action: approval.action,
-          agent: approval.agent,
-          actor: 'system',
-          reason: null,
-          at: now,
-        })
-      }
+      for (const approval of expired) await this.appendAudit(client, timedOutEvent(approval, now))
       return expired
     })
   }
@@ -481,8 +440,8 @@ export class PostgresStore implements Store {
     where.add('agent = ?', filter.agent)
     where.add("actor = ? AND type IN ('approved', 'rejected')", filter.approver)
     where.add('type = ?', filter.outcome)
-    where.add('at >= ?', filter.from === undefined ? undefined : isoBound('from', filter.from))
-    where.add('at <= ?', filter.to === undefined ? undefined : isoBound('to', filter.to))
+    where.add('at >= ?', optionalIsoBound('from', filter.from))
+    where.add('at <= ?', optionalIsoBound('to', filter.to))
     return where
   }
 
@@ -490,11 +449,9 @@ export class PostgresStore implements Store {
   async listAudit(projectId: string, filter: AuditFilter = {}): Promise<Page<AuditEvent>> {
     const limit = pageLimit(filter.limit)
     const where = this.auditConditions(projectId, filter)
-    where.add('seq < ?', filter.cursor === undefined ? undefined : decodeCursor('aud', filter.cursor))
+    where.add('seq < ?', cursorBound('aud', filter.cursor))
     const rows = await this.rows(`SELECT * FROM audit_events WHERE ${where.sql()} ORDER BY seq DESC LIMIT ${where.param(limit + 1)}`, where.values)
-    const more = rows.length > limit
-    const page = (more ? rows.slice(0, limit) : rows).map(toAuditEvent)
-    return { items: page, next_cursor: more ? encodeCursor('aud', page[page.length - 1].seq) : null }
+    return pageOf(rows, limit, toAuditEvent, 'aud')
   }
 
   async *exportAudit(projectId: string, filter: Omit<AuditFilter, 'cursor' | 'limit'> = {}): AsyncIterable<AuditEvent> {

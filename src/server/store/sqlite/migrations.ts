@@ -6,12 +6,7 @@
  * Never edit a released migration; add the next number.
  */
 import type { DatabaseSync } from 'node:sqlite'
-
-interface Migration {
-  version: number
-  name: string
-  sql: string
-}
+import { pendingMigrations, type Migration } from '../migrations.js'
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -143,12 +138,8 @@ export function migrate(db: DatabaseSync): void {
     ) STRICT`)
     const row = db.prepare('SELECT MAX(version) AS version FROM schema_migrations').get()
     const current = typeof row?.version === 'number' ? row.version : 0
-    if (current > SCHEMA_VERSION) {
-      throw new Error(`the database schema is version ${current}, newer than this approval-gate supports (${SCHEMA_VERSION}); upgrade approval-gate`)
-    }
     const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-    for (const migration of MIGRATIONS) {
-      if (migration.version <= current) continue
+    for (const migration of pendingMigrations(MIGRATIONS, current)) {
       db.exec(migration.sql)
       record.run(migration.version, migration.name, new Date().toISOString())
     }

@@ -9,7 +9,20 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { newId } from '../../auth/secrets.js'
 import { AuditChainVerifier, chainAuditEvent, type AuditEventInput, type ChainHead } from '../audit-chain.js'
 import { StoreError } from '../errors.js'
-import { checkRole, checkScopes, decodeCursor, DEFAULT_PROJECT_SETTINGS, emailKey, encodeCursor, isoBound, mergeProjectSettings, pageLimit } from '../inputs.js'
+import { checkRole, cursorBound, emailKey, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
+import {
+  cancelChange,
+  createdEvent,
+  decisionChange,
+  keyTouchThreshold,
+  newApiKeyInfo,
+  newProject,
+  newUser,
+  pageOf,
+  settledEvent,
+  timedOutEvent,
+  type SettleChange,
+} from '../records.js'
 import type {
   ApiKeyInfo,
   Approval,
@@ -38,8 +51,6 @@ type Params = Record<string, SQLInputValue>
 
 /** How long a writer waits for another process's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000
-/** `last_used_at` is rewritten at most this often, so authenticating a request is not a disk write each time. */
-const KEY_TOUCH_RESOLUTION_MS = 60_000
 /** Rows fetched per query while exporting, so an export never holds a read snapshot for long. */
 const EXPORT_BATCH = 500
 
@@ -182,12 +193,7 @@ export class SqliteStore implements Store {
   // --- projects -------------------------------------------------------------------------
 
   async createProject(name: string, settings: Partial<ProjectSettings> = {}): Promise<Project> {
-    const project: Project = {
-      id: newId('prj'),
-      name,
-      settings: mergeProjectSettings({ ...DEFAULT_PROJECT_SETTINGS }, settings),
-      created_at: new Date().toISOString(),
-    }
+    const project = newProject(name, settings)
     this.write(`project ${JSON.stringify(name)}`, () =>
       this.run('INSERT INTO projects (id, name, settings, created_at) VALUES (@id, @name, @settings, @created_at)', {
         ...project,
@@ -225,21 +231,15 @@ export class SqliteStore implements Store {
   // --- users and memberships ------------------------------------------------------------
 
   async createUser(input: { email: string; password_hash: string; github_login?: string | null }): Promise<User> {
-    const user: UserWithPassword = {
-      id: newId('usr'),
-      email: input.email,
-      password_hash: input.password_hash,
-      github_login: input.github_login ?? null,
-      created_at: new Date().toISOString(),
-    }
+    const user = newUser(input)
     this.write(`a user with email ${JSON.stringify(input.email)}`, () =>
       this.run(
         `INSERT INTO users (id, email, email_key, password_hash, github_login, created_at)
          VALUES (@id, @email, @email_key, @password_hash, @github_login, @created_at)`,
-        { ...user, email_key: emailKey(user.email) },
+        { ...user, email_key: emailKey(user.email), password_hash: input.password_hash },
       ),
     )
-    return { id: user.id, email: user.email, github_login: user.github_login, created_at: user.created_at }
+    return user
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -303,16 +303,7 @@ export class SqliteStore implements Store {
   // --- API keys -------------------------------------------------------------------------
 
   async createApiKey(input: { project_id: string; name: string; scopes: KeyScope[]; key_hash: string; prefix: string }): Promise<ApiKeyInfo> {
-    const key: ApiKeyInfo = {
-      id: newId('key'),
-      project_id: input.project_id,
-      name: input.name,
-      scopes: checkScopes(input.scopes),
-      prefix: input.prefix,
-      created_at: new Date().toISOString(),
-      last_used_at: null,
-      revoked_at: null,
-    }
+    const key = newApiKeyInfo(input)
     this.write('API key', () =>
       this.run(
         `INSERT INTO api_keys (id, project_id, name, scopes, key_hash, prefix, created_at)
@@ -330,7 +321,7 @@ export class SqliteStore implements Store {
 
   /** Records use of a key. Skipped when the stored time is under a minute older, to spare a disk write per request. */
   async touchApiKey(id: string, at: string): Promise<void> {
-    const threshold = new Date(Date.parse(isoBound('at', at)) - KEY_TOUCH_RESOLUTION_MS).toISOString()
+    const threshold = keyTouchThreshold(at)
     this.run('UPDATE api_keys SET last_used_at = @at WHERE id = @id AND (last_used_at IS NULL OR last_used_at <= @threshold)', { id, at, threshold })
   }
 
@@ -393,16 +384,7 @@ export class SqliteStore implements Store {
           requested_by: approval.requested_by,
         },
       )
-      this.appendAudit({
-        project_id: approval.project_id,
-        type: 'created',
-        approval_id: approval.id,
-        action: approval.action,
-        agent: approval.agent,
-        actor: approval.requested_by,
-        reason: null,
-        at: approval.created_at,
-      })
+      this.appendAudit(createdEvent(approval))
       return { approval, created: true }
     })
   }
@@ -425,11 +407,9 @@ export class SqliteStore implements Store {
     where.add('action = @action', 'action', filter.action)
     where.add('agent = @agent', 'agent', filter.agent)
     where.add('decided_by = @decided_by', 'decided_by', filter.decided_by)
-    where.add('seq < @before', 'before', filter.cursor === undefined ? undefined : decodeCursor('apr', filter.cursor))
+    where.add('seq < @before', 'before', cursorBound('apr', filter.cursor))
     const rows = this.all(`SELECT * FROM approvals WHERE ${where.sql()} ORDER BY seq DESC LIMIT @limit`, where.params)
-    const more = rows.length > limit
-    const page = more ? rows.slice(0, limit) : rows
-    return { items: page.map(toApproval), next_cursor: more ? encodeCursor('apr', rowSeq(page[page.length - 1])) : null }
+    return pageOf(rows, limit, toApproval, 'apr')
   }
 
   async decideApproval(
@@ -437,21 +417,15 @@ export class SqliteStore implements Store {
     id: string,
     input: { decision: Decision; reason: string | null; decided_by: string; at?: string },
   ): Promise<ChangeResult | null> {
-    const status = input.decision === 'approve' ? 'approved' : input.decision === 'reject' ? 'rejected' : null
-    if (status === null) throw new StoreError('invalid', `decision must be approve or reject, not ${JSON.stringify(input.decision)}`)
-    return this.settle(projectId, id, { status, reason: input.reason, by: input.decided_by, at: input.at ?? new Date().toISOString() })
+    return this.settle(projectId, id, decisionChange(input))
   }
 
   async cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string }): Promise<ChangeResult | null> {
-    return this.settle(projectId, id, { status: 'cancelled', reason: input.reason, by: input.by, at: input.at ?? new Date().toISOString() })
+    return this.settle(projectId, id, cancelChange(input))
   }
 
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
-  private settle(
-    projectId: string,
-    id: string,
-    change: { status: 'approved' | 'rejected' | 'cancelled'; reason: string | null; by: string; at: string },
-  ): ChangeResult | null {
+  private settle(projectId: string, id: string, change: SettleChange): ChangeResult | null {
     return this.write('approval', () => {
       const row = this.get(
         `UPDATE approvals SET status = @status, reason = @reason, decided_by = @by, decided_at = @at
@@ -463,17 +437,7 @@ export class SqliteStore implements Store {
         return current ? { changed: false, approval: toApproval(current) } : null
       }
       const approval = toApproval(row)
-      const event = this.appendAudit({
-        project_id: projectId,
-        type: change.status,
-        approval_id: approval.id,
-        action: approval.action,
-        agent: approval.agent,
-        actor: change.by,
-        reason: change.reason,
-        at: change.at,
-      })
-      return { changed: true, approval, event }
+      return { changed: true, approval, event: this.appendAudit(settledEvent(approval, change)) }
     })
   }
 
@@ -486,18 +450,7 @@ export class SqliteStore implements Store {
       )
       // RETURNING order is unspecified; a stable order keeps each project's chain in creation order.
       const expired = rows.sort((a, b) => rowSeq(a) - rowSeq(b)).map(toApproval)
-      for (const approval of expired) {
-        this.appendAudit({
-          project_id: approval.project_id,
-          type: 'timed_out',
-          approval_id: approval.id,
-          action: approval.action,
-          agent: approval.agent,
-          actor: 'system',
-          reason: null,
-          at: now,
-        })
-      }
+      for (const approval of expired) this.appendAudit(timedOutEvent(approval, now))
       return expired
     })
   }
@@ -521,8 +474,8 @@ export class SqliteStore implements Store {
     where.add('agent = @agent', 'agent', filter.agent)
     where.add("actor = @approver AND type IN ('approved', 'rejected')", 'approver', filter.approver)
     where.add('type = @outcome', 'outcome', filter.outcome)
-    where.add('at >= @from', 'from', filter.from === undefined ? undefined : isoBound('from', filter.from))
-    where.add('at <= @to', 'to', filter.to === undefined ? undefined : isoBound('to', filter.to))
+    where.add('at >= @from', 'from', optionalIsoBound('from', filter.from))
+    where.add('at <= @to', 'to', optionalIsoBound('to', filter.to))
     return where
   }
 
@@ -531,11 +484,9 @@ export class SqliteStore implements Store {
     const limit = pageLimit(filter.limit)
     const where = this.auditConditions(projectId, filter)
     where.params.limit = limit + 1
-    where.add('seq < @before', 'before', filter.cursor === undefined ? undefined : decodeCursor('aud', filter.cursor))
+    where.add('seq < @before', 'before', cursorBound('aud', filter.cursor))
     const rows = this.all(`SELECT * FROM audit_events WHERE ${where.sql()} ORDER BY seq DESC LIMIT @limit`, where.params)
-    const more = rows.length > limit
-    const page = (more ? rows.slice(0, limit) : rows).map(toAuditEvent)
-    return { items: page, next_cursor: more ? encodeCursor('aud', page[page.length - 1].seq) : null }
+    return pageOf(rows, limit, toAuditEvent, 'aud')
   }
 
   async *exportAudit(projectId: string, filter: Omit<AuditFilter, 'cursor' | 'limit'> = {}): AsyncIterable<AuditEvent> {

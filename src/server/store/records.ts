@@ -1,0 +1,98 @@
+/**
+ * The backend-independent half of the store's writes and pages: the records a new project,
+ * user or key starts as, what a decision or cancel changes, the audit event each approval
+ * change appends, and how a newest-first page and its cursor come out of fetched rows.
+ * Both backends use these so they cannot drift apart; the SQL stays in each backend.
+ */
+import { newId } from '../auth/secrets.js'
+import type { AuditEventInput } from './audit-chain.js'
+import { StoreError } from './errors.js'
+import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
+import { rowSeq, type Row } from './rows.js'
+import type { ApiKeyInfo, Approval, Decision, KeyScope, Page, Project, ProjectSettings, User } from './types.js'
+
+/** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
+const KEY_TOUCH_RESOLUTION_MS = 60_000
+
+/** A new project with the default settings, patched by `settings` (checked). */
+export function newProject(name: string, settings: Partial<ProjectSettings>): Project {
+  return { id: newId('prj'), name, settings: mergeProjectSettings({ ...DEFAULT_PROJECT_SETTINGS }, settings), created_at: new Date().toISOString() }
+}
+
+/** A new user (the password hash is stored beside it, never returned). */
+export function newUser(input: { email: string; github_login?: string | null }): User {
+  return { id: newId('usr'), email: input.email, github_login: input.github_login ?? null, created_at: new Date().toISOString() }
+}
+
+/** A new, never used API key record (its scopes checked). */
+export function newApiKeyInfo(input: { project_id: string; name: string; scopes: KeyScope[]; prefix: string }): ApiKeyInfo {
+  return {
+    id: newId('key'),
+    project_id: input.project_id,
+    name: input.name,
+    scopes: checkScopes(input.scopes),
+    prefix: input.prefix,
+    created_at: new Date().toISOString(),
+    last_used_at: null,
+    revoked_at: null,
+  }
+}
+
+/** A key's `last_used_at` is rewritten only when it is at or before this time (a minute before `at`). */
+export function keyTouchThreshold(at: string): string {
+  return new Date(Date.parse(isoBound('at', at)) - KEY_TOUCH_RESOLUTION_MS).toISOString()
+}
+
+/** What settling a pending approval writes: its final status, the reason, who, and when. */
+export interface SettleChange {
+  status: 'approved' | 'rejected' | 'cancelled'
+  reason: string | null
+  by: string
+  at: string
+}
+
+/** The change a decision makes; anything but `approve` or `reject` is `StoreError('invalid')`. */
+export function decisionChange(input: { decision: Decision; reason: string | null; decided_by: string; at?: string }): SettleChange {
+  return { status: statusForDecision(input.decision), reason: input.reason, by: input.decided_by, at: input.at ?? new Date().toISOString() }
+}
+
+/** The change a cancel (withdrawal by the requester) makes. */
+export function cancelChange(input: { reason: string | null; by: string; at?: string }): SettleChange {
+  return { status: 'cancelled', reason: input.reason, by: input.by, at: input.at ?? new Date().toISOString() }
+}
+
+/** `approve` → `approved`, `reject` → `rejected`. */
+export function statusForDecision(decision: Decision): 'approved' | 'rejected' {
+  if (decision === 'approve') return 'approved'
+  if (decision === 'reject') return 'rejected'
+  throw new StoreError('invalid', `decision must be approve or reject, not ${JSON.stringify(decision)}`)
+}
+
+/** The `created` audit event of a new approval, by its requester. */
+export function createdEvent(approval: Approval): AuditEventInput {
+  return auditEventOf(approval, 'created', approval.requested_by, null, approval.created_at)
+}
+
+/** The audit event of a settled approval (`approved`, `rejected` or `cancelled`). */
+export function settledEvent(approval: Approval, change: SettleChange): AuditEventInput {
+  return auditEventOf(approval, change.status, change.by, change.reason, change.at)
+}
+
+/** The `timed_out` audit event of an approval expired at `now`, by `system`. */
+export function timedOutEvent(approval: Approval, now: string): AuditEventInput {
+  return auditEventOf(approval, 'timed_out', 'system', null, now)
+}
+
+function auditEventOf(approval: Approval, type: AuditEventInput['type'], actor: string, reason: string | null, at: string): AuditEventInput {
+  return { project_id: approval.project_id, type, approval_id: approval.id, action: approval.action, agent: approval.agent, actor, reason, at }
+}
+
+/**
+ * A newest-first page from rows fetched with `LIMIT limit + 1`: the extra row only says
+ * there is more, and the cursor points below the last row shown.
+ */
+export function pageOf<T>(rows: Row[], limit: number, toItem: (row: Row) => T, cursorKind: 'apr' | 'aud'): Page<T> {
+  const more = rows.length > limit
+  const shown = more ? rows.slice(0, limit) : rows
+  return { items: shown.map(toItem), next_cursor: more ? encodeCursor(cursorKind, rowSeq(shown[shown.length - 1])) : null }
+}
