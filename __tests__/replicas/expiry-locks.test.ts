@@ -4,77 +4,52 @@
  * must look again shortly instead of spinning on it, and expire it once the lock is gone.
  * Skipped, with a message, without the PostgreSQL binaries.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { expect, it } from '@jest/globals'
 import pg from 'pg'
 import { InMemoryNotifier } from '../../src/server/notifier.js'
 import { ExpiryTimer } from '../../src/server/expiry.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
 import type { Store } from '../../src/server/store/types.js'
-import { findPostgresBin, startTempPostgres, type TempPostgres } from '../store/temp-postgres.js'
+import { approvalFor } from '../store/approval-input.js'
+import { describeWithPostgres } from '../store/temp-postgres.js'
 import { until } from './replicas.js'
 
-const bin = findPostgresBin()
-
-if (!bin) {
-  console.warn('Skipping the expiry-with-locks tests: no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin; set PG_BIN to run them.')
-  describe('expiry timer on PostgreSQL', () => {
-    it.skip('needs PostgreSQL server binaries', () => {})
-  })
-} else {
-  let cluster: TempPostgres
-
-  beforeAll(async () => {
-    cluster = await startTempPostgres(bin)
-  }, 60_000)
-  afterAll(async () => {
-    await cluster?.stop()
-  }, 30_000)
-
-  describe('expiry timer on PostgreSQL', () => {
-    it('backs off while a due row is locked elsewhere, then expires it once', async () => {
-      const config = await cluster.createDatabase()
-      const store = await openPostgresStore(config)
-      const locker = new pg.Client(config)
-      await locker.connect()
-      const notifier = new InMemoryNotifier()
-      let sweeps = 0
-      const counting: Store = Object.assign(Object.create(store) as Store, {
-        expireDue: (now: string) => {
-          sweeps++
-          return store.expireDue(now)
-        },
-      })
-      const timer = new ExpiryTimer(counting, notifier)
-      try {
-        const project = await store.createProject('main')
-        const { approval } = await store.createApproval({
-          project_id: project.id,
-          action: 'deploy',
-          context: {},
-          agent: null,
-          expires_at: new Date(Date.now() - 1_000).toISOString(),
-          idempotency_key: null,
-          requested_by: 'key:ci',
-        })
-        // Hold the row as another replica's sweep would, for a second.
-        await locker.query('BEGIN')
-        await locker.query('SELECT 1 FROM approvals WHERE id = $1 FOR UPDATE', [approval.id])
-        const expired: string[] = []
-        notifier.onApproval(approval.id, (event) => expired.push(event.type))
-        await timer.start()
-        await new Promise((resolve) => setTimeout(resolve, 1_000))
-        // Without a pause the timer would re-sweep at once, hundreds of times a second.
-        expect(sweeps).toBeLessThan(30)
-        expect(expired).toEqual([])
-        await locker.query('ROLLBACK')
-        await until('the row expires', () => expired.length > 0)
-        expect(expired).toEqual(['expired'])
-        expect((await store.listAudit(project.id, { outcome: 'timed_out' })).items).toHaveLength(1)
-      } finally {
-        await timer.stop()
-        await locker.end()
-        await store.close()
-      }
+describeWithPostgres('expiry timer on PostgreSQL', (cluster) => {
+  it('backs off while a due row is locked elsewhere, then expires it once', async () => {
+    const config = await cluster.createDatabase()
+    const store = await openPostgresStore(config)
+    const locker = new pg.Client(config)
+    await locker.connect()
+    const notifier = new InMemoryNotifier()
+    let sweeps = 0
+    const counting: Store = Object.assign(Object.create(store) as Store, {
+      expireDue: (now: string) => {
+        sweeps++
+        return store.expireDue(now)
+      },
     })
+    const timer = new ExpiryTimer(counting, notifier)
+    try {
+      const project = await store.createProject('main')
+      const { approval } = await store.createApproval(approvalFor(project, { expires_at: new Date(Date.now() - 1_000).toISOString() }))
+      // Hold the row as another replica's sweep would, for a second.
+      await locker.query('BEGIN')
+      await locker.query('SELECT 1 FROM approvals WHERE id = $1 FOR UPDATE', [approval.id])
+      const expired: string[] = []
+      notifier.onApproval(approval.id, (event) => expired.push(event.type))
+      await timer.start()
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      // Without a pause the timer would re-sweep at once, hundreds of times a second.
+      expect(sweeps).toBeLessThan(30)
+      expect(expired).toEqual([])
+      await locker.query('ROLLBACK')
+      await until('the row expires', () => expired.length > 0)
+      expect(expired).toEqual(['expired'])
+      expect((await store.listAudit(project.id, { outcome: 'timed_out' })).items).toHaveLength(1)
+    } finally {
+      await timer.stop()
+      await locker.end()
+      await store.close()
+    }
   })
-}
+})

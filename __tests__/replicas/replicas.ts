@@ -9,7 +9,7 @@ import { PostgresNotifier } from '../../src/server/notifier-postgres.js'
 import { startServer, type RunningServer } from '../../src/server/server.js'
 import type { KeyScope, Project } from '../../src/server/store/types.js'
 import { createKey } from '../server/helpers.js'
-import type { TempPostgres } from '../store/temp-postgres.js'
+import type { PostgresCluster } from '../store/temp-postgres.js'
 
 export interface Replicas {
   a: RunningServer
@@ -27,7 +27,7 @@ export function databaseUrl(config: pg.PoolConfig): string {
 }
 
 /** Starts replicas A and B on a new database; the project and keys are made through A's store. */
-export async function startReplicas(cluster: TempPostgres): Promise<Replicas> {
+export async function startReplicas(cluster: PostgresCluster): Promise<Replicas> {
   const database = await cluster.createDatabase()
   const url = databaseUrl(database)
   // `dataDir` is required by the options but not used with `database`: nothing is created there.

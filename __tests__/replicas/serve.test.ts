@@ -3,32 +3,21 @@
  * together on one empty PostgreSQL database seed it once, the printed key works on both, and a
  * long-poll on one wakes when the other decides. Skipped, with a message, without the binaries.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { afterAll, expect, it } from '@jest/globals'
 import { openStore } from '../../src/server/store/index.js'
 import { call, createKey } from '../server/helpers.js'
 import { runCli, startCli, stop, type CliProcess } from '../cli/helpers.js'
-import { findPostgresBin, startTempPostgres, type TempPostgres } from '../store/temp-postgres.js'
+import { describeWithPostgres } from '../store/temp-postgres.js'
 import { databaseUrl } from './replicas.js'
 
-const bin = findPostgresBin()
 /** `serve` prints this once it listens, with or without the first-run banner. */
 const LISTENING = /(?:listening on |curl -s -X POST )(http:\/\/127\.0\.0\.1:\d+)/
 
-if (!bin) {
-  console.warn('Skipping the serve-on-PostgreSQL tests: no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin; set PG_BIN to run them.')
-  describe('serve --database-url', () => {
-    it.skip('needs PostgreSQL server binaries', () => {})
-  })
-} else {
-  let cluster: TempPostgres
+describeWithPostgres('serve --database-url', (cluster) => {
   const running = new Set<CliProcess>()
 
-  beforeAll(async () => {
-    cluster = await startTempPostgres(bin)
-  }, 60_000)
   afterAll(async () => {
     for (const proc of running) await stop(proc)
-    await cluster?.stop()
   }, 30_000)
 
   function serve(args: string[], env: Record<string, string> = {}): CliProcess {
@@ -37,53 +26,51 @@ if (!bin) {
     return proc
   }
 
-  describe('serve --database-url', () => {
-    it('runs two replicas on one database: seeded once, one key for both, decisions wake the other', async () => {
-      const url = databaseUrl(await cluster.createDatabase())
-      // One by flag, one by environment variable, started at the same moment on the empty database.
-      const first = serve(['--database-url', url])
-      const second = serve([], { APPROVAL_GATE_DATABASE_URL: url })
-      const [urlA, urlB] = (await Promise.all([first.waitFor(LISTENING), second.waitFor(LISTENING)])).map((match) => match[1])
-      const banners = [first, second].filter((proc) => proc.stdout().includes('admin@localhost'))
-      expect(banners).toHaveLength(1)
-      const key = banners[0].stdout().match(/API key\s+(agk_\S+)/)![1]
+  it('runs two replicas on one database: seeded once, one key for both, decisions wake the other', async () => {
+    const url = databaseUrl(await cluster.createDatabase())
+    // One by flag, one by environment variable, started at the same moment on the empty database.
+    const first = serve(['--database-url', url])
+    const second = serve([], { APPROVAL_GATE_DATABASE_URL: url })
+    const [urlA, urlB] = (await Promise.all([first.waitFor(LISTENING), second.waitFor(LISTENING)])).map((match) => match[1])
+    const banners = [first, second].filter((proc) => proc.stdout().includes('admin@localhost'))
+    expect(banners).toHaveLength(1)
+    const key = banners[0].stdout().match(/API key\s+(agk_\S+)/)![1]
 
-      const store = await openStore({ kind: 'postgres', connection: url })
-      let decideKey: string
-      try {
-        const [project] = await store.listProjects()
-        decideKey = await createKey(store, project.id, ['decide'], 'approver')
-      } finally {
-        await store.close()
-      }
+    const store = await openStore({ kind: 'postgres', connection: url })
+    let decideKey: string
+    try {
+      const [project] = await store.listProjects()
+      decideKey = await createKey(store, project.id, ['decide'], 'approver')
+    } finally {
+      await store.close()
+    }
 
-      const created = await call(urlA, 'POST', '/v1/approvals', { key, json: { action: 'deploy' } })
-      expect(created.status).toBe(201)
-      const waiting = call(urlB, 'GET', `/v1/approvals/${created.body.id}?wait=20`, { key })
-      // B's long-poll may not be held yet when A decides; either way it must answer the decision.
-      await new Promise((resolve) => setTimeout(resolve, 300))
-      expect((await call(urlA, 'POST', `/v1/approvals/${created.body.id}/decision`, { key: decideKey, json: { decision: 'approve' } })).status).toBe(200)
-      expect((await waiting).body).toMatchObject({ status: 'approved', decided_by: 'key:approver' })
+    const created = await call(urlA, 'POST', '/v1/approvals', { key, json: { action: 'deploy' } })
+    expect(created.status).toBe(201)
+    const waiting = call(urlB, 'GET', `/v1/approvals/${created.body.id}?wait=20`, { key })
+    // B's long-poll may not be held yet when A decides; either way it must answer the decision.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect((await call(urlA, 'POST', `/v1/approvals/${created.body.id}/decision`, { key: decideKey, json: { decision: 'approve' } })).status).toBe(200)
+    expect((await waiting).body).toMatchObject({ status: 'approved', decided_by: 'key:approver' })
 
-      for (const proc of [first, second]) {
-        const result = await stop(proc)
-        running.delete(proc)
-        expect(result.code).toBe(0)
-      }
-    }, 60_000)
+    for (const proc of [first, second]) {
+      const result = await stop(proc)
+      running.delete(proc)
+      expect(result.code).toBe(0)
+    }
+  }, 60_000)
 
-    it('refuses a URL that is not PostgreSQL, without echoing it', async () => {
-      const result = await runCli(['serve', '--port', '0', '--database-url', 'mysql://root:hunter2@db/app'])
-      expect(result.code).not.toBe(0)
-      expect(result.stderr).toContain('--database-url must be a PostgreSQL URL')
-      expect(result.stderr).not.toContain('hunter2')
-    })
-
-    it('names the server, not the password, when PostgreSQL cannot be reached', async () => {
-      const result = await runCli(['serve', '--port', '0', '--database-url', 'postgres://gate:hunter2@127.0.0.1:1/none'])
-      expect(result.code).not.toBe(0)
-      expect(result.stderr).toContain('could not open the PostgreSQL store')
-      expect(result.stderr).not.toContain('hunter2')
-    })
+  it('refuses a URL that is not PostgreSQL, without echoing it', async () => {
+    const result = await runCli(['serve', '--port', '0', '--database-url', 'mysql://root:hunter2@db/app'])
+    expect(result.code).not.toBe(0)
+    expect(result.stderr).toContain('--database-url must be a PostgreSQL URL')
+    expect(result.stderr).not.toContain('hunter2')
   })
-}
+
+  it('names the server, not the password, when PostgreSQL cannot be reached', async () => {
+    const result = await runCli(['serve', '--port', '0', '--database-url', 'postgres://gate:hunter2@127.0.0.1:1/none'])
+    expect(result.code).not.toBe(0)
+    expect(result.stderr).toContain('could not open the PostgreSQL store')
+    expect(result.stderr).not.toContain('hunter2')
+  })
+})

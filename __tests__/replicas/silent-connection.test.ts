@@ -6,14 +6,12 @@
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { expect, it } from '@jest/globals'
 import type { ApprovalEvent } from '../../src/server/contracts.js'
 import { createPostgresNotifier } from '../../src/server/notifier-postgres.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
-import { findPostgresBin, startTempPostgres, type TempPostgres } from '../store/temp-postgres.js'
+import { describeWithPostgres } from '../store/temp-postgres.js'
 import { until } from './replicas.js'
-
-const bin = findPostgresBin()
 
 /** Forwards loopback connections to `port`; `freeze()` silences the open ones (new ones still pass). */
 async function startProxy(port: number): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
@@ -55,62 +53,46 @@ async function startProxy(port: number): Promise<{ port: number; freeze(): void;
   }
 }
 
-if (!bin) {
-  console.warn('Skipping the silent-connection test: no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin; set PG_BIN to run it.')
-  describe('PostgreSQL notifier heartbeat', () => {
-    it.skip('needs PostgreSQL server binaries', () => {})
-  })
-} else {
-  let cluster: TempPostgres
-
-  beforeAll(async () => {
-    cluster = await startTempPostgres(bin)
-  }, 60_000)
-  afterAll(async () => {
-    await cluster?.stop()
-  }, 30_000)
-
-  describe('PostgreSQL notifier heartbeat', () => {
-    it('replaces a LISTEN connection that went silent and wakes a waiter decided meanwhile', async () => {
-      const config = await cluster.createDatabase()
-      const proxy = await startProxy(config.port!)
-      const store = await openPostgresStore(config)
-      const sender = await createPostgresNotifier({ connection: config, store })
-      const errors: string[] = []
-      const receiver = await createPostgresNotifier({
-        connection: { ...config, port: proxy.port },
-        store,
-        heartbeatMs: 200,
-        onError: (_error, what) => errors.push(what),
-      })
-      try {
-        const project = await store.createProject('main')
-        const { approval } = await store.createApproval({
-          project_id: project.id,
-          action: 'deploy',
-          context: {},
-          agent: null,
-          expires_at: new Date(Date.now() + 60_000).toISOString(),
-          idempotency_key: null,
-          requested_by: 'key:ci',
-        })
-        const heard: ApprovalEvent[] = []
-        receiver.onApproval(approval.id, (event) => heard.push(event))
-
-        proxy.freeze()
-        const decided = await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ana@example.com' })
-        expect(decided?.changed).toBe(true)
-        sender.publish({ type: 'approved', approval: decided!.approval })
-
-        await until('the receiver wakes the waiter', () => heard.length > 0)
-        expect(heard[0]).toMatchObject({ type: 'approved', approval: { id: approval.id, status: 'approved', decided_by: 'ana@example.com' } })
-        expect(errors.some((what) => what.includes('lost the PostgreSQL LISTEN connection'))).toBe(true)
-        expect(receiver.listening).toBe(true)
-      } finally {
-        await Promise.all([sender.close(), receiver.close()])
-        await store.close()
-        await proxy.close()
-      }
+describeWithPostgres('PostgreSQL notifier heartbeat', (cluster) => {
+  it('replaces a LISTEN connection that went silent and wakes a waiter decided meanwhile', async () => {
+    const config = await cluster.createDatabase()
+    const proxy = await startProxy(config.port!)
+    const store = await openPostgresStore(config)
+    const sender = await createPostgresNotifier({ connection: config, store })
+    const errors: string[] = []
+    const receiver = await createPostgresNotifier({
+      connection: { ...config, port: proxy.port },
+      store,
+      heartbeatMs: 200,
+      onError: (_error, what) => errors.push(what),
     })
+    try {
+      const project = await store.createProject('main')
+      const { approval } = await store.createApproval({
+        project_id: project.id,
+        action: 'deploy',
+        context: {},
+        agent: null,
+        expires_at: new Date(Date.now() + 60_000).toISOString(),
+        idempotency_key: null,
+        requested_by: 'key:ci',
+      })
+      const heard: ApprovalEvent[] = []
+      receiver.onApproval(approval.id, (event) => heard.push(event))
+
+      proxy.freeze()
+      const decided = await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ana@example.com' })
+      expect(decided?.changed).toBe(true)
+      sender.publish({ type: 'approved', approval: decided!.approval })
+
+      await until('the receiver wakes the waiter', () => heard.length > 0)
+      expect(heard[0]).toMatchObject({ type: 'approved', approval: { id: approval.id, status: 'approved', decided_by: 'ana@example.com' } })
+      expect(errors.some((what) => what.includes('lost the PostgreSQL LISTEN connection'))).toBe(true)
+      expect(receiver.listening).toBe(true)
+    } finally {
+      await Promise.all([sender.close(), receiver.close()])
+      await store.close()
+      await proxy.close()
+    }
   })
-}
+})

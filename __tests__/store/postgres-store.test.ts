@@ -4,44 +4,16 @@
  * concurrent decisions, creates, chain appends and expiries from separate pools, migrations
  * racing at startup, and tamper detection. Skipped, with a message, without the binaries.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { hashToken } from '../../src/server/auth/secrets.js'
 import { openStore } from '../../src/server/store/index.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
-import type { NewApproval, Project, Store } from '../../src/server/store/types.js'
+import type { Store } from '../../src/server/store/types.js'
+import { approvalFor } from './approval-input.js'
 import { describeStoreContract } from './store-contract.js'
-import { findPostgresBin, startTempPostgres, type TempPostgres } from './temp-postgres.js'
+import { describeWithPostgres } from './temp-postgres.js'
 
-const bin = findPostgresBin()
-
-function approvalFor(project: Project, overrides: Partial<NewApproval> = {}): NewApproval {
-  return {
-    project_id: project.id,
-    action: 'deploy',
-    context: {},
-    agent: null,
-    expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-    idempotency_key: null,
-    requested_by: 'key:ci',
-    ...overrides,
-  }
-}
-
-if (!bin) {
-  console.warn('Skipping the PostgreSQL store tests: no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin; set PG_BIN to run them.')
-  describe('PostgreSQL store', () => {
-    it.skip('needs PostgreSQL server binaries', () => {})
-  })
-} else {
-  let cluster: TempPostgres
-
-  beforeAll(async () => {
-    cluster = await startTempPostgres(bin)
-  }, 60_000)
-  afterAll(async () => {
-    await cluster?.stop()
-  }, 30_000)
-
+describeWithPostgres('PostgreSQL store', (cluster) => {
   describeStoreContract('postgres', async () => openPostgresStore(await cluster.createDatabase()))
 
   describe('PostgreSQL store with several replicas', () => {
@@ -173,4 +145,4 @@ if (!bin) {
       await expect(openPostgresStore('postgres://nobody:secret@127.0.0.1:1/none')).rejects.toThrow(/could not open the PostgreSQL store at postgres:\/\/\*\*\*@127\.0\.0\.1:1\/none/)
     })
   })
-}
+})

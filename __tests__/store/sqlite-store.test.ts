@@ -15,7 +15,8 @@ import { hashAuditEvent } from '../../src/server/store/audit-chain.js'
 import { openStore } from '../../src/server/store/index.js'
 import { openSqliteStore } from '../../src/server/store/sqlite/index.js'
 import { MIGRATIONS } from '../../src/server/store/sqlite/migrations.js'
-import type { AuditEvent, NewApproval, Project, Store } from '../../src/server/store/types.js'
+import type { AuditEvent, Project, Store } from '../../src/server/store/types.js'
+import { approvalFor } from './approval-input.js'
 import { builtStoreModuleUrl } from './built-lib.js'
 import { describeStoreContract } from './store-contract.js'
 
@@ -27,19 +28,6 @@ describeStoreContract(
   () => openSqliteStore(join(contractDir, `store-${++fileNumber}.db`)),
   async () => rmSync(contractDir, { recursive: true, force: true }),
 )
-
-function approvalFor(project: Project, overrides: Partial<NewApproval> = {}): NewApproval {
-  return {
-    project_id: project.id,
-    action: 'deploy',
-    context: {},
-    agent: null,
-    expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-    idempotency_key: null,
-    requested_by: 'key:ci',
-    ...overrides,
-  }
-}
 
 describe('SQLite store on disk', () => {
   let dir: string

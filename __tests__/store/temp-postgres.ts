@@ -9,13 +9,18 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { afterAll, beforeAll, describe, it } from '@jest/globals'
 import pg from 'pg'
 
-export interface TempPostgres {
+/** What tests use of a cluster: new databases, and superuser SQL in them. */
+export interface PostgresCluster {
   /** Connection settings of a new empty database. */
   createDatabase(): Promise<pg.PoolConfig>
   /** Runs SQL as the superuser in a database made by `createDatabase` (for tampering tests). */
   superuserQuery(config: pg.PoolConfig, sql: string): Promise<void>
+}
+
+export interface TempPostgres extends PostgresCluster {
   stop(): Promise<void>
 }
 
@@ -97,4 +102,41 @@ export async function startTempPostgres(bin: string): Promise<TempPostgres> {
       }
     },
   }
+}
+
+/**
+ * Registers the tests `define` adds under `describe(title)`, on one throwaway cluster
+ * started before them (file-level `beforeAll`) and stopped after every hook of theirs has
+ * run (file-level `afterAll`, so their servers close while the database is still up).
+ * Without the server binaries it warns once and registers a single skipped test instead,
+ * so machines without PostgreSQL stay green. `cluster` may only be used inside tests and
+ * hooks: it starts after registration.
+ */
+export function describeWithPostgres(title: string, define: (cluster: PostgresCluster) => void): void {
+  const bin = findPostgresBin()
+  if (!bin) {
+    console.warn(`Skipping "${title}": no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin; set PG_BIN to run them.`)
+    describe(title, () => {
+      it.skip('needs PostgreSQL server binaries', () => {})
+    })
+    return
+  }
+  let running: TempPostgres | null = null
+  const started = (): TempPostgres => {
+    if (!running) throw new Error('the temp PostgreSQL cluster is not running: use it inside tests and hooks only')
+    return running
+  }
+  beforeAll(async () => {
+    running = await startTempPostgres(bin)
+  }, 60_000)
+  afterAll(async () => {
+    await running?.stop()
+    running = null
+  }, 30_000)
+  describe(title, () =>
+    define({
+      createDatabase: () => started().createDatabase(),
+      superuserQuery: (config, sql) => started().superuserQuery(config, sql),
+    }),
+  )
 }
