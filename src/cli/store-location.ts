@@ -1,14 +1,14 @@
 /**
  * Where the server's data lives, for `serve` and the admin commands: the embedded SQLite
  * database in `--data`, or the PostgreSQL database of `--database-url`. Admin commands open
- * it directly (both backends let them write while the server runs), find projects by name,
- * and close it.
+ * it directly (both backends let them write while the server runs), find their `--project`
+ * by name, and close it.
  */
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { DATABASE_FILE, openServerStore, type DatabaseOptions } from '../server/server.js'
 import type { Project, Store } from '../server/store/types.js'
-import { CliError, flagOrEnv, UsageError } from './cli-kit.js'
+import { CliError, flagOrEnv, required, UsageError, type Command } from './cli-kit.js'
 
 /** The `--data` and `--database-url` flags of `serve` and every admin command. */
 export const STORE_FLAGS = { data: { type: 'string', short: 'd' }, 'database-url': { type: 'string' } } as const
@@ -18,6 +18,12 @@ export const STORE_HELP = `  --data DIR          data directory of the server (e
   --database-url URL  the server's PostgreSQL database instead of --data:
                       postgres://USER:PASSWORD@HOST:5432/DB (env APPROVAL_GATE_DATABASE_URL;
                       prefer the environment: flags show in the process list)`
+
+/** `STORE_FLAGS` plus the `--project NAME` that the admin commands working on one project take. */
+export const PROJECT_FLAGS = { ...STORE_FLAGS, project: { type: 'string' } } as const
+
+/** Help line of `--project` (same column as `STORE_HELP`). */
+export const PROJECT_HELP = `  --project NAME      the project (required)`
 
 /** The embedded database's directory, and the PostgreSQL database that replaces it when given. */
 export interface StoreLocation {
@@ -89,9 +95,28 @@ export async function withStore<T>(location: StoreLocation, use: (store: Store) 
 }
 
 /** The project called `name`, or an error listing the ones that exist. */
-export async function projectNamed(store: Store, name: string): Promise<Project> {
+async function projectNamed(store: Store, name: string): Promise<Project> {
   const project = await store.getProjectByName(name)
   if (project) return project
   const names = (await store.listProjects()).map((p) => p.name)
   throw new CliError(`no project named ${JSON.stringify(name)}${names.length ? `; projects: ${names.join(', ')}` : '; create one with `approval-gate project create NAME`'}`)
+}
+
+/** A project by name, and where the data it lives in is. */
+export interface ProjectTarget {
+  projectName: string
+  location: StoreLocation
+}
+
+/**
+ * The required `--project` and the store location of `command`'s flags (`PROJECT_FLAGS`),
+ * checked together before the command reads input or opens anything.
+ */
+export function projectTargetOf(command: Command, values: { project?: string; data?: string; 'database-url'?: string }, env: NodeJS.ProcessEnv): ProjectTarget {
+  return { projectName: required(values.project, '--project', command), location: storeLocationOf(values, env, command.name) }
+}
+
+/** Runs `use` with the open store and the target project (an error naming the projects if it does not exist). */
+export async function withProject<T>(target: ProjectTarget, use: (store: Store, project: Project) => Promise<T>): Promise<T> {
+  return withStore(target.location, async (store) => use(store, await projectNamed(store, target.projectName)))
 }

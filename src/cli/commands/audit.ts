@@ -1,8 +1,8 @@
 /** `approval-gate audit export|verify`: the hash-chained audit trail, read straight from the server's database. */
 import { once } from 'node:events'
 import { AUDIT_EXPORT_FORMATS, auditExportLines, type AuditExportFormat } from '../../server/audit-export.js'
-import { EXIT, line, parseCommand, printJson, required, UsageError, type Command } from '../cli-kit.js'
-import { projectNamed, STORE_FLAGS, STORE_HELP, storeLocationOf, withStore } from '../store-location.js'
+import { EXIT, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
+import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
 
 export const auditExportCommand: Command = {
   name: 'audit export',
@@ -14,19 +14,18 @@ Writes every audit event of the project, oldest first, to stdout. CSV cells that
 spreadsheet would run as formulas are prefixed with '.
 
 Options:
-  --project NAME      the project (required)
+${PROJECT_HELP}
   --format F          ndjson (default) or csv
 ${STORE_HELP}
   -h, --help          show this help
 `,
   async run(args, io) {
-    const parsed = parseCommand(auditExportCommand, args, io, { ...STORE_FLAGS, project: { type: 'string' }, format: { type: 'string', short: 'f' } }, { min: 0, max: 0 })
+    const parsed = parseCommand(auditExportCommand, args, io, { ...PROJECT_FLAGS, format: { type: 'string', short: 'f' } }, { min: 0, max: 0 })
     if (!parsed) return EXIT.ok
-    const projectName = required(parsed.values.project, '--project', auditExportCommand)
+    const target = projectTargetOf(auditExportCommand, parsed.values, io.env)
     const format = (parsed.values.format ?? 'ndjson') as AuditExportFormat
     if (!AUDIT_EXPORT_FORMATS.includes(format)) throw new UsageError(`--format must be ndjson or csv, got ${JSON.stringify(parsed.values.format)}`, auditExportCommand.name)
-    await withStore(storeLocationOf(parsed.values, io.env, auditExportCommand.name), async (store) => {
-      const project = await projectNamed(store, projectName)
+    await withProject(target, async (store, project) => {
       for await (const chunk of auditExportLines(store.exportAudit(project.id), format)) {
         // Respect backpressure: a large trail piped into a slow consumer must not pile up in memory.
         if (!io.stdout.write(chunk)) await once(io.stdout, 'drain')
@@ -46,16 +45,17 @@ Recomputes the hash chain. Exit 0 when it is intact; exit 1 naming the first eve
 was edited, or where one was deleted.
 
 Options:
-  --project NAME      the project (required)
+${PROJECT_HELP}
 ${STORE_HELP}
   --json              print the verification result as JSON
   -h, --help          show this help
 `,
   async run(args, io) {
-    const parsed = parseCommand(auditVerifyCommand, args, io, { ...STORE_FLAGS, project: { type: 'string' }, json: { type: 'boolean' } }, { min: 0, max: 0 })
+    const parsed = parseCommand(auditVerifyCommand, args, io, { ...PROJECT_FLAGS, json: { type: 'boolean' } }, { min: 0, max: 0 })
     if (!parsed) return EXIT.ok
-    const projectName = required(parsed.values.project, '--project', auditVerifyCommand)
-    const result = await withStore(storeLocationOf(parsed.values, io.env, auditVerifyCommand.name), async (store) => store.verifyAudit((await projectNamed(store, projectName)).id))
+    const target = projectTargetOf(auditVerifyCommand, parsed.values, io.env)
+    const { projectName } = target
+    const result = await withProject(target, async (store, project) => store.verifyAudit(project.id))
     if (parsed.values.json) printJson(io, result)
     else if (result.ok) line(io.stdout, `ok: the audit trail of ${projectName} is intact (${result.events} events, head ${result.head})`)
     else line(io.stdout, `TAMPERED: the audit trail of ${projectName} fails at seq ${result.seq} (${PROBLEMS[result.problem]}); ${result.events} events checked`)

@@ -1,8 +1,8 @@
 /** `approval-gate keys create|list|revoke`: API keys of a project (stored hashed, shown once). */
 import { newApiKey } from '../../server/auth/secrets.js'
 import type { KeyScope } from '../../server/store/types.js'
-import { CliError, EXIT, line, parseCommand, printJson, required, UsageError, type Command } from '../cli-kit.js'
-import { projectNamed, STORE_FLAGS, STORE_HELP, storeLocationOf, withStore } from '../store-location.js'
+import { CliError, EXIT, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
+import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
 
 const SCOPES: readonly KeyScope[] = ['request', 'decide', 'admin']
 
@@ -22,7 +22,7 @@ Scopes (repeat --scope or give a comma list):
   admin      everything
 
 Options:
-  --project NAME      the project (required)
+${PROJECT_HELP}
   --scope SCOPE       request, decide or admin (required)
   --name N            a label, recorded as "key:N" in decisions and the audit trail (default: the scopes)
 ${STORE_HELP}
@@ -34,18 +34,17 @@ ${STORE_HELP}
       keysCreateCommand,
       args,
       io,
-      { ...STORE_FLAGS, project: { type: 'string' }, scope: { type: 'string', multiple: true }, name: { type: 'string' }, json: { type: 'boolean' } },
+      { ...PROJECT_FLAGS, scope: { type: 'string', multiple: true }, name: { type: 'string' }, json: { type: 'boolean' } },
       { min: 0, max: 0 },
     )
     if (!parsed) return EXIT.ok
     const { values } = parsed
-    const projectName = required(values.project, '--project', keysCreateCommand)
+    const target = projectTargetOf(keysCreateCommand, values, io.env)
     const scopes = parseScopes(values.scope ?? [])
     const name = (values.name ?? scopes.join('+')).trim()
     if (!/^[\x21-\x7E][\x20-\x7E]{0,99}$/.test(name)) throw new UsageError('--name must be 1–100 printable ASCII characters', keysCreateCommand.name)
 
-    const created = await withStore(storeLocationOf(values, io.env, keysCreateCommand.name), async (store) => {
-      const project = await projectNamed(store, projectName)
+    const created = await withProject(target, async (store, project) => {
       const key = newApiKey()
       const info = await store.createApiKey({ project_id: project.id, name, scopes, key_hash: key.hash, prefix: key.prefix })
       return { key: key.key, info }
@@ -53,7 +52,7 @@ ${STORE_HELP}
     if (values.json) {
       printJson(io, { api_key: created.key, id: created.info.id, name: created.info.name, scopes: created.info.scopes })
     } else {
-      line(io.stdout, `Created key ${created.info.id} "${created.info.name}" (scopes: ${created.info.scopes.join(', ')}) for project ${projectName}.`)
+      line(io.stdout, `Created key ${created.info.id} "${created.info.name}" (scopes: ${created.info.scopes.join(', ')}) for project ${target.projectName}.`)
       line(io.stdout, `API key, shown once: ${created.key}`)
     }
     return EXIT.ok
@@ -67,21 +66,21 @@ export const keysListCommand: Command = {
 Usage: approval-gate keys list --project NAME [--data DIR | --database-url URL] [--json]
 
 Options:
-  --project NAME      the project (required)
+${PROJECT_HELP}
 ${STORE_HELP}
   --json              print the keys as a JSON array
   -h, --help          show this help
 `,
   async run(args, io) {
-    const parsed = parseCommand(keysListCommand, args, io, { ...STORE_FLAGS, project: { type: 'string' }, json: { type: 'boolean' } }, { min: 0, max: 0 })
+    const parsed = parseCommand(keysListCommand, args, io, { ...PROJECT_FLAGS, json: { type: 'boolean' } }, { min: 0, max: 0 })
     if (!parsed) return EXIT.ok
-    const projectName = required(parsed.values.project, '--project', keysListCommand)
-    const keys = await withStore(storeLocationOf(parsed.values, io.env, keysListCommand.name), async (store) => store.listApiKeys((await projectNamed(store, projectName)).id))
+    const target = projectTargetOf(keysListCommand, parsed.values, io.env)
+    const keys = await withProject(target, async (store, project) => store.listApiKeys(project.id))
     if (parsed.values.json) {
       printJson(io, keys)
       return EXIT.ok
     }
-    if (keys.length === 0) line(io.stdout, `Project ${projectName} has no API keys.`)
+    if (keys.length === 0) line(io.stdout, `Project ${target.projectName} has no API keys.`)
     for (const key of keys) {
       const state = key.revoked_at ? `revoked ${key.revoked_at}` : `last used ${key.last_used_at ?? 'never'}`
       line(io.stdout, `${key.id}  ${key.prefix}…  ${key.name}  [${key.scopes.join(',')}]  created ${key.created_at}  ${state}`)
@@ -99,17 +98,17 @@ Usage: approval-gate keys revoke --project NAME KEY_ID [--data DIR | --database-
 KEY_ID is the key_… id shown by "keys list".
 
 Options:
-  --project NAME      the project (required)
+${PROJECT_HELP}
 ${STORE_HELP}
   -h, --help          show this help
 `,
   async run(args, io) {
-    const parsed = parseCommand(keysRevokeCommand, args, io, { ...STORE_FLAGS, project: { type: 'string' } }, { min: 1, max: 1 })
+    const parsed = parseCommand(keysRevokeCommand, args, io, PROJECT_FLAGS, { min: 1, max: 1 })
     if (!parsed) return EXIT.ok
-    const projectName = required(parsed.values.project, '--project', keysRevokeCommand)
+    const target = projectTargetOf(keysRevokeCommand, parsed.values, io.env)
+    const { projectName } = target
     const keyId = parsed.positionals[0]
-    const outcome = await withStore(storeLocationOf(parsed.values, io.env, keysRevokeCommand.name), async (store) => {
-      const project = await projectNamed(store, projectName)
+    const outcome = await withProject(target, async (store, project) => {
       const key = (await store.listApiKeys(project.id)).find((candidate) => candidate.id === keyId)
       if (!key) return 'unknown'
       if (key.revoked_at) return `already revoked at ${key.revoked_at}`

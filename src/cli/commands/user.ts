@@ -1,7 +1,7 @@
 /** `approval-gate user add EMAIL --project NAME --password-stdin`: a dashboard member. */
 import { hashPassword } from '../../server/auth/secrets.js'
-import { CliError, EXIT, line, parseCommand, required, UsageError, type Command } from '../cli-kit.js'
-import { projectNamed, STORE_FLAGS, STORE_HELP, storeLocationOf, withStore } from '../store-location.js'
+import { CliError, EXIT, line, parseCommand, UsageError, type Command } from '../cli-kit.js'
+import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
 
 /** Shortest password accepted for a dashboard account. */
 const MIN_PASSWORD_CHARS = 12
@@ -21,7 +21,7 @@ The password is read from standard input, so it never shows in the process list:
   printf '%s' "$PASSWORD" | approval-gate user add ana@example.com --project default --password-stdin
 
 Options:
-  --project NAME      the project (required)
+${PROJECT_HELP}
   --password-stdin    read the password (at least ${MIN_PASSWORD_CHARS} characters) from stdin (required)
   --admin             make them an admin of the project (default: member)
   --github LOGIN      their GitHub login, for the self-approval rule
@@ -33,25 +33,23 @@ ${STORE_HELP}
       userAddCommand,
       args,
       io,
-      { ...STORE_FLAGS, project: { type: 'string' }, admin: { type: 'boolean' }, github: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+      { ...PROJECT_FLAGS, admin: { type: 'boolean' }, github: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
       { min: 1, max: 1 },
     )
     if (!parsed) return EXIT.ok
     const { values } = parsed
     const email = parsed.positionals[0].trim()
     if (!/^[^\s@]{1,64}@[^\s@]{1,255}$/.test(email)) throw new UsageError(`${JSON.stringify(email)} is not an email address`, userAddCommand.name)
-    const projectName = required(values.project, '--project', userAddCommand)
+    const target = projectTargetOf(userAddCommand, values, io.env)
     if (!values['password-stdin']) throw new UsageError('--password-stdin is required: pipe the password on standard input', userAddCommand.name)
     const github = values.github?.trim().replace(/^@/, '')
     if (github !== undefined && !/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(github)) {
       throw new UsageError(`--github ${JSON.stringify(values.github)} is not a GitHub login`, userAddCommand.name)
     }
-    const location = storeLocationOf(values, io.env, userAddCommand.name)
     const password = await readPassword(io.stdin)
     const role = values.admin ? 'admin' : 'member'
 
-    const created = await withStore(location, async (store) => {
-      const project = await projectNamed(store, projectName)
+    const created = await withProject(target, async (store, project) => {
       const password_hash = await hashPassword(password)
       const existing = await store.getUserByEmail(email)
       const patch = github === undefined ? { password_hash } : { password_hash, github_login: github }
@@ -59,7 +57,7 @@ ${STORE_HELP}
       await store.setMembership(project.id, user.id, role)
       return { user, existed: existing !== null }
     })
-    line(io.stdout, `${created.existed ? 'Updated' : 'Added'} ${created.user.email} as ${role} of ${projectName}${created.user.github_login ? ` (GitHub: ${created.user.github_login})` : ''}.`)
+    line(io.stdout, `${created.existed ? 'Updated' : 'Added'} ${created.user.email} as ${role} of ${target.projectName}${created.user.github_login ? ` (GitHub: ${created.user.github_login})` : ''}.`)
     return EXIT.ok
   },
 }
