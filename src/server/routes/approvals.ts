@@ -22,7 +22,7 @@ import {
 } from '../http/input-rules.js'
 import { errorResponseSchema, toWire, wireApprovalSchema } from '../http/wire.js'
 import type { LongPolls } from '../long-poll.js'
-import type { Approval, ApprovalStatus, Decision, Store } from '../store/types.js'
+import type { Approval, ApprovalFilter, ApprovalStatus, Decision, Store } from '../store/types.js'
 
 export interface ApprovalRoutesOptions {
   store: Store
@@ -49,14 +49,8 @@ interface CreateBody {
   timeout_ms?: number
 }
 
-interface ListQuery {
-  status?: ApprovalStatus
-  action?: string
-  agent?: string
-  decided_by?: string
-  cursor?: string
-  limit?: number
-}
+/** The list query (checked by the route's schema) is handed to the store as its filter. */
+type ListQuery = ApprovalFilter
 
 export async function approvalRoutes(app: FastifyInstance, options: ApprovalRoutesOptions): Promise<void> {
   const { store, approvals, longPolls, publicUrl } = options
