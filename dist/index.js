@@ -75465,10 +75465,18 @@ class ApprovalsClient {
         const body = reason === undefined ? { decision } : { decision, reason };
         return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/decision`, what, options, { body, approvalId: id }), what, { id });
     }
-    /** `POST /v1/approvals/{id}/cancel`: withdraw a pending request. Decided → `ApprovalError('conflict')`. */
+    /**
+     * `POST /v1/approvals/{id}/cancel`: withdraw a pending request. Decided → `ApprovalError('conflict')`.
+     * `timedOut` (extension) says the requester gave up at its deadline: our server records it as
+     * expired (audit `timed_out`) rather than cancelled.
+     */
     async cancel(id, reason, options = {}) {
         const what = `Withdrawing approval ${excerpt(id, 80)}`;
-        const body = reason === undefined ? {} : { reason };
+        const body = {};
+        if (reason !== undefined)
+            body.reason = reason;
+        if (options.timedOut)
+            body.timed_out = true;
         return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/cancel`, what, options, { body, approvalId: id }), what, { id });
     }
     /** `GET /v1/approvals?…`, newest first. */
@@ -75606,11 +75614,11 @@ class ApprovalsClient {
 /** The whole withdrawal (finishing an in-flight create, then cancel) takes at most this long. */
 const WITHDRAW_BOUND_MS = 2_000;
 /**
- * `POST /v1/approvals/{id}/cancel` with `reason`, within `boundMs`. If the id is not known yet
+ * `POST /v1/approvals/{id}/cancel` with `reason` (and `timed_out` when the deadline passed), within `boundMs`. If the id is not known yet
  * because the create is still in flight, waits (within the bound) for it first. Resolves when
  * done or given up; never rejects (a failed withdrawal must not hide the real outcome).
  */
-async function withdrawRequest(client, target, reason, boundMs = WITHDRAW_BOUND_MS) {
+async function withdrawRequest(client, target, reason, { boundMs = WITHDRAW_BOUND_MS, timedOut = false } = {}) {
     const bound = new AbortController();
     // Read now: the waiting loop clears these once its own await resumes.
     const { stopCreate, pendingCreate } = target;
@@ -75626,7 +75634,7 @@ async function withdrawRequest(client, target, reason, boundMs = WITHDRAW_BOUND_
         }
         if (id === undefined || bound.signal.aborted)
             return;
-        await client.cancel(id, reason, { signal: bound.signal, timeoutMs: boundMs });
+        await client.cancel(id, reason, { signal: bound.signal, timeoutMs: boundMs, timedOut });
     }
     catch {
         // Already decided (409), unreachable server, no cancel endpoint (JamJet): nothing more to do.
@@ -75700,7 +75708,8 @@ async function requestApproval(action, options = {}) {
             // Thrown at the deadline, not after the withdrawal: it runs alongside (bounded, and it
             // keeps the event loop alive), and a caller about to exit awaits it via `onWithdraw`.
             const reason = error.cause === 'server_error' ? 'the requester gave up after repeated server errors' : `no decision within ${config.timeoutMs} ms`;
-            handOver(config, withdrawRequest(client, target, reason));
+            // Only a passed deadline is a timeout on the server too; giving up on 5xx is a withdrawal.
+            handOver(config, withdrawRequest(client, target, reason, { timedOut: error.cause === undefined }));
         }
         throw error;
     }

@@ -33,6 +33,8 @@ describe('the deadline', () => {
     const cancels = server.requestsTo('cancel')
     expect(cancels).toHaveLength(1)
     expect(cancels[0].approvalId).toBe(id)
+    // Withdrawn as timed out, so the server records an expiry, not a cancellation.
+    expect(cancels[0].json).toEqual({ reason: 'no decision within 600 ms', timed_out: true })
     expect(server.approvals.get(id)?.status).toBe('cancelled')
   })
 

@@ -125,6 +125,17 @@ describe('decision and cancel', () => {
     const decideAfter = await call(t.url, 'POST', `/v1/approvals/${b.body.id}/decision`, { key: t.keys.decide, json: { decision: 'approve' } })
     expect(decideAfter.status).toBe(409)
   })
+
+  it('cancel with timed_out (the requester gave up at its deadline) expires it and audits timed_out', async () => {
+    const a = await create({ action: 'gave-up' })
+    const bad = await call(t.url, 'POST', `/v1/approvals/${a.body.id}/cancel`, { key: t.keys.request, json: { timed_out: 'yes' } })
+    expect(bad.status).toBe(400)
+    const expired = await call(t.url, 'POST', `/v1/approvals/${a.body.id}/cancel`, { key: t.keys.request, json: { reason: 'no decision within 5000 ms', timed_out: true } })
+    expect(expired.status).toBe(200)
+    expect(expired.body).toMatchObject({ status: 'expired', reason: 'no decision within 5000 ms', decided_by: 'key:request-key' })
+    const audit = await call(t.url, 'GET', '/v1/audit?action=gave-up', { key: t.keys.decide })
+    expect(audit.body.items.map((e: { type: string }) => e.type)).toEqual(['timed_out', 'created'])
+  })
 })
 
 describe('list', () => {

@@ -412,6 +412,18 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.cancelApproval(other.id, decided.id, { reason: null, by: 'key:ci' })).toBeNull()
       })
 
+      it('records a withdrawal at the requester deadline as expired and timed out', async () => {
+        const { approval } = await store.createApproval(newApproval(project))
+        const withdrawn = await store.cancelApproval(project.id, approval.id, { reason: 'no decision within 1000 ms', by: 'key:ci', timed_out: true })
+        expect(withdrawn).toMatchObject({
+          changed: true,
+          approval: { status: 'expired', reason: 'no decision within 1000 ms', decided_by: 'key:ci' },
+          event: { type: 'timed_out', actor: 'key:ci', reason: 'no decision within 1000 ms' },
+        })
+        expect(await store.cancelApproval(project.id, approval.id, { reason: null, by: 'key:ci', timed_out: true })).toEqual({ changed: false, approval: withdrawn?.approval })
+        expect((await store.verifyAudit(project.id)).ok).toBe(true)
+      })
+
       it('expires due approvals once, as timed out by system, and reports the next expiry', async () => {
         const now = Date.now()
         const past = (await store.createApproval(newApproval(project, { expires_at: new Date(now - 1000).toISOString() }))).approval

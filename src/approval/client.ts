@@ -203,10 +203,16 @@ export class ApprovalsClient {
     return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/decision`, what, options, { body, approvalId: id }), what, { id })
   }
 
-  /** `POST /v1/approvals/{id}/cancel`: withdraw a pending request. Decided → `ApprovalError('conflict')`. */
-  async cancel(id: string, reason?: string, options: ClientRequestOptions = {}): Promise<ApprovalRecord> {
+  /**
+   * `POST /v1/approvals/{id}/cancel`: withdraw a pending request. Decided → `ApprovalError('conflict')`.
+   * `timedOut` (extension) says the requester gave up at its deadline: our server records it as
+   * expired (audit `timed_out`) rather than cancelled.
+   */
+  async cancel(id: string, reason?: string, options: ClientRequestOptions & { timedOut?: boolean } = {}): Promise<ApprovalRecord> {
     const what = `Withdrawing approval ${excerpt(id, 80)}`
-    const body = reason === undefined ? {} : { reason }
+    const body: { reason?: string; timed_out?: true } = {}
+    if (reason !== undefined) body.reason = reason
+    if (options.timedOut) body.timed_out = true
     return parseRecord(await this.#call('POST', `${this.#approvalPath(id)}/cancel`, what, options, { body, approvalId: id }), what, { id })
   }
 

@@ -64,7 +64,8 @@ export async function requestApproval(action: string, options: RequireApprovalOp
       // Thrown at the deadline, not after the withdrawal: it runs alongside (bounded, and it
       // keeps the event loop alive), and a caller about to exit awaits it via `onWithdraw`.
       const reason = error.cause === 'server_error' ? 'the requester gave up after repeated server errors' : `no decision within ${config.timeoutMs} ms`
-      handOver(config, withdrawRequest(client, target, reason))
+      // Only a passed deadline is a timeout on the server too; giving up on 5xx is a withdrawal.
+      handOver(config, withdrawRequest(client, target, reason, { timedOut: error.cause === undefined }))
     }
     throw error
   } finally {

@@ -21,11 +21,16 @@ export interface WithdrawTarget {
 }
 
 /**
- * `POST /v1/approvals/{id}/cancel` with `reason`, within `boundMs`. If the id is not known yet
+ * `POST /v1/approvals/{id}/cancel` with `reason` (and `timed_out` when the deadline passed), within `boundMs`. If the id is not known yet
  * because the create is still in flight, waits (within the bound) for it first. Resolves when
  * done or given up; never rejects (a failed withdrawal must not hide the real outcome).
  */
-export async function withdrawRequest(client: ApprovalsClient, target: WithdrawTarget, reason: string, boundMs = WITHDRAW_BOUND_MS): Promise<void> {
+export async function withdrawRequest(
+  client: ApprovalsClient,
+  target: WithdrawTarget,
+  reason: string,
+  { boundMs = WITHDRAW_BOUND_MS, timedOut = false }: { boundMs?: number; timedOut?: boolean } = {},
+): Promise<void> {
   const bound = new AbortController()
   // Read now: the waiting loop clears these once its own await resumes.
   const { stopCreate, pendingCreate } = target
@@ -40,7 +45,7 @@ export async function withdrawRequest(client: ApprovalsClient, target: WithdrawT
       id = created?.id
     }
     if (id === undefined || bound.signal.aborted) return
-    await client.cancel(id, reason, { signal: bound.signal, timeoutMs: boundMs })
+    await client.cancel(id, reason, { signal: bound.signal, timeoutMs: boundMs, timedOut })
   } catch {
     // Already decided (409), unreachable server, no cancel endpoint (JamJet): nothing more to do.
   } finally {

@@ -56,12 +56,12 @@ export function createApprovalService(store: Store, notifier: Notifier, hooks: A
       return result
     },
 
-    async cancel(project: Project, approvalId: string, input: { reason: string | null; actor: Actor }): Promise<ChangeResult | null> {
+    async cancel(project: Project, approvalId: string, input: { reason: string | null; actor: Actor; timedOut?: boolean }): Promise<ChangeResult | null> {
       const current = await store.getApproval(project.id, approvalId)
       if (!current) return null
       if (await expireIfDue(current)) return { changed: false, approval: (await store.getApproval(project.id, approvalId)) ?? current }
-      const result = await store.cancelApproval(project.id, approvalId, { reason: input.reason, by: input.actor.label })
-      publishChange(notifier, result, 'cancelled')
+      const result = await store.cancelApproval(project.id, approvalId, { reason: input.reason, by: input.actor.label, timed_out: input.timedOut === true })
+      publishChange(notifier, result, input.timedOut ? 'expired' : 'cancelled')
       return result
     },
   }

@@ -52,5 +52,6 @@ export interface ApprovalService {
   create(project: Project, input: CreateApprovalInput): Promise<{ approval: Approval; created: boolean }>
   /** `null`: no such approval in this project. */
   decide(project: Project, approvalId: string, input: { decision: Decision; reason: string | null; actor: Actor }): Promise<DecideOutcome | null>
-  cancel(project: Project, approvalId: string, input: { reason: string | null; actor: Actor }): Promise<ChangeResult | null>
+  /** `timedOut`: the requester gave up at its deadline; recorded as expired (audit `timed_out`). */
+  cancel(project: Project, approvalId: string, input: { reason: string | null; actor: Actor; timedOut?: boolean }): Promise<ChangeResult | null>
 }

@@ -197,7 +197,7 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
     },
   )
 
-  app.post<{ Params: { id: string }; Body: { reason?: string | null } | undefined }>(
+  app.post<{ Params: { id: string }; Body: { reason?: string | null; timed_out?: boolean } | undefined }>(
     '/approvals/:id/cancel',
     {
       config: { scopes: ['request'] },
@@ -207,7 +207,8 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
       },
       schema: {
         params: idParams,
-        body: { type: 'object', properties: { reason: nullableReason } },
+        // `timed_out`: the requester withdraws because its own deadline passed (recorded as expired).
+        body: { type: 'object', properties: { reason: nullableReason, timed_out: { type: 'boolean' } } },
         response: { 200: wireApprovalSchema, ...errors },
       },
     },
@@ -216,6 +217,7 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
       const result = await approvals.cancel(caller.project, request.params.id, {
         reason: request.body?.reason ? request.body.reason : null,
         actor: caller.actor,
+        timedOut: request.body?.timed_out === true,
       })
       if (!result) throw notFound()
       if (result.changed) return wire(result.approval)

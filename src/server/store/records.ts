@@ -45,7 +45,7 @@ export function keyTouchThreshold(at: string): string {
 
 /** What settling a pending approval writes: its final status, the reason, who, and when. */
 export interface SettleChange {
-  status: 'approved' | 'rejected' | 'cancelled'
+  status: 'approved' | 'rejected' | 'cancelled' | 'expired'
   reason: string | null
   by: string
   at: string
@@ -56,9 +56,9 @@ export function decisionChange(input: { decision: Decision; reason: string | nul
   return { status: statusForDecision(input.decision), reason: input.reason, by: input.decided_by, at: input.at ?? new Date().toISOString() }
 }
 
-/** The change a cancel (withdrawal by the requester) makes. */
-export function cancelChange(input: { reason: string | null; by: string; at?: string }): SettleChange {
-  return { status: 'cancelled', reason: input.reason, by: input.by, at: input.at ?? new Date().toISOString() }
+/** The change a cancel (withdrawal by the requester) makes: `expired` when it gave up at its deadline. */
+export function cancelChange(input: { reason: string | null; by: string; at?: string; timed_out?: boolean }): SettleChange {
+  return { status: input.timed_out ? 'expired' : 'cancelled', reason: input.reason, by: input.by, at: input.at ?? new Date().toISOString() }
 }
 
 /** `approve` → `approved`, `reject` → `rejected`. */
@@ -73,9 +73,9 @@ export function createdEvent(approval: Approval): AuditEventInput {
   return auditEventOf(approval, 'created', approval.requested_by, null, approval.created_at)
 }
 
-/** The audit event of a settled approval (`approved`, `rejected` or `cancelled`). */
+/** The audit event of a settled approval (`approved`, `rejected`, `cancelled`, or `timed_out` for `expired`). */
 export function settledEvent(approval: Approval, change: SettleChange): AuditEventInput {
-  return auditEventOf(approval, change.status, change.by, change.reason, change.at)
+  return auditEventOf(approval, change.status === 'expired' ? 'timed_out' : change.status, change.by, change.reason, change.at)
 }
 
 /** The `timed_out` audit event of an approval expired at `now`, by `system`. */

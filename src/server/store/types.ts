@@ -193,8 +193,11 @@ export interface Store {
   listApprovals(projectId: string, filter?: ApprovalFilter): Promise<Page<Approval>>
   /** First decision wins. Records the `approved`/`rejected` audit event in the same transaction. */
   decideApproval(projectId: string, id: string, input: { decision: Decision; reason: string | null; decided_by: string; at?: string }): Promise<ChangeResult | null>
-  /** Withdraws a pending approval (`cancelled` + audit event). */
-  cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string }): Promise<ChangeResult | null>
+  /**
+   * Withdraws a pending approval: `cancelled` + audit `cancelled`; with `timed_out` (the
+   * requester gave up at its deadline) `expired` + audit `timed_out`, as if the server expired it.
+   */
+  cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string; timed_out?: boolean }): Promise<ChangeResult | null>
   /** Marks every pending approval whose `expires_at` ≤ now as `expired` (+ `timed_out` audit events). */
   expireDue(now: string): Promise<Approval[]>
   /** Earliest `expires_at` among pending approvals, for the expiry timer. */

@@ -380,7 +380,7 @@ export class PostgresStore implements Store {
     return this.settle(projectId, id, decisionChange(input))
   }
 
-  async cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string }): Promise<ChangeResult | null> {
+  async cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string; timed_out?: boolean }): Promise<ChangeResult | null> {
     return this.settle(projectId, id, cancelChange(input))
   }
 
