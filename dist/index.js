@@ -75253,6 +75253,10 @@ function parseRecord(body, what, known = {}) {
     if (!isObject(body) || typeof id !== 'string' || id === '' || typeof status !== 'string') {
         throw new ApprovalError('bad_response', `${what}: the answer is JSON but not an approval record (it needs a string "id" and "status")`);
     }
+    // An answer about another approval must not settle this one (a confused proxy or cache).
+    if (known.id !== undefined && id !== known.id) {
+        throw new ApprovalError('bad_response', `${what}: the answer is about approval ${excerpt(id, 80)}, not ${excerpt(known.id, 80)}`, { approvalId: known.id });
+    }
     if (!KNOWN_STATUSES.has(status)) {
         throw new ApprovalError('unknown_status', `${what}: approval ${excerpt(id, 80)} has status "${excerpt(status, 40)}", which this client does not know (expected pending, approved, rejected, expired or cancelled)`, { approvalId: id });
     }

@@ -39,7 +39,8 @@ const cases: Case[] = [
   { name: 'empty 200 on status check', route: 'get', fault: replyRaw(200, ''), code: 'bad_response' },
   { name: 'shape-less JSON on status check', route: 'get', fault: reply(200, { ok: true }), code: 'bad_response' },
   { name: 'JSON array on status check', route: 'get', fault: reply(200, [1, 2]), code: 'bad_response' },
-  { name: 'unknown status on status check', route: 'get', fault: reply(200, { id: 'apr_x', status: 'paused' }), code: 'unknown_status', says: 'paused' },
+  { name: 'unknown status on status check', route: 'get', fault: reply(200, { status: 'paused' }), code: 'unknown_status', says: 'paused' },
+  { name: 'another approval approved on status check', route: 'get', fault: reply(200, { id: 'apr_someone_else', status: 'approved' }), code: 'bad_response', says: 'apr_someone_else' },
 ]
 
 describe('failures end with a clear ApprovalError', () => {

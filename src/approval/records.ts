@@ -39,6 +39,10 @@ export function parseRecord(body: unknown, what: string, known: { id?: string; s
   if (!isObject(body) || typeof id !== 'string' || id === '' || typeof status !== 'string') {
     throw new ApprovalError('bad_response', `${what}: the answer is JSON but not an approval record (it needs a string "id" and "status")`)
   }
+  // An answer about another approval must not settle this one (a confused proxy or cache).
+  if (known.id !== undefined && id !== known.id) {
+    throw new ApprovalError('bad_response', `${what}: the answer is about approval ${excerpt(id, 80)}, not ${excerpt(known.id, 80)}`, { approvalId: known.id })
+  }
   if (!KNOWN_STATUSES.has(status)) {
     throw new ApprovalError(
       'unknown_status',
