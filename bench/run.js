@@ -227,7 +227,7 @@ ${table(['', ''], machine)}
 
 ## Figures against targets
 
-${table(['figure', 'target', 'approval-gate', 'naive baseline (same run)', 'target', 'measured'], summaryRows(results))}
+${table(['figure', 'target', 'approval-gate', 'naive baseline (same run)', 'result', 'measured'], summaryRows(results))}
 
 ${NOTES}
 ## Details
