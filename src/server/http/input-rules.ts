@@ -5,6 +5,12 @@
 
 /** Largest serialised `context` (bytes of its JSON). Larger answers `413`. */
 export const MAX_CONTEXT_BYTES = 64 * 1024
+/**
+ * Deepest nesting of objects and arrays in `context` (the context object itself is level 1).
+ * Deeper JSON overflows the stack when serialised (~5,000 levels) and, below that, renders as
+ * megabytes of indentation on the dashboard; real contexts are a few levels deep.
+ */
+export const MAX_CONTEXT_DEPTH = 32
 /** Largest request body the server reads at all. */
 export const MAX_BODY_BYTES = 256 * 1024
 export const MAX_ACTION_CHARS = 200
@@ -36,6 +42,21 @@ export function optionalLine(maxLength: number) {
 
 /** Free text with line breaks (decision and cancel reasons). */
 export const reasonSchema = { type: 'string', maxLength: MAX_REASON_CHARS, pattern: `^[^${INVISIBLE_EXCEPT_LINES}]*$` } as const
+
+/**
+ * True when `value` nests objects/arrays more than `maxDepth` levels. Iterative, so a hostile
+ * value cannot overflow the stack while being checked.
+ */
+export function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!
+    if (current === null || typeof current !== 'object') continue
+    if (depth > maxDepth) return true
+    for (const child of Object.values(current)) stack.push([child, depth + 1])
+  }
+  return false
+}
 
 /** Bytes of a value's JSON. */
 export function jsonBytes(value: unknown): number {

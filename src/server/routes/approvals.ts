@@ -11,11 +11,13 @@ import {
   MAX_ACTION_CHARS,
   MAX_AGENT_CHARS,
   MAX_CONTEXT_BYTES,
+  MAX_CONTEXT_DEPTH,
   MAX_IDEMPOTENCY_KEY_CHARS,
   MAX_TIMEOUT_MS,
   MAX_WAIT_SECONDS,
   MIN_TIMEOUT_MS,
   jsonBytes,
+  nestsDeeperThan,
   optionalLine,
   printableLine,
   reasonSchema,
@@ -81,6 +83,10 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
     async (request, reply) => {
       const caller = callerOf(request)
       const { action, context = {}, agent, timeout_ms } = request.body
+      // Checked before anything serialises the context (JSON.stringify recurses).
+      if (nestsDeeperThan(context, MAX_CONTEXT_DEPTH)) {
+        throw new ApiError(400, 'invalid_request', `body.context is nested more than ${MAX_CONTEXT_DEPTH} levels deep`)
+      }
       if (jsonBytes(context) > MAX_CONTEXT_BYTES) {
         throw new ApiError(413, 'payload_too_large', `body.context is larger than ${MAX_CONTEXT_BYTES / 1024} KB of JSON`)
       }

@@ -9,6 +9,8 @@ const FOLD_CHARS = 160
 const FOLD_LINES = 4
 const MAX_DEPTH = 4
 const FOLD_ENTRIES = 12
+/** Longest indented JSON shown for a nested value; beyond it (indentation grows with depth) compact JSON. */
+const MAX_PRETTY_JSON_CHARS = 16 * 1024
 
 export function contextTable(context: Record<string, unknown>, skipKeys: ReadonlySet<string> = new Set()): SafeHtml {
   const entries = Object.entries(context).filter(([key]) => !skipKeys.has(key))
@@ -51,7 +53,9 @@ function textView(text: string): SafeHtml {
 }
 
 function foldedJson(value: unknown): SafeHtml {
-  return fold('nested value', html`<pre class="v-long">${JSON.stringify(value, null, 2)}</pre>`)
+  const pretty = JSON.stringify(value, null, 2)
+  const text = pretty.length <= MAX_PRETTY_JSON_CHARS ? pretty : JSON.stringify(value)
+  return fold('nested value', html`<pre class="v-long">${text}</pre>`)
 }
 
 function fold(summary: string, body: SafeHtml): SafeHtml {
