@@ -23,12 +23,19 @@ export const MAX_TIMEOUT_MS = 30 * 24 * 60 * 60 * 1_000
 export const MAX_WAIT_SECONDS = 60
 
 /**
- * Characters refused in single-line text: control characters, line/paragraph separators and
- * bidirectional overrides (which can make a card read differently from what it says).
+ * Lone surrogates (patterns run with the `u` flag, so a valid pair is one code point and does
+ * not match): they are not text, the database stores them as U+FFFD, and an audit hash taken
+ * over the string as sent would then never verify.
  */
-const INVISIBLE = '\\p{Cc}\\p{Zl}\\p{Zp}\\u202A-\\u202E\\u2066-\\u2069'
-/** Multi-line text (reasons) may also hold tabs and line breaks. */
-const INVISIBLE_EXCEPT_LINES = '\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\p{Zl}\\p{Zp}\\u202A-\\u202E\\u2066-\\u2069'
+const LONE_SURROGATES = '\\uD800-\\uDFFF'
+/**
+ * Characters refused in single-line text: control characters, line/paragraph separators,
+ * format characters — bidirectional overrides and zero-width characters, which can make a
+ * card read differently from what it says or look blank — and lone surrogates.
+ */
+const INVISIBLE = `\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}${LONE_SURROGATES}`
+/** Multi-line text (reasons) may also hold tabs and line breaks (and emoji joiners). */
+const INVISIBLE_EXCEPT_LINES = `\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\p{Zl}\\p{Zp}\\u202A-\\u202E\\u2066-\\u2069${LONE_SURROGATES}`
 
 /** A single line of visible text: not blank, no control characters. */
 export function printableLine(maxLength: number) {

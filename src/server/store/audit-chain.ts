@@ -23,22 +23,25 @@ export interface ChainHead {
 /** What a caller supplies for a new event; the chain adds `seq`, `prev_hash` and `hash`. */
 export type AuditEventInput = Omit<AuditEvent, 'seq' | 'prev_hash' | 'hash'>
 
+/** A lone surrogate (the `u` flag makes a valid pair one code point, which does not match). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/gu
+
+/**
+ * Strings as the database stores them: UTF-8 text, where a lone surrogate becomes U+FFFD.
+ * Hashing that form makes the hash taken when writing match the one recomputed from the
+ * stored row; well-formed strings (all real text) are unchanged, so existing chains verify.
+ */
+function asStored(_key: string, value: unknown): unknown {
+  return typeof value === 'string' ? value.replace(LONE_SURROGATE, '\uFFFD') : value
+}
+
 /**
  * Canonical serialisation: a JSON array in a fixed field order. JSON string escaping is
  * deterministic and the array avoids any dependence on object key order.
  */
 function canonicalFields(event: Omit<AuditEvent, 'prev_hash' | 'hash'>): string {
-  return JSON.stringify([
-    event.project_id,
-    event.seq,
-    event.type,
-    event.approval_id,
-    event.action,
-    event.agent,
-    event.actor,
-    event.reason,
-    event.at,
-  ])
+  const fields = [event.project_id, event.seq, event.type, event.approval_id, event.action, event.agent, event.actor, event.reason, event.at]
+  return JSON.stringify(fields, asStored)
 }
 
 /** sha256 hex over the previous hash and the event's canonical fields. */
