@@ -8,8 +8,8 @@ import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifySer
 import type { ApprovalService, Notifier } from './contracts.js'
 import { dashboardPlugin } from './dashboard/index.js'
 import { addApiKeyAuth } from './http/auth.js'
-import { ApiError, errorBody, handleError } from './http/errors.js'
-import { MAX_BODY_BYTES } from './http/input-rules.js'
+import { ApiError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js'
+import { MAX_BODY_BYTES, MAX_ID_CHARS } from './http/input-rules.js'
 import { buildStrictBodyValidator } from './http/validator.js'
 import { LongPolls } from './long-poll.js'
 import { approvalRoutes } from './routes/approvals.js'
@@ -47,6 +47,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Long-polls hold requests up to 60 s; the socket must outlive them.
     keepAliveTimeout: 65_000,
     schemaController: { compilersFactory: { buildValidator: buildStrictBodyValidator } },
+    // Ids up to the documented length reach the routes (and get 404); the router's default stops at 100.
+    routerOptions: { maxParamLength: MAX_ID_CHARS },
+    // Malformed URLs and requests that never parse answer in the API's error shape too.
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
   }
   if (deps.serverFactory) options.serverFactory = deps.serverFactory
   const app = Fastify(options)

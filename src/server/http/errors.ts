@@ -2,6 +2,7 @@
  * The API's one error shape, `{error: {code, message}}`, and the mapping of every failure —
  * our own, Fastify's (validation, JSON parsing, body size) and the store's — onto it.
  */
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { isStoreError } from '../store/errors.js'
 
@@ -49,6 +50,45 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   if (status === 401) reply.header('www-authenticate', 'Bearer')
   void reply.code(status).send({ ...errorBody(code, message), ...extra })
 }
+
+/**
+ * Fastify `frameworkErrors`: a URL the router cannot decode (`%ZZ`) or a path parameter over
+ * the router's limit, answered in the API's shape instead of Fastify's own.
+ */
+export function handleFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // Fastify's messages quote the whole path back; name the problem instead.
+  const known =
+    error.code === 'FST_ERR_BAD_URL'
+      ? new ApiError(400, 'invalid_request', 'the URL path contains a malformed percent-encoding')
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new ApiError(414, 'invalid_request', 'a path segment (such as an id) is longer than the server accepts')
+        : error
+  handleError(known, request, reply)
+}
+
+/**
+ * Node `clientError` (what never became a request: oversized headers, a request line that is
+ * not HTTP, a header timeout), answered on the raw socket in the API's shape.
+ */
+export function handleClientError(error: Error & { code?: string }, socket: Socket): void {
+  // A reset or already closed connection has nobody to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, reason, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'the request was not received in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'the request headers are larger than the server accepts']
+        : [400, 'Bad Request', 'the request is not valid HTTP']
+  const body = JSON.stringify(errorBody('invalid_request', message))
+  if (!socket.writable) return void socket.destroy()
+  // Answer, then close gently: destroying a socket with unread request bytes resets the
+  // connection, and the client would lose the answer. A short grace period bounds the wait.
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref()
+}
+
+/** How long a connection that sent garbage may stay open after its answer. */
+const CLIENT_ERROR_LINGER_MS = 2_000
 
 function describe(error: FastifyError | Error): { status: number; code: ApiErrorCode; message: string; extra: Record<string, unknown> } {
   const none = {}

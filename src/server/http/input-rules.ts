@@ -17,6 +17,8 @@ export const MAX_ACTION_CHARS = 200
 export const MAX_AGENT_CHARS = 200
 export const MAX_REASON_CHARS = 2_000
 export const MAX_IDEMPOTENCY_KEY_CHARS = 200
+/** Longest id accepted in a path (ours are ~26 characters). */
+export const MAX_ID_CHARS = 200
 export const MIN_TIMEOUT_MS = 1_000
 export const MAX_TIMEOUT_MS = 30 * 24 * 60 * 60 * 1_000
 /** Longest long-poll, in seconds. */

@@ -12,6 +12,7 @@ import {
   MAX_AGENT_CHARS,
   MAX_CONTEXT_BYTES,
   MAX_CONTEXT_DEPTH,
+  MAX_ID_CHARS,
   MAX_IDEMPOTENCY_KEY_CHARS,
   MAX_TIMEOUT_MS,
   MAX_WAIT_SECONDS,
@@ -36,7 +37,7 @@ export interface ApprovalRoutesOptions {
 const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 200 } },
+  properties: { id: { type: 'string', minLength: 1, maxLength: MAX_ID_CHARS } },
 } as const
 
 const STATUSES: ApprovalStatus[] = ['pending', 'approved', 'rejected', 'expired', 'cancelled']
