@@ -121,6 +121,8 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
       const { id } = request.params
       const waitSeconds = request.query.wait
       if (waitSeconds === undefined) return wire(await found(store.getApproval(project.id, id)))
+      // The schema's coercion lets "Infinity" through; a timer cannot hold it.
+      if (!Number.isFinite(waitSeconds)) throw new ApiError(400, 'invalid_request', `query.wait must be a number of seconds, > 0 and <= ${MAX_WAIT_SECONDS}`)
 
       // Subscribe first, then read: a change between the two still wakes this request.
       const wait = longPolls.begin(id, Math.round(waitSeconds * 1000), reply.raw)
