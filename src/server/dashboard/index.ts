@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify'
 import type { ApprovalService, Notifier } from '../contracts.js'
+import { isStoreError } from '../store/errors.js'
 import type { Store } from '../store/types.js'
 import { loadAssets } from './assets.js'
 import { html } from './html.js'
@@ -50,7 +51,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
     registerSettingsRoutes(scope, deps)
 
     scope.setErrorHandler((error: FastifyError, request, reply) => {
-      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
+      const status = isStoreError(error) ? STORE_ERROR_STATUS[error.code] : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
       if (status === 500) request.log.error({ err: error }, 'dashboard error')
       const message = status === 500 ? 'Something went wrong on the server. Try again; if it keeps happening, check the server log.' : error.message
       if (wantsJson(request)) return reply.code(status).send({ error: { code: status === 500 ? 'internal' : 'bad_request', message } })
@@ -58,6 +59,9 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
     })
   })
 }
+
+/** A store refusal caused by the request (a tampered cursor, say) is the visitor's error, not the server's. */
+const STORE_ERROR_STATUS = { invalid: 400, not_found: 404, conflict: 409 } as const
 
 function registerAssetRoutes(app: FastifyInstance): void {
   const assets = loadAssets()
