@@ -92,6 +92,8 @@ export function csrfTokenMatches(session: Session, submitted: unknown): boolean 
 /** A post-login redirect target: only a local absolute path, never another origin. */
 export function safeNextPath(next: unknown): string {
   if (typeof next !== 'string' || next.length > 500) return '/'
-  if (!next.startsWith('/') || next.startsWith('//') || next.includes('\\') || /[\r\n\t]/.test(next)) return '/'
+  if (!next.startsWith('/') || next.startsWith('//') || next.includes('\\')) return '/'
+  // Only printable ASCII: anything else (control characters, non-Latin text) cannot go in a Location header.
+  if (/[^\x20-\x7e]/.test(next)) return '/'
   return next
 }
