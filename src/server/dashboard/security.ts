@@ -45,8 +45,11 @@ export function registerFormParser(app: FastifyInstance): void {
 /** The form fields of a request, or an empty object for anything that was not a form. */
 export function formFields(request: FastifyRequest): FormBody {
   const body = request.body
-  if (body && typeof body === 'object' && !Array.isArray(body)) return body as FormBody
-  return Object.create(null) as FormBody
+  const fields: FormBody = Object.create(null) as FormBody
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return fields
+  // A JSON body may hold anything: keep only string fields, as a form would send.
+  for (const [name, value] of Object.entries(body)) if (typeof value === 'string') fields[name] = value
+  return fields
 }
 
 /**
