@@ -1,6 +1,6 @@
 /** Backoff and Retry-After parsing. */
 import { describe, expect, it } from '@jest/globals'
-import { backoffDelay, BACKOFF_CAP_MS, parseRetryAfter } from '../../src/approval/retry-policy.js'
+import { backoffDelay, BACKOFF_CAP_MS, MAX_RETRY_AFTER_MS, parseRetryAfter, retryDelay } from '../../src/approval/retry-policy.js'
 
 describe('backoffDelay', () => {
   it('is full jitter under an exponential, capped ceiling', () => {
@@ -34,5 +34,20 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('', now)).toBeUndefined()
     expect(parseRetryAfter('soon', now)).toBeUndefined()
     expect(parseRetryAfter('-5', now)).toBeUndefined()
+  })
+})
+
+describe('retryDelay', () => {
+  it('honours a Retry-After longer than the backoff', () => {
+    expect(retryDelay(1, 1_000, () => 0.999_999)).toBe(1_000)
+    expect(retryDelay(1, 30_000)).toBe(30_000)
+  })
+  it('never goes below the backoff, so Retry-After: 0 or a past date cannot make a tight loop', () => {
+    expect(retryDelay(3, 0, () => 0.5)).toBe(backoffDelay(3, () => 0.5))
+    expect(retryDelay(3, undefined, () => 0.5)).toBe(backoffDelay(3, () => 0.5))
+  })
+  it('caps an absurd Retry-After, so the wait keeps checking for a decision', () => {
+    expect(retryDelay(1, 99_999_999_000)).toBe(MAX_RETRY_AFTER_MS)
+    expect(MAX_RETRY_AFTER_MS).toBeLessThanOrEqual(60_000)
   })
 })

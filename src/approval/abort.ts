@@ -1,4 +1,5 @@
 /** Cancellation primitives: the web-standard AbortError and a sleep that an abort ends at once. */
+import { MAX_TIMER_MS } from './config.js'
 
 /** The web-standard `DOMException` named `AbortError`; the signal's reason rides along as `cause`. */
 export function abortError(reason?: unknown, message = 'The approval wait was aborted'): DOMException {
@@ -13,7 +14,7 @@ export function isAbortError(error: unknown): boolean {
 }
 
 /**
- * Resolves after `ms`, or rejects with an AbortError as soon as `signal` aborts. Adds one
+ * Resolves after `ms` (at most ~24.8 days, the timer limit; callers re-check their deadline), or rejects with an AbortError as soon as `signal` aborts. Adds one
  * listener for the duration of the sleep and always removes it.
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -26,7 +27,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort)
       resolve()
-    }, Math.max(0, ms))
+    }, Math.min(Math.max(0, ms), MAX_TIMER_MS))
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }

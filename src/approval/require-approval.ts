@@ -10,7 +10,7 @@ import { abortError, sleep } from './abort.js'
 import { ApprovalsClient, DEFAULT_REQUEST_TIMEOUT_MS, LONG_POLL_MARGIN_MS } from './client.js'
 import { resolveApprovalOptions, type ResolvedApprovalOptions } from './config.js'
 import { ApprovalError, ApprovalRejected, ApprovalTimeout } from './errors.js'
-import { backoffDelay, MAX_CONSECUTIVE_SERVER_ERRORS } from './retry-policy.js'
+import { MAX_CONSECUTIVE_SERVER_ERRORS, retryDelay } from './retry-policy.js'
 import type { ApprovalProgress, ApprovalRecord, RequireApprovalOptions } from './types.js'
 import { withdrawRequest, type WithdrawTarget } from './withdraw.js'
 
@@ -118,20 +118,14 @@ async function waitForDecision(client: ApprovalsClient, config: ResolvedApproval
   const recover = async (error: unknown): Promise<void> => {
     checkTime()
     if (!(error instanceof ApprovalError)) throw error
-    let delayMs: number
     if (error.code === 'server_error') {
       serverErrors++
       if (serverErrors >= MAX_CONSECUTIVE_SERVER_ERRORS) throw new ApprovalTimeout(config.timeoutMs, target.approvalId, 'server_error')
-      delayMs = error.retryAfterMs ?? backoffDelay(retries + 1)
-    } else if (error.code === 'rate_limited') {
-      delayMs = error.retryAfterMs ?? backoffDelay(retries + 1)
-    } else if (error.code === 'network_error') {
-      delayMs = backoffDelay(retries + 1)
-    } else {
+    } else if (error.code !== 'rate_limited' && error.code !== 'network_error') {
       throw error
     }
     retries++
-    delayMs = Math.max(0, Math.min(delayMs, remaining()))
+    const delayMs = Math.max(0, Math.min(retryDelay(retries, error.retryAfterMs), remaining()))
     emit(config, { type: 'retrying', approvalId: target.approvalId, attempt: retries, delayMs, error: error.message })
     await pause(delayMs)
   }

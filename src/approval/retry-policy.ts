@@ -5,6 +5,11 @@
 
 export const BACKOFF_BASE_MS = 250
 export const BACKOFF_CAP_MS = 15_000
+/**
+ * Longest `Retry-After` honoured. A larger one (a confused or hostile server) would make the
+ * wait sleep past every decision until its deadline; after this long we look again.
+ */
+export const MAX_RETRY_AFTER_MS = 60_000
 /** Consecutive 5xx answers after which the wait ends with `ApprovalTimeout` cause `server_error`. */
 export const MAX_CONSECUTIVE_SERVER_ERRORS = 3
 
@@ -15,6 +20,15 @@ export const MAX_CONSECUTIVE_SERVER_ERRORS = 3
 export function backoffDelay(attempt: number, random: () => number = Math.random, baseMs = BACKOFF_BASE_MS, capMs = BACKOFF_CAP_MS): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)))
   return Math.floor(random() * ceiling)
+}
+
+/**
+ * Delay before retry number `attempt` after an answer that said `Retry-After: retryAfterMs`
+ * (if it did): the server's delay, capped at {@link MAX_RETRY_AFTER_MS}, but never shorter than
+ * the backoff, so `Retry-After: 0` or a date in the past cannot make a tight request loop.
+ */
+export function retryDelay(attempt: number, retryAfterMs?: number, random: () => number = Math.random): number {
+  return Math.max(backoffDelay(attempt, random), Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS))
 }
 
 /**
