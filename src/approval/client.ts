@@ -5,6 +5,7 @@
  * `ApprovalError` with a code (or a `DOMException` `AbortError` when the caller aborted).
  * The API key never appears in a message.
  */
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import { Agent, request, type Dispatcher } from 'undici'
 import { abortError } from './abort.js'
 import { MAX_TIMER_MS, resolveConnection } from './config.js'
@@ -84,18 +85,55 @@ interface RawResponse {
   text: string
 }
 
-async function readLimited(body: AsyncIterable<Buffer> & { destroy(): unknown }, what: string): Promise<string> {
+async function readLimited(body: AsyncIterable<Buffer> & { destroy(): unknown }, what: string): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of body) {
     size += chunk.length
     if (size > MAX_RESPONSE_BYTES) {
       body.destroy()
-      throw new ApprovalError('bad_response', `${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`)
+      throw tooLarge(what)
     }
     chunks.push(chunk)
   }
-  return Buffer.concat(chunks).toString('utf8')
+  return Buffer.concat(chunks)
+}
+
+function tooLarge(what: string): ApprovalError {
+  return new ApprovalError('bad_response', `${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`)
+}
+
+const DECODERS: Record<string, (data: Buffer, options: { maxOutputLength: number }) => Buffer> = {
+  gzip: gunzipSync,
+  'x-gzip': gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
+}
+
+/**
+ * The body as text. We never ask for compression, but some servers and proxies compress
+ * anyway: undoes `Content-Encoding` (within the same size limit, so a small "zip bomb" cannot
+ * exhaust memory) and drops a UTF-8 byte-order mark, which `JSON.parse` refuses.
+ */
+function decodeBody(raw: Buffer, contentEncoding: string | string[] | undefined, what: string): string {
+  const encodings = (Array.isArray(contentEncoding) ? contentEncoding.join(',') : (contentEncoding ?? ''))
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '' && name !== 'identity')
+  let data = raw
+  // Encodings are listed in the order they were applied: undo them last to first.
+  for (const encoding of encodings.reverse()) {
+    const decode = DECODERS[encoding]
+    if (!decode) throw new ApprovalError('bad_response', `${what}: the answer uses content encoding "${excerpt(encoding, 40)}", which this client cannot decode`)
+    try {
+      data = decode(data, { maxOutputLength: MAX_RESPONSE_BYTES })
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(what)
+      throw new ApprovalError('bad_response', `${what}: the answer claims content encoding "${encoding}" but does not decode as such`)
+    }
+  }
+  const text = data.toString('utf8')
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
@@ -316,7 +354,15 @@ export class ApprovalsClient {
         headers['content-type'] = 'application/json'
       }
       const response = await request(`${this.apiUrl}${path}`, { method, headers, body, dispatcher: this.#dispatcher, signal: controller.signal })
-      const text = await readLimited(response.body, what)
+      const raw = await readLimited(response.body, what)
+      let text: string
+      try {
+        text = decodeBody(raw, response.headers['content-encoding'], what)
+      } catch (error) {
+        // An error answer stays what its status says (a 503 is still a 5xx); only its details are lost.
+        if (response.statusCode >= 200 && response.statusCode < 300) throw error
+        text = ''
+      }
       return { status: response.statusCode, headers: response.headers, text }
     } catch (error) {
       if (signal?.aborted) throw abortError(signal.reason)
