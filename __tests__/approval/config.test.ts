@@ -56,6 +56,10 @@ const invalidCases: Array<[string, unknown, RequireApprovalOptions, string]> = [
   ['context class instance', 'deploy', { context: new Date() as unknown as Record<string, unknown> }, 'context'],
   ['circular context', 'deploy', { context: circular }, 'context'],
   ['context with a BigInt', 'deploy', { context: { n: 1n } }, 'context'],
+  ['context whose toJSON gives a string', 'deploy', { context: { toJSON: () => 'text' } }, 'context'],
+  ['context whose toJSON gives an array', 'deploy', { context: { toJSON: () => [1, 2] } }, 'context'],
+  ['context whose toJSON gives undefined', 'deploy', { context: { toJSON: () => undefined } }, 'context'],
+  ['context whose toJSON gives null', 'deploy', { context: { toJSON: () => null } }, 'context'],
   ['context over 64 KB', 'deploy', { context: { blob: 'x'.repeat(65 * 1024) } }, '64 KB'],
   ['timeoutMs zero', 'deploy', { timeoutMs: 0 }, 'timeoutMs'],
   ['timeoutMs negative', 'deploy', { timeoutMs: -5 }, 'timeoutMs'],
@@ -86,6 +90,13 @@ describe('invalid options', () => {
     expect(error.message).toContain(mentions)
     expect(error.message).not.toContain(KEY)
     expect(server.requests.length).toBe(before)
+  })
+
+  it('a malformed apiUrl with credentials is not echoed with its password', async () => {
+    const error = (await rejectionOf(requireApproval('deploy', { apiUrl: 'https://deploy:hunter2@approvals.example.com:99999', apiKey: KEY }))) as ApprovalError
+    expect(error.code).toBe('invalid_config')
+    expect(error.message).not.toContain('hunter2')
+    expect(error.message).toContain('approvals.example.com')
   })
 
   it('a missing key says how to provide one, before any request', async () => {

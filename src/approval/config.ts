@@ -55,7 +55,9 @@ export function normaliseApiUrl(raw: string, source = 'apiUrl'): string {
   try {
     url = new URL(raw.trim())
   } catch {
-    throw invalid(`${source} is not a valid URL: "${raw.slice(0, 200)}". Use something like https://approvals.example.com`)
+    // Echo it without any `user:password@` part: it is often a secret.
+    const shown = raw.slice(0, 200).replace(/\/\/[^/?#]*@/, '//…@')
+    throw invalid(`${source} is not a valid URL: "${shown}". Use something like https://approvals.example.com`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw invalid(`${source} must use http or https, not "${url.protocol.replace(/:$/, '')}"`)
@@ -107,12 +109,14 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function validateContext(context: unknown): Record<string, unknown> {
   if (context === undefined) return {}
   if (!isPlainObject(context)) throw invalid('context must be a plain JSON object, e.g. { service: "api", version: "1.2.3" }')
-  let json: string
+  let json: string | undefined
   try {
     json = JSON.stringify(context)
   } catch (error) {
     throw invalid(`context cannot be serialised to JSON: ${error instanceof Error ? error.message : String(error)}`)
   }
+  // A `toJSON` may turn the object into anything (even nothing); what is sent must be an object.
+  if (json === undefined || !json.startsWith('{')) throw invalid('context must serialise to a JSON object (its toJSON gives something else)')
   const bytes = Buffer.byteLength(json)
   if (bytes > MAX_CONTEXT_BYTES) throw invalid(`context is ${bytes} bytes as JSON; the limit is ${MAX_CONTEXT_BYTES} (64 KB)`)
   // Send exactly what was validated: a copy, so later mutation by the caller changes nothing.
