@@ -20,6 +20,9 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 export const MAX_WAIT_SECONDS = 60
 /** How long past the asked wait a long-poll may take before we call it lost. */
 export const LONG_POLL_MARGIN_MS = 5_000
+/** Range of the `timeout_ms` create extension our server accepts (1 s … 30 days). */
+export const MIN_SERVER_TIMEOUT_MS = 1_000
+export const MAX_SERVER_TIMEOUT_MS = 30 * 24 * 3_600_000
 /** Larger answers are refused: no approvals API needs more, and a hostile one could send gigabytes. */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 const USER_AGENT = 'approval-gate'
@@ -57,7 +60,7 @@ export interface CreateApprovalRequest {
   agent?: string
   /** Sent as the `Idempotency-Key` header: the same key gives back the same approval. */
   idempotencyKey?: string
-  /** Asks the server to expire the approval after this long (extension `timeout_ms`). */
+  /** Asks the server to expire the approval after this long (extension `timeout_ms`, sent clamped to 1 s … 30 days). */
   timeoutMs?: number
 }
 
@@ -205,7 +208,11 @@ export class ApprovalsClient {
     const what = `Creating approval "${excerpt(String(input.action), 60)}"`
     const body: Record<string, unknown> = { action: input.action, context: input.context ?? {} }
     if (input.agent !== undefined) body.agent = input.agent
-    if (input.timeoutMs !== undefined) body.timeout_ms = Math.max(1, Math.round(input.timeoutMs))
+    if (input.timeoutMs !== undefined) {
+      // The server refuses values outside its range (a 400 would fail the create): clamp instead.
+      // Shorter: it expires the request a little after we give up (we withdraw it then anyway).
+      body.timeout_ms = Math.min(MAX_SERVER_TIMEOUT_MS, Math.max(MIN_SERVER_TIMEOUT_MS, Math.round(input.timeoutMs)))
+    }
     const headers: Record<string, string> = {}
     if (input.idempotencyKey !== undefined) headers['idempotency-key'] = input.idempotencyKey
     try {
