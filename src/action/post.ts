@@ -6,7 +6,7 @@
 import * as core from '@actions/core'
 import { ApprovalError, ApprovalsClient } from '../approval/index.js'
 import { getCredentials } from './inputs.js'
-import { oneLine } from './log-text.js'
+import { oneLine } from '../shared/log-text.js'
 import { pendingApproval } from './state.js'
 
 /** Upper bound for the withdrawal request. */

@@ -6,7 +6,7 @@
 import * as core from '@actions/core'
 import type { ApprovalProgress } from '../approval/index.js'
 import { formatDuration } from '../shared/duration.js'
-import { oneLine } from './log-text.js'
+import { oneLine } from '../shared/log-text.js'
 
 /** How often a "still waiting" line is printed. */
 export const PROGRESS_INTERVAL_MS = 60_000

@@ -1,5 +1,6 @@
 /** `approval-gate decide ID approve|reject`: records a decision through the core's client. */
 import { ApprovalError, ApprovalsClient } from '../../approval/index.js'
+import { oneLine } from '../../shared/log-text.js'
 import { CliError, EXIT, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
 import { API_FLAGS, API_HELP, apiConnection } from './api-flags.js'
 
@@ -27,14 +28,14 @@ ${API_HELP}
       const client = new ApprovalsClient(apiConnection(parsed.values, io.env))
       const record = await client.decide(id, decision, parsed.values.reason)
       if (parsed.values.json) printJson(io, record)
-      else line(io.stdout, `${record.id}: ${record.status}${record.decided_by ? ` by ${record.decided_by}` : ''}`)
+      else line(io.stdout, oneLine(`${record.id}: ${record.status}${record.decided_by ? ` by ${record.decided_by}` : ''}`))
       return EXIT.ok
     } catch (error) {
       if (error instanceof ApprovalError && error.code === 'conflict' && error.record) {
         const current = error.record
-        throw new CliError(`${id} is already ${current.status}${current.decided_by ? ` by ${current.decided_by}` : ''}; the first decision stands`)
+        throw new CliError(oneLine(`${id} is already ${current.status}${current.decided_by ? ` by ${current.decided_by}` : ''}; the first decision stands`))
       }
-      if (error instanceof ApprovalError) throw new CliError(error.message)
+      if (error instanceof ApprovalError) throw new CliError(oneLine(error.message))
       throw error
     }
   },

@@ -6,6 +6,7 @@
  */
 import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalProgress } from '../../approval/index.js'
 import { formatDuration, InvalidDurationError, parseDuration } from '../../shared/duration.js'
+import { oneLine } from '../../shared/log-text.js'
 import { EXIT, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
 import { API_FLAGS, API_HELP, apiConnection } from './api-flags.js'
 
@@ -80,12 +81,12 @@ ${API_HELP}
           withdrawal = promise
         },
       })
-      line(io.stderr, `approval-gate: approved${record.decided_by ? ` by ${record.decided_by}` : ''}${record.reason ? `: ${record.reason}` : ''}`)
+      say(io, `approval-gate: approved${record.decided_by ? ` by ${record.decided_by}` : ''}${record.reason ? `: ${record.reason}` : ''}`)
       line(io.stdout, record.id)
       return EXIT.ok
     } catch (error) {
       if (controller.signal.aborted) {
-        line(io.stderr, 'approval-gate: interrupted; withdrawing the request…')
+        say(io, 'approval-gate: interrupted; withdrawing the request…')
         await withdrawal
         return EXIT.interrupted
       }
@@ -97,20 +98,30 @@ ${API_HELP}
   },
 }
 
+/** One line on stderr; server-sent text in it cannot start another line or send escape sequences. */
+function say(io: CliIo, text: string): void {
+  line(io.stderr, oneLine(text))
+}
+
 /** Maps the core's errors onto exit codes, explaining each on stderr. */
 function reportFailure(io: CliIo, error: unknown): number {
   if (error instanceof ApprovalRejected) {
-    line(io.stderr, `approval-gate: ${error.message}`)
+    say(io, `approval-gate: ${error.message}`)
     if (error.reason) line(io.stdout, error.reason)
     return EXIT.rejected
   }
   if (error instanceof ApprovalTimeout) {
-    line(io.stderr, `approval-gate: ${error.message}`)
+    if (error.approvalId === undefined && error.cause === undefined) {
+      // Nothing was ever created: an unreachable API, not a person who did not decide.
+      say(io, `approval-gate: could not create the approval request within ${formatDuration(error.timeoutMs)}: the API did not answer (see the retries above)`)
+      return EXIT.error
+    }
+    say(io, `approval-gate: ${error.message}`)
     // Repeated 5xx is a broken server, not a person who did not answer.
     return error.cause === 'server_error' ? EXIT.error : EXIT.timeout
   }
   if (error instanceof ApprovalError) {
-    line(io.stderr, `approval-gate: ${error.message}`)
+    say(io, `approval-gate: ${error.message}`)
     return error.code === 'cancelled' ? EXIT.interrupted : EXIT.error
   }
   throw error
@@ -122,17 +133,17 @@ function progressLogger(io: CliIo): (event: ApprovalProgress) => void {
   return (event) => {
     switch (event.type) {
       case 'created':
-        line(io.stderr, `approval-gate: waiting for approval ${event.approvalId}${event.url ? ` — decide at ${event.url}` : ''}`)
+        say(io, `approval-gate: waiting for approval ${event.approvalId}${event.url ? ` — decide at ${event.url}` : ''}`)
         lastWaitingLog = Date.now()
         break
       case 'waiting':
         if (Date.now() - lastWaitingLog >= WAITING_LOG_EVERY_MS) {
           lastWaitingLog = Date.now()
-          line(io.stderr, `approval-gate: still waiting (${formatDuration(event.waitedMs)} so far, ${formatDuration(event.remainingMs)} left)`)
+          say(io, `approval-gate: still waiting (${formatDuration(event.waitedMs)} so far, ${formatDuration(event.remainingMs)} left)`)
         }
         break
       case 'retrying':
-        line(io.stderr, `approval-gate: ${event.error}; retrying in ${formatDuration(event.delayMs)} (attempt ${event.attempt})`)
+        say(io, `approval-gate: ${event.error}; retrying in ${formatDuration(event.delayMs)} (attempt ${event.attempt})`)
         break
       case 'decided':
         break

@@ -1,6 +1,7 @@
 /**
- * The runner reads workflow commands (`::add-mask::`, `::error::`, …) from any stdout line, so
- * server-sent text (ids, approver, reason) printed with `core.info` must not start a new line.
+ * CI runners read commands from any log line (GitHub Actions: `::add-mask::`, `::error::`, …),
+ * and terminals obey escape sequences, so server-sent text (ids, approver, reason) printed by
+ * the action (`core.info`) or the CLI must not start a new line or carry control characters.
  * (`core.notice`/`warning`/`error`/`setFailed` escape their message themselves.)
  */
 
