@@ -74413,26 +74413,6 @@ function readApiKey(env) {
 
 /***/ }),
 
-/***/ 3906:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ oneLine)
-/* harmony export */ });
-/**
- * The runner reads workflow commands (`::add-mask::`, `::error::`, …) from any stdout line, so
- * server-sent text (ids, approver, reason) printed with `core.info` must not start a new line.
- * (`core.notice`/`warning`/`error`/`setFailed` escape their message themselves.)
- */
-/** Replaces line breaks and other control characters with spaces. */
-function oneLine(text) {
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
-    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
-}
-
-
-/***/ }),
-
 /***/ 5965:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -74452,8 +74432,8 @@ var approval = __nccwpck_require__(8602);
 var duration = __nccwpck_require__(5497);
 // EXTERNAL MODULE: ./src/action/inputs.ts + 1 modules
 var inputs = __nccwpck_require__(6671);
-// EXTERNAL MODULE: ./src/action/log-text.ts
-var log_text = __nccwpck_require__(3906);
+// EXTERNAL MODULE: ./src/shared/log-text.ts
+var log_text = __nccwpck_require__(407);
 ;// CONCATENATED MODULE: ./src/action/outcome.ts
 /**
  * Turns how the wait ended (an approved record, or an error from the core) into what the step
@@ -74879,7 +74859,7 @@ async function settlesWithin(promise, ms) {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3218);
 /* harmony import */ var _approval_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8602);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6671);
-/* harmony import */ var _log_text_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3906);
+/* harmony import */ var _shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(407);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
 /**
  * The post step (`post:` with `post-if: always()`): if the main step recorded a request and
@@ -74905,7 +74885,7 @@ async function cleanup() {
         const client = new _approval_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalsClient */ .Y9({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS });
         try {
             await client.cancel(pending.approvalId, 'The workflow step ended before a decision', { timeoutMs: POST_WITHDRAW_TIMEOUT_MS });
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_log_text_js__WEBPACK_IMPORTED_MODULE_4__/* .oneLine */ .T)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__/* .oneLine */ .T)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
         }
         catch (error) {
             if (error instanceof _approval_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalError */ .g3 && (error.code === 'conflict' || error.code === 'not_found')) {
@@ -74995,41 +74975,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:perf_hooks"
 var external_node_perf_hooks_ = __nccwpck_require__(643);
-;// CONCATENATED MODULE: ./src/approval/abort.ts
-/** Cancellation primitives: the web-standard AbortError and a sleep that an abort ends at once. */
-/** The web-standard `DOMException` named `AbortError`; the signal's reason rides along as `cause`. */
-function abortError(reason, message = 'The approval wait was aborted') {
-    const error = new DOMException(message, 'AbortError');
-    if (reason !== undefined)
-        Object.defineProperty(error, 'cause', { value: reason, enumerable: false, configurable: true, writable: true });
-    return error;
-}
-/** True for any flavour of abort error (DOMException, undici's, Node's). */
-function isAbortError(error) {
-    return error instanceof Error || error instanceof DOMException ? error.name === 'AbortError' : false;
-}
-/**
- * Resolves after `ms`, or rejects with an AbortError as soon as `signal` aborts. Adds one
- * listener for the duration of the sleep and always removes it.
- */
-function sleep(ms, signal) {
-    if (signal?.aborted)
-        return Promise.reject(abortError(signal.reason));
-    return new Promise((resolve, reject) => {
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(abortError(signal?.reason));
-        };
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, Math.max(0, ms));
-        signal?.addEventListener('abort', onAbort, { once: true });
-    });
-}
-
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./src/approval/errors.ts
 /** Anything that is neither a decision nor a timeout: configuration, auth, 4xx, malformed responses. */
 class ApprovalError extends Error {
@@ -75120,7 +75065,9 @@ function normaliseApiUrl(raw, source = 'apiUrl') {
         url = new URL(raw.trim());
     }
     catch {
-        throw invalid(`${source} is not a valid URL: "${raw.slice(0, 200)}". Use something like https://approvals.example.com`);
+        // Echo it without any `user:password@` part: it is often a secret.
+        const shown = raw.slice(0, 200).replace(/\/\/[^/?#]*@/, '//…@');
+        throw invalid(`${source} is not a valid URL: "${shown}". Use something like https://approvals.example.com`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw invalid(`${source} must use http or https, not "${url.protocol.replace(/:$/, '')}"`);
@@ -75181,6 +75128,9 @@ function validateContext(context) {
     catch (error) {
         throw invalid(`context cannot be serialised to JSON: ${error instanceof Error ? error.message : String(error)}`);
     }
+    // A `toJSON` may turn the object into anything (even nothing); what is sent must be an object.
+    if (json === undefined || !json.startsWith('{'))
+        throw invalid('context must serialise to a JSON object (its toJSON gives something else)');
     const bytes = Buffer.byteLength(json);
     if (bytes > MAX_CONTEXT_BYTES)
         throw invalid(`context is ${bytes} bytes as JSON; the limit is ${MAX_CONTEXT_BYTES} (64 KB)`);
@@ -75225,6 +75175,44 @@ function resolveApprovalOptions(action, options = {}, env = process.env) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/approval/abort.ts
+/** Cancellation primitives: the web-standard AbortError and a sleep that an abort ends at once. */
+
+/** The web-standard `DOMException` named `AbortError`; the signal's reason rides along as `cause`. */
+function abortError(reason, message = 'The approval wait was aborted') {
+    const error = new DOMException(message, 'AbortError');
+    if (reason !== undefined)
+        Object.defineProperty(error, 'cause', { value: reason, enumerable: false, configurable: true, writable: true });
+    return error;
+}
+/** True for any flavour of abort error (DOMException, undici's, Node's). */
+function isAbortError(error) {
+    return error instanceof Error || error instanceof DOMException ? error.name === 'AbortError' : false;
+}
+/**
+ * Resolves after `ms` (at most ~24.8 days, the timer limit; callers re-check their deadline), or rejects with an AbortError as soon as `signal` aborts. Adds one
+ * listener for the duration of the sleep and always removes it.
+ */
+function sleep(ms, signal) {
+    if (signal?.aborted)
+        return Promise.reject(abortError(signal.reason));
+    return new Promise((resolve, reject) => {
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(abortError(signal?.reason));
+        };
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, Math.min(Math.max(0, ms), MAX_TIMER_MS));
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+// EXTERNAL MODULE: ./node_modules/undici/index.js
+var undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./src/approval/records.ts
 /**
  * Turns untrusted response bodies into typed approval records. Anything without the
@@ -75293,6 +75281,11 @@ function parsePage(body, what) {
  */
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_CAP_MS = 15_000;
+/**
+ * Longest `Retry-After` honoured. A larger one (a confused or hostile server) would make the
+ * wait sleep past every decision until its deadline; after this long we look again.
+ */
+const MAX_RETRY_AFTER_MS = 60_000;
 /** Consecutive 5xx answers after which the wait ends with `ApprovalTimeout` cause `server_error`. */
 const MAX_CONSECUTIVE_SERVER_ERRORS = 3;
 /**
@@ -75302,6 +75295,14 @@ const MAX_CONSECUTIVE_SERVER_ERRORS = 3;
 function backoffDelay(attempt, random = Math.random, baseMs = BACKOFF_BASE_MS, capMs = BACKOFF_CAP_MS) {
     const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
     return Math.floor(random() * ceiling);
+}
+/**
+ * Delay before retry number `attempt` after an answer that said `Retry-After: retryAfterMs`
+ * (if it did): the server's delay, capped at {@link MAX_RETRY_AFTER_MS}, but never shorter than
+ * the backoff, so `Retry-After: 0` or a date in the past cannot make a tight request loop.
+ */
+function retryDelay(attempt, retryAfterMs, random = Math.random) {
+    return Math.max(backoffDelay(attempt, random), Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 }
 /**
  * Parses a `Retry-After` header: delay-seconds (`"120"`, decimals tolerated) or an HTTP-date.
@@ -75334,12 +75335,16 @@ function parseRetryAfter(header, now = Date.now()) {
 
 
 
+
 /** Per-request timeout when the caller gives none (long-polls add their wait to it). */
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** The API may hold a long-poll for this long at most (DESIGN.md). */
 const MAX_WAIT_SECONDS = 60;
 /** How long past the asked wait a long-poll may take before we call it lost. */
 const LONG_POLL_MARGIN_MS = 5_000;
+/** Range of the `timeout_ms` create extension our server accepts (1 s … 30 days). */
+const MIN_SERVER_TIMEOUT_MS = 1_000;
+const MAX_SERVER_TIMEOUT_MS = 30 * 24 * 3_600_000;
 /** Larger answers are refused: no approvals API needs more, and a hostile one could send gigabytes. */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 const USER_AGENT = 'approval-gate';
@@ -75356,11 +75361,48 @@ async function readLimited(body, what) {
         size += chunk.length;
         if (size > MAX_RESPONSE_BYTES) {
             body.destroy();
-            throw new ApprovalError('bad_response', `${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
+            throw tooLarge(what);
         }
         chunks.push(chunk);
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks);
+}
+function tooLarge(what) {
+    return new ApprovalError('bad_response', `${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
+}
+const DECODERS = {
+    gzip: external_node_zlib_.gunzipSync,
+    'x-gzip': external_node_zlib_.gunzipSync,
+    deflate: external_node_zlib_.inflateSync,
+    br: external_node_zlib_.brotliDecompressSync,
+};
+/**
+ * The body as text. We never ask for compression, but some servers and proxies compress
+ * anyway: undoes `Content-Encoding` (within the same size limit, so a small "zip bomb" cannot
+ * exhaust memory) and drops a UTF-8 byte-order mark, which `JSON.parse` refuses.
+ */
+function decodeBody(raw, contentEncoding, what) {
+    const encodings = (Array.isArray(contentEncoding) ? contentEncoding.join(',') : (contentEncoding ?? ''))
+        .split(',')
+        .map((name) => name.trim().toLowerCase())
+        .filter((name) => name !== '' && name !== 'identity');
+    let data = raw;
+    // Encodings are listed in the order they were applied: undo them last to first.
+    for (const encoding of encodings.reverse()) {
+        const decode = DECODERS[encoding];
+        if (!decode)
+            throw new ApprovalError('bad_response', `${what}: the answer uses content encoding "${excerpt(encoding, 40)}", which this client cannot decode`);
+        try {
+            data = decode(data, { maxOutputLength: MAX_RESPONSE_BYTES });
+        }
+        catch (error) {
+            if (error.code === 'ERR_BUFFER_TOO_LARGE')
+                throw tooLarge(what);
+            throw new ApprovalError('bad_response', `${what}: the answer claims content encoding "${encoding}" but does not decode as such`);
+        }
+    }
+    const text = data.toString('utf8');
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 function parseJson(text) {
     try {
@@ -75432,8 +75474,11 @@ class ApprovalsClient {
         const body = { action: input.action, context: input.context ?? {} };
         if (input.agent !== undefined)
             body.agent = input.agent;
-        if (input.timeoutMs !== undefined)
-            body.timeout_ms = Math.max(1, Math.round(input.timeoutMs));
+        if (input.timeoutMs !== undefined) {
+            // The server refuses values outside its range (a 400 would fail the create): clamp instead.
+            // Shorter: it expires the request a little after we give up (we withdraw it then anyway).
+            body.timeout_ms = Math.min(MAX_SERVER_TIMEOUT_MS, Math.max(MIN_SERVER_TIMEOUT_MS, Math.round(input.timeoutMs)));
+        }
         const headers = {};
         if (input.idempotencyKey !== undefined)
             headers['idempotency-key'] = input.idempotencyKey;
@@ -75577,7 +75622,17 @@ class ApprovalsClient {
                 headers['content-type'] = 'application/json';
             }
             const response = await (0,undici/* request */.Em)(`${this.apiUrl}${path}`, { method, headers, body, dispatcher: this.#dispatcher, signal: controller.signal });
-            const text = await readLimited(response.body, what);
+            const raw = await readLimited(response.body, what);
+            let text;
+            try {
+                text = decodeBody(raw, response.headers['content-encoding'], what);
+            }
+            catch (error) {
+                // An error answer stays what its status says (a 503 is still a 5xx); only its details are lost.
+                if (response.statusCode >= 200 && response.statusCode < 300)
+                    throw error;
+                text = '';
+            }
             return { status: response.statusCode, headers: response.headers, text };
         }
         catch (error) {
@@ -75767,24 +75822,16 @@ async function waitForDecision(client, config, target, stop) {
         checkTime();
         if (!(error instanceof ApprovalError))
             throw error;
-        let delayMs;
         if (error.code === 'server_error') {
             serverErrors++;
             if (serverErrors >= MAX_CONSECUTIVE_SERVER_ERRORS)
                 throw new ApprovalTimeout(config.timeoutMs, target.approvalId, 'server_error');
-            delayMs = error.retryAfterMs ?? backoffDelay(retries + 1);
         }
-        else if (error.code === 'rate_limited') {
-            delayMs = error.retryAfterMs ?? backoffDelay(retries + 1);
-        }
-        else if (error.code === 'network_error') {
-            delayMs = backoffDelay(retries + 1);
-        }
-        else {
+        else if (error.code !== 'rate_limited' && error.code !== 'network_error') {
             throw error;
         }
         retries++;
-        delayMs = Math.max(0, Math.min(delayMs, remaining()));
+        const delayMs = Math.max(0, Math.min(retryDelay(retries, error.retryAfterMs), remaining()));
         emit(config, { type: 'retrying', approvalId: target.approvalId, attempt: retries, delayMs, error: error.message });
         await pause(delayMs);
     };
@@ -75978,6 +76025,27 @@ function formatDuration(ms) {
     const seconds = totalSeconds % 60;
     const parts = [hours ? `${hours}h` : '', minutes ? `${minutes}m` : '', seconds ? `${seconds}s` : ''];
     return parts.join('') || '0s';
+}
+
+
+/***/ }),
+
+/***/ 407:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   T: () => (/* binding */ oneLine)
+/* harmony export */ });
+/**
+ * CI runners read commands from any log line (GitHub Actions: `::add-mask::`, `::error::`, …),
+ * and terminals obey escape sequences, so server-sent text (ids, approver, reason) printed by
+ * the action (`core.info`) or the CLI must not start a new line or carry control characters.
+ * (`core.notice`/`warning`/`error`/`setFailed` escape their message themselves.)
+ */
+/** Replaces line breaks and other control characters with spaces. */
+function oneLine(text) {
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
 }
 
 
