@@ -46,4 +46,16 @@ describe('request', () => {
     expect(result.stderr).not.toContain('\u001b')
     expect(result.stderr).toContain('injected')
   })
+
+  it.each([
+    ['a --context over 64 KB', ['request', 'deploy', '--context', JSON.stringify({ blob: 'x'.repeat(70_000) })], '64 KB'],
+    ['an ACTION over 200 characters', ['request', 'd'.repeat(201)], '200'],
+    ['an ACTION with a line break', ['request', 'deploy\nnow'], 'ACTION'],
+  ])('exits 64 for %s, before any request', async (_name, args, says) => {
+    const before = server.requests.length
+    const result = await runCli([...args, '--api-url', server.url], { env: { APPROVAL_GATE_API_KEY: KEY } })
+    expect(result.code).toBe(64)
+    expect(result.stderr).toContain(says)
+    expect(server.requests.length).toBe(before)
+  })
 })

@@ -4,7 +4,15 @@
  * 3 error, 130 cancelled/interrupted). Progress goes to stderr; stdout gets the approval id
  * (approved) or the reason (rejected), so scripts can capture them.
  */
-import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalProgress } from '../../approval/index.js'
+import {
+  ApprovalError,
+  ApprovalRejected,
+  ApprovalTimeout,
+  MAX_ACTION_LENGTH,
+  MAX_CONTEXT_BYTES,
+  requestApproval,
+  type ApprovalProgress,
+} from '../../approval/index.js'
 import { formatDuration, InvalidDurationError, parseDuration } from '../../shared/duration.js'
 import { oneLine } from '../../shared/log-text.js'
 import { EXIT, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
@@ -56,7 +64,7 @@ ${API_HELP}
     )
     if (!parsed) return EXIT.ok
     const { values } = parsed
-    const action = parsed.positionals[0]
+    const action = checkAction(parsed.positionals[0])
     const context = parseContext(values.context)
     const timeoutMs = values.timeout === undefined ? undefined : duration('--timeout', values.timeout)
     const pollIntervalMs = values['poll-interval'] === undefined ? undefined : duration('--poll-interval', values['poll-interval'])
@@ -160,7 +168,17 @@ function parseContext(text: string | undefined): Record<string, unknown> {
     throw new UsageError(`--context is not valid JSON (${(error as Error).message})`, 'request')
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError('--context must be a JSON object, like {"service":"api"}', 'request')
+  const bytes = Buffer.byteLength(JSON.stringify(value))
+  if (bytes > MAX_CONTEXT_BYTES) throw new UsageError(`--context is ${bytes} bytes as JSON; the limit is ${MAX_CONTEXT_BYTES} (64 KB)`, 'request')
   return value as Record<string, unknown>
+}
+
+/** ACTION is part of the command line: a bad one is a usage error (64), like a bad flag. */
+function checkAction(action: string): string {
+  if (action.trim() === '') throw new UsageError('ACTION must not be empty', 'request')
+  if (action.length > MAX_ACTION_LENGTH) throw new UsageError(`ACTION is ${action.length} characters long; the limit is ${MAX_ACTION_LENGTH}`, 'request')
+  if (/\p{Cc}/u.test(action)) throw new UsageError('ACTION must not contain control characters (line breaks, tabs, ...)', 'request')
+  return action
 }
 
 function duration(flag: string, text: string): number {
