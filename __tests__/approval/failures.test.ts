@@ -59,6 +59,23 @@ describe('failures end with a clear ApprovalError', () => {
     expect(String(failure.stack)).not.toContain(SECRET_KEY)
   })
 
+  it('a redirect is not followed (the key must not travel to another host) and names where it points', async () => {
+    const elsewhere = await startScriptedServer({ apiKey: null })
+    try {
+      server = await startScriptedServer({ apiKey: SECRET_KEY })
+      for (const route of ['create', 'get'] as const) {
+        server.script(route, reply(route === 'create' ? 301 : 307, undefined, { location: `${elsewhere.url.replace('127.0.0.1', 'localhost')}/v1/approvals` }))
+        const error = (await rejectionOf(requireApproval('deploy', gateOptions(server)))) as ApprovalError
+        expect(error.code).toBe(route === 'create' ? 'create_failed' : 'bad_request')
+        expect(error.message).toMatch(/redirect/i)
+        expect(error.message).toContain(`localhost:${elsewhere.port}`)
+      }
+      expect(elsewhere.requests).toHaveLength(0)
+    } finally {
+      await elsewhere.close()
+    }
+  })
+
   it('a wrong key is reported as unauthorized without echoing either key', async () => {
     server = await startScriptedServer({ apiKey: 'the-right-key' })
     const error = (await rejectionOf(requireApproval('deploy', gateOptions(server, { apiKey: SECRET_KEY })))) as ApprovalError
