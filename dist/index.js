@@ -75585,6 +75585,13 @@ class ApprovalsClient {
             code = 'rate_limited';
             message = `${what}: rate limited (HTTP 429: ${said})`;
         }
+        else if (status >= 300 && status < 400 && status !== 304) {
+            // Never followed: the Authorization header must not travel to wherever a server points.
+            const location = response.headers.location;
+            const target = typeof location === 'string' && location !== '' ? ` to ${excerpt(location, 200)}` : '';
+            code = 'bad_request';
+            message = `${what}: HTTP ${status} redirect${target}, not followed so the API key goes nowhere else. Set apiUrl to the API's final address`;
+        }
         else if (status >= 500) {
             code = 'server_error';
             message = `${what}: the API failed (HTTP ${status}: ${said})`;
