@@ -74488,15 +74488,12 @@ function failedOutcome(error, facts) {
         }
         const message = error.cause === 'expired'
             ? `${subject} expired on the server before anyone decided.`
-            : `No decision on ${subject} within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}; the request was withdrawn.${facts.lastApiError ? ` The API was failing at the end: ${facts.lastApiError}.` : ' Raise the timeout input if approvers need longer.'}`;
+            : `No decision on ${subject} within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}; ${withdrawalText(facts.withdrawal)}${facts.lastApiError ? ` The API was failing at the end: ${facts.lastApiError}.` : ' Raise the timeout input if approvers need longer.'}`;
         return facts.failOnTimeout ? { ...outcome, failure: message } : { ...outcome, warning: `${message} Continuing because fail-on-timeout is false.` };
     }
     if (isAbortError(error)) {
         const by = facts.cancelledBy ? ` (${facts.cancelledBy})` : '';
-        const withdrawn = facts.withdrawalConfirmed === false
-            ? 'the withdrawal did not finish in time; the post step will retry it.'
-            : 'the approval request was withdrawn.';
-        return { ...base, decision: 'cancelled', failure: `The step was cancelled${by} while waiting for approval of ${subject}; ${withdrawn}` };
+        return { ...base, decision: 'cancelled', failure: `The step was cancelled${by} while waiting for approval of ${subject}; ${withdrawalText(facts.withdrawal)}` };
     }
     if (error instanceof approval/* ApprovalError */.g3 && error.code === 'cancelled') {
         return { ...base, approvalId: error.approvalId ?? base.approvalId, decision: 'cancelled', failure: `${subject} was withdrawn on the server before anyone decided: ${error.message}` };
@@ -74519,6 +74516,23 @@ function hintFor(error) {
             return ' Check the action inputs.';
         default:
             return '';
+    }
+}
+/** What became of the pending request after an abort or timeout, for the failure message. */
+function withdrawalText(withdrawal) {
+    switch (withdrawal) {
+        case 'withdrawn':
+            return 'the approval request was withdrawn.';
+        case 'not_pending':
+            return 'the approval request was no longer pending.';
+        case 'nothing_created':
+            return 'no approval request had been created yet.';
+        case 'failed':
+            return 'the request could not be withdrawn (the API did not accept the cancel); the post step will try again.';
+        case 'late':
+            return 'the withdrawal did not finish in time; the post step will try again.';
+        default:
+            return 'the approval request is being withdrawn.';
     }
 }
 
@@ -74789,10 +74803,10 @@ async function waitForDecision(settings, signal) {
         const abandoned = isAbortError(error) || error instanceof approval/* ApprovalTimeout */.dy;
         if (abandoned)
             await new Promise((resolve) => setImmediate(resolve));
-        if (abandoned && withdrawal !== undefined) {
-            endFacts.withdrawalConfirmed = await settlesWithin(withdrawal, WITHDRAWAL_WAIT_MS);
-        }
-        if (settledOnServer(error))
+        if (abandoned && withdrawal !== undefined)
+            endFacts.withdrawal = await withinOrLate(withdrawal, WITHDRAWAL_WAIT_MS);
+        // Nothing left pending on the server: the post step has nothing to withdraw.
+        if (settledOnServer(error) || endFacts.withdrawal === 'withdrawn' || endFacts.withdrawal === 'not_pending')
             (0,state/* markApprovalSettled */.WW)();
         return failedOutcome(error, endFacts);
     }
@@ -74831,15 +74845,15 @@ function settledOnServer(error) {
         (error instanceof approval/* ApprovalTimeout */.dy && error.cause === 'expired') ||
         (error instanceof approval/* ApprovalError */.g3 && error.code === 'cancelled'));
 }
-/** True when `promise` settles within `ms`; never rejects, never keeps the process alive. */
-async function settlesWithin(promise, ms) {
+/** The withdrawal's result, or `'late'` when it has not ended within `ms`; never keeps the process alive. */
+async function withinOrLate(withdrawal, ms) {
     let timer;
-    const timeout = new Promise((resolve) => {
-        timer = setTimeout(() => resolve(false), ms);
+    const late = new Promise((resolve) => {
+        timer = setTimeout(() => resolve('late'), ms);
         timer.unref();
     });
     try {
-        return await Promise.race([promise.then(() => true, () => true), timeout]);
+        return await Promise.race([withdrawal.catch(() => 'failed'), late]);
     }
     finally {
         clearTimeout(timer);
@@ -75677,12 +75691,13 @@ class ApprovalsClient {
 }
 
 ;// CONCATENATED MODULE: ./src/approval/withdraw.ts
+
 /** The whole withdrawal (finishing an in-flight create, then cancel) takes at most this long. */
 const WITHDRAW_BOUND_MS = 2_000;
 /**
  * `POST /v1/approvals/{id}/cancel` with `reason` (and `timed_out` when the deadline passed), within `boundMs`. If the id is not known yet
- * because the create is still in flight, waits (within the bound) for it first. Resolves when
- * done or given up; never rejects (a failed withdrawal must not hide the real outcome).
+ * because the create is still in flight, waits (within the bound) for it first. Resolves with
+ * how it ended; never rejects (a failed withdrawal must not hide the real outcome).
  */
 async function withdrawRequest(client, target, reason, { boundMs = WITHDRAW_BOUND_MS, timedOut = false } = {}) {
     const bound = new AbortController();
@@ -75698,12 +75713,17 @@ async function withdrawRequest(client, target, reason, { boundMs = WITHDRAW_BOUN
             const created = await Promise.race([pendingCreate, new Promise((resolve) => bound.signal.addEventListener('abort', () => resolve(undefined), { once: true }))]);
             id = created?.id;
         }
-        if (id === undefined || bound.signal.aborted)
-            return;
+        if (id === undefined)
+            return bound.signal.aborted ? 'failed' : 'nothing_created';
+        if (bound.signal.aborted)
+            return 'failed';
         await client.cancel(id, reason, { signal: bound.signal, timeoutMs: boundMs, timedOut });
+        return 'withdrawn';
     }
-    catch {
-        // Already decided (409), unreachable server, no cancel endpoint (JamJet): nothing more to do.
+    catch (error) {
+        // 409: decided meanwhile, nothing pending. Otherwise (unreachable, no cancel endpoint on
+        // JamJet) there is nothing more to do here; the caller may retry later.
+        return error instanceof ApprovalError && error.code === 'conflict' ? 'not_pending' : 'failed';
     }
     finally {
         clearTimeout(timer);

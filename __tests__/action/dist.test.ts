@@ -127,7 +127,7 @@ describe('dist/index.js as a process', () => {
     const result = await runAction(files, gateEnv({ timeout: '2s' }))
 
     expect(result.code).not.toBe(0)
-    expect(result.stdout).toMatch(/::error::No decision on "deploy-production" \(approval apr_[0-9a-f]+\) within 2s; the request was withdrawn/)
+    expect(result.stdout).toMatch(/::error::No decision on "deploy-production" \(approval apr_[0-9a-f]+\) within 2s; the approval request was withdrawn\./)
     const outputs = readOutputs(files)
     expect(outputs.decision).toBe('timed_out')
     expect(server.requestsTo('cancel').some((req) => req.index >= from && req.approvalId === outputs['approval-id'])).toBe(true)

@@ -111,7 +111,7 @@ describe('run', () => {
     requestApproval.mockImplementation(coreThat(async () => Promise.reject(new ApprovalTimeout(60_000, 'apr_1'))))
     await run()
     expect(core.outputs.get('decision')).toBe('timed_out')
-    expect(core.setFailed).toHaveBeenCalledWith(expect.stringMatching(/^No decision on "deploy" \(approval apr_1\) within 1m; the request was withdrawn/))
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringMatching(/^No decision on "deploy" \(approval apr_1\) within 1m; the approval request is being withdrawn\./))
     // The core withdrew it; the post step may retry harmlessly, so it is not marked settled.
     expect(core.savedState.has('settled')).toBe(false)
 
@@ -157,7 +157,7 @@ describe('run', () => {
       coreThat(async (options) => {
         await new Promise((resolve) => setTimeout(resolve, 5))
         controller.abort('SIGTERM')
-        options.onWithdraw?.(new Promise<void>((resolve) => setTimeout(() => ((withdrawn = true), resolve()), 50)))
+        options.onWithdraw?.(new Promise((resolve) => setTimeout(() => ((withdrawn = true), resolve('withdrawn')), 50)))
         throw new DOMException('The approval wait was aborted', 'AbortError')
       }),
     )
@@ -174,12 +174,27 @@ describe('run', () => {
     requestApproval.mockImplementation(
       coreThat(async (options) => {
         controller.abort('SIGINT')
-        options.onWithdraw?.(new Promise<void>(() => {}))
+        options.onWithdraw?.(new Promise(() => {}))
         throw new DOMException('aborted', 'AbortError')
       }),
     )
     await run({ signal: controller.signal })
-    expect(core.setFailed).toHaveBeenCalledWith(expect.stringContaining('the withdrawal did not finish in time; the post step will retry it.'))
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringContaining('the withdrawal did not finish in time; the post step will try again.'))
+  })
+
+  it('cancelled: says so when the API did not accept the withdrawal (JamJet has no cancel)', async () => {
+    const controller = new AbortController()
+    requestApproval.mockImplementation(
+      coreThat(async (options) => {
+        controller.abort('SIGINT')
+        options.onWithdraw?.(Promise.resolve('failed'))
+        throw new DOMException('aborted', 'AbortError')
+      }),
+    )
+    await run({ signal: controller.signal })
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringContaining('could not be withdrawn'))
+    // Still pending as far as the step knows: the post step must try again.
+    expect(core.savedState.get('settled')).toBeUndefined()
   })
 
   it('withdrawn on the server: decision cancelled', async () => {

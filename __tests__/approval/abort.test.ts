@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { getEventListeners } from 'node:events'
 import { requireApproval } from '../../src/approval/index.js'
-import { startScriptedServer, type ScriptedServer } from '../helpers/scripted-server.js'
+import { reply, startScriptedServer, type ScriptedServer } from '../helpers/scripted-server.js'
 import { gateOptions, longPollHeld, rejectionOf } from './gate-fixtures.js'
 
 let server: ScriptedServer
@@ -34,7 +34,7 @@ describe('abort', () => {
   it('during a long-poll: throws at once and withdraws the request', async () => {
     server = await startScriptedServer()
     const controller = new AbortController()
-    const withdrawals: Array<Promise<void>> = []
+    const withdrawals: Array<Promise<unknown>> = []
     const waiting = requireApproval('deploy', gateOptions(server, { signal: controller.signal, onWithdraw: (w) => withdrawals.push(w) }))
     await longPollHeld(server)
     const { error, ms } = await abortAndTime(controller, waiting, new Error('runner cancelled'))
@@ -42,7 +42,7 @@ describe('abort', () => {
     expect((error as Error & { cause?: unknown }).cause).toEqual(new Error('runner cancelled'))
     expect(ms).toBeLessThan(1_000) // the held poll would have lasted 30 s
     expect(withdrawals).toHaveLength(1)
-    await withdrawals[0]
+    await expect(withdrawals[0]).resolves.toBe('withdrawn')
     const [id] = [...server.approvals.keys()]
     const cancel = server.requestsTo('cancel')
     expect(cancel).toHaveLength(1)
@@ -54,7 +54,7 @@ describe('abort', () => {
   it('during the pollIntervalMs sleep: throws at once and withdraws', async () => {
     server = await startScriptedServer({ honourWait: false })
     const controller = new AbortController()
-    const withdrawals: Array<Promise<void>> = []
+    const withdrawals: Array<Promise<unknown>> = []
     let ticks = 0
     const waiting = requireApproval(
       'deploy',
@@ -72,14 +72,14 @@ describe('abort', () => {
     server = await startScriptedServer()
     server.script('create', { kind: 'delay', ms: 300 })
     const controller = new AbortController()
-    const withdrawals: Array<Promise<void>> = []
+    const withdrawals: Array<Promise<unknown>> = []
     const waiting = requireApproval('deploy', gateOptions(server, { signal: controller.signal, onWithdraw: (w) => withdrawals.push(w) }))
     await server.waitForRequest('create')
     const { error, ms } = await abortAndTime(controller, waiting)
     expectAbortError(error)
     expect(ms).toBeLessThan(250) // before the create answered
     expect(server.requestsTo('cancel')).toHaveLength(0)
-    await withdrawals[0] // waits for the create's answer, then cancels
+    await expect(withdrawals[0]).resolves.toBe('withdrawn') // waits for the create's answer, then cancels
     const [id] = [...server.approvals.keys()]
     expect(server.requestsTo('cancel').map((r) => r.approvalId)).toEqual([id])
     expect(server.requestsTo('get')).toHaveLength(0) // no polling after the abort
@@ -112,15 +112,26 @@ describe('abort', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
   })
 
+  it('reports a withdrawal that finds the request already decided as not_pending', async () => {
+    server = await startScriptedServer()
+    server.script('cancel', reply(409, { error: { code: 'conflict', message: 'already approved' } }))
+    const controller = new AbortController()
+    const withdrawals: Array<Promise<unknown>> = []
+    const waiting = requireApproval('deploy', gateOptions(server, { signal: controller.signal, onWithdraw: (w) => withdrawals.push(w) }))
+    await longPollHeld(server)
+    expectAbortError((await abortAndTime(controller, waiting)).error)
+    await expect(withdrawals[0]).resolves.toBe('not_pending')
+  })
+
   it('a withdrawal failure never replaces the AbortError', async () => {
     server = await startScriptedServer()
     server.script('cancel', { kind: 'reply', status: 500 })
     const controller = new AbortController()
-    const withdrawals: Array<Promise<void>> = []
+    const withdrawals: Array<Promise<unknown>> = []
     const waiting = requireApproval('deploy', gateOptions(server, { signal: controller.signal, onWithdraw: (w) => withdrawals.push(w) }))
     await longPollHeld(server)
     const { error } = await abortAndTime(controller, waiting)
     expectAbortError(error)
-    await expect(withdrawals[0]).resolves.toBeUndefined()
+    await expect(withdrawals[0]).resolves.toBe('failed')
   })
 })

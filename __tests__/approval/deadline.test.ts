@@ -19,7 +19,7 @@ async function timed(promise: Promise<unknown>): Promise<{ error: unknown; ms: n
 describe('the deadline', () => {
   it('ends a wait without decision with ApprovalTimeout at the deadline, and withdraws the request alongside', async () => {
     server = await startScriptedServer()
-    const withdrawals: Array<Promise<void>> = []
+    const withdrawals: Array<Promise<unknown>> = []
     const { error, ms } = await timed(requireApproval('deploy', gateOptions(server, { timeoutMs: 600, onWithdraw: (w) => withdrawals.push(w) })))
     expect(error).toBeInstanceOf(ApprovalTimeout)
     const timeout = error as ApprovalTimeout
@@ -29,7 +29,7 @@ describe('the deadline', () => {
     expect(timeout.cause).toBeUndefined()
     expect(ms).toBeGreaterThanOrEqual(590)
     expect(withdrawals).toHaveLength(1)
-    await withdrawals[0]
+    await expect(withdrawals[0]).resolves.toBe('withdrawn')
     const cancels = server.requestsTo('cancel')
     expect(cancels).toHaveLength(1)
     expect(cancels[0].approvalId).toBe(id)
@@ -51,21 +51,24 @@ describe('the deadline', () => {
   it('cuts a create that hangs at the deadline (no id, nothing to withdraw)', async () => {
     server = await startScriptedServer()
     server.script('create', { kind: 'hang' })
-    const { error, ms } = await timed(requireApproval('deploy', gateOptions(server, { timeoutMs: 400 })))
+    const withdrawals: Array<Promise<unknown>> = []
+    const { error, ms } = await timed(requireApproval('deploy', gateOptions(server, { timeoutMs: 400, onWithdraw: (w) => withdrawals.push(w) })))
     expect(error).toBeInstanceOf(ApprovalTimeout)
     expect((error as ApprovalTimeout).approvalId).toBeUndefined()
+    // The hung create is cut at the deadline; no id ever came back, so nothing is pending.
+    await expect(withdrawals[0]).resolves.toBe('nothing_created')
     expect(ms).toBeLessThan(400 + 2_000)
   })
 
   it('throws at the deadline while a hanging withdrawal is bounded at about 2 s', async () => {
     server = await startScriptedServer()
     server.script('cancel', { kind: 'hang' })
-    const withdrawals: Array<Promise<void>> = []
+    const withdrawals: Array<Promise<unknown>> = []
     const { error, ms } = await timed(requireApproval('deploy', gateOptions(server, { timeoutMs: 300, onWithdraw: (w) => withdrawals.push(w) })))
     expect(error).toBeInstanceOf(ApprovalTimeout)
     expect(ms).toBeLessThan(300 + 1_000) // the hanging cancel does not hold the timeout back
     const start = performance.now()
-    await withdrawals[0]
+    await expect(withdrawals[0]).resolves.toBe('failed')
     const total = ms + performance.now() - start
     expect(server.requestsTo('cancel')).toHaveLength(1)
     expect(total).toBeGreaterThanOrEqual(300 + 1_900)

@@ -25,7 +25,7 @@ describe('timeoutMs outside the server’s timeout_ms range', () => {
 
   it('over 30 days: the request is created and waits', async () => {
     const controller = new AbortController()
-    let withdrawal: Promise<void> | undefined
+    let withdrawal: Promise<unknown> | undefined
     const waiting = requireApproval('long-gate', {
       apiUrl: t.url,
       apiKey: t.keys.request,

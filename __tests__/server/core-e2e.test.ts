@@ -54,7 +54,7 @@ describe('core against the server', () => {
     expect(status).toBe('expired')
 
     const controller = new AbortController()
-    let withdrawal: Promise<void> | undefined
+    let withdrawal: Promise<unknown> | undefined
     const pending = requireApproval('core-abort', { apiUrl: t.url, apiKey: t.keys.request, signal: controller.signal, onWithdraw: (w) => (withdrawal = w) })
     for (let i = 0; i < 200 && (await call(t.url, 'GET', '/healthz')).body.waiting === 0; i++) await new Promise((r) => setTimeout(r, 10))
     controller.abort()

@@ -3,7 +3,7 @@
  * result. Every failure ends in `core.setFailed`; nothing here throws.
  */
 import * as core from '@actions/core'
-import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalRecord } from '../approval/index.js'
+import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalRecord, type WithdrawalResult } from '../approval/index.js'
 import { formatDuration } from '../shared/duration.js'
 import { getSettings, InvalidInputsError } from './inputs.js'
 import { oneLine } from '../shared/log-text.js'
@@ -44,7 +44,7 @@ async function waitForDecision(settings: GateSettings, signal: AbortSignal | und
   const startedAt = Date.now()
   const progress = createProgressReporter({ action: settings.action, timeoutMs: settings.timeoutMs })
   let created: { approvalId: string; url?: string } | undefined
-  let withdrawal: Promise<void> | undefined
+  let withdrawal: Promise<WithdrawalResult> | undefined
   let lastApiError: string | undefined
 
   const facts = (): OutcomeFacts => ({
@@ -90,10 +90,9 @@ async function waitForDecision(settings: GateSettings, signal: AbortSignal | und
     // wait for it (bounded) so the card has left the dashboard before the step reports.
     const abandoned = isAbortError(error) || error instanceof ApprovalTimeout
     if (abandoned) await new Promise((resolve) => setImmediate(resolve))
-    if (abandoned && withdrawal !== undefined) {
-      endFacts.withdrawalConfirmed = await settlesWithin(withdrawal, WITHDRAWAL_WAIT_MS)
-    }
-    if (settledOnServer(error)) markApprovalSettled()
+    if (abandoned && withdrawal !== undefined) endFacts.withdrawal = await withinOrLate(withdrawal, WITHDRAWAL_WAIT_MS)
+    // Nothing left pending on the server: the post step has nothing to withdraw.
+    if (settledOnServer(error) || endFacts.withdrawal === 'withdrawn' || endFacts.withdrawal === 'not_pending') markApprovalSettled()
     return failedOutcome(error, endFacts)
   } finally {
     progress.stop()
@@ -134,15 +133,15 @@ function settledOnServer(error: unknown): boolean {
   )
 }
 
-/** True when `promise` settles within `ms`; never rejects, never keeps the process alive. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+/** The withdrawal's result, or `'late'` when it has not ended within `ms`; never keeps the process alive. */
+async function withinOrLate(withdrawal: Promise<WithdrawalResult>, ms: number): Promise<WithdrawalResult | 'late'> {
   let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms)
     timer.unref()
   })
   try {
-    return await Promise.race([promise.then(() => true, () => true), timeout])
+    return await Promise.race([withdrawal.catch((): WithdrawalResult => 'failed'), late])
   } finally {
     clearTimeout(timer)
   }

@@ -3,7 +3,7 @@
  * reports: the `decision` output, the other outputs, and the failure message, if any.
  * One place decides which endings fail the step, so outputs, summary and exit code agree.
  */
-import { ApprovalError, ApprovalRejected, ApprovalTimeout, type ApprovalRecord } from '../approval/index.js'
+import { ApprovalError, ApprovalRejected, ApprovalTimeout, type ApprovalRecord, type WithdrawalResult } from '../approval/index.js'
 import { formatDuration } from '../shared/duration.js'
 
 /** Values of the `decision` output. Empty when the gate failed for another reason (auth, API, config). */
@@ -35,8 +35,8 @@ export interface OutcomeFacts {
   failOnTimeout: boolean
   /** The signal name when the runner cancelled the step (the abort reason). */
   cancelledBy?: string
-  /** Whether the withdrawal finished before the step gave up waiting for it. */
-  withdrawalConfirmed?: boolean
+  /** How the core's withdrawal ended after an abort or timeout; `late` when the step stopped waiting for it. */
+  withdrawal?: WithdrawalResult | 'late'
   /** The API's error when the last thing the core did was retry (unreachable, 5xx, 429). */
   lastApiError?: string
 }
@@ -91,17 +91,13 @@ export function failedOutcome(error: unknown, facts: OutcomeFacts): GateOutcome 
     const message =
       error.cause === 'expired'
         ? `${subject} expired on the server before anyone decided.`
-        : `No decision on ${subject} within ${formatDuration(error.timeoutMs)}; the request was withdrawn.${facts.lastApiError ? ` The API was failing at the end: ${facts.lastApiError}.` : ' Raise the timeout input if approvers need longer.'}`
+        : `No decision on ${subject} within ${formatDuration(error.timeoutMs)}; ${withdrawalText(facts.withdrawal)}${facts.lastApiError ? ` The API was failing at the end: ${facts.lastApiError}.` : ' Raise the timeout input if approvers need longer.'}`
     return facts.failOnTimeout ? { ...outcome, failure: message } : { ...outcome, warning: `${message} Continuing because fail-on-timeout is false.` }
   }
 
   if (isAbortError(error)) {
     const by = facts.cancelledBy ? ` (${facts.cancelledBy})` : ''
-    const withdrawn =
-      facts.withdrawalConfirmed === false
-        ? 'the withdrawal did not finish in time; the post step will retry it.'
-        : 'the approval request was withdrawn.'
-    return { ...base, decision: 'cancelled', failure: `The step was cancelled${by} while waiting for approval of ${subject}; ${withdrawn}` }
+    return { ...base, decision: 'cancelled', failure: `The step was cancelled${by} while waiting for approval of ${subject}; ${withdrawalText(facts.withdrawal)}` }
   }
 
   if (error instanceof ApprovalError && error.code === 'cancelled') {
@@ -129,5 +125,23 @@ function hintFor(error: ApprovalError): string {
       return ' Check the action inputs.'
     default:
       return ''
+  }
+}
+
+/** What became of the pending request after an abort or timeout, for the failure message. */
+function withdrawalText(withdrawal: OutcomeFacts['withdrawal']): string {
+  switch (withdrawal) {
+    case 'withdrawn':
+      return 'the approval request was withdrawn.'
+    case 'not_pending':
+      return 'the approval request was no longer pending.'
+    case 'nothing_created':
+      return 'no approval request had been created yet.'
+    case 'failed':
+      return 'the request could not be withdrawn (the API did not accept the cancel); the post step will try again.'
+    case 'late':
+      return 'the withdrawal did not finish in time; the post step will try again.'
+    default:
+      return 'the approval request is being withdrawn.'
   }
 }

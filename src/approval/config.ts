@@ -4,7 +4,7 @@
  * Messages never contain the API key.
  */
 import { ApprovalError } from './errors.js'
-import type { ApprovalProgress, RequireApprovalOptions } from './types.js'
+import type { ApprovalProgress, RequireApprovalOptions, WithdrawalResult } from './types.js'
 
 export const DEFAULT_API_URL = 'https://api.jamjet.dev'
 export const DEFAULT_TIMEOUT_MS = 3_600_000
@@ -31,7 +31,7 @@ export interface ResolvedApprovalOptions extends ApiConnection {
   idempotencyKey?: string
   signal?: AbortSignal
   onProgress?: (event: ApprovalProgress) => void
-  onWithdraw?: (withdrawal: Promise<void>) => void
+  onWithdraw?: (withdrawal: Promise<WithdrawalResult>) => void
 }
 
 type Env = Record<string, string | undefined>

@@ -11,7 +11,7 @@ import { ApprovalsClient, DEFAULT_REQUEST_TIMEOUT_MS, LONG_POLL_MARGIN_MS } from
 import { resolveApprovalOptions, type ResolvedApprovalOptions } from './config.js'
 import { ApprovalError, ApprovalRejected, ApprovalTimeout } from './errors.js'
 import { MAX_CONSECUTIVE_SERVER_ERRORS, retryDelay } from './retry-policy.js'
-import type { ApprovalProgress, ApprovalRecord, RequireApprovalOptions } from './types.js'
+import type { ApprovalProgress, ApprovalRecord, RequireApprovalOptions, WithdrawalResult } from './types.js'
 import { withdrawRequest, type WithdrawTarget } from './withdraw.js'
 
 /** Longest `?wait=` we ask for: 120 requests per waited hour, well under proxies' idle limits. */
@@ -75,7 +75,7 @@ export async function requestApproval(action: string, options: RequireApprovalOp
 }
 
 /** Gives the withdrawal to `onWithdraw` (the action awaits it before exiting). */
-function handOver(config: ResolvedApprovalOptions, withdrawal: Promise<void>): void {
+function handOver(config: ResolvedApprovalOptions, withdrawal: Promise<WithdrawalResult>): void {
   try {
     config.onWithdraw?.(withdrawal)
   } catch {

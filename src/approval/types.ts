@@ -25,6 +25,13 @@ export type ApprovalProgress =
   | { type: 'retrying'; approvalId?: string; attempt: number; delayMs: number; error: string }
   | { type: 'decided'; approvalId: string; record: ApprovalRecord }
 
+/**
+ * How a withdrawal ended: `withdrawn` (the server cancelled it), `not_pending` (it was already
+ * decided, expired or cancelled: nothing left pending), `nothing_created` (no id ever came back),
+ * `failed` (unreachable, timed out, or no cancel endpoint, as on JamJet Cloud).
+ */
+export type WithdrawalResult = 'withdrawn' | 'not_pending' | 'nothing_created' | 'failed'
+
 export interface RequireApprovalOptions {
   /** Free-form metadata shown to the approver. Default `{}`. Must be a JSON object. */
   context?: Record<string, unknown>
@@ -48,5 +55,5 @@ export interface RequireApprovalOptions {
    * Receives the promise of the withdrawal (`cancel`) started on abort or timeout, so a
    * caller about to exit (the action) can await it. It never rejects.
    */
-  onWithdraw?: (withdrawal: Promise<void>) => void
+  onWithdraw?: (withdrawal: Promise<WithdrawalResult>) => void
 }

@@ -3,7 +3,8 @@
  * the dashboard and the audit trail says what happened. Best effort, bounded, never throws.
  */
 import type { ApprovalsClient } from './client.js'
-import type { ApprovalRecord } from './types.js'
+import { ApprovalError } from './errors.js'
+import type { ApprovalRecord, WithdrawalResult } from './types.js'
 
 /** The whole withdrawal (finishing an in-flight create, then cancel) takes at most this long. */
 export const WITHDRAW_BOUND_MS = 2_000
@@ -22,15 +23,15 @@ export interface WithdrawTarget {
 
 /**
  * `POST /v1/approvals/{id}/cancel` with `reason` (and `timed_out` when the deadline passed), within `boundMs`. If the id is not known yet
- * because the create is still in flight, waits (within the bound) for it first. Resolves when
- * done or given up; never rejects (a failed withdrawal must not hide the real outcome).
+ * because the create is still in flight, waits (within the bound) for it first. Resolves with
+ * how it ended; never rejects (a failed withdrawal must not hide the real outcome).
  */
 export async function withdrawRequest(
   client: ApprovalsClient,
   target: WithdrawTarget,
   reason: string,
   { boundMs = WITHDRAW_BOUND_MS, timedOut = false }: { boundMs?: number; timedOut?: boolean } = {},
-): Promise<void> {
+): Promise<WithdrawalResult> {
   const bound = new AbortController()
   // Read now: the waiting loop clears these once its own await resumes.
   const { stopCreate, pendingCreate } = target
@@ -44,10 +45,14 @@ export async function withdrawRequest(
       const created = await Promise.race([pendingCreate, new Promise<undefined>((resolve) => bound.signal.addEventListener('abort', () => resolve(undefined), { once: true }))])
       id = created?.id
     }
-    if (id === undefined || bound.signal.aborted) return
+    if (id === undefined) return bound.signal.aborted ? 'failed' : 'nothing_created'
+    if (bound.signal.aborted) return 'failed'
     await client.cancel(id, reason, { signal: bound.signal, timeoutMs: boundMs, timedOut })
-  } catch {
-    // Already decided (409), unreachable server, no cancel endpoint (JamJet): nothing more to do.
+    return 'withdrawn'
+  } catch (error) {
+    // 409: decided meanwhile, nothing pending. Otherwise (unreachable, no cancel endpoint on
+    // JamJet) there is nothing more to do here; the caller may retry later.
+    return error instanceof ApprovalError && error.code === 'conflict' ? 'not_pending' : 'failed'
   } finally {
     clearTimeout(timer)
   }

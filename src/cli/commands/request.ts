@@ -12,6 +12,7 @@ import {
   MAX_CONTEXT_BYTES,
   requestApproval,
   type ApprovalProgress,
+  type WithdrawalResult,
 } from '../../approval/index.js'
 import { formatDuration, InvalidDurationError, parseDuration } from '../../shared/duration.js'
 import { oneLine } from '../../shared/log-text.js'
@@ -74,7 +75,7 @@ ${API_HELP}
     const onSignal = () => controller.abort()
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
-    let withdrawal: Promise<void> | undefined
+    let withdrawal: Promise<WithdrawalResult> | undefined
     try {
       const record = await requestApproval(action, {
         ...apiConnection(values, io.env),
@@ -95,7 +96,8 @@ ${API_HELP}
     } catch (error) {
       if (controller.signal.aborted) {
         say(io, 'approval-gate: interrupted; withdrawing the request…')
-        await withdrawal
+        const result = await withdrawal
+        if (result === 'failed') say(io, 'approval-gate: the request could not be withdrawn; it stays pending until it expires')
         return EXIT.interrupted
       }
       return reportFailure(io, error)
