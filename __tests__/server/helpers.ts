@@ -1,4 +1,5 @@
 /** A real approvals server on a free loopback port with a temp data dir, and keys of each scope. */
+import { expect } from '@jest/globals'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -85,4 +86,11 @@ export async function call(
     parsed = undefined
   }
   return { status: response.status, headers: response.headers, body: parsed, text }
+}
+
+/** Asserts an API error: its status, its `{error:{code,message}}` shape, and optionally what the message names. */
+export function expectError(result: { status: number; body: { error?: { code?: string; message?: string } } }, status: number, code: string, mentions?: string): void {
+  expect({ status: result.status, code: result.body?.error?.code }).toEqual({ status, code })
+  expect(typeof result.body.error?.message).toBe('string')
+  if (mentions) expect(result.body.error?.message).toContain(mentions)
 }

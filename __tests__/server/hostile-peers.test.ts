@@ -5,7 +5,7 @@
  */
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { call, startTestServer, type TestServer } from './helpers.js'
+import { call, expectError, startTestServer, type TestServer } from './helpers.js'
 
 let t: TestServer
 let pendingId: string
@@ -16,12 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close()
 })
-
-function expectError(result: { status: number; body: { error?: { code?: string; message?: string } } }, status: number, code: string, mentions?: string) {
-  expect({ status: result.status, code: result.body?.error?.code }).toEqual({ status, code })
-  expect(typeof result.body.error?.message).toBe('string')
-  if (mentions) expect(result.body.error?.message).toContain(mentions)
-}
 
 /** `{"action":…,"context":{"a":[[[…]]]}}` nested `depth` levels, as raw JSON text. */
 function nestedBody(depth: number): string {

@@ -1,6 +1,6 @@
 /** Auth, scopes, project isolation and every bad input: status codes and error codes. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { call, createKey, startTestServer, type TestServer } from './helpers.js'
+import { call, createKey, expectError, startTestServer, type TestServer } from './helpers.js'
 
 let t: TestServer
 let pendingId: string
@@ -11,12 +11,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close()
 })
-
-function expectError(result: { status: number; body: { error?: { code?: string; message?: string } } }, status: number, code: string, mentions?: string) {
-  expect({ status: result.status, code: result.body?.error?.code }).toEqual({ status, code })
-  expect(typeof result.body.error?.message).toBe('string')
-  if (mentions) expect(result.body.error?.message).toContain(mentions)
-}
 
 describe('authentication', () => {
   it('401s a missing, malformed, unknown or revoked key alike', async () => {
