@@ -5,26 +5,19 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { createRunnerFiles, inputEnv, readOutputs, RUNNER_ENV, startAction, until, type RunnerFiles, type RunningAction } from '../action/run-action.js'
-import { launchBrowser } from '../helpers/browser.js'
-import { cardOf, decideOnCard, signIn, waitForStream } from '../helpers/dashboard-page.js'
-import { APPROVER, eventually, expectTimedOut, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { cardOf, decideOnCard, startServerWithApprover, type ServerWithApprover } from '../helpers/dashboard-page.js'
+import { APPROVER, eventually, expectTimedOut, type ServerProcess } from '../helpers/server-process.js'
 
 let server: ServerProcess
-let browser: Browser
-let context: BrowserContext
 let page: Page
 const runs: { files: RunnerFiles; running: RunningAction }[] = []
 
+let setup: ServerWithApprover | undefined
 beforeAll(async () => {
-  // Settled, not Promise.all: if one fails, afterAll still closes the other.
-  const [started, launched] = await Promise.allSettled([startServerProcess(), launchBrowser()])
-  if (started.status === 'fulfilled') server = started.value
-  if (launched.status === 'fulfilled') browser = launched.value
-  for (const outcome of [started, launched]) if (outcome.status === 'rejected') throw outcome.reason
-  ;({ context, page } = await signIn(browser, server.url, APPROVER))
-  await waitForStream(page)
+  setup = await startServerWithApprover()
+  ;({ server, page } = setup)
 }, 60_000)
 
 afterEach(async () => {
@@ -36,9 +29,7 @@ afterEach(async () => {
 })
 
 afterAll(async () => {
-  await context?.close().catch(() => {})
-  await browser?.close()
-  await server?.close()
+  await setup?.close()
 })
 
 let runId = 5000

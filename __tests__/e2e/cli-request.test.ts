@@ -4,26 +4,19 @@
  * real Chromium. Exit codes: 0 approved, 1 rejected, 2 timed out, 130 interrupted.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { startCli, type CliProcess } from '../cli/helpers.js'
-import { launchBrowser } from '../helpers/browser.js'
-import { cardOf, decideOnCard, signIn, waitForStream } from '../helpers/dashboard-page.js'
-import { APPROVER, eventually, expectTimedOut, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
+import { cardOf, decideOnCard, startServerWithApprover, type ServerWithApprover } from '../helpers/dashboard-page.js'
+import { APPROVER, eventually, expectTimedOut, type ServerProcess } from '../helpers/server-process.js'
 
 let server: ServerProcess
-let browser: Browser
-let context: BrowserContext
 let page: Page
 const gates: CliProcess[] = []
 
+let setup: ServerWithApprover | undefined
 beforeAll(async () => {
-  // Settled, not Promise.all: if one fails, afterAll still closes the other.
-  const [started, launched] = await Promise.allSettled([startServerProcess(), launchBrowser()])
-  if (started.status === 'fulfilled') server = started.value
-  if (launched.status === 'fulfilled') browser = launched.value
-  for (const outcome of [started, launched]) if (outcome.status === 'rejected') throw outcome.reason
-  ;({ context, page } = await signIn(browser, server.url, APPROVER))
-  await waitForStream(page)
+  setup = await startServerWithApprover()
+  ;({ server, page } = setup)
 }, 60_000)
 
 afterEach(async () => {
@@ -34,9 +27,7 @@ afterEach(async () => {
 })
 
 afterAll(async () => {
-  await context?.close().catch(() => {})
-  await browser?.close()
-  await server?.close()
+  await setup?.close()
 })
 
 /** `approval-gate request ACTION …args` with the API in the environment, as a CI job sets it. */
