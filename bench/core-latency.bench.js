@@ -1,6 +1,7 @@
 // Decision→resume latency and requests per waited hour of the polling core, against an
 // approvals server that honours `?wait=` (long-poll) and one that ignores it, beside a naive
-// fixed-interval poller (first check 5 s after create, then every 5 s: the seed's default).
+// fixed-interval poller (bench/baseline-poller.js: first check 5 s after create, then every
+// 5 s: the seed's default). The measurement itself is bench/gate-measurement.js.
 //
 // Real time throughout, no scaling: the core uses its defaults (long-poll ≤ 30 s,
 // pollIntervalMs 5 s), the naive poller a real 5 s interval. Gates run concurrently, each
@@ -13,12 +14,11 @@ import { createServer } from 'node:http'
 import { cpus } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { naiveRequireApproval } from './baseline-poller.js'
+import { measureGates } from './gate-measurement.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const API_KEY = 'bench-key'
-const NAIVE_INTERVAL_MS = 5_000
-/** Decisions land uniformly at random in this span after a gate's approval is created. */
-const DECISION_SPAN_MS = [300, 12_000]
 
 async function loadCore() {
   try {
@@ -31,8 +31,6 @@ async function loadCore() {
 function progress(message) {
   process.stderr.write(`[core-latency] ${message}\n`)
 }
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * A minimal in-memory approvals API (create, get with optional long-poll). `honourWait: false`
@@ -98,75 +96,6 @@ async function startBenchServer({ honourWait }) {
   }
 }
 
-/** The baseline: create, then sleep the interval before every check (no long-poll). */
-async function naiveRequireApproval(action, { apiUrl, apiKey, pollIntervalMs, onCreated }) {
-  const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }
-  const created = await (await fetch(`${apiUrl}/v1/approvals`, { method: 'POST', headers, body: JSON.stringify({ action, context: {} }) })).json()
-  onCreated?.(created.id)
-  for (;;) {
-    await sleep(pollIntervalMs)
-    const record = await (await fetch(`${apiUrl}/v1/approvals/${encodeURIComponent(created.id)}`, { headers })).json()
-    if (record.status === 'approved') return created.id
-    if (record.status !== 'pending') throw new Error(`naive poller: ${record.status}`)
-  }
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
-}
-
-/**
- * Runs `gates` gates with one poller against one server; each is approved at a random time
- * after creation, and we measure approve() → the poller's promise resolving. Meanwhile one
- * extra, never-decided gate measures the steady request rate over `windowMs`.
- */
-async function measure({ name, server, startGate, gates, windowMs }) {
-  const latencies = []
-  const random = () => DECISION_SPAN_MS[0] + Math.random() * (DECISION_SPAN_MS[1] - DECISION_SPAN_MS[0])
-  const oneGate = async (i) => {
-    let decidedAt = 0
-    let decision
-    const resolved = startGate(`bench_${i}`, (id) => {
-      decision = sleep(random()).then(() => {
-        decidedAt = performance.now()
-        server.approve(id)
-      })
-    })
-    await resolved
-    const resumedAt = performance.now()
-    await decision
-    latencies.push(resumedAt - decidedAt)
-  }
-  // The rate gate: never decided, abandoned (aborted) at the end of the window.
-  const rateAbort = new AbortController()
-  let rateId
-  const rateGate = startGate('bench_rate', (id) => (rateId = id), rateAbort.signal).catch(() => {})
-  const started = performance.now()
-  await Promise.all([...Array.from({ length: gates }, (_, i) => oneGate(i)), sleep(windowMs)])
-  rateAbort.abort()
-  await rateGate
-  const starts = server.checks.get(rateId) ?? []
-  const span = starts.length > 1 ? starts.at(-1) - starts[0] : Number.NaN
-  const perHour = starts.length > 1 ? ((starts.length - 1) / span) * 3_600_000 : Number.NaN
-  latencies.sort((a, b) => a - b)
-  const result = {
-    poller: name,
-    gates,
-    latency_ms: {
-      p50: Math.round(percentile(latencies, 50) * 10) / 10,
-      p99: Math.round(percentile(latencies, 99) * 10) / 10,
-      max: Math.round(latencies.at(-1) * 10) / 10,
-    },
-    // null: the window held fewer than two status checks (long-polls last 30 s: use a window > 60 s).
-    requests_per_waited_hour: Number.isFinite(perHour) ? Math.round(perHour) : null,
-    rate_window: { status_checks: starts.length, span_ms: Math.round(span) },
-    elapsed_ms: Math.round(performance.now() - started),
-  }
-  progress(`  ${name}: p50 ${result.latency_ms.p50} ms, p99 ${result.latency_ms.p99} ms, ~${result.requests_per_waited_hour} requests/waited hour`)
-  return result
-}
-
 function table(rows) {
   const header = ['poller', 'p50 resume', 'p99 resume', 'max', 'requests / waited hour']
   const lines = rows.map((r) => [r.poller, `${r.latency_ms.p50} ms`, `${r.latency_ms.p99} ms`, `${r.latency_ms.max} ms`, r.requests_per_waited_hour === null ? 'n/a (window too short)' : String(r.requests_per_waited_hour)])
@@ -195,20 +124,15 @@ export default async function run({ gates = Number(process.argv[2]) || 30, windo
     })
   try {
     progress(`${gates} gates per poller, decisions at random 0.3–12 s after creation; rate window ${windowMs / 1000} s (real time, all pollers concurrently)`)
+    const measure = (name, server, startGate) =>
+      measureGates({ name, gates, windowMs, startGate, decide: (id) => server.approve(id), checksOf: (id) => server.checks.get(id), log: progress })
     const rows = await Promise.all([
-      measure({ name: 'core, server honours wait (long-poll)', server: servers.honouring, startGate: coreGate(servers.honouring), gates, windowMs }),
-      measure({ name: 'core, server ignores wait (pollIntervalMs 5 s)', server: servers.ignoring, startGate: coreGate(servers.ignoring), gates, windowMs }),
-      measure({
-        name: 'naive poller (every 5 s, first after 5 s)',
-        server: servers.naive,
-        gates,
-        windowMs,
-        startGate: (action, onCreated, signal) => {
-          const gate = naiveRequireApproval(action, { apiUrl: servers.naive.url, apiKey: API_KEY, pollIntervalMs: NAIVE_INTERVAL_MS, onCreated })
-          // The naive poller has no abort: stop waiting for it (its loop ends with the server).
-          return signal ? Promise.race([gate, new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('abandoned'))))]) : gate
-        },
-      }),
+      measure('core, server honours wait (long-poll)', servers.honouring, coreGate(servers.honouring)),
+      measure('core, server ignores wait (pollIntervalMs 5 s)', servers.ignoring, coreGate(servers.ignoring)),
+      // bench/baseline-poller.js at its default interval (5 s): first check 5 s after create.
+      measure('naive poller (every 5 s, first after 5 s)', servers.naive, (action, onCreated, signal) =>
+        naiveRequireApproval(action, { apiUrl: servers.naive.url, apiKey: API_KEY, signal, onCreated }),
+      ),
     ])
     const result = {
       benchmark: 'core-latency',

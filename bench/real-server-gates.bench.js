@@ -14,24 +14,16 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { naiveRequireApproval } from './baseline-poller.js'
+import { measureGates } from './gate-measurement.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const CLI = join(here, '..', 'lib', 'cli', 'index.js')
-const DECISION_SPAN_MS = [300, 12_000]
 const TARGETS = { p50_ms: 20, p99_ms: 100, requests_per_hour: 150 }
 
 function progress(message) {
   process.stderr.write(`[real-server-gates] ${message}\n`)
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
 }
 
 /** Runs the built CLI to completion; resolves with stdout, rejects with stderr on failure. */
@@ -101,50 +93,6 @@ async function startRealServer() {
   }
 }
 
-/**
- * `gates` gates through `startGate`, each approved at a random moment after its creation,
- * plus one never-decided gate whose status checks over `windowMs` give the request rate.
- */
-async function measure({ name, server, startGate, gates, windowMs }) {
-  const latencies = []
-  const delay = () => DECISION_SPAN_MS[0] + Math.random() * (DECISION_SPAN_MS[1] - DECISION_SPAN_MS[0])
-  const oneGate = async (i) => {
-    let decidedAt = 0
-    let decision = Promise.resolve()
-    await startGate(`bench-${i}`, (id) => {
-      decision = sleep(delay()).then(() => {
-        decidedAt = performance.now()
-        return server.decide(id)
-      })
-    })
-    const resumedAt = performance.now()
-    await decision
-    latencies.push(resumedAt - decidedAt)
-  }
-  const rateAbort = new AbortController()
-  let rateId
-  const rateGate = startGate('bench-rate', (id) => (rateId = id), rateAbort.signal).catch(() => {})
-  const started = performance.now()
-  await Promise.all([...Array.from({ length: gates }, (_, i) => oneGate(i)), sleep(windowMs)])
-  rateAbort.abort()
-  await rateGate
-  const starts = server.checks.get(rateId) ?? []
-  const span = starts.length > 1 ? starts.at(-1) - starts[0] : Number.NaN
-  const perHour = starts.length > 1 ? ((starts.length - 1) / span) * 3_600_000 : Number.NaN
-  latencies.sort((a, b) => a - b)
-  const round = (ms) => Math.round(ms * 10) / 10
-  const row = {
-    poller: name,
-    gates,
-    latency_ms: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(latencies.at(-1)) },
-    requests_per_waited_hour: Number.isFinite(perHour) ? Math.round(perHour) : null,
-    rate_window: { status_checks: starts.length, span_ms: Math.round(span) },
-    elapsed_ms: Math.round(performance.now() - started),
-  }
-  progress(`  ${name}: p50 ${row.latency_ms.p50} ms, p99 ${row.latency_ms.p99} ms, ~${row.requests_per_waited_hour} requests/waited hour`)
-  return row
-}
-
 /** Measures the core and the naive baseline against one real server; writes bench/results/real-server-gates.json. */
 export default async function run({ gates = Number(process.argv[2]) || 40, windowMs = (Number(process.argv[3]) || 65) * 1000 } = {}) {
   let core
@@ -157,22 +105,15 @@ export default async function run({ gates = Number(process.argv[2]) || 40, windo
   const server = await startRealServer()
   try {
     progress(`${gates} gates per poller, decided 0.3–12 s after creation; rate window ${windowMs / 1000} s; both pollers at once`)
+    const measure = (name, startGate) =>
+      measureGates({ name, gates, windowMs, startGate, decide: (id) => server.decide(id), checksOf: (id) => server.checks.get(id), log: progress })
     const rows = await Promise.all([
-      measure({
-        name: 'core (requireApproval defaults) → real server',
-        server,
-        gates,
-        windowMs,
-        startGate: (action, onCreated, signal) =>
-          core.requireApproval(action, { apiUrl: server.url, apiKey: server.requestKey, signal, onProgress: (event) => event.type === 'created' && onCreated(event.approvalId) }),
-      }),
-      measure({
-        name: 'naive baseline (first check after 5 s, then every 5 s) → real server',
-        server,
-        gates,
-        windowMs,
-        startGate: (action, onCreated, signal) => naiveRequireApproval(action, { apiUrl: server.url, apiKey: server.requestKey, signal, onCreated }),
-      }),
+      measure('core (requireApproval defaults) → real server', (action, onCreated, signal) =>
+        core.requireApproval(action, { apiUrl: server.url, apiKey: server.requestKey, signal, onProgress: (event) => event.type === 'created' && onCreated(event.approvalId) }),
+      ),
+      measure('naive baseline (first check after 5 s, then every 5 s) → real server', (action, onCreated, signal) =>
+        naiveRequireApproval(action, { apiUrl: server.url, apiKey: server.requestKey, signal, onCreated }),
+      ),
     ])
     const [coreRow] = rows
     const result = {

@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { execSync } from 'node:child_process'
 import { Pool } from 'undici'
+import { percentile } from './gate-measurement.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const TARGETS = { rss_mb: 512, decision_p99_ms: 20 }
@@ -51,11 +52,6 @@ async function serverChild(dataDir) {
 }
 
 // ---------------------------------------------------------------- client
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
-}
 
 const round = (n) => (n === null ? null : Math.round(n * 100) / 100)
 
