@@ -104,7 +104,21 @@ export class FormClient {
   }
 
   async login(email: string, password: string): Promise<number> {
-    return (await this.request('POST', '/login', { form: { email, password } })).status
+    return (await this.postLogin({ email, password })).status
+  }
+
+  /** Opens the sign-in form (which sets the sign-in CSRF cookie) and posts it with its token and `fields`. */
+  async postLogin(fields: Record<string, string>): Promise<{ status: number; headers: Headers; text: string }> {
+    const _csrf = await this.loginCsrf()
+    return this.request('POST', '/login', { form: { _csrf, ...fields } })
+  }
+
+  /** The sign-in form's CSRF token (GET /login also sets its cookie). */
+  async loginCsrf(): Promise<string> {
+    const page = await this.request('GET', '/login')
+    const match = /name="_csrf" value="([^"]+)"/.exec(page.text)
+    if (!match) throw new Error(`no CSRF token on the sign-in form (status ${page.status})`)
+    return match[1]
   }
 
   /** The CSRF token from any signed-in page. */

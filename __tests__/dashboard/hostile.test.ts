@@ -69,17 +69,19 @@ describe('crafted sign-in links', () => {
 
   it('signs in and redirects home when the posted next is unusable', async () => {
     const client = new FormClient(fx.url)
-    const answer = await client.request('POST', '/login', { form: { email: ADMIN.email, password: ADMIN.password, next: '/\u3042' } })
+    const answer = await client.postLogin({ email: ADMIN.email, password: ADMIN.password, next: '/\u3042' })
     expect({ status: answer.status, location: answer.headers.get('location') }).toEqual({ status: 303, location: '/' })
   })
 })
 
 describe('JSON bodies where forms are expected', () => {
   it('treats non-string fields as missing instead of failing with 500', async () => {
+    const anonymous = new FormClient(fx.url)
+    const loginCsrf = await anonymous.loginCsrf()
     const login = await fetch(`${fx.url}/login`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', origin: fx.url },
-      body: JSON.stringify({ email: { a: 1 }, password: ['x'] }),
+      headers: { 'content-type': 'application/json', origin: fx.url, cookie: anonymous.cookieHeader() },
+      body: JSON.stringify({ _csrf: loginCsrf, email: { a: 1 }, password: ['x'] }),
     })
     await login.text()
     expect(login.status).toBe(400)

@@ -22,10 +22,12 @@ describe('sign in', () => {
   })
 
   it('sets an HttpOnly SameSite session cookie for Path=/ and stores only its hash', async () => {
+    const anonymous = new FormClient(fx.url)
+    const _csrf = await anonymous.loginCsrf()
     const response = await fetch(`${fx.url}/login`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ email: ADMIN.email, password: ADMIN.password, next: '/audit' }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: anonymous.cookieHeader() },
+      body: new URLSearchParams({ _csrf, email: ADMIN.email, password: ADMIN.password, next: '/audit' }).toString(),
       redirect: 'manual',
     })
     expect(response.status).toBe(303)
@@ -44,14 +46,14 @@ describe('sign in', () => {
 
   it('never redirects to another origin after sign-in', async () => {
     const client = new FormClient(fx.url)
-    const response = await client.request('POST', '/login', { form: { email: ADMIN.email, password: ADMIN.password, next: '//evil.example/' } })
+    const response = await client.postLogin({ email: ADMIN.email, password: ADMIN.password, next: '//evil.example/' })
     expect(response.headers.get('location')).toBe('/')
   })
 
   it('refuses a wrong password without saying whether the account exists', async () => {
     const client = new FormClient(fx.url)
-    const wrong = await client.request('POST', '/login', { form: { email: MEMBER.email, password: 'nope' } })
-    const unknown = await client.request('POST', '/login', { form: { email: 'nobody@example.com', password: 'nope' } })
+    const wrong = await client.postLogin({ email: MEMBER.email, password: 'nope' })
+    const unknown = await client.postLogin({ email: 'nobody@example.com', password: 'nope' })
     expect(wrong.status).toBe(401)
     expect(unknown.status).toBe(401)
     expect(wrong.text).toContain('That email and password do not match an account.')
@@ -62,13 +64,71 @@ describe('sign in', () => {
   it('rate-limits failed sign-ins per address and email with a clear message', async () => {
     const client = new FormClient(fx.url)
     const email = 'ratelimited@example.com'
-    for (let i = 0; i < 5; i++) expect((await client.request('POST', '/login', { form: { email, password: `guess ${i}` } })).status).toBe(401)
-    const blocked = await client.request('POST', '/login', { form: { email, password: 'guess 6' } })
+    for (let i = 0; i < 5; i++) expect((await client.postLogin({ email, password: `guess ${i}` })).status).toBe(401)
+    const blocked = await client.postLogin({ email, password: 'guess 6' })
     expect(blocked.status).toBe(429)
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
     expect(blocked.text).toContain('Too many failed sign-in attempts for this email from your network. Try again in 15 minutes.')
     // Another email from the same address is not locked out.
     expect(await client.login(MEMBER.email, MEMBER.password)).toBe(303)
+  })
+
+  it('gives the sign-in form a token in a SameSite=Strict HttpOnly cookie and the same value in the form', async () => {
+    const page = await fetch(`${fx.url}/login`)
+    const cookie = page.headers.getSetCookie().find((c) => c.startsWith('ag_login_csrf='))
+    expect(cookie).toMatch(/HttpOnly/)
+    expect(cookie).toMatch(/SameSite=Strict/)
+    expect(cookie).toMatch(/Path=\//)
+    const cookieValue = cookie!.split(';')[0].split('=')[1]
+    expect(cookieValue).toMatch(/^[A-Za-z0-9_-]{32}$/)
+    expect(await page.text()).toContain(`name="_csrf" value="${cookieValue}"`)
+    // Reloading the form keeps the token, so two open sign-in tabs both work.
+    const client = new FormClient(fx.url)
+    expect(await client.loginCsrf()).toBe(await client.loginCsrf())
+  })
+
+  it('refuses a forged sign-in (no token, wrong token, token without its cookie) with 403 and changes nothing', async () => {
+    const email = 'forged-login@example.com'
+    const client = new FormClient(fx.url)
+    const token = await client.loginCsrf()
+    const stranger = new FormClient(fx.url) // has no sign-in cookie
+    const attempts = [
+      () => client.request('POST', '/login', { form: { email: ADMIN.email, password: ADMIN.password } }),
+      () => client.request('POST', '/login', { form: { _csrf: 'x'.repeat(32), email: ADMIN.email, password: ADMIN.password } }),
+      () => client.request('POST', '/login', { form: { _csrf: `${token}x`, email: ADMIN.email, password: ADMIN.password } }),
+      () => stranger.request('POST', '/login', { form: { _csrf: token, email: ADMIN.email, password: ADMIN.password } }),
+      () => stranger.request('POST', '/login', { form: { _csrf: '', email: ADMIN.email, password: ADMIN.password }, headers: { cookie: 'ag_login_csrf=' } }),
+    ]
+    for (const attempt of attempts) {
+      const answer = await attempt()
+      expect(answer.status).toBe(403)
+      expect(answer.headers.getSetCookie()).toEqual([]) // no session cookie, no new token
+      expect(answer.text).toContain('Request refused')
+    }
+    expect(client.cookieHeader()).not.toContain('ag_session=')
+    // Refused posts are not counted as failed attempts: six of them leave the email unlocked.
+    for (let i = 0; i < 6; i++) expect((await client.request('POST', '/login', { form: { email, password: `guess ${i}` } })).status).toBe(403)
+    expect((await client.postLogin({ email, password: 'still a normal failure' })).status).toBe(401)
+  })
+
+  it('signs in with the token and rotates it afterwards', async () => {
+    const client = new FormClient(fx.url)
+    const before = await client.loginCsrf()
+    const answer = await client.request('POST', '/login', { form: { _csrf: before, email: MEMBER.email, password: MEMBER.password } })
+    expect(answer.status).toBe(303)
+    expect(answer.headers.getSetCookie().some((c) => c.startsWith('ag_session='))).toBe(true)
+    expect(answer.headers.getSetCookie().find((c) => c.startsWith('ag_login_csrf='))).toMatch(/Max-Age=0/)
+    expect(client.cookieHeader()).not.toContain('ag_login_csrf=')
+    // The used token no longer signs anyone in; the next form has a new one.
+    const replay = await fetch(`${fx.url}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: before, email: MEMBER.email, password: MEMBER.password }).toString(),
+      redirect: 'manual',
+    })
+    expect(replay.status).toBe(403)
+    await client.request('POST', '/logout', { form: { _csrf: await client.csrf() } })
+    expect(await client.loginCsrf()).not.toBe(before)
   })
 
   it('signs out (with the CSRF token) and the old cookie stops working', async () => {

@@ -1,4 +1,4 @@
-/** Minimal cookie reading and writing for the dashboard's two cookies (no extra package). */
+/** Minimal cookie reading and writing for the dashboard's cookies (no extra package). */
 
 /** Parses a `Cookie` header; later duplicates do not override the first value. */
 export function parseCookies(header: string | undefined): Map<string, string> {
@@ -23,11 +23,13 @@ export function parseCookies(header: string | undefined): Map<string, string> {
 export interface CookieOptions {
   maxAgeSeconds?: number
   secure: boolean
+  /** Default `Lax` (top-level links from GitHub keep the session); `Strict` for cookies only our own pages need. */
+  sameSite?: 'Lax' | 'Strict'
 }
 
-/** `Set-Cookie` value: always HttpOnly, SameSite=Lax (top-level links from GitHub keep the session), Path=/. */
+/** `Set-Cookie` value: always HttpOnly and Path=/, SameSite=Lax unless told otherwise. */
 export function serializeCookie(name: string, value: string, options: CookieOptions): string {
-  const parts = [`${name}=${encodeURIComponent(value)}`, 'Path=/', 'HttpOnly', 'SameSite=Lax']
+  const parts = [`${name}=${encodeURIComponent(value)}`, 'Path=/', 'HttpOnly', `SameSite=${options.sameSite ?? 'Lax'}`]
   if (options.maxAgeSeconds !== undefined) parts.push(`Max-Age=${Math.max(0, Math.floor(options.maxAgeSeconds))}`)
   if (options.secure) parts.push('Secure')
   return parts.join('; ')

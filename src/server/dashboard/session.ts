@@ -1,7 +1,8 @@
 /**
  * Dashboard sessions: an opaque random token in an HttpOnly cookie, only its sha256 in the
- * store, one CSRF token per session. Also picks the project a request works on, validated
- * against the signed-in user's memberships.
+ * store, one CSRF token per session, and a pre-session CSRF token for the sign-in form
+ * (double-submit cookie). Also picks the project a request works on, validated against the
+ * signed-in user's memberships.
  */
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -11,10 +12,23 @@ import { parseCookies, serializeCookie } from './cookies.js'
 
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000
 const PROJECT_COOKIE_MAX_AGE_S = 365 * 24 * 60 * 60
+/** How long a sign-in form stays usable; an older one is refused and the page says to reload. */
+const LOGIN_CSRF_MAX_AGE_S = 12 * 60 * 60
+/** `randomToken(24)` is 32 base64url characters; anything else in the cookie is not ours. */
+const LOGIN_CSRF_SHAPE = /^[A-Za-z0-9_-]{32}$/
+
+export interface CookieNames {
+  session: string
+  project: string
+  /** The sign-in form's CSRF token, before any session exists. */
+  loginCsrf: string
+}
 
 /** Cookie names; the `__Host-` prefix (https only) pins the cookie to this exact origin. */
-export function cookieNames(secure: boolean): { session: string; project: string } {
-  return secure ? { session: '__Host-ag_session', project: '__Host-ag_project' } : { session: 'ag_session', project: 'ag_project' }
+export function cookieNames(secure: boolean): CookieNames {
+  return secure
+    ? { session: '__Host-ag_session', project: '__Host-ag_project', loginCsrf: '__Host-ag_login_csrf' }
+    : { session: 'ag_session', project: 'ag_project', loginCsrf: 'ag_login_csrf' }
 }
 
 /** The signed-in user of a request, with the project the page works on. */
@@ -27,7 +41,7 @@ export interface Viewer {
 }
 
 export class Sessions {
-  private readonly names: { session: string; project: string }
+  private readonly names: CookieNames
 
   constructor(
     private readonly store: Store,
@@ -75,6 +89,29 @@ export class Sessions {
     return { user, session, projects, project }
   }
 
+  /**
+   * The sign-in form's CSRF token: the one already in the visitor's cookie, else a new random
+   * one. Either way the cookie is (re)set — HttpOnly, SameSite=Strict — and the caller puts
+   * the returned value in the form's hidden `_csrf` field.
+   */
+  loginCsrfToken(request: FastifyRequest, reply: FastifyReply): string {
+    const existing = parseCookies(request.headers.cookie).get(this.names.loginCsrf)
+    const token = existing && LOGIN_CSRF_SHAPE.test(existing) ? existing : randomToken(24)
+    reply.header('set-cookie', serializeCookie(this.names.loginCsrf, token, { secure: this.secure, sameSite: 'Strict', maxAgeSeconds: LOGIN_CSRF_MAX_AGE_S }))
+    return token
+  }
+
+  /** True when the sign-in POST carries the same token in its form as in its cookie (constant time). */
+  loginCsrfMatches(request: FastifyRequest, submitted: unknown): boolean {
+    const cookie = parseCookies(request.headers.cookie).get(this.names.loginCsrf)
+    return cookie !== undefined && LOGIN_CSRF_SHAPE.test(cookie) && tokensMatch(cookie, submitted)
+  }
+
+  /** Drops the sign-in token after a successful sign-in, so the next sign-in form gets a fresh one. */
+  clearLoginCsrf(reply: FastifyReply): void {
+    reply.header('set-cookie', serializeCookie(this.names.loginCsrf, '', { secure: this.secure, sameSite: 'Strict', maxAgeSeconds: 0 }))
+  }
+
   /** Remembers the selected project (the caller has checked membership). */
   selectProject(reply: FastifyReply, projectId: string): void {
     reply.header('set-cookie', serializeCookie(this.names.project, projectId, { secure: this.secure, maxAgeSeconds: PROJECT_COOKIE_MAX_AGE_S }))
@@ -83,8 +120,13 @@ export class Sessions {
 
 /** Constant-time comparison of the submitted CSRF token with the session's. */
 export function csrfTokenMatches(session: Session, submitted: unknown): boolean {
-  if (typeof submitted !== 'string' || submitted.length === 0) return false
-  const expected = Buffer.from(session.csrf_token)
+  return tokensMatch(session.csrf_token, submitted)
+}
+
+/** Constant-time comparison of a submitted token with the expected one; never matches an empty token. */
+function tokensMatch(expectedToken: string, submitted: unknown): boolean {
+  if (typeof submitted !== 'string' || submitted.length === 0 || expectedToken.length === 0) return false
+  const expected = Buffer.from(expectedToken)
   const actual = Buffer.from(submitted)
   return expected.length === actual.length && timingSafeEqual(expected, actual)
 }

@@ -4,7 +4,7 @@ import { hashPassword, verifyPassword } from '../../auth/secrets.js'
 import { formFields } from '../security.js'
 import { safeNextPath } from '../session.js'
 import { loginForm } from '../views/login.js'
-import { checkCsrf, noticeFromQuery, requireViewer, sendPage, type DashboardDeps } from './common.js'
+import { checkCsrf, noticeFromQuery, refuseForbidden, requireViewer, sendPage, type DashboardDeps } from './common.js'
 
 const MAX_EMAIL = 320
 const MAX_PASSWORD = 1024
@@ -17,16 +17,21 @@ export function registerAuthRoutes(app: FastifyInstance, deps: DashboardDeps): v
   app.get('/login', async (request, reply) => {
     const next = safeNextPath((request.query as Record<string, unknown>).next)
     if (await deps.sessions.viewer(request)) return reply.redirect(next, 303)
-    return sendPage(deps, reply, 200, { title: 'Sign in', viewer: null, section: 'none', notices: noticeFromQuery(request), main: loginForm({ next }) })
+    const csrf = deps.sessions.loginCsrfToken(request, reply)
+    return sendPage(deps, reply, 200, { title: 'Sign in', viewer: null, section: 'none', notices: noticeFromQuery(request), main: loginForm({ next, csrf }) })
   })
 
   app.post('/login', async (request, reply) => {
     const form = formFields(request)
+    // Login CSRF: without the token from our own sign-in form, nothing happens — no password
+    // check, no rate-limit count, no session (another site could otherwise sign the visitor
+    // in to an account of its choosing).
+    if (!deps.sessions.loginCsrfMatches(request, form._csrf)) return refuseForbidden(request, reply)
     const email = (form.email ?? '').trim().slice(0, MAX_EMAIL)
     const password = (form.password ?? '').slice(0, MAX_PASSWORD)
     const next = safeNextPath(form.next)
     const fail = (status: number, text: string) =>
-      sendPage(deps, reply, status, { title: 'Sign in', viewer: null, section: 'none', notices: [{ kind: 'error', text }], main: loginForm({ email, next }) })
+      sendPage(deps, reply, status, { title: 'Sign in', viewer: null, section: 'none', notices: [{ kind: 'error', text }], main: loginForm({ email, next, csrf: form._csrf }) })
 
     const waitMs = deps.loginLimiter.retryAfterMs(request.ip, email)
     if (waitMs > 0) {
@@ -46,6 +51,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: DashboardDeps): v
     await deps.sessions.end(request, reply) // never reuse a session that existed before sign-in
     reply.removeHeader('set-cookie')
     await deps.sessions.start(reply, user)
+    deps.sessions.clearLoginCsrf(reply) // rotated: the next sign-in form gets a new token
     return reply.redirect(next, 303)
   })
 

@@ -1,10 +1,12 @@
 /** The sign-in form. */
 import { html, type SafeHtml } from '../html.js'
 
-export function loginForm(input: { email?: string; next: string }): SafeHtml {
+/** `csrf` is the pre-session token that must come back with the form (see `Sessions.loginCsrfToken`). */
+export function loginForm(input: { email?: string; next: string; csrf: string }): SafeHtml {
   return html`<section class="login" aria-labelledby="login-title">
 <h1 id="login-title">Sign in</h1>
 <form method="post" action="/login" class="stack">
+<input type="hidden" name="_csrf" value="${input.csrf}">
 <input type="hidden" name="next" value="${input.next}">
 <label for="email">Email</label>
 <input id="email" name="email" type="email" autocomplete="username" required value="${input.email ?? ''}" autofocus>
