@@ -131,6 +131,16 @@ describe('sign in', () => {
     expect(await client.loginCsrf()).not.toBe(before)
   })
 
+  it('deletes expired sessions when someone signs in', async () => {
+    const { hashToken } = await import('../../src/server/auth/secrets.js')
+    const longAgo = new Date(Date.now() - 30 * 24 * 3_600_000).toISOString()
+    const stale = { token_hash: hashToken('stale session'), user_id: fx.member.id, csrf_token: 'stale', created_at: longAgo, expires_at: new Date(Date.now() - 1000).toISOString() }
+    await fx.store.createSession(stale)
+    expect(await fx.store.getSession(stale.token_hash, longAgo)).not.toBeNull() // still stored, only refused
+    expect(await new FormClient(fx.url).login(ADMIN.email, ADMIN.password)).toBe(303)
+    expect(await fx.store.getSession(stale.token_hash, longAgo)).toBeNull()
+  })
+
   it('signs out (with the CSRF token) and the old cookie stops working', async () => {
     const client = new FormClient(fx.url)
     await client.login(MEMBER.email, MEMBER.password)

@@ -567,6 +567,25 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         await store.deleteSession(session.token_hash)
       })
 
+      it('deletes expired sessions only, and says how many', async () => {
+        const user = await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
+        const now = Date.now()
+        const at = (offsetMs: number) => new Date(now + offsetMs).toISOString()
+        const session = (name: string, expiresInMs: number) => ({ token_hash: hashToken(name), user_id: user.id, csrf_token: `csrf-${name}`, created_at: at(-2 * HOUR), expires_at: at(expiresInMs) })
+        const expired = session('expired', -HOUR)
+        const endsNow = session('ends-now', 0)
+        const live = session('live', HOUR)
+        for (const s of [expired, endsNow, live]) await store.createSession(s)
+        // createSession itself sweeps nothing: the expired rows are still there to delete.
+        expect(await store.deleteExpiredSessions(at(-2 * HOUR))).toBe(0)
+        expect(await store.deleteExpiredSessions(at(0))).toBe(2) // expires_at <= now is expired, as getSession sees it
+        expect(await store.deleteExpiredSessions(at(0))).toBe(0)
+        expect(await store.getSession(live.token_hash, at(0))).toEqual(live)
+        // Gone for good, not only hidden: even a lookup "in the past" finds nothing.
+        expect(await store.getSession(expired.token_hash, at(-3 * HOUR))).toBeNull()
+        expect(await store.getSession(endsNow.token_hash, at(-3 * HOUR))).toBeNull()
+      })
+
       it('refuses a session for an unknown user', async () => {
         const now = new Date().toISOString()
         await expectStoreError(store.createSession({ token_hash: 'h', user_id: 'usr_nope', csrf_token: 'c', created_at: now, expires_at: now }), 'not_found')

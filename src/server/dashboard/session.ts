@@ -50,10 +50,13 @@ export class Sessions {
     this.names = cookieNames(secure)
   }
 
-  /** Starts a session for `user` and sets its cookie. */
+  /** Starts a session for `user` and sets its cookie; sweeps expired sessions first. */
   async start(reply: FastifyReply, user: User): Promise<void> {
     const token = randomToken(32)
     const now = Date.now()
+    // Sign-in is the one place sessions are written, so sweeping here keeps the table to the
+    // live sessions plus those that ended since the last sign-in (an indexed delete).
+    await this.store.deleteExpiredSessions(new Date(now).toISOString())
     await this.store.createSession({
       token_hash: hashToken(token),
       user_id: user.id,

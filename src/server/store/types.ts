@@ -214,6 +214,11 @@ export interface Store {
   createSession(session: Session): Promise<void>
   getSession(tokenHash: string, now: string): Promise<Session | null>
   deleteSession(tokenHash: string): Promise<void>
+  /**
+   * Deletes every session whose `expires_at` ≤ `now` (they are already refused by `getSession`)
+   * and returns how many went. Callers decide when to sweep; `createSession` does not.
+   */
+  deleteExpiredSessions(now: string): Promise<number>
 
   close(): Promise<void>
 }

@@ -501,8 +501,6 @@ export class PostgresStore implements Store {
 
   async createSession(session: Session): Promise<void> {
     await this.transaction('session', async (client) => {
-      // Sweep expired sessions here rather than on reads.
-      await this.run('DELETE FROM sessions WHERE expires_at <= $1', [session.created_at], client)
       await this.run('INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
         session.token_hash,
         session.user_id,
@@ -520,6 +518,11 @@ export class PostgresStore implements Store {
 
   async deleteSession(tokenHash: string): Promise<void> {
     await this.run('DELETE FROM sessions WHERE token_hash = $1', [tokenHash])
+  }
+
+  async deleteExpiredSessions(now: string): Promise<number> {
+    // Uses the sessions_by_expiry index, so the cost is the number of expired rows.
+    return this.run('DELETE FROM sessions WHERE expires_at <= $1', [now])
   }
 
   async close(): Promise<void> {

@@ -520,15 +520,13 @@ export class SqliteStore implements Store {
   // --- dashboard sessions ---------------------------------------------------------------
 
   async createSession(session: Session): Promise<void> {
-    this.write('session', () => {
-      // Sweep expired sessions here rather than on reads, which should not write.
-      this.run('DELETE FROM sessions WHERE expires_at <= @now', { now: session.created_at })
+    this.write('session', () =>
       this.run(
         `INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
          VALUES (@token_hash, @user_id, @csrf_token, @created_at, @expires_at)`,
         { ...session },
-      )
-    })
+      ),
+    )
   }
 
   async getSession(tokenHash: string, now: string): Promise<Session | null> {
@@ -538,6 +536,11 @@ export class SqliteStore implements Store {
 
   async deleteSession(tokenHash: string): Promise<void> {
     this.write('session', () => this.run('DELETE FROM sessions WHERE token_hash = @tokenHash', { tokenHash }))
+  }
+
+  async deleteExpiredSessions(now: string): Promise<number> {
+    // Uses the sessions_by_expiry index, so the cost is the number of expired rows.
+    return this.write('session', () => this.run('DELETE FROM sessions WHERE expires_at <= @now', { now }))
   }
 
   async close(): Promise<void> {
