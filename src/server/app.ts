@@ -6,6 +6,7 @@
 import type { Server } from 'node:http'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory, type FastifyServerOptions } from 'fastify'
 import type { ApprovalService, Notifier } from './contracts.js'
+import type { AuditVerificationCacheOptions } from './dashboard/audit-verification-cache.js'
 import { dashboardPlugin } from './dashboard/index.js'
 import { addApiKeyAuth } from './http/auth.js'
 import { ApiError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js'
@@ -33,6 +34,8 @@ export interface AppDeps {
   bodyLimit?: number
   /** Serve on this (already listening) node server instead of one Fastify creates. */
   serverFactory?: FastifyServerFactory<Server>
+  /** The dashboard's audit-verification reuse (default 60 s while the chain head is unchanged). */
+  auditVerification?: AuditVerificationCacheOptions
 }
 
 /** Builds the app without listening; `app.close()` answers waiting long-polls first. */
@@ -96,6 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     notifier: deps.notifier,
     publicUrl,
     secureCookies: publicUrl.startsWith('https://'),
+    auditVerification: deps.auditVerification,
   })
   return app
 }

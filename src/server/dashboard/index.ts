@@ -8,6 +8,7 @@ import type { ApprovalService, Notifier } from '../contracts.js'
 import { isStoreError } from '../store/errors.js'
 import type { Store } from '../store/types.js'
 import { loadAssets } from './assets.js'
+import { AuditVerificationCache, type AuditVerificationCacheOptions } from './audit-verification-cache.js'
 import { html } from './html.js'
 import { LoginLimiter } from './rate-limit.js'
 import { registerApprovalRoutes } from './routes/approvals.js'
@@ -28,6 +29,8 @@ export interface DashboardOptions {
   publicUrl: string
   /** Set the `Secure` cookie flag (the server is behind https). */
   secureCookies: boolean
+  /** How long the audit page reuses a chain verification (default 60 s); tests inject a clock. */
+  auditVerification?: AuditVerificationCacheOptions
 }
 
 /** Registers the dashboard's routes (`/`, `/login`, `/approvals/:id`, `/audit`, `/settings…`, `/events`, `/assets/…`). */
@@ -40,6 +43,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
       publicUrl: options.publicUrl,
       sessions: new Sessions(options.store, options.secureCookies),
       loginLimiter: new LoginLimiter(),
+      auditVerifications: new AuditVerificationCache(options.store, options.auditVerification),
     }
     registerFormParser(scope)
     registerSecurityHooks(scope, options.publicUrl, refuseForbidden)

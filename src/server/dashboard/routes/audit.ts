@@ -53,14 +53,14 @@ export function registerAuditRoutes(app: FastifyInstance, deps: DashboardDeps): 
     const cursor = typeof query.cursor === 'string' && query.cursor.length < 500 ? query.cursor : undefined
     const [page, verification] = await Promise.all([
       error ? Promise.resolve({ items: [], next_cursor: null }) : deps.store.listAudit(viewer.project.id, { ...filter, cursor, limit: PAGE_SIZE }),
-      deps.store.verifyAudit(viewer.project.id),
+      deps.auditVerifications.verification(viewer.project.id),
     ])
     return sendPage(deps, reply, error ? 400 : 200, {
       title: 'Audit trail',
       viewer,
       section: 'audit',
       wide: true,
-      main: auditPage({ filters: form, events: page.items, nextCursor: page.next_cursor, isFirstPage: !cursor, verification, error }),
+      main: auditPage({ filters: form, events: page.items, nextCursor: page.next_cursor, isFirstPage: !cursor, verification, now: deps.auditVerifications.now(), error }),
     })
   })
 

@@ -2,6 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ApprovalService, Notifier } from '../../contracts.js'
 import type { Project, Role, Store } from '../../store/types.js'
+import type { AuditVerificationCache } from '../audit-verification-cache.js'
 import { html, type SafeHtml } from '../html.js'
 import type { LoginLimiter } from '../rate-limit.js'
 import { formFields } from '../security.js'
@@ -15,6 +16,7 @@ export interface DashboardDeps {
   publicUrl: string
   sessions: Sessions
   loginLimiter: LoginLimiter
+  auditVerifications: AuditVerificationCache
 }
 
 /** A viewer who is in a project (every page except sign-in works on one project). */

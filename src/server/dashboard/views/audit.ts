@@ -1,7 +1,8 @@
 /** The Audit Trail: filter form, chain status, events table, pagination and export links. */
-import type { AuditEvent, AuditVerification } from '../../store/types.js'
+import type { AuditEvent } from '../../store/types.js'
+import type { TimedVerification } from '../audit-verification-cache.js'
 import { html, type SafeHtml } from '../html.js'
-import { statusBadge, timeTag } from './format.js'
+import { sinceTag, statusBadge, timeTag } from './format.js'
 
 /** Filter values exactly as typed in the form (validated separately). */
 export interface AuditFilterForm {
@@ -29,16 +30,18 @@ export function filterQuery(filters: AuditFilterForm): string {
   return params.toString()
 }
 
-function verifyStatus(result: AuditVerification): SafeHtml {
+function verifyStatus({ result, verifiedAt }: TimedVerification, now: number): SafeHtml {
+  // Verifications are reused for a while (see AuditVerificationCache), so say how old this one is.
+  const age = html` <span class="muted">(verified ${sinceTag(new Date(verifiedAt).toISOString(), now)} ago)</span>`
   if (result.ok) {
-    return html`<p class="chain chain-ok" role="status"><span class="badge badge-approved">Verified</span> Hash chain intact: ${String(result.events)} events, head <code>${result.head.slice(0, 16)}</code></p>`
+    return html`<p class="chain chain-ok" role="status"><span class="badge badge-approved">Verified</span> Hash chain intact: ${String(result.events)} events, head <code>${result.head.slice(0, 16)}</code>${age}</p>`
   }
   const problems: Record<string, string> = {
     hash_mismatch: 'was edited after it was written',
     broken_link: 'does not link to the event before it',
     missing_event: 'is missing (deleted)',
   }
-  return html`<p class="chain chain-broken" role="alert"><span class="badge badge-rejected">Tampered</span> Hash chain broken: event #${String(result.seq)} ${problems[result.problem] ?? result.problem}.</p>`
+  return html`<p class="chain chain-broken" role="alert"><span class="badge badge-rejected">Tampered</span> Hash chain broken: event #${String(result.seq)} ${problems[result.problem] ?? result.problem}.${age}</p>`
 }
 
 function filterForm(filters: AuditFilterForm): SafeHtml {
@@ -75,7 +78,9 @@ export function auditPage(input: {
   events: AuditEvent[]
   nextCursor: string | null
   isFirstPage: boolean
-  verification: AuditVerification
+  verification: TimedVerification
+  /** The clock the verification age is measured against (epoch ms); default now. */
+  now?: number
   error?: string
 }): SafeHtml {
   const query = filterQuery(input.filters)
@@ -85,7 +90,7 @@ export function auditPage(input: {
   }
   return html`<div class="page-head"><h1>Audit trail</h1>
 <p class="muted">Every request and its outcome, append-only and hash-chained.</p></div>
-${verifyStatus(input.verification)}
+${verifyStatus(input.verification, input.now ?? Date.now())}
 ${filterForm(input.filters)}
 ${input.error ? html`<div class="notice notice-error" role="alert">${input.error}</div>` : ''}
 <p class="exports">Export ${query ? 'these results' : 'everything'}: <a href="${withQuery('/audit/export.ndjson')}" download>NDJSON</a> · <a href="${withQuery('/audit/export.csv')}" download>CSV</a></p>
