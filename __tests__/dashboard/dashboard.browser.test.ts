@@ -363,6 +363,8 @@ describe('screenshots, audit trail and members', () => {
     await expect(page.getByRole('link', { name: 'CSV' }).getAttribute('href')).resolves.toBe(`/audit/export.csv?approver=${encodeURIComponent(MEMBER.email)}`)
 
     await page.getByRole('link', { name: 'Clear' }).click()
+    // The audit page is laid out wide (a desktop table); show it at a desktop width.
+    await page.setViewportSize({ width: 1280, height: 900 })
     await page.screenshot({ path: join(shotDir, 'audit.png'), fullPage: true })
   })
 
