@@ -74052,7 +74052,7 @@ function listenForCancellation(exit = process.exit) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _cancellation_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4559);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5965);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5231);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7718);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
 /**
@@ -74413,7 +74413,7 @@ function readApiKey(env) {
 
 /***/ }),
 
-/***/ 5965:
+/***/ 5231:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -74599,6 +74599,21 @@ function createProgressReporter(options) {
 
 // EXTERNAL MODULE: ./src/action/state.ts
 var state = __nccwpck_require__(3175);
+;// CONCATENATED MODULE: ./src/shared/escape-html.ts
+/** HTML escaping shared by the dashboard's templates and the action's job summary. */
+const ESCAPES = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    "'": '&#39;',
+    '`': '&#96;',
+};
+/** Escapes text for use in element content and in quoted attribute values. */
+function escapeHtml(text) {
+    return text.replace(/[&<>"'`]/g, (ch) => ESCAPES[ch] ?? ch);
+}
+
 ;// CONCATENATED MODULE: ./src/action/summary.ts
 /**
  * The job summary of a gate: the decision, who decided and why, the approval id, the time
@@ -74606,6 +74621,7 @@ var state = __nccwpck_require__(3175);
  * untrusted text, so every value is HTML-escaped and line breaks become `<br>`: a blank line
  * would end GitHub's HTML block and let the rest be parsed as Markdown.
  */
+
 
 
 /** Context rows shown at most; the rest is summarised in one line. */
@@ -74620,29 +74636,23 @@ const HEADINGS = {
     cancelled: '🚫 Cancelled',
 };
 /** Escapes text for HTML element content and attribute values, and turns line breaks into `<br>`. */
-function escapeHtml(text) {
-    return text
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/"/g, '&quot;')
-        .replace(/'/g, '&#39;')
-        .replace(/\r\n|\r|\n/g, '<br>');
+function htmlText(text) {
+    return escapeHtml(text).replace(/\r\n|\r|\n/g, '<br>');
 }
 /** Renders the summary as one HTML block (no blank lines inside). */
 function renderSummary(action, outcome, context) {
     const heading = outcome.decision ? HEADINGS[outcome.decision] : 'Approval gate failed';
     const rows = [
-        ['Action', escapeHtml(action)],
-        ['Decision', escapeHtml(outcome.decision ?? 'none')],
-        ['Approver', escapeHtml(outcome.approver ?? '—')],
-        ['Reason', escapeHtml(outcome.reason ?? '—')],
-        ['Approval id', outcome.approvalId ? `<code>${escapeHtml(outcome.approvalId)}</code>` : '—'],
-        ['Waited', escapeHtml((0,duration/* formatDuration */.a3)(outcome.waitedMs))],
+        ['Action', htmlText(action)],
+        ['Decision', htmlText(outcome.decision ?? 'none')],
+        ['Approver', htmlText(outcome.approver ?? '—')],
+        ['Reason', htmlText(outcome.reason ?? '—')],
+        ['Approval id', outcome.approvalId ? `<code>${htmlText(outcome.approvalId)}</code>` : '—'],
+        ['Waited', htmlText((0,duration/* formatDuration */.a3)(outcome.waitedMs))],
         ['Dashboard', renderLink(outcome.url)],
     ];
     const lines = [
-        `<h2>${escapeHtml(heading)}: ${escapeHtml(truncate(action))}</h2>`,
+        `<h2>${htmlText(heading)}: ${htmlText(truncate(action))}</h2>`,
         '<table>',
         ...rows.map(([name, value]) => `<tr><th align="left">${name}</th><td>${value}</td></tr>`),
         '</table>',
@@ -74655,7 +74665,7 @@ function renderSummary(action, outcome, context) {
     else {
         lines.push('<table>', '<tr><th align="left">Key</th><th align="left">Value</th></tr>');
         for (const [key, value] of contextRows.slice(0, MAX_CONTEXT_ROWS)) {
-            lines.push(`<tr><td><code>${escapeHtml(truncate(key))}</code></td><td>${escapeHtml(truncate(value))}</td></tr>`);
+            lines.push(`<tr><td><code>${htmlText(truncate(key))}</code></td><td>${htmlText(truncate(value))}</td></tr>`);
         }
         lines.push('</table>');
         if (contextRows.length > MAX_CONTEXT_ROWS)
@@ -74693,11 +74703,11 @@ function renderLink(url) {
         parsed = new URL(url);
     }
     catch {
-        return escapeHtml(truncate(url));
+        return htmlText(truncate(url));
     }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
-        return escapeHtml(truncate(url));
-    return `<a href="${escapeHtml(parsed.href)}">${escapeHtml(truncate(url))}</a>`;
+        return htmlText(truncate(url));
+    return `<a href="${htmlText(parsed.href)}">${htmlText(truncate(url))}</a>`;
 }
 /** Nested objects become dotted keys (`github.actor`); arrays and deep values are shown as JSON. */
 function flattenContext(value, prefix = '', depth = 0, rows = []) {

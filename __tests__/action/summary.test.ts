@@ -2,14 +2,14 @@ import { beforeEach, describe, expect, it, jest } from '@jest/globals'
 import * as core from '../../__fixtures__/core.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
-const { escapeHtml, flattenContext, MAX_CELL_LENGTH, MAX_CONTEXT_ROWS, renderSummary, writeSummary } = await import('../../src/action/summary.js')
+const { htmlText, flattenContext, MAX_CELL_LENGTH, MAX_CONTEXT_ROWS, renderSummary, writeSummary } = await import('../../src/action/summary.js')
 
 const APPROVED = { decision: 'approved' as const, approvalId: 'apr_1', approver: 'alice@example.com', reason: 'ok', url: 'https://approvals.example.com/approvals/apr_1', waitedMs: 90_000 }
 
-describe('escapeHtml', () => {
+describe('htmlText', () => {
   it('escapes markup and quotes and turns line breaks into <br>', () => {
-    expect(escapeHtml(`<a href="x" onclick='y'>&amp;</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;')
-    expect(escapeHtml('a\n\nb\r\nc\rd')).toBe('a<br><br>b<br>c<br>d')
+    expect(htmlText(`<a href="x" onclick='y'>&amp;</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;')
+    expect(htmlText('a\n\nb\r\nc\rd')).toBe('a<br><br>b<br>c<br>d')
   })
 })
 

@@ -5,6 +5,7 @@
  * would end GitHub's HTML block and let the rest be parsed as Markdown.
  */
 import * as core from '@actions/core'
+import { escapeHtml } from '../shared/escape-html.js'
 import { formatDuration } from '../shared/duration.js'
 import type { Decision, GateOutcome } from './outcome.js'
 
@@ -22,30 +23,24 @@ const HEADINGS: Record<Decision, string> = {
 }
 
 /** Escapes text for HTML element content and attribute values, and turns line breaks into `<br>`. */
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;')
-    .replace(/\r\n|\r|\n/g, '<br>')
+export function htmlText(text: string): string {
+  return escapeHtml(text).replace(/\r\n|\r|\n/g, '<br>')
 }
 
 /** Renders the summary as one HTML block (no blank lines inside). */
 export function renderSummary(action: string, outcome: GateOutcome, context: Record<string, unknown>): string {
   const heading = outcome.decision ? HEADINGS[outcome.decision] : 'Approval gate failed'
   const rows: Array<[string, string]> = [
-    ['Action', escapeHtml(action)],
-    ['Decision', escapeHtml(outcome.decision ?? 'none')],
-    ['Approver', escapeHtml(outcome.approver ?? '—')],
-    ['Reason', escapeHtml(outcome.reason ?? '—')],
-    ['Approval id', outcome.approvalId ? `<code>${escapeHtml(outcome.approvalId)}</code>` : '—'],
-    ['Waited', escapeHtml(formatDuration(outcome.waitedMs))],
+    ['Action', htmlText(action)],
+    ['Decision', htmlText(outcome.decision ?? 'none')],
+    ['Approver', htmlText(outcome.approver ?? '—')],
+    ['Reason', htmlText(outcome.reason ?? '—')],
+    ['Approval id', outcome.approvalId ? `<code>${htmlText(outcome.approvalId)}</code>` : '—'],
+    ['Waited', htmlText(formatDuration(outcome.waitedMs))],
     ['Dashboard', renderLink(outcome.url)],
   ]
   const lines = [
-    `<h2>${escapeHtml(heading)}: ${escapeHtml(truncate(action))}</h2>`,
+    `<h2>${htmlText(heading)}: ${htmlText(truncate(action))}</h2>`,
     '<table>',
     ...rows.map(([name, value]) => `<tr><th align="left">${name}</th><td>${value}</td></tr>`),
     '</table>',
@@ -57,7 +52,7 @@ export function renderSummary(action: string, outcome: GateOutcome, context: Rec
   } else {
     lines.push('<table>', '<tr><th align="left">Key</th><th align="left">Value</th></tr>')
     for (const [key, value] of contextRows.slice(0, MAX_CONTEXT_ROWS)) {
-      lines.push(`<tr><td><code>${escapeHtml(truncate(key))}</code></td><td>${escapeHtml(truncate(value))}</td></tr>`)
+      lines.push(`<tr><td><code>${htmlText(truncate(key))}</code></td><td>${htmlText(truncate(value))}</td></tr>`)
     }
     lines.push('</table>')
     if (contextRows.length > MAX_CONTEXT_ROWS) lines.push(`<p>… and ${contextRows.length - MAX_CONTEXT_ROWS} more entries, not shown.</p>`)
@@ -92,10 +87,10 @@ function renderLink(url: string | undefined): string {
   try {
     parsed = new URL(url)
   } catch {
-    return escapeHtml(truncate(url))
+    return htmlText(truncate(url))
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return escapeHtml(truncate(url))
-  return `<a href="${escapeHtml(parsed.href)}">${escapeHtml(truncate(url))}</a>`
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return htmlText(truncate(url))
+  return `<a href="${htmlText(parsed.href)}">${htmlText(truncate(url))}</a>`
 }
 
 /** Nested objects become dotted keys (`github.actor`); arrays and deep values are shown as JSON. */

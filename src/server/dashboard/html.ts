@@ -3,6 +3,9 @@
  * Context values are attacker-controlled, so nothing reaches a page unescaped unless it was
  * itself built by `html` (or explicitly marked trusted with `raw`).
  */
+import { escapeHtml } from '../../shared/escape-html.js'
+
+export { escapeHtml }
 
 /** A fragment of HTML that is already safe to emit. */
 export class SafeHtml {
@@ -10,20 +13,6 @@ export class SafeHtml {
   toString(): string {
     return this.value
   }
-}
-
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-  '`': '&#96;',
-}
-
-/** Escapes text for use in element content and in quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"'`]/g, (ch) => ESCAPES[ch] ?? ch)
 }
 
 /** Marks a trusted, constant fragment as HTML. Never pass user or request data to it. */
