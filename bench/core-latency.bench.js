@@ -22,9 +22,9 @@ const API_KEY = 'bench-key'
 
 async function loadCore() {
   try {
-    return await import('../lib/approval/index.js')
+    return await import('../lib/client/index.js')
   } catch (error) {
-    throw new Error(`cannot load lib/approval/index.js — run \`npm run build\` first (${error.message})`)
+    throw new Error(`cannot load lib/client/index.js — run \`npm run build\` first (${error.message})`)
   }
 }
 

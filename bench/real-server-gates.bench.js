@@ -97,9 +97,9 @@ async function startRealServer() {
 export default async function run({ gates = Number(process.argv[2]) || 40, windowMs = (Number(process.argv[3]) || 65) * 1000 } = {}) {
   let core
   try {
-    core = await import('../lib/approval/index.js')
+    core = await import('../lib/client/index.js')
   } catch (error) {
-    throw new Error(`cannot load lib/approval/index.js — run \`npm run build\` first (${error.message})`)
+    throw new Error(`cannot load lib/client/index.js — run \`npm run build\` first (${error.message})`)
   }
   progress('starting the real server (approval-gate serve, SQLite)')
   const server = await startRealServer()

@@ -74097,8 +74097,10 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(3218);
-// EXTERNAL MODULE: ./src/approval/index.ts + 8 modules
-var approval = __nccwpck_require__(8602);
+// EXTERNAL MODULE: ./src/client/index.ts + 8 modules
+var client = __nccwpck_require__(140);
+// EXTERNAL MODULE: ./src/contract/index.ts + 3 modules
+var contract = __nccwpck_require__(2397);
 // EXTERNAL MODULE: ./src/shared/duration.ts
 var duration = __nccwpck_require__(5497);
 // EXTERNAL MODULE: external "node:crypto"
@@ -74167,8 +74169,9 @@ function deriveIdempotencyKey(run, step, action, discriminator) {
 
 
 
+
 /** Longest `action`/`agent`/`idempotency-key` accepted (the core's and the server's limit). */
-const MAX_NAME_LENGTH = approval/* MAX_ACTION_LENGTH */.n3;
+const MAX_NAME_LENGTH = client/* MAX_ACTION_LENGTH */.n3;
 /** Shortest `poll-interval`: faster polling only loads the API (our server long-polls anyway). */
 const MIN_POLL_INTERVAL_MS = 1_000;
 /** Environment variables that may hold the key instead of the `api-key` input, in order. */
@@ -74208,7 +74211,7 @@ function getSettings(env = process.env) {
     const credentials = attempt(() => getCredentials(env));
     const action = attempt(readAction);
     const userContext = attempt(readContext);
-    const timeoutMs = attempt(() => readDuration('timeout', '1h'));
+    const timeoutMs = attempt(() => readDuration('timeout', contract/* DEFAULT_TIMEOUT_TEXT */.GI));
     const pollIntervalMs = attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS));
     const agentInput = attempt(() => readName('agent'));
     const idempotencyKeyInput = attempt(readIdempotencyKey);
@@ -74238,9 +74241,9 @@ function getSettings(env = process.env) {
         context = { ...userContext, github: run };
     }
     const contextBytes = Buffer.byteLength(JSON.stringify(context), 'utf8');
-    if (contextBytes > approval/* MAX_CONTEXT_BYTES */.dg) {
+    if (contextBytes > client/* MAX_CONTEXT_BYTES */.dg) {
         throw new InvalidInputsError([
-            `Input "context" is ${contextBytes} bytes as sent, with the run context attached; the limit is ${approval/* MAX_CONTEXT_BYTES */.dg} bytes (64 KB). Attach less, or set attach-github-context: false.`,
+            `Input "context" is ${contextBytes} bytes as sent, with the run context attached; the limit is ${client/* MAX_CONTEXT_BYTES */.dg} bytes (64 KB). Attach less, or set attach-github-context: false.`,
         ]);
     }
     return {
@@ -74314,8 +74317,8 @@ function readContext() {
     if (text === '')
         return {};
     const bytes = Buffer.byteLength(text, 'utf8');
-    if (bytes > approval/* MAX_CONTEXT_BYTES */.dg) {
-        throw new InputProblem('context', `is ${bytes} bytes; the limit is ${approval/* MAX_CONTEXT_BYTES */.dg} bytes (64 KB). Attach less, or link to large data (for example a run artifact) instead.`);
+    if (bytes > client/* MAX_CONTEXT_BYTES */.dg) {
+        throw new InputProblem('context', `is ${bytes} bytes; the limit is ${client/* MAX_CONTEXT_BYTES */.dg} bytes (64 KB). Attach less, or link to large data (for example a run artifact) instead.`);
     }
     let parsed;
     try {
@@ -74372,11 +74375,11 @@ function readApiUrl() {
         return undefined;
     try {
         // The core's own rules (http/https, no credentials, no query), so both reject the same URLs.
-        (0,approval/* normaliseApiUrl */.Al)(text, '');
+        (0,client/* normaliseApiUrl */.Al)(text, '');
     }
     catch (error) {
         // The core names the source first; with an empty name its message reads on from the input's name.
-        if (error instanceof approval/* ApprovalError */.g3)
+        if (error instanceof client/* ApprovalError */.g3)
             throw new InputProblem('api-url', `${error.message.trim()} (the server's base URL, for example https://approvals.example.com).`);
         throw error;
     }
@@ -74426,8 +74429,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(3218);
-// EXTERNAL MODULE: ./src/approval/index.ts + 8 modules
-var approval = __nccwpck_require__(8602);
+// EXTERNAL MODULE: ./src/client/index.ts + 8 modules
+var client = __nccwpck_require__(140);
 // EXTERNAL MODULE: ./src/shared/duration.ts
 var duration = __nccwpck_require__(5497);
 // EXTERNAL MODULE: ./src/action/inputs.ts + 1 modules
@@ -74459,7 +74462,7 @@ function failedOutcome(error, facts) {
     const base = { approvalId: facts.approvalId, url: facts.url, waitedMs: facts.waitedMs };
     const describe = (approvalId = base.approvalId) => `"${facts.action}"${approvalId ? ` (approval ${approvalId})` : ''}`;
     const subject = describe();
-    if (error instanceof approval/* ApprovalRejected */.i6) {
+    if (error instanceof client/* ApprovalRejected */.i6) {
         const by = error.decidedBy ? ` by ${error.decidedBy}` : '';
         const why = error.reason ? `: ${error.reason}` : ' (no reason given)';
         const message = `${describe(error.approvalId)} was rejected${by}${why}`;
@@ -74474,7 +74477,7 @@ function failedOutcome(error, facts) {
         };
         return facts.failOnReject ? { ...outcome, failure: message } : { ...outcome, warning: `${message}. Continuing because fail-on-reject is false.` };
     }
-    if (error instanceof approval/* ApprovalTimeout */.dy) {
+    if (error instanceof client/* ApprovalTimeout */.dy) {
         const approvalId = error.approvalId ?? base.approvalId;
         const outcome = { ...base, approvalId, decision: 'timed_out' };
         if (error.cause === 'server_error') {
@@ -74495,10 +74498,10 @@ function failedOutcome(error, facts) {
         const by = facts.cancelledBy ? ` (${facts.cancelledBy})` : '';
         return { ...base, decision: 'cancelled', failure: `The step was cancelled${by} while waiting for approval of ${subject}; ${withdrawalText(facts.withdrawal)}` };
     }
-    if (error instanceof approval/* ApprovalError */.g3 && error.code === 'cancelled') {
+    if (error instanceof client/* ApprovalError */.g3 && error.code === 'cancelled') {
         return { ...base, approvalId: error.approvalId ?? base.approvalId, decision: 'cancelled', failure: `${subject} was withdrawn on the server before anyone decided: ${error.message}` };
     }
-    if (error instanceof approval/* ApprovalError */.g3) {
+    if (error instanceof client/* ApprovalError */.g3) {
         return { ...base, approvalId: error.approvalId ?? base.approvalId, failure: `Approval gate failed (${error.code}${error.status ? `, HTTP ${error.status}` : ''}): ${error.message}${hintFor(error)}` };
     }
     const message = error instanceof Error ? error.message : String(error);
@@ -74781,7 +74784,7 @@ async function waitForDecision(settings, signal) {
         lastApiError,
     });
     try {
-        const record = await (0,approval/* requestApproval */.FU)(settings.action, {
+        const record = await (0,client/* requestApproval */.FU)(settings.action, {
             context: settings.context,
             timeoutMs: settings.timeoutMs,
             pollIntervalMs: settings.pollIntervalMs,
@@ -74810,7 +74813,7 @@ async function waitForDecision(settings, signal) {
         const endFacts = facts();
         // On abort and timeout the core hands over its withdrawal; let that callback run, then
         // wait for it (bounded) so the card has left the dashboard before the step reports.
-        const abandoned = isAbortError(error) || error instanceof approval/* ApprovalTimeout */.dy;
+        const abandoned = isAbortError(error) || error instanceof client/* ApprovalTimeout */.dy;
         if (abandoned)
             await new Promise((resolve) => setImmediate(resolve));
         if (abandoned && withdrawal !== undefined)
@@ -74851,9 +74854,9 @@ async function report(settings, outcome) {
  * itself; should that fail, the post step's retry is the safety net (a 409 when it is moot).
  */
 function settledOnServer(error) {
-    return (error instanceof approval/* ApprovalRejected */.i6 ||
-        (error instanceof approval/* ApprovalTimeout */.dy && error.cause === 'expired') ||
-        (error instanceof approval/* ApprovalError */.g3 && error.code === 'cancelled'));
+    return (error instanceof client/* ApprovalRejected */.i6 ||
+        (error instanceof client/* ApprovalTimeout */.dy && error.cause === 'expired') ||
+        (error instanceof client/* ApprovalError */.g3 && error.code === 'cancelled'));
 }
 /** The withdrawal's result, or `'late'` when it has not ended within `ms`; never keeps the process alive. */
 async function withinOrLate(withdrawal, ms) {
@@ -74881,7 +74884,7 @@ async function withinOrLate(withdrawal, ms) {
 /* harmony export */ });
 /* unused harmony export POST_WITHDRAW_TIMEOUT_MS */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3218);
-/* harmony import */ var _approval_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8602);
+/* harmony import */ var _client_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(140);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6671);
 /* harmony import */ var _shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(407);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
@@ -74906,13 +74909,13 @@ async function cleanup() {
             return;
         }
         const credentials = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .getCredentials */ .pr)();
-        const client = new _approval_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalsClient */ .Y9({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS });
+        const client = new _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalsClient */ .Y9({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS });
         try {
             await client.cancel(pending.approvalId, 'The workflow step ended before a decision', { timeoutMs: POST_WITHDRAW_TIMEOUT_MS });
             _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__/* .oneLine */ .T)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
         }
         catch (error) {
-            if (error instanceof _approval_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalError */ .g3 && (error.code === 'conflict' || error.code === 'not_found')) {
+            if (error instanceof _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalError */ .g3 && (error.code === 'conflict' || error.code === 'not_found')) {
                 _actions_core__WEBPACK_IMPORTED_MODULE_0__.debug(`Approval ${pending.approvalId} needs no withdrawal (${error.code}).`);
                 return;
             }
@@ -74977,7 +74980,7 @@ function pendingApproval() {
 
 /***/ }),
 
-/***/ 8602:
+/***/ 140:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -74988,7 +74991,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   dy: () => (/* reexport */ ApprovalTimeout),
   Y9: () => (/* reexport */ ApprovalsClient),
   n3: () => (/* reexport */ MAX_ACTION_LENGTH),
-  dg: () => (/* reexport */ MAX_CONTEXT_BYTES),
+  dg: () => (/* reexport */ contract/* MAX_CONTEXT_BYTES */.dg),
   Al: () => (/* reexport */ normaliseApiUrl),
   FU: () => (/* reexport */ requestApproval)
 });
@@ -74999,7 +75002,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:perf_hooks"
 var external_node_perf_hooks_ = __nccwpck_require__(643);
-;// CONCATENATED MODULE: ./src/approval/errors.ts
+;// CONCATENATED MODULE: ./src/client/errors.ts
 /** Anything that is neither a decision nor a timeout: configuration, auth, 4xx, malformed responses. */
 class ApprovalError extends Error {
     code;
@@ -75058,18 +75061,19 @@ class ApprovalTimeout extends Error {
 /** JamJet SDK names, for drop-in migration from `@jamjet/cloud`. */
 
 
-;// CONCATENATED MODULE: ./src/approval/config.ts
+// EXTERNAL MODULE: ./src/contract/index.ts + 3 modules
+var contract = __nccwpck_require__(2397);
+;// CONCATENATED MODULE: ./src/client/config.ts
 /**
  * Resolves and validates the core's options once, before any request: env fallbacks,
  * defaults, and a clear `invalid_config` error naming the option that is wrong.
  * Messages never contain the API key.
  */
 
-const DEFAULT_API_URL = 'https://api.jamjet.dev';
-const DEFAULT_TIMEOUT_MS = 3_600_000;
-const DEFAULT_POLL_INTERVAL_MS = 5_000;
-const MAX_ACTION_LENGTH = 200;
-const MAX_CONTEXT_BYTES = 64 * 1024;
+
+
+/** The longest action name (the library's historical name for `MAX_ACTION_CHARS`). */
+const MAX_ACTION_LENGTH = contract/* MAX_ACTION_CHARS */.et;
 /** Longest delay a single Node timer can hold. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 function invalid(message) {
@@ -75114,7 +75118,7 @@ function resolveConnection(options, env = process.env) {
     if (options.apiKey !== undefined && typeof options.apiKey !== 'string')
         throw invalid('apiKey must be a string');
     const urlSource = firstSet(options.apiUrl) !== undefined ? 'apiUrl' : firstSet(env.APPROVAL_GATE_API_URL) !== undefined ? 'APPROVAL_GATE_API_URL' : 'JAMJET_API_URL';
-    const apiUrl = normaliseApiUrl(firstSet(options.apiUrl, env.APPROVAL_GATE_API_URL, env.JAMJET_API_URL) ?? DEFAULT_API_URL, urlSource);
+    const apiUrl = normaliseApiUrl(firstSet(options.apiUrl, env.APPROVAL_GATE_API_URL, env.JAMJET_API_URL) ?? contract/* DEFAULT_API_URL */.rK, urlSource);
     const apiKey = firstSet(options.apiKey, env.APPROVAL_GATE_API_KEY, env.JAMJET_API_KEY)?.trim();
     if (apiKey === undefined) {
         throw invalid('No API key: pass apiKey, or set APPROVAL_GATE_API_KEY (or JAMJET_API_KEY)');
@@ -75156,8 +75160,8 @@ function validateContext(context) {
     if (json === undefined || !json.startsWith('{'))
         throw invalid('context must serialise to a JSON object (its toJSON gives something else)');
     const bytes = Buffer.byteLength(json);
-    if (bytes > MAX_CONTEXT_BYTES)
-        throw invalid(`context is ${bytes} bytes as JSON; the limit is ${MAX_CONTEXT_BYTES} (64 KB)`);
+    if (bytes > contract/* MAX_CONTEXT_BYTES */.dg)
+        throw invalid(`context is ${bytes} bytes as JSON; the limit is ${contract/* MAX_CONTEXT_BYTES */.dg} (64 KB)`);
     // Send exactly what was validated: a copy, so later mutation by the caller changes nothing.
     return JSON.parse(json);
 }
@@ -75189,8 +75193,8 @@ function resolveApprovalOptions(action, options = {}, env = process.env) {
         ...resolveConnection(options, env),
         action,
         context: validateContext(options.context),
-        timeoutMs: positiveDuration(options.timeoutMs, 'timeoutMs', DEFAULT_TIMEOUT_MS),
-        pollIntervalMs: positiveDuration(options.pollIntervalMs, 'pollIntervalMs', DEFAULT_POLL_INTERVAL_MS, MAX_TIMER_MS),
+        timeoutMs: positiveDuration(options.timeoutMs, 'timeoutMs', contract/* DEFAULT_TIMEOUT_MS */.t1),
+        pollIntervalMs: positiveDuration(options.pollIntervalMs, 'pollIntervalMs', contract/* DEFAULT_POLL_INTERVAL_MS */.P, MAX_TIMER_MS),
         agent: optionalText(options.agent, 'agent', PRINTABLE, 'characters without control characters'),
         idempotencyKey: optionalText(options.idempotencyKey, 'idempotencyKey', HEADER_SAFE, 'printable ASCII characters'),
         signal: options.signal,
@@ -75199,7 +75203,7 @@ function resolveApprovalOptions(action, options = {}, env = process.env) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/approval/abort.ts
+;// CONCATENATED MODULE: ./src/client/abort.ts
 /** Cancellation primitives: the web-standard AbortError and a sleep that an abort ends at once. */
 
 /** The web-standard `DOMException` named `AbortError`; the signal's reason rides along as `cause`. */
@@ -75237,13 +75241,14 @@ function sleep(ms, signal) {
 var external_node_zlib_ = __nccwpck_require__(8522);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./src/approval/records.ts
+;// CONCATENATED MODULE: ./src/client/record-parsing.ts
 /**
  * Turns untrusted response bodies into typed approval records. Anything without the
  * fields we rely on becomes a clear `ApprovalError`, never a `TypeError` later on.
  */
 
-const KNOWN_STATUSES = new Set(['pending', 'approved', 'rejected', 'expired', 'cancelled']);
+
+const KNOWN_STATUSES = new Set(contract/* APPROVAL_STATUSES */.NY);
 function isObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -75298,7 +75303,7 @@ function parsePage(body, what) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/approval/retry-policy.ts
+;// CONCATENATED MODULE: ./src/client/retry-policy.ts
 /**
  * How long to wait before retrying: capped exponential backoff with full jitter (so many
  * clients failing together do not retry in lockstep), and the server's `Retry-After`.
@@ -75345,10 +75350,10 @@ function parseRetryAfter(header, now = Date.now()) {
     return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-;// CONCATENATED MODULE: ./src/approval/client.ts
+;// CONCATENATED MODULE: ./src/client/client.ts
 /**
  * The project's one HTTP client for an approvals API (ours or JamJet Cloud). It speaks the
- * wire contract of DESIGN.md over one shared keep-alive undici dispatcher, bounds every
+ * wire contract (README, `src/contract/`) over one shared keep-alive undici dispatcher, bounds every
  * request with a timeout composed with the caller's signal, and turns every failure into an
  * `ApprovalError` with a code (or a `DOMException` `AbortError` when the caller aborted).
  * The API key never appears in a message.
@@ -75360,15 +75365,12 @@ function parseRetryAfter(header, now = Date.now()) {
 
 
 
+
+
 /** Per-request timeout when the caller gives none (long-polls add their wait to it). */
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-/** The API may hold a long-poll for this long at most (DESIGN.md). */
-const MAX_WAIT_SECONDS = 60;
 /** How long past the asked wait a long-poll may take before we call it lost. */
 const LONG_POLL_MARGIN_MS = 5_000;
-/** Range of the `timeout_ms` create extension our server accepts (1 s … 30 days). */
-const MIN_SERVER_TIMEOUT_MS = 1_000;
-const MAX_SERVER_TIMEOUT_MS = 30 * 24 * 3_600_000;
 /** Larger answers are refused: no approvals API needs more, and a hostile one could send gigabytes. */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 const USER_AGENT = 'approval-gate';
@@ -75501,7 +75503,7 @@ class ApprovalsClient {
         if (input.timeoutMs !== undefined) {
             // The server refuses values outside its range (a 400 would fail the create): clamp instead.
             // Shorter: it expires the request a little after we give up (we withdraw it then anyway).
-            body.timeout_ms = Math.min(MAX_SERVER_TIMEOUT_MS, Math.max(MIN_SERVER_TIMEOUT_MS, Math.round(input.timeoutMs)));
+            body.timeout_ms = Math.min(contract/* MAX_TIMEOUT_MS */.mn, Math.max(contract/* MIN_TIMEOUT_MS */.SU, Math.round(input.timeoutMs)));
         }
         const headers = {};
         if (input.idempotencyKey !== undefined)
@@ -75519,7 +75521,7 @@ class ApprovalsClient {
         let query = '';
         let timeoutMs = options.timeoutMs;
         if (options.waitSeconds !== undefined) {
-            const wait = Math.min(MAX_WAIT_SECONDS, Math.max(0.001, Math.round(options.waitSeconds * 1000) / 1000));
+            const wait = Math.min(contract/* MAX_WAIT_SECONDS */.ZI, Math.max(0.001, Math.round(options.waitSeconds * 1000) / 1000));
             if (!Number.isFinite(wait))
                 throw new ApprovalError('invalid_config', 'waitSeconds must be a finite number of seconds');
             query = `?wait=${wait}`;
@@ -75700,7 +75702,7 @@ class ApprovalsClient {
     }
 }
 
-;// CONCATENATED MODULE: ./src/approval/withdraw.ts
+;// CONCATENATED MODULE: ./src/client/withdraw.ts
 
 /** The whole withdrawal (finishing an in-flight create, then cancel) takes at most this long. */
 const WITHDRAW_BOUND_MS = 2_000;
@@ -75740,7 +75742,7 @@ async function withdrawRequest(client, target, reason, { boundMs = WITHDRAW_BOUN
     }
 }
 
-;// CONCATENATED MODULE: ./src/approval/require-approval.ts
+;// CONCATENATED MODULE: ./src/client/require-approval.ts
 /**
  * `requireApproval`: ask a person, wait for the decision. Creates the approval (idempotently),
  * checks it at once, then long-polls (`?wait=`) so a decision resumes the caller within
@@ -75755,8 +75757,9 @@ async function withdrawRequest(client, target, reason, { boundMs = WITHDRAW_BOUN
 
 
 
-/** Longest `?wait=` we ask for: 120 requests per waited hour, well under proxies' idle limits. */
-const LONG_POLL_SECONDS = 30;
+
+// The `?wait=` asked for (30 s): 120 requests per waited hour, well under proxies' idle limits.
+
 /**
  * Asks for approval of `action` and waits for the decision.
  *
@@ -75906,7 +75909,7 @@ async function waitForDecision(client, config, target, stop) {
         if (record.status !== 'pending')
             return settle(config, record);
         checkTime();
-        const waitSeconds = Math.min(LONG_POLL_SECONDS, remaining() / 1000);
+        const waitSeconds = Math.min(contract/* LONG_POLL_SECONDS */.xT, remaining() / 1000);
         const requestStart = external_node_perf_hooks_.performance.now();
         try {
             record = await client.get(approvalId, {
@@ -75951,7 +75954,7 @@ function settle(config, record) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/approval/index.ts
+;// CONCATENATED MODULE: ./src/client/index.ts
 /**
  * approval-gate's polling core (JamJet-compatible): `requireApproval`, `requestApproval`,
  * the `ApprovalsClient` every part of the project uses to speak HTTP to an approvals API,
@@ -75959,6 +75962,118 @@ function settle(config, record) {
  */
 
 
+
+
+
+
+
+/***/ }),
+
+/***/ 2397:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  NY: () => (/* reexport */ APPROVAL_STATUSES),
+  rK: () => (/* reexport */ DEFAULT_API_URL),
+  P: () => (/* reexport */ DEFAULT_POLL_INTERVAL_MS),
+  t1: () => (/* reexport */ DEFAULT_TIMEOUT_MS),
+  GI: () => (/* reexport */ DEFAULT_TIMEOUT_TEXT),
+  xT: () => (/* reexport */ LONG_POLL_SECONDS),
+  et: () => (/* reexport */ MAX_ACTION_CHARS),
+  dg: () => (/* reexport */ MAX_CONTEXT_BYTES),
+  mn: () => (/* reexport */ MAX_TIMEOUT_MS),
+  ZI: () => (/* reexport */ MAX_WAIT_SECONDS),
+  SU: () => (/* reexport */ MIN_TIMEOUT_MS)
+});
+
+// UNUSED EXPORTS: DECISION_VERBS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, OPTIONAL_LINE_PATTERN, PRINTABLE_LINE_PATTERN, REASON_PATTERN, isValidReason
+
+;// CONCATENATED MODULE: ./src/contract/approval.ts
+/** The approval record and its vocabulary, as the wire contract defines them. */
+/** Statuses of an approval. JamJet: pending/approved/rejected; ours add expired/cancelled. */
+const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'];
+/** What a decider sends to `POST /v1/approvals/{id}/decision`. */
+const DECISION_VERBS = (/* unused pure expression or super */ null && (['approve', 'reject']));
+
+;// CONCATENATED MODULE: ./src/contract/limits.ts
+/**
+ * Every limit and default of the wire contract, written once. The client core, the server's
+ * schemas, the dashboard, the CLI and the action all import these, so they cannot drift apart.
+ */
+/** JamJet Cloud's API: the URL used when none is configured. */
+const DEFAULT_API_URL = 'https://api.jamjet.dev';
+/** How long a request waits for a decision unless told otherwise (one hour). */
+const DEFAULT_TIMEOUT_MS = 3_600_000;
+/** The same default as the action and CLI write it. */
+const DEFAULT_TIMEOUT_TEXT = '1h';
+/** Spacing of status checks against a server that ignores `wait` (JamJet's own default). */
+const DEFAULT_POLL_INTERVAL_MS = 5_000;
+/** Longest action name (characters). */
+const MAX_ACTION_CHARS = 200;
+/** Longest agent name (characters). */
+const MAX_AGENT_CHARS = 200;
+/** Longest decision or cancel reason (characters). */
+const MAX_REASON_CHARS = 2_000;
+/** Longest `Idempotency-Key` header. */
+const MAX_IDEMPOTENCY_KEY_CHARS = 200;
+/** Longest id accepted in a path (ours are ~26 characters). */
+const MAX_ID_CHARS = 200;
+/** Largest serialised `context` (bytes of its JSON). Larger answers `413`. */
+const MAX_CONTEXT_BYTES = 64 * 1024;
+/**
+ * Deepest nesting of objects and arrays in `context` (the context object itself is level 1).
+ * Deeper JSON overflows the stack when serialised (~5,000 levels) and, below that, renders as
+ * megabytes of indentation on the dashboard; real contexts are a few levels deep.
+ */
+const MAX_CONTEXT_DEPTH = 32;
+/** Largest request body the server reads at all. */
+const MAX_BODY_BYTES = (/* unused pure expression or super */ null && (256 * 1024));
+/** The server's range for `timeout_ms`; the core clamps what it sends into it. */
+const MIN_TIMEOUT_MS = 1_000;
+const MAX_TIMEOUT_MS = 30 * 24 * 60 * 60 * 1_000;
+/** Longest long-poll (`?wait=`), in seconds. */
+const MAX_WAIT_SECONDS = 60;
+/** The long-poll the core asks for, in seconds. */
+const LONG_POLL_SECONDS = 30;
+
+;// CONCATENATED MODULE: ./src/contract/text-rules.ts
+/**
+ * Which characters a name or a reason may hold, as regular-expression sources: the server's
+ * JSON schemas, the dashboard's forms and the client's own checks all build on these.
+ */
+/**
+ * Lone surrogates (patterns run with the `u` flag, so a valid pair is one code point and does
+ * not match): they are not text, the database stores them as U+FFFD, and an audit hash taken
+ * over the string as sent would then never verify.
+ */
+const LONE_SURROGATES = '\\uD800-\\uDFFF';
+/**
+ * Characters refused in single-line text: control characters, line/paragraph separators,
+ * format characters — bidirectional overrides and zero-width characters, which can make a
+ * card read differently from what it says or look blank — and lone surrogates.
+ */
+const INVISIBLE = (/* unused pure expression or super */ null && (`\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}${LONE_SURROGATES}`));
+/** Multi-line text (reasons) may also hold tabs and line breaks (and emoji joiners). */
+const INVISIBLE_EXCEPT_LINES = `\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\p{Zl}\\p{Zp}\\u202A-\\u202E\\u2066-\\u2069${LONE_SURROGATES}`;
+/** A single line of visible text: not blank, no invisible characters (schema `pattern`). */
+const PRINTABLE_LINE_PATTERN = (/* unused pure expression or super */ null && (`^(?=[\\s\\S]*\\S)[^${INVISIBLE}]+$`));
+/** A single line that may be empty. */
+const OPTIONAL_LINE_PATTERN = (/* unused pure expression or super */ null && (`^[^${INVISIBLE}]*$`));
+/** Free text with line breaks (decision and cancel reasons). */
+const REASON_PATTERN = `^[^${INVISIBLE_EXCEPT_LINES}]*$`;
+const REASON = new RegExp(REASON_PATTERN, 'u');
+/** True when `text` may be stored as a reason: within the length limit, no invisible characters. */
+function isValidReason(text, maxChars) {
+    return text.length <= maxChars && REASON.test(text);
+}
+
+;// CONCATENATED MODULE: ./src/contract/index.ts
+/**
+ * The wire contract in one place: statuses, record and filter shapes, limits, defaults and
+ * text rules. Imported by the client core, the server, the dashboard, the CLI and the action.
+ */
 
 
 

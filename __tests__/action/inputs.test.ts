@@ -3,7 +3,7 @@ import * as core from '../../__fixtures__/core.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
 const { getCredentials, getSettings, InvalidInputsError } = await import('../../src/action/inputs.js')
-const { MAX_CONTEXT_BYTES } = await import('../../src/approval/index.js')
+const { MAX_CONTEXT_BYTES } = await import('../../src/client/index.js')
 
 const RUN_ENV = {
   GITHUB_REPOSITORY: 'octo/shop',

@@ -1,17 +1,17 @@
 /** `run()` with `@actions/core` and the polling core mocked: every ending → outputs, summary, result. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
-import type { ApprovalRecord, RequireApprovalOptions } from '../../src/approval/index.js'
+import type { ApprovalRecord, RequireApprovalOptions } from '../../src/client/index.js'
 import * as core from '../../__fixtures__/core.js'
 
 const requestApproval = jest.fn<(action: string, options?: RequireApprovalOptions) => Promise<ApprovalRecord>>()
 jest.unstable_mockModule('@actions/core', () => core)
-jest.unstable_mockModule('../../src/approval/index.js', async () => ({
+jest.unstable_mockModule('../../src/client/index.js', async () => ({
   // The real errors and limits; only the network part is replaced.
-  ...(await import('../../src/approval/errors.js')),
-  ...(await import('../../src/approval/config.js')),
+  ...(await import('../../src/client/errors.js')),
+  ...(await import('../../src/client/config.js')),
   requestApproval,
 }))
-const { ApprovalError, ApprovalRejected, ApprovalTimeout } = await import('../../src/approval/errors.js')
+const { ApprovalError, ApprovalRejected, ApprovalTimeout } = await import('../../src/client/errors.js')
 const { run } = await import('../../src/action/main.js')
 
 const INPUTS = { action: 'deploy', 'api-key': 'k', 'api-url': 'https://approvals.example.com' }

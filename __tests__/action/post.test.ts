@@ -11,12 +11,12 @@ class FakeClient {
   cancel = cancel
 }
 jest.unstable_mockModule('@actions/core', () => core)
-jest.unstable_mockModule('../../src/approval/index.js', async () => ({
-  ...(await import('../../src/approval/errors.js')),
-  ...(await import('../../src/approval/config.js')),
+jest.unstable_mockModule('../../src/client/index.js', async () => ({
+  ...(await import('../../src/client/errors.js')),
+  ...(await import('../../src/client/config.js')),
   ApprovalsClient: FakeClient,
 }))
-const { ApprovalError } = await import('../../src/approval/errors.js')
+const { ApprovalError } = await import('../../src/client/errors.js')
 const { cleanup, POST_WITHDRAW_TIMEOUT_MS } = await import('../../src/action/post.js')
 
 beforeEach(() => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import { createProgressReporter, PROGRESS_INTERVAL_MS, type ProgressLog } from '../../src/action/progress.js'
-import type { ApprovalRecord } from '../../src/approval/index.js'
+import type { ApprovalRecord } from '../../src/client/index.js'
 
 const RECORD: ApprovalRecord = { id: 'apr_1', status: 'pending' }
 

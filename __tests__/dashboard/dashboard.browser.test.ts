@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
-import { ApprovalRejected, requireApproval } from '../../src/approval/index.js'
+import { ApprovalRejected, requireApproval } from '../../src/client/index.js'
 import { launchBrowser } from '../helpers/browser.js'
 import { ADMIN, createViaApi, decideViaApi, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
 

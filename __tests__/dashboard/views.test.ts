@@ -6,7 +6,7 @@ import { safeNextPath } from '../../src/server/dashboard/session.js'
 import { contextTable } from '../../src/server/dashboard/views/context.js'
 import { safeHttpUrl } from '../../src/server/dashboard/views/format.js'
 import { documentTitle } from '../../src/server/dashboard/views/layout.js'
-import { readAuditFilters } from '../../src/server/dashboard/routes/audit.js'
+import { readAuditFilters } from '../../src/server/dashboard/routes/audit-pages.js'
 
 describe('html', () => {
   it('escapes every interpolation, keeps nested fragments, and only raw() is trusted', () => {

@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { performance } from 'node:perf_hooks'
-import { ApprovalError, ApprovalsClient, ApprovalTimeout, requireApproval, WITHDRAW_BOUND_MS } from '../../src/approval/index.js'
+import { ApprovalError, ApprovalsClient, ApprovalTimeout, requireApproval, WITHDRAW_BOUND_MS } from '../../src/client/index.js'
 import { startFaultProxy, startSilentListener, withoutWait, type FaultProxy, type ProxyBehaviour } from '../helpers/fault-proxy.js'
 import { eventually, startServerProcess, type ServerProcess } from '../helpers/server-process.js'
 

@@ -2,7 +2,7 @@
  * A scriptable approvals API on a real loopback port, for tests of every client of the wire
  * contract (the polling core, the action's process tests, the CLI, end-to-end runs).
  *
- * It keeps approvals in memory and answers the contract of `../shared/DESIGN.md`:
+ * It keeps approvals in memory and answers the wire contract (README "Wire contract", `src/contract/`):
  *
  *   POST /v1/approvals                  {action, context?, agent?, timeout_ms?} → 201 pending record
  *                                       (`Idempotency-Key` seen before → 200 with the same record)

@@ -3,7 +3,7 @@
  * approval id, how it ended and when, and how many retries it made — for fault tests that
  * break the server under waiting gates and check that every one finishes correctly.
  */
-import { ApprovalRejected, requireApproval, type RequireApprovalOptions } from '../../src/approval/index.js'
+import { ApprovalRejected, requireApproval, type RequireApprovalOptions } from '../../src/client/index.js'
 
 /** How one gate ended. */
 export type GateOutcome = { kind: 'approved'; id: string } | { kind: 'rejected'; id: string; reason: string | undefined } | { kind: 'failed'; error: unknown }

@@ -6,8 +6,8 @@
  */
 import { expect, it } from '@jest/globals'
 import pg from 'pg'
-import { InMemoryNotifier } from '../../src/server/notifier.js'
-import { ExpiryTimer } from '../../src/server/expiry.js'
+import { InMemoryNotifier } from '../../src/server/approvals/notifier.js'
+import { ExpiryTimer } from '../../src/server/approvals/expiry-timer.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
 import type { Store } from '../../src/server/store/types.js'
 import { approvalFor } from '../store/approval-input.js'

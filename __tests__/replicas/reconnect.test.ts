@@ -7,7 +7,7 @@
  */
 import { afterEach, expect, it } from '@jest/globals'
 import pg from 'pg'
-import { EVENTS_CHANNEL } from '../../src/server/notifier-postgres.js'
+import { EVENTS_CHANNEL } from '../../src/server/approvals/postgres-notifier.js'
 import type { RunningServer } from '../../src/server/server.js'
 import { call, type CallResult } from '../server/helpers.js'
 import { describeWithPostgres } from '../store/temp-postgres.js'

@@ -6,8 +6,8 @@
  * NOTIFY payload; receivers re-read the store). Skipped, with a message, without the binaries.
  */
 import { afterEach, expect, it } from '@jest/globals'
-import { requireApproval } from '../../src/approval/index.js'
-import type { ApprovalEvent } from '../../src/server/contracts.js'
+import { requireApproval } from '../../src/client/index.js'
+import type { ApprovalEvent } from '../../src/server/approvals/contracts.js'
 import { call, createKey } from '../server/helpers.js'
 import { describeWithPostgres } from '../store/temp-postgres.js'
 import { pgNotifier, startReplicas, until, type Replicas } from './replicas.js'

@@ -5,7 +5,7 @@
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type pg from 'pg'
-import { PostgresNotifier } from '../../src/server/notifier-postgres.js'
+import { PostgresNotifier } from '../../src/server/approvals/postgres-notifier.js'
 import { startServer, type RunningServer } from '../../src/server/server.js'
 import type { KeyScope, Project } from '../../src/server/store/types.js'
 import { createKey } from '../server/helpers.js'

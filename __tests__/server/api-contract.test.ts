@@ -1,4 +1,4 @@
-/** The wire contract of DESIGN.md against a real server: create, get, list, decide, cancel. */
+/** The wire contract (README "Wire contract", `src/contract/`) against a real server: create, get, list, decide, cancel. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { call, startTestServer, type TestServer } from './helpers.js'
 

@@ -2,7 +2,7 @@
 import { DatabaseSync } from 'node:sqlite'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { csvCell } from '../../src/server/audit-export.js'
+import { csvCell } from '../../src/server/audit/audit-export.js'
 import { DATABASE_FILE } from '../../src/server/server.js'
 import { call, startTestServer, type TestServer } from './helpers.js'
 

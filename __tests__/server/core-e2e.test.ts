@@ -1,6 +1,6 @@
 /** The polling core (`requireApproval`, `ApprovalsClient`) end to end against this server. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { ApprovalRejected, ApprovalTimeout, ApprovalsClient, requireApproval } from '../../src/approval/index.js'
+import { ApprovalRejected, ApprovalTimeout, ApprovalsClient, requireApproval } from '../../src/client/index.js'
 import { call, startTestServer, type TestServer } from './helpers.js'
 
 let t: TestServer

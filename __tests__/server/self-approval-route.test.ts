@@ -1,9 +1,9 @@
 /** The decision route's answer when the project's self-approval rule refuses the decider. */
 import { describe, expect, it } from '@jest/globals'
 import { buildApp } from '../../src/server/app.js'
-import type { ApprovalService } from '../../src/server/contracts.js'
+import type { ApprovalService } from '../../src/server/approvals/contracts.js'
 import { hashToken } from '../../src/server/auth/secrets.js'
-import { InMemoryNotifier } from '../../src/server/notifier.js'
+import { InMemoryNotifier } from '../../src/server/approvals/notifier.js'
 import type { ApiKeyInfo, Approval, Project, Store } from '../../src/server/store/types.js'
 
 const project: Project = { id: 'prj_1', name: 'p', settings: { blockSelfApproval: true, defaultTimeoutMs: 60_000 }, created_at: '2024-01-01T00:00:00.000Z' }

@@ -4,7 +4,8 @@
  * fixes all of them in one go, and nothing is sent anywhere until all inputs are valid.
  */
 import * as core from '@actions/core'
-import { ApprovalError, MAX_ACTION_LENGTH, MAX_CONTEXT_BYTES, normaliseApiUrl } from '../approval/index.js'
+import { ApprovalError, MAX_ACTION_LENGTH, MAX_CONTEXT_BYTES, normaliseApiUrl } from '../client/index.js'
+import { DEFAULT_TIMEOUT_TEXT } from '../contract/index.js'
 import { InvalidDurationError, parseDuration } from '../shared/duration.js'
 import { defaultAgent, deriveIdempotencyKey, readRunContext } from './github-context.js'
 import type { ApiCredentials, GateSettings } from './settings.js'
@@ -51,7 +52,7 @@ export function getSettings(env: Record<string, string | undefined> = process.en
   const credentials = attempt(() => getCredentials(env))
   const action = attempt(readAction)
   const userContext = attempt(readContext)
-  const timeoutMs = attempt(() => readDuration('timeout', '1h'))
+  const timeoutMs = attempt(() => readDuration('timeout', DEFAULT_TIMEOUT_TEXT))
   const pollIntervalMs = attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS))
   const agentInput = attempt(() => readName('agent'))
   const idempotencyKeyInput = attempt(readIdempotencyKey)

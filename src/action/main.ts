@@ -3,7 +3,7 @@
  * result. Every failure ends in `core.setFailed`; nothing here throws.
  */
 import * as core from '@actions/core'
-import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalRecord, type WithdrawalResult } from '../approval/index.js'
+import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalRecord, type WithdrawalResult } from '../client/index.js'
 import { formatDuration } from '../shared/duration.js'
 import { getSettings, InvalidInputsError } from './inputs.js'
 import { oneLine } from '../shared/log-text.js'

@@ -3,7 +3,7 @@
  * reports: the `decision` output, the other outputs, and the failure message, if any.
  * One place decides which endings fail the step, so outputs, summary and exit code agree.
  */
-import { ApprovalError, ApprovalRejected, ApprovalTimeout, type ApprovalRecord, type WithdrawalResult } from '../approval/index.js'
+import { ApprovalError, ApprovalRejected, ApprovalTimeout, type ApprovalRecord, type WithdrawalResult } from '../client/index.js'
 import { formatDuration } from '../shared/duration.js'
 
 /** Values of the `decision` output. Empty when the gate failed for another reason (auth, API, config). */

@@ -4,7 +4,7 @@
  * orphaned card waits in the dashboard. Bounded in time, and it never fails the job.
  */
 import * as core from '@actions/core'
-import { ApprovalError, ApprovalsClient } from '../approval/index.js'
+import { ApprovalError, ApprovalsClient } from '../client/index.js'
 import { getCredentials } from './inputs.js'
 import { oneLine } from '../shared/log-text.js'
 import { pendingApproval } from './state.js'

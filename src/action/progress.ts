@@ -4,7 +4,7 @@
  * line per poll. Retries are reported once per minute at most, with the latest error.
  */
 import * as core from '@actions/core'
-import type { ApprovalProgress } from '../approval/index.js'
+import type { ApprovalProgress } from '../client/index.js'
 import { formatDuration } from '../shared/duration.js'
 import { oneLine } from '../shared/log-text.js'
 

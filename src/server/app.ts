@@ -5,16 +5,16 @@
  */
 import type { Server } from 'node:http'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory, type FastifyServerOptions } from 'fastify'
-import type { ApprovalService, Notifier } from './contracts.js'
+import type { ApprovalService, Notifier } from './approvals/contracts.js'
 import type { AuditVerificationCacheOptions } from './dashboard/audit-verification-cache.js'
 import { dashboardPlugin } from './dashboard/index.js'
 import { addApiKeyAuth } from './http/auth.js'
 import { ApiError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js'
 import { MAX_BODY_BYTES, MAX_ID_CHARS } from './http/input-rules.js'
 import { buildStrictBodyValidator } from './http/validator.js'
-import { LongPolls } from './long-poll.js'
-import { approvalRoutes } from './routes/approvals.js'
-import { auditRoutes } from './routes/audit.js'
+import { LongPolls } from './approvals/long-poll.js'
+import { approvalRoutes } from './http/approval-routes.js'
+import { auditRoutes } from './http/audit-routes.js'
 import type { Store } from './store/types.js'
 
 export interface AppDeps {

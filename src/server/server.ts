@@ -9,10 +9,10 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppDeps } from './app.js'
-import { createApprovalService } from './approval-service.js'
-import type { Notifier } from './contracts.js'
-import { ExpiryTimer } from './expiry.js'
-import { InMemoryNotifier } from './notifier.js'
+import { createApprovalService } from './approvals/approval-service.js'
+import type { Notifier } from './approvals/contracts.js'
+import { ExpiryTimer } from './approvals/expiry-timer.js'
+import { InMemoryNotifier } from './approvals/notifier.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -143,7 +143,7 @@ async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTime
 
 /** The cross-replica notifier, loaded on demand like the pg driver. */
 async function openPostgresNotifier(database: DatabaseOptions, store: Store, onError: (error: unknown, what: string) => void): Promise<Notifier> {
-  const { createPostgresNotifier } = await import('./notifier-postgres.js')
+  const { createPostgresNotifier } = await import('./approvals/postgres-notifier.js')
   return createPostgresNotifier({ connection: database.url, store, onError })
 }
 

@@ -1,6 +1,6 @@
 /** `approval-gate audit export|verify`: the hash-chained audit trail, read straight from the server's database. */
 import { once } from 'node:events'
-import { AUDIT_EXPORT_FORMATS, auditExportLines, type AuditExportFormat } from '../../server/audit-export.js'
+import { AUDIT_EXPORT_FORMATS, auditExportLines, type AuditExportFormat } from '../../server/audit/audit-export.js'
 import { EXIT, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
 import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
 

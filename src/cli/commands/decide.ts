@@ -1,5 +1,5 @@
 /** `approval-gate decide ID approve|reject`: records a decision through the core's client. */
-import { ApprovalError, ApprovalsClient } from '../../approval/index.js'
+import { ApprovalError, ApprovalsClient } from '../../client/index.js'
 import { oneLine } from '../../shared/log-text.js'
 import { CliError, EXIT, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
 import { API_FLAGS, API_HELP, apiConnection } from './api-flags.js'

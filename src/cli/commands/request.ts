@@ -13,7 +13,7 @@ import {
   requestApproval,
   type ApprovalProgress,
   type WithdrawalResult,
-} from '../../approval/index.js'
+} from '../../client/index.js'
 import { formatDuration, InvalidDurationError, parseDuration } from '../../shared/duration.js'
 import { oneLine } from '../../shared/log-text.js'
 import { EXIT, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'

@@ -1,5 +1,5 @@
 /** `approval-gate serve`: runs the approvals server until SIGTERM/SIGINT. */
-import { seedFirstRun, type FirstRun } from '../../server/bootstrap.js'
+import { seedFirstRun, type FirstRun } from '../../server/admin/bootstrap.js'
 import { startServer } from '../../server/server.js'
 import { isStoreError } from '../../server/store/index.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { hashToken } from '../auth/secrets.js'
-import type { Actor } from '../contracts.js'
+import type { Actor } from '../approvals/contracts.js'
 import type { ApiKeyInfo, KeyScope, Project, Store } from '../store/types.js'
 import { ApiError } from './errors.js'
 

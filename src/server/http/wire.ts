@@ -1,5 +1,5 @@
 /**
- * The approval record as the API sends it (DESIGN.md "Wire contract"), and its response
+ * The approval record as the API sends it (README "Wire contract", `src/contract/`), and its response
  * schema. Store-only fields (project, idempotency key, requester) never leave the server.
  */
 import type { Approval } from '../store/types.js'

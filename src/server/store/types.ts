@@ -6,13 +6,14 @@
  *
  * Timestamps are ISO-8601 UTC strings with milliseconds (`new Date().toISOString()`).
  */
-import type { ApprovalStatus } from '../../approval/types.js'
+import type { ApprovalFilter, ApprovalStatus, DecisionVerb } from '../../contract/index.js'
 
-export type { ApprovalStatus }
+export type { ApprovalFilter, ApprovalStatus }
 
 export type Role = 'admin' | 'member'
 export type KeyScope = 'request' | 'decide' | 'admin'
-export type Decision = 'approve' | 'reject'
+/** What a decider chose (the contract's decision verb). */
+export type Decision = DecisionVerb
 /** Audit outcomes, as the dashboard and `audit` filters name them. */
 export type AuditEventType = 'created' | 'approved' | 'rejected' | 'timed_out' | 'cancelled'
 
@@ -96,16 +97,6 @@ export interface Page<T> {
   items: T[]
   /** Opaque; pass back as `cursor` for the next (older) page. `null` on the last page. */
   next_cursor: string | null
-}
-
-export interface ApprovalFilter {
-  status?: ApprovalStatus
-  action?: string
-  agent?: string
-  decided_by?: string
-  cursor?: string
-  /** 1–200, default 50. */
-  limit?: number
 }
 
 export interface AuditFilter {

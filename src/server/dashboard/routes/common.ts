@@ -1,6 +1,6 @@
 /** What every dashboard route shares: the dependencies, page replies, and the sign-in and CSRF gates. */
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { ApprovalService, Notifier } from '../../contracts.js'
+import type { ApprovalService, Notifier } from '../../approvals/contracts.js'
 import type { Project, Role, Store } from '../../store/types.js'
 import type { AuditVerificationCache } from '../audit-verification-cache.js'
 import { html, type SafeHtml } from '../html.js'

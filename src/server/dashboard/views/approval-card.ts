@@ -3,12 +3,12 @@
  * `context.github`), the context table, and — while pending — the Approve/Reject form.
  * The same markup is sent over the event stream, so live cards match server-rendered ones.
  */
+import { MAX_REASON_CHARS } from '../../../contract/index.js'
 import type { Approval } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
 import { contextTable } from './context.js'
 import { safeHttpUrl, sinceTag, statusBadge, timeTag, untilTag } from './format.js'
 
-export const MAX_REASON_CHARS = 2000
 
 /** The `context.github` fields a workflow request carries (all optional, all untrusted). */
 interface WorkflowInfo {

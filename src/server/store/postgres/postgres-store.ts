@@ -26,7 +26,7 @@ import {
   settledEvent,
   timedOutEvent,
   type SettleChange,
-} from '../records.js'
+} from '../record-builders.js'
 import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toMember, toProject, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
 import type {
   ApiKeyInfo,

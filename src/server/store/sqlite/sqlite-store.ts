@@ -22,7 +22,7 @@ import {
   settledEvent,
   timedOutEvent,
   type SettleChange,
-} from '../records.js'
+} from '../record-builders.js'
 import type {
   ApiKeyInfo,
   Approval,

@@ -1,0 +1,156 @@
+/**
+ * Resolves and validates the core's options once, before any request: env fallbacks,
+ * defaults, and a clear `invalid_config` error naming the option that is wrong.
+ * Messages never contain the API key.
+ */
+import { ApprovalError } from './errors.js'
+import type { ApprovalProgress, RequireApprovalOptions, WithdrawalResult } from './types.js'
+
+import { DEFAULT_API_URL, DEFAULT_POLL_INTERVAL_MS, DEFAULT_TIMEOUT_MS, MAX_ACTION_CHARS, MAX_CONTEXT_BYTES } from '../contract/index.js'
+
+export { DEFAULT_API_URL, DEFAULT_POLL_INTERVAL_MS, DEFAULT_TIMEOUT_MS, MAX_CONTEXT_BYTES }
+/** The longest action name (the library's historical name for `MAX_ACTION_CHARS`). */
+export const MAX_ACTION_LENGTH = MAX_ACTION_CHARS
+/** Longest delay a single Node timer can hold. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** Where and how to reach an approvals API. */
+export interface ApiConnection {
+  /** Normalised base URL: http(s), no trailing slash, no query or fragment. */
+  apiUrl: string
+  apiKey: string
+}
+
+/** Everything `requestApproval` needs, validated. */
+export interface ResolvedApprovalOptions extends ApiConnection {
+  action: string
+  context: Record<string, unknown>
+  timeoutMs: number
+  pollIntervalMs: number
+  agent?: string
+  idempotencyKey?: string
+  signal?: AbortSignal
+  onProgress?: (event: ApprovalProgress) => void
+  onWithdraw?: (withdrawal: Promise<WithdrawalResult>) => void
+}
+
+type Env = Record<string, string | undefined>
+
+function invalid(message: string): ApprovalError {
+  return new ApprovalError('invalid_config', message)
+}
+
+/** First non-empty value among the arguments. */
+function firstSet(...values: Array<string | undefined>): string | undefined {
+  return values.find((value) => value !== undefined && value.trim() !== '')
+}
+
+// Header values may not carry control characters; undici would throw an opaque error.
+const HEADER_SAFE = /^[\x20-\x7e]+$/
+const PRINTABLE = /^[^\p{Cc}]+$/u
+
+/** Validates and normalises an API base URL (http or https only; a trailing slash is harmless). */
+export function normaliseApiUrl(raw: string, source = 'apiUrl'): string {
+  let url: URL
+  try {
+    url = new URL(raw.trim())
+  } catch {
+    // Echo it without any `user:password@` part: it is often a secret.
+    const shown = raw.slice(0, 200).replace(/\/\/[^/?#]*@/, '//…@')
+    throw invalid(`${source} is not a valid URL: "${shown}". Use something like https://approvals.example.com`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid(`${source} must use http or https, not "${url.protocol.replace(/:$/, '')}"`)
+  }
+  if (url.username || url.password) {
+    throw invalid(`${source} must not contain credentials; pass the API key as apiKey instead`)
+  }
+  if (url.search || url.hash) {
+    throw invalid(`${source} must not contain a query string or fragment`)
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
+}
+
+/**
+ * The API URL and key: explicit options, then `APPROVAL_GATE_API_URL`/`_KEY`, then
+ * `JAMJET_API_URL`/`_KEY`; the URL defaults to JamJet Cloud. Throws `invalid_config`.
+ */
+export function resolveConnection(options: { apiUrl?: string; apiKey?: string }, env: Env = process.env): ApiConnection {
+  if (options.apiUrl !== undefined && typeof options.apiUrl !== 'string') throw invalid('apiUrl must be a string')
+  if (options.apiKey !== undefined && typeof options.apiKey !== 'string') throw invalid('apiKey must be a string')
+  const urlSource =
+    firstSet(options.apiUrl) !== undefined ? 'apiUrl' : firstSet(env.APPROVAL_GATE_API_URL) !== undefined ? 'APPROVAL_GATE_API_URL' : 'JAMJET_API_URL'
+  const apiUrl = normaliseApiUrl(firstSet(options.apiUrl, env.APPROVAL_GATE_API_URL, env.JAMJET_API_URL) ?? DEFAULT_API_URL, urlSource)
+  const apiKey = firstSet(options.apiKey, env.APPROVAL_GATE_API_KEY, env.JAMJET_API_KEY)?.trim()
+  if (apiKey === undefined) {
+    throw invalid('No API key: pass apiKey, or set APPROVAL_GATE_API_KEY (or JAMJET_API_KEY)')
+  }
+  if (!HEADER_SAFE.test(apiKey)) {
+    throw invalid('The API key contains characters that cannot be sent in an HTTP header (spaces inside are fine, line breaks and non-ASCII are not)')
+  }
+  return { apiUrl, apiKey }
+}
+
+function positiveDuration(value: unknown, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw invalid(`${name} must be a positive, finite number of milliseconds (got ${typeof value === 'number' ? value : typeof value})`)
+  }
+  if (value > max) throw invalid(`${name} must be at most ${max} ms (got ${value})`)
+  return value
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const proto: unknown = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+function validateContext(context: unknown): Record<string, unknown> {
+  if (context === undefined) return {}
+  if (!isPlainObject(context)) throw invalid('context must be a plain JSON object, e.g. { service: "api", version: "1.2.3" }')
+  let json: string | undefined
+  try {
+    json = JSON.stringify(context)
+  } catch (error) {
+    throw invalid(`context cannot be serialised to JSON: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  // A `toJSON` may turn the object into anything (even nothing); what is sent must be an object.
+  if (json === undefined || !json.startsWith('{')) throw invalid('context must serialise to a JSON object (its toJSON gives something else)')
+  const bytes = Buffer.byteLength(json)
+  if (bytes > MAX_CONTEXT_BYTES) throw invalid(`context is ${bytes} bytes as JSON; the limit is ${MAX_CONTEXT_BYTES} (64 KB)`)
+  // Send exactly what was validated: a copy, so later mutation by the caller changes nothing.
+  return JSON.parse(json) as Record<string, unknown>
+}
+
+function optionalText(value: unknown, name: string, pattern: RegExp, what: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ACTION_LENGTH || !pattern.test(value)) {
+    throw invalid(`${name} must be a non-empty string of at most ${MAX_ACTION_LENGTH} ${what}`)
+  }
+  return value
+}
+
+/** Validates everything `requestApproval` was given. Throws `ApprovalError('invalid_config')`. */
+export function resolveApprovalOptions(action: unknown, options: RequireApprovalOptions = {}, env: Env = process.env): ResolvedApprovalOptions {
+  if (typeof options !== 'object' || options === null) throw invalid('options must be an object')
+  if (typeof action !== 'string' || action.trim() === '') throw invalid('action must be a non-empty string, e.g. "production_deploy"')
+  if (action.length > MAX_ACTION_LENGTH) throw invalid(`action is ${action.length} characters long; the limit is ${MAX_ACTION_LENGTH}`)
+  if (!PRINTABLE.test(action)) throw invalid('action must not contain control characters (line breaks, tabs, ...)')
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalid('signal must be an AbortSignal')
+  for (const name of ['onProgress', 'onWithdraw'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw invalid(`${name} must be a function`)
+  }
+  return {
+    ...resolveConnection(options, env),
+    action,
+    context: validateContext(options.context),
+    timeoutMs: positiveDuration(options.timeoutMs, 'timeoutMs', DEFAULT_TIMEOUT_MS),
+    pollIntervalMs: positiveDuration(options.pollIntervalMs, 'pollIntervalMs', DEFAULT_POLL_INTERVAL_MS, MAX_TIMER_MS),
+    agent: optionalText(options.agent, 'agent', PRINTABLE, 'characters without control characters'),
+    idempotencyKey: optionalText(options.idempotencyKey, 'idempotencyKey', HEADER_SAFE, 'printable ASCII characters'),
+    signal: options.signal,
+    onProgress: options.onProgress,
+    onWithdraw: options.onWithdraw,
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * The wire contract in one place: statuses, record and filter shapes, limits, defaults and
+ * text rules. Imported by the client core, the server, the dashboard, the CLI and the action.
+ */
+export * from './approval.js'
+export * from './limits.js'
+export * from './text-rules.js'
