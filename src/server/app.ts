@@ -7,7 +7,7 @@ import type { Server } from 'node:http'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory, type FastifyServerOptions } from 'fastify'
 import type { ApprovalService, Notifier } from './approvals/contracts.js'
 import type { AuditVerificationCacheOptions } from './dashboard/audit-verification-cache.js'
-import { dashboardPlugin } from './dashboard/index.js'
+import { dashboardPlugin, type DashboardTuning } from './dashboard/index.js'
 import { addApiKeyAuth } from './http/auth.js'
 import { ApiError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js'
 import { MAX_BODY_BYTES, MAX_ID_CHARS } from './http/input-rules.js'
@@ -36,6 +36,8 @@ export interface AppDeps {
   serverFactory?: FastifyServerFactory<Server>
   /** The dashboard's audit-verification reuse (default 60 s while the chain head is unchanged). */
   auditVerification?: AuditVerificationCacheOptions
+  /** The dashboard's sign-in and live-stream limits (defaults unless given). */
+  dashboard?: DashboardTuning
 }
 
 /** Builds the app without listening; `app.close()` answers waiting long-polls first. */
@@ -100,6 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl,
     secureCookies: publicUrl.startsWith('https://'),
     auditVerification: deps.auditVerification,
+    tuning: deps.dashboard,
   })
   return app
 }

@@ -47,6 +47,8 @@ export interface StartServerOptions {
   logger?: boolean
   /** Trust `X-Forwarded-*` headers (see `AppDeps.trustProxy`). Default false. */
   trustProxy?: AppDeps['trustProxy']
+  /** The dashboard's sign-in and live-stream limits (see `AppDeps.dashboard`). */
+  dashboard?: AppDeps['dashboard']
   /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
   store?: Store
 }
@@ -102,6 +104,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       publicUrl,
       logger: options.logger ?? false,
       trustProxy: options.trustProxy,
+      dashboard: options.dashboard,
       serverFactory: (handler) => {
         handle = handler
         return server

@@ -26,7 +26,8 @@ export async function seedFirstRun(store: Store): Promise<FirstRun | null> {
   const password_hash = await hashPassword(password)
   // A user may exist without any project (added, then the project went): reset their password.
   const existing = await store.getUserByEmail(FIRST_ADMIN_EMAIL)
-  const user = existing ? await store.updateUser(existing.id, { password_hash }) : await store.createUser({ email: FIRST_ADMIN_EMAIL, password_hash })
+  const user = existing ? await store.setPasswordHash(existing.id, password_hash) : await store.createUser({ email: FIRST_ADMIN_EMAIL, password_hash })
+  if (existing) await store.deleteUserSessions(existing.id)
   await store.setMembership(project.id, user.id, 'admin')
   const key = newApiKey()
   await store.createApiKey({ project_id: project.id, name: 'first-key', scopes: ['request'], key_hash: key.hash, prefix: key.prefix })

@@ -9,7 +9,7 @@ import type { AuditEventInput } from './audit-chain.js'
 import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
-import type { ApiKeyInfo, Approval, Decision, KeyScope, Page, Project, ProjectSettings, User } from './types.js'
+import type { AdminEventInput, ApiKeyInfo, Approval, Decision, Invitation, KeyScope, NewInvitation, Page, Project, ProjectSettings, User } from './types.js'
 
 /** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
 const KEY_TOUCH_RESOLUTION_MS = 60_000
@@ -20,8 +20,24 @@ export function newProject(name: string, settings: Partial<ProjectSettings>): Pr
 }
 
 /** A new user (the password hash is stored beside it, never returned). */
-export function newUser(input: { email: string; github_login?: string | null }): User {
-  return { id: newId('usr'), email: input.email, github_login: input.github_login ?? null, created_at: new Date().toISOString() }
+export function newUser(input: { email: string }): User {
+  return { id: newId('usr'), email: input.email, created_at: new Date().toISOString() }
+}
+
+/** A new, open invitation (the token's hash is stored beside it, never returned). */
+export function newInvitation(input: NewInvitation): Invitation {
+  return {
+    id: newId('inv'),
+    project_id: input.project_id,
+    email: input.email,
+    role: input.role,
+    github_login: input.github_login,
+    created_by: input.created_by,
+    created_at: new Date().toISOString(),
+    expires_at: isoBound('expires_at', input.expires_at),
+    accepted_at: null,
+    revoked_at: null,
+  }
 }
 
 /** A new, never used API key record (its scopes checked). */
@@ -95,4 +111,9 @@ export function pageOf<T>(rows: Row[], limit: number, toItem: (row: Row) => T, c
   const more = rows.length > limit
   const shown = more ? rows.slice(0, limit) : rows
   return { items: shown.map(toItem), next_cursor: more ? encodeCursor(cursorKind, rowSeq(shown[shown.length - 1])) : null }
+}
+
+/** The chain input of an administrative event: no approval, the subject as `action`, the detail as `reason`. */
+export function adminAuditInput(input: AdminEventInput): AuditEventInput {
+  return { project_id: input.project_id, type: input.type, approval_id: '', action: input.subject, agent: null, actor: input.actor, reason: input.detail, at: isoBound('at', input.at) }
 }

@@ -94,7 +94,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: DashboardDeps
     const outcome = await deps.approvals.decide(viewer.project, found.approval.id, {
       decision: decision as Decision,
       reason: reasonText === '' ? null : reasonText,
-      actor: { label: viewer.user.email, githubLogin: viewer.user.github_login },
+      actor: { label: viewer.user.email, githubLogin: viewer.project.github_login },
     })
     return replyToDecision(deps, request, reply, viewer, found.approval, outcome)
   })

@@ -128,6 +128,38 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_by_expiry ON sessions (expires_at);
     `,
   },
+  {
+    // Versions 2 and 3 belong to the approval-domain and audit-chain changes.
+    version: 4,
+    name: 'per-project GitHub logins, invitations, sessions by user',
+    sql: `
+      -- The GitHub login the self-approval rule reads belongs to a membership, so one project's
+      -- admin cannot change what another project trusts. Existing links are copied to every
+      -- membership of their user; users.github_login is no longer read.
+      ALTER TABLE memberships ADD COLUMN github_login text;
+      UPDATE memberships SET github_login = (SELECT users.github_login FROM users WHERE users.id = memberships.user_id);
+
+      -- "Sign out everywhere", password changes and removals end all of a user's sessions.
+      CREATE INDEX sessions_by_user ON sessions (user_id);
+
+      -- One-time links that add someone to a project; only the token's sha256 is stored.
+      CREATE TABLE invitations (
+        id text PRIMARY KEY,
+        token_hash text NOT NULL UNIQUE,
+        project_id text NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        email text NOT NULL,
+        email_key text NOT NULL,
+        role text NOT NULL CHECK (role IN ('admin', 'member')),
+        github_login text,
+        created_by text NOT NULL,
+        created_at text COLLATE "C" NOT NULL,
+        expires_at text COLLATE "C" NOT NULL,
+        accepted_at text COLLATE "C",
+        revoked_at text COLLATE "C"
+      );
+      CREATE INDEX invitations_by_project ON invitations (project_id, created_at);
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -15,11 +15,13 @@ import { AuditChainVerifier, chainAuditEvent, GENESIS_HASH, type AuditEventInput
 import { StoreError } from '../errors.js'
 import { checkRole, cursorBound, emailKey, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
+  adminAuditInput,
   cancelChange,
   createdEvent,
   decisionChange,
   keyTouchThreshold,
   newApiKeyInfo,
+  newInvitation,
   newProject,
   newUser,
   pageOf,
@@ -27,8 +29,9 @@ import {
   timedOutEvent,
   type SettleChange,
 } from '../record-builders.js'
-import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toMember, toProject, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
+import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
 import type {
+  AdminEventInput,
   ApiKeyInfo,
   Approval,
   ApprovalFilter,
@@ -37,11 +40,15 @@ import type {
   AuditVerification,
   ChangeResult,
   Decision,
+  Invitation,
+  InvitationAcceptor,
   KeyScope,
   Member,
   NewApproval,
+  NewInvitation,
   Page,
   Project,
+  ProjectMembership,
   ProjectSettings,
   Role,
   Session,
@@ -198,21 +205,18 @@ export class PostgresStore implements Store {
 
   // --- users and memberships ------------------------------------------------------------
 
-  async createUser(input: { email: string; password_hash: string; github_login?: string | null }): Promise<User> {
+  async createUser(input: { email: string; password_hash: string }): Promise<User> {
     const user = newUser(input)
     try {
-      await this.run('INSERT INTO users (id, email, email_key, password_hash, github_login, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
-        user.id,
-        user.email,
-        emailKey(user.email),
-        input.password_hash,
-        user.github_login,
-        user.created_at,
-      ])
+      await this.insertUser(user, input.password_hash, this.pool)
     } catch (error) {
       throw translatePgError(error, `a user with email ${JSON.stringify(input.email)}`)
     }
     return user
+  }
+
+  private async insertUser(user: User, passwordHash: string, db: Queryable): Promise<void> {
+    await this.run('INSERT INTO users (id, email, email_key, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)', [user.id, user.email, emailKey(user.email), passwordHash, user.created_at], db)
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -225,28 +229,28 @@ export class PostgresStore implements Store {
     return row ? toUserWithPassword(row) : null
   }
 
-  async updateUser(id: string, patch: { password_hash?: string; github_login?: string | null }): Promise<User> {
-    // COALESCE keeps the password when none is given; the login is replaced only when the patch names it.
-    const row = await this.row(
-      `UPDATE users SET password_hash = COALESCE($2, password_hash), github_login = CASE WHEN $3 THEN $4 ELSE github_login END
-       WHERE id = $1 RETURNING *`,
-      [id, patch.password_hash ?? null, patch.github_login !== undefined, patch.github_login ?? null],
-    )
+  async setPasswordHash(id: string, passwordHash: string): Promise<User> {
+    const row = await this.row('UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING *', [id, passwordHash])
     if (!row) throw new StoreError('not_found', `no user with id ${id}`)
     return toUser(row)
   }
 
-  async setMembership(projectId: string, userId: string, role: Role): Promise<void> {
+  async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}): Promise<void> {
     checkRole(role)
     try {
       await this.run(
-        `INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role`,
-        [projectId, userId, role, new Date().toISOString()],
+        `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role,
+           github_login = CASE WHEN $6 THEN memberships.github_login ELSE excluded.github_login END`,
+        [projectId, userId, role, new Date().toISOString(), options.github_login ?? null, options.github_login === undefined],
       )
     } catch (error) {
       throw translatePgError(error, 'membership')
     }
+  }
+
+  async setMemberGithubLogin(projectId: string, userId: string, login: string | null): Promise<boolean> {
+    return (await this.run('UPDATE memberships SET github_login = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, login])) > 0
   }
 
   async removeMembership(projectId: string, userId: string): Promise<boolean> {
@@ -260,20 +264,103 @@ export class PostgresStore implements Store {
 
   async listMembers(projectId: string): Promise<Member[]> {
     const rows = await this.rows(
-      `SELECT users.*, memberships.role FROM memberships JOIN users ON users.id = memberships.user_id
+      `SELECT users.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN users ON users.id = memberships.user_id
        WHERE memberships.project_id = $1 ORDER BY users.email_key COLLATE "C"`,
       [projectId],
     )
     return rows.map(toMember)
   }
 
-  async listProjectsForUser(userId: string): Promise<Array<Project & { role: Role }>> {
+  async listProjectsForUser(userId: string): Promise<ProjectMembership[]> {
     const rows = await this.rows(
-      `SELECT projects.*, memberships.role FROM memberships JOIN projects ON projects.id = memberships.project_id
+      `SELECT projects.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN projects ON projects.id = memberships.project_id
        WHERE memberships.user_id = $1 ORDER BY projects.name COLLATE "C"`,
       [userId],
     )
-    return rows.map((row) => ({ ...toProject(row), role: toRole(row) }))
+    return rows.map(toProjectMembership)
+  }
+
+  // --- invitations ----------------------------------------------------------------------
+
+  async createInvitation(input: NewInvitation): Promise<Invitation> {
+    checkRole(input.role)
+    const invitation = newInvitation(input)
+    try {
+      await this.run(
+        `INSERT INTO invitations (id, token_hash, project_id, email, email_key, role, github_login, created_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          invitation.id,
+          input.token_hash,
+          invitation.project_id,
+          invitation.email,
+          emailKey(invitation.email),
+          invitation.role,
+          invitation.github_login,
+          invitation.created_by,
+          invitation.created_at,
+          invitation.expires_at,
+        ],
+      )
+    } catch (error) {
+      throw translatePgError(error, 'invitation')
+    }
+    return invitation
+  }
+
+  async getInvitationByToken(tokenHash: string): Promise<Invitation | null> {
+    const row = await this.row('SELECT * FROM invitations WHERE token_hash = $1', [tokenHash])
+    return row ? toInvitation(row) : null
+  }
+
+  async acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string): Promise<{ invitation: Invitation; user: User } | null> {
+    return this.transaction('invitation', async (client) => {
+      // FOR UPDATE: a concurrent acceptance waits here, then finds it accepted.
+      const row = await this.row(
+        'SELECT * FROM invitations WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 FOR UPDATE',
+        [tokenHash, at],
+        client,
+      )
+      if (!row) return null
+      const invitation = toInvitation(row)
+      const key = emailKey(invitation.email)
+      let user: User
+      if ('user_id' in acceptor) {
+        const existing = await this.row('SELECT * FROM users WHERE id = $1 AND email_key = $2', [acceptor.user_id, key], client)
+        if (!existing) return null
+        user = toUser(existing)
+      } else {
+        if (await this.row('SELECT 1 AS taken FROM users WHERE email_key = $1', [key], client)) return null
+        user = newUser({ email: invitation.email })
+        await this.insertUser(user, acceptor.new_password_hash, client)
+      }
+      await this.run('UPDATE invitations SET accepted_at = $2 WHERE id = $1', [invitation.id, at], client)
+      await this.run(
+        `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (project_id, user_id) DO UPDATE SET role = CASE WHEN memberships.role = 'admin' THEN 'admin' ELSE excluded.role END,
+           github_login = COALESCE(excluded.github_login, memberships.github_login)`,
+        [invitation.project_id, user.id, invitation.role, at, invitation.github_login],
+        client,
+      )
+      return { invitation: { ...invitation, accepted_at: at }, user }
+    })
+  }
+
+  async listOpenInvitations(projectId: string): Promise<Invitation[]> {
+    const rows = await this.rows(
+      'SELECT * FROM invitations WHERE project_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC, id COLLATE "C"',
+      [projectId],
+    )
+    return rows.map(toInvitation)
+  }
+
+  async revokeInvitation(projectId: string, id: string): Promise<boolean> {
+    const changed = await this.run('UPDATE invitations SET revoked_at = $3 WHERE project_id = $1 AND id = $2 AND accepted_at IS NULL AND revoked_at IS NULL', [
+      projectId,
+      id,
+      new Date().toISOString(),
+    ])
+    return changed > 0
   }
 
   // --- API keys -------------------------------------------------------------------------
@@ -467,6 +554,10 @@ export class PostgresStore implements Store {
     }
   }
 
+  async recordAdminEvent(input: AdminEventInput): Promise<AuditEvent> {
+    return this.transaction('audit event', (client) => this.appendAudit(client, adminAuditInput(input)))
+  }
+
   async verifyAudit(projectId: string): Promise<AuditVerification> {
     if (this.closed) throw new Error('the store is closed')
     const client = await this.pool.connect()
@@ -518,6 +609,10 @@ export class PostgresStore implements Store {
 
   async deleteSession(tokenHash: string): Promise<void> {
     await this.run('DELETE FROM sessions WHERE token_hash = $1', [tokenHash])
+  }
+
+  async deleteUserSessions(userId: string): Promise<number> {
+    return this.run('DELETE FROM sessions WHERE user_id = $1', [userId])
   }
 
   async deleteExpiredSessions(now: string): Promise<number> {

@@ -11,11 +11,13 @@ import { AuditChainVerifier, chainAuditEvent, type AuditEventInput, type ChainHe
 import { StoreError } from '../errors.js'
 import { checkRole, cursorBound, emailKey, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
+  adminAuditInput,
   cancelChange,
   createdEvent,
   decisionChange,
   keyTouchThreshold,
   newApiKeyInfo,
+  newInvitation,
   newProject,
   newUser,
   pageOf,
@@ -24,6 +26,7 @@ import {
   type SettleChange,
 } from '../record-builders.js'
 import type {
+  AdminEventInput,
   ApiKeyInfo,
   Approval,
   ApprovalFilter,
@@ -32,11 +35,15 @@ import type {
   AuditVerification,
   ChangeResult,
   Decision,
+  Invitation,
+  InvitationAcceptor,
   KeyScope,
   Member,
   NewApproval,
+  NewInvitation,
   Page,
   Project,
+  ProjectMembership,
   ProjectSettings,
   Role,
   Session,
@@ -45,7 +52,7 @@ import type {
   UserWithPassword,
 } from '../types.js'
 import { migrate } from './migrations.js'
-import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toMember, toProject, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
+import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
 
 type Params = Record<string, SQLInputValue>
 
@@ -230,16 +237,18 @@ export class SqliteStore implements Store {
 
   // --- users and memberships ------------------------------------------------------------
 
-  async createUser(input: { email: string; password_hash: string; github_login?: string | null }): Promise<User> {
+  async createUser(input: { email: string; password_hash: string }): Promise<User> {
     const user = newUser(input)
-    this.write(`a user with email ${JSON.stringify(input.email)}`, () =>
-      this.run(
-        `INSERT INTO users (id, email, email_key, password_hash, github_login, created_at)
-         VALUES (@id, @email, @email_key, @password_hash, @github_login, @created_at)`,
-        { ...user, email_key: emailKey(user.email), password_hash: input.password_hash },
-      ),
-    )
+    this.write(`a user with email ${JSON.stringify(input.email)}`, () => this.insertUser(user, input.password_hash))
     return user
+  }
+
+  private insertUser(user: User, passwordHash: string): void {
+    this.run(
+      `INSERT INTO users (id, email, email_key, password_hash, created_at)
+       VALUES (@id, @email, @email_key, @password_hash, @created_at)`,
+      { ...user, email_key: emailKey(user.email), password_hash: passwordHash },
+    )
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -252,27 +261,29 @@ export class SqliteStore implements Store {
     return row ? toUserWithPassword(row) : null
   }
 
-  async updateUser(id: string, patch: { password_hash?: string; github_login?: string | null }): Promise<User> {
+  async setPasswordHash(id: string, passwordHash: string): Promise<User> {
     return this.write('user', () => {
-      const row = this.get('SELECT * FROM users WHERE id = @id', { id })
+      const row = this.get('UPDATE users SET password_hash = @passwordHash WHERE id = @id RETURNING *', { id, passwordHash })
       if (!row) throw new StoreError('not_found', `no user with id ${id}`)
-      const current = toUserWithPassword(row)
-      const password_hash = patch.password_hash ?? current.password_hash
-      const github_login = patch.github_login === undefined ? current.github_login : patch.github_login
-      this.run('UPDATE users SET password_hash = @password_hash, github_login = @github_login WHERE id = @id', { id, password_hash, github_login })
-      return { id, email: current.email, github_login, created_at: current.created_at }
+      return toUser(row)
     })
   }
 
-  async setMembership(projectId: string, userId: string, role: Role): Promise<void> {
+  async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}): Promise<void> {
     checkRole(role)
+    const keepLogin = options.github_login === undefined
     this.write('membership', () =>
       this.run(
-        `INSERT INTO memberships (project_id, user_id, role, created_at) VALUES (@project_id, @user_id, @role, @created_at)
-         ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role`,
-        { project_id: projectId, user_id: userId, role, created_at: new Date().toISOString() },
+        `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES (@project_id, @user_id, @role, @created_at, @github_login)
+         ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role,
+           github_login = CASE WHEN @keep_login THEN memberships.github_login ELSE excluded.github_login END`,
+        { project_id: projectId, user_id: userId, role, created_at: new Date().toISOString(), github_login: options.github_login ?? null, keep_login: keepLogin ? 1 : 0 },
       ),
     )
+  }
+
+  async setMemberGithubLogin(projectId: string, userId: string, login: string | null): Promise<boolean> {
+    return this.write('membership', () => this.run('UPDATE memberships SET github_login = @login WHERE project_id = @projectId AND user_id = @userId', { projectId, userId, login }) > 0)
   }
 
   async removeMembership(projectId: string, userId: string): Promise<boolean> {
@@ -286,18 +297,94 @@ export class SqliteStore implements Store {
 
   async listMembers(projectId: string): Promise<Member[]> {
     return this.all(
-      `SELECT users.*, memberships.role FROM memberships JOIN users ON users.id = memberships.user_id
+      `SELECT users.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN users ON users.id = memberships.user_id
        WHERE memberships.project_id = @projectId ORDER BY users.email_key`,
       { projectId },
     ).map(toMember)
   }
 
-  async listProjectsForUser(userId: string): Promise<Array<Project & { role: Role }>> {
+  async listProjectsForUser(userId: string): Promise<ProjectMembership[]> {
     return this.all(
-      `SELECT projects.*, memberships.role FROM memberships JOIN projects ON projects.id = memberships.project_id
+      `SELECT projects.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN projects ON projects.id = memberships.project_id
        WHERE memberships.user_id = @userId ORDER BY projects.name`,
       { userId },
-    ).map((row) => ({ ...toProject(row), role: toRole(row) }))
+    ).map(toProjectMembership)
+  }
+
+  // --- invitations ----------------------------------------------------------------------
+
+  async createInvitation(input: NewInvitation): Promise<Invitation> {
+    checkRole(input.role)
+    const invitation = newInvitation(input)
+    this.write('invitation', () =>
+      this.run(
+        `INSERT INTO invitations (id, token_hash, project_id, email, email_key, role, github_login, created_by, created_at, expires_at)
+         VALUES (@id, @token_hash, @project_id, @email, @email_key, @role, @github_login, @created_by, @created_at, @expires_at)`,
+        {
+          id: invitation.id,
+          token_hash: input.token_hash,
+          project_id: invitation.project_id,
+          email: invitation.email,
+          email_key: emailKey(invitation.email),
+          role: invitation.role,
+          github_login: invitation.github_login,
+          created_by: invitation.created_by,
+          created_at: invitation.created_at,
+          expires_at: invitation.expires_at,
+        },
+      ),
+    )
+    return invitation
+  }
+
+  async getInvitationByToken(tokenHash: string): Promise<Invitation | null> {
+    const row = this.get('SELECT * FROM invitations WHERE token_hash = @tokenHash', { tokenHash })
+    return row ? toInvitation(row) : null
+  }
+
+  async acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string): Promise<{ invitation: Invitation; user: User } | null> {
+    return this.write('invitation', () => {
+      // BEGIN IMMEDIATE holds the write lock: nobody can use the invitation between these reads and the writes.
+      const row = this.get('SELECT * FROM invitations WHERE token_hash = @tokenHash AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > @at', { tokenHash, at })
+      if (!row) return null
+      const invitation = toInvitation(row)
+      const email_key = emailKey(invitation.email)
+      let user: User
+      if ('user_id' in acceptor) {
+        const existing = this.get('SELECT * FROM users WHERE id = @id AND email_key = @email_key', { id: acceptor.user_id, email_key })
+        if (!existing) return null
+        user = toUser(existing)
+      } else {
+        if (this.get('SELECT 1 AS taken FROM users WHERE email_key = @email_key', { email_key })) return null
+        user = newUser({ email: invitation.email })
+        this.insertUser(user, acceptor.new_password_hash)
+      }
+      this.run('UPDATE invitations SET accepted_at = @at WHERE id = @id', { id: invitation.id, at })
+      this.run(
+        `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES (@project_id, @user_id, @role, @at, @github_login)
+         ON CONFLICT (project_id, user_id) DO UPDATE SET role = CASE WHEN memberships.role = 'admin' THEN 'admin' ELSE excluded.role END,
+           github_login = COALESCE(excluded.github_login, memberships.github_login)`,
+        { project_id: invitation.project_id, user_id: user.id, role: invitation.role, at, github_login: invitation.github_login },
+      )
+      return { invitation: { ...invitation, accepted_at: at }, user }
+    })
+  }
+
+  async listOpenInvitations(projectId: string): Promise<Invitation[]> {
+    return this.all(
+      'SELECT * FROM invitations WHERE project_id = @projectId AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC, id',
+      { projectId },
+    ).map(toInvitation)
+  }
+
+  async revokeInvitation(projectId: string, id: string): Promise<boolean> {
+    return this.write('invitation', () =>
+      this.run('UPDATE invitations SET revoked_at = @now WHERE project_id = @projectId AND id = @id AND accepted_at IS NULL AND revoked_at IS NULL', {
+        projectId,
+        id,
+        now: new Date().toISOString(),
+      }) > 0,
+    )
   }
 
   // --- API keys -------------------------------------------------------------------------
@@ -501,6 +588,10 @@ export class SqliteStore implements Store {
     }
   }
 
+  async recordAdminEvent(input: AdminEventInput): Promise<AuditEvent> {
+    return this.write('audit event', () => this.appendAudit(adminAuditInput(input)))
+  }
+
   async verifyAudit(projectId: string): Promise<AuditVerification> {
     this.assertOpen()
     // One read transaction: events and head come from the same snapshot even while others append.
@@ -536,6 +627,10 @@ export class SqliteStore implements Store {
 
   async deleteSession(tokenHash: string): Promise<void> {
     this.write('session', () => this.run('DELETE FROM sessions WHERE token_hash = @tokenHash', { tokenHash }))
+  }
+
+  async deleteUserSessions(userId: string): Promise<number> {
+    return this.write('session', () => this.run('DELETE FROM sessions WHERE user_id = @userId', { userId }))
   }
 
   async deleteExpiredSessions(now: string): Promise<number> {
