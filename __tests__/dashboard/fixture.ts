@@ -12,6 +12,8 @@ export const MEMBER = { email: 'bob@example.com', password: 'bob password 123', 
 export interface DashboardFixture {
   server: RunningServer
   url: string
+  /** The server's data directory (the CLI can work on it while the server runs). */
+  dataDir: string
   store: Store
   project: Project
   admin: User
@@ -40,6 +42,7 @@ export async function startDashboard(options: Pick<StartServerOptions, 'dashboar
   return {
     server,
     url: server.url,
+    dataDir,
     store,
     project,
     admin,
