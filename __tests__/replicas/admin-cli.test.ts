@@ -60,11 +60,14 @@ describeWithPostgres('admin commands with --database-url', (cluster) => {
 
     const verified = await runCli(['audit', 'verify', '--project', 'payments', '--json'], { env })
     expect(verified.code).toBe(0)
-    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, events: 2 })
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, events: 5 }) // the CLI's admin changes (two keys, one member), then the request and its decision
     const exported = await runCli(['audit', 'export', '--project', 'payments'], { env })
     expect(exported.code).toBe(0)
     const events = exported.stdout.trim().split('\n').map((text) => JSON.parse(text) as { type: string; approval_id: string })
     expect(events.map((event) => [event.type, event.approval_id])).toEqual([
+      ['key_created', ''],
+      ['key_created', ''],
+      ['member_added', ''],
       ['created', approval.body.id],
       ['approved', approval.body.id],
     ])

@@ -3,7 +3,7 @@
  * `close()` shuts down in order: stop accepting, answer waiting long-polls, stop the expiry
  * timer, close the store.
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -155,10 +155,30 @@ export async function openServerStore(options: Pick<StartServerOptions, 'dataDir
   return options.database ? openStore({ kind: 'postgres', connection: options.database.url }) : openDataDir(options.dataDir)
 }
 
-/** Opens `<dataDir>/approval-gate.db`, creating the directory. */
-export async function openDataDir(dataDir: string): Promise<Store> {
-  await mkdir(dataDir, { recursive: true })
-  return openStore({ kind: 'sqlite', path: join(dataDir, DATABASE_FILE) })
+/**
+ * Opens `<dataDir>/approval-gate.db`. The directory is created 0700 and the database 0600
+ * (SQLite gives its -wal and -shm files the database's mode): they hold password hashes and
+ * every request's context. Existing ones with wider permissions are used, with a warning.
+ */
+export async function openDataDir(dataDir: string, warn: (message: string) => void = (message) => void process.stderr.write(`approval-gate: warning: ${message}\n`)): Promise<Store> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const path = join(dataDir, DATABASE_FILE)
+  // Create the file ourselves so it never exists with the umask's 0644, even for a moment.
+  await writeFile(path, '', { flag: 'a', mode: 0o600 })
+  await warnAboutWidePermissions(dataDir, warn)
+  return openStore({ kind: 'sqlite', path })
+}
+
+/** Warns about the data directory or a database file that others than the owner may read. */
+async function warnAboutWidePermissions(dataDir: string, warn: (message: string) => void): Promise<void> {
+  if (process.platform === 'win32') return
+  const checks: Array<[string, number]> = [[dataDir, 0o700], ...['', '-wal', '-shm'].map((suffix): [string, number] => [join(dataDir, `${DATABASE_FILE}${suffix}`), 0o600])]
+  for (const [path, wanted] of checks) {
+    const mode = await stat(path).then((info) => info.mode & 0o777, () => null)
+    if (mode !== null && (mode & 0o077) !== 0) {
+      warn(`${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); it holds password hashes and request contexts: chmod ${wanted.toString(8)} ${path}`)
+    }
+  }
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

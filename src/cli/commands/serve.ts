@@ -1,9 +1,10 @@
 /** `approval-gate serve`: runs the approvals server until SIGTERM/SIGINT. */
-import { seedFirstRun, type FirstRun } from '../../server/admin/bootstrap.js'
+import { adminWithoutPassword, completeFirstRun, FIRST_ADMIN_EMAIL, FIRST_PROJECT_NAME, seedFirstRun, type FirstRun } from '../../server/admin/bootstrap.js'
 import { startServer } from '../../server/server.js'
 import { isStoreError } from '../../server/store/index.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
-import { describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf } from '../store-location.js'
+import type { Store } from '../../server/store/types.js'
+import { describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf, type StoreLocation } from '../store-location.js'
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -53,18 +54,8 @@ Options:
     const location = storeLocationOf(values, io.env, 'serve')
 
     const store = await openStoreAt(location)
-    let firstRun: FirstRun | null
-    try {
-      firstRun = await seedFirstRun(store)
-    } catch (error) {
-      // Replicas starting together on an empty database: one seeds it, the others find its project.
-      if (location.database && isStoreError(error, 'conflict') && (await store.listProjects().catch(() => [])).length > 0) {
-        firstRun = null
-      } else {
-        await store.close()
-        throw error
-      }
-    }
+    // Bind first: a port that is taken must fail before anything is created, so no
+    // credentials are made that the banner never shows.
     let server
     try {
       server = await startServer({ ...location, host, port, publicUrl, store, logger: !values.quiet, trustProxy })
@@ -74,8 +65,21 @@ Options:
       if (code === 'EACCES') throw new CliError(`not allowed to listen on ${host}:${port}; use a port above 1023`)
       throw error
     }
-    if (firstRun) printFirstRun(io, server.publicUrl, server.url, firstRun)
-    else line(io.stderr, `approval-gate listening on ${server.url} (dashboard: ${server.publicUrl}/, data: ${describeStoreLocation(location)})`)
+    let firstRun: FirstRun | null
+    try {
+      firstRun = await seedOnce(store, location)
+    } catch (error) {
+      await server.close()
+      throw error
+    }
+    if (firstRun) {
+      // The password becomes usable right before the banner shows it (nothing in between can fail but the write).
+      await completeFirstRun(store, firstRun)
+      printFirstRun(io, server.publicUrl, server.url, firstRun)
+    } else {
+      line(io.stderr, `approval-gate listening on ${server.url} (dashboard: ${server.publicUrl}/, data: ${describeStoreLocation(location)})`)
+      if (await adminWithoutPassword(store)) line(io.stderr, NO_ADMIN_PASSWORD_HINT(location))
+    }
 
     await waitForSignal(io)
     line(io.stderr, 'approval-gate: shutting down (answering waiting requests)…')
@@ -83,6 +87,24 @@ Options:
     line(io.stderr, 'approval-gate: stopped')
     return EXIT.ok
   },
+}
+
+/** Seeds an empty store; replicas starting together on an empty database: one seeds it, the others find its project. */
+async function seedOnce(store: Store, location: StoreLocation): Promise<FirstRun | null> {
+  try {
+    return await seedFirstRun(store)
+  } catch (error) {
+    if (location.database && isStoreError(error, 'conflict') && (await store.listProjects().catch(() => [])).length > 0) return null
+    throw error
+  }
+}
+
+/** What to do when the first start's banner was never printed (the process died first). */
+function NO_ADMIN_PASSWORD_HINT(location: StoreLocation): string {
+  const where = location.database ? '--database-url "$APPROVAL_GATE_DATABASE_URL"' : `--data ${JSON.stringify(location.dataDir)}`
+  return `approval-gate: the admin ${FIRST_ADMIN_EMAIL} has no password yet (the first start's banner was never shown). Set one with:
+  printf '%s' "$NEW_PASSWORD" | approval-gate user add ${FIRST_ADMIN_EMAIL} --project ${FIRST_PROJECT_NAME} --admin --password-stdin ${where}
+and create an API key with: approval-gate keys create --project ${FIRST_PROJECT_NAME} --scope request ${where}`
 }
 
 function parsePort(text: string): number {

@@ -20,8 +20,10 @@ import {
   isScope,
   keyNameProblem,
   passwordProblem,
+  PROJECT_NAME_PATTERN,
   SELF_APPROVAL_KEY_WARNING,
 } from './rules.js'
+import { isStoreError } from '../store/errors.js'
 
 /** A refused admin change; `message` is written for the person who asked (no trailing period). */
 export class AdminError extends Error {
@@ -67,6 +69,23 @@ export class AdminService {
     options: AdminServiceOptions = {},
   ) {
     this.now = options.now ?? Date.now
+  }
+
+  // --- projects ----------------------------------------------------------------------------
+
+  /** A new project and its first API key (scope `request`, shown once). */
+  async createProject(name: string, actor: AdminActor): Promise<{ project: Project; apiKey: string }> {
+    const trimmed = name.trim()
+    if (!PROJECT_NAME_PATTERN.test(trimmed)) throw new AdminError('invalid', 'a project name is 1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit')
+    let project: Project
+    try {
+      project = await this.store.createProject(trimmed)
+    } catch (error) {
+      if (isStoreError(error, 'conflict')) throw new AdminError('conflict', `a project named ${JSON.stringify(trimmed)} already exists`)
+      throw error
+    }
+    const key = await this.createKey(project, actor, { name: 'first-key', scopes: ['request'] })
+    return { project, apiKey: key.key }
   }
 
   // --- members and invitations ------------------------------------------------------------

@@ -5,6 +5,9 @@
  */
 import type { KeyScope, Role } from '../store/types.js'
 
+/** A project name: 1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit. */
+export const PROJECT_NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,99}$/u
+
 /** Shortest password of a dashboard account (characters). */
 export const MIN_PASSWORD_CHARS = 12
 /** Longest password (UTF-8 bytes): scrypt input stays bounded. */
