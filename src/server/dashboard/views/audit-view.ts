@@ -66,7 +66,7 @@ function eventRow(event: AuditEvent): SafeHtml {
 <td>${timeTag(event.at)}</td>
 <td>${statusBadge(event.type)}</td>
 <td>${event.action}</td>
-<td><a href="/approvals/${event.approval_id}"><code>${event.approval_id.slice(0, 12)}…</code></a></td>
+<td>${event.approval_id ? html`<a href="/approvals/${event.approval_id}"><code>${event.approval_id.slice(0, 12)}…</code></a>` : html`<span class="muted">admin</span>`}</td>
 <td>${event.agent ?? html`<span class="muted">—</span>`}</td>
 <td>${event.actor}</td>
 <td class="reason">${event.reason ?? ''}</td>
@@ -89,7 +89,7 @@ export function auditPage(input: {
     return parts ? `${path}?${parts}` : path
   }
   return html`<div class="page-head"><h1>Audit trail</h1>
-<p class="muted">Every request and its outcome, append-only and hash-chained.</p></div>
+<p class="muted">Every request and its outcome, and every change to members, keys and settings, append-only and hash-chained.</p></div>
 ${verifyStatus(input.verification, input.now ?? Date.now())}
 ${filterForm(input.filters)}
 ${input.error ? html`<div class="notice notice-error" role="alert">${input.error}</div>` : ''}
