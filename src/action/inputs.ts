@@ -37,6 +37,41 @@ const VISIBLE_ASCII = /^[\x21-\x7e]+$/
  * @throws InvalidInputsError listing every invalid input; no request has been made.
  */
 export function getSettings(env: Record<string, string | undefined> = process.env): GateSettings {
+  const inputs = readAllInputs(env)
+  const run = readRunContext(env)
+  const context = attachRunContext(inputs.userContext, run, inputs.attachGithubContext)
+  return {
+    action: inputs.action,
+    context,
+    timeoutMs: inputs.timeoutMs,
+    pollIntervalMs: inputs.pollIntervalMs,
+    apiUrl: inputs.credentials.apiUrl,
+    apiKey: inputs.credentials.apiKey,
+    agent: inputs.agent ?? defaultAgent(run),
+    idempotencyKey: inputs.idempotencyKey ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, inputs.action, JSON.stringify(inputs.userContext)),
+    failOnReject: inputs.failOnReject,
+    failOnTimeout: inputs.failOnTimeout,
+    jobSummary: inputs.jobSummary,
+  }
+}
+
+/** Every input, each read once; the optional ones stay undefined when not given. */
+interface RawInputs {
+  credentials: ApiCredentials
+  action: string
+  userContext: Record<string, unknown>
+  timeoutMs: number
+  pollIntervalMs: number
+  agent: string | undefined
+  idempotencyKey: string | undefined
+  attachGithubContext: boolean
+  failOnReject: boolean
+  failOnTimeout: boolean
+  jobSummary: boolean
+}
+
+/** Reads every input, collecting every problem; throws `InvalidInputsError` listing them all. */
+function readAllInputs(env: Record<string, string | undefined>): RawInputs {
   const problems: string[] = []
   const attempt = <T>(fn: () => T): T | undefined => {
     try {
@@ -48,37 +83,31 @@ export function getSettings(env: Record<string, string | undefined> = process.en
       return undefined
     }
   }
-
-  const credentials = attempt(() => getCredentials(env))
-  const action = attempt(readAction)
-  const userContext = attempt(readContext)
-  const timeoutMs = attempt(() => readDuration('timeout', DEFAULT_TIMEOUT_TEXT))
-  const pollIntervalMs = attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS))
-  const agentInput = attempt(() => readName('agent'))
-  const idempotencyKeyInput = attempt(readIdempotencyKey)
-  const attachGithubContext = attempt(() => readBoolean('attach-github-context', true))
-  const failOnReject = attempt(() => readBoolean('fail-on-reject', true))
-  const failOnTimeout = attempt(() => readBoolean('fail-on-timeout', true))
-  const jobSummary = attempt(() => readBoolean('job-summary', true))
-
-  if (
-    problems.length > 0 ||
-    credentials === undefined ||
-    action === undefined ||
-    userContext === undefined ||
-    timeoutMs === undefined ||
-    pollIntervalMs === undefined ||
-    attachGithubContext === undefined ||
-    failOnReject === undefined ||
-    failOnTimeout === undefined ||
-    jobSummary === undefined
-  ) {
-    throw new InvalidInputsError(problems)
+  const inputs = {
+    credentials: attempt(() => getCredentials(env)),
+    action: attempt(readAction),
+    userContext: attempt(readContext),
+    timeoutMs: attempt(() => readDuration('timeout', DEFAULT_TIMEOUT_TEXT)),
+    pollIntervalMs: attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS)),
+    agent: attempt(() => readName('agent')),
+    idempotencyKey: attempt(readIdempotencyKey),
+    attachGithubContext: attempt(() => readBoolean('attach-github-context', true)),
+    failOnReject: attempt(() => readBoolean('fail-on-reject', true)),
+    failOnTimeout: attempt(() => readBoolean('fail-on-timeout', true)),
+    jobSummary: attempt(() => readBoolean('job-summary', true)),
   }
+  const { agent, idempotencyKey, ...required } = inputs
+  if (problems.length > 0 || Object.values(required).some((value) => value === undefined)) throw new InvalidInputsError(problems)
+  return { ...(required as Omit<RawInputs, 'agent' | 'idempotencyKey'>), agent, idempotencyKey }
+}
 
-  const run = readRunContext(env)
+/**
+ * The context as sent: the user's, with the run's identity under `github` unless turned off,
+ * checked against the size limit.
+ */
+function attachRunContext(userContext: Record<string, unknown>, run: ReturnType<typeof readRunContext>, attach: boolean): Record<string, unknown> {
   let context = userContext
-  if (attachGithubContext) {
+  if (attach) {
     // The run's identity must win over a user-supplied `github` key: the server's
     // self-approval rule trusts `context.github.actor`.
     if ('github' in userContext) core.warning('The "github" key of the context input was replaced by the run context (set attach-github-context: false to keep yours).')
@@ -90,20 +119,7 @@ export function getSettings(env: Record<string, string | undefined> = process.en
       `Input "context" is ${contextBytes} bytes as sent, with the run context attached; the limit is ${MAX_CONTEXT_BYTES} bytes (64 KB). Attach less, or set attach-github-context: false.`,
     ])
   }
-
-  return {
-    action,
-    context,
-    timeoutMs,
-    pollIntervalMs,
-    apiUrl: credentials.apiUrl,
-    apiKey: credentials.apiKey,
-    agent: agentInput ?? defaultAgent(run),
-    idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, action, JSON.stringify(userContext)),
-    failOnReject,
-    failOnTimeout,
-    jobSummary,
-  }
+  return context
 }
 
 /**
