@@ -53,8 +53,14 @@ export interface LiveMessage {
   html: string
 }
 
-/** One rendered event, shared by every stream of its project. */
-type Frame = string
+/**
+ * One rendered event, shared by every stream of its project, with the session checks made
+ * for it: streams of one session share one check per event.
+ */
+export interface Frame {
+  text: string
+  checks: Map<string, Promise<boolean>>
+}
 type FrameListener = (frame: Frame) => void
 
 /**
@@ -108,7 +114,7 @@ export class ProjectFeeds {
       // No CSRF token in shared markup: the page script puts the viewer's own into the form.
       html: approvalCard(event.approval, { csrfToken: '' }).value,
     }
-    return `event: approval\ndata: ${JSON.stringify(message)}\n\n`
+    return { text: `event: approval\ndata: ${JSON.stringify(message)}\n\n`, checks: new Map() }
   }
 }
 
@@ -200,8 +206,10 @@ function startStream(
     chain = chain
       .then(async () => {
         if (closed) return
-        if (!(await stillAllowed())) return end()
-        if (!closed) write(frame)
+        let check = frame.checks.get(sessionHash)
+        if (!check) frame.checks.set(sessionHash, (check = stillAllowed()))
+        if (!(await check)) return end()
+        if (!closed) write(frame.text)
       })
       .catch((error: unknown) => {
         request.log.warn({ err: error }, 'dashboard live update failed')
