@@ -39,7 +39,7 @@ describe('data directory permissions (item 13)', () => {
     } finally {
       await stop(serve)
     }
-  })
+  }, 60_000)
 
   it('warns when an existing directory or database is readable by others', async () => {
     const data = join(dir, 'wide')
@@ -52,7 +52,7 @@ describe('data directory permissions (item 13)', () => {
     expect(listed.code).toBe(0)
     expect(listed.stderr).toContain('approval-gate.db is readable by others (mode 0644)')
     expect(listed.stderr).toContain('chmod 600')
-  })
+  }, 60_000)
 })
 
 describe('serve: first start (item 16)', () => {
@@ -94,7 +94,7 @@ describe('serve: first start (item 16)', () => {
     } finally {
       await stop(serve)
     }
-  })
+  }, 60_000)
 
   it('says how to set a password when the first admin never saw one', async () => {
     const data = join(dir, 'unseen')
@@ -120,7 +120,7 @@ describe('serve: first start (item 16)', () => {
     } finally {
       await stop(again)
     }
-  })
+  }, 60_000)
 })
 
 describe('keys create warns about keys that can decide their own requests (item 2)', () => {
@@ -139,7 +139,7 @@ describe('keys create warns about keys that can decide their own requests (item 
       expect(made.code).toBe(0)
       expect(made.stderr).not.toContain('warning')
     }
-  })
+  }, 60_000)
 })
 
 describe('user add on an existing account (items 8, #11)', () => {
@@ -179,5 +179,5 @@ describe('user add on an existing account (items 8, #11)', () => {
     const short = await add('web', [], 'elevenchars')
     expect(short.code).toBe(3)
     expect(short.stderr).toContain('at least 12 characters')
-  })
+  }, 60_000)
 })

@@ -84,7 +84,7 @@ describe('invitations', () => {
     const answer = await again.goto(link)
     expect(answer?.status()).toBe(404)
     await expect(again.getByRole('heading', { name: 'This invitation link does not work' }).isVisible()).resolves.toBe(true)
-  })
+  }, 60_000)
 
   it('someone with an account signs in on the link to join', async () => {
     const fx = await dashboard()
@@ -99,7 +99,7 @@ describe('invitations', () => {
     await page.waitForURL(`${fx.url}/?notice=invitation_accepted`)
     await expect(page.locator('#project-select option:checked').textContent()).resolves.toBe('main')
     expect(await fx.store.getMembership(fx.project.id, carol.id)).toBe('member')
-  })
+  }, 60_000)
 })
 
 describe('sessions', () => {
@@ -124,7 +124,7 @@ describe('sessions', () => {
     expect(await watching.locator(`article[data-approval-id="${after.id}"]`).count()).toBe(0)
     await watching.reload()
     expect(watching.url()).toBe(`${fx.url}/login`)
-  })
+  }, 60_000)
 
   it('changing the password keeps this browser signed in and signs out the others', async () => {
     const fx = await dashboard()
@@ -140,7 +140,7 @@ describe('sessions', () => {
     expect(page.url()).toBe(`${fx.url}/`)
     await other.reload()
     expect(other.url()).toBe(`${fx.url}/login`)
-  })
+  }, 60_000)
 
   it('decides a card that arrived live, with this viewer’s own CSRF token', async () => {
     const fx = await dashboard()
@@ -154,7 +154,7 @@ describe('sessions', () => {
     await card.getByRole('button', { name: 'Approve' }).click()
     for (let i = 0; i < 100 && (await fx.store.getApproval(fx.project.id, created.id))?.status === 'pending'; i++) await page.waitForTimeout(50)
     expect((await fx.store.getApproval(fx.project.id, created.id))?.status).toBe('approved')
-  })
+  }, 60_000)
 })
 
 describe('API keys', () => {
@@ -167,5 +167,5 @@ describe('API keys', () => {
     await page.getByRole('button', { name: 'Create key' }).click()
     await expect(page.getByRole('alert').first().textContent()).resolves.toContain('This key can both ask for approvals and decide them')
     expect(await page.getByLabel('New API key').inputValue()).toMatch(/^agk_/)
-  })
+  }, 60_000)
 })
