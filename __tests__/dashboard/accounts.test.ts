@@ -183,6 +183,10 @@ describe('members are invited, never edited (item 3)', () => {
     expect((await member.request('POST', `/settings/invitations/${invitation.id}/revoke`, { form: { _csrf: await member.csrf() } })).status).toBe(403)
     expect((await admin.request('POST', `/settings/invitations/${invitation.id}/revoke`, { form: { _csrf: await admin.csrf() } })).headers.get('location')).toBe('/settings/members?notice=invitation_revoked')
     expect((await visitor.request('GET', new URL(link!).pathname)).status).toBe(404)
+    // An existing member of this project is named as such (the members page lists them anyway).
+    const already = await invite(admin, MEMBER.email.toUpperCase())
+    expect(already.status).toBe(400)
+    expect(already.text).toContain('is already a member of this project')
     // A member cannot invite.
     expect((await member.request('POST', '/settings/members', { form: { _csrf: await member.csrf(), email: 'x@example.com', role: 'admin' } })).status).toBe(403)
   })

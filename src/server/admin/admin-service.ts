@@ -100,6 +100,10 @@ export class AdminService {
     check(emailProblem(email))
     if (!isRole(input.role)) throw new AdminError('invalid', 'choose the role member or admin')
     check(githubLoginProblem(login))
+    // Only this project's members are told apart (the members page lists them anyway).
+    if ((await this.store.listMembers(project.id)).some((m) => m.email.toLowerCase() === email.toLowerCase())) {
+      throw new AdminError('conflict', `${email} is already a member of this project`)
+    }
     const token = randomToken(32)
     const invitation = await this.store.createInvitation({
       project_id: project.id,
