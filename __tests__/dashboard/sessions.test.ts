@@ -289,19 +289,31 @@ describe('live streams are bounded (item 6)', () => {
   it('closes a stream whose reader stopped reading once its unsent output passes the bound', async () => {
     const fx = await dashboard({ dashboard: { liveStreams: { maxStreamsPerSession: 1, maxBufferedBytes: 64 * 1024 } } })
     const member = await signedIn(fx, MEMBER)
-    // A raw connection that sends the request and never reads the answer.
+    // A raw connection that reads the stream's start, then never reads again.
     const socket = connect(Number(new URL(fx.url).port), '127.0.0.1')
     await once(socket, 'connect')
-    socket.pause()
+    let head = ''
+    const started = new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer) => {
+        head += chunk.toString('latin1')
+        if (!head.includes('retry: 3000')) return
+        socket.off('data', onData)
+        socket.pause()
+        resolve()
+      }
+      socket.on('data', onData)
+    })
     socket.write(`GET /events?project=${fx.project.id} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${member.cookieHeader()}\r\n\r\n`)
+    await started
+    expect(head).toMatch(/^HTTP\/1\.1 200/)
     const streamFree = async () => {
       const response = await fetch(`${fx.url}/events?project=${fx.project.id}`, { headers: { cookie: member.cookieHeader() } })
       if (response.status === 200) await response.body?.cancel()
       else await response.text()
       return response.status === 200
     }
-    // Wait until the server holds the stalled stream (its place is taken).
-    for (let i = 0; i < 200 && (await streamFree()); i++) await new Promise((resolve) => setTimeout(resolve, 25))
+    // The stalled stream holds the session's only place.
+    expect(await streamFree()).toBe(false)
     const big = 'x'.repeat(50_000)
     let freed = false
     for (let i = 0; i < 400 && !freed; i++) {
