@@ -84,7 +84,7 @@ describe('expiry', () => {
   it('expires at expires_at with one timer, re-armed on create, and records timed_out', async () => {
     let timer: ExpiryTimer | null = null
     const service = createApprovalService(store, notifier, { onCreated: (approval) => timer?.consider(approval.expires_at) })
-    timer = new ExpiryTimer(store, notifier)
+    timer = new ExpiryTimer(service)
     await timer.start()
     const slow = (await service.create(project, { action: 'slow', context: {}, agent: null, timeout_ms: 60_000, requested_by: 'key:ci' })).approval
     const fast = (await service.create(project, { action: 'fast', context: {}, agent: null, timeout_ms: 1_000, requested_by: 'key:ci' })).approval
@@ -101,7 +101,7 @@ describe('expiry', () => {
     const service = createApprovalService(store, notifier)
     const stale = (await service.create(project, { action: 'stale', context: {}, agent: null, timeout_ms: 1_000, requested_by: 'key:ci' })).approval
     await new Promise((resolve) => setTimeout(resolve, 1_100))
-    const timer = new ExpiryTimer(store, notifier)
+    const timer = new ExpiryTimer(service)
     await timer.start()
     expect((await store.getApproval(project.id, stale.id))?.status).toBe('expired')
     await timer.stop()

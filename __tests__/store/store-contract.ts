@@ -252,6 +252,7 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
           expires_at: input.expires_at,
           idempotency_key: null,
           requested_by: 'key:ci',
+          requested_by_key_id: null,
         })
         expect(await store.getApproval(project.id, approval.id)).toEqual(approval)
         expect(await store.getApproval(other.id, approval.id)).toBeNull()
