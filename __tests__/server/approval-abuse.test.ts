@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { startServer } from '../../src/server/server.js'
 import { DATABASE_FILE } from '../../src/server/server.js'
+import { runCli, startServe, stop } from '../cli/helpers.js'
 import { ADMIN, FormClient, createViaApi, startDashboard } from '../dashboard/fixture.js'
 import { call, createKey, expectError, startTestServer, type TestServer } from './helpers.js'
 
@@ -153,6 +154,26 @@ describe('per-key create rate limit (#10.11)', () => {
       expect((await call(server.url, 'GET', '/v1/approvals', { key: busy })).status).toBe(200)
     } finally {
       await server.close()
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('serve --create-rate-limit', () => {
+  it('sets the per-key limit of a served process, and refuses a malformed rate', async () => {
+    const bad = await runCli(['serve', '--create-rate-limit', 'fast'])
+    expect(bad.code).toBe(64)
+    expect(bad.stderr).toMatch(/--create-rate-limit: .*600\/min/)
+    const dataDir = await mkdtemp(join(tmpdir(), 'approval-gate-rate-cli-'))
+    const served = await startServe(dataDir, ['--create-rate-limit', '2/h'])
+    try {
+      const key = /API key\s+(agk_\S+)/.exec(served.process.stdout())?.[1]
+      expect(key).toBeDefined()
+      const statuses: number[] = []
+      for (let i = 0; i < 3; i++) statuses.push((await call(served.url, 'POST', '/v1/approvals', { key, json: { action: `cli-${i}` } })).status)
+      expect(statuses).toEqual([201, 201, 429])
+    } finally {
+      await stop(served.process)
       await rm(dataDir, { recursive: true, force: true })
     }
   })
