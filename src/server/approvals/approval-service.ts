@@ -21,90 +21,102 @@ export interface ApprovalServiceHooks {
 
 /** Builds the approval service over a store and a notifier. */
 export function createApprovalService(store: Store, notifier: Notifier, hooks: ApprovalServiceHooks = {}): ApprovalService {
-  const batch = hooks.expiryBatch ?? EXPIRY_BATCH
+  return new StoreApprovalService(store, notifier, hooks)
+}
 
-  async function expireDue(now = new Date()): Promise<number> {
+class StoreApprovalService implements ApprovalService {
+  private readonly batch: number
+
+  constructor(
+    private readonly store: Store,
+    private readonly notifier: Notifier,
+    private readonly hooks: ApprovalServiceHooks,
+  ) {
+    this.batch = hooks.expiryBatch ?? EXPIRY_BATCH
+  }
+
+  async create(project: Project, input: CreateApprovalInput): Promise<{ approval: Approval; created: boolean }> {
+    checkName('action', input.action, MAX_ACTION_CHARS)
+    if (input.agent !== null) checkName('agent', input.agent, MAX_AGENT_CHARS)
+    const timeoutMs = input.timeout_ms ?? project.settings.defaultTimeoutMs
+    const key = input.idempotency_key ?? null
+    const result = await this.store.createApproval({
+      project_id: project.id,
+      action: input.action,
+      context: input.context,
+      agent: input.agent,
+      expires_at: new Date(Date.now() + timeoutMs).toISOString(),
+      idempotency_key: key,
+      idempotency_fingerprint: key === null ? null : requestFingerprint({ action: input.action, context: input.context, agent: input.agent, timeout_ms: input.timeout_ms ?? null }),
+      requested_by: input.requested_by,
+      requested_by_key_id: input.requested_by_key_id ?? null,
+    })
+    if (result.key_reused) {
+      throw new ApprovalRuleError('idempotency_key_reused', 'this Idempotency-Key was already used in the last 24 hours for a different request (action, context, agent or timeout_ms); use a new key for a new request')
+    }
+    if (result.created) {
+      this.hooks.onCreated?.(result.approval)
+      this.notifier.publish({ type: 'created', approval: result.approval })
+    }
+    return { approval: result.approval, created: result.created }
+  }
+
+  async decide(project: Project, approvalId: string, input: { decision: Decision; reason: string | null; actor: Actor }): Promise<DecideOutcome | null> {
+    checkReason(input.reason)
+    const found = await this.current(project, approvalId)
+    if (!found) return null
+    if (found.expired) return { changed: false, approval: found.approval }
+    const refusal = found.approval.status === 'pending' ? selfApproval(project, found.approval, input.actor) : null
+    if (refusal) return { changed: false, refused: 'self_approval', ...refusal, approval: found.approval }
+    const result = await this.store.decideApproval(project.id, approvalId, { decision: input.decision, reason: input.reason, decided_by: input.actor.label })
+    this.publishChange(result, input.decision === 'approve' ? 'approved' : 'rejected')
+    return result
+  }
+
+  async cancel(project: Project, approvalId: string, input: { reason: string | null; actor: Actor; timedOut?: boolean }): Promise<ChangeResult | null> {
+    checkReason(input.reason)
+    const found = await this.current(project, approvalId)
+    if (!found) return null
+    if (found.expired) return { changed: false, approval: found.approval }
+    const result = await this.store.cancelApproval(project.id, approvalId, { reason: input.reason, by: input.actor.label, timed_out: input.timedOut === true })
+    this.publishChange(result, input.timedOut ? 'expired' : 'cancelled')
+    return result
+  }
+
+  async expireDue(now = new Date()): Promise<number> {
     const at = now.toISOString()
     let total = 0
     for (;;) {
-      const expired = await store.expireDue(at, batch)
-      for (const approval of expired) notifier.publish({ type: 'expired', approval })
+      const expired = await this.store.expireDue(at, this.batch)
+      for (const approval of expired) this.notifier.publish({ type: 'expired', approval })
       total += expired.length
-      if (expired.length < batch) return total
+      if (expired.length < this.batch) return total
       // Let requests (health checks, decisions) in between batches.
       await yieldToEventLoop()
     }
   }
 
+  nextExpiry(): Promise<string | null> {
+    return this.store.nextExpiry()
+  }
+
+  pruneExpired(now = new Date()): Promise<number> {
+    return this.store.deleteExpiredIdempotencyKeys(now.toISOString())
+  }
+
   /** The record, after running the expiry sweep when it is pending past `expires_at`; `null` when not in the project. */
-  async function current(project: Project, approvalId: string): Promise<{ approval: Approval; expired: boolean } | null> {
-    const approval = await store.getApproval(project.id, approvalId)
+  private async current(project: Project, approvalId: string): Promise<{ approval: Approval; expired: boolean } | null> {
+    const approval = await this.store.getApproval(project.id, approvalId)
     if (!approval) return null
     if (approval.status !== 'pending' || Date.parse(approval.expires_at) > Date.now()) return { approval, expired: false }
     // Past its deadline but not yet swept: it expired, so no decision may land on it.
-    await expireDue()
-    return { approval: (await store.getApproval(project.id, approvalId)) ?? approval, expired: true }
+    await this.expireDue()
+    return { approval: (await this.store.getApproval(project.id, approvalId)) ?? approval, expired: true }
   }
 
-  return {
-    async create(project: Project, input: CreateApprovalInput) {
-      checkName('action', input.action, MAX_ACTION_CHARS)
-      if (input.agent !== null) checkName('agent', input.agent, MAX_AGENT_CHARS)
-      const timeoutMs = input.timeout_ms ?? project.settings.defaultTimeoutMs
-      const key = input.idempotency_key ?? null
-      const result = await store.createApproval({
-        project_id: project.id,
-        action: input.action,
-        context: input.context,
-        agent: input.agent,
-        expires_at: new Date(Date.now() + timeoutMs).toISOString(),
-        idempotency_key: key,
-        idempotency_fingerprint: key === null ? null : requestFingerprint({ action: input.action, context: input.context, agent: input.agent, timeout_ms: input.timeout_ms ?? null }),
-        requested_by: input.requested_by,
-        requested_by_key_id: input.requested_by_key_id ?? null,
-      })
-      if (result.key_reused) {
-        throw new ApprovalRuleError('idempotency_key_reused', 'this Idempotency-Key was already used in the last 24 hours for a different request (action, context, agent or timeout_ms); use a new key for a new request')
-      }
-      if (result.created) {
-        hooks.onCreated?.(result.approval)
-        notifier.publish({ type: 'created', approval: result.approval })
-      }
-      return { approval: result.approval, created: result.created }
-    },
-
-    async decide(project: Project, approvalId: string, input: { decision: Decision; reason: string | null; actor: Actor }): Promise<DecideOutcome | null> {
-      checkReason(input.reason)
-      const found = await current(project, approvalId)
-      if (!found) return null
-      if (found.expired) return { changed: false, approval: found.approval }
-      const refusal = found.approval.status === 'pending' ? selfApproval(project, found.approval, input.actor) : null
-      if (refusal) return { changed: false, refused: 'self_approval', ...refusal, approval: found.approval }
-      const result = await store.decideApproval(project.id, approvalId, { decision: input.decision, reason: input.reason, decided_by: input.actor.label })
-      publishChange(notifier, result, input.decision === 'approve' ? 'approved' : 'rejected')
-      return result
-    },
-
-    async cancel(project: Project, approvalId: string, input: { reason: string | null; actor: Actor; timedOut?: boolean }): Promise<ChangeResult | null> {
-      checkReason(input.reason)
-      const found = await current(project, approvalId)
-      if (!found) return null
-      if (found.expired) return { changed: false, approval: found.approval }
-      const result = await store.cancelApproval(project.id, approvalId, { reason: input.reason, by: input.actor.label, timed_out: input.timedOut === true })
-      publishChange(notifier, result, input.timedOut ? 'expired' : 'cancelled')
-      return result
-    },
-
-    expireDue,
-
-    nextExpiry: () => store.nextExpiry(),
-
-    pruneExpired: async (now = new Date()) => store.deleteExpiredIdempotencyKeys(now.toISOString()),
+  private publishChange(result: ChangeResult | null, type: ApprovalEventType): void {
+    if (result?.changed) this.notifier.publish({ type, approval: result.approval })
   }
-}
-
-function publishChange(notifier: Notifier, result: ChangeResult | null, type: ApprovalEventType): void {
-  if (result?.changed) notifier.publish({ type, approval: result.approval })
 }
 
 function checkName(field: 'action' | 'agent', text: string, maxChars: number): void {
