@@ -75988,7 +75988,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   SU: () => (/* reexport */ MIN_TIMEOUT_MS)
 });
 
-// UNUSED EXPORTS: DECISION_VERBS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, OPTIONAL_LINE_PATTERN, PRINTABLE_LINE_PATTERN, REASON_PATTERN, isValidReason
+// UNUSED EXPORTS: API_ERROR_CODES, DECISION_VERBS, IDEMPOTENCY_KEY_TTL_MS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, NAME_PATTERN, OPTIONAL_LINE_PATTERN, OPTIONAL_NAME_PATTERN, PRINTABLE_LINE_PATTERN, REASON_PATTERN, VISIBLE_CHARACTER, isValidName, isValidReason
 
 ;// CONCATENATED MODULE: ./src/contract/approval.ts
 /** The approval record and its vocabulary, as the wire contract defines them. */
@@ -76018,6 +76018,11 @@ const MAX_AGENT_CHARS = 200;
 const MAX_REASON_CHARS = 2_000;
 /** Longest `Idempotency-Key` header. */
 const MAX_IDEMPOTENCY_KEY_CHARS = 200;
+/**
+ * How long an `Idempotency-Key` stays bound to its request (24 h): a repeat within it answers
+ * the original record, or `422` when the request differs; after it the key starts a new approval.
+ */
+const IDEMPOTENCY_KEY_TTL_MS = (/* unused pure expression or super */ null && (24 * 60 * 60 * 1_000));
 /** Longest id accepted in a path (ours are ~26 characters). */
 const MAX_ID_CHARS = 200;
 /** Largest serialised `context` (bytes of its JSON). Larger answers `413`. */
@@ -76054,9 +76059,32 @@ const LONE_SURROGATES = '\\uD800-\\uDFFF';
  * format characters — bidirectional overrides and zero-width characters, which can make a
  * card read differently from what it says or look blank — and lone surrogates.
  */
-const INVISIBLE = (/* unused pure expression or super */ null && (`\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}${LONE_SURROGATES}`));
+const INVISIBLE = `\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}${LONE_SURROGATES}`;
 /** Multi-line text (reasons) may also hold tabs and line breaks (and emoji joiners). */
 const INVISIBLE_EXCEPT_LINES = `\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\p{Zl}\\p{Zp}\\u202A-\\u202E\\u2066-\\u2069${LONE_SURROGATES}`;
+/**
+ * Characters that are letters, symbols or punctuation to Unicode but draw nothing: Hangul
+ * fillers (U+115F, U+1160, U+3164, U+FFA0) and the blank Braille pattern (U+2800).
+ */
+const BLANK_LOOKING = '\\u115F\\u1160\\u3164\\uFFA0\\u2800';
+/**
+ * One visible character: a letter, digit, punctuation mark or symbol that draws something.
+ * Combining marks (`\p{M}`) are not in the class, so marks alone never count as visible.
+ */
+const VISIBLE_CHARACTER = `(?![${BLANK_LOOKING}])[\\p{L}\\p{N}\\p{P}\\p{S}]`;
+/**
+ * A name (`action`, `agent`): one line, no invisible characters, and at least one visible
+ * letter, digit, punctuation mark or symbol — so `U+3164`, `U+2800` or combining marks
+ * alone cannot make a card that looks blank.
+ */
+const NAME_PATTERN = `^(?=[\\s\\S]*${VISIBLE_CHARACTER})[^${INVISIBLE}]+$`;
+/** A name that may also be empty (an optional `agent`: empty means none). */
+const OPTIONAL_NAME_PATTERN = (/* unused pure expression or super */ null && (`^(?:(?=[\\s\\S]*${VISIBLE_CHARACTER})[^${INVISIBLE}]+)?$`));
+const NAME = new RegExp(NAME_PATTERN, 'u');
+/** True when `text` may be used as an action or agent name: within `maxChars`, one line, something visible. */
+function isValidName(text, maxChars) {
+    return text.length >= 1 && text.length <= maxChars && NAME.test(text);
+}
 /** A single line of visible text: not blank, no invisible characters (schema `pattern`). */
 const PRINTABLE_LINE_PATTERN = (/* unused pure expression or super */ null && (`^(?=[\\s\\S]*\\S)[^${INVISIBLE}]+$`));
 /** A single line that may be empty. */
@@ -76074,6 +76102,7 @@ function isValidReason(text, maxChars) {
  * The wire contract in one place: statuses, record and filter shapes, limits, defaults and
  * text rules. Imported by the client core, the server, the dashboard, the CLI and the action.
  */
+
 
 
 
