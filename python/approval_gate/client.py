@@ -8,6 +8,7 @@ failure into an ``ApprovalError`` with a code. The API key never appears in a me
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import zlib
 from types import TracebackType
@@ -47,6 +48,23 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 USER_AGENT = f"approval-gate-python/{__version__}"
 
 Decision = Literal["approve", "reject"]
+
+
+class _Secret:
+    """Holds the API key so that no ``repr``, ``vars()`` dump or debugger view shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<API key hidden>"
+
+    __str__ = __repr__
 
 
 class _Answer:
@@ -168,7 +186,7 @@ class ApprovalsClient:
         #: The normalised base URL (no trailing slash).
         self.api_url: str = connection.api_url
         self.request_timeout_ms: float = request_timeout_ms
-        self.__api_key = connection.api_key  # name-mangled, and never in repr
+        self.__api_key = _Secret(connection.api_key)
         self.__transport = transport
         self.__http: httpx.AsyncClient | None = None
 
@@ -189,7 +207,21 @@ class ApprovalsClient:
 
     def redact(self, text: str) -> str:
         """Replaces the API key wherever it appears in ``text``."""
-        return text.replace(self.__api_key, "[redacted]") if len(self.__api_key) >= 4 else text
+        key = self.__api_key.reveal()
+        return text.replace(key, "[redacted]") if len(key) >= 4 else text
+
+    def redact_record(self, record: ApprovalRecord) -> ApprovalRecord:
+        """``record`` with the API key replaced in every text field (for records put on errors)."""
+        key = self.__api_key.reveal()
+        if len(key) < 4:
+            return record
+        texts = {name: self.redact(value) for name, value in vars(record).items() if isinstance(value, str)}
+        context = record.context
+        dumped = json.dumps(context)
+        escaped = json.dumps(key)[1:-1]
+        if key in dumped or escaped in dumped:
+            context = json.loads(dumped.replace(escaped, "[redacted]").replace(key, "[redacted]"))
+        return dataclasses.replace(record, context=context, **texts)
 
     # ------------------------------------------------------------------ the contract
 
@@ -384,7 +416,8 @@ class ApprovalsClient:
         elif status == 409:
             code = "conflict"
             message = f"{what}: the approval is no longer pending (HTTP 409: {said})"
-            record = _record_in_error_body(text)
+            found = _record_in_error_body(text)
+            record = self.redact_record(found) if found is not None else None
         elif status == 429:
             code = "rate_limited"
             message = f"{what}: rate limited (HTTP 429: {said})"
@@ -422,7 +455,7 @@ class ApprovalsClient:
     ) -> _Answer:
         timeout = max(1.0, timeout_ms if timeout_ms is not None else self.request_timeout_ms)
         headers = {
-            "authorization": f"Bearer {self.__api_key}",
+            "authorization": f"Bearer {self.__api_key.reveal()}",
             "accept": "application/json",
             "accept-encoding": "identity",
             **extra_headers,

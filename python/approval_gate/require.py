@@ -258,16 +258,12 @@ class _Wait:
 
     def settle(self, record: ApprovalRecord) -> ApprovalRecord:
         """Turns a non-pending record into the call's outcome."""
-        redact = self.client.redact
         if record.status == "approved":
             return record
+        redact = self.client.redact
+        shown = self.client.redact_record(record)  # what goes on an error never carries the key
         if record.status == "rejected":
-            raise ApprovalRejected(
-                record.id,
-                redact(record.reason) if record.reason else None,
-                redact(record.decided_by) if record.decided_by else None,
-                record,
-            )
+            raise ApprovalRejected(record.id, shown.reason or None, shown.decided_by or None, shown)
         if record.status == "expired":
             raise ApprovalTimeout(self.options.timeout_ms, record.id, "expired")
         if record.status == "cancelled":

@@ -294,7 +294,7 @@ class ScriptedApi:
             return None
         if isinstance(fault, Delay):
             await asyncio.sleep(fault.seconds)
-        reply = await self._normal(request)
+        reply = await self.normal(request)
         return None if isinstance(fault, _LoseAnswer) else self._encode(reply)
 
     def _encode(self, reply: Reply) -> bytes:
@@ -303,7 +303,8 @@ class ScriptedApi:
         head = f"HTTP/1.1 {reply.status} {REASONS.get(reply.status, 'Status')}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         return head.encode("latin-1") + b"\r\n" + body
 
-    async def _normal(self, request: Request) -> Reply:
+    async def normal(self, request: Request) -> Reply:
+        """The contract's answer to ``request`` (state changes included)."""
         if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
             return Reply(401, {"error": {"code": "unauthorized", "message": "missing or unknown API key"}})
         body = request.json if isinstance(request.json, dict) else {}
