@@ -82,25 +82,17 @@ async def withdraw_request(
     try:
         approval_id = target.approval_id
         if approval_id is None and pending is not None:
-
-            async def created() -> ApprovalRecord | None:
-                if pending.cancelled():
-                    return None
-                try:
-                    return await asyncio.shield(pending)
-                except ApprovalError:
-                    return None
-
-            try:
-                record = await _within(deadline, created)
-            except _OutOfTime:
-                pending.cancel()
-                return "failed"
+            record = await _created(pending, deadline)
             approval_id = record.id if record is not None else None
         if approval_id is None:
             return "nothing_created"
-        remaining_ms = lambda: max(1.0, (deadline - loop.time()) * 1000)  # noqa: E731
-        await _within(deadline, lambda: client.cancel(approval_id, reason, timed_out=timed_out, request_timeout_ms=remaining_ms()))
+        known_id = approval_id
+
+        def cancel() -> Awaitable[ApprovalRecord]:
+            remaining_ms = max(1.0, (deadline - loop.time()) * 1000)
+            return client.cancel(known_id, reason, timed_out=timed_out, request_timeout_ms=remaining_ms)
+
+        await _within(deadline, cancel)
         return "withdrawn"
     except ApprovalError as error:
         # 409: decided meanwhile, nothing pending. Otherwise (unreachable, no cancel endpoint on
@@ -110,6 +102,25 @@ async def withdraw_request(
         return "failed"
     except Exception:  # never let a withdrawal hide the real outcome
         return "failed"
+
+
+async def _created(pending: asyncio.Future[ApprovalRecord], deadline: float) -> ApprovalRecord | None:
+    """The record of an in-flight create, once it arrives (within the deadline; the create is
+    stopped when the deadline passes), or None when it failed."""
+
+    async def created() -> ApprovalRecord | None:
+        if pending.cancelled():
+            return None
+        try:
+            return await asyncio.shield(pending)
+        except ApprovalError:
+            return None
+
+    try:
+        return await _within(deadline, created)
+    except _OutOfTime:
+        pending.cancel()
+        raise
 
 
 def start_withdrawal(client: ApprovalsClient, target: WithdrawTarget, reason: str, *, timed_out: bool = False) -> asyncio.Task[WithdrawalResult]:

@@ -333,9 +333,10 @@ class ScriptedApi:
         if request.route == "list":
             items = [r for r in reversed(list(self.approvals.values())) if all(r.get(k) == v for k, v in request.query.items() if k in ("status", "action", "agent"))]
             return Reply(200, {"items": items, "next_cursor": None})
-        record = self.approvals.get(request.approval_id or "")
-        if record is None:
+        found = self.approvals.get(request.approval_id or "")
+        if found is None:
             return Reply(404, {"error": {"code": "not_found", "message": "no such approval"}})
+        record = found
         if request.route == "get":
             wait = float(request.query.get("wait", "0") or 0)
             if self.honour_wait and wait > 0 and record["status"] == "pending":

@@ -134,7 +134,7 @@ class RealServer:
                 events.extend(event for event in page["items"] if event["approval_id"] == approval_id)
                 cursor = page.get("next_cursor")
                 if not cursor:
-                    return sorted(events, key=lambda event: event["seq"])
+                    return sorted(events, key=lambda event: int(event["seq"]))
 
     async def audit_event(self, approval_id: str, event_type: str, timeout: float = 20.0) -> dict[str, Any]:
         """Waits until the audit trail of ``approval_id`` has an event of ``event_type``."""

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ from real_server import RealServer
 PYTHON_DIR = Path(__file__).resolve().parents[1]
 
 
-def connect(server: RealServer) -> dict[str, str]:
+def connect(server: RealServer) -> dict[str, Any]:
     return {"api_url": server.url, "api_key": server.request_key}
 
 
