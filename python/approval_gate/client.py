@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import ssl
+import threading
 import zlib
 from types import TracebackType
 from typing import Any, Literal, Mapping
@@ -48,6 +50,26 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 USER_AGENT = f"approval-gate-python/{__version__}"
 
 Decision = Literal["approve", "reject"]
+
+
+_ssl_lock = threading.Lock()
+_ssl_context: ssl.SSLContext | None = None
+
+
+def _shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client (httpx's default one: certifi, SSL_CERT_FILE/SSL_CERT_DIR).
+    Building it loads the CA bundle, ~10-90 ms of CPU: once, not per call."""
+    global _ssl_context
+    with _ssl_lock:
+        if _ssl_context is None:
+            factory = getattr(httpx, "create_ssl_context", None)
+            try:
+                _ssl_context = factory(trust_env=True) if factory is not None else None
+            except TypeError:  # a future httpx with another signature
+                _ssl_context = None
+            if _ssl_context is None:
+                _ssl_context = ssl.create_default_context()
+        return _ssl_context
 
 
 class _Secret:
@@ -360,6 +382,7 @@ class ApprovalsClient:
                 timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_SECONDS),
                 follow_redirects=False,
                 transport=self.__transport,
+                verify=_shared_ssl_context(),
                 headers={"user-agent": USER_AGENT},
             )
         return self.__http

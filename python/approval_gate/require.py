@@ -10,6 +10,7 @@ Same behaviour as the TypeScript core's ``requireApproval``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any, NoReturn
 
@@ -21,6 +22,9 @@ from .retry_policy import MAX_CONSECUTIVE_SERVER_ERRORS, retry_delay
 from .withdraw import WithdrawTarget, start_withdrawal, wait_for_withdrawals
 
 __all__ = ["LONG_POLL_SECONDS", "require_approval", "request_approval", "require_approval_sync"]
+
+#: INFO records: the approval's link once created, and each retry. Never the key.
+logger = logging.getLogger("approval_gate")
 
 #: Longest ``?wait=`` we ask for: 120 requests per waited hour, well under proxies' idle limits.
 LONG_POLL_SECONDS = 30
@@ -188,7 +192,9 @@ class _Wait:
         elif error.code not in ("rate_limited", "network_error"):
             raise error
         self.retries += 1
-        await self.pause(max(0, min(retry_delay(self.retries, error.retry_after_ms), self.remaining_ms())))
+        delay_ms = max(0, min(retry_delay(self.retries, error.retry_after_ms), self.remaining_ms()))
+        logger.info("Retrying in %d ms (attempt %d): %s", delay_ms, self.retries, error.message)
+        await self.pause(delay_ms)
 
     def succeeded(self) -> None:
         self.retries = 0
@@ -229,6 +235,7 @@ class _Wait:
         record = await self.create()
         self.check_time()
         approval_id = record.id
+        logger.info("Waiting for a decision on %s (%s): %s", self.options.action, approval_id, record.url or "no link given")
         # Check at once, then long-poll; pace ourselves when the server answers early.
         while True:
             if record.status != "pending":

@@ -117,3 +117,20 @@ def test_the_client_methods_redact_too(echoing: ScriptedApi) -> None:
     for error in run(scenario()):
         assert isinstance(error, ApprovalError)
         assert KEY not in everything_shown(error)
+
+
+def test_the_log_records_never_show_the_key(echoing: ScriptedApi, caplog: pytest.LogCaptureFixture) -> None:
+    echoing.script("get", echo(500), echo(503))
+    caplog.set_level("INFO", logger="approval_gate")
+
+    async def scenario() -> None:
+        waiting = asyncio.create_task(require_approval("deploy", **options(echoing)))
+        await echoing.until(lambda: echoing.held > 0, "a held poll")
+        echoing.decide("apr_1", "approve")
+        await waiting
+
+    run(scenario())
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(message.startswith("Waiting for a decision on deploy (apr_1)") for message in messages)
+    assert sum(message.startswith("Retrying in") for message in messages) == 2
+    assert all(KEY not in message for message in messages)
