@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
 import ssl
 import threading
 import zlib
@@ -96,6 +97,11 @@ class _Answer:
         self.status = status
         self.headers = headers
         self.text = text
+
+
+def _js_round(value: float) -> int:
+    """``Math.round``: halves round up (Python's ``round`` rounds them to even)."""
+    return math.floor(value + 0.5)
 
 
 def _parse_json(text: str) -> tuple[bool, Any]:
@@ -268,7 +274,7 @@ class ApprovalsClient:
             body["agent"] = agent
         if timeout_ms is not None:
             # The server refuses values outside its range (a 400 would fail the create): clamp instead.
-            body["timeout_ms"] = min(MAX_SERVER_TIMEOUT_MS, max(MIN_SERVER_TIMEOUT_MS, round(timeout_ms)))
+            body["timeout_ms"] = min(MAX_SERVER_TIMEOUT_MS, max(MIN_SERVER_TIMEOUT_MS, _js_round(timeout_ms)))
         headers = {}
         if check_name(idempotency_key, "idempotency_key", ascii_only=True) is not None:
             headers["idempotency-key"] = str(idempotency_key)
@@ -301,7 +307,7 @@ class ApprovalsClient:
         if wait_seconds is not None:
             if isinstance(wait_seconds, bool) or not isinstance(wait_seconds, (int, float)) or wait_seconds != wait_seconds or wait_seconds in (float("inf"), float("-inf")):
                 raise ApprovalError("invalid_config", "wait_seconds must be a finite number of seconds")
-            wait = min(MAX_WAIT_SECONDS, max(0.001, round(wait_seconds * 1000) / 1000))
+            wait = min(MAX_WAIT_SECONDS, max(0.001, _js_round(wait_seconds * 1000) / 1000))
             path = f"{path}?wait={format(wait, 'g')}"
             if timeout is None:
                 timeout = wait * 1000 + LONG_POLL_MARGIN_MS
