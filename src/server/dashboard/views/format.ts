@@ -22,6 +22,20 @@ export function untilTag(iso: string, now = Date.now()): SafeHtml {
   return html`<span data-until="${iso}">${ms > 0 ? `in ${formatElapsed(ms)}` : 'now'}</span>`
 }
 
+/** Names this long or shorter get break hints; anything longer is left to `overflow-wrap`. */
+const MAX_BREAKABLE_CHARS = 500
+
+/**
+ * A name (agent, action, approver) with line-break opportunities (`<wbr>`) after `_ . / : @ \`,
+ * so `release_bot.payments/eu-west-1` wraps between its parts instead of mid-word. The text
+ * itself (copying, `textContent`) is unchanged; CSS `overflow-wrap: anywhere` stays the last resort.
+ */
+export function breakable(text: string): SafeHtml {
+  if (text.length > MAX_BREAKABLE_CHARS) return html`${text}`
+  const parts = text.split(/(?<=[_./:@\\])(?=.)/u)
+  return html`${parts.map((part, i) => (i === 0 ? part : html`<wbr>${part}`))}`
+}
+
 /** Returns `text` as an http(s) URL string, or null: any other scheme (javascript:, data:) never becomes a link. */
 export function safeHttpUrl(text: unknown): string | null {
   if (typeof text !== 'string' || text.length > 2000) return null
