@@ -151,7 +151,7 @@ describe('the audit trail', () => {
     const agentCell = page.locator('table.audit td.name', { hasText: LONG_AGENT }).first()
     for (const char of await charactersBeforeLineBreaks(agentCell)) expect('-_./:@').toContain(char)
     if (width === 1280) await page.screenshot({ path: join(shotDir, 'audit-long-names.png'), fullPage: true })
-    if (width === 390) await page.screenshot({ path: join(shotDir, 'audit-phone.png'), fullPage: true })
+    if (width === 390) await page.screenshot({ path: join(shotDir, 'audit-phone.png'), fullPage: true, clip: { x: 0, y: 0, width, height: 1300 } })
   })
 
   it('shortens approval ids, with the full id on hover and when copied', async () => {
@@ -275,7 +275,11 @@ describe('cards', () => {
       expect(await matrix.locator('ol').count()).toBe(0)
       await expect(matrix.locator(':scope > ul.v-list > li').count()).resolves.toBe(2)
       await expect(matrix.locator(':scope > ul.v-list > li').first().locator('li').allTextContents()).resolves.toEqual(['1', '2'])
-      await expect(matrix.evaluate((el) => getComputedStyle(el.querySelector('li')!).listStyleType)).resolves.toBe('disc')
+      // Scalars get bullets; a nested list is a group of its own, without a bullet beside it.
+      const regions = card.locator('table.kv > tbody > tr', { has: page.locator('th:text-is("regions")') }).locator('td').first()
+      await expect(regions.locator('li').allTextContents()).resolves.toEqual(['eu-west-1', 'us-east-1'])
+      await expect(regions.locator('li').first().evaluate((el) => getComputedStyle(el).listStyleType)).resolves.toBe('disc')
+      await expect(matrix.locator(':scope > ul.v-list > li').first().evaluate((el) => getComputedStyle(el).listStyleType)).resolves.toBe('none')
       if (where === 'approval page') await card.screenshot({ path: join(shotDir, 'card-links.png') })
     }
   })
