@@ -61,7 +61,7 @@ afterAll(async () => {
   if (shotDir && process.env.SCREENSHOTS !== '1') await rm(shotDir, { recursive: true, force: true })
 })
 
-async function signedInAt(width: number, who = ADMIN): Promise<Page> {
+async function signedInAt(width: number, who: { email: string; password: string } = ADMIN): Promise<Page> {
   const { context, page } = await signIn(browser, fx.url, who)
   contexts.push(context)
   await page.setViewportSize({ width, height: 900 })
