@@ -69,7 +69,7 @@ describe('context table', () => {
       nested: { list: ['http://example.com/x?a=1&b=2'] },
     }).value
     expect(out).toContain(
-      '<a class="v-link" href="https://github.com/acme/auth-api/pull/7" rel="noopener noreferrer" target="_blank">https://github.com/<wbr>acme/<wbr>auth-api/<wbr>pull/<wbr>7</a>',
+      '<a class="v-link" href="https://github.com/acme/auth-api/pull/7" rel="noopener noreferrer" target="_blank">https://github.com/<wbr>acme/<wbr>auth-api/<wbr>pull/7</a>',
     )
     expect(out).toContain('<a class="v-link" href="http://example.com/x?a=1&amp;b=2" rel="noopener noreferrer" target="_blank">')
     // The URL parser percent-encodes quotes and angle brackets; the template escapes what is left.
@@ -102,6 +102,7 @@ describe('names and links', () => {
     expect(breakable('key:ci').value).toBe('key:ci')
     expect(breakable('deploy-orchestrator.payments/eu-west-1_canary@farm').value).toBe('deploy-orchestrator.<wbr>payments/<wbr>eu-west-1_<wbr>canary@<wbr>farm')
     expect(breakable('ReleaseCoordinatorAgent').value).toBe('Release<wbr>Coordinator<wbr>Agent')
+    expect(breakable('alice@example.com').value).toBe('alice@<wbr>example.com') // no part shorter than 4 on a line of its own
     const hostile = '<img src=x onerror=alert(1)>_"quoted"/name'
     const out = breakable(hostile).value
     expect(out).not.toContain('<img')

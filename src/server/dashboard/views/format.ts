@@ -50,9 +50,16 @@ export function breakableUrl(url: string): SafeHtml {
   return withBreaks(url, URL_BREAK)
 }
 
+/** A part shorter than this stays on the line before it (`alice@example.com`, not `example.` / `com`). */
+const MIN_PART_CHARS = 4
+
 function withBreaks(text: string, at: RegExp): SafeHtml {
   if (text.length <= SHORT_NAME_CHARS || text.length > MAX_BREAKABLE_CHARS) return html`${text}`
-  const parts = text.split(at)
+  const parts: string[] = []
+  for (const part of text.split(at)) {
+    if (parts.length > 0 && part.length < MIN_PART_CHARS) parts[parts.length - 1] += part
+    else parts.push(part)
+  }
   return html`${parts.map((part, i) => (i === 0 ? part : html`<wbr>${part}`))}`
 }
 
