@@ -151,6 +151,7 @@ describe('cards and pages', () => {
     expires_at: '2030-01-01T13:00:00.000Z',
     idempotency_key: null,
     requested_by: 'key:ci',
+    requested_by_key_id: null,
     ...overrides,
   })
 
