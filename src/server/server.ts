@@ -49,6 +49,8 @@ export interface StartServerOptions {
   trustProxy?: AppDeps['trustProxy']
   /** The dashboard's sign-in and live-stream limits (see `AppDeps.dashboard`). */
   dashboard?: AppDeps['dashboard']
+  /** Creates per API key (see `AppDeps.createRateLimit`); default 600 a minute, `null` for none. */
+  createRateLimit?: AppDeps['createRateLimit']
   /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
   store?: Store
 }
@@ -105,6 +107,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       logger: options.logger ?? false,
       trustProxy: options.trustProxy,
       dashboard: options.dashboard,
+      createRateLimit: options.createRateLimit,
       serverFactory: (handler) => {
         handle = handler
         return server
@@ -113,7 +116,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await app.ready()
     const started = app
     logNotifierError = (error, what) => started.log.warn({ err: error }, what)
-    expiry = new ExpiryTimer(store, notifier, { onError: (error) => started.log.error({ err: error }, 'expiry sweep failed') })
+    expiry = new ExpiryTimer(approvals, { onError: (error) => started.log.error({ err: error }, 'expiry sweep failed') })
     await expiry.start()
     app.log.info({ url, publicUrl }, 'approval-gate server listening')
 
