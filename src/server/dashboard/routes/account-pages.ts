@@ -40,11 +40,16 @@ export function registerAccountRoutes(app: FastifyInstance, deps: DashboardDeps)
       if (checked.retryAfterS) reply.header('retry-after', String(checked.retryAfterS))
       return fail(checked.status, checked.status === 401 ? 'Your current password is not right.' : checked.text)
     }
+    let changed: { value: unknown } | null
     try {
-      await deps.admin.setPassword(viewer.user.id, form.new_password ?? '')
+      changed = await deps.hashGate.run(() => deps.admin.setPassword(viewer.user.id, form.new_password ?? ''))
     } catch (error) {
       if (!isAdminError(error)) throw error
       return fail(400, `The new password is refused: ${error.message}.`)
+    }
+    if (changed === null) {
+      reply.header('retry-after', '1')
+      return fail(429, 'The server is busy. Try again in a moment.')
     }
     await signIn(deps, request, reply, viewer.user)
     return reply.redirect('/account?notice=password_changed', 303)
