@@ -131,7 +131,7 @@ describe('dist/index.js as a process', () => {
     const outputs = readOutputs(files)
     expect(outputs.decision).toBe('timed_out')
     expect(server.requestsTo('cancel').some((req) => req.index >= from && req.approvalId === outputs['approval-id'])).toBe(true)
-    expect(server.approvals.get(outputs['approval-id'])?.status).toBe('cancelled')
+    expect(server.approvals.get(outputs['approval-id'])?.status).toBe('expired')
     expect(readFileSync(files.summary, 'utf8')).toContain('Timed out')
   })
 

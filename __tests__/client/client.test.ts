@@ -92,7 +92,7 @@ describe('ApprovalsClient', () => {
     server.script('get', { kind: 'hang' })
     const timedOut = (await rejectionOf(client.get(id, { timeoutMs: 150 }))) as ApprovalError
     expect(timedOut.code).toBe('network_error')
-    expect(timedOut.message).toContain('150 ms')
+    expect(timedOut.message).toContain('150ms')
 
     server.script('get', { kind: 'hang' })
     const controller = new AbortController()

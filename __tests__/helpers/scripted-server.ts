@@ -9,7 +9,8 @@
  *   GET  /v1/approvals/:id[?wait=N]     the record; with `wait` (0 < N ≤ 60 s) held until it leaves
  *                                       `pending` or N seconds pass (unless `honourWait` is false)
  *   POST /v1/approvals/:id/decision     {decision: approve|reject, reason?} → record; 409 once decided
- *   POST /v1/approvals/:id/cancel       {reason?} → record with status `cancelled`; 409 once decided
+ *   POST /v1/approvals/:id/cancel       {reason?, timed_out?} → record with status `cancelled` (`expired`
+ *                                       with `timed_out: true`); 409 once decided
  *   GET  /v1/approvals?status=&action=&agent=&decided_by=&cursor=&limit=  → {items, next_cursor}
  *
  * Every request needs `Authorization: Bearer <apiKey>` (401 otherwise) unless `apiKey: null`.
@@ -343,7 +344,8 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
           send(res, 409, { ...errorBody('conflict', `approval is already ${approval.status}`), approval: publicView(approval) })
           return
         }
-        applyDecision(approval, 'cancelled', typeof body.reason === 'string' ? body.reason : null, keyLabel)
+        // A requester that says its deadline passed (`timed_out`) ends it `expired`, as the real server does.
+        applyDecision(approval, body.timed_out === true ? 'expired' : 'cancelled', typeof body.reason === 'string' ? body.reason : null, keyLabel)
         send(res, 200, publicView(approval))
         return
       }

@@ -5,3 +5,4 @@
 export * from './approval.js'
 export * from './limits.js'
 export * from './text-rules.js'
+export * from './client-errors.js'
