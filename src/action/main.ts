@@ -6,7 +6,7 @@ import * as core from '@actions/core'
 import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalRecord, type WithdrawalResult } from '../client/index.js'
 import { formatDuration } from '../shared/duration.js'
 import { getSettings, InvalidInputsError } from './inputs.js'
-import { oneLine } from '../shared/log-text.js'
+import { logLine } from '../shared/log-text.js'
 import { approvedOutcome, failedOutcome, isAbortError, type GateOutcome, type OutcomeFacts } from './outcome.js'
 import { createProgressReporter } from './progress.js'
 import type { GateSettings } from './settings.js'
@@ -114,7 +114,7 @@ async function report(settings: GateSettings, outcome: GateOutcome): Promise<voi
   if (outcome.decision === 'approved') {
     const by = outcome.approver ? ` by ${outcome.approver}` : ''
     const why = outcome.reason ? `: ${outcome.reason}` : ''
-    core.info(oneLine(`"${settings.action}" was approved${by} after ${formatDuration(outcome.waitedMs)}${why}`))
+    core.info(logLine(`"${settings.action}" was approved${by} after ${formatDuration(outcome.waitedMs)}${why}`))
   }
   if (outcome.warning) core.warning(outcome.warning)
   if (outcome.failure) core.setFailed(outcome.failure)
