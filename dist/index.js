@@ -74088,19 +74088,20 @@ __webpack_async_result__();
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
+  x7: () => (/* binding */ ACTION_SETTING_NAMES),
   Xt: () => (/* binding */ InvalidInputsError),
   pr: () => (/* binding */ getCredentials),
   mt: () => (/* binding */ getSettings)
 });
 
-// UNUSED EXPORTS: API_KEY_ENV_VARS, MAX_NAME_LENGTH, MIN_POLL_INTERVAL_MS
+// UNUSED EXPORTS: API_KEY_ENV_VARS, API_URL_ENV_VARS, DEFAULT_CONNECT_TIMEOUT_TEXT, INPUT_NAMES, MAX_NAME_LENGTH, MIN_POLL_INTERVAL_MS, misspelledInputs
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(3218);
-// EXTERNAL MODULE: ./src/client/index.ts + 8 modules
-var client = __nccwpck_require__(140);
-// EXTERNAL MODULE: ./src/contract/index.ts + 3 modules
-var contract = __nccwpck_require__(2397);
+// EXTERNAL MODULE: ./src/client/index.ts + 10 modules
+var client = __nccwpck_require__(202);
+// EXTERNAL MODULE: ./src/contract/index.ts + 4 modules
+var contract = __nccwpck_require__(5985);
 // EXTERNAL MODULE: ./src/shared/duration.ts
 var duration = __nccwpck_require__(5497);
 // EXTERNAL MODULE: external "node:crypto"
@@ -74168,6 +74169,8 @@ function deriveIdempotencyKey(run, step, action, discriminator) {
 
 
 
+/** The `connect-timeout` default, as action.yml writes it. */
+const DEFAULT_CONNECT_TIMEOUT_TEXT = '30s';
 
 
 /** Longest `action`/`agent`/`idempotency-key` accepted (the core's and the server's limit). */
@@ -74176,6 +74179,26 @@ const MAX_NAME_LENGTH = client/* MAX_ACTION_LENGTH */.n3;
 const MIN_POLL_INTERVAL_MS = 1_000;
 /** Environment variables that may hold the key instead of the `api-key` input, in order. */
 const API_KEY_ENV_VARS = ['APPROVAL_GATE_API_KEY', 'JAMJET_API_KEY'];
+/** Environment variables the core reads for the URL when the `api-url` input is empty. */
+const API_URL_ENV_VARS = ['APPROVAL_GATE_API_URL', 'JAMJET_API_URL'];
+/** How the core's hints name the settings in a workflow. */
+const ACTION_SETTING_NAMES = { apiUrl: 'the api-url input', apiKey: 'the api-key input' };
+/** Every input of action.yml (a typo'd one such as `api_url:` reaches us as an unknown `INPUT_*` variable). */
+const INPUT_NAMES = [
+    'action',
+    'context',
+    'timeout',
+    'connect-timeout',
+    'poll-interval',
+    'api-url',
+    'api-key',
+    'agent',
+    'attach-github-context',
+    'fail-on-reject',
+    'fail-on-timeout',
+    'job-summary',
+    'idempotency-key',
+];
 /** One or more inputs are invalid. `problems` holds one line per input, each naming it and the fix. */
 class InvalidInputsError extends Error {
     problems;
@@ -74193,6 +74216,8 @@ const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
  * @throws InvalidInputsError listing every invalid input; no request has been made.
  */
 function getSettings(env = process.env) {
+    for (const typo of misspelledInputs(env))
+        core.warning(`The workflow sets "${typo.given}", which is not an input of this action: did you mean ${typo.input}? It is ignored.`);
     const problems = [];
     const attempt = (fn) => {
         try {
@@ -74213,6 +74238,7 @@ function getSettings(env = process.env) {
     const userContext = attempt(readContext);
     const timeoutMs = attempt(() => readDuration('timeout', contract/* DEFAULT_TIMEOUT_TEXT */.GI));
     const pollIntervalMs = attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS));
+    const connectTimeoutMs = attempt(() => readDuration('connect-timeout', DEFAULT_CONNECT_TIMEOUT_TEXT, MIN_POLL_INTERVAL_MS));
     const agentInput = attempt(() => readName('agent'));
     const idempotencyKeyInput = attempt(readIdempotencyKey);
     const attachGithubContext = attempt(() => readBoolean('attach-github-context', true));
@@ -74225,6 +74251,7 @@ function getSettings(env = process.env) {
         userContext === undefined ||
         timeoutMs === undefined ||
         pollIntervalMs === undefined ||
+        connectTimeoutMs === undefined ||
         attachGithubContext === undefined ||
         failOnReject === undefined ||
         failOnTimeout === undefined ||
@@ -74251,6 +74278,7 @@ function getSettings(env = process.env) {
         context,
         timeoutMs,
         pollIntervalMs,
+        connectTimeoutMs,
         apiUrl: credentials.apiUrl,
         apiKey: credentials.apiKey,
         agent: agentInput ?? defaultAgent(run),
@@ -74267,27 +74295,55 @@ function getSettings(env = process.env) {
  */
 function getCredentials(env = process.env) {
     const problems = [];
-    let apiUrl;
-    let apiKey = '';
-    try {
-        apiUrl = readApiUrl();
-    }
-    catch (error) {
-        if (!(error instanceof InputProblem))
-            throw error;
-        problems.push(error.message);
-    }
-    try {
-        apiKey = readApiKey(env);
-    }
-    catch (error) {
-        if (!(error instanceof InputProblem))
-            throw error;
-        problems.push(error.message);
-    }
+    const attempt = (fn) => {
+        try {
+            return fn();
+        }
+        catch (error) {
+            if (!(error instanceof InputProblem))
+                throw error;
+            problems.push(error.message);
+            return undefined;
+        }
+    };
+    const apiUrl = attempt(readApiUrl);
+    const apiKey = attempt(() => readApiKey(env)) ?? '';
+    if (problems.length === 0)
+        attempt(() => requireUrlForSelfHostedKey(apiUrl, apiKey, env));
     if (problems.length > 0)
         throw new InvalidInputsError(problems);
     return { apiUrl, apiKey };
+}
+/**
+ * A self-hosted key (`agk_…`) with no URL anywhere would go to JamJet Cloud, the core's
+ * default: refuse it here, naming the input (and a typo'd spelling of it, when there is one).
+ */
+function requireUrlForSelfHostedKey(apiUrl, apiKey, env) {
+    if (apiUrl !== undefined || !apiKey.startsWith('agk_'))
+        return;
+    if (API_URL_ENV_VARS.some((name) => (env[name] ?? '').trim() !== ''))
+        return;
+    const typos = misspelledInputs(env).filter((typo) => typo.input === 'api-url');
+    const typo = typos.length > 0 ? ` The workflow sets ${typos.map((t) => `"${t.given}"`).join(', ')}: the input is spelled api-url.` : '';
+    throw new InputProblem('api-url', `is required with a self-hosted key (agk_…): set it to your approval-gate server, for example \`api-url: https://approvals.example.com\`. The key is never sent to JamJet Cloud (${client/* DEFAULT_API_URL */.rK}), the default without an URL.${typo}`);
+}
+const squash = (name) => name.toLowerCase().replace(/[-_ ]/g, '');
+/**
+ * `INPUT_*` variables that are not our inputs but spell one differently (`api_url`, `API-URL`,
+ * `apiurl`): the runner passes unknown `with:` keys through as such variables (and only warns).
+ */
+function misspelledInputs(env) {
+    const known = new Set(INPUT_NAMES.map((name) => `INPUT_${name.toUpperCase()}`));
+    const found = [];
+    for (const variable of Object.keys(env)) {
+        if (!variable.startsWith('INPUT_') || known.has(variable))
+            continue;
+        const given = variable.slice('INPUT_'.length);
+        const input = INPUT_NAMES.find((name) => squash(name) === squash(given));
+        if (input !== undefined)
+            found.push({ given: given.toLowerCase(), input });
+    }
+    return found;
 }
 /** A single input's problem; collected into `InvalidInputsError`. */
 class InputProblem extends Error {
@@ -74429,8 +74485,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(3218);
-// EXTERNAL MODULE: ./src/client/index.ts + 8 modules
-var client = __nccwpck_require__(140);
+// EXTERNAL MODULE: ./src/client/index.ts + 10 modules
+var client = __nccwpck_require__(202);
 // EXTERNAL MODULE: ./src/shared/duration.ts
 var duration = __nccwpck_require__(5497);
 // EXTERNAL MODULE: ./src/action/inputs.ts + 1 modules
@@ -74501,8 +74557,16 @@ function failedOutcome(error, facts) {
     if (error instanceof client/* ApprovalError */.g3 && error.code === 'cancelled') {
         return { ...base, approvalId: error.approvalId ?? base.approvalId, decision: 'cancelled', failure: `${subject} was withdrawn on the server before anyone decided: ${error.message}` };
     }
+    if (error instanceof client/* ApprovalError */.g3 && error.code === 'integrity_error') {
+        return {
+            ...base,
+            approvalId: error.approvalId ?? base.approvalId,
+            failure: `The approvals server could not prove the decision on ${subject}, so the gate does not pass (integrity_error): ${error.message}`,
+        };
+    }
     if (error instanceof client/* ApprovalError */.g3) {
-        return { ...base, approvalId: error.approvalId ?? base.approvalId, failure: `Approval gate failed (${error.code}${error.status ? `, HTTP ${error.status}` : ''}): ${error.message}${hintFor(error)}` };
+        const said = sentence(`Approval gate failed (${error.code}${error.status ? `, HTTP ${error.status}` : ''}): ${error.message}`);
+        return { ...base, approvalId: error.approvalId ?? base.approvalId, failure: `${said}${hintFor(error)}` };
     }
     const message = error instanceof Error ? error.message : String(error);
     return { ...base, failure: `Approval gate failed: ${message}` };
@@ -74511,10 +74575,15 @@ function failedOutcome(error, facts) {
 function isAbortError(error) {
     return typeof error === 'object' && error !== null && error.name === 'AbortError';
 }
+/** Ends a message with a full stop unless it already ends a sentence. */
+function sentence(text) {
+    return /[.!?]$/.test(text.trimEnd()) ? text.trimEnd() : `${text.trimEnd()}.`;
+}
+/** What the core's message (which already names the input) leaves out. */
 function hintFor(error) {
     switch (error.code) {
         case 'unauthorized':
-            return ' Check the api-key input (the secret it comes from exists, and the key is not revoked) and that api-url points at the server that issued it.';
+            return error.status === 401 ? ' Also check that the secret behind it exists and that api-url points at the server that issued the key.' : '';
         case 'invalid_config':
             return ' Check the action inputs.';
         default:
@@ -74527,7 +74596,7 @@ function withdrawalText(withdrawal) {
         case 'withdrawn':
             return 'the approval request was withdrawn.';
         case 'not_pending':
-            return 'the approval request was no longer pending.';
+            return 'by then it had already been decided or closed on the server, so there was nothing left to withdraw.';
         case 'nothing_created':
             return 'no approval request had been created yet.';
         case 'failed':
@@ -74562,7 +74631,7 @@ function createProgressReporter(options) {
     const printWaiting = () => {
         const waited = now() - startedAt;
         const remaining = Math.max(0, options.timeoutMs - waited);
-        log.info((0,log_text/* oneLine */.T)(`Still waiting for approval ${approvalId} of "${options.action}": waited ${(0,duration/* formatDuration */.a3)(waited)}, ${(0,duration/* formatDuration */.a3)(remaining)} left.`));
+        log.info((0,log_text/* logLine */.B)(`Still waiting for approval ${approvalId} of "${options.action}": waited ${(0,duration/* formatDuration */.a3)(waited)}, ${(0,duration/* formatDuration */.a3)(remaining)} left.`));
     };
     return {
         onProgress(event) {
@@ -74573,7 +74642,7 @@ function createProgressReporter(options) {
                     approvalId = event.approvalId;
                     const where = event.url ? `: ${event.url}` : ` (approval id ${event.approvalId})`;
                     log.notice(`Waiting for someone to approve "${options.action}"${where}`, { title: 'Approval requested' });
-                    log.info((0,log_text/* oneLine */.T)(`Created approval ${event.approvalId}; waiting up to ${(0,duration/* formatDuration */.a3)(options.timeoutMs)}.`));
+                    log.info((0,log_text/* logLine */.B)(`Created approval ${event.approvalId}; waiting up to ${(0,duration/* formatDuration */.a3)(options.timeoutMs)}.`));
                     // Our own clock, not the core's poll cadence: one line a minute whether the server long-polls or not.
                     timer = setInterval(printWaiting, intervalMs);
                     timer.unref();
@@ -74788,6 +74857,8 @@ async function waitForDecision(settings, signal) {
             context: settings.context,
             timeoutMs: settings.timeoutMs,
             pollIntervalMs: settings.pollIntervalMs,
+            connectTimeoutMs: settings.connectTimeoutMs,
+            settingNames: inputs/* ACTION_SETTING_NAMES */.x7,
             apiUrl: settings.apiUrl,
             apiKey: settings.apiKey,
             agent: settings.agent,
@@ -74841,7 +74912,7 @@ async function report(settings, outcome) {
     if (outcome.decision === 'approved') {
         const by = outcome.approver ? ` by ${outcome.approver}` : '';
         const why = outcome.reason ? `: ${outcome.reason}` : '';
-        core.info((0,log_text/* oneLine */.T)(`"${settings.action}" was approved${by} after ${(0,duration/* formatDuration */.a3)(outcome.waitedMs)}${why}`));
+        core.info((0,log_text/* logLine */.B)(`"${settings.action}" was approved${by} after ${(0,duration/* formatDuration */.a3)(outcome.waitedMs)}${why}`));
     }
     if (outcome.warning)
         core.warning(outcome.warning);
@@ -74884,7 +74955,7 @@ async function withinOrLate(withdrawal, ms) {
 /* harmony export */ });
 /* unused harmony export POST_WITHDRAW_TIMEOUT_MS */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3218);
-/* harmony import */ var _client_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(140);
+/* harmony import */ var _client_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(202);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6671);
 /* harmony import */ var _shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(407);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
@@ -74909,10 +74980,10 @@ async function cleanup() {
             return;
         }
         const credentials = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .getCredentials */ .pr)();
-        const client = new _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalsClient */ .Y9({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS });
+        const client = new _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalsClient */ .Y9({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS, settingNames: _inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_SETTING_NAMES */ .x7 });
         try {
             await client.cancel(pending.approvalId, 'The workflow step ended before a decision', { timeoutMs: POST_WITHDRAW_TIMEOUT_MS });
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__/* .oneLine */ .T)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__/* .logLine */ .B)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
         }
         catch (error) {
             if (error instanceof _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalError */ .g3 && (error.code === 'conflict' || error.code === 'not_found')) {
@@ -74980,7 +75051,7 @@ function pendingApproval() {
 
 /***/ }),
 
-/***/ 140:
+/***/ 202:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -74990,79 +75061,90 @@ __nccwpck_require__.d(__webpack_exports__, {
   i6: () => (/* reexport */ ApprovalRejected),
   dy: () => (/* reexport */ ApprovalTimeout),
   Y9: () => (/* reexport */ ApprovalsClient),
+  rK: () => (/* reexport */ contract/* DEFAULT_API_URL */.rK),
   n3: () => (/* reexport */ MAX_ACTION_LENGTH),
   dg: () => (/* reexport */ contract/* MAX_CONTEXT_BYTES */.dg),
   Al: () => (/* reexport */ normaliseApiUrl),
   FU: () => (/* reexport */ requestApproval)
 });
 
-// UNUSED EXPORTS: DEFAULT_API_URL, DEFAULT_POLL_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, JamjetApprovalRejected, JamjetApprovalTimeout, LONG_POLL_SECONDS, MAX_WAIT_SECONDS, WITHDRAW_BOUND_MS, requireApproval, resolveApprovalOptions, resolveConnection, sharedDispatcher, withdrawRequest
+// UNUSED EXPORTS: ApprovalGateError, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, JamjetApprovalRejected, JamjetApprovalTimeout, LONG_POLL_SECONDS, MAX_WAIT_SECONDS, WITHDRAW_BOUND_MS, requireApproval, resolveApprovalOptions, resolveConnection, sharedDispatcher, withdrawRequest
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:perf_hooks"
 var external_node_perf_hooks_ = __nccwpck_require__(643);
+// EXTERNAL MODULE: ./src/shared/duration.ts
+var duration = __nccwpck_require__(5497);
 ;// CONCATENATED MODULE: ./src/client/errors.ts
-/** Anything that is neither a decision nor a timeout: configuration, auth, 4xx, malformed responses. */
-class ApprovalError extends Error {
+
+/** The base of every error the core throws (aborts are the web-standard `AbortError` instead). */
+class ApprovalGateError extends Error {
     code;
+    approvalId;
+    constructor(code, message, approvalId, options) {
+        super(message, options);
+        this.name = 'ApprovalGateError';
+        this.code = code;
+        this.approvalId = approvalId;
+    }
+}
+/** Anything that is neither a decision nor a timeout: configuration, auth, 4xx, malformed responses. */
+class ApprovalError extends ApprovalGateError {
     /** HTTP status when the error came from a response. */
     status;
-    approvalId;
     retryAfterMs;
     record;
     constructor(code, message, details = {}) {
-        super(message, details.cause === undefined ? undefined : { cause: details.cause });
+        super(code, message, details.approvalId, details.cause === undefined ? undefined : { cause: details.cause });
         this.name = 'ApprovalError';
-        this.code = code;
         this.status = details.status;
-        this.approvalId = details.approvalId;
         this.retryAfterMs = details.retryAfterMs;
         this.record = details.record;
     }
 }
-/** A person rejected the request. `reason` is the note they entered, if any. */
-class ApprovalRejected extends Error {
-    approvalId;
+/** A person rejected the request (`code` `'rejected'`). `reason` is the note they entered, if any. */
+class ApprovalRejected extends ApprovalGateError {
     reason;
     /** Who rejected it, when the server says (our server's `decided_by`). */
     decidedBy;
     /** The rejected record, when known. */
     record;
     constructor(approvalId, reason, decidedBy, record) {
-        super(`Approval ${approvalId} was rejected${decidedBy ? ` by ${decidedBy}` : ''}${reason ? `: ${reason}` : ''}`);
+        super('rejected', `Approval ${approvalId} was rejected${decidedBy ? ` by ${decidedBy}` : ''}${reason ? `: ${reason}` : ''}`, approvalId);
         this.name = 'ApprovalRejected';
-        this.approvalId = approvalId;
         this.reason = reason;
         this.decidedBy = decidedBy;
         this.record = record;
     }
 }
 /**
- * No decision before the deadline (`cause` undefined, or `'expired'` when the server expired it),
- * or the API answered 5xx three times in a row (`cause === 'server_error'`).
+ * No decision before the deadline (`code` `'timed_out'`; `cause` undefined, or `'expired'` when
+ * the server expired it), or the API answered 5xx three times in a row (`cause === 'server_error'`).
  */
-class ApprovalTimeout extends Error {
-    approvalId;
+class ApprovalTimeout extends ApprovalGateError {
     timeoutMs;
     constructor(timeoutMs, approvalId, cause) {
-        super(cause === 'server_error'
-            ? `Approval${approvalId ? ` ${approvalId}` : ''} failed: the API answered 5xx three times in a row`
-            : cause === 'expired'
-                ? `Approval ${approvalId} expired on the server before anyone decided`
-                : `Approval${approvalId ? ` ${approvalId}` : ''} timed out after ${timeoutMs} ms without a decision`);
+        super('timed_out', timeoutMessage(timeoutMs, approvalId, cause), approvalId);
         this.name = 'ApprovalTimeout';
         this.timeoutMs = timeoutMs;
-        this.approvalId = approvalId;
         if (cause !== undefined)
             Object.defineProperty(this, 'cause', { value: cause, enumerable: false, writable: false });
     }
 }
+function timeoutMessage(timeoutMs, approvalId, cause) {
+    const subject = `Approval${approvalId ? ` ${approvalId}` : ''}`;
+    if (cause === 'server_error')
+        return `${subject} failed: the API answered 5xx three times in a row`;
+    if (cause === 'expired')
+        return `${subject} expired on the server before anyone decided`;
+    return `${subject} timed out after ${(0,duration/* formatDuration */.a3)(timeoutMs)} without a decision`;
+}
 /** JamJet SDK names, for drop-in migration from `@jamjet/cloud`. */
 
 
-// EXTERNAL MODULE: ./src/contract/index.ts + 3 modules
-var contract = __nccwpck_require__(2397);
+// EXTERNAL MODULE: ./src/contract/index.ts + 4 modules
+var contract = __nccwpck_require__(5985);
 ;// CONCATENATED MODULE: ./src/client/config.ts
 /**
  * Resolves and validates the core's options once, before any request: env fallbacks,
@@ -75076,6 +75158,12 @@ var contract = __nccwpck_require__(2397);
 const MAX_ACTION_LENGTH = contract/* MAX_ACTION_CHARS */.et;
 /** Longest delay a single Node timer can hold. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The library's own names (the options of `requireApproval` and `ApprovalsClient`). */
+const LIBRARY_SETTING_NAMES = { apiUrl: 'apiUrl (or APPROVAL_GATE_API_URL)', apiKey: 'apiKey (or APPROVAL_GATE_API_KEY)' };
+/** Keys our server issues start with this; JamJet Cloud's never do. */
+const SELF_HOSTED_KEY_PREFIX = 'agk_';
+/** Default budget for reaching the API at all (see `connectTimeoutMs`). */
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 function invalid(message) {
     return new ApprovalError('invalid_config', message);
 }
@@ -75088,40 +75176,61 @@ const HEADER_SAFE = /^[\x20-\x7e]+$/;
 const PRINTABLE = /^[^\p{Cc}]+$/u;
 /** Validates and normalises an API base URL (http or https only; a trailing slash is harmless). */
 function normaliseApiUrl(raw, source = 'apiUrl') {
+    const text = raw.trim();
+    // `127.0.0.1:8080` or `approvals.example.com` parse as a URL with a made-up scheme (or not at all).
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text) && /^[\w.-]+(:\d+)?(\/.*)?$/.test(text)) {
+        const host = text.replace(/\/.*$/, '');
+        const scheme = /^(localhost|127\.|\[::1\])/i.test(host) ? 'http' : 'https';
+        throw invalid(`${source} needs a scheme: use ${scheme}://${excerptUrl(text)}`);
+    }
     let url;
     try {
-        url = new URL(raw.trim());
+        url = new URL(text);
     }
     catch {
         // Echo it without any `user:password@` part: it is often a secret.
-        const shown = raw.slice(0, 200).replace(/\/\/[^/?#]*@/, '//…@');
-        throw invalid(`${source} is not a valid URL: "${shown}". Use something like https://approvals.example.com`);
+        throw invalid(`${source} is not a valid URL: "${excerptUrl(raw)}". Use something like https://approvals.example.com`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw invalid(`${source} must use http or https, not "${url.protocol.replace(/:$/, '')}"`);
     }
     if (url.username || url.password) {
-        throw invalid(`${source} must not contain credentials; pass the API key as apiKey instead`);
+        throw invalid(`${source} must not contain credentials; pass the API key separately`);
     }
     if (url.search || url.hash) {
         throw invalid(`${source} must not contain a query string or fragment`);
     }
     return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
+/** The URL without anything after 200 characters and without a `user:password@` part. */
+function excerptUrl(raw) {
+    return raw.slice(0, 200).replace(/\/\/[^/?#]*@/, '//…@');
+}
+/** Completes partial setting names with the library's. */
+function settingNames(names) {
+    return { ...LIBRARY_SETTING_NAMES, ...names };
+}
 /**
  * The API URL and key: explicit options, then `APPROVAL_GATE_API_URL`/`_KEY`, then
- * `JAMJET_API_URL`/`_KEY`; the URL defaults to JamJet Cloud. Throws `invalid_config`.
+ * `JAMJET_API_URL`/`_KEY`; the URL defaults to JamJet Cloud, except for a self-hosted key
+ * (`agk_…`), which is never sent there. Throws `invalid_config` naming the setting (`names`).
  */
 function resolveConnection(options, env = process.env) {
+    const names = settingNames(options.settingNames);
     if (options.apiUrl !== undefined && typeof options.apiUrl !== 'string')
         throw invalid('apiUrl must be a string');
     if (options.apiKey !== undefined && typeof options.apiKey !== 'string')
         throw invalid('apiKey must be a string');
-    const urlSource = firstSet(options.apiUrl) !== undefined ? 'apiUrl' : firstSet(env.APPROVAL_GATE_API_URL) !== undefined ? 'APPROVAL_GATE_API_URL' : 'JAMJET_API_URL';
-    const apiUrl = normaliseApiUrl(firstSet(options.apiUrl, env.APPROVAL_GATE_API_URL, env.JAMJET_API_URL) ?? contract/* DEFAULT_API_URL */.rK, urlSource);
+    const urlSource = firstSet(options.apiUrl) !== undefined ? names.apiUrl : firstSet(env.APPROVAL_GATE_API_URL) !== undefined ? 'APPROVAL_GATE_API_URL' : 'JAMJET_API_URL';
+    const configuredUrl = firstSet(options.apiUrl, env.APPROVAL_GATE_API_URL, env.JAMJET_API_URL);
+    const apiUrl = normaliseApiUrl(configuredUrl ?? contract/* DEFAULT_API_URL */.rK, urlSource);
     const apiKey = firstSet(options.apiKey, env.APPROVAL_GATE_API_KEY, env.JAMJET_API_KEY)?.trim();
     if (apiKey === undefined) {
-        throw invalid('No API key: pass apiKey, or set APPROVAL_GATE_API_KEY (or JAMJET_API_KEY)');
+        throw invalid(`No API key: set ${names.apiKey} (or JAMJET_API_KEY)`);
+    }
+    if (configuredUrl === undefined && apiKey.startsWith(SELF_HOSTED_KEY_PREFIX)) {
+        throw invalid(`No API URL for a self-hosted key (${SELF_HOSTED_KEY_PREFIX}…): set ${names.apiUrl} to your approval-gate server, e.g. https://approvals.example.com. ` +
+            `The key is not sent to JamJet Cloud (${contract/* DEFAULT_API_URL */.rK}), the default without an URL`);
     }
     if (!HEADER_SAFE.test(apiKey)) {
         throw invalid('The API key contains characters that cannot be sent in an HTTP header (spaces inside are fine, line breaks and non-ASCII are not)');
@@ -75191,10 +75300,12 @@ function resolveApprovalOptions(action, options = {}, env = process.env) {
     }
     return {
         ...resolveConnection(options, env),
+        names: settingNames(options.settingNames),
         action,
         context: validateContext(options.context),
         timeoutMs: positiveDuration(options.timeoutMs, 'timeoutMs', contract/* DEFAULT_TIMEOUT_MS */.t1),
         pollIntervalMs: positiveDuration(options.pollIntervalMs, 'pollIntervalMs', contract/* DEFAULT_POLL_INTERVAL_MS */.P, MAX_TIMER_MS),
+        connectTimeoutMs: positiveDuration(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS, MAX_TIMER_MS),
         agent: optionalText(options.agent, 'agent', PRINTABLE, 'characters without control characters'),
         idempotencyKey: optionalText(options.idempotencyKey, 'idempotencyKey', HEADER_SAFE, 'printable ASCII characters'),
         signal: options.signal,
@@ -75237,10 +75348,10 @@ function sleep(ms, signal) {
     });
 }
 
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __nccwpck_require__(6752);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./src/client/record-parsing.ts
 /**
  * Turns untrusted response bodies into typed approval records. Anything without the
@@ -75302,84 +75413,29 @@ function parsePage(body, what) {
         next_cursor: typeof cursor === 'string' && cursor !== '' ? cursor : null,
     };
 }
-
-;// CONCATENATED MODULE: ./src/client/retry-policy.ts
 /**
- * How long to wait before retrying: capped exponential backoff with full jitter (so many
- * clients failing together do not retry in lockstep), and the server's `Retry-After`.
+ * Throws `bad_response` when the record names an action other than the one asked for: a reused
+ * idempotency key, a confused proxy or a hostile server must not pass one request's approval
+ * off as another's. JamJet may omit `action`; then there is nothing to compare.
  */
-const BACKOFF_BASE_MS = 250;
-const BACKOFF_CAP_MS = 15_000;
-/**
- * Longest `Retry-After` honoured. A larger one (a confused or hostile server) would make the
- * wait sleep past every decision until its deadline; after this long we look again.
- */
-const MAX_RETRY_AFTER_MS = 60_000;
-/** Consecutive 5xx answers after which the wait ends with `ApprovalTimeout` cause `server_error`. */
-const MAX_CONSECUTIVE_SERVER_ERRORS = 3;
-/**
- * Delay before retry number `attempt` (1 for the first retry): uniformly random in
- * `[0, min(cap, base · 2^(attempt-1))]` ("full jitter").
- */
-function backoffDelay(attempt, random = Math.random, baseMs = BACKOFF_BASE_MS, capMs = BACKOFF_CAP_MS) {
-    const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
-    return Math.floor(random() * ceiling);
-}
-/**
- * Delay before retry number `attempt` after an answer that said `Retry-After: retryAfterMs`
- * (if it did): the server's delay, capped at {@link MAX_RETRY_AFTER_MS}, but never shorter than
- * the backoff, so `Retry-After: 0` or a date in the past cannot make a tight request loop.
- */
-function retryDelay(attempt, retryAfterMs, random = Math.random) {
-    return Math.max(backoffDelay(attempt, random), Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
-}
-/**
- * Parses a `Retry-After` header: delay-seconds (`"120"`, decimals tolerated) or an HTTP-date.
- * Returns milliseconds from `now` (never negative), or `undefined` when absent or unreadable.
- */
-function parseRetryAfter(header, now = Date.now()) {
-    const value = (Array.isArray(header) ? header[0] : header)?.trim();
-    if (!value)
-        return undefined;
-    if (/^\d+(\.\d+)?$/.test(value))
-        return Math.round(Number(value) * 1000);
-    // Only an HTTP-date from here on ("Wed, 21 Oct 2015 07:28:00 GMT"); Date.parse would read "-5" as a year.
-    if (!/[a-z]{3}/i.test(value))
-        return undefined;
-    const at = Date.parse(value);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+function requireSameAction(record, action, what) {
+    if (record.action === undefined || record.action === action)
+        return;
+    throw new ApprovalError('bad_response', `${what}: the server answered with approval ${excerpt(record.id, 80)} for action "${excerpt(record.action, 80)}", not "${excerpt(action, 80)}"; refusing it`, { approvalId: record.id });
 }
 
-;// CONCATENATED MODULE: ./src/client/client.ts
+;// CONCATENATED MODULE: ./src/client/http-response.ts
 /**
- * The project's one HTTP client for an approvals API (ours or JamJet Cloud). It speaks the
- * wire contract (README, `src/contract/`) over one shared keep-alive undici dispatcher, bounds every
- * request with a timeout composed with the caller's signal, and turns every failure into an
- * `ApprovalError` with a code (or a `DOMException` `AbortError` when the caller aborted).
- * The API key never appears in a message.
+ * Reading an approvals API's answer safely: a size bound, `Content-Encoding` undone within that
+ * bound, a BOM dropped, and the contract's `{error: {code, message}}` bodies read without ever
+ * trusting their shape.
  */
 
 
 
-
-
-
-
-
-
-/** Per-request timeout when the caller gives none (long-polls add their wait to it). */
-const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-/** How long past the asked wait a long-poll may take before we call it lost. */
-const LONG_POLL_MARGIN_MS = 5_000;
 /** Larger answers are refused: no approvals API needs more, and a hostile one could send gigabytes. */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
-const USER_AGENT = 'approval-gate';
-let sharedAgent;
-/** The one keep-alive dispatcher every client shares (created on first use). */
-function sharedDispatcher() {
-    sharedAgent ??= new undici/* Agent */.g6({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connect: { timeout: 10_000 } });
-    return sharedAgent;
-}
+/** Reads a body up to {@link MAX_RESPONSE_BYTES}, destroying it when it is larger. */
 async function readLimited(body, what) {
     const chunks = [];
     let size = 0;
@@ -75438,21 +75494,27 @@ function parseJson(text) {
         return { ok: false };
     }
 }
-/** `{error:{code,message}}` from an error body, or an excerpt of a non-JSON one. */
-function describeErrorBody(text) {
+/** The `{error: {code, message}}` of an error body, as far as it has that shape. */
+function errorBodyFields(text) {
     const parsed = parseJson(text);
-    if (parsed.ok && typeof parsed.value === 'object' && parsed.value !== null) {
-        const error = parsed.value.error;
-        if (typeof error === 'object' && error !== null) {
-            const { code, message } = error;
-            const parts = [typeof code === 'string' ? code : undefined, typeof message === 'string' ? excerpt(message, 300) : undefined];
-            const said = parts.filter(Boolean).join(': ');
-            if (said)
-                return said;
-        }
-        if (typeof error === 'string')
-            return excerpt(error, 300);
-    }
+    if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null)
+        return {};
+    const error = parsed.value.error;
+    if (typeof error === 'string')
+        return { bare: error };
+    if (typeof error !== 'object' || error === null)
+        return {};
+    const { code, message } = error;
+    return { code: typeof code === 'string' ? code : undefined, message: typeof message === 'string' ? message : undefined };
+}
+/** `code: message` from an error body, or an excerpt of a non-JSON one. */
+function describeErrorBody(text) {
+    const { code, message, bare } = errorBodyFields(text);
+    const said = [code, message === undefined ? undefined : excerpt(message, 300)].filter(Boolean).join(': ');
+    if (said)
+        return said;
+    if (bare !== undefined)
+        return excerpt(bare, 300);
     return text.trim() === '' ? 'no details given' : `body: ${excerpt(text, 120)}`;
 }
 /** A record sent along with an error (e.g. `409` carries the current record), if any. */
@@ -75471,6 +75533,153 @@ function recordInErrorBody(text) {
     }
     return undefined;
 }
+
+;// CONCATENATED MODULE: ./src/client/retry-policy.ts
+/**
+ * How long to wait before retrying: capped exponential backoff with full jitter (so many
+ * clients failing together do not retry in lockstep), and the server's `Retry-After`.
+ */
+const BACKOFF_BASE_MS = 250;
+const BACKOFF_CAP_MS = 15_000;
+/**
+ * Longest `Retry-After` honoured. A larger one (a confused or hostile server) would make the
+ * wait sleep past every decision until its deadline; after this long we look again.
+ */
+const MAX_RETRY_AFTER_MS = 60_000;
+/** Consecutive 5xx answers after which the wait ends with `ApprovalTimeout` cause `server_error`. */
+const MAX_CONSECUTIVE_SERVER_ERRORS = 3;
+/**
+ * Delay before retry number `attempt` (1 for the first retry): uniformly random in
+ * `[0, min(cap, base · 2^(attempt-1))]` ("full jitter").
+ */
+function backoffDelay(attempt, random = Math.random, baseMs = BACKOFF_BASE_MS, capMs = BACKOFF_CAP_MS) {
+    const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
+    return Math.floor(random() * ceiling);
+}
+/**
+ * Delay before retry number `attempt` after an answer that said `Retry-After: retryAfterMs`
+ * (if it did): the server's delay, capped at {@link MAX_RETRY_AFTER_MS}, but never shorter than
+ * the backoff, so `Retry-After: 0` or a date in the past cannot make a tight request loop.
+ */
+function retryDelay(attempt, retryAfterMs, random = Math.random) {
+    return Math.max(backoffDelay(attempt, random), Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+}
+/**
+ * Parses a `Retry-After` header: delay-seconds (`"120"`, decimals tolerated) or an HTTP-date.
+ * Returns milliseconds from `now` (never negative), or `undefined` when absent or unreadable.
+ */
+function parseRetryAfter(header, now = Date.now()) {
+    const value = (Array.isArray(header) ? header[0] : header)?.trim();
+    if (!value)
+        return undefined;
+    if (/^\d+(\.\d+)?$/.test(value))
+        return Math.round(Number(value) * 1000);
+    // Only an HTTP-date from here on ("Wed, 21 Oct 2015 07:28:00 GMT"); Date.parse would read "-5" as a year.
+    if (!/[a-z]{3}/i.test(value))
+        return undefined;
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+;// CONCATENATED MODULE: ./src/client/http-errors.ts
+/**
+ * What a non-2xx answer means for the caller: one `ApprovalError` code per kind of answer, and a
+ * message that says what to do, naming the caller's own settings (`--api-key` in the CLI, the
+ * `api-key` input in the action, `apiKey` in the library).
+ */
+
+
+
+
+
+/** The error for a non-2xx answer. */
+function errorForAnswer(response, source) {
+    const { status, text } = response;
+    const [code, message] = classify(response, source, describeErrorBody(text));
+    return new ApprovalError(code, message, {
+        status,
+        approvalId: source.approvalId,
+        retryAfterMs: parseRetryAfter(response.headers['retry-after']),
+        record: status === 409 ? recordInErrorBody(text) : undefined,
+    });
+}
+function classify(response, source, said) {
+    const { status } = response;
+    const { what, apiUrl, names } = source;
+    const wireCode = errorBodyFields(response.text).code;
+    if (status === 401)
+        return ['unauthorized', `${what}: ${apiUrl} refused the API key (HTTP 401: ${said}). Check ${names.apiKey} and that the key is not revoked`];
+    if (status === 403)
+        return ['unauthorized', `${what}: the API key is not allowed to do this (HTTP 403: ${said}). Use a key with the needed scope`];
+    if (status === 404)
+        return ['not_found', notFoundMessage(source, said)];
+    if (status === 409)
+        return ['conflict', `${what}: the approval is no longer pending (HTTP 409: ${said})`];
+    if (status === 422 && wireCode === contract/* WIRE_ERROR_CODES */.Ej.idempotencyKeyReused) {
+        return [
+            'idempotency_key_reused',
+            `${what}: the idempotency key was already used for a different request (HTTP 422: ${said}). Use a new key for a new request; the earlier approval does not cover this one`,
+        ];
+    }
+    if (status === 429)
+        return ['rate_limited', `${what}: rate limited (HTTP 429: ${said})`];
+    if (status >= 300 && status < 400 && status !== 304)
+        return ['bad_request', redirectMessage(response, source)];
+    if (status >= 500 && wireCode === contract/* WIRE_ERROR_CODES */.Ej.integrityError) {
+        return [
+            'integrity_error',
+            `${what}: the server could not prove this approval's decision (HTTP ${status}: ${said}). Treated as not approved: ask the server's operator to run "approval-gate audit verify"`,
+        ];
+    }
+    if (status >= 500)
+        return ['server_error', `${what}: the API failed (HTTP ${status}: ${said})`];
+    return ['bad_request', `${what}: HTTP ${status}: ${said}`];
+}
+function notFoundMessage(source, said) {
+    const { what, apiUrl, path, approvalId, names } = source;
+    if (approvalId)
+        return `${what}: no such approval (HTTP 404: ${said}); it does not exist or belongs to another project`;
+    const hint = /\/v1$/i.test(apiUrl)
+        ? `Drop the trailing /v1 from ${names.apiUrl}: use ${apiUrl.replace(/\/v1$/i, '')}`
+        : `Check ${names.apiUrl}: it should be the server's base URL, e.g. https://approvals.example.com`;
+    return `${what}: HTTP 404 from ${apiUrl}${path.split('?')[0]} (${said}). ${hint}`;
+}
+/** Redirects are never followed: the Authorization header must not travel to wherever a server points. */
+function redirectMessage(response, source) {
+    const location = response.headers.location;
+    const target = typeof location === 'string' && location !== '' ? ` to ${excerpt(location, 200)}` : '';
+    return `${source.what}: HTTP ${response.status} redirect${target}, not followed so the API key goes nowhere else. Set ${source.names.apiUrl} to the API's final address`;
+}
+
+;// CONCATENATED MODULE: ./src/client/client.ts
+/**
+ * The project's one HTTP client for an approvals API (ours or JamJet Cloud). It speaks the
+ * wire contract (README, `src/contract/`) over one shared keep-alive undici dispatcher, bounds every
+ * request with a timeout composed with the caller's signal, and turns every failure into an
+ * `ApprovalError` with a code (or a `DOMException` `AbortError` when the caller aborted).
+ * The API key never appears in a message.
+ */
+
+
+
+
+
+
+
+
+
+
+/** Per-request timeout when the caller gives none (long-polls add their wait to it). */
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** How long past the asked wait a long-poll may take before we call it lost. */
+const LONG_POLL_MARGIN_MS = 5_000;
+const USER_AGENT = 'approval-gate';
+let sharedAgent;
+/** The one keep-alive dispatcher every client shares (created on first use). */
+function sharedDispatcher() {
+    sharedAgent ??= new undici/* Agent */.g6({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connect: { timeout: 10_000 } });
+    return sharedAgent;
+}
 /**
  * An approvals API client. One instance per API/key; all instances share one keep-alive
  * connection pool. Safe to use concurrently.
@@ -75482,6 +75691,7 @@ class ApprovalsClient {
     // A private field: never shows up in console.log, JSON.stringify or error objects.
     #apiKey;
     #dispatcher;
+    #names;
     /** Throws `ApprovalError('invalid_config')` for a bad URL, a missing key or a bad timeout. */
     constructor(options = {}) {
         const connection = resolveConnection(options);
@@ -75493,8 +75703,12 @@ class ApprovalsClient {
         }
         this.requestTimeoutMs = Math.min(timeout, MAX_TIMER_MS);
         this.#dispatcher = options.dispatcher ?? sharedDispatcher();
+        this.#names = settingNames(options.settingNames);
     }
-    /** `POST /v1/approvals`. Failures other than auth/network/5xx/429 are `create_failed`. */
+    /**
+     * `POST /v1/approvals`. Failures other than auth/network/5xx/429 are `create_failed`; a reused
+     * idempotency key is `idempotency_key_reused`; an answer about another action is `bad_response`.
+     */
     async create(input, options = {}) {
         const what = `Creating approval "${excerpt(String(input.action), 60)}"`;
         const body = { action: input.action, context: input.context ?? {} };
@@ -75508,13 +75722,16 @@ class ApprovalsClient {
         const headers = {};
         if (input.idempotencyKey !== undefined)
             headers['idempotency-key'] = input.idempotencyKey;
+        let record;
         try {
-            const record = await this.#call('POST', '/v1/approvals', what, options, { body, headers });
-            return parseRecord(record, what, { status: 'pending' });
+            record = parseRecord(await this.#call('POST', '/v1/approvals', what, options, { body, headers }), what, { status: 'pending' });
         }
         catch (error) {
             throw this.#asCreateFailure(error);
         }
+        // Not a failure to create: an answer about another request must never pass as this one.
+        requireSameAction(record, input.action, what);
+        return record;
     }
     /** `GET /v1/approvals/{id}`, optionally long-polling with `?wait=`. */
     async get(id, options = {}) {
@@ -75573,60 +75790,19 @@ class ApprovalsClient {
     async #call(method, path, what, options, extra) {
         const response = await this.#send(method, path, what, options, extra);
         const { status, text } = response;
-        if (status >= 200 && status < 300) {
-            if (text.trim() === '')
-                throw this.#error('bad_response', `${what}: HTTP ${status} with an empty body (expected JSON)`, { status, approvalId: extra.approvalId });
-            const parsed = parseJson(text);
-            if (!parsed.ok) {
-                throw this.#error('bad_response', `${what}: HTTP ${status} but the body is not JSON (${excerpt(text, 80)}). Is ${this.apiUrl} an approvals API?`, {
-                    status,
-                    approvalId: extra.approvalId,
-                });
-            }
-            return parsed.value;
+        if (status < 200 || status >= 300) {
+            throw this.#redacted(errorForAnswer(response, { what, apiUrl: this.apiUrl, path, approvalId: extra.approvalId, names: this.#names }));
         }
-        const said = describeErrorBody(text);
-        const details = { status, approvalId: extra.approvalId };
-        const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
-        let code;
-        let message;
-        if (status === 401 || status === 403) {
-            code = 'unauthorized';
-            message =
-                status === 401
-                    ? `${what}: ${this.apiUrl} refused the API key (HTTP 401: ${said}). Check apiKey / APPROVAL_GATE_API_KEY and that the key is not revoked`
-                    : `${what}: the API key is not allowed to do this (HTTP 403: ${said}). Use a key with the needed scope`;
+        if (text.trim() === '')
+            throw this.#error('bad_response', `${what}: HTTP ${status} with an empty body (expected JSON)`, { status, approvalId: extra.approvalId });
+        const parsed = parseJson(text);
+        if (!parsed.ok) {
+            throw this.#error('bad_response', `${what}: HTTP ${status} but the body is not JSON (${excerpt(text, 80)}). Is ${this.apiUrl} an approvals API?`, {
+                status,
+                approvalId: extra.approvalId,
+            });
         }
-        else if (status === 404) {
-            code = 'not_found';
-            message = extra.approvalId
-                ? `${what}: no such approval (HTTP 404: ${said}); it does not exist or belongs to another project`
-                : `${what}: HTTP 404 from ${this.apiUrl}${path.split('?')[0]} (${said}). Check apiUrl`;
-        }
-        else if (status === 409) {
-            code = 'conflict';
-            message = `${what}: the approval is no longer pending (HTTP 409: ${said})`;
-        }
-        else if (status === 429) {
-            code = 'rate_limited';
-            message = `${what}: rate limited (HTTP 429: ${said})`;
-        }
-        else if (status >= 300 && status < 400 && status !== 304) {
-            // Never followed: the Authorization header must not travel to wherever a server points.
-            const location = response.headers.location;
-            const target = typeof location === 'string' && location !== '' ? ` to ${excerpt(location, 200)}` : '';
-            code = 'bad_request';
-            message = `${what}: HTTP ${status} redirect${target}, not followed so the API key goes nowhere else. Set apiUrl to the API's final address`;
-        }
-        else if (status >= 500) {
-            code = 'server_error';
-            message = `${what}: the API failed (HTTP ${status}: ${said})`;
-        }
-        else {
-            code = 'bad_request';
-            message = `${what}: HTTP ${status}: ${said}`;
-        }
-        throw this.#error(code, message, { ...details, retryAfterMs, record: status === 409 ? recordInErrorBody(text) : undefined });
+        return parsed.value;
     }
     async #send(method, path, what, options, extra) {
         const { signal } = options;
@@ -75674,7 +75850,7 @@ class ApprovalsClient {
             if (error instanceof ApprovalError)
                 throw error;
             if (timedOut) {
-                throw this.#error('network_error', `${what}: no answer from ${this.apiUrl} within ${timeoutMs} ms`, { approvalId: extra.approvalId });
+                throw this.#error('network_error', `${what}: no answer from ${this.apiUrl} within ${(0,duration/* formatDuration */.a3)(timeoutMs)}`, { approvalId: extra.approvalId });
             }
             const reason = error instanceof Error ? `${error.code ?? error.name}: ${error.message}` : String(error);
             throw this.#error('network_error', `${what}: could not reach ${this.apiUrl} (${reason})`, { approvalId: extra.approvalId, cause: error });
@@ -75687,6 +75863,12 @@ class ApprovalsClient {
     /** Builds an error whose message cannot leak the key, even if a hostile server echoed it. */
     #error(code, message, details) {
         return new ApprovalError(code, this.redact(message), details);
+    }
+    #redacted(error) {
+        const message = this.redact(error.message);
+        if (message === error.message)
+            return error;
+        return new ApprovalError(error.code, message, { status: error.status, approvalId: error.approvalId, retryAfterMs: error.retryAfterMs, record: error.record });
     }
     /** Replaces the API key wherever it appears in `text`. */
     redact(text) {
@@ -75758,6 +75940,8 @@ async function withdrawRequest(client, target, reason, { boundMs = WITHDRAW_BOUN
 
 
 
+
+
 // The `?wait=` asked for (30 s): 120 requests per waited hour, well under proxies' idle limits.
 
 /**
@@ -75781,7 +75965,7 @@ async function requestApproval(action, options = {}) {
     const { signal } = config;
     if (signal?.aborted)
         throw abortError(signal.reason);
-    const client = new ApprovalsClient({ apiUrl: config.apiUrl, apiKey: config.apiKey });
+    const client = new ApprovalsClient({ apiUrl: config.apiUrl, apiKey: config.apiKey, settingNames: config.names });
     const target = {};
     // Ends our own requests and sleeps; the caller's signal is listened to exactly once, here.
     const stop = new AbortController();
@@ -75806,7 +75990,7 @@ async function requestApproval(action, options = {}) {
         if (error instanceof ApprovalTimeout && error.cause !== 'expired') {
             // Thrown at the deadline, not after the withdrawal: it runs alongside (bounded, and it
             // keeps the event loop alive), and a caller about to exit awaits it via `onWithdraw`.
-            const reason = error.cause === 'server_error' ? 'the requester gave up after repeated server errors' : `no decision within ${config.timeoutMs} ms`;
+            const reason = error.cause === 'server_error' ? 'the requester gave up after repeated server errors' : `no decision within ${(0,duration/* formatDuration */.a3)(config.timeoutMs)}`;
             // Only a passed deadline is a timeout on the server too; giving up on 5xx is a withdrawal.
             handOver(config, withdrawRequest(client, target, reason, { timedOut: error.cause === undefined }));
         }
@@ -75837,102 +76021,159 @@ function emit(config, event) {
         // Logging trouble must not end the wait.
     }
 }
-/** The create-then-wait loop. Stops at the deadline, on a terminal status, or when `stop` aborts. */
-async function waitForDecision(client, config, target, stop) {
-    const startedAt = external_node_perf_hooks_.performance.now();
-    const deadline = startedAt + config.timeoutMs;
-    const remaining = () => deadline - external_node_perf_hooks_.performance.now();
-    const idempotencyKey = config.idempotencyKey ?? (0,external_node_crypto_.randomUUID)();
-    let retries = 0;
-    let serverErrors = 0;
+/**
+ * One wait's clock and retry state: the deadline, the connect budget (until the API first
+ * answers), and the counters that decide when retrying stops.
+ */
+class WaitState {
+    client;
+    config;
+    target;
+    stop;
+    startedAt = external_node_perf_hooks_.performance.now();
+    deadline;
+    idempotencyKey;
+    retries = 0;
+    serverErrors = 0;
+    /** Whether any HTTP answer came back yet; until then the connect budget applies. */
+    reached = false;
+    constructor(client, config, target, stop) {
+        this.client = client;
+        this.config = config;
+        this.target = target;
+        this.stop = stop;
+        this.deadline = this.startedAt + config.timeoutMs;
+        this.idempotencyKey = config.idempotencyKey ?? (0,external_node_crypto_.randomUUID)();
+    }
+    remaining() {
+        return this.deadline - external_node_perf_hooks_.performance.now();
+    }
+    /** Time left to reach the API at all (infinite once it has answered). */
+    connectRemaining() {
+        return this.reached ? Infinity : this.startedAt + this.config.connectTimeoutMs - external_node_perf_hooks_.performance.now();
+    }
     /** Throws once the wait is over: aborted (the caller's race reports it) or past the deadline. */
-    const checkTime = () => {
-        if (stop.aborted)
+    checkTime() {
+        if (this.stop.aborted)
             throw abortError();
-        if (remaining() <= 0)
-            throw new ApprovalTimeout(config.timeoutMs, target.approvalId);
-    };
+        if (this.remaining() <= 0)
+            throw new ApprovalTimeout(this.config.timeoutMs, this.target.approvalId);
+    }
     /** Sleeps, but never past the deadline; ends at once on abort. */
-    const pause = async (ms) => {
-        await sleep(Math.min(ms, remaining()), stop);
-        checkTime();
-    };
+    async pause(ms) {
+        await sleep(Math.min(ms, this.remaining()), this.stop);
+        this.checkTime();
+    }
+    /** An answer came back: the API is reachable and the retry counters start over. */
+    succeeded() {
+        this.reached = true;
+        this.retries = 0;
+        this.serverErrors = 0;
+    }
     /** Transient failures wait and return (the caller retries); anything else is thrown. */
-    const recover = async (error) => {
-        checkTime();
+    async recover(error) {
+        this.checkTime();
         if (!(error instanceof ApprovalError))
             throw error;
+        if (error.status !== undefined)
+            this.reached = true;
         if (error.code === 'server_error') {
-            serverErrors++;
-            if (serverErrors >= MAX_CONSECUTIVE_SERVER_ERRORS)
-                throw new ApprovalTimeout(config.timeoutMs, target.approvalId, 'server_error');
+            this.serverErrors++;
+            if (this.serverErrors >= MAX_CONSECUTIVE_SERVER_ERRORS)
+                throw new ApprovalTimeout(this.config.timeoutMs, this.target.approvalId, 'server_error');
         }
         else if (error.code !== 'rate_limited' && error.code !== 'network_error') {
             throw error;
         }
-        retries++;
-        const delayMs = Math.max(0, Math.min(retryDelay(retries, error.retryAfterMs), remaining()));
-        emit(config, { type: 'retrying', approvalId: target.approvalId, attempt: retries, delayMs, error: error.message });
-        await pause(delayMs);
-    };
-    const succeeded = () => {
-        retries = 0;
-        serverErrors = 0;
-    };
-    // 1. Create, retrying transient failures with the same Idempotency-Key: never two approvals.
-    let record;
-    while (record === undefined) {
-        checkTime();
+        if (this.connectRemaining() <= 0)
+            throw unreachable(this.config, error);
+        this.retries++;
+        const delayMs = Math.max(0, Math.min(retryDelay(this.retries, error.retryAfterMs), this.remaining(), this.connectRemaining()));
+        emit(this.config, { type: 'retrying', approvalId: this.target.approvalId, attempt: this.retries, delayMs, error: error.message });
+        await this.pause(delayMs);
+        if (this.connectRemaining() <= 0)
+            throw unreachable(this.config, error);
+    }
+}
+/** The API never answered within the connect budget. */
+function unreachable(config, last) {
+    return new ApprovalError('unreachable', `Could not reach ${config.apiUrl} within ${(0,duration/* formatDuration */.a3)(config.connectTimeoutMs)} (last error: ${last.message}). Check ${config.names.apiUrl} and that the server is up`, { cause: last });
+}
+/** The create-then-wait loop. Stops at the deadline, on a terminal status, or when `stop` aborts. */
+async function waitForDecision(client, config, target, stop) {
+    const state = new WaitState(client, config, target, stop);
+    const record = await createApproval(state);
+    state.checkTime();
+    emit(config, { type: 'created', approvalId: record.id, url: record.url ?? undefined, record });
+    return pollUntilDecided(state, record);
+}
+/** Creates the approval, retrying transient failures with the same Idempotency-Key: never two approvals. */
+async function createApproval(state) {
+    const { client, config, target } = state;
+    for (;;) {
+        state.checkTime();
         const createStop = new AbortController();
         // Not tied to `stop`: if the caller aborts now, the withdrawal still learns the id from it.
-        const creating = client.create({ action: config.action, context: config.context, agent: config.agent, idempotencyKey, timeoutMs: config.timeoutMs }, { signal: createStop.signal, timeoutMs: Math.min(DEFAULT_REQUEST_TIMEOUT_MS, remaining()) });
+        const creating = client.create({ action: config.action, context: config.context, agent: config.agent, idempotencyKey: state.idempotencyKey, timeoutMs: config.timeoutMs }, { signal: createStop.signal, timeoutMs: Math.max(1, Math.min(DEFAULT_REQUEST_TIMEOUT_MS, state.remaining(), state.connectRemaining())) });
         target.pendingCreate = creating.catch(() => undefined);
         target.stopCreate = () => createStop.abort();
         try {
-            record = await creating;
+            const record = await creating;
             target.approvalId = record.id;
-            succeeded();
+            state.succeeded();
+            return record;
         }
         catch (error) {
-            await recover(error);
+            await state.recover(error);
         }
         finally {
             target.pendingCreate = undefined;
             target.stopCreate = undefined;
         }
     }
-    checkTime();
-    const approvalId = record.id;
-    emit(config, { type: 'created', approvalId, url: record.url ?? undefined, record });
-    // 2. Wait: check at once, then long-poll; pace ourselves when the server answers early.
+}
+/** Checks at once, then long-polls; paces itself when the server answers early (no long-poll). */
+async function pollUntilDecided(state, first) {
+    const { config } = state;
+    let record = first;
     for (;;) {
         if (record.status !== 'pending')
             return settle(config, record);
-        checkTime();
-        const waitSeconds = Math.min(contract/* LONG_POLL_SECONDS */.xT, remaining() / 1000);
+        state.checkTime();
+        const waitSeconds = Math.min(contract/* LONG_POLL_SECONDS */.xT, state.remaining() / 1000);
         const requestStart = external_node_perf_hooks_.performance.now();
-        try {
-            record = await client.get(approvalId, {
-                waitSeconds,
-                signal: stop,
-                timeoutMs: Math.min(waitSeconds * 1000 + LONG_POLL_MARGIN_MS, remaining()),
-            });
-            succeeded();
-        }
-        catch (error) {
-            await recover(error);
-            continue;
-        }
+        const next = await checkOnce(state, record.id, waitSeconds);
+        if (next === undefined)
+            continue; // a transient failure, already waited out
+        record = next;
         if (record.status !== 'pending')
             continue;
-        checkTime();
-        emit(config, { type: 'waiting', approvalId, waitedMs: Math.round(external_node_perf_hooks_.performance.now() - startedAt), remainingMs: Math.max(0, Math.round(remaining())) });
+        state.checkTime();
+        emit(config, { type: 'waiting', approvalId: record.id, waitedMs: Math.round(external_node_perf_hooks_.performance.now() - state.startedAt), remainingMs: Math.max(0, Math.round(state.remaining())) });
         // A pending answer well before the asked wait means the server does not long-poll:
         // space request starts by pollIntervalMs instead of hammering it.
         const tookMs = external_node_perf_hooks_.performance.now() - requestStart;
         if (tookMs < (waitSeconds * 1000) / 2)
-            await pause(config.pollIntervalMs - tookMs);
+            await state.pause(config.pollIntervalMs - tookMs);
     }
+}
+/** One status check (long-poll); `undefined` after a transient failure it has waited out. */
+async function checkOnce(state, approvalId, waitSeconds) {
+    let record;
+    try {
+        record = await state.client.get(approvalId, {
+            waitSeconds,
+            signal: state.stop,
+            timeoutMs: Math.min(waitSeconds * 1000 + LONG_POLL_MARGIN_MS, state.remaining()),
+        });
+    }
+    catch (error) {
+        await state.recover(error);
+        return undefined;
+    }
+    state.succeeded();
+    requireSameAction(record, state.config.action, `Checking approval ${approvalId}`);
+    return record;
 }
 /** Turns a non-pending record into the call's outcome. */
 function settle(config, record) {
@@ -75969,7 +76210,7 @@ function settle(config, record) {
 
 /***/ }),
 
-/***/ 2397:
+/***/ 5985:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -75985,10 +76226,11 @@ __nccwpck_require__.d(__webpack_exports__, {
   dg: () => (/* reexport */ MAX_CONTEXT_BYTES),
   mn: () => (/* reexport */ MAX_TIMEOUT_MS),
   ZI: () => (/* reexport */ MAX_WAIT_SECONDS),
-  SU: () => (/* reexport */ MIN_TIMEOUT_MS)
+  SU: () => (/* reexport */ MIN_TIMEOUT_MS),
+  Ej: () => (/* reexport */ WIRE_ERROR_CODES)
 });
 
-// UNUSED EXPORTS: DECISION_VERBS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, OPTIONAL_LINE_PATTERN, PRINTABLE_LINE_PATTERN, REASON_PATTERN, isValidReason
+// UNUSED EXPORTS: APPROVAL_ERROR_CODES, DECISION_VERBS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, OPTIONAL_LINE_PATTERN, OUTCOME_ERROR_CODES, PRINTABLE_LINE_PATTERN, REASON_PATTERN, isValidReason
 
 ;// CONCATENATED MODULE: ./src/contract/approval.ts
 /** The approval record and its vocabulary, as the wire contract defines them. */
@@ -76069,11 +76311,45 @@ function isValidReason(text, maxChars) {
     return text.length <= maxChars && REASON.test(text);
 }
 
+;// CONCATENATED MODULE: ./src/contract/client-errors.ts
+/**
+ * Every error code a client of the wire contract (the core, and through it the CLI and the
+ * action) reports, written once. Callers branch on these codes, never on message text.
+ */
+/** Codes of `ApprovalError`: the request did not end in a decision, for the reason named. */
+const APPROVAL_ERROR_CODES = (/* unused pure expression or super */ null && ([
+    'invalid_config', // bad option: missing key, malformed URL, bad context, bad timeout, a self-hosted key without an API URL
+    'unauthorized', // 401/403: missing, unknown or revoked API key
+    'not_found', // 404: unknown approval id (or another project's)
+    'create_failed', // the approval could not be created (4xx on create, or no id back)
+    'idempotency_key_reused', // 422 on create: the Idempotency-Key was used before for a different request
+    'bad_request', // another 4xx the server explained
+    'bad_response', // a 2xx that is not JSON, lacks the expected fields, or is about another action or approval
+    'unknown_status', // a status this client does not know
+    'cancelled', // the request was withdrawn on the server (status `cancelled`)
+    'conflict', // 409: decide/cancel on an approval that is no longer pending (`record` holds it)
+    'rate_limited', // 429 (`retryAfterMs` when the server said); `requestApproval` retries it
+    'server_error', // 5xx (`retryAfterMs` when the server said); `requestApproval` retries it, 3 in a row end the wait
+    'integrity_error', // 500 `integrity_error`: the server could not prove the decision; never retried, never approved
+    'network_error', // no answer: connection refused/reset, DNS, or the per-request timeout; retried by `requestApproval`
+    'unreachable', // the API was never reached within the connect budget (`connectTimeoutMs`)
+]));
+/** Codes of the two outcomes that are not failures of the client: a person said no, or nobody decided. */
+const OUTCOME_ERROR_CODES = (/* unused pure expression or super */ null && (['rejected', 'timed_out']));
+/** Error codes of the server's `{error: {code}}` bodies that the client treats specially. */
+const WIRE_ERROR_CODES = {
+    /** `422` on create: same `Idempotency-Key`, different request. */
+    idempotencyKeyReused: 'idempotency_key_reused',
+    /** `500`: the server cannot prove the approval's decision (its audit event is missing or forged). */
+    integrityError: 'integrity_error',
+};
+
 ;// CONCATENATED MODULE: ./src/contract/index.ts
 /**
  * The wire contract in one place: statuses, record and filter shapes, limits, defaults and
  * text rules. Imported by the client core, the server, the dashboard, the CLI and the action.
  */
+
 
 
 
@@ -76186,18 +76462,31 @@ function formatDuration(ms) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ oneLine)
+/* harmony export */   B: () => (/* binding */ logLine)
 /* harmony export */ });
+/* unused harmony export oneLine */
 /**
- * CI runners read commands from any log line (GitHub Actions: `::add-mask::`, `::error::`, …),
- * and terminals obey escape sequences, so server-sent text (ids, approver, reason) printed by
- * the action (`core.info`) or the CLI must not start a new line or carry control characters.
+ * CI runners read commands from any log line (GitHub Actions: `::add-mask::`, `::error::`,
+ * `::stop-commands::`, the older `##[…]`), and terminals obey escape sequences, so server-sent
+ * text (ids, approver, reason) printed by the action (`core.info`) or the CLI must not start a
+ * new line, carry control characters, or itself begin with a command.
  * (`core.notice`/`warning`/`error`/`setFailed` escape their message themselves.)
  */
 /** Replaces line breaks and other control characters with spaces. */
 function oneLine(text) {
     // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
-    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u0085]+/g, ' ');
+}
+// `%0A`, `%0d`, and the same percent-encoded again (`%250A`): the runner decodes these in command data.
+const ENCODED_LINE_BREAK = /%(?:25)*0[ad]/gi;
+// A workflow command at the start of a line, after optional whitespace.
+const LEADING_COMMAND = /^(\s*)(::|##\[)/;
+/**
+ * One line of log text that can never be (or become) a workflow command: `oneLine`, encoded
+ * line breaks turned into spaces too, and a leading `::` or `##[` broken up (`: :`, `# #[`).
+ */
+function logLine(text) {
+    return oneLine(text.replace(ENCODED_LINE_BREAK, ' ')).replace(LEADING_COMMAND, (_match, space, command) => `${space}${command === '::' ? ': :' : '# #['}`);
 }
 
 

@@ -5,7 +5,7 @@
 import * as core from '@actions/core'
 import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalRecord, type WithdrawalResult } from '../client/index.js'
 import { formatDuration } from '../shared/duration.js'
-import { getSettings, InvalidInputsError } from './inputs.js'
+import { ACTION_SETTING_NAMES, getSettings, InvalidInputsError } from './inputs.js'
 import { logLine } from '../shared/log-text.js'
 import { approvedOutcome, failedOutcome, isAbortError, type GateOutcome, type OutcomeFacts } from './outcome.js'
 import { createProgressReporter } from './progress.js'
@@ -64,6 +64,8 @@ async function waitForDecision(settings: GateSettings, signal: AbortSignal | und
       context: settings.context,
       timeoutMs: settings.timeoutMs,
       pollIntervalMs: settings.pollIntervalMs,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      settingNames: ACTION_SETTING_NAMES,
       apiUrl: settings.apiUrl,
       apiKey: settings.apiKey,
       agent: settings.agent,

@@ -6,11 +6,14 @@
 import { ApprovalError, ApprovalRejected, ApprovalTimeout, type ApprovalRecord, type WithdrawalResult } from '../client/index.js'
 import { formatDuration } from '../shared/duration.js'
 
-/** Values of the `decision` output. Empty when the gate failed for another reason (auth, API, config). */
-export type Decision = 'approved' | 'rejected' | 'timed_out' | 'cancelled'
+/**
+ * Values of the `decision` output: how the gate ended. (Not the core's `Decision`, the verb a
+ * decider sends.) Empty when the gate failed for another reason (auth, API, config).
+ */
+export type DecisionOutput = 'approved' | 'rejected' | 'timed_out' | 'cancelled'
 
 export interface GateOutcome {
-  decision?: Decision
+  decision?: DecisionOutput
   approvalId?: string
   approver?: string
   reason?: string
@@ -104,8 +107,17 @@ export function failedOutcome(error: unknown, facts: OutcomeFacts): GateOutcome 
     return { ...base, approvalId: error.approvalId ?? base.approvalId, decision: 'cancelled', failure: `${subject} was withdrawn on the server before anyone decided: ${error.message}` }
   }
 
+  if (error instanceof ApprovalError && error.code === 'integrity_error') {
+    return {
+      ...base,
+      approvalId: error.approvalId ?? base.approvalId,
+      failure: `The approvals server could not prove the decision on ${subject}, so the gate does not pass (integrity_error): ${error.message}`,
+    }
+  }
+
   if (error instanceof ApprovalError) {
-    return { ...base, approvalId: error.approvalId ?? base.approvalId, failure: `Approval gate failed (${error.code}${error.status ? `, HTTP ${error.status}` : ''}): ${error.message}${hintFor(error)}` }
+    const said = sentence(`Approval gate failed (${error.code}${error.status ? `, HTTP ${error.status}` : ''}): ${error.message}`)
+    return { ...base, approvalId: error.approvalId ?? base.approvalId, failure: `${said}${hintFor(error)}` }
   }
 
   const message = error instanceof Error ? error.message : String(error)
@@ -117,10 +129,16 @@ export function isAbortError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError'
 }
 
+/** Ends a message with a full stop unless it already ends a sentence. */
+function sentence(text: string): string {
+  return /[.!?]$/.test(text.trimEnd()) ? text.trimEnd() : `${text.trimEnd()}.`
+}
+
+/** What the core's message (which already names the input) leaves out. */
 function hintFor(error: ApprovalError): string {
   switch (error.code) {
     case 'unauthorized':
-      return ' Check the api-key input (the secret it comes from exists, and the key is not revoked) and that api-url points at the server that issued it.'
+      return error.status === 401 ? ' Also check that the secret behind it exists and that api-url points at the server that issued the key.' : ''
     case 'invalid_config':
       return ' Check the action inputs.'
     default:
@@ -134,7 +152,7 @@ function withdrawalText(withdrawal: OutcomeFacts['withdrawal']): string {
     case 'withdrawn':
       return 'the approval request was withdrawn.'
     case 'not_pending':
-      return 'the approval request was no longer pending.'
+      return 'by then it had already been decided or closed on the server, so there was nothing left to withdraw.'
     case 'nothing_created':
       return 'no approval request had been created yet.'
     case 'failed':
