@@ -74218,6 +74218,20 @@ const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 function getSettings(env = process.env) {
     for (const typo of misspelledInputs(env))
         core.warning(`The workflow sets "${typo.given}", which is not an input of this action: did you mean ${typo.input}? It is ignored.`);
+    const inputs = readInputs(env);
+    const run = readRunContext(env);
+    const { credentials, userContext, agentInput, idempotencyKeyInput, attachGithubContext, ...rest } = inputs;
+    return {
+        ...rest,
+        context: withRunContext(userContext, run, attachGithubContext),
+        apiUrl: credentials.apiUrl,
+        apiKey: credentials.apiKey,
+        agent: agentInput ?? defaultAgent(run),
+        idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, rest.action, JSON.stringify(userContext)),
+    };
+}
+/** Every input, each validated on its own; all problems are collected before throwing. */
+function readInputs(env) {
     const problems = [];
     const attempt = (fn) => {
         try {
@@ -74230,37 +74244,31 @@ function getSettings(env = process.env) {
                 problems.push(error.message);
             else
                 throw error;
-            return undefined;
+            return undefined; // never returned: the problems are thrown below
         }
     };
-    const credentials = attempt(() => getCredentials(env));
-    const action = attempt(readAction);
-    const userContext = attempt(readContext);
-    const timeoutMs = attempt(() => readDuration('timeout', contract/* DEFAULT_TIMEOUT_TEXT */.GI));
-    const pollIntervalMs = attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS));
-    const connectTimeoutMs = attempt(() => readDuration('connect-timeout', DEFAULT_CONNECT_TIMEOUT_TEXT, MIN_POLL_INTERVAL_MS));
-    const agentInput = attempt(() => readName('agent'));
-    const idempotencyKeyInput = attempt(readIdempotencyKey);
-    const attachGithubContext = attempt(() => readBoolean('attach-github-context', true));
-    const failOnReject = attempt(() => readBoolean('fail-on-reject', true));
-    const failOnTimeout = attempt(() => readBoolean('fail-on-timeout', true));
-    const jobSummary = attempt(() => readBoolean('job-summary', true));
-    if (problems.length > 0 ||
-        credentials === undefined ||
-        action === undefined ||
-        userContext === undefined ||
-        timeoutMs === undefined ||
-        pollIntervalMs === undefined ||
-        connectTimeoutMs === undefined ||
-        attachGithubContext === undefined ||
-        failOnReject === undefined ||
-        failOnTimeout === undefined ||
-        jobSummary === undefined) {
+    const inputs = {
+        credentials: attempt(() => getCredentials(env)),
+        action: attempt(readAction),
+        userContext: attempt(readContext),
+        timeoutMs: attempt(() => readDuration('timeout', contract/* DEFAULT_TIMEOUT_TEXT */.GI)),
+        pollIntervalMs: attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS)),
+        connectTimeoutMs: attempt(() => readDuration('connect-timeout', DEFAULT_CONNECT_TIMEOUT_TEXT, MIN_POLL_INTERVAL_MS)),
+        agentInput: attempt(() => readName('agent')),
+        idempotencyKeyInput: attempt(readIdempotencyKey),
+        attachGithubContext: attempt(() => readBoolean('attach-github-context', true)),
+        failOnReject: attempt(() => readBoolean('fail-on-reject', true)),
+        failOnTimeout: attempt(() => readBoolean('fail-on-timeout', true)),
+        jobSummary: attempt(() => readBoolean('job-summary', true)),
+    };
+    if (problems.length > 0)
         throw new InvalidInputsError(problems);
-    }
-    const run = readRunContext(env);
+    return inputs;
+}
+/** The context as sent: the input, plus the run under `github` when attached; within the size limit. */
+function withRunContext(userContext, run, attach) {
     let context = userContext;
-    if (attachGithubContext) {
+    if (attach) {
         // The run's identity must win over a user-supplied `github` key: the server's
         // self-approval rule trusts `context.github.actor`.
         if ('github' in userContext)
@@ -74273,20 +74281,7 @@ function getSettings(env = process.env) {
             `Input "context" is ${contextBytes} bytes as sent, with the run context attached; the limit is ${client/* MAX_CONTEXT_BYTES */.dg} bytes (64 KB). Attach less, or set attach-github-context: false.`,
         ]);
     }
-    return {
-        action,
-        context,
-        timeoutMs,
-        pollIntervalMs,
-        connectTimeoutMs,
-        apiUrl: credentials.apiUrl,
-        apiKey: credentials.apiKey,
-        agent: agentInput ?? defaultAgent(run),
-        idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, action, JSON.stringify(userContext)),
-        failOnReject,
-        failOnTimeout,
-        jobSummary,
-    };
+    return context;
 }
 /**
  * Reads `api-url` and `api-key` (or the key's environment variables) and masks the key.
@@ -74513,63 +74508,70 @@ function approvedOutcome(record, facts) {
         waitedMs: facts.waitedMs,
     };
 }
+/** `"deploy" (approval apr_1)`: the gate's subject in messages. */
+function describe(facts, approvalId = facts.approvalId) {
+    return `"${facts.action}"${approvalId ? ` (approval ${approvalId})` : ''}`;
+}
 /** Any error thrown by the core (or by the step around it) → the outcome to report. */
 function failedOutcome(error, facts) {
     const base = { approvalId: facts.approvalId, url: facts.url, waitedMs: facts.waitedMs };
-    const describe = (approvalId = base.approvalId) => `"${facts.action}"${approvalId ? ` (approval ${approvalId})` : ''}`;
-    const subject = describe();
-    if (error instanceof client/* ApprovalRejected */.i6) {
-        const by = error.decidedBy ? ` by ${error.decidedBy}` : '';
-        const why = error.reason ? `: ${error.reason}` : ' (no reason given)';
-        const message = `${describe(error.approvalId)} was rejected${by}${why}`;
-        const outcome = {
-            ...base,
-            approvalId: error.approvalId,
-            decision: 'rejected',
-            approver: error.decidedBy,
-            reason: error.reason,
-            url: error.record?.url ?? base.url,
-            decidedAt: error.record?.decided_at ?? undefined,
-        };
-        return facts.failOnReject ? { ...outcome, failure: message } : { ...outcome, warning: `${message}. Continuing because fail-on-reject is false.` };
-    }
-    if (error instanceof client/* ApprovalTimeout */.dy) {
-        const approvalId = error.approvalId ?? base.approvalId;
-        const outcome = { ...base, approvalId, decision: 'timed_out' };
-        if (error.cause === 'server_error') {
-            // An outage is never an acceptable "no": it fails even with fail-on-timeout: false.
-            return { ...outcome, failure: `The approvals API failed while waiting for ${subject}: it answered with server errors (5xx) three times in a row. Check the server's health and re-run the job.` };
-        }
-        if (approvalId === undefined) {
-            // Nothing was ever created: an unreachable API, not a person who did not decide.
-            const last = facts.lastApiError ? ` Last error: ${facts.lastApiError}.` : '';
-            return { ...outcome, failure: `Could not create the approval request for "${facts.action}" within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}: the approvals API did not answer.${last} Check api-url and that the server is up.` };
-        }
-        const message = error.cause === 'expired'
-            ? `${subject} expired on the server before anyone decided.`
-            : `No decision on ${subject} within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}; ${withdrawalText(facts.withdrawal)}${facts.lastApiError ? ` The API was failing at the end: ${facts.lastApiError}.` : ' Raise the timeout input if approvers need longer.'}`;
-        return facts.failOnTimeout ? { ...outcome, failure: message } : { ...outcome, warning: `${message} Continuing because fail-on-timeout is false.` };
-    }
+    const subject = describe(facts);
+    if (error instanceof client/* ApprovalRejected */.i6)
+        return rejectedOutcome(error, facts, base);
+    if (error instanceof client/* ApprovalTimeout */.dy)
+        return timedOutOutcome(error, facts, base);
     if (isAbortError(error)) {
         const by = facts.cancelledBy ? ` (${facts.cancelledBy})` : '';
         return { ...base, decision: 'cancelled', failure: `The step was cancelled${by} while waiting for approval of ${subject}; ${withdrawalText(facts.withdrawal)}` };
     }
-    if (error instanceof client/* ApprovalError */.g3 && error.code === 'cancelled') {
-        return { ...base, approvalId: error.approvalId ?? base.approvalId, decision: 'cancelled', failure: `${subject} was withdrawn on the server before anyone decided: ${error.message}` };
+    if (!(error instanceof client/* ApprovalError */.g3)) {
+        const message = error instanceof Error ? error.message : String(error);
+        return { ...base, failure: `Approval gate failed: ${message}` };
     }
-    if (error instanceof client/* ApprovalError */.g3 && error.code === 'integrity_error') {
-        return {
-            ...base,
-            approvalId: error.approvalId ?? base.approvalId,
-            failure: `The approvals server could not prove the decision on ${subject}, so the gate does not pass (integrity_error): ${error.message}`,
-        };
+    const approvalId = error.approvalId ?? base.approvalId;
+    switch (error.code) {
+        case 'cancelled':
+            return { ...base, approvalId, decision: 'cancelled', failure: `${subject} was withdrawn on the server before anyone decided: ${error.message}` };
+        case 'integrity_error':
+            return { ...base, approvalId, failure: `The approvals server could not prove the decision on ${subject}, so the gate does not pass (integrity_error): ${error.message}` };
+        default: {
+            const said = sentence(`Approval gate failed (${error.code}${error.status ? `, HTTP ${error.status}` : ''}): ${error.message}`);
+            return { ...base, approvalId, failure: `${said}${hintFor(error)}` };
+        }
     }
-    if (error instanceof client/* ApprovalError */.g3) {
-        const said = sentence(`Approval gate failed (${error.code}${error.status ? `, HTTP ${error.status}` : ''}): ${error.message}`);
-        return { ...base, approvalId: error.approvalId ?? base.approvalId, failure: `${said}${hintFor(error)}` };
+}
+function rejectedOutcome(error, facts, base) {
+    const by = error.decidedBy ? ` by ${error.decidedBy}` : '';
+    const why = error.reason ? `: ${error.reason}` : ' (no reason given)';
+    const message = `${describe(facts, error.approvalId)} was rejected${by}${why}`;
+    const outcome = {
+        ...base,
+        approvalId: error.approvalId,
+        decision: 'rejected',
+        approver: error.decidedBy,
+        reason: error.reason,
+        url: error.record?.url ?? base.url,
+        decidedAt: error.record?.decided_at ?? undefined,
+    };
+    return facts.failOnReject ? { ...outcome, failure: message } : { ...outcome, warning: `${message}. Continuing because fail-on-reject is false.` };
+}
+function timedOutOutcome(error, facts, base) {
+    const subject = describe(facts);
+    const approvalId = error.approvalId ?? base.approvalId;
+    const outcome = { ...base, approvalId, decision: 'timed_out' };
+    if (error.cause === 'server_error') {
+        // An outage is never an acceptable "no": it fails even with fail-on-timeout: false.
+        return { ...outcome, failure: `The approvals API failed while waiting for ${subject}: it answered with server errors (5xx) three times in a row. Check the server's health and re-run the job.` };
     }
-    const message = error instanceof Error ? error.message : String(error);
-    return { ...base, failure: `Approval gate failed: ${message}` };
+    if (approvalId === undefined) {
+        // Nothing was ever created: an unreachable API, not a person who did not decide.
+        const last = facts.lastApiError ? ` Last error: ${facts.lastApiError}.` : '';
+        return { ...outcome, failure: `Could not create the approval request for "${facts.action}" within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}: the approvals API did not answer.${last} Check api-url and that the server is up.` };
+    }
+    const message = error.cause === 'expired'
+        ? `${subject} expired on the server before anyone decided.`
+        : `No decision on ${subject} within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}; ${withdrawalText(facts.withdrawal)}${facts.lastApiError ? ` The API was failing at the end: ${facts.lastApiError}.` : ' Raise the timeout input if approvers need longer.'}`;
+    return facts.failOnTimeout ? { ...outcome, failure: message } : { ...outcome, warning: `${message} Continuing because fail-on-timeout is false.` };
 }
 /** `DOMException` `AbortError`, as the core throws on abort (checked by name: realms differ). */
 function isAbortError(error) {

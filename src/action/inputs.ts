@@ -10,7 +10,7 @@ import { DEFAULT_TIMEOUT_TEXT } from '../contract/index.js'
 /** The `connect-timeout` default, as action.yml writes it. */
 export const DEFAULT_CONNECT_TIMEOUT_TEXT = '30s'
 import { InvalidDurationError, parseDuration } from '../shared/duration.js'
-import { defaultAgent, deriveIdempotencyKey, readRunContext } from './github-context.js'
+import { defaultAgent, deriveIdempotencyKey, readRunContext, type RunContext } from './github-context.js'
 import type { ApiCredentials, GateSettings } from './settings.js'
 
 /** Longest `action`/`agent`/`idempotency-key` accepted (the core's and the server's limit). */
@@ -61,50 +61,54 @@ const VISIBLE_ASCII = /^[\x21-\x7e]+$/
  */
 export function getSettings(env: Record<string, string | undefined> = process.env): GateSettings {
   for (const typo of misspelledInputs(env)) core.warning(`The workflow sets "${typo.given}", which is not an input of this action: did you mean ${typo.input}? It is ignored.`)
+  const inputs = readInputs(env)
+  const run = readRunContext(env)
+  const { credentials, userContext, agentInput, idempotencyKeyInput, attachGithubContext, ...rest } = inputs
+  return {
+    ...rest,
+    context: withRunContext(userContext, run, attachGithubContext),
+    apiUrl: credentials.apiUrl,
+    apiKey: credentials.apiKey,
+    agent: agentInput ?? defaultAgent(run),
+    idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, rest.action, JSON.stringify(userContext)),
+  }
+}
+
+/** Every input, each validated on its own; all problems are collected before throwing. */
+function readInputs(env: Record<string, string | undefined>) {
   const problems: string[] = []
-  const attempt = <T>(fn: () => T): T | undefined => {
+  const attempt = <T>(fn: () => T): T => {
     try {
       return fn()
     } catch (error) {
       if (error instanceof InvalidInputsError) problems.push(...error.problems)
       else if (error instanceof InputProblem) problems.push(error.message)
       else throw error
-      return undefined
+      return undefined as T // never returned: the problems are thrown below
     }
   }
-
-  const credentials = attempt(() => getCredentials(env))
-  const action = attempt(readAction)
-  const userContext = attempt(readContext)
-  const timeoutMs = attempt(() => readDuration('timeout', DEFAULT_TIMEOUT_TEXT))
-  const pollIntervalMs = attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS))
-  const connectTimeoutMs = attempt(() => readDuration('connect-timeout', DEFAULT_CONNECT_TIMEOUT_TEXT, MIN_POLL_INTERVAL_MS))
-  const agentInput = attempt(() => readName('agent'))
-  const idempotencyKeyInput = attempt(readIdempotencyKey)
-  const attachGithubContext = attempt(() => readBoolean('attach-github-context', true))
-  const failOnReject = attempt(() => readBoolean('fail-on-reject', true))
-  const failOnTimeout = attempt(() => readBoolean('fail-on-timeout', true))
-  const jobSummary = attempt(() => readBoolean('job-summary', true))
-
-  if (
-    problems.length > 0 ||
-    credentials === undefined ||
-    action === undefined ||
-    userContext === undefined ||
-    timeoutMs === undefined ||
-    pollIntervalMs === undefined ||
-    connectTimeoutMs === undefined ||
-    attachGithubContext === undefined ||
-    failOnReject === undefined ||
-    failOnTimeout === undefined ||
-    jobSummary === undefined
-  ) {
-    throw new InvalidInputsError(problems)
+  const inputs = {
+    credentials: attempt(() => getCredentials(env)),
+    action: attempt(readAction),
+    userContext: attempt(readContext),
+    timeoutMs: attempt(() => readDuration('timeout', DEFAULT_TIMEOUT_TEXT)),
+    pollIntervalMs: attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS)),
+    connectTimeoutMs: attempt(() => readDuration('connect-timeout', DEFAULT_CONNECT_TIMEOUT_TEXT, MIN_POLL_INTERVAL_MS)),
+    agentInput: attempt(() => readName('agent')),
+    idempotencyKeyInput: attempt(readIdempotencyKey),
+    attachGithubContext: attempt(() => readBoolean('attach-github-context', true)),
+    failOnReject: attempt(() => readBoolean('fail-on-reject', true)),
+    failOnTimeout: attempt(() => readBoolean('fail-on-timeout', true)),
+    jobSummary: attempt(() => readBoolean('job-summary', true)),
   }
+  if (problems.length > 0) throw new InvalidInputsError(problems)
+  return inputs
+}
 
-  const run = readRunContext(env)
+/** The context as sent: the input, plus the run under `github` when attached; within the size limit. */
+function withRunContext(userContext: Record<string, unknown>, run: RunContext, attach: boolean): Record<string, unknown> {
   let context = userContext
-  if (attachGithubContext) {
+  if (attach) {
     // The run's identity must win over a user-supplied `github` key: the server's
     // self-approval rule trusts `context.github.actor`.
     if ('github' in userContext) core.warning('The "github" key of the context input was replaced by the run context (set attach-github-context: false to keep yours).')
@@ -116,21 +120,7 @@ export function getSettings(env: Record<string, string | undefined> = process.en
       `Input "context" is ${contextBytes} bytes as sent, with the run context attached; the limit is ${MAX_CONTEXT_BYTES} bytes (64 KB). Attach less, or set attach-github-context: false.`,
     ])
   }
-
-  return {
-    action,
-    context,
-    timeoutMs,
-    pollIntervalMs,
-    connectTimeoutMs,
-    apiUrl: credentials.apiUrl,
-    apiKey: credentials.apiKey,
-    agent: agentInput ?? defaultAgent(run),
-    idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, action, JSON.stringify(userContext)),
-    failOnReject,
-    failOnTimeout,
-    jobSummary,
-  }
+  return context
 }
 
 /**
