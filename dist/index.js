@@ -76232,7 +76232,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Ej: () => (/* reexport */ WIRE_ERROR_CODES)
 });
 
-// UNUSED EXPORTS: APPROVAL_ERROR_CODES, DECISION_VERBS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, OPTIONAL_LINE_PATTERN, OUTCOME_ERROR_CODES, PRINTABLE_LINE_PATTERN, REASON_PATTERN, isValidReason
+// UNUSED EXPORTS: API_ERROR_CODES, APPROVAL_ERROR_CODES, DECISION_VERBS, IDEMPOTENCY_KEY_TTL_MS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, NAME_PATTERN, OPTIONAL_LINE_PATTERN, OPTIONAL_NAME_PATTERN, OUTCOME_ERROR_CODES, PRINTABLE_LINE_PATTERN, REASON_PATTERN, VISIBLE_CHARACTER, isValidName, isValidReason
 
 ;// CONCATENATED MODULE: ./src/contract/approval.ts
 /** The approval record and its vocabulary, as the wire contract defines them. */
@@ -76262,6 +76262,11 @@ const MAX_AGENT_CHARS = 200;
 const MAX_REASON_CHARS = 2_000;
 /** Longest `Idempotency-Key` header. */
 const MAX_IDEMPOTENCY_KEY_CHARS = 200;
+/**
+ * How long an `Idempotency-Key` stays bound to its request (24 h): a repeat within it answers
+ * the original record, or `422` when the request differs; after it the key starts a new approval.
+ */
+const IDEMPOTENCY_KEY_TTL_MS = (/* unused pure expression or super */ null && (24 * 60 * 60 * 1_000));
 /** Longest id accepted in a path (ours are ~26 characters). */
 const MAX_ID_CHARS = 200;
 /** Largest serialised `context` (bytes of its JSON). Larger answers `413`. */
@@ -76298,9 +76303,32 @@ const LONE_SURROGATES = '\\uD800-\\uDFFF';
  * format characters — bidirectional overrides and zero-width characters, which can make a
  * card read differently from what it says or look blank — and lone surrogates.
  */
-const INVISIBLE = (/* unused pure expression or super */ null && (`\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}${LONE_SURROGATES}`));
+const INVISIBLE = `\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}${LONE_SURROGATES}`;
 /** Multi-line text (reasons) may also hold tabs and line breaks (and emoji joiners). */
 const INVISIBLE_EXCEPT_LINES = `\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\p{Zl}\\p{Zp}\\u202A-\\u202E\\u2066-\\u2069${LONE_SURROGATES}`;
+/**
+ * Characters that are letters, symbols or punctuation to Unicode but draw nothing: Hangul
+ * fillers (U+115F, U+1160, U+3164, U+FFA0) and the blank Braille pattern (U+2800).
+ */
+const BLANK_LOOKING = '\\u115F\\u1160\\u3164\\uFFA0\\u2800';
+/**
+ * One visible character: a letter, digit, punctuation mark or symbol that draws something.
+ * Combining marks (`\p{M}`) are not in the class, so marks alone never count as visible.
+ */
+const VISIBLE_CHARACTER = `(?![${BLANK_LOOKING}])[\\p{L}\\p{N}\\p{P}\\p{S}]`;
+/**
+ * A name (`action`, `agent`): one line, no invisible characters, and at least one visible
+ * letter, digit, punctuation mark or symbol — so `U+3164`, `U+2800` or combining marks
+ * alone cannot make a card that looks blank.
+ */
+const NAME_PATTERN = `^(?=[\\s\\S]*${VISIBLE_CHARACTER})[^${INVISIBLE}]+$`;
+/** A name that may also be empty (an optional `agent`: empty means none). */
+const OPTIONAL_NAME_PATTERN = (/* unused pure expression or super */ null && (`^(?:(?=[\\s\\S]*${VISIBLE_CHARACTER})[^${INVISIBLE}]+)?$`));
+const NAME = new RegExp(NAME_PATTERN, 'u');
+/** True when `text` may be used as an action or agent name: within `maxChars`, one line, something visible. */
+function isValidName(text, maxChars) {
+    return text.length >= 1 && text.length <= maxChars && NAME.test(text);
+}
 /** A single line of visible text: not blank, no invisible characters (schema `pattern`). */
 const PRINTABLE_LINE_PATTERN = (/* unused pure expression or super */ null && (`^(?=[\\s\\S]*\\S)[^${INVISIBLE}]+$`));
 /** A single line that may be empty. */
@@ -76314,10 +76342,6 @@ function isValidReason(text, maxChars) {
 }
 
 ;// CONCATENATED MODULE: ./src/contract/client-errors.ts
-/**
- * Every error code a client of the wire contract (the core, and through it the CLI and the
- * action) reports, written once. Callers branch on these codes, never on message text.
- */
 /** Codes of `ApprovalError`: the request did not end in a decision, for the reason named. */
 const APPROVAL_ERROR_CODES = (/* unused pure expression or super */ null && ([
     'invalid_config', // bad option: missing key, malformed URL, bad context, bad timeout, a self-hosted key without an API URL
@@ -76338,11 +76362,14 @@ const APPROVAL_ERROR_CODES = (/* unused pure expression or super */ null && ([
 ]));
 /** Codes of the two outcomes that are not failures of the client: a person said no, or nobody decided. */
 const OUTCOME_ERROR_CODES = (/* unused pure expression or super */ null && (['rejected', 'timed_out']));
-/** Error codes of the server's `{error: {code}}` bodies that the client treats specially. */
+/** Error codes of the server's `{error: {code}}` bodies (`api-errors.ts`) that the client treats specially. */
 const WIRE_ERROR_CODES = {
     /** `422` on create: same `Idempotency-Key`, different request. */
     idempotencyKeyReused: 'idempotency_key_reused',
-    /** `500`: the server cannot prove the approval's decision (its audit event is missing or forged). */
+    /**
+     * `500`: the server cannot prove the approval's decision (its audit event is missing or its
+     * MAC does not verify). Written by the audit-chain work on the server.
+     */
     integrityError: 'integrity_error',
 };
 
@@ -76351,6 +76378,7 @@ const WIRE_ERROR_CODES = {
  * The wire contract in one place: statuses, record and filter shapes, limits, defaults and
  * text rules. Imported by the client core, the server, the dashboard, the CLI and the action.
  */
+
 
 
 

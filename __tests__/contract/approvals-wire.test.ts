@@ -70,9 +70,16 @@ describe.each(targets)('the wire contract against %s', (_name, start) => {
   })
 
   it('the same Idempotency-Key and body gives back the same approval', async () => {
-    const first = await create({ action: 'contract-idem', idempotencyKey: 'contract-idem-1' })
-    const again = await create({ action: 'contract-idem', idempotencyKey: 'contract-idem-1' })
+    const request = { action: 'contract-idem', context: { same: true }, idempotencyKey: 'contract-idem-1' }
+    const first = await create(request)
+    const again = await create(request)
     expect(again.id).toBe(first.id)
+  })
+
+  it('the same Idempotency-Key with a different request is 422 idempotency_key_reused', async () => {
+    await create({ action: 'contract-idem-a', idempotencyKey: 'contract-idem-2' })
+    const error = await failure(create({ action: 'contract-idem-b', idempotencyKey: 'contract-idem-2' }))
+    expect([error.code, error.status]).toEqual(['idempotency_key_reused', 422])
   })
 
   it('a long-poll is answered with the decision; a second decision is 409 with the current record', async () => {

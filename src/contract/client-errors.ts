@@ -2,6 +2,7 @@
  * Every error code a client of the wire contract (the core, and through it the CLI and the
  * action) reports, written once. Callers branch on these codes, never on message text.
  */
+import type { ApiErrorCode } from './api-errors.js'
 
 /** Codes of `ApprovalError`: the request did not end in a decision, for the reason named. */
 export const APPROVAL_ERROR_CODES = [
@@ -30,10 +31,13 @@ export type OutcomeErrorCode = (typeof OUTCOME_ERROR_CODES)[number]
 /** The `code` of every error the core throws (besides the web-standard `AbortError`). */
 export type ClientErrorCode = ApprovalErrorCode | OutcomeErrorCode
 
-/** Error codes of the server's `{error: {code}}` bodies that the client treats specially. */
+/** Error codes of the server's `{error: {code}}` bodies (`api-errors.ts`) that the client treats specially. */
 export const WIRE_ERROR_CODES = {
   /** `422` on create: same `Idempotency-Key`, different request. */
-  idempotencyKeyReused: 'idempotency_key_reused',
-  /** `500`: the server cannot prove the approval's decision (its audit event is missing or forged). */
+  idempotencyKeyReused: 'idempotency_key_reused' satisfies ApiErrorCode,
+  /**
+   * `500`: the server cannot prove the approval's decision (its audit event is missing or its
+   * MAC does not verify). Written by the audit-chain work on the server.
+   */
   integrityError: 'integrity_error',
 } as const
