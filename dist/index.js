@@ -75611,6 +75611,9 @@ function classify(response, source, said) {
     const wireCode = errorBodyFields(response.text).code;
     if (status === 401)
         return ['unauthorized', `${what}: ${apiUrl} refused the API key (HTTP 401: ${said}). Check ${names.apiKey} and that the key is not revoked`];
+    if (status === 403 && wireCode === 'self_approval') {
+        return ['unauthorized', `${what}: the server does not let this decider approve its own request (HTTP 403: ${said}). Someone else must decide it, in the dashboard or with their own key`];
+    }
     if (status === 403)
         return ['unauthorized', `${what}: the API key is not allowed to do this (HTTP 403: ${said}). Use a key with the needed scope`];
     if (status === 404)
