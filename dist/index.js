@@ -74829,7 +74829,7 @@ async function run(options = {}) {
                 return core.setFailed(error.message);
             throw error;
         }
-        const outcome = await waitForDecision(settings, options.signal);
+        const outcome = await awaitOutcome(settings, options.signal);
         await report(settings, outcome);
     }
     catch (error) {
@@ -74837,7 +74837,7 @@ async function run(options = {}) {
     }
 }
 /** Asks for approval and waits; every ending becomes a `GateOutcome`. */
-async function waitForDecision(settings, signal) {
+async function awaitOutcome(settings, signal) {
     const startedAt = Date.now();
     const progress = createProgressReporter({ action: settings.action, timeoutMs: settings.timeoutMs });
     let created;
@@ -74856,16 +74856,7 @@ async function waitForDecision(settings, signal) {
     });
     try {
         const record = await (0,client/* requestApproval */.FU)(settings.action, {
-            context: settings.context,
-            timeoutMs: settings.timeoutMs,
-            pollIntervalMs: settings.pollIntervalMs,
-            connectTimeoutMs: settings.connectTimeoutMs,
-            settingNames: inputs/* ACTION_SETTING_NAMES */.x7,
-            apiUrl: settings.apiUrl,
-            apiKey: settings.apiKey,
-            agent: settings.agent,
-            idempotencyKey: settings.idempotencyKey,
-            signal,
+            ...coreOptions(settings, signal),
             onProgress: (event) => {
                 lastApiError = event.type === 'retrying' ? event.error : undefined;
                 if (event.type === 'created' && created === undefined) {
@@ -74899,6 +74890,21 @@ async function waitForDecision(settings, signal) {
     finally {
         progress.stop();
     }
+}
+/** The core's options from the settings (the callbacks are added by the caller). */
+function coreOptions(settings, signal) {
+    return {
+        context: settings.context,
+        timeoutMs: settings.timeoutMs,
+        pollIntervalMs: settings.pollIntervalMs,
+        connectTimeoutMs: settings.connectTimeoutMs,
+        settingNames: inputs/* ACTION_SETTING_NAMES */.x7,
+        apiUrl: settings.apiUrl,
+        apiKey: settings.apiKey,
+        agent: settings.agent,
+        idempotencyKey: settings.idempotencyKey,
+        signal,
+    };
 }
 /** Sets the outputs, writes the summary and the log line, and fails the step when it should. */
 async function report(settings, outcome) {

@@ -3,7 +3,7 @@
  * result. Every failure ends in `core.setFailed`; nothing here throws.
  */
 import * as core from '@actions/core'
-import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalRecord, type WithdrawalResult } from '../client/index.js'
+import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalRecord, type RequireApprovalOptions, type WithdrawalResult } from '../client/index.js'
 import { formatDuration } from '../shared/duration.js'
 import { ACTION_SETTING_NAMES, getSettings, InvalidInputsError } from './inputs.js'
 import { logLine } from '../shared/log-text.js'
@@ -32,7 +32,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
       if (error instanceof InvalidInputsError) return core.setFailed(error.message)
       throw error
     }
-    const outcome = await waitForDecision(settings, options.signal)
+    const outcome = await awaitOutcome(settings, options.signal)
     await report(settings, outcome)
   } catch (error) {
     core.setFailed(`Approval gate failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`)
@@ -40,7 +40,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
 }
 
 /** Asks for approval and waits; every ending becomes a `GateOutcome`. */
-async function waitForDecision(settings: GateSettings, signal: AbortSignal | undefined): Promise<GateOutcome> {
+async function awaitOutcome(settings: GateSettings, signal: AbortSignal | undefined): Promise<GateOutcome> {
   const startedAt = Date.now()
   const progress = createProgressReporter({ action: settings.action, timeoutMs: settings.timeoutMs })
   let created: { approvalId: string; url?: string } | undefined
@@ -61,16 +61,7 @@ async function waitForDecision(settings: GateSettings, signal: AbortSignal | und
 
   try {
     const record: ApprovalRecord = await requestApproval(settings.action, {
-      context: settings.context,
-      timeoutMs: settings.timeoutMs,
-      pollIntervalMs: settings.pollIntervalMs,
-      connectTimeoutMs: settings.connectTimeoutMs,
-      settingNames: ACTION_SETTING_NAMES,
-      apiUrl: settings.apiUrl,
-      apiKey: settings.apiKey,
-      agent: settings.agent,
-      idempotencyKey: settings.idempotencyKey,
-      signal,
+      ...coreOptions(settings, signal),
       onProgress: (event) => {
         lastApiError = event.type === 'retrying' ? event.error : undefined
         if (event.type === 'created' && created === undefined) {
@@ -98,6 +89,22 @@ async function waitForDecision(settings: GateSettings, signal: AbortSignal | und
     return failedOutcome(error, endFacts)
   } finally {
     progress.stop()
+  }
+}
+
+/** The core's options from the settings (the callbacks are added by the caller). */
+function coreOptions(settings: GateSettings, signal: AbortSignal | undefined): RequireApprovalOptions {
+  return {
+    context: settings.context,
+    timeoutMs: settings.timeoutMs,
+    pollIntervalMs: settings.pollIntervalMs,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    settingNames: ACTION_SETTING_NAMES,
+    apiUrl: settings.apiUrl,
+    apiKey: settings.apiKey,
+    agent: settings.agent,
+    idempotencyKey: settings.idempotencyKey,
+    signal,
   }
 }
 
