@@ -74052,7 +74052,7 @@ function listenForCancellation(exit = process.exit) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _cancellation_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4559);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5231);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5133);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7718);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
 /**
@@ -74098,8 +74098,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(3218);
-// EXTERNAL MODULE: ./src/client/index.ts + 10 modules
-var client = __nccwpck_require__(202);
+// EXTERNAL MODULE: ./src/client/index.ts + 11 modules
+var client = __nccwpck_require__(75);
 // EXTERNAL MODULE: ./src/contract/index.ts + 4 modules
 var contract = __nccwpck_require__(5985);
 // EXTERNAL MODULE: ./src/shared/duration.ts
@@ -74467,7 +74467,7 @@ function readApiKey(env) {
 
 /***/ }),
 
-/***/ 5231:
+/***/ 5133:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -74480,8 +74480,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(3218);
-// EXTERNAL MODULE: ./src/client/index.ts + 10 modules
-var client = __nccwpck_require__(202);
+// EXTERNAL MODULE: ./src/client/index.ts + 11 modules
+var client = __nccwpck_require__(75);
 // EXTERNAL MODULE: ./src/shared/duration.ts
 var duration = __nccwpck_require__(5497);
 // EXTERNAL MODULE: ./src/action/inputs.ts + 1 modules
@@ -74688,13 +74688,50 @@ function escapeHtml(text) {
     return text.replace(/[&<>"'`]/g, (ch) => ESCAPES[ch] ?? ch);
 }
 
+;// CONCATENATED MODULE: ./src/shared/links.ts
+/**
+ * Which text values become links, shared by the dashboard's context table and the action's job
+ * summary. Context values are attacker-controlled, so the rule is narrow: the whole value is one
+ * absolute `http://` or `https://` URL — no other scheme (`javascript:`, `data:`, `vbscript:`,
+ * scheme-relative `//host`), no whitespace or invisible characters, no `user:password@` part
+ * (which can make a link read as another host) — and the link's visible text is the URL it opens,
+ * as the browser will see it (normalised, international host names in punycode).
+ */
+/** Longest URL that becomes a link; longer text stays text. */
+const MAX_LINK_CHARS = 2_000;
+const LOOKS_LIKE_HTTP_URL = /^https?:\/\/[^\s]+$/i;
+/** Control, format (bidirectional overrides, zero-width) and separator characters. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}]/u;
+/** The normalised `href` when `value` is a whole http(s) URL that may be shown as a link, else null. */
+function linkableUrl(value) {
+    if (typeof value !== 'string' || value.length > MAX_LINK_CHARS)
+        return null;
+    if (!LOOKS_LIKE_HTTP_URL.test(value) || INVISIBLE.test(value))
+        return null;
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        return null;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        return null;
+    if (url.username !== '' || url.password !== '' || url.hostname === '')
+        return null;
+    return url.href;
+}
+
 ;// CONCATENATED MODULE: ./src/action/summary.ts
 /**
  * The job summary of a gate: the decision, who decided and why, the approval id, the time
  * waited, the dashboard link, and the context as a table. Context, reason and approver are
  * untrusted text, so every value is HTML-escaped and line breaks become `<br>`: a blank line
- * would end GitHub's HTML block and let the rest be parsed as Markdown.
+ * would end GitHub's HTML block and let the rest be parsed as Markdown. A context value that is
+ * a whole http(s) URL becomes a link by the dashboard's rule (`linkableUrl`): its text is the
+ * URL it opens, and no other scheme is ever linked.
  */
+
 
 
 
@@ -74739,7 +74776,7 @@ function renderSummary(action, outcome, context) {
     else {
         lines.push('<table>', '<tr><th align="left">Key</th><th align="left">Value</th></tr>');
         for (const [key, value] of contextRows.slice(0, MAX_CONTEXT_ROWS)) {
-            lines.push(`<tr><td><code>${htmlText(truncate(key))}</code></td><td>${htmlText(truncate(value))}</td></tr>`);
+            lines.push(`<tr><td><code>${htmlText(truncate(key))}</code></td><td>${contextValue(value)}</td></tr>`);
         }
         lines.push('</table>');
         if (contextRows.length > MAX_CONTEXT_ROWS)
@@ -74772,16 +74809,17 @@ async function writeSummary(action, outcome, context, env = process.env) {
 function renderLink(url) {
     if (!url)
         return '—';
-    let parsed;
-    try {
-        parsed = new URL(url);
-    }
-    catch {
-        return htmlText(truncate(url));
-    }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
-        return htmlText(truncate(url));
-    return `<a href="${htmlText(parsed.href)}">${htmlText(truncate(url))}</a>`;
+    const href = linkableUrl(url);
+    return href && href.length <= MAX_CELL_LENGTH ? summary_link(href) : htmlText(truncate(url));
+}
+/** A context value: a link when the whole value is an http(s) URL short enough to show in full, else text. */
+function contextValue(value) {
+    const href = linkableUrl(value);
+    return href && href.length <= MAX_CELL_LENGTH ? summary_link(href) : htmlText(truncate(value));
+}
+/** `href` has passed `linkableUrl`; it is escaped for the attribute and shown as the link's text. */
+function summary_link(href) {
+    return `<a href="${htmlText(href)}" rel="noopener noreferrer">${htmlText(href)}</a>`;
 }
 /** Nested objects become dotted keys (`github.actor`); arrays and deep values are shown as JSON. */
 function flattenContext(value, prefix = '', depth = 0, rows = []) {
@@ -74963,7 +75001,7 @@ async function withinOrLate(withdrawal, ms) {
 /* harmony export */ });
 /* unused harmony export POST_WITHDRAW_TIMEOUT_MS */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3218);
-/* harmony import */ var _client_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(202);
+/* harmony import */ var _client_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(75);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6671);
 /* harmony import */ var _shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(407);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
@@ -75059,13 +75097,13 @@ function pendingApproval() {
 
 /***/ }),
 
-/***/ 202:
+/***/ 75:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  g3: () => (/* reexport */ ApprovalError),
+  g3: () => (/* reexport */ errors_ApprovalError),
   i6: () => (/* reexport */ ApprovalRejected),
   dy: () => (/* reexport */ ApprovalTimeout),
   Y9: () => (/* reexport */ ApprovalsClient),
@@ -75076,12 +75114,14 @@ __nccwpck_require__.d(__webpack_exports__, {
   FU: () => (/* reexport */ requestApproval)
 });
 
-// UNUSED EXPORTS: ApprovalGateError, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, JamjetApprovalRejected, JamjetApprovalTimeout, LONG_POLL_SECONDS, MAX_WAIT_SECONDS, WITHDRAW_BOUND_MS, requireApproval, resolveApprovalOptions, resolveConnection, sharedDispatcher, withdrawRequest
+// UNUSED EXPORTS: ApprovalGateError, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, JamjetApprovalRejected, JamjetApprovalTimeout, LONG_POLL_SECONDS, MAX_WAIT_SECONDS, WITHDRAW_BOUND_MS, currentAgent, requireApproval, resolveApprovalOptions, resolveConnection, sharedDispatcher, withAgent, withdrawRequest
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:perf_hooks"
 var external_node_perf_hooks_ = __nccwpck_require__(643);
+// EXTERNAL MODULE: external "node:async_hooks"
+var external_node_async_hooks_ = __nccwpck_require__(6698);
 // EXTERNAL MODULE: ./src/shared/duration.ts
 var duration = __nccwpck_require__(5497);
 ;// CONCATENATED MODULE: ./src/client/errors.ts
@@ -75098,7 +75138,7 @@ class ApprovalGateError extends Error {
     }
 }
 /** Anything that is neither a decision nor a timeout: configuration, auth, 4xx, malformed responses. */
-class ApprovalError extends ApprovalGateError {
+class errors_ApprovalError extends ApprovalGateError {
     /** HTTP status when the error came from a response. */
     status;
     retryAfterMs;
@@ -75151,6 +75191,35 @@ function timeoutMessage(timeoutMs, approvalId, cause) {
 /** JamJet SDK names, for drop-in migration from `@jamjet/cloud`. */
 
 
+;// CONCATENATED MODULE: ./src/client/agent-scope.ts
+/**
+ * The agent scope: who is asking, for every request made inside a callback (the card's "Agent",
+ * "from the current ALS scope" in the seed). Built on `AsyncLocalStorage`, so it follows the
+ * callback across `await`, timers and promises it starts; nested scopes take the innermost, and
+ * an explicit `agent` option always wins.
+ */
+
+
+const scope = new external_node_async_hooks_.AsyncLocalStorage();
+/**
+ * Runs `fn` with `name` as the agent of every approval requested inside it (and inside anything
+ * it starts), unless a request names its own `agent`. Returns what `fn` returns (a promise stays
+ * a promise). The name is checked fully when a request uses it; here only that it is a
+ * non-empty string.
+ */
+function withAgent(name, fn) {
+    if (typeof name !== 'string' || name.trim() === '') {
+        throw new ApprovalError('invalid_config', 'withAgent needs a non-empty agent name, e.g. withAgent("billing-agent", ...)');
+    }
+    if (typeof fn !== 'function')
+        throw new ApprovalError('invalid_config', 'withAgent needs a function to run');
+    return scope.run(name, fn);
+}
+/** The agent of the innermost `withAgent` scope around the caller, or `undefined` outside any. */
+function currentAgent() {
+    return scope.getStore();
+}
+
 // EXTERNAL MODULE: ./src/contract/index.ts + 4 modules
 var contract = __nccwpck_require__(5985);
 ;// CONCATENATED MODULE: ./src/client/config.ts
@@ -75159,6 +75228,7 @@ var contract = __nccwpck_require__(5985);
  * defaults, and a clear `invalid_config` error naming the option that is wrong.
  * Messages never contain the API key.
  */
+
 
 
 
@@ -75173,7 +75243,7 @@ const SELF_HOSTED_KEY_PREFIX = 'agk_';
 /** Default budget for reaching the API at all (see `connectTimeoutMs`). */
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 function invalid(message) {
-    return new ApprovalError('invalid_config', message);
+    return new errors_ApprovalError('invalid_config', message);
 }
 /** First non-empty value among the arguments. */
 function firstSet(...values) {
@@ -75314,7 +75384,8 @@ function resolveApprovalOptions(action, options = {}, env = process.env) {
         timeoutMs: positiveDuration(options.timeoutMs, 'timeoutMs', contract/* DEFAULT_TIMEOUT_MS */.t1),
         pollIntervalMs: positiveDuration(options.pollIntervalMs, 'pollIntervalMs', contract/* DEFAULT_POLL_INTERVAL_MS */.P, MAX_TIMER_MS),
         connectTimeoutMs: positiveDuration(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS, MAX_TIMER_MS),
-        agent: optionalText(options.agent, 'agent', PRINTABLE, 'characters without control characters'),
+        // An explicit agent wins; otherwise the innermost withAgent() scope around the call.
+        agent: optionalText(options.agent ?? currentAgent(), 'agent', PRINTABLE, 'characters without control characters'),
         idempotencyKey: optionalText(options.idempotencyKey, 'idempotencyKey', HEADER_SAFE, 'printable ASCII characters'),
         signal: options.signal,
         onProgress: options.onProgress,
@@ -75387,14 +75458,14 @@ function parseRecord(body, what, known = {}) {
     const id = isObject(body) && body.id !== undefined ? body.id : known.id;
     const status = isObject(body) && body.status !== undefined ? body.status : known.status;
     if (!isObject(body) || typeof id !== 'string' || id === '' || typeof status !== 'string') {
-        throw new ApprovalError('bad_response', `${what}: the answer is JSON but not an approval record (it needs a string "id" and "status")`);
+        throw new errors_ApprovalError('bad_response', `${what}: the answer is JSON but not an approval record (it needs a string "id" and "status")`);
     }
     // An answer about another approval must not settle this one (a confused proxy or cache).
     if (known.id !== undefined && id !== known.id) {
-        throw new ApprovalError('bad_response', `${what}: the answer is about approval ${excerpt(id, 80)}, not ${excerpt(known.id, 80)}`, { approvalId: known.id });
+        throw new errors_ApprovalError('bad_response', `${what}: the answer is about approval ${excerpt(id, 80)}, not ${excerpt(known.id, 80)}`, { approvalId: known.id });
     }
     if (!KNOWN_STATUSES.has(status)) {
-        throw new ApprovalError('unknown_status', `${what}: approval ${excerpt(id, 80)} has status "${excerpt(status, 40)}", which this client does not know (expected pending, approved, rejected, expired or cancelled)`, { approvalId: id });
+        throw new errors_ApprovalError('unknown_status', `${what}: approval ${excerpt(id, 80)} has status "${excerpt(status, 40)}", which this client does not know (expected pending, approved, rejected, expired or cancelled)`, { approvalId: id });
     }
     const record = { id, status: status };
     if (typeof body.action === 'string')
@@ -75414,7 +75485,7 @@ function parseRecord(body, what, known = {}) {
 function parsePage(body, what) {
     const items = isObject(body) ? (body.items ?? body.approvals ?? body.data) : undefined;
     if (!Array.isArray(items))
-        throw new ApprovalError('bad_response', `${what}: the answer has no "items" list of approvals`);
+        throw new errors_ApprovalError('bad_response', `${what}: the answer has no "items" list of approvals`);
     const cursor = isObject(body) ? body.next_cursor : undefined;
     return {
         items: items.map((item) => parseRecord(item, what)),
@@ -75429,7 +75500,7 @@ function parsePage(body, what) {
 function requireSameAction(record, action, what) {
     if (record.action === undefined || record.action === action)
         return;
-    throw new ApprovalError('bad_response', `${what}: the server answered with approval ${excerpt(record.id, 80)} for action "${excerpt(record.action, 80)}", not "${excerpt(action, 80)}"; refusing it`, { approvalId: record.id });
+    throw new errors_ApprovalError('bad_response', `${what}: the server answered with approval ${excerpt(record.id, 80)} for action "${excerpt(record.action, 80)}", not "${excerpt(action, 80)}"; refusing it`, { approvalId: record.id });
 }
 
 ;// CONCATENATED MODULE: ./src/client/http-response.ts
@@ -75458,7 +75529,7 @@ async function readLimited(body, what) {
     return Buffer.concat(chunks);
 }
 function tooLarge(what) {
-    return new ApprovalError('bad_response', `${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
+    return new errors_ApprovalError('bad_response', `${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
 }
 const DECODERS = {
     gzip: external_node_zlib_.gunzipSync,
@@ -75481,14 +75552,14 @@ function decodeBody(raw, contentEncoding, what) {
     for (const encoding of encodings.reverse()) {
         const decode = DECODERS[encoding];
         if (!decode)
-            throw new ApprovalError('bad_response', `${what}: the answer uses content encoding "${excerpt(encoding, 40)}", which this client cannot decode`);
+            throw new errors_ApprovalError('bad_response', `${what}: the answer uses content encoding "${excerpt(encoding, 40)}", which this client cannot decode`);
         try {
             data = decode(data, { maxOutputLength: MAX_RESPONSE_BYTES });
         }
         catch (error) {
             if (error.code === 'ERR_BUFFER_TOO_LARGE')
                 throw tooLarge(what);
-            throw new ApprovalError('bad_response', `${what}: the answer claims content encoding "${encoding}" but does not decode as such`);
+            throw new errors_ApprovalError('bad_response', `${what}: the answer claims content encoding "${encoding}" but does not decode as such`);
         }
     }
     const text = data.toString('utf8');
@@ -75604,7 +75675,7 @@ function parseRetryAfter(header, now = Date.now()) {
 function errorForAnswer(response, source) {
     const { status, text } = response;
     const [code, message] = classify(response, source, describeErrorBody(text));
-    return new ApprovalError(code, message, {
+    return new errors_ApprovalError(code, message, {
         status,
         approvalId: source.approvalId,
         retryAfterMs: parseRetryAfter(response.headers['retry-after']),
@@ -75710,7 +75781,7 @@ class ApprovalsClient {
         this.#apiKey = connection.apiKey;
         const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
         if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-            throw new ApprovalError('invalid_config', 'requestTimeoutMs must be a positive, finite number of milliseconds');
+            throw new errors_ApprovalError('invalid_config', 'requestTimeoutMs must be a positive, finite number of milliseconds');
         }
         this.requestTimeoutMs = Math.min(timeout, MAX_TIMER_MS);
         this.#dispatcher = options.dispatcher ?? sharedDispatcher();
@@ -75751,7 +75822,7 @@ class ApprovalsClient {
         if (options.waitSeconds !== undefined) {
             const wait = Math.min(contract/* MAX_WAIT_SECONDS */.ZI, Math.max(0.001, Math.round(options.waitSeconds * 1000) / 1000));
             if (!Number.isFinite(wait))
-                throw new ApprovalError('invalid_config', 'waitSeconds must be a finite number of seconds');
+                throw new errors_ApprovalError('invalid_config', 'waitSeconds must be a finite number of seconds');
             query = `?wait=${wait}`;
             timeoutMs ??= wait * 1000 + LONG_POLL_MARGIN_MS;
         }
@@ -75762,7 +75833,7 @@ class ApprovalsClient {
     /** `POST /v1/approvals/{id}/decision`. A decided approval gives `ApprovalError('conflict')` with `.record`. */
     async decide(id, decision, reason, options = {}) {
         if (decision !== 'approve' && decision !== 'reject') {
-            throw new ApprovalError('invalid_config', `decision must be "approve" or "reject", not "${excerpt(String(decision), 40)}"`);
+            throw new errors_ApprovalError('invalid_config', `decision must be "approve" or "reject", not "${excerpt(String(decision), 40)}"`);
         }
         const what = `Deciding approval ${excerpt(id, 80)}`;
         const body = reason === undefined ? { decision } : { decision, reason };
@@ -75794,7 +75865,7 @@ class ApprovalsClient {
     }
     #approvalPath(id) {
         if (typeof id !== 'string' || id === '')
-            throw new ApprovalError('invalid_config', 'approval id must be a non-empty string');
+            throw new errors_ApprovalError('invalid_config', 'approval id must be a non-empty string');
         return `/v1/approvals/${encodeURIComponent(id)}`;
     }
     /** Sends a request and returns the parsed JSON of a 2xx answer; maps everything else to errors. */
@@ -75858,7 +75929,7 @@ class ApprovalsClient {
         catch (error) {
             if (signal?.aborted)
                 throw abortError(signal.reason);
-            if (error instanceof ApprovalError)
+            if (error instanceof errors_ApprovalError)
                 throw error;
             if (timedOut) {
                 throw this.#error('network_error', `${what}: no answer from ${this.apiUrl} within ${(0,duration/* formatDuration */.a3)(timeoutMs)}`, { approvalId: extra.approvalId });
@@ -75873,13 +75944,13 @@ class ApprovalsClient {
     }
     /** Builds an error whose message cannot leak the key, even if a hostile server echoed it. */
     #error(code, message, details) {
-        return new ApprovalError(code, this.redact(message), details);
+        return new errors_ApprovalError(code, this.redact(message), details);
     }
     #redacted(error) {
         const message = this.redact(error.message);
         if (message === error.message)
             return error;
-        return new ApprovalError(error.code, message, { status: error.status, approvalId: error.approvalId, retryAfterMs: error.retryAfterMs, record: error.record });
+        return new errors_ApprovalError(error.code, message, { status: error.status, approvalId: error.approvalId, retryAfterMs: error.retryAfterMs, record: error.record });
     }
     /** Replaces the API key wherever it appears in `text`. */
     redact(text) {
@@ -75887,11 +75958,11 @@ class ApprovalsClient {
     }
     /** On create, an answer that is neither transient nor about auth means "could not create". */
     #asCreateFailure(error) {
-        if (!(error instanceof ApprovalError))
+        if (!(error instanceof errors_ApprovalError))
             return error;
         if (!['not_found', 'bad_request', 'bad_response', 'conflict', 'unknown_status'].includes(error.code))
             return error;
-        return new ApprovalError('create_failed', error.message, { status: error.status, cause: error, retryAfterMs: error.retryAfterMs });
+        return new errors_ApprovalError('create_failed', error.message, { status: error.status, cause: error, retryAfterMs: error.retryAfterMs });
     }
 }
 
@@ -75928,7 +75999,7 @@ async function withdrawRequest(client, target, reason, { boundMs = WITHDRAW_BOUN
     catch (error) {
         // 409: decided meanwhile, nothing pending. Otherwise (unreachable, no cancel endpoint on
         // JamJet) there is nothing more to do here; the caller may retry later.
-        return error instanceof ApprovalError && error.code === 'conflict' ? 'not_pending' : 'failed';
+        return error instanceof errors_ApprovalError && error.code === 'conflict' ? 'not_pending' : 'failed';
     }
     finally {
         clearTimeout(timer);
@@ -76084,7 +76155,7 @@ class WaitState {
     /** Transient failures wait and return (the caller retries); anything else is thrown. */
     async recover(error) {
         this.checkTime();
-        if (!(error instanceof ApprovalError))
+        if (!(error instanceof errors_ApprovalError))
             throw error;
         if (error.status !== undefined)
             this.reached = true;
@@ -76108,7 +76179,7 @@ class WaitState {
 }
 /** The API never answered within the connect budget. */
 function unreachable(config, last) {
-    return new ApprovalError('unreachable', `Could not reach ${config.apiUrl} within ${(0,duration/* formatDuration */.a3)(config.connectTimeoutMs)} (last error: ${last.message}). Check ${config.names.apiUrl} and that the server is up`, { cause: last });
+    return new errors_ApprovalError('unreachable', `Could not reach ${config.apiUrl} within ${(0,duration/* formatDuration */.a3)(config.connectTimeoutMs)} (last error: ${last.message}). Check ${config.names.apiUrl} and that the server is up`, { cause: last });
 }
 /** The create-then-wait loop. Stops at the deadline, on a terminal status, or when `stop` aborts. */
 async function waitForDecision(client, config, target, stop) {
@@ -76198,9 +76269,9 @@ function settle(config, record) {
         case 'expired':
             throw new ApprovalTimeout(config.timeoutMs, record.id, 'expired');
         case 'cancelled':
-            throw new ApprovalError('cancelled', `Approval ${record.id} was withdrawn on the server${record.decided_by ? ` by ${record.decided_by}` : ''}${record.reason ? `: ${record.reason}` : ''}`, { approvalId: record.id });
+            throw new errors_ApprovalError('cancelled', `Approval ${record.id} was withdrawn on the server${record.decided_by ? ` by ${record.decided_by}` : ''}${record.reason ? `: ${record.reason}` : ''}`, { approvalId: record.id });
         default:
-            throw new ApprovalError('unknown_status', `Approval ${record.id} has status "${String(record.status)}", which this client does not know`, {
+            throw new errors_ApprovalError('unknown_status', `Approval ${record.id} has status "${String(record.status)}", which this client does not know`, {
                 approvalId: record.id,
             });
     }
@@ -76212,6 +76283,7 @@ function settle(config, record) {
  * the `ApprovalsClient` every part of the project uses to speak HTTP to an approvals API,
  * and the errors (also under their JamJet names).
  */
+
 
 
 

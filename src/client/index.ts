@@ -20,6 +20,7 @@ export {
 } from './config.js'
 export type { ApiConnection, ResolvedApprovalOptions, SettingNames } from './config.js'
 export { withdrawRequest, WITHDRAW_BOUND_MS } from './withdraw.js'
+export { currentAgent, withAgent } from './agent-scope.js'
 export { ApprovalError, ApprovalGateError, ApprovalRejected, ApprovalTimeout, JamjetApprovalRejected, JamjetApprovalTimeout } from './errors.js'
 export type { ApprovalErrorCode, ApprovalErrorDetails, ClientErrorCode } from './errors.js'
 export type { ApprovalProgress, ApprovalRecord, ApprovalStatus, RequireApprovalOptions, WithdrawalResult } from './types.js'
