@@ -94,18 +94,36 @@ describe('SQLite store on disk', () => {
       expect(await verify(file, project.id)).toEqual({ ok: false, events: 5, seq: 5, problem: 'hash_mismatch' })
     })
 
-    it('pinpoints an edited event whose hash was recomputed, at the broken link after it', async () => {
+    it('pinpoints an edited event whose hash was recomputed: its MAC no longer verifies', async () => {
       const { file, project, events } = await fileWithHistory()
       const forged = { ...events[4], actor: 'mallory' }
       rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET actor = 'mallory', hash = '${hashAuditEvent(forged)}' WHERE seq = 5`)
-      expect(await verify(file, project.id)).toEqual({ ok: false, events: 6, seq: 6, problem: 'broken_link' })
+      expect(await verify(file, project.id)).toEqual({ ok: false, events: 5, seq: 5, problem: 'mac_mismatch' })
     })
 
-    it('pinpoints a rewritten last event against the chain head', async () => {
+    it('pinpoints a rewritten last event whose hash and head were recomputed', async () => {
       const { file, project, events } = await fileWithHistory()
       const forged = { ...events[6], reason: 'rewritten' }
-      rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET reason = 'rewritten', hash = '${hashAuditEvent(forged)}' WHERE seq = 7`)
-      expect(await verify(file, project.id)).toEqual({ ok: false, events: 7, seq: 7, problem: 'hash_mismatch' })
+      const hash = hashAuditEvent(forged)
+      rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET reason = 'rewritten', hash = '${hash}' WHERE seq = 7; UPDATE audit_heads SET hash = '${hash}';`)
+      expect(await verify(file, project.id)).toEqual({ ok: false, events: 7, seq: 7, problem: 'mac_mismatch' })
+    })
+
+    it('finds an old event edited, every unkeyed hash after it recomputed and the head moved: the MAC check fails', async () => {
+      // The attack the unkeyed chain could not see: rewrite an actor, recompute every later hash.
+      const { file, project, events } = await fileWithHistory()
+      const rewritten = events.map((event) => ({ ...event }))
+      rewritten[1].actor = 'mallory'
+      for (let i = 1; i < rewritten.length; i++) {
+        if (i > 1) rewritten[i].prev_hash = rewritten[i - 1].hash
+        rewritten[i].hash = hashAuditEvent(rewritten[i])
+      }
+      const updates = rewritten
+        .slice(1)
+        .map((e) => `UPDATE audit_events SET actor = '${e.actor}', prev_hash = '${e.prev_hash}', hash = '${e.hash}' WHERE seq = ${e.seq};`)
+        .join(' ')
+      rawEdit(file, `${dropAuditTriggers} ${updates} UPDATE audit_heads SET hash = '${rewritten[6].hash}';`)
+      expect(await verify(file, project.id)).toEqual({ ok: false, events: 2, seq: 2, problem: 'mac_mismatch' })
     })
 
     it('pinpoints a deleted event in the middle', async () => {

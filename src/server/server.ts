@@ -13,6 +13,7 @@ import { createApprovalService } from './approvals/approval-service.js'
 import type { Notifier } from './approvals/contracts.js'
 import { ExpiryTimer } from './approvals/expiry-timer.js'
 import { InMemoryNotifier } from './approvals/notifier.js'
+import type { AuditKey } from './audit/audit-key.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -49,6 +50,13 @@ export interface StartServerOptions {
   trustProxy?: AppDeps['trustProxy']
   /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
   store?: Store
+  /**
+   * The audit chain's key (required with `database`). Default for the embedded database:
+   * `<dataDir>/audit.key`, created 0600 on first start.
+   */
+  auditKey?: AuditKey
+  /** Told when the default key file's permissions are wider than 0600. */
+  onKeyWarning?: (message: string) => void
 }
 
 export interface RunningServer {
@@ -148,14 +156,16 @@ async function openPostgresNotifier(database: DatabaseOptions, store: Store, onE
 }
 
 /** The store `startServer` opens when given none: PostgreSQL with `database`, else `<dataDir>/approval-gate.db`. */
-export async function openServerStore(options: Pick<StartServerOptions, 'dataDir' | 'database'>): Promise<Store> {
-  return options.database ? openStore({ kind: 'postgres', connection: options.database.url }) : openDataDir(options.dataDir)
+export async function openServerStore(options: Pick<StartServerOptions, 'dataDir' | 'database' | 'auditKey' | 'onKeyWarning'>): Promise<Store> {
+  return options.database
+    ? openStore({ kind: 'postgres', connection: options.database.url, auditKey: options.auditKey })
+    : openDataDir(options.dataDir, { auditKey: options.auditKey, onKeyWarning: options.onKeyWarning })
 }
 
-/** Opens `<dataDir>/approval-gate.db`, creating the directory. */
-export async function openDataDir(dataDir: string): Promise<Store> {
+/** Opens `<dataDir>/approval-gate.db` (key: `auditKey`, else `<dataDir>/audit.key`), creating the directory. */
+export async function openDataDir(dataDir: string, options: { auditKey?: AuditKey; onKeyWarning?: (message: string) => void } = {}): Promise<Store> {
   await mkdir(dataDir, { recursive: true })
-  return openStore({ kind: 'sqlite', path: join(dataDir, DATABASE_FILE) })
+  return openStore({ kind: 'sqlite', path: join(dataDir, DATABASE_FILE), ...options })
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -3,7 +3,7 @@ import { seedFirstRun, type FirstRun } from '../../server/admin/bootstrap.js'
 import { startServer } from '../../server/server.js'
 import { isStoreError } from '../../server/store/index.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
-import { describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf } from '../store-location.js'
+import { AUDIT_KEY_HELP, describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf } from '../store-location.js'
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -24,6 +24,8 @@ Options:
                       (env APPROVAL_GATE_DATABASE_URL; --data is then not used)
   --public-url URL    base URL people reach the server at, for links and Secure cookies
                       (env APPROVAL_GATE_PUBLIC_URL, default http://HOST:PORT)
+${AUDIT_KEY_HELP}.
+                      Store and back it up apart from the database
   --trust-proxy VAL   trust X-Forwarded-* from a reverse proxy: "true", or its addresses/CIDRs
                       comma-separated (env APPROVAL_GATE_TRUST_PROXY, default off)
   --quiet             no request logs (JSON lines on stdout)
@@ -52,7 +54,7 @@ Options:
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
     const location = storeLocationOf(values, io.env, 'serve')
 
-    const store = await openStoreAt(location)
+    const store = await openStoreAt(location, (message) => line(io.stderr, `approval-gate: warning: ${message}`))
     let firstRun: FirstRun | null
     try {
       firstRun = await seedFirstRun(store)

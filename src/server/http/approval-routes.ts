@@ -23,7 +23,7 @@ import {
   printableLine,
   reasonSchema,
 } from './input-rules.js'
-import { errorResponseSchema, toWire, wireApprovalSchema } from './wire.js'
+import { errorResponseSchema, provenWire, wireApprovalSchema } from './wire.js'
 import type { LongPolls } from '../approvals/long-poll.js'
 import type { Approval, ApprovalFilter, ApprovalStatus, Decision, Store } from '../store/types.js'
 
@@ -57,7 +57,8 @@ type ListQuery = ApprovalFilter
 
 export async function approvalRoutes(app: FastifyInstance, options: ApprovalRoutesOptions): Promise<void> {
   const { store, approvals, longPolls, publicUrl } = options
-  const wire = (approval: Approval) => toWire(approval, publicUrl)
+  // The one place records become answers: a settled status is sent only when its audit event proves it.
+  const wire = (approval: Approval) => provenWire(store, approval, publicUrl)
 
   app.post<{ Body: CreateBody; Headers: { 'idempotency-key'?: string } }>(
     '/approvals',
@@ -99,7 +100,7 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
         idempotency_key: request.headers['idempotency-key'] ?? null,
         requested_by: caller.actor.label,
       })
-      return reply.code(created ? 201 : 200).send(wire(approval))
+      return reply.code(created ? 201 : 200).send(await wire(approval))
     },
   )
 
@@ -172,7 +173,7 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
     async (request) => {
       const { project } = callerOf(request)
       const page = await store.listApprovals(project.id, request.query)
-      return { items: page.items.map(wire), next_cursor: page.next_cursor }
+      return { items: await Promise.all(page.items.map(wire)), next_cursor: page.next_cursor }
     },
   )
 
@@ -200,9 +201,9 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
       if (!outcome) throw notFound()
       if (outcome.changed) return wire(outcome.approval)
       if ('refused' in outcome) {
-        throw new ApiError(403, 'self_approval', 'this project does not let the person who triggered the run decide it', { approval: wire(outcome.approval) })
+        throw new ApiError(403, 'self_approval', 'this project does not let the person who triggered the run decide it', { approval: await wire(outcome.approval) })
       }
-      throw conflict(outcome.approval, wire)
+      throw await conflict(outcome.approval, wire)
     },
   )
 
@@ -230,7 +231,7 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
       })
       if (!result) throw notFound()
       if (result.changed) return wire(result.approval)
-      throw conflict(result.approval, wire)
+      throw await conflict(result.approval, wire)
     },
   )
 }
@@ -245,6 +246,6 @@ function notFound(): ApiError {
   return new ApiError(404, 'not_found', 'no approval with this id in this project')
 }
 
-function conflict(approval: Approval, wire: (approval: Approval) => unknown): ApiError {
-  return new ApiError(409, 'conflict', `this approval is already ${approval.status}`, { approval: wire(approval) })
+async function conflict(approval: Approval, wire: (approval: Approval) => Promise<unknown>): Promise<ApiError> {
+  return new ApiError(409, 'conflict', `this approval is already ${approval.status}`, { approval: await wire(approval) })
 }

@@ -16,7 +16,9 @@ export type ApiErrorCode =
   | 'conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'rate_limited'
   | 'service_unavailable'
+  | 'integrity_error'
   | 'internal_error'
 
 export interface ApiErrorBody {
