@@ -45,7 +45,8 @@ export function toWire(approval: Approval, publicUrl: string): WireApproval {
  * database edit cannot make a gate pass.
  */
 export async function provenWire(store: Pick<Store, 'verifyDecision'>, approval: Approval, publicUrl: string): Promise<WireApproval> {
-  const problem = await store.verifyDecision(approval.project_id, approval)
+  // A pending record passes no gate: it needs no proof (and costs no lookup).
+  const problem = approval.status === 'pending' ? null : await store.verifyDecision(approval.project_id, approval)
   if (problem !== null) throw integrityError(approval, problem)
   return toWire(approval, publicUrl)
 }
