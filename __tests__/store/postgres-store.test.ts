@@ -9,6 +9,7 @@ import { hashToken } from '../../src/server/auth/secrets.js'
 import { testAuditKey } from '../helpers/audit-key.js'
 import { parseAuditKey } from '../../src/server/audit/audit-key.js'
 import { hashAuditEvent } from '../../src/server/store/audit-chain.js'
+import { MIGRATIONS as PG_MIGRATIONS } from '../../src/server/store/postgres/migrations.js'
 import type { AuditEvent } from '../../src/server/store/types.js'
 import { openStore } from '../../src/server/store/index.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
@@ -168,6 +169,46 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
         expect(edited.status).toBe('approved')
         expect(await store.verifyDecision(project.id, edited)).toMatch(/no audit event records that decision/)
         expect(await store.verifyAudit(project.id)).toMatchObject({ ok: false, problem: 'approval_mismatch', approval_id: approval.id })
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('upgrades a database written before the chain was keyed: existing events sealed as legacy, decisions still proven', async () => {
+      const config = await cluster.createDatabase()
+      const projectId = 'prj_legacyproject0000000'
+      const approvedId = 'apr_legacyapproved000000'
+      const events = [
+        { type: 'created', actor: 'key:ci', at: '2026-01-01T00:00:01.000Z' },
+        { type: 'approved', actor: 'ada', at: '2026-01-01T00:00:02.000Z' },
+      ] as const
+      let prev = '0'.repeat(64)
+      const rows = events.map((e, i) => {
+        const hash = hashAuditEvent({ project_id: projectId, seq: i + 1, approval_id: approvedId, action: 'deploy', agent: null, reason: null, prev_hash: prev, ...e })
+        const row = `('${projectId}', ${i + 1}, '${e.type}', '${approvedId}', 'deploy', NULL, '${e.actor}', NULL, '${e.at}', '${prev}', '${hash}')`
+        prev = hash
+        return row
+      })
+      await cluster.superuserQuery(
+        config,
+        `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL);
+         ${PG_MIGRATIONS[0].sql}
+         INSERT INTO schema_migrations VALUES (1, 'initial schema', '2026-01-01T00:00:00.000Z');
+         INSERT INTO projects VALUES ('${projectId}', 'old', '{"blockSelfApproval":false,"defaultTimeoutMs":3600000}', '2026-01-01T00:00:00.000Z');
+         INSERT INTO approvals (id, project_id, action, context, agent, status, decided_by, decided_at, created_at, expires_at, requested_by)
+           VALUES ('${approvedId}', '${projectId}', 'deploy', '{}', NULL, 'approved', 'ada', '2026-01-01T00:00:02.000Z', '2026-01-01T00:00:01.000Z', '2099-01-01T00:00:00.000Z', 'key:ci');
+         INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, prev_hash, hash) VALUES ${rows.join(', ')};
+         INSERT INTO audit_heads VALUES ('${projectId}', 2, '${prev}');`,
+      )
+      const store = await openPostgresStore(config, { auditKey: testAuditKey() })
+      try {
+        expect(await store.verifyAudit(projectId)).toEqual({ ok: true, events: 2, head: prev, legacy_events: 2 })
+        expect(await store.verifyDecision(projectId, (await store.getApproval(projectId, approvedId))!)).toBeNull()
+        const { approval } = await store.createApproval(approvalFor({ id: projectId }))
+        await store.decideApproval(projectId, approval.id, { decision: 'approve', reason: null, decided_by: 'bob' })
+        expect(await store.verifyAudit(projectId)).toMatchObject({ ok: true, events: 4, legacy_events: 2 })
+        // The append-only trigger is back after the sealing.
+        await expect(cluster.superuserQuery(config, "UPDATE audit_events SET actor = 'x' WHERE seq = 1")).rejects.toThrow(/append-only/)
       } finally {
         await store.close()
       }
