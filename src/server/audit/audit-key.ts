@@ -7,7 +7,7 @@
  * Text form: at least 32 random bytes as hex (64+ characters) or base64/base64url. Generate
  * one with `openssl rand -hex 32`.
  */
-import { createHmac, randomBytes } from 'node:crypto'
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
 import { closeSync, constants, linkSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 
@@ -27,19 +27,20 @@ export class AuditKeyError extends Error {
 
 /** The audit key. The bytes stay inside; callers get MACs and a fingerprint that reveals nothing. */
 export class AuditKey {
-  readonly #bytes: Buffer
+  /** A KeyObject: HMAC from a raw Buffer re-imports the key on every call (~6x slower). */
+  readonly #key: KeyObject
   /** HMAC of a fixed label: tells keys apart (and a wrong key from the right one) without revealing them. */
   readonly fingerprint: string
 
   constructor(bytes: Buffer) {
     if (bytes.length < MIN_KEY_BYTES) throw new AuditKeyError(`the audit key must be at least ${MIN_KEY_BYTES} bytes, got ${bytes.length}`)
-    this.#bytes = Buffer.from(bytes)
+    this.#key = createSecretKey(Buffer.from(bytes))
     this.fingerprint = this.mac('approval-gate audit key fingerprint')
   }
 
   /** HMAC-SHA256 of `text` (UTF-8), hex. */
   mac(text: string): string {
-    return createHmac('sha256', this.#bytes).update(text, 'utf8').digest('hex')
+    return createHmac('sha256', this.#key).update(text, 'utf8').digest('hex')
   }
 
   /** A new random key. */

@@ -72,15 +72,22 @@ export function contextHash(context: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(context), 'utf8').digest('hex')
 }
 
+/** A value as the database stores it (see `asStored`), without a replacer call per value. */
+function storedValue(value: unknown): unknown {
+  return typeof value === 'string' && LONE_SURROGATE_TEST.test(value) ? value.replace(LONE_SURROGATE, '\uFFFD') : value
+}
+
+const LONE_SURROGATE_TEST = /[\uD800-\uDFFF]/u
+
 /** Every field but `mac`, by sorted name, null and absent fields left out: generic over event types and new columns. */
 function macInput(event: Readonly<Record<string, unknown>>): string {
-  const fields: Array<[string, unknown]> = []
+  const fields: unknown[] = []
   for (const name of Object.keys(event).sort()) {
     const value = event[name]
     if (name === 'mac' || value === null || value === undefined) continue
-    fields.push([name, value])
+    fields.push([name, storedValue(value)])
   }
-  return `approval-gate audit event\n${JSON.stringify(fields, asStored)}`
+  return `approval-gate audit event\n${JSON.stringify(fields)}`
 }
 
 /** The keyed MAC of an event (over every field but `mac`). */
@@ -218,13 +225,14 @@ export const EVENT_FOR_STATUS = { approved: 'approved', rejected: 'rejected', ex
 /**
  * Whether `event` (the approval's settling event, or null) proves the record's final status:
  * it exists, its MAC verifies, and it says what the row says (status, who, why, when, action,
- * agent, context). Returns null when proven, else a sentence naming what disagrees.
+ * agent, context). Returns null when proven, else a sentence naming what disagrees. Without a
+ * `key` only the fields are compared (for events whose MAC was already checked).
  * A pending record needs no proof (it passes no gate).
  */
-export function decisionProblem(key: AuditKey, approval: Approval, event: AuditEvent | null): string | null {
+export function decisionProblem(key: AuditKey | null, approval: Approval, event: AuditEvent | null, approvalContextHash?: string): string | null {
   if (approval.status === 'pending') return event ? `it is pending in the database, but audit event #${event.seq} records it ${event.type}` : null
   if (!event) return `it is ${approval.status} in the database, but no audit event records that decision`
-  if (!sameMac(event.mac, macAuditEvent(key, event))) return `its decision event #${event.seq} fails the audit key check (edited or forged)`
+  if (key && !sameMac(event.mac, macAuditEvent(key, event))) return `its decision event #${event.seq} fails the audit key check (edited or forged)`
   if (event.approval_id !== approval.id || event.project_id !== approval.project_id) return `audit event #${event.seq} belongs to another approval`
   const expected = EVENT_FOR_STATUS[approval.status as keyof typeof EVENT_FOR_STATUS]
   if (event.type !== expected) return `it is ${approval.status} in the database, but audit event #${event.seq} records ${event.type}`
@@ -234,7 +242,7 @@ export function decisionProblem(key: AuditKey, approval: Approval, event: AuditE
   if (event.at !== approval.decided_at) differs.push('decided_at')
   if (event.action !== approval.action) differs.push('action')
   if (event.agent !== approval.agent) differs.push('agent')
-  if (event.context_hash !== null && event.context_hash !== contextHash(approval.context)) differs.push('context')
+  if (key && event.context_hash !== null && event.context_hash !== (approvalContextHash ?? contextHash(approval.context))) differs.push('context')
   if (differs.length > 0) return `its ${differs.join(', ')} in the database differ${differs.length === 1 ? 's' : ''} from audit event #${event.seq}`
   return null
 }

@@ -558,9 +558,11 @@ export class SqliteStore implements Store {
         })),
       eventsOfApprovals: async (projectId, approvalIds) => {
         if (approvalIds.length === 0) return []
-        // json_each keeps this one prepared statement whatever the number of ids.
+        // json_each keeps this one prepared statement whatever the number of ids; CROSS JOIN makes
+        // the ids the outer loop, so each is one audit_events_by_approval lookup (not a project scan).
         return this.all(
-          'SELECT * FROM audit_events WHERE project_id = @projectId AND approval_id IN (SELECT value FROM json_each(@ids)) ORDER BY seq',
+          `SELECT e.* FROM json_each(@ids) AS ids CROSS JOIN audit_events AS e
+           WHERE e.project_id = @projectId AND e.approval_id = ids.value ORDER BY e.seq`,
           { projectId, ids: JSON.stringify(approvalIds) },
         ).map(toAuditEvent)
       },
