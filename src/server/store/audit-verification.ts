@@ -17,6 +17,7 @@ import {
   CHAIN_START,
   contextHash,
   decisionProblem,
+  EVENT_FOR_STATUS,
   macAuditEvent,
   readCheckpoint,
   sameMac,
@@ -26,6 +27,9 @@ import {
   type VerifiedPosition,
 } from './audit-chain.js'
 import type { Approval, AuditEvent, AuditVerification, AuditVerifyOptions, CheckpointVerification } from './types.js'
+
+/** The event types that give an approval its final status; other types (admin changes, future ones) never do. */
+export const SETTLING_TYPES: ReadonlySet<string> = new Set(Object.values(EVENT_FOR_STATUS))
 
 /** Events read and checked per chunk before yielding to the event loop (~25 µs each). */
 export const VERIFY_CHUNK = 1000
@@ -42,7 +46,7 @@ export interface AuditReader {
   approvals(projectId: string, after: number, limit: number): Promise<Array<{ position: number; approval: Approval }>>
   /** Every audit event of these approvals (of this project). */
   eventsOfApprovals(projectId: string, approvalIds: string[]): Promise<AuditEvent[]>
-  /** The events that settled one approval (not `created`), oldest first, at most 2. */
+  /** The events that settled one approval (`SETTLING_TYPES`), oldest first, at most 2. */
   settlingEvents(projectId: string, approvalId: string): Promise<AuditEvent[]>
 }
 
@@ -171,7 +175,7 @@ export class AuditVerifications {
  */
 export function approvalProblem(key: AuditKey | null, approval: Approval, events: AuditEvent[]): { seq: number; detail: string } | null {
   const created = events.filter((e) => e.type === 'created')
-  const settling = events.filter((e) => e.type !== 'created')
+  const settling = events.filter((e) => SETTLING_TYPES.has(e.type))
   if (created.length !== 1) return { seq: created[1]?.seq ?? 0, detail: created.length === 0 ? 'no audit event records its creation' : 'two audit events record its creation' }
   const [first] = created
   if (key && !sameMac(first.mac, macAuditEvent(key, first))) return { seq: first.seq, detail: `its created event #${first.seq} fails the audit key check` }

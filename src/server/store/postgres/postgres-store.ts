@@ -539,7 +539,7 @@ export class PostgresStore implements Store {
           ? []
           : (await this.rows('SELECT * FROM audit_events WHERE project_id = $1 AND approval_id = ANY($2) ORDER BY seq', [projectId, approvalIds])).map(toAuditEvent),
       settlingEvents: async (projectId, approvalId) =>
-        (await this.rows("SELECT * FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type <> 'created' ORDER BY seq LIMIT 2", [projectId, approvalId])).map(toAuditEvent),
+        (await this.rows("SELECT * FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type IN ('approved', 'rejected', 'timed_out', 'cancelled') ORDER BY seq LIMIT 2", [projectId, approvalId])).map(toAuditEvent),
     }
   }
 

@@ -567,7 +567,7 @@ export class SqliteStore implements Store {
         ).map(toAuditEvent)
       },
       settlingEvents: async (projectId, approvalId) =>
-        this.all("SELECT * FROM audit_events WHERE project_id = @projectId AND approval_id = @approvalId AND type <> 'created' ORDER BY seq LIMIT 2", {
+        this.all("SELECT * FROM audit_events WHERE project_id = @projectId AND approval_id = @approvalId AND type IN ('approved', 'rejected', 'timed_out', 'cancelled') ORDER BY seq LIMIT 2", {
           projectId,
           approvalId,
         }).map(toAuditEvent),
