@@ -17,6 +17,7 @@ import type { Approval, AuditEvent } from '../../src/server/store/types.js'
 import { hashPassword } from '../../src/server/auth/secrets.js'
 import { runCli, startCli } from '../cli/helpers.js'
 import { FormClient } from '../dashboard/fixture.js'
+import { createRunnerFiles, inputEnv, readOutputs, RUNNER_ENV, startAction, until } from '../action/run-action.js'
 import { call, createKey, expectError, startTestServer, type TestServer } from './helpers.js'
 
 /** Opens the server's database file the way an attacker with file access would: no store, no rules. */
@@ -112,6 +113,27 @@ describe('a pending approval set to approved in the database', () => {
       expect(result.stdout).not.toMatch(/approved/i)
     } finally {
       clearInterval(timer)
+    }
+  }, 60_000)
+
+  it('fails the GitHub Action (dist/index.js) instead of passing the gate', async () => {
+    const files = createRunnerFiles()
+    try {
+      const running = startAction(files, { ...RUNNER_ENV, ...inputEnv({ action: 'deploy-from-action', 'api-url': t.url, 'api-key': t.keys.request, timeout: '60s' }) })
+      await until(() => /\/approvals\/(apr_[A-Za-z0-9_-]+)/.test(running.stdout()), 'the approval notice', 30_000)
+      const id = /\/approvals\/(apr_[A-Za-z0-9_-]+)/.exec(running.stdout())![1]
+      rawEdit(t, "UPDATE approvals SET status = 'approved', decided_by = 'key:decide-key', decided_at = ? WHERE id = ?", new Date().toISOString(), id)
+      const edited = (await t.store.getApproval(t.project.id, id)) as Approval
+      const timer = setInterval(() => t.server.notifier.publish({ type: 'approved', approval: edited }), 100)
+      try {
+        const result = await running.done
+        expect(result.code).not.toBe(0)
+        expect(readOutputs(files).decision).not.toBe('approved')
+      } finally {
+        clearInterval(timer)
+      }
+    } finally {
+      files.remove()
     }
   }, 60_000)
 })
