@@ -9,7 +9,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the approvals server (API + dashboard)',
   help: `
-Usage: approval-gate serve [--port N] [--host ADDR] [--data DIR | --database-url URL] [--public-url URL]
+Usage: approval-gate serve [--port N] [--host ADDR] [--data DIR | --database-url URL] [--audit-key-file F] [--public-url URL]
 
 Runs the approvals API and dashboard. On an empty data directory it creates the project
 "default", an admin (admin@localhost) with a random password and an API key, and prints
