@@ -74052,7 +74052,7 @@ function listenForCancellation(exit = process.exit) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _cancellation_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4559);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5231);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5133);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7718);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
 /**
@@ -74416,7 +74416,7 @@ function readApiKey(env) {
 
 /***/ }),
 
-/***/ 5231:
+/***/ 5133:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -74617,13 +74617,50 @@ function escapeHtml(text) {
     return text.replace(/[&<>"'`]/g, (ch) => ESCAPES[ch] ?? ch);
 }
 
+;// CONCATENATED MODULE: ./src/shared/links.ts
+/**
+ * Which text values become links, shared by the dashboard's context table and the action's job
+ * summary. Context values are attacker-controlled, so the rule is narrow: the whole value is one
+ * absolute `http://` or `https://` URL — no other scheme (`javascript:`, `data:`, `vbscript:`,
+ * scheme-relative `//host`), no whitespace or invisible characters, no `user:password@` part
+ * (which can make a link read as another host) — and the link's visible text is the URL it opens,
+ * as the browser will see it (normalised, international host names in punycode).
+ */
+/** Longest URL that becomes a link; longer text stays text. */
+const MAX_LINK_CHARS = 2_000;
+const LOOKS_LIKE_HTTP_URL = /^https?:\/\/[^\s]+$/i;
+/** Control, format (bidirectional overrides, zero-width) and separator characters. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}]/u;
+/** The normalised `href` when `value` is a whole http(s) URL that may be shown as a link, else null. */
+function linkableUrl(value) {
+    if (typeof value !== 'string' || value.length > MAX_LINK_CHARS)
+        return null;
+    if (!LOOKS_LIKE_HTTP_URL.test(value) || INVISIBLE.test(value))
+        return null;
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        return null;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        return null;
+    if (url.username !== '' || url.password !== '' || url.hostname === '')
+        return null;
+    return url.href;
+}
+
 ;// CONCATENATED MODULE: ./src/action/summary.ts
 /**
  * The job summary of a gate: the decision, who decided and why, the approval id, the time
  * waited, the dashboard link, and the context as a table. Context, reason and approver are
  * untrusted text, so every value is HTML-escaped and line breaks become `<br>`: a blank line
- * would end GitHub's HTML block and let the rest be parsed as Markdown.
+ * would end GitHub's HTML block and let the rest be parsed as Markdown. A context value that is
+ * a whole http(s) URL becomes a link by the dashboard's rule (`linkableUrl`): its text is the
+ * URL it opens, and no other scheme is ever linked.
  */
+
 
 
 
@@ -74668,7 +74705,7 @@ function renderSummary(action, outcome, context) {
     else {
         lines.push('<table>', '<tr><th align="left">Key</th><th align="left">Value</th></tr>');
         for (const [key, value] of contextRows.slice(0, MAX_CONTEXT_ROWS)) {
-            lines.push(`<tr><td><code>${htmlText(truncate(key))}</code></td><td>${htmlText(truncate(value))}</td></tr>`);
+            lines.push(`<tr><td><code>${htmlText(truncate(key))}</code></td><td>${contextValue(value)}</td></tr>`);
         }
         lines.push('</table>');
         if (contextRows.length > MAX_CONTEXT_ROWS)
@@ -74701,16 +74738,17 @@ async function writeSummary(action, outcome, context, env = process.env) {
 function renderLink(url) {
     if (!url)
         return '—';
-    let parsed;
-    try {
-        parsed = new URL(url);
-    }
-    catch {
-        return htmlText(truncate(url));
-    }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
-        return htmlText(truncate(url));
-    return `<a href="${htmlText(parsed.href)}">${htmlText(truncate(url))}</a>`;
+    const href = linkableUrl(url);
+    return href && href.length <= MAX_CELL_LENGTH ? summary_link(href) : htmlText(truncate(url));
+}
+/** A context value: a link when the whole value is an http(s) URL short enough to show in full, else text. */
+function contextValue(value) {
+    const href = linkableUrl(value);
+    return href && href.length <= MAX_CELL_LENGTH ? summary_link(href) : htmlText(truncate(value));
+}
+/** `href` has passed `linkableUrl`; it is escaped for the attribute and shown as the link's text. */
+function summary_link(href) {
+    return `<a href="${htmlText(href)}" rel="noopener noreferrer">${htmlText(href)}</a>`;
 }
 /** Nested objects become dotted keys (`github.actor`); arrays and deep values are shown as JSON. */
 function flattenContext(value, prefix = '', depth = 0, rows = []) {
@@ -75988,7 +76026,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   SU: () => (/* reexport */ MIN_TIMEOUT_MS)
 });
 
-// UNUSED EXPORTS: DECISION_VERBS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, OPTIONAL_LINE_PATTERN, PRINTABLE_LINE_PATTERN, REASON_PATTERN, isValidReason
+// UNUSED EXPORTS: API_ERROR_CODES, DECISION_VERBS, IDEMPOTENCY_KEY_TTL_MS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, NAME_PATTERN, OPTIONAL_LINE_PATTERN, OPTIONAL_NAME_PATTERN, PRINTABLE_LINE_PATTERN, REASON_PATTERN, VISIBLE_CHARACTER, isValidName, isValidReason
 
 ;// CONCATENATED MODULE: ./src/contract/approval.ts
 /** The approval record and its vocabulary, as the wire contract defines them. */
@@ -76018,6 +76056,11 @@ const MAX_AGENT_CHARS = 200;
 const MAX_REASON_CHARS = 2_000;
 /** Longest `Idempotency-Key` header. */
 const MAX_IDEMPOTENCY_KEY_CHARS = 200;
+/**
+ * How long an `Idempotency-Key` stays bound to its request (24 h): a repeat within it answers
+ * the original record, or `422` when the request differs; after it the key starts a new approval.
+ */
+const IDEMPOTENCY_KEY_TTL_MS = (/* unused pure expression or super */ null && (24 * 60 * 60 * 1_000));
 /** Longest id accepted in a path (ours are ~26 characters). */
 const MAX_ID_CHARS = 200;
 /** Largest serialised `context` (bytes of its JSON). Larger answers `413`. */
@@ -76054,9 +76097,32 @@ const LONE_SURROGATES = '\\uD800-\\uDFFF';
  * format characters — bidirectional overrides and zero-width characters, which can make a
  * card read differently from what it says or look blank — and lone surrogates.
  */
-const INVISIBLE = (/* unused pure expression or super */ null && (`\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}${LONE_SURROGATES}`));
+const INVISIBLE = `\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}${LONE_SURROGATES}`;
 /** Multi-line text (reasons) may also hold tabs and line breaks (and emoji joiners). */
 const INVISIBLE_EXCEPT_LINES = `\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\p{Zl}\\p{Zp}\\u202A-\\u202E\\u2066-\\u2069${LONE_SURROGATES}`;
+/**
+ * Characters that are letters, symbols or punctuation to Unicode but draw nothing: Hangul
+ * fillers (U+115F, U+1160, U+3164, U+FFA0) and the blank Braille pattern (U+2800).
+ */
+const BLANK_LOOKING = '\\u115F\\u1160\\u3164\\uFFA0\\u2800';
+/**
+ * One visible character: a letter, digit, punctuation mark or symbol that draws something.
+ * Combining marks (`\p{M}`) are not in the class, so marks alone never count as visible.
+ */
+const VISIBLE_CHARACTER = `(?![${BLANK_LOOKING}])[\\p{L}\\p{N}\\p{P}\\p{S}]`;
+/**
+ * A name (`action`, `agent`): one line, no invisible characters, and at least one visible
+ * letter, digit, punctuation mark or symbol — so `U+3164`, `U+2800` or combining marks
+ * alone cannot make a card that looks blank.
+ */
+const NAME_PATTERN = `^(?=[\\s\\S]*${VISIBLE_CHARACTER})[^${INVISIBLE}]+$`;
+/** A name that may also be empty (an optional `agent`: empty means none). */
+const OPTIONAL_NAME_PATTERN = (/* unused pure expression or super */ null && (`^(?:(?=[\\s\\S]*${VISIBLE_CHARACTER})[^${INVISIBLE}]+)?$`));
+const NAME = new RegExp(NAME_PATTERN, 'u');
+/** True when `text` may be used as an action or agent name: within `maxChars`, one line, something visible. */
+function isValidName(text, maxChars) {
+    return text.length >= 1 && text.length <= maxChars && NAME.test(text);
+}
 /** A single line of visible text: not blank, no invisible characters (schema `pattern`). */
 const PRINTABLE_LINE_PATTERN = (/* unused pure expression or super */ null && (`^(?=[\\s\\S]*\\S)[^${INVISIBLE}]+$`));
 /** A single line that may be empty. */
@@ -76074,6 +76140,7 @@ function isValidReason(text, maxChars) {
  * The wire contract in one place: statuses, record and filter shapes, limits, defaults and
  * text rules. Imported by the client core, the server, the dashboard, the CLI and the action.
  */
+
 
 
 

@@ -3,6 +3,7 @@
  * defaults, and a clear `invalid_config` error naming the option that is wrong.
  * Messages never contain the API key.
  */
+import { currentAgent } from './agent-scope.js'
 import { ApprovalError } from './errors.js'
 import type { ApprovalProgress, RequireApprovalOptions, WithdrawalResult } from './types.js'
 
@@ -147,7 +148,8 @@ export function resolveApprovalOptions(action: unknown, options: RequireApproval
     context: validateContext(options.context),
     timeoutMs: positiveDuration(options.timeoutMs, 'timeoutMs', DEFAULT_TIMEOUT_MS),
     pollIntervalMs: positiveDuration(options.pollIntervalMs, 'pollIntervalMs', DEFAULT_POLL_INTERVAL_MS, MAX_TIMER_MS),
-    agent: optionalText(options.agent, 'agent', PRINTABLE, 'characters without control characters'),
+    // An explicit agent wins; otherwise the innermost withAgent() scope around the call.
+    agent: optionalText(options.agent ?? currentAgent(), 'agent', PRINTABLE, 'characters without control characters'),
     idempotencyKey: optionalText(options.idempotencyKey, 'idempotencyKey', HEADER_SAFE, 'printable ASCII characters'),
     signal: options.signal,
     onProgress: options.onProgress,

@@ -19,6 +19,7 @@ export {
 } from './config.js'
 export type { ApiConnection, ResolvedApprovalOptions } from './config.js'
 export { withdrawRequest, WITHDRAW_BOUND_MS } from './withdraw.js'
+export { currentAgent, withAgent } from './agent-scope.js'
 export { ApprovalError, ApprovalRejected, ApprovalTimeout, JamjetApprovalRejected, JamjetApprovalTimeout } from './errors.js'
 export type { ApprovalErrorCode, ApprovalErrorDetails } from './errors.js'
 export type { ApprovalProgress, ApprovalRecord, ApprovalStatus, RequireApprovalOptions, WithdrawalResult } from './types.js'
