@@ -10,7 +10,7 @@ import * as core from '@actions/core'
 import { escapeHtml } from '../shared/escape-html.js'
 import { linkableUrl } from '../shared/links.js'
 import { formatDuration } from '../shared/duration.js'
-import type { Decision, GateOutcome } from './outcome.js'
+import type { DecisionOutput, GateOutcome } from './outcome.js'
 
 /** Context rows shown at most; the rest is summarised in one line. */
 export const MAX_CONTEXT_ROWS = 100
@@ -18,7 +18,7 @@ export const MAX_CONTEXT_ROWS = 100
 export const MAX_CELL_LENGTH = 1_000
 const MAX_CONTEXT_DEPTH = 4
 
-const HEADINGS: Record<Decision, string> = {
+const HEADINGS: Record<DecisionOutput, string> = {
   approved: '✅ Approved',
   rejected: '❌ Rejected',
   timed_out: '⏱️ Timed out',
