@@ -76449,7 +76449,7 @@ const WIRE_ERROR_CODES = {
     idempotencyKeyReused: 'idempotency_key_reused',
     /**
      * `500`: the server cannot prove the approval's decision (its audit event is missing or its
-     * MAC does not verify). Written by the audit-chain work on the server.
+     * MAC does not verify, or it disagrees with the record).
      */
     integrityError: 'integrity_error',
 };

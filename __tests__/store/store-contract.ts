@@ -712,6 +712,44 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.verifyAudit(project.id)).toEqual({ ok: true, events: 7, head: events[6].hash })
         expect(await store.verifyAudit(other.id)).toMatchObject({ ok: true, events: 1 })
       })
+
+      it('keys every event: a MAC chained to the previous one, and the context hash of the approval', async () => {
+        await seedHistory()
+        const events = await collect(store.exportAudit(project.id))
+        events.forEach((event, i) => {
+          expect(event.mac).toMatch(/^[0-9a-f]{64}$/)
+          expect(event.prev_mac).toBe(i === 0 ? GENESIS_HASH : events[i - 1].mac)
+          expect(event.sealed_at).toBeNull()
+          expect(event.context_hash).toMatch(/^[0-9a-f]{64}$/)
+        })
+        // A decision vouches for the context recorded at create.
+        expect(events[4].context_hash).toBe(events[0].context_hash)
+      })
+
+      it('proves settled approvals from their audit event, and names what a changed record disagrees with', async () => {
+        const { approval } = await store.createApproval(newApproval(project))
+        expect(await store.verifyDecision(project.id, approval)).toBeNull()
+        const decided = await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: 'fine', decided_by: 'ada@example.com' })
+        const record = decided!.approval
+        expect(await store.verifyDecision(project.id, record)).toBeNull()
+        expect(await store.verifyDecision(project.id, { ...record, decided_by: 'mallory' })).toMatch(/decided_by/)
+        expect(await store.verifyDecision(project.id, { ...record, status: 'rejected' })).toMatch(/records approved/)
+        expect(await store.verifyDecision(project.id, { ...record, context: { sha: 'other' } })).toMatch(/context/)
+        const { approval: pending } = await store.createApproval(newApproval(project))
+        expect(await store.verifyDecision(project.id, { ...pending, status: 'approved', decided_by: 'ada@example.com' })).toMatch(/no audit event records that decision/)
+      })
+
+      it('signs a checkpoint of the verified head and checks that the chain still extends it', async () => {
+        await seedHistory()
+        const checkpoint = await store.auditCheckpoint(project.id)
+        const events = await collect(store.exportAudit(project.id))
+        expect(checkpoint).toMatchObject({ project: project.id, seq: 7, head: events[6].hash, mac: expect.stringMatching(/^[0-9a-f]{64}$/) })
+        await store.createApproval(newApproval(project))
+        expect(await store.verifyAuditCheckpoint(project.id, checkpoint)).toMatchObject({ ok: true })
+        expect(await store.verifyAuditCheckpoint(project.id, { ...checkpoint, seq: 6 })).toMatchObject({ ok: false, problem: expect.stringMatching(/signature/) })
+        expect(await store.verifyAuditCheckpoint(other.id, checkpoint)).toMatchObject({ ok: false, problem: expect.stringMatching(/another project|of project/) })
+        expect(await store.verifyAuditCheckpoint(project.id, 'nonsense')).toMatchObject({ ok: false })
+      })
     })
 
     describe('sessions', () => {

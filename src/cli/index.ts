@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { readFileSync, realpathSync } from 'node:fs'
 import { logLine } from '../shared/log-text.js'
 import { CliError, EXIT, line, UsageError, type CliIo, type Command } from './cli-kit.js'
-import { auditExportCommand, auditVerifyCommand } from './commands/audit.js'
+import { auditCheckpointCommand, auditExportCommand, auditVerifyCommand } from './commands/audit.js'
 import { decideCommand } from './commands/decide.js'
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './commands/keys.js'
 import { projectCreateCommand } from './commands/project.js'
@@ -26,6 +26,7 @@ export const COMMANDS: readonly Command[] = [
   userAddCommand,
   auditExportCommand,
   auditVerifyCommand,
+  auditCheckpointCommand,
 ]
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]))
@@ -47,8 +48,9 @@ Exit codes: 0 ok/approved, 1 rejected (request) or tampered (audit verify), 2 ti
 3 error, 64 bad command line, 130 cancelled or interrupted.
 
 Environment: APPROVAL_GATE_PORT, APPROVAL_GATE_HOST, APPROVAL_GATE_PUBLIC_URL,
-APPROVAL_GATE_TRUST_PROXY (serve); APPROVAL_GATE_DATA, APPROVAL_GATE_DATABASE_URL (serve and
-admin commands); APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).
+APPROVAL_GATE_TRUST_PROXY (serve); APPROVAL_GATE_DATA, APPROVAL_GATE_DATABASE_URL,
+APPROVAL_GATE_AUDIT_KEY, APPROVAL_GATE_AUDIT_KEY_FILE (serve and admin commands);
+APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).
 `
 }
 

@@ -13,6 +13,7 @@ import { createApprovalService } from './approvals/approval-service.js'
 import type { Notifier } from './approvals/contracts.js'
 import { ExpiryTimer } from './approvals/expiry-timer.js'
 import { InMemoryNotifier } from './approvals/notifier.js'
+import type { AuditKey } from './audit/audit-key.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -53,6 +54,13 @@ export interface StartServerOptions {
   createRateLimit?: AppDeps['createRateLimit']
   /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
   store?: Store
+  /**
+   * The audit chain's key (required with `database`). Default for the embedded database:
+   * `<dataDir>/audit.key`, created 0600 on first start.
+   */
+  auditKey?: AuditKey
+  /** Told when the default key file's permissions are wider than 0600. */
+  onKeyWarning?: (message: string) => void
 }
 
 export interface RunningServer {
@@ -154,22 +162,26 @@ async function openPostgresNotifier(database: DatabaseOptions, store: Store, onE
 }
 
 /** The store `startServer` opens when given none: PostgreSQL with `database`, else `<dataDir>/approval-gate.db`. */
-export async function openServerStore(options: Pick<StartServerOptions, 'dataDir' | 'database'>): Promise<Store> {
-  return options.database ? openStore({ kind: 'postgres', connection: options.database.url }) : openDataDir(options.dataDir)
+export async function openServerStore(options: Pick<StartServerOptions, 'dataDir' | 'database' | 'auditKey' | 'onKeyWarning'>): Promise<Store> {
+  return options.database
+    ? openStore({ kind: 'postgres', connection: options.database.url, auditKey: options.auditKey })
+    : openDataDir(options.dataDir, { auditKey: options.auditKey, onKeyWarning: options.onKeyWarning })
 }
 
 /**
- * Opens `<dataDir>/approval-gate.db`. The directory is created 0700 and the database 0600
- * (SQLite gives its -wal and -shm files the database's mode): they hold password hashes and
- * every request's context. Existing ones with wider permissions are used, with a warning.
+ * Opens `<dataDir>/approval-gate.db` (audit key: `auditKey`, else `<dataDir>/audit.key`). The
+ * directory is created 0700 and the database 0600 (SQLite gives its -wal and -shm files the
+ * database's mode): they hold password hashes and every request's context. Existing ones with
+ * wider permissions are used, with a warning.
  */
-export async function openDataDir(dataDir: string, warn: (message: string) => void = (message) => void process.stderr.write(`approval-gate: warning: ${message}\n`)): Promise<Store> {
+export async function openDataDir(dataDir: string, options: { auditKey?: AuditKey; onKeyWarning?: (message: string) => void } = {}): Promise<Store> {
+  const warn = options.onKeyWarning ?? ((message: string) => void process.stderr.write(`approval-gate: warning: ${message}\n`))
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
   const path = join(dataDir, DATABASE_FILE)
   // Create the file ourselves so it never exists with the umask's 0644, even for a moment.
   await writeFile(path, '', { flag: 'a', mode: 0o600 })
   await warnAboutWidePermissions(dataDir, warn)
-  return openStore({ kind: 'sqlite', path })
+  return openStore({ kind: 'sqlite', path, auditKey: options.auditKey, onKeyWarning: warn })
 }
 
 /** Warns about the data directory or a database file that others than the owner may read. */

@@ -5,13 +5,13 @@ import { startServer } from '../../server/server.js'
 import { isStoreError } from '../../server/store/index.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
 import type { Store } from '../../server/store/types.js'
-import { describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf, type StoreLocation } from '../store-location.js'
+import { AUDIT_KEY_HELP, describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf, type StoreLocation } from '../store-location.js'
 
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the approvals server (API + dashboard)',
   help: `
-Usage: approval-gate serve [--port N] [--host ADDR] [--data DIR | --database-url URL] [--public-url URL]
+Usage: approval-gate serve [--port N] [--host ADDR] [--data DIR | --database-url URL] [--audit-key-file F] [--public-url URL]
 
 Runs the approvals API and dashboard. On an empty data directory it creates the project
 "default", an admin (admin@localhost) with a random password and an API key, and prints
@@ -26,6 +26,8 @@ Options:
                       (env APPROVAL_GATE_DATABASE_URL; --data is then not used)
   --public-url URL    base URL people reach the server at, for links and Secure cookies
                       (env APPROVAL_GATE_PUBLIC_URL, default http://HOST:PORT)
+${AUDIT_KEY_HELP}.
+                      Store and back it up apart from the database
   --trust-proxy VAL   trust X-Forwarded-* from a reverse proxy: "true", or its addresses/CIDRs
                       comma-separated (env APPROVAL_GATE_TRUST_PROXY, default off)
   --create-rate-limit RATE
@@ -60,7 +62,7 @@ Options:
     const createRateLimit = parseCreateRateLimit(flagOrEnv(values['create-rate-limit'], io.env, 'APPROVAL_GATE_CREATE_RATE_LIMIT'))
     const location = storeLocationOf(values, io.env, 'serve')
 
-    const store = await openStoreAt(location)
+    const store = await openStoreAt(location, (message) => line(io.stderr, `approval-gate: warning: ${message}`))
     // Bind first: a port that is taken must fail before anything is created, so no
     // credentials are made that the banner never shows.
     let server

@@ -73,8 +73,9 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
     scope.setErrorHandler((error: FastifyError, request, reply) => {
       const status = isStoreError(error) ? STORE_ERROR_STATUS[error.code] : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
       if (status === 500) request.log.error({ err: error }, 'dashboard error')
-      const message = status === 500 ? 'Something went wrong on the server. Try again; if it keeps happening, check the server log.' : error.message
-      if (wantsJson(request)) return reply.code(status).send({ error: { code: status === 500 ? 'internal' : 'bad_request', message } })
+      const integrity = error.code === 'integrity_error'
+      const message = integrity ? error.message : status === 500 ? 'Something went wrong on the server. Try again; if it keeps happening, check the server log.' : error.message
+      if (wantsJson(request)) return reply.code(status).send({ error: { code: integrity ? 'integrity_error' : status === 500 ? 'internal' : 'bad_request', message } })
       return sendHtml(reply, status, page({ title: 'Error', viewer: null, section: 'none', main: html`<h1>Error ${String(status)}</h1><p>${message}</p><p><a href="/">Back to the dashboard</a></p>` }))
     })
   })

@@ -5,7 +5,7 @@
  * Both backends use these so they cannot drift apart; the SQL stays in each backend.
  */
 import { newId } from '../auth/secrets.js'
-import type { AuditEventInput } from './audit-chain.js'
+import { contextHash, type AuditEventInput } from './audit-chain.js'
 import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
@@ -104,23 +104,28 @@ export function statusForDecision(decision: Decision): 'approved' | 'rejected' {
   throw new StoreError('invalid', `decision must be approve or reject, not ${JSON.stringify(decision)}`)
 }
 
-/** The `created` audit event of a new approval, by its requester. */
+/** The `created` audit event of a new approval, by its requester; it records the hash of the context. */
 export function createdEvent(approval: Approval): AuditEventInput {
-  return auditEventOf(approval, 'created', approval.requested_by, null, approval.created_at)
+  return auditEventOf(approval, 'created', approval.requested_by, null, approval.created_at, contextHash(approval.context))
 }
 
-/** The audit event of a settled approval (`approved`, `rejected`, `cancelled`, or `timed_out` for `expired`). */
-export function settledEvent(approval: Approval, change: SettleChange): AuditEventInput {
-  return auditEventOf(approval, change.status === 'expired' ? 'timed_out' : change.status, change.by, change.reason, change.at)
+/**
+ * The audit event of a settled approval (`approved`, `rejected`, `cancelled`, or `timed_out`
+ * for `expired`). `createdContextHash` is the context hash its `created` event recorded, so
+ * a context edited while pending does not become the one the decision vouches for.
+ */
+export function settledEvent(approval: Approval, change: SettleChange, createdContextHash: string | null): AuditEventInput {
+  const type = change.status === 'expired' ? 'timed_out' : change.status
+  return auditEventOf(approval, type, change.by, change.reason, change.at, createdContextHash ?? contextHash(approval.context))
 }
 
 /** The `timed_out` audit event of an approval expired at `now`, by `system`. */
-export function timedOutEvent(approval: Approval, now: string): AuditEventInput {
-  return auditEventOf(approval, 'timed_out', 'system', null, now)
+export function timedOutEvent(approval: Approval, now: string, createdContextHash: string | null): AuditEventInput {
+  return auditEventOf(approval, 'timed_out', 'system', null, now, createdContextHash ?? contextHash(approval.context))
 }
 
-function auditEventOf(approval: Approval, type: AuditEventInput['type'], actor: string, reason: string | null, at: string): AuditEventInput {
-  return { project_id: approval.project_id, type, approval_id: approval.id, action: approval.action, agent: approval.agent, actor, reason, at }
+function auditEventOf(approval: Approval, type: AuditEventInput['type'], actor: string, reason: string | null, at: string, context_hash: string): AuditEventInput {
+  return { project_id: approval.project_id, type, approval_id: approval.id, action: approval.action, agent: approval.agent, actor, reason, at, context_hash }
 }
 
 /**
@@ -135,5 +140,5 @@ export function pageOf<T>(rows: Row[], limit: number, toItem: (row: Row) => T, c
 
 /** The chain input of an administrative event: no approval, the subject as `action`, the detail as `reason`. */
 export function adminAuditInput(input: AdminEventInput): AuditEventInput {
-  return { project_id: input.project_id, type: input.type, approval_id: '', action: input.subject, agent: null, actor: input.actor, reason: input.detail, at: isoBound('at', input.at) }
+  return { project_id: input.project_id, type: input.type, approval_id: '', action: input.subject, agent: null, actor: input.actor, reason: input.detail, context_hash: null, at: isoBound('at', input.at) }
 }

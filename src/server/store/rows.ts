@@ -107,8 +107,12 @@ export function toAuditEvent(row: Row): AuditEvent {
     actor: text(row, 'actor'),
     reason: textOrNull(row, 'reason'),
     at: text(row, 'at'),
+    context_hash: textOrNull(row, 'context_hash'),
     prev_hash: text(row, 'prev_hash'),
     hash: text(row, 'hash'),
+    prev_mac: textOrNull(row, 'prev_mac'),
+    mac: textOrNull(row, 'mac'),
+    sealed_at: textOrNull(row, 'sealed_at'),
   }
 }
 
@@ -127,9 +131,9 @@ export function rowSeq(row: Row): number {
   return integer(row, 'seq')
 }
 
-/** A chain head row (`seq`, `hash`). */
-export function toChainHead(row: Row): { seq: number; hash: string } {
-  return { seq: integer(row, 'seq'), hash: text(row, 'hash') }
+/** A chain head row (`seq`, `hash`, keyed `mac`). */
+export function toChainHead(row: Row): { seq: number; hash: string; mac: string | null } {
+  return { seq: integer(row, 'seq'), hash: text(row, 'hash'), mac: textOrNull(row, 'mac') }
 }
 
 /** The value of a `role` column. */

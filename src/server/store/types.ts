@@ -7,6 +7,7 @@
  * Timestamps are ISO-8601 UTC strings with milliseconds (`new Date().toISOString()`).
  */
 import type { ApprovalFilter, ApprovalStatus, DecisionVerb } from '../../contract/index.js'
+import type { AuditCheckpoint } from './audit-chain.js'
 
 export type { ApprovalFilter, ApprovalStatus }
 
@@ -153,8 +154,17 @@ export interface AuditEvent {
   actor: string
   reason: string | null
   at: string
+  /** sha256 of the approval's context JSON as created (approval events since schema 3; null before). */
+  context_hash: string | null
   prev_hash: string
+  /** Unkeyed sha256 chain link (anyone can recompute it from an export). */
   hash: string
+  /** The previous event's `mac` (64 zeros for the first event). */
+  prev_mac: string | null
+  /** HMAC-SHA256 with the audit key over every other field: what proves the event (null only if never keyed). */
+  mac: string | null
+  /** Set on events written before the chain was keyed: when the upgrade gave them their MAC. */
+  sealed_at: string | null
 }
 
 export interface Page<T> {
@@ -177,9 +187,25 @@ export interface AuditFilter {
 }
 
 export type AuditVerification =
-  | { ok: true; events: number; head: string }
-  /** `seq` is the first event that is edited, or where a deleted event should be. */
-  | { ok: false; events: number; seq: number; problem: 'hash_mismatch' | 'broken_link' | 'missing_event' }
+  /** `legacy_events`: how many events were written before the chain was keyed (present when > 0). */
+  | { ok: true; events: number; head: string; legacy_events?: number }
+  /**
+   * `seq` is the first event that is edited (`mac_mismatch`: changed without the audit key),
+   * or where a deleted event should be.
+   */
+  | { ok: false; events: number; seq: number; problem: 'hash_mismatch' | 'broken_link' | 'missing_event' | 'mac_mismatch' }
+  /** An approval's row disagrees with its audit events (`seq`: its deciding event, 0 when it has none). */
+  | { ok: false; events: number; seq: number; problem: 'approval_mismatch'; approval_id: string; detail: string }
+
+export interface AuditVerifyOptions {
+  /** Re-verify every event instead of continuing from the last verified one. */
+  full?: boolean
+}
+
+/** A checkpoint checked against the chain: still extended by it, or why not. */
+export type CheckpointVerification =
+  | { ok: true; checkpoint: AuditCheckpoint; verification: AuditVerification }
+  | { ok: false; problem: string; verification?: AuditVerification }
 
 /** Outcome of a state change on an approval. `null` from the store means "no such approval in this project". */
 export type ChangeResult =
@@ -309,7 +335,21 @@ export interface Store {
   listAudit(projectId: string, filter?: AuditFilter): Promise<Page<AuditEvent>>
   /** Every event of a project, oldest first, for export. */
   exportAudit(projectId: string, filter?: Omit<AuditFilter, 'cursor' | 'limit'>): AsyncIterable<AuditEvent>
-  verifyAudit(projectId: string): Promise<AuditVerification>
+  /**
+   * Checks the project's keyed chain (from the last verified event unless `full`, in chunks
+   * that yield to the event loop) and that every approval's row agrees with its audit events.
+   */
+  verifyAudit(projectId: string, options?: AuditVerifyOptions): Promise<AuditVerification>
+  /**
+   * Null when a settled approval's status is proven by its audit event (exists, MAC verifies,
+   * agrees with the row); else a sentence saying what disagrees. Pending records need no proof.
+   * One indexed lookup and one HMAC.
+   */
+  verifyDecision(projectId: string, approval: Approval): Promise<string | null>
+  /** A checkpoint of the verified chain head, signed with the audit key. Fails when the chain does not verify. */
+  auditCheckpoint(projectId: string): Promise<AuditCheckpoint>
+  /** Whether the chain still extends `checkpoint` (parsed JSON): signature, project, head at its seq, and a full verification. */
+  verifyAuditCheckpoint(projectId: string, checkpoint: unknown): Promise<CheckpointVerification>
   /** Appends an administrative event (no approval) to the project's chain. */
   recordAdminEvent(input: AdminEventInput): Promise<AuditEvent>
 

@@ -40,6 +40,10 @@ function verifyStatus({ result, verifiedAt }: TimedVerification, now: number): S
     hash_mismatch: 'was edited after it was written',
     broken_link: 'does not link to the event before it',
     missing_event: 'is missing (deleted)',
+    mac_mismatch: 'was changed without the audit key (edited or forged)',
+  }
+  if (result.problem === 'approval_mismatch') {
+    return html`<p class="chain chain-broken" role="alert"><span class="badge badge-rejected">Tampered</span> Approval <code>${result.approval_id}</code> disagrees with its audit events: ${result.detail}.${age}</p>`
   }
   return html`<p class="chain chain-broken" role="alert"><span class="badge badge-rejected">Tampered</span> Hash chain broken: event #${String(result.seq)} ${problems[result.problem] ?? result.problem}.${age}</p>`
 }

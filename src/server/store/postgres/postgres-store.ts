@@ -10,7 +10,9 @@
  *   on each other or on a decision in flight, and takes chain heads in a fixed order.
  */
 import pg from 'pg'
-import { AuditChainVerifier, chainAuditEvent, GENESIS_HASH, type AuditEventInput } from '../audit-chain.js'
+import type { AuditKey } from '../../audit/audit-key.js'
+import { chainAuditEvent, GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
+import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
@@ -38,7 +40,9 @@ import type {
   AuditEvent,
   AuditFilter,
   AuditVerification,
+  AuditVerifyOptions,
   ChangeResult,
+  CheckpointVerification,
   CreateResult,
   Decision,
   Invitation,
@@ -110,10 +114,14 @@ class Conditions {
 
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool
+  private readonly key: AuditKey
+  private readonly verifications: AuditVerifications
   private closed = false
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, key: AuditKey) {
     this.pool = pool
+    this.key = key
+    this.verifications = new AuditVerifications(key, this.auditReader())
   }
 
   // --- plumbing -------------------------------------------------------------------------
@@ -154,18 +162,41 @@ export class PostgresStore implements Store {
 
   /** Appends one audit event; the head row lock serialises appends to one project's chain. */
   private async appendAudit(client: pg.PoolClient, input: AuditEventInput): Promise<AuditEvent> {
-    const headRow = await this.row('SELECT seq, hash FROM audit_heads WHERE project_id = $1 FOR UPDATE', [input.project_id], client)
+    const headRow = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1 FOR UPDATE', [input.project_id], client)
     if (!headRow) throw new Error(`corrupt database: project ${input.project_id} has no audit chain head`)
     const head = toChainHead(headRow)
-    const event = chainAuditEvent(head.seq === 0 ? null : head, input)
+    const last = head.seq === 0 ? undefined : await this.row('SELECT mac FROM audit_events WHERE project_id = $1 AND seq = $2', [input.project_id, head.seq], client)
+    const event = chainAuditEvent(this.key, head.seq === 0 ? null : head, typeof last?.mac === 'string' ? last.mac : null, input)
     await this.run(
-      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, prev_hash, hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [event.project_id, event.seq, event.type, event.approval_id, event.action, event.agent, event.actor, event.reason, event.at, event.prev_hash, event.hash],
+      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      [
+        event.project_id,
+        event.seq,
+        event.type,
+        event.approval_id,
+        event.action,
+        event.agent,
+        event.actor,
+        event.reason,
+        event.at,
+        event.context_hash,
+        event.prev_hash,
+        event.hash,
+        event.prev_mac,
+        event.mac,
+        event.sealed_at,
+      ],
       client,
     )
-    await this.run('UPDATE audit_heads SET seq = $2, hash = $3 WHERE project_id = $1', [event.project_id, event.seq, event.hash], client)
+    await this.run('UPDATE audit_heads SET seq = $2, hash = $3, mac = $4 WHERE project_id = $1', [event.project_id, event.seq, event.hash, headMac(this.key, event.project_id, event.seq, event.mac as string)], client)
     return event
+  }
+
+  /** The context hash the approval's `created` event recorded (null for one created before the chain was keyed). */
+  private async createdContextHash(client: pg.PoolClient, projectId: string, approvalId: string): Promise<string | null> {
+    const row = await this.row("SELECT context_hash FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type = 'created' ORDER BY seq LIMIT 1", [projectId, approvalId], client)
+    return typeof row?.context_hash === 'string' ? row.context_hash : null
   }
 
   // --- projects -------------------------------------------------------------------------
@@ -501,7 +532,8 @@ export class PostgresStore implements Store {
         return current ? { changed: false, approval: toApproval(current) } : null
       }
       const approval = toApproval(row)
-      return { changed: true, approval, event: await this.appendAudit(client, settledEvent(approval, change)) }
+      const created = await this.createdContextHash(client, projectId, id)
+      return { changed: true, approval, event: await this.appendAudit(client, settledEvent(approval, change, created)) }
     })
   }
 
@@ -519,7 +551,7 @@ export class PostgresStore implements Store {
       )
       // Chain heads in a fixed order (project, then creation) so concurrent expiries cannot deadlock.
       const expired = rows.sort((a, b) => String(a.project_id).localeCompare(String(b.project_id)) || rowSeq(a) - rowSeq(b)).map(toApproval)
-      for (const approval of expired) await this.appendAudit(client, timedOutEvent(approval, now))
+      for (const approval of expired) await this.appendAudit(client, timedOutEvent(approval, now, await this.createdContextHash(client, approval.project_id, approval.id)))
       return expired
     })
   }
@@ -580,33 +612,47 @@ export class PostgresStore implements Store {
     return this.transaction('audit event', (client) => this.appendAudit(client, adminAuditInput(input)))
   }
 
-  async verifyAudit(projectId: string): Promise<AuditVerification> {
+  async verifyAudit(projectId: string, options: AuditVerifyOptions = {}): Promise<AuditVerification> {
     if (this.closed) throw new Error('the store is closed')
-    const client = await this.pool.connect()
-    try {
-      // One snapshot for every batch and the head, even while other connections append.
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-      const verifier = new AuditChainVerifier()
-      let after = 0
-      for (let done = false; !done; ) {
-        const batch = await this.rows('SELECT * FROM audit_events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [projectId, after, BATCH], client)
-        for (const row of batch) {
-          if (!verifier.add(toAuditEvent(row))) {
-            done = true
-            break
-          }
-        }
-        if (batch.length < BATCH) done = true
-        else after = rowSeq(batch[batch.length - 1])
-      }
-      const headRow = await this.row('SELECT seq, hash FROM audit_heads WHERE project_id = $1', [projectId], client)
-      await client.query('COMMIT')
-      return verifier.finish(headRow ? toChainHead(headRow) : null)
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      client.release()
+    return this.verifications.verify(projectId, options)
+  }
+
+  async verifyDecision(projectId: string, approval: Approval): Promise<string | null> {
+    return this.verifications.decisionProblem(projectId, approval)
+  }
+
+  async auditCheckpoint(projectId: string): Promise<AuditCheckpoint> {
+    return this.verifications.checkpoint(projectId)
+  }
+
+  async verifyAuditCheckpoint(projectId: string, checkpoint: unknown): Promise<CheckpointVerification> {
+    return this.verifications.verifyCheckpoint(projectId, checkpoint)
+  }
+
+  /** The reads verification needs; each is one indexed query. */
+  private auditReader(): AuditReader {
+    return {
+      head: async (projectId) => {
+        const row = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1', [projectId])
+        return row ? toChainHead(row) : null
+      },
+      events: async (projectId, after, upTo, limit) =>
+        (await this.rows('SELECT * FROM audit_events WHERE project_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4', [projectId, after, upTo, limit])).map(toAuditEvent),
+      event: async (projectId, seq) => {
+        const row = await this.row('SELECT * FROM audit_events WHERE project_id = $1 AND seq = $2', [projectId, seq])
+        return row ? toAuditEvent(row) : null
+      },
+      approvals: async (projectId, after, limit) =>
+        (await this.rows('SELECT * FROM approvals WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [projectId, after, limit])).map((row) => ({
+          position: rowSeq(row),
+          approval: toApproval(row),
+        })),
+      eventsOfApprovals: async (projectId, approvalIds) =>
+        approvalIds.length === 0
+          ? []
+          : (await this.rows('SELECT * FROM audit_events WHERE project_id = $1 AND approval_id = ANY($2) ORDER BY seq', [projectId, approvalIds])).map(toAuditEvent),
+      settlingEvents: async (projectId, approvalId) =>
+        (await this.rows("SELECT * FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type IN ('approved', 'rejected', 'timed_out', 'cancelled') ORDER BY seq LIMIT 2", [projectId, approvalId])).map(toAuditEvent),
     }
   }
 

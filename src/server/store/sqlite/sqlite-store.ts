@@ -6,7 +6,9 @@
  * and its audit event) is one transaction.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
-import { AuditChainVerifier, chainAuditEvent, type AuditEventInput, type ChainHead } from '../audit-chain.js'
+import type { AuditKey } from '../../audit/audit-key.js'
+import { chainAuditEvent, headMac, type AuditCheckpoint, type AuditEventInput, type ChainHead } from '../audit-chain.js'
+import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
@@ -33,7 +35,9 @@ import type {
   AuditEvent,
   AuditFilter,
   AuditVerification,
+  AuditVerifyOptions,
   ChangeResult,
+  CheckpointVerification,
   CreateResult,
   Decision,
   Invitation,
@@ -75,14 +79,14 @@ const SQLITE_CONSTRAINT_PRIMARYKEY = 1555
  * VM: ~7,000 two-row commits/s raw, well above the 2,000 decisions/s target, so the
  * cheaper NORMAL (safe against process crashes only) is not needed.
  */
-export function openDatabase(filePath: string): DatabaseSync {
+export function openDatabase(filePath: string, key: AuditKey): DatabaseSync {
   const db = new DatabaseSync(filePath, { timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: true })
   try {
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
     db.exec('PRAGMA journal_mode = WAL')
     db.exec('PRAGMA synchronous = FULL')
     db.exec('PRAGMA foreign_keys = ON')
-    migrate(db)
+    migrate(db, key)
   } catch (error) {
     db.close()
     throw error
@@ -122,10 +126,14 @@ class Conditions {
 export class SqliteStore implements Store {
   private readonly db: DatabaseSync
   private readonly statements = new Map<string, StatementSync>()
+  private readonly key: AuditKey
+  private readonly verifications: AuditVerifications
   private closed = false
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, key: AuditKey) {
     this.db = db
+    this.key = key
+    this.verifications = new AuditVerifications(key, this.auditReader())
   }
 
   // --- plumbing -------------------------------------------------------------------------
@@ -180,22 +188,32 @@ export class SqliteStore implements Store {
     if (this.closed) throw new Error('the store is closed')
   }
 
-  /** Appends one audit event to its project's chain and moves the head; call inside `write`. */
+  /** Appends one audit event to its project's chain (keyed) and moves the head; call inside `write`. */
   private appendAudit(input: AuditEventInput): AuditEvent {
-    const headRow = this.get('SELECT seq, hash FROM audit_heads WHERE project_id = @project_id', { project_id: input.project_id })
+    const headRow = this.get('SELECT seq, hash, mac FROM audit_heads WHERE project_id = @project_id', { project_id: input.project_id })
     const head: ChainHead | null = headRow ? toChainHead(headRow) : null
-    const event = chainAuditEvent(head, input)
+    const last = head ? this.get('SELECT mac FROM audit_events WHERE project_id = @project_id AND seq = @seq', { project_id: input.project_id, seq: head.seq }) : undefined
+    const event = chainAuditEvent(this.key, head, typeof last?.mac === 'string' ? last.mac : null, input)
     this.run(
-      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, prev_hash, hash)
-       VALUES (@project_id, @seq, @type, @approval_id, @action, @agent, @actor, @reason, @at, @prev_hash, @hash)`,
+      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at)
+       VALUES (@project_id, @seq, @type, @approval_id, @action, @agent, @actor, @reason, @at, @context_hash, @prev_hash, @hash, @prev_mac, @mac, @sealed_at)`,
       { ...event },
     )
     this.run(
-      `INSERT INTO audit_heads (project_id, seq, hash) VALUES (@project_id, @seq, @hash)
-       ON CONFLICT (project_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
-      { project_id: event.project_id, seq: event.seq, hash: event.hash },
+      `INSERT INTO audit_heads (project_id, seq, hash, mac) VALUES (@project_id, @seq, @hash, @mac)
+       ON CONFLICT (project_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
+      { project_id: event.project_id, seq: event.seq, hash: event.hash, mac: headMac(this.key, event.project_id, event.seq, event.mac as string) },
     )
     return event
+  }
+
+  /** The context hash the approval's `created` event recorded (null for one created before the chain was keyed). */
+  private createdContextHash(projectId: string, approvalId: string): string | null {
+    const row = this.get("SELECT context_hash FROM audit_events WHERE project_id = @projectId AND approval_id = @approvalId AND type = 'created' ORDER BY seq LIMIT 1", {
+      projectId,
+      approvalId,
+    })
+    return typeof row?.context_hash === 'string' ? row.context_hash : null
   }
 
   // --- projects -------------------------------------------------------------------------
@@ -533,7 +551,7 @@ export class SqliteStore implements Store {
         return current ? { changed: false, approval: toApproval(current) } : null
       }
       const approval = toApproval(row)
-      return { changed: true, approval, event: this.appendAudit(settledEvent(approval, change)) }
+      return { changed: true, approval, event: this.appendAudit(settledEvent(approval, change, this.createdContextHash(projectId, id))) }
     })
   }
 
@@ -548,7 +566,7 @@ export class SqliteStore implements Store {
       )
       // RETURNING order is unspecified; a stable order keeps each project's chain in creation order.
       const expired = rows.sort((a, b) => rowSeq(a) - rowSeq(b)).map(toApproval)
-      for (const approval of expired) this.appendAudit(timedOutEvent(approval, now))
+      for (const approval of expired) this.appendAudit(timedOutEvent(approval, now, this.createdContextHash(approval.project_id, approval.id)))
       return expired
     })
   }
@@ -608,19 +626,58 @@ export class SqliteStore implements Store {
     return this.write('audit event', () => this.appendAudit(adminAuditInput(input)))
   }
 
-  async verifyAudit(projectId: string): Promise<AuditVerification> {
+  async verifyAudit(projectId: string, options: AuditVerifyOptions = {}): Promise<AuditVerification> {
     this.assertOpen()
-    // One read transaction: events and head come from the same snapshot even while others append.
-    this.db.exec('BEGIN')
-    try {
-      const verifier = new AuditChainVerifier()
-      for (const row of this.sql('SELECT * FROM audit_events WHERE project_id = @projectId ORDER BY seq').iterate({ projectId })) {
-        if (!verifier.add(toAuditEvent(row as Row))) break
-      }
-      const headRow = this.get('SELECT seq, hash FROM audit_heads WHERE project_id = @projectId', { projectId })
-      return verifier.finish(headRow ? toChainHead(headRow) : null)
-    } finally {
-      this.db.exec('COMMIT')
+    return this.verifications.verify(projectId, options)
+  }
+
+  async verifyDecision(projectId: string, approval: Approval): Promise<string | null> {
+    return this.verifications.decisionProblem(projectId, approval)
+  }
+
+  async auditCheckpoint(projectId: string): Promise<AuditCheckpoint> {
+    this.assertOpen()
+    return this.verifications.checkpoint(projectId)
+  }
+
+  async verifyAuditCheckpoint(projectId: string, checkpoint: unknown): Promise<CheckpointVerification> {
+    this.assertOpen()
+    return this.verifications.verifyCheckpoint(projectId, checkpoint)
+  }
+
+  /** The reads verification needs; each is one short indexed query. */
+  private auditReader(): AuditReader {
+    return {
+      head: async (projectId) => {
+        const row = this.get('SELECT seq, hash, mac FROM audit_heads WHERE project_id = @projectId', { projectId })
+        return row ? toChainHead(row) : null
+      },
+      events: async (projectId, after, upTo, limit) =>
+        this.all('SELECT * FROM audit_events WHERE project_id = @projectId AND seq > @after AND seq <= @upTo ORDER BY seq LIMIT @limit', { projectId, after, upTo, limit }).map(toAuditEvent),
+      event: async (projectId, seq) => {
+        const row = this.get('SELECT * FROM audit_events WHERE project_id = @projectId AND seq = @seq', { projectId, seq })
+        return row ? toAuditEvent(row) : null
+      },
+      approvals: async (projectId, after, limit) =>
+        this.all('SELECT * FROM approvals WHERE project_id = @projectId AND seq > @after ORDER BY seq LIMIT @limit', { projectId, after, limit }).map((row) => ({
+          position: rowSeq(row),
+          approval: toApproval(row),
+        })),
+      eventsOfApprovals: async (projectId, approvalIds) => {
+        if (approvalIds.length === 0) return []
+        // json_each keeps this one prepared statement whatever the number of ids; CROSS JOIN makes
+        // the ids the outer loop, so each is one audit_events_by_approval lookup (not a project scan).
+        return this.all(
+          `SELECT e.* FROM json_each(@ids) AS ids CROSS JOIN audit_events AS e
+           WHERE e.project_id = @projectId AND e.approval_id = ids.value ORDER BY e.seq`,
+          { projectId, ids: JSON.stringify(approvalIds) },
+        ).map(toAuditEvent)
+      },
+      settlingEvents: async (projectId, approvalId) =>
+        this.all("SELECT * FROM audit_events WHERE project_id = @projectId AND approval_id = @approvalId AND type IN ('approved', 'rejected', 'timed_out', 'cancelled') ORDER BY seq LIMIT 2", {
+          projectId,
+          approvalId,
+        }).map(toAuditEvent),
     }
   }
 
