@@ -3,6 +3,8 @@
  * `approval-gate`: the server, a CI gate, and admin commands. Each command lives in
  * `commands/`; this file only dispatches and turns errors into exit codes.
  */
+// First: on a Node.js too old for the client, one line and exit before undici loads.
+import './node-version.js'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { readFileSync, realpathSync } from 'node:fs'
 import { logLine } from '../shared/log-text.js'

@@ -6,9 +6,10 @@
  */
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { DATABASE_FILE, openServerStore, type DatabaseOptions } from '../server/server.js'
+import type { DatabaseOptions } from '../server/server.js'
 import type { Project, Store } from '../server/store/types.js'
 import { CliError, flagOrEnv, required, UsageError, type Command } from './cli-kit.js'
+import { loadServer } from './node-version.js'
 
 /** The `--data` and `--database-url` flags of `serve` and every admin command. */
 export const STORE_FLAGS = { data: { type: 'string', short: 'd' }, 'database-url': { type: 'string' } } as const
@@ -67,6 +68,7 @@ export function describeStoreLocation(location: StoreLocation): string {
  * naming the server (never the password), not an unexpected error.
  */
 export async function openStoreAt(location: StoreLocation): Promise<Store> {
+  const { openServerStore } = await loadServer()
   try {
     return await openServerStore(location)
   } catch (error) {
@@ -81,6 +83,7 @@ export async function openStoreAt(location: StoreLocation): Promise<Store> {
  * (On PostgreSQL a mistyped database name fails to connect; an empty database gets the schema.)
  */
 export async function withStore<T>(location: StoreLocation, use: (store: Store) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+  const { DATABASE_FILE } = await loadServer()
   if (!location.database && !options.create && !existsSync(join(location.dataDir, DATABASE_FILE))) {
     throw new CliError(
       `no approval-gate database in ${location.dataDir} (looked for ${DATABASE_FILE}); pass --data with the server's data directory, or --database-url for PostgreSQL`,

@@ -1,8 +1,8 @@
 /** `approval-gate serve`: runs the approvals server until SIGTERM/SIGINT. */
 import { seedFirstRun, type FirstRun } from '../../server/admin/bootstrap.js'
 import { parseRateLimit, type RateLimit } from '../../server/http/create-rate-limit.js'
-import { startServer } from '../../server/server.js'
-import { isStoreError } from '../../server/store/index.js'
+import { isStoreError } from '../../server/store/errors.js'
+import { loadServer } from '../node-version.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
 import { describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf } from '../store-location.js'
 
@@ -58,6 +58,7 @@ Options:
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
     const createRateLimit = parseCreateRateLimit(flagOrEnv(values['create-rate-limit'], io.env, 'APPROVAL_GATE_CREATE_RATE_LIMIT'))
     const location = storeLocationOf(values, io.env, 'serve')
+    const { startServer } = await loadServer('serve')
 
     const store = await openStoreAt(location)
     let firstRun: FirstRun | null
