@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path'
 import type { DatabaseOptions } from '../server/server.js'
 import type { Project, Store } from '../server/store/types.js'
 import { CliError, flagOrEnv, required, UsageError, type Command } from './cli-kit.js'
+import { dataDirOpenError, prepareDataDir } from './data-dir.js'
 import { loadServer } from './node-version.js'
 
 /** The `--data` and `--database-url` flags of `serve` and every admin command. */
@@ -65,15 +66,17 @@ export function describeStoreLocation(location: StoreLocation): string {
 
 /**
  * Opens the store at `location`. A PostgreSQL server that cannot be reached is a `CliError`
- * naming the server (never the password), not an unexpected error.
+ * naming the server (never the password), not an unexpected error; so is a data directory
+ * that cannot be created or written (naming the path, see `data-dir.ts`).
  */
 export async function openStoreAt(location: StoreLocation): Promise<Store> {
   const { openServerStore } = await loadServer()
+  if (!location.database) await prepareDataDir(location.dataDir)
   try {
     return await openServerStore(location)
   } catch (error) {
     if (location.database && error instanceof Error) throw new CliError(error.message)
-    throw error
+    throw location.database ? error : dataDirOpenError(location.dataDir, error)
   }
 }
 
