@@ -108,6 +108,29 @@ describe('serve logs', () => {
     for (const secret of ['secret1', 'secret2', 'secret3', 'secret4', 'secret5', 'secret6']) expect(written).not.toContain(secret)
   })
 
+  it('auto: readable lines when stdout is a terminal, JSON lines otherwise', async () => {
+    const capture = (isTTY: boolean) => {
+      const out = Object.assign(
+        new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            out.text += chunk.toString()
+            callback()
+          },
+        }),
+        { isTTY, text: '' },
+      )
+      return out
+    }
+    for (const isTTY of [true, false]) {
+      const out = capture(isTTY)
+      const app = Fastify({ logger: serverLoggerOptions('info', 'auto', out) as object })
+      app.log.warn({ path: '/x' }, 'careful')
+      await app.close()
+      if (isTTY) expect(out.text).toMatch(/^\d\d:\d\d:\d\d WARN {2}careful path=\/x\n/)
+      else expect(JSON.parse(out.text.split('\n')[0])).toMatchObject({ level: 40, msg: 'careful', path: '/x' })
+    }
+  })
+
   it('the readable form of a JSON line', () => {
     const line = JSON.stringify({ level: 40, time: Date.UTC(2026, 0, 1, 9, 5, 7), pid: 1, hostname: 'h', msg: 'could not record API key use', reqId: 'r1', extra: 3 })
     expect(textLine(line)).toBe('09:05:07 WARN  could not record API key use extra=3')
