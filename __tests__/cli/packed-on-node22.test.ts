@@ -7,7 +7,7 @@
  * test is skipped locally with the reason, and fails under CI=true. `npm test` builds lib/ first.
  */
 import { execFile, spawn } from 'node:child_process'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -79,7 +79,7 @@ beforeAll(async () => {
   await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: resolve('.'), env: envWithoutNpmConfig(), timeout: 120_000 })
   const tarball = (await readdir(dir)).find((name) => name.endsWith('.tgz'))!
   project = join(dir, 'consumer')
-  await run('mkdir', [project])
+  await mkdir(project)
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
   const installed = await run('npm', ['install', join(dir, tarball), '--no-audit', '--no-fund', '--prefer-offline'], {
     cwd: project,

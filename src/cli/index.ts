@@ -48,9 +48,13 @@ the version.
 Exit codes: 0 ok/approved, 1 rejected (request) or tampered (audit verify), 2 timed out,
 3 error, 64 bad command line, 130 cancelled or interrupted.
 
+Node.js: request, decide, --help and --version need >= 22.19; serve and the admin commands
+need >= 24.
+
 Environment: APPROVAL_GATE_PORT, APPROVAL_GATE_HOST, APPROVAL_GATE_PUBLIC_URL,
-APPROVAL_GATE_TRUST_PROXY (serve); APPROVAL_GATE_DATA, APPROVAL_GATE_DATABASE_URL (serve and
-admin commands); APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).
+APPROVAL_GATE_TRUST_PROXY, APPROVAL_GATE_LOG_LEVEL, APPROVAL_GATE_LOG_FORMAT (serve);
+APPROVAL_GATE_DATA, APPROVAL_GATE_DATABASE_URL (serve and admin commands);
+APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).
 `
 }
 
