@@ -561,13 +561,17 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.cancelApproval(other.id, decided.id, { reason: null, by: 'key:ci' })).toBeNull()
       })
 
-      it('records a withdrawal at the requester deadline as expired and timed out', async () => {
+      it('records a withdrawal at the requester deadline as expired and timed out by system, like the sweep', async () => {
         const { approval } = await store.createApproval(newApproval(project))
-        const withdrawn = await store.cancelApproval(project.id, approval.id, { reason: 'no decision within 1000 ms', by: 'key:ci', timed_out: true })
+        const withdrawn = await store.cancelApproval(project.id, approval.id, { reason: 'no decision within 1s', by: 'key:ci', timed_out: true })
         expect(withdrawn).toMatchObject({
           changed: true,
-          approval: { status: 'expired', reason: 'no decision within 1000 ms', decided_by: 'key:ci' },
-          event: { type: 'timed_out', actor: 'key:ci', reason: 'no decision within 1000 ms' },
+          approval: { status: 'expired', reason: 'no decision within 1s; withdrawn by key:ci', decided_by: 'system' },
+          event: { type: 'timed_out', actor: 'system', reason: 'no decision within 1s; withdrawn by key:ci' },
+        })
+        const bare = (await store.createApproval(newApproval(project))).approval
+        expect(await store.cancelApproval(project.id, bare.id, { reason: null, by: 'key:ci', timed_out: true })).toMatchObject({
+          event: { type: 'timed_out', actor: 'system', reason: 'no decision before the deadline; withdrawn by key:ci' },
         })
         expect(await store.cancelApproval(project.id, approval.id, { reason: null, by: 'key:ci', timed_out: true })).toEqual({ changed: false, approval: withdrawn?.approval })
         expect((await store.verifyAudit(project.id)).ok).toBe(true)

@@ -3,6 +3,8 @@
  * `approval-gate`: the server, a CI gate, and admin commands. Each command lives in
  * `commands/`; this file only dispatches and turns errors into exit codes.
  */
+// First: on a Node.js too old for the client, one line and exit before undici loads.
+import './node-version.js'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { readFileSync, realpathSync } from 'node:fs'
 import { logLine } from '../shared/log-text.js'
@@ -47,9 +49,13 @@ the version.
 Exit codes: 0 ok/approved, 1 rejected (request) or tampered (audit verify), 2 timed out,
 3 error, 64 bad command line, 130 cancelled or interrupted.
 
+Node.js: request, decide, --help and --version need >= 22.19; serve and the admin commands
+need >= 24.
+
 Environment: APPROVAL_GATE_PORT, APPROVAL_GATE_HOST, APPROVAL_GATE_PUBLIC_URL,
-APPROVAL_GATE_TRUST_PROXY (serve); APPROVAL_GATE_DATA, APPROVAL_GATE_DATABASE_URL,
-APPROVAL_GATE_AUDIT_KEY, APPROVAL_GATE_AUDIT_KEY_FILE (serve and admin commands);
+APPROVAL_GATE_TRUST_PROXY, APPROVAL_GATE_LOG_LEVEL, APPROVAL_GATE_LOG_FORMAT (serve);
+APPROVAL_GATE_DATA, APPROVAL_GATE_DATABASE_URL, APPROVAL_GATE_AUDIT_KEY,
+APPROVAL_GATE_AUDIT_KEY_FILE (serve and admin commands);
 APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).
 `
 }

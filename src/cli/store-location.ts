@@ -6,10 +6,12 @@
  */
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { DATABASE_FILE, openServerStore, type DatabaseOptions } from '../server/server.js'
+import type { DatabaseOptions } from '../server/server.js'
 import { AuditKeyError, POSTGRES_NEEDS_KEY, resolveAuditKey, type AuditKeySource } from '../server/audit/audit-key.js'
 import type { Project, Store } from '../server/store/types.js'
 import { CliError, flagOrEnv, required, UsageError, type Command } from './cli-kit.js'
+import { dataDirOpenError, prepareDataDir } from './data-dir.js'
+import { loadServer } from './node-version.js'
 
 /** The `--data`, `--database-url` and `--audit-key-file` flags of `serve` and every admin command. */
 export const STORE_FLAGS = { data: { type: 'string', short: 'd' }, 'database-url': { type: 'string' }, 'audit-key-file': { type: 'string' } } as const
@@ -80,9 +82,12 @@ export function describeStoreLocation(location: StoreLocation): string {
 
 /**
  * Opens the store at `location`. A PostgreSQL server that cannot be reached is a `CliError`
- * naming the server (never the password), not an unexpected error.
+ * naming the server (never the password), not an unexpected error; so is a data directory
+ * that cannot be created or written (naming the path, see `data-dir.ts`).
  */
 export async function openStoreAt(location: StoreLocation, warn: (message: string) => void = defaultWarn): Promise<Store> {
+  const { openServerStore } = await loadServer()
+  if (!location.database) await prepareDataDir(location.dataDir)
   try {
     const loaded = resolveAuditKey(location.auditKeySource ?? {})
     if (loaded?.warning) warn(loaded.warning)
@@ -91,7 +96,7 @@ export async function openStoreAt(location: StoreLocation, warn: (message: strin
   } catch (error) {
     if (error instanceof AuditKeyError) throw new CliError(error.message)
     if (location.database && error instanceof Error) throw new CliError(error.message)
-    throw error
+    throw location.database ? error : dataDirOpenError(location.dataDir, error)
   }
 }
 
@@ -105,6 +110,7 @@ function defaultWarn(message: string): void {
  * (On PostgreSQL a mistyped database name fails to connect; an empty database gets the schema.)
  */
 export async function withStore<T>(location: StoreLocation, use: (store: Store) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+  const { DATABASE_FILE } = await loadServer()
   if (!location.database && !options.create && !existsSync(join(location.dataDir, DATABASE_FILE))) {
     throw new CliError(
       `no approval-gate database in ${location.dataDir} (looked for ${DATABASE_FILE}); pass --data with the server's data directory, or --database-url for PostgreSQL`,

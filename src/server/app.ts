@@ -4,7 +4,15 @@
  * waiting long-poll with its current record before the listener closes.
  */
 import type { Server } from 'node:http'
-import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory, type FastifyServerOptions } from 'fastify'
+import Fastify, {
+  LogController,
+  type FastifyHttpOptions,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerFactory,
+  type FastifyServerOptions,
+} from 'fastify'
 import type { ApprovalService, Notifier } from './approvals/contracts.js'
 import type { AuditVerificationCacheOptions } from './dashboard/audit-verification-cache.js'
 import { dashboardPlugin, type DashboardTuning } from './dashboard/index.js'
@@ -24,7 +32,7 @@ export interface AppDeps {
   approvals: ApprovalService
   /** Absolute base URL of the server as people reach it (links in records and the dashboard). */
   publicUrl: string
-  /** Structured request logs (pino, JSON lines on stdout). Default off. */
+  /** Fastify's logger option (pino): one line per request at `info`. Default off. */
   logger?: FastifyServerOptions['logger']
   /**
    * Trust `X-Forwarded-*` from a reverse proxy (Fastify's `trustProxy`: `true`,
@@ -48,6 +56,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const publicUrl = deps.publicUrl.replace(/\/+$/, '')
   const options: FastifyHttpOptions<Server> = {
     logger: deps.logger ?? false,
+    // One line per request instead of Fastify's two, /healthz only at debug.
+    logController: new OneLineRequestLog(),
     trustProxy: deps.trustProxy ?? false,
     bodyLimit: deps.bodyLimit ?? MAX_BODY_BYTES,
     // We answer 503 ourselves, in the API's error shape, while shutting down.
@@ -118,4 +128,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
 function isApiPath(url: string): boolean {
   return url === '/healthz' || url.startsWith('/v1/') || url.startsWith('/v1?') || url === '/v1'
+}
+
+/**
+ * Request logs: one line per answered request at `info` (`/healthz` at `debug`, so a load
+ * balancer's probes stay out of an info log), never headers or the query string; errors
+ * as Fastify logs them.
+ */
+class OneLineRequestLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) return super.requestCompleted(error, request, reply)
+    const path = request.url.split('?')[0].slice(0, 200)
+    const fields = { method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }
+    const message = `${request.method} ${path} ${reply.statusCode}`
+    if (path === '/healthz') reply.log.debug(fields, message)
+    else reply.log.info(fields, message)
+  }
 }

@@ -44,8 +44,8 @@ export interface StartServerOptions {
   port?: number
   /** Base URL people reach the server at (links, cookie flags); default `http://<host>:<port>`. */
   publicUrl?: string
-  /** Structured JSON request logs on stdout (pino). Default false. */
-  logger?: boolean
+  /** Logs (pino): `true` for JSON at `info` on stdout, or Fastify's logger options (level, stream, redact). Default false. */
+  logger?: AppDeps['logger']
   /** Trust `X-Forwarded-*` headers (see `AppDeps.trustProxy`). Default false. */
   trustProxy?: AppDeps['trustProxy']
   /** The dashboard's sign-in and live-stream limits (see `AppDeps.dashboard`). */

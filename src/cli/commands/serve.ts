@@ -1,8 +1,9 @@
 /** `approval-gate serve`: runs the approvals server until SIGTERM/SIGINT. */
 import { adminWithoutPassword, completeFirstRun, FIRST_ADMIN_EMAIL, FIRST_PROJECT_NAME, seedFirstRun, type FirstRun } from '../../server/admin/bootstrap.js'
 import { parseRateLimit, type RateLimit } from '../../server/http/create-rate-limit.js'
-import { startServer } from '../../server/server.js'
-import { isStoreError } from '../../server/store/index.js'
+import { isStoreError } from '../../server/store/errors.js'
+import { logFormatOf, logLevelOf, serverLoggerOptions } from '../logging.js'
+import { loadServer } from '../node-version.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
 import type { Store } from '../../server/store/types.js'
 import { AUDIT_KEY_HELP, describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf, type StoreLocation } from '../store-location.js'
@@ -34,7 +35,12 @@ ${AUDIT_KEY_HELP}.
                       approvals one API key may create: N/s, N/min or N/h, or off
                       (env APPROVAL_GATE_CREATE_RATE_LIMIT, default 600/min); over it the
                       API answers 429 with Retry-After
-  --quiet             no request logs (JSON lines on stdout)
+  --log-level LEVEL   what the server logs on stdout: silent, error, warn, info (one line per
+                      request), debug (also /healthz) or trace (env APPROVAL_GATE_LOG_LEVEL,
+                      default warn: warnings and errors only)
+  --log-format FMT    auto (readable lines on a terminal, JSON lines otherwise), json or text
+                      (env APPROVAL_GATE_LOG_FORMAT, default auto)
+  --quiet             no logs at all (same as --log-level silent)
   -h, --help          show this help
 `,
   async run(args, io) {
@@ -50,6 +56,8 @@ ${AUDIT_KEY_HELP}.
         'trust-proxy': { type: 'string' },
         'create-rate-limit': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
       },
       { min: 0, max: 0 },
     )
@@ -61,13 +69,15 @@ ${AUDIT_KEY_HELP}.
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
     const createRateLimit = parseCreateRateLimit(flagOrEnv(values['create-rate-limit'], io.env, 'APPROVAL_GATE_CREATE_RATE_LIMIT'))
     const location = storeLocationOf(values, io.env, 'serve')
+    const logger = serverLoggerOptions(logLevelOf(values['log-level'], io.env, values.quiet), logFormatOf(values['log-format'], io.env), io.stdout)
+    const { startServer } = await loadServer('serve')
 
     const store = await openStoreAt(location, (message) => line(io.stderr, `approval-gate: warning: ${message}`))
     // Bind first: a port that is taken must fail before anything is created, so no
     // credentials are made that the banner never shows.
     let server
     try {
-      server = await startServer({ ...location, host, port, publicUrl, store, logger: !values.quiet, trustProxy, createRateLimit })
+      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)

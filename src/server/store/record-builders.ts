@@ -4,6 +4,7 @@
  * change appends, and how a newest-first page and its cursor come out of fetched rows.
  * Both backends use these so they cannot drift apart; the SQL stays in each backend.
  */
+import { MAX_REASON_CHARS } from '../../contract/index.js'
 import { newId } from '../auth/secrets.js'
 import { contextHash, type AuditEventInput } from './audit-chain.js'
 import { StoreError } from './errors.js'
@@ -92,10 +93,21 @@ export function decisionChange(input: { decision: Decision; reason: string | nul
   return { status: statusForDecision(input.decision), reason: input.reason, by: input.decided_by, at: input.at ?? new Date().toISOString() }
 }
 
-/** The change a cancel (withdrawal by the requester) makes: `expired` when it gave up at its deadline. */
+/**
+ * The change a cancel (withdrawal by the requester) makes. When it gave up at its deadline
+ * (`timed_out`) the approval expired: recorded by `system`, as when the expiry sweep notices
+ * first, so a timeout reads the same whichever side saw it; the reason keeps who withdrew it.
+ */
 export function cancelChange(input: { reason: string | null; by: string; at?: string; timed_out?: boolean }): SettleChange {
-  return { status: input.timed_out ? 'expired' : 'cancelled', reason: input.reason, by: input.by, at: input.at ?? new Date().toISOString() }
+  const at = input.at ?? new Date().toISOString()
+  if (!input.timed_out) return { status: 'cancelled', reason: input.reason, by: input.by, at }
+  const withdrawer = `; withdrawn by ${input.by}`
+  const reason = (input.reason ?? 'no decision before the deadline').slice(0, Math.max(0, MAX_REASON_CHARS - withdrawer.length)) + withdrawer
+  return { status: 'expired', reason: reason.slice(0, MAX_REASON_CHARS), by: SYSTEM_ACTOR, at }
 }
+
+/** Who expires approvals: the server's sweep, and the server on a requester's timed-out withdrawal. */
+export const SYSTEM_ACTOR = 'system'
 
 /** `approve` → `approved`, `reject` → `rejected`. */
 export function statusForDecision(decision: Decision): 'approved' | 'rejected' {
@@ -121,7 +133,7 @@ export function settledEvent(approval: Approval, change: SettleChange, createdCo
 
 /** The `timed_out` audit event of an approval expired at `now`, by `system`. */
 export function timedOutEvent(approval: Approval, now: string, createdContextHash: string | null): AuditEventInput {
-  return auditEventOf(approval, 'timed_out', 'system', null, now, createdContextHash ?? contextHash(approval.context))
+  return auditEventOf(approval, 'timed_out', SYSTEM_ACTOR, null, now, createdContextHash ?? contextHash(approval.context))
 }
 
 function auditEventOf(approval: Approval, type: AuditEventInput['type'], actor: string, reason: string | null, at: string, context_hash: string): AuditEventInput {

@@ -317,7 +317,8 @@ export interface Store {
   decideApproval(projectId: string, id: string, input: { decision: Decision; reason: string | null; decided_by: string; at?: string }): Promise<ChangeResult | null>
   /**
    * Withdraws a pending approval: `cancelled` + audit `cancelled`; with `timed_out` (the
-   * requester gave up at its deadline) `expired` + audit `timed_out`, as if the server expired it.
+   * requester gave up at its deadline) `expired` + audit `timed_out` by `system`, as if the
+   * server expired it; the reason ends with "; withdrawn by <by>".
    */
   cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string; timed_out?: boolean }): Promise<ChangeResult | null>
   /**
