@@ -1,4 +1,4 @@
-/** Settings: project rules, members (admins manage), API keys (admins manage; a new key is shown once). */
+/** Settings: project rules, members (admins manage), API keys (admins manage; a new key is shown once), and the confirmation pages of removing and revoking. */
 import { formatDuration } from '../../../shared/duration.js'
 import { MIN_PASSWORD_CHARS } from '../../admin/rules.js'
 import type { ApiKeyInfo, Invitation, Member, Project } from '../../store/types.js'
