@@ -5,6 +5,7 @@ import type { ProjectMembership, Store } from '../../store/types.js'
 import type { AuditVerificationCache } from '../audit-verification-cache.js'
 import { html, type SafeHtml } from '../html.js'
 import type { AdminService } from '../../admin/admin-service.js'
+import { GITHUB_LOGIN_RULE } from '../../admin/rules.js'
 import type { HashGate, LoginLimiter } from '../rate-limit.js'
 import { formFields } from '../security.js'
 import { csrfTokenMatches, type Sessions, type Viewer } from '../session.js'
@@ -122,7 +123,7 @@ export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: stri
   last_admin_role: { kind: 'error', text: 'A project needs at least one admin: make someone else admin first. Nothing was changed.' },
   last_admin_remove: { kind: 'error', text: 'You cannot remove the last admin of a project: make someone else admin first. Nothing was changed.' },
   bad_role: { kind: 'error', text: 'Choose the role member or admin. Nothing was changed.' },
-  bad_github_login: { kind: 'error', text: 'A GitHub login has 1–39 letters, digits or hyphens and does not start with a hyphen. Nothing was changed.' },
+  bad_github_login: { kind: 'error', text: `${GITHUB_LOGIN_RULE[0].toUpperCase()}${GITHUB_LOGIN_RULE.slice(1)}. Nothing was changed.` },
   project_switched: { kind: 'info', text: 'Switched project.' },
 }
 
