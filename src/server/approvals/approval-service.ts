@@ -50,6 +50,7 @@ class StoreApprovalService implements ApprovalService {
       idempotency_fingerprint: key === null ? null : requestFingerprint({ action: input.action, context: input.context, agent: input.agent, timeout_ms: input.timeout_ms ?? null }),
       requested_by: input.requested_by,
       requested_by_key_id: input.requested_by_key_id ?? null,
+      requester_claims: input.requester_claims ?? null,
     })
     if (result.key_reused) {
       throw new ApprovalRuleError('idempotency_key_reused', 'this Idempotency-Key was already used in the last 24 hours for a different request (action, context, agent or timeout_ms); use a new key for a new request')
