@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServer, type RunningServer } from '../../src/server/server.js'
 import type { Project, Store } from '../../src/server/store/types.js'
+import { approvalCard } from '../../src/server/dashboard/views/approval-card.js'
+import { ADMIN, FormClient, startDashboard } from '../dashboard/fixture.js'
 import { TestIssuer } from '../helpers/oidc-issuer.js'
 import { call, createKey } from './helpers.js'
 
@@ -170,5 +172,73 @@ describe('workflow identities (OIDC bearer tokens)', () => {
     expect(response.status).toBe(201)
     expect(response.body.requester).toBeNull()
     expect((await call(server.url, 'GET', `/v1/approvals/${response.body.id}`, { key: decideKey })).status).toBe(200)
+  })
+})
+
+describe('verified requester on the dashboard', () => {
+  it('refuses, on verified claims, the member whose GitHub login ran the workflow, whatever the context says', async () => {
+    const fx = await startDashboard()
+    const issuer = await TestIssuer.start()
+    try {
+      await fx.store.updateProjectSettings(fx.project.id, { blockSelfApproval: true })
+      await fx.store.createTrustRule({ project_id: fx.project.id, issuer: issuer.url, audience: AUDIENCE, repository: 'acme/web' })
+      const client = new FormClient(fx.url)
+      await client.login(ADMIN.email, ADMIN.password)
+      const csrf = await client.csrf()
+      const approve = (id: string) => client.request('POST', `/approvals/${id}/decision`, { form: { _csrf: csrf, decision: 'approve' }, headers: { accept: 'application/json' } })
+
+      // The verified triggering actor is the member; the context claims someone else.
+      const ran = await call(fx.url, 'POST', '/v1/approvals', {
+        key: await issuer.mint({ actor: 'someone-else', triggering_actor: ADMIN.github.toUpperCase() }),
+        json: { action: 'deploy', context: { github: { actor: 'someone-else', triggering_actor: 'someone-else' } } },
+      })
+      expect(ran.status).toBe(201)
+      const refused = await approve(ran.body.id)
+      expect(refused.status).toBe(403)
+      expect(JSON.parse(refused.text)).toMatchObject({ result: 'refused', message: expect.stringContaining(ADMIN.github) })
+      expect((await fx.store.getApproval(fx.project.id, ran.body.id))?.status).toBe('pending')
+
+      // The page shows the verified claims with their mark.
+      const page = await client.request('GET', `/approvals/${ran.body.id}`)
+      expect(page.text).toContain('Verified requester')
+      expect(page.text).toContain(`✓ verified by ${new URL(issuer.url).host}`)
+      expect(page.text.replaceAll('<wbr>', '')).toContain('acme/web/.github/workflows/deploy.yml@refs/heads/main')
+
+      // A context naming the member does not block when the verified actors are others.
+      const other = await call(fx.url, 'POST', '/v1/approvals', {
+        key: await issuer.mint({ actor: 'someone-else', triggering_actor: 'someone-else' }),
+        json: { action: 'deploy', context: { github: { actor: ADMIN.github } } },
+      })
+      expect((await approve(other.body.id)).status).toBe(200)
+      expect((await fx.store.getApproval(fx.project.id, other.body.id))?.status).toBe('approved')
+    } finally {
+      await fx.close()
+      await issuer.close()
+    }
+  })
+
+  it('marks claims from GitHub "verified by GitHub"', () => {
+    const card = approvalCard(
+      {
+        id: 'apr_x',
+        project_id: 'prj_x',
+        action: 'deploy',
+        context: {},
+        agent: null,
+        status: 'approved',
+        reason: null,
+        decided_by: 'alice@example.com',
+        decided_at: '2030-01-01T00:00:00.000Z',
+        created_at: '2030-01-01T00:00:00.000Z',
+        expires_at: '2030-01-01T01:00:00.000Z',
+        idempotency_key: null,
+        requested_by: 'oidc:acme/web@refs/heads/main',
+        requested_by_key_id: null,
+        requester_claims: { ...TestIssuer.claims(), issuer: 'https://token.actions.githubusercontent.com', environment: 'production' },
+      },
+      { csrfToken: 't' },
+    ).value
+    expect(card).toContain('✓ verified by GitHub')
+    expect(card).toContain('production')
   })
 })
