@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { TestIssuer } from '../helpers/oidc-issuer.js'
-import { runCli, startServe, stop, type CliProcess } from './helpers.js'
+import { writeFile } from 'node:fs/promises'
+import { runCli, startCli, startServe, stop, type CliProcess } from './helpers.js'
 
 let dir: string
 let data: string
@@ -63,5 +64,35 @@ describe('trust rules from the CLI', () => {
       expect(result.code).toBe(64)
       expect(result.stderr).toMatch(message)
     }
+  })
+
+  it('request --oidc-token-file and APPROVAL_GATE_OIDC_TOKEN gate as the CI job, without a key', async () => {
+    const added = await runCli(['trust', 'add', '--project', 'default', '--issuer', issuer.url, '--audience', url, '--repository', 'acme/web', '--data', data, '--json'])
+    expect(added.code).toBe(0)
+    const decider = JSON.parse((await runCli(['keys', 'create', '--project', 'default', '--scope', 'decide', '--name', 'cli-approver', '--data', data, '--json'])).stdout).api_key as string
+    const tokenFile = join(dir, 'id_token')
+    await writeFile(tokenFile, `${await issuer.mint({ actor: 'gitlab-user' }, { audience: url })}\n`)
+
+    for (const auth of [['--oidc-token-file', tokenFile], []]) {
+      const env = auth.length === 0 ? { APPROVAL_GATE_OIDC_TOKEN: await issuer.mint({}, { audience: url }) } : undefined
+      const gate = startCli(['request', 'keyless-cli', '--api-url', url, '--timeout', '2m', ...auth], { env })
+      await gate.waitFor(/approvals\/(apr_[A-Za-z0-9_-]+)/)
+      const id = /approvals\/(apr_[A-Za-z0-9_-]+)/.exec(gate.stdout() + gate.stderr())![1]
+      const decided = await fetch(`${url}/v1/approvals/${id}/decision`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${decider}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ decision: 'approve' }),
+      })
+      expect(decided.status).toBe(200)
+      const result = await gate.done
+      expect(result.code).toBe(0)
+      expect(result.stdout.trim()).toBe(id)
+    }
+
+    const missingUrl = await runCli(['request', 'x', '--oidc-token-file', tokenFile])
+    expect(missingUrl.code).toBe(64)
+    expect(missingUrl.stderr).toMatch(/--api-url .* is required with an OIDC token/)
+    const both = await runCli(['request', 'x', '--api-url', url, '--api-key', 'agk_x', '--oidc-token-file', tokenFile])
+    expect(both.code).toBe(64)
   })
 })
