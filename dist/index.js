@@ -75626,6 +75626,12 @@ function parseRecord(body, what, known = {}) {
     }
     if (typeof body.created_at === 'string')
         record.created_at = body.created_at;
+    if (body.requester === null)
+        record.requester = null;
+    else if (isObject(body.requester)) {
+        const claims = body.requester;
+        record.requester = Object.fromEntries(contract/* REQUESTER_FIELDS */.je.map((field) => [field, typeof claims[field] === 'string' ? claims[field] : null]));
+    }
     return record;
 }
 /** Validates a list page (`{items, next_cursor}`; `approvals` or `data` are accepted for `items`). */
@@ -76484,6 +76490,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   mn: () => (/* reexport */ MAX_TIMEOUT_MS),
   ZI: () => (/* reexport */ MAX_WAIT_SECONDS),
   SU: () => (/* reexport */ MIN_TIMEOUT_MS),
+  je: () => (/* reexport */ REQUESTER_FIELDS),
   Ej: () => (/* reexport */ WIRE_ERROR_CODES)
 });
 
@@ -76495,6 +76502,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'];
 /** What a decider sends to `POST /v1/approvals/{id}/decision`. */
 const DECISION_VERBS = (/* unused pure expression or super */ null && (['approve', 'reject']));
+/** The verified claims of `requester` (each a string or `null`). */
+const REQUESTER_FIELDS = ['issuer', 'repository', 'ref', 'sha', 'workflow_ref', 'run_id', 'run_attempt', 'actor', 'triggering_actor', 'environment', 'event_name'];
 
 ;// CONCATENATED MODULE: ./src/contract/limits.ts
 /**

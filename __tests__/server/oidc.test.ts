@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ApprovalsClient } from '../../src/client/index.js'
 import { startServer, type RunningServer } from '../../src/server/server.js'
 import type { Project, Store } from '../../src/server/store/types.js'
 import { approvalCard } from '../../src/server/dashboard/views/approval-card.js'
@@ -85,6 +86,10 @@ describe('workflow identities (OIDC bearer tokens)', () => {
     expect(stored?.requested_by_key_id).toBeNull()
     const audit = await store.listAudit(project.id)
     expect(audit.items[0]).toMatchObject({ type: 'created', approval_id: response.body.id, actor: 'oidc:acme/web@refs/heads/main' })
+
+    // The core takes the token where it takes a key, and reads the verified requester.
+    const client = new ApprovalsClient({ apiUrl: server.url, apiKey: token })
+    expect((await client.get(response.body.id)).requester).toMatchObject({ repository: 'acme/web', actor: 'octocat', environment: null })
 
     // The same token reads it, but has the request scope only: it cannot decide.
     expect((await call(server.url, 'GET', `/v1/approvals/${response.body.id}`, { key: token })).body.requester.actor).toBe('octocat')
