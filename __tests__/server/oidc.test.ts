@@ -99,6 +99,21 @@ describe('workflow identities (OIDC bearer tokens)', () => {
     expect((await store.getApproval(project.id, response.body.id))?.status).toBe('pending')
   })
 
+  it('takes a fresh token from the core\'s bearer provider before each request', async () => {
+    let asked = 0
+    const client = new ApprovalsClient({
+      apiUrl: server.url,
+      apiKey: await issuer.mint(),
+      bearer: async () => {
+        asked++
+        return issuer.mint({ run_id: '99' })
+      },
+    })
+    const created = await client.create({ action: 'fresh tokens' })
+    expect((await client.get(created.id)).requester?.run_id).toBe('99')
+    expect(asked).toBe(2)
+  })
+
   it('lets a workflow withdraw the requests of its own run only', async () => {
     const mine = await create(await issuer.mint({ run_id: '7' }), 'withdraw me')
     const otherRun = await issuer.mint({ run_id: '8' })
