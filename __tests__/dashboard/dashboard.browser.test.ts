@@ -368,23 +368,7 @@ describe('screenshots, audit trail and members', () => {
     await page.screenshot({ path: join(shotDir, 'audit.png'), fullPage: true })
   })
 
-  it('lets an admin add a member, who can then sign in', async () => {
-    const { page } = await signedIn(ADMIN)
-    await page.goto(`${fx.url}/settings/members`)
-    await page.getByLabel('Email').fill('dave@example.com')
-    await page.getByLabel(/Initial password/).fill('dave password 42')
-    await page.getByLabel('Role', { exact: true }).selectOption('member')
-    await page.locator('#new-github').fill('dave-gh')
-    await page.getByRole('button', { name: 'Add member' }).click()
-    await page.waitForURL(/notice=member_added/)
-    await expect(page.getByRole('status').first().textContent()).resolves.toBe('Member added.')
-    await expect(page.locator('table.members').textContent()).resolves.toContain('dave@example.com')
-    const dave = await fx.store.getUserByEmail('dave@example.com')
-    expect(dave).toMatchObject({ github_login: 'dave-gh' })
-    expect(await fx.store.getMembership(fx.project.id, dave!.id)).toBe('member')
-    const session = await signedIn({ email: 'dave@example.com', password: 'dave password 42' })
-    await expect(session.page.locator('.who').textContent()).resolves.toBe('dave@example.com')
-  })
+  // Adding members (now by invitation link) is covered in accounts.browser.test.ts.
 
   it('creates an API key that is shown once and works on the API', async () => {
     const { page } = await signedIn(ADMIN)
