@@ -159,6 +159,20 @@ describe('workflow identities (OIDC bearer tokens)', () => {
     expect((await create(await issuer.mint({ repository: 'ACME/api', environment: 'production' }))).status).toBe(201)
   })
 
+  it('reads GitLab-shaped tokens (project_path, bare ref) in GitHub terms', async () => {
+    const gitlab = await TestIssuer.start()
+    try {
+      await store.createTrustRule({ project_id: project.id, issuer: gitlab.url, audience: AUDIENCE, repository: 'group/app', ref: 'refs/heads/main' })
+      const claims = { repository: undefined, project_path: 'group/app', ref: 'main', ref_type: 'branch', pipeline_id: '77', user_login: 'gitlab-dev', pipeline_source: 'push', ci_config_ref_uri: 'gitlab.example.com/group/app//.gitlab-ci.yml@refs/heads/main' }
+      const created = await create(await gitlab.mint(claims))
+      expect(created.status).toBe(201)
+      expect(created.body.requester).toMatchObject({ repository: 'group/app', ref: 'refs/heads/main', run_id: '77', actor: 'gitlab-dev', event_name: 'push' })
+      await expectRefused(await gitlab.mint({ ...claims, ref: 'feature' }), 'oidc_untrusted', /requires ref "refs\/heads\/main"; the token's ref is "refs\/heads\/feature"/)
+    } finally {
+      await gitlab.close()
+    }
+  })
+
   it('never contacts an issuer no trust rule names', async () => {
     await expectRefused(await unnamed.mint(), 'oidc_untrusted', /no trust rule names the issuer/)
     // A token naming the trusted issuer's URL but signed by the unnamed one fails its signature check.

@@ -230,8 +230,32 @@ function explain(error: unknown, issuer: string, payload: JWTPayload): string {
   return `the issuer ${issuer} is unreachable: its keys (JWKS) could not be read (${error instanceof Error ? error.message : String(error)})`.slice(0, 400)
 }
 
+/**
+ * GitLab's ID tokens name things differently: `project_path`, a bare `ref` with `ref_type`,
+ * `pipeline_id`, `user_login`, `ci_config_ref_uri`, `pipeline_source`. A token without
+ * `repository` but with `project_path` is read in GitHub's terms, so one set of trust rules and
+ * one card serve both (`ref` becomes `refs/heads/<branch>` or `refs/tags/<tag>`).
+ */
+function inGitHubTerms(payload: JWTPayload): JWTPayload {
+  if (payload.repository !== undefined || typeof payload.project_path !== 'string') return payload
+  const ref = typeof payload.ref === 'string' ? payload.ref : undefined
+  const fullRef = ref === undefined ? undefined : payload.ref_type === 'branch' ? `refs/heads/${ref}` : payload.ref_type === 'tag' ? `refs/tags/${ref}` : ref
+  return {
+    ...payload,
+    repository: payload.project_path,
+    ref: fullRef,
+    workflow_ref: payload.ci_config_ref_uri,
+    run_id: payload.pipeline_id,
+    run_attempt: undefined,
+    actor: payload.user_login,
+    triggering_actor: payload.user_login,
+    event_name: payload.pipeline_source,
+  }
+}
+
 /** The verified claims as the approval stores them. */
-export function requesterClaimsOf(payload: JWTPayload, issuer: string): RequesterClaims {
+export function requesterClaimsOf(verified: JWTPayload, issuer: string): RequesterClaims {
+  const payload = inGitHubTerms(verified)
   const claims = { issuer } as RequesterClaims
   for (const name of REQUESTER_CLAIM_NAMES) {
     const value = payload[name]
