@@ -49,6 +49,8 @@ export const notice = jest.fn<typeof actionsCore.notice>()
 export const warning = jest.fn<typeof actionsCore.warning>()
 export const error = jest.fn<typeof actionsCore.error>()
 export const isDebug = jest.fn<typeof actionsCore.isDebug>(() => false)
+/** The runner's OIDC token; tests set what it resolves to. */
+export const getIDToken = jest.fn<typeof actionsCore.getIDToken>(async (audience) => `header.${Buffer.from(JSON.stringify({ aud: audience, exp: Math.floor(Date.now() / 1000) + 300 })).toString('base64url')}.sig`)
 
 /** A chainable stand-in for `core.summary` that records what would be written. */
 export const summary = {

@@ -74094,7 +74094,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   mt: () => (/* binding */ getSettings)
 });
 
-// UNUSED EXPORTS: API_KEY_ENV_VARS, API_URL_ENV_VARS, DEFAULT_CONNECT_TIMEOUT_TEXT, INPUT_NAMES, MAX_NAME_LENGTH, MIN_POLL_INTERVAL_MS, misspelledInputs
+// UNUSED EXPORTS: API_KEY_ENV_VARS, API_URL_ENV_VARS, AUTH_MODES, DEFAULT_CONNECT_TIMEOUT_TEXT, INPUT_NAMES, MAX_NAME_LENGTH, MIN_POLL_INTERVAL_MS, misspelledInputs
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(3218);
@@ -74198,7 +74198,11 @@ const INPUT_NAMES = [
     'fail-on-timeout',
     'job-summary',
     'idempotency-key',
+    'auth',
+    'oidc-audience',
 ];
+/** Values of the `auth` input. */
+const AUTH_MODES = ['auto', 'oidc', 'api-key'];
 /** One or more inputs are invalid. `problems` holds one line per input, each naming it and the fix. */
 class InvalidInputsError extends Error {
     problems;
@@ -74226,6 +74230,8 @@ function getSettings(env = process.env) {
         context: withRunContext(userContext, run, attachGithubContext),
         apiUrl: credentials.apiUrl,
         apiKey: credentials.apiKey,
+        auth: credentials.auth,
+        ...(credentials.oidcAudience !== undefined ? { oidcAudience: credentials.oidcAudience } : {}),
         agent: agentInput ?? defaultAgent(run),
         idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, rest.action, JSON.stringify(userContext)),
     };
@@ -74284,9 +74290,11 @@ function withRunContext(userContext, run, attach) {
     return context;
 }
 /**
- * Reads `api-url` and `api-key` (or the key's environment variables) and masks the key.
+ * Reads `auth`, `api-url`, `api-key` (or the key's environment variables) and
+ * `oidc-audience`, and masks the key. `auto` uses the key when there is one, else the
+ * workflow's OIDC token when the runner offers one (`ACTIONS_ID_TOKEN_REQUEST_URL`).
  * Used by the main step through `getSettings` and by the post step to withdraw a request.
- * @throws InvalidInputsError when the URL is malformed or no key is available.
+ * @throws InvalidInputsError when the URL is malformed or no credential is available.
  */
 function getCredentials(env = process.env) {
     const problems = [];
@@ -74302,12 +74310,68 @@ function getCredentials(env = process.env) {
         }
     };
     const apiUrl = attempt(readApiUrl);
-    const apiKey = attempt(() => readApiKey(env)) ?? '';
-    if (problems.length === 0)
-        attempt(() => requireUrlForSelfHostedKey(apiUrl, apiKey, env));
+    const mode = attempt(readAuthMode);
+    const givenKey = attempt(() => findApiKey(env));
     if (problems.length > 0)
         throw new InvalidInputsError(problems);
-    return { apiUrl, apiKey };
+    const runnerOffersToken = (env.ACTIONS_ID_TOKEN_REQUEST_URL ?? '').trim() !== '';
+    // auto: the key when there is one, else the runner's OIDC token, else "api-key is required" (saying how to go keyless).
+    const auth = mode === 'api-key' || (mode === 'auto' && (givenKey !== undefined || !runnerOffersToken)) ? 'api-key' : 'oidc';
+    if (auth === 'api-key') {
+        const apiKey = attempt(() => givenKey ?? missingApiKey(mode === 'auto'));
+        if (problems.length === 0)
+            attempt(() => requireUrlForSelfHostedKey(apiUrl, apiKey ?? '', env));
+        if (problems.length > 0)
+            throw new InvalidInputsError(problems);
+        return { apiUrl, apiKey: apiKey ?? '', auth };
+    }
+    if (!runnerOffersToken) {
+        attempt(() => {
+            throw new InputProblem('auth', 'is oidc, but the runner offers no OIDC token: add `permissions: id-token: write` to the job (or the workflow).');
+        });
+    }
+    const url = apiUrl ?? firstEnv(env, ['APPROVAL_GATE_API_URL']);
+    if (url === undefined)
+        attempt(() => {
+            throw new InputProblem('api-url', 'is required with OIDC: set it to your approval-gate server, for example `api-url: https://approvals.example.com` (the workflow token goes only there).');
+        });
+    const oidcAudience = attempt(() => readOidcAudience(url));
+    if (problems.length > 0)
+        throw new InvalidInputsError(problems);
+    return { apiUrl, apiKey: '', auth, oidcAudience };
+}
+function firstEnv(env, names) {
+    for (const name of names) {
+        const value = env[name]?.trim();
+        if (value)
+            return value;
+    }
+    return undefined;
+}
+function readAuthMode() {
+    const text = core.getInput('auth') || 'auto';
+    if (!AUTH_MODES.includes(text))
+        throw new InputProblem('auth', `must be auto, oidc or api-key, got ${JSON.stringify(text.slice(0, 40))}.`);
+    return text;
+}
+/** `oidc-audience`, else the API URL's origin (what `trust add --audience` names). */
+function readOidcAudience(apiUrl) {
+    const text = core.getInput('oidc-audience');
+    if (text !== '') {
+        if (!/^[\x21-\x7e]{1,500}$/.test(text))
+            throw new InputProblem('oidc-audience', 'must be 1-500 visible ASCII characters without spaces.');
+        return text;
+    }
+    if (apiUrl === undefined)
+        return undefined;
+    try {
+        return new URL((0,client/* normaliseApiUrl */.Al)(apiUrl, 'APPROVAL_GATE_API_URL')).origin;
+    }
+    catch (error) {
+        if (error instanceof client/* ApprovalError */.g3)
+            throw new InputProblem('oidc-audience', `has no default: ${error.message.trim()}`);
+        throw error;
+    }
 }
 /**
  * A self-hosted key (`agk_…`) with no URL anywhere would go to JamJet Cloud, the core's
@@ -74443,7 +74507,8 @@ function readApiUrl() {
 function isLoopback(hostname) {
     return hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname);
 }
-function readApiKey(env) {
+/** The key from the `api-key` input or its environment variables (masked), or `undefined`. */
+function findApiKey(env) {
     // getInput trims; mask before any validation message could echo it.
     const key = core.getInput('api-key');
     if (key !== '') {
@@ -74461,7 +74526,13 @@ function readApiKey(env) {
             return fromEnv;
         }
     }
-    throw new InputProblem('api-key', `is required: set \`api-key: \${{ secrets.APPROVAL_GATE_API_KEY }}\` (create the key in your approvals server or JamJet Cloud and store it as a repository secret), or set the ${API_KEY_ENV_VARS.join(' or ')} environment variable.`);
+    return undefined;
+}
+function missingApiKey(auto) {
+    const keyless = auto
+        ? ' Or gate without a stored secret: give the job `permissions: id-token: write` (the runner then offers an OIDC token) and add a trust rule on the server (`approval-gate trust add`).'
+        : '';
+    throw new InputProblem('api-key', `is required: set \`api-key: \${{ secrets.APPROVAL_GATE_API_KEY }}\` (create the key in your approvals server or JamJet Cloud and store it as a repository secret), or set the ${API_KEY_ENV_VARS.join(' or ')} environment variable.${keyless}`);
 }
 
 
@@ -74671,6 +74742,8 @@ function createProgressReporter(options) {
     };
 }
 
+// EXTERNAL MODULE: ./src/action/oidc-token.ts
+var oidc_token = __nccwpck_require__(2965);
 // EXTERNAL MODULE: ./src/action/state.ts
 var state = __nccwpck_require__(3175);
 ;// CONCATENATED MODULE: ./src/shared/escape-html.ts
@@ -74852,6 +74925,7 @@ function truncate(text) {
 
 
 
+
 /** Longest the step waits for the core's withdrawal after a cancellation or timeout (the core bounds it too). */
 const WITHDRAWAL_WAIT_MS = 2_000;
 /** Runs the gate. Resolves when the step's result has been reported; never rejects. */
@@ -74866,6 +74940,17 @@ async function run(options = {}) {
             if (error instanceof inputs/* InvalidInputsError */.Xt)
                 return core.setFailed(error.message);
             throw error;
+        }
+        if (settings.auth === 'oidc') {
+            // The workflow's OIDC token is the bearer, asked again before each expiry.
+            const provider = (0,oidc_token/* oidcBearer */.f)(settings.oidcAudience ?? '');
+            try {
+                settings = { ...settings, apiKey: await provider.next(), bearer: provider.next };
+            }
+            catch (error) {
+                return core.setFailed(`Could not get the workflow's OIDC token: ${error instanceof Error ? error.message : String(error)}`);
+            }
+            core.info((0,log_text/* logLine */.B)(`Authenticating as this workflow (OIDC token for audience ${settings.oidcAudience ?? ''}).`));
         }
         const outcome = await awaitOutcome(settings, options.signal);
         await report(settings, outcome);
@@ -74939,6 +75024,7 @@ function coreOptions(settings, signal) {
         settingNames: inputs/* ACTION_SETTING_NAMES */.x7,
         apiUrl: settings.apiUrl,
         apiKey: settings.apiKey,
+        bearer: settings.bearer,
         agent: settings.agent,
         idempotencyKey: settings.idempotencyKey,
         signal,
@@ -74993,6 +75079,56 @@ async function withinOrLate(withdrawal, ms) {
 
 /***/ }),
 
+/***/ 2965:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   f: () => (/* binding */ oidcBearer)
+/* harmony export */ });
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3218);
+/**
+ * The workflow's OIDC token as the bearer (`auth: oidc`, or `auto` without an API key): asked
+ * from the runner with `core.getIDToken(audience)` (needs `permissions: id-token: write`),
+ * masked at once, never logged, and asked again shortly before it expires — GitHub's tokens
+ * live minutes while a gate may wait hours.
+ */
+
+/** A new token is asked for when the current one expires within this long. */
+const REFRESH_BEFORE_EXPIRY_MS = 60_000;
+/** A provider of fresh OIDC tokens for `audience`; call `next()` before each request. */
+function oidcBearer(audience, source = (aud) => _actions_core__WEBPACK_IMPORTED_MODULE_0__.getIDToken(aud)) {
+    let current;
+    return {
+        async next() {
+            if (current && current.expiresAt - Date.now() > REFRESH_BEFORE_EXPIRY_MS)
+                return current.token;
+            let token;
+            try {
+                token = (await source(audience)).trim();
+            }
+            catch (error) {
+                throw new Error(`the runner gave no OIDC token (${error instanceof Error ? error.message : String(error)}); the job needs \`permissions: id-token: write\``);
+            }
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.setSecret(token);
+            current = { token, expiresAt: expiryOf(token) };
+            return token;
+        },
+    };
+}
+/** The token's `exp` in ms (unverified: only to know when to ask again); now when unreadable, so it is asked for every time. */
+function expiryOf(token) {
+    try {
+        const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+        return typeof payload.exp === 'number' ? payload.exp * 1000 : Date.now();
+    }
+    catch {
+        return Date.now();
+    }
+}
+
+
+/***/ }),
+
 /***/ 7718:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -75003,8 +75139,9 @@ async function withinOrLate(withdrawal, ms) {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3218);
 /* harmony import */ var _client_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3120);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6671);
-/* harmony import */ var _shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(407);
-/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
+/* harmony import */ var _shared_log_text_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(407);
+/* harmony import */ var _oidc_token_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2965);
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3175);
 /**
  * The post step (`post:` with `post-if: always()`): if the main step recorded a request and
  * did not see it settle — typically because the process was killed — withdraw it now, so no
@@ -75015,21 +75152,30 @@ async function withinOrLate(withdrawal, ms) {
 
 
 
+
 /** Upper bound for the withdrawal request. */
 const POST_WITHDRAW_TIMEOUT_MS = 5_000;
 /** Withdraws a still-pending request recorded by the main step. Never rejects, never fails the step. */
 async function cleanup() {
     try {
-        const pending = (0,_state_js__WEBPACK_IMPORTED_MODULE_3__/* .pendingApproval */ .dt)();
+        const pending = (0,_state_js__WEBPACK_IMPORTED_MODULE_4__/* .pendingApproval */ .dt)();
         if (!pending) {
             _actions_core__WEBPACK_IMPORTED_MODULE_0__.debug('No pending approval request to withdraw.');
             return;
         }
         const credentials = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .getCredentials */ .pr)();
-        const client = new _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalsClient */ .Y9({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS, settingNames: _inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_SETTING_NAMES */ .x7 });
+        const provider = credentials.auth === 'oidc' ? (0,_oidc_token_js__WEBPACK_IMPORTED_MODULE_3__/* .oidcBearer */ .f)(credentials.oidcAudience ?? '') : undefined;
+        const apiKey = provider ? await provider.next() : credentials.apiKey;
+        const client = new _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalsClient */ .Y9({
+            apiUrl: pending.apiUrl ?? credentials.apiUrl,
+            apiKey,
+            bearer: provider?.next,
+            requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS,
+            settingNames: _inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_SETTING_NAMES */ .x7,
+        });
         try {
             await client.cancel(pending.approvalId, 'The workflow step ended before a decision', { timeoutMs: POST_WITHDRAW_TIMEOUT_MS });
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__/* .logLine */ .B)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_shared_log_text_js__WEBPACK_IMPORTED_MODULE_5__/* .logLine */ .B)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
         }
         catch (error) {
             if (error instanceof _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalError */ .g3 && (error.code === 'conflict' || error.code === 'not_found')) {
@@ -75414,7 +75560,7 @@ function resolveApprovalOptions(action, options = {}, env = process.env) {
         throw invalid('action must not contain control characters (line breaks, tabs, ...)');
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
         throw invalid('signal must be an AbortSignal');
-    for (const name of ['onProgress', 'onWithdraw']) {
+    for (const name of ['onProgress', 'onWithdraw', 'bearer']) {
         if (options[name] !== undefined && typeof options[name] !== 'function')
             throw invalid(`${name} must be a function`);
     }
@@ -75429,6 +75575,7 @@ function resolveApprovalOptions(action, options = {}, env = process.env) {
         // An explicit agent wins; otherwise the innermost withAgent() scope around the call.
         agent: optionalText(options.agent ?? currentAgent(), 'agent', PRINTABLE, 'characters without control characters'),
         idempotencyKey: optionalText(options.idempotencyKey, 'idempotencyKey', HEADER_SAFE, 'printable ASCII characters'),
+        bearer: options.bearer,
         signal: options.signal,
         onProgress: options.onProgress,
         onWithdraw: options.onWithdraw,
@@ -75521,6 +75668,12 @@ function parseRecord(body, what, known = {}) {
     }
     if (typeof body.created_at === 'string')
         record.created_at = body.created_at;
+    if (body.requester === null)
+        record.requester = null;
+    else if (isObject(body.requester)) {
+        const claims = body.requester;
+        record.requester = Object.fromEntries(contract/* REQUESTER_FIELDS */.je.map((field) => [field, typeof claims[field] === 'string' ? claims[field] : null]));
+    }
     return record;
 }
 /** Validates a list page (`{items, next_cursor}`; `approvals` or `data` are accepted for `items`). */
@@ -75814,6 +75967,9 @@ class ApprovalsClient {
     requestTimeoutMs;
     // A private field: never shows up in console.log, JSON.stringify or error objects.
     #apiKey;
+    #bearer;
+    /** Every bearer used so far, for redaction. */
+    #secrets = new Set();
     #dispatcher;
     #names;
     /** Throws `ApprovalError('invalid_config')` for a bad URL, a missing key or a bad timeout. */
@@ -75821,6 +75977,10 @@ class ApprovalsClient {
         const connection = resolveConnection(options);
         this.apiUrl = connection.apiUrl;
         this.#apiKey = connection.apiKey;
+        this.#secrets.add(connection.apiKey);
+        if (options.bearer !== undefined && typeof options.bearer !== 'function')
+            throw new errors_ApprovalError('invalid_config', 'bearer must be a function');
+        this.#bearer = options.bearer;
         const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
         if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
             throw new errors_ApprovalError('invalid_config', 'requestTimeoutMs must be a positive, finite number of milliseconds');
@@ -75943,6 +76103,8 @@ class ApprovalsClient {
             controller.abort(new Error('request timed out'));
         }, timeoutMs);
         try {
+            if (this.#bearer)
+                await this.#refreshBearer(what);
             const headers = {
                 authorization: `Bearer ${this.#apiKey}`,
                 accept: 'application/json',
@@ -75984,6 +76146,20 @@ class ApprovalsClient {
             signal?.removeEventListener('abort', onAbort);
         }
     }
+    /** Takes the provider's current bearer; a provider that fails is a configuration error, not retried. */
+    async #refreshBearer(what) {
+        let next;
+        try {
+            next = await this.#bearer();
+        }
+        catch (error) {
+            throw this.#error('invalid_config', `${what}: could not get a token (${error instanceof Error ? error.message : String(error)})`, {});
+        }
+        if (typeof next !== 'string' || !/^[\x21-\x7e]+$/.test(next))
+            throw this.#error('invalid_config', `${what}: the token provider gave no usable token`, {});
+        this.#apiKey = next;
+        this.#secrets.add(next);
+    }
     /** Builds an error whose message cannot leak the key, even if a hostile server echoed it. */
     #error(code, message, details) {
         return new errors_ApprovalError(code, this.redact(message), details);
@@ -75996,7 +76172,11 @@ class ApprovalsClient {
     }
     /** Replaces the API key wherever it appears in `text`. */
     redact(text) {
-        return this.#apiKey.length >= 4 ? text.split(this.#apiKey).join('[redacted]') : text;
+        let redacted = text;
+        for (const secret of this.#secrets)
+            if (secret.length >= 4)
+                redacted = redacted.split(secret).join('[redacted]');
+        return redacted;
     }
     /** On create, an answer that is neither transient nor about auth means "could not create". */
     #asCreateFailure(error) {
@@ -76089,7 +76269,7 @@ async function requestApproval(action, options = {}) {
     const { signal } = config;
     if (signal?.aborted)
         throw abortError(signal.reason);
-    const client = new ApprovalsClient({ apiUrl: config.apiUrl, apiKey: config.apiKey, settingNames: config.names });
+    const client = new ApprovalsClient({ apiUrl: config.apiUrl, apiKey: config.apiKey, bearer: config.bearer, settingNames: config.names });
     const target = {};
     // Ends our own requests and sleeps; the caller's signal is listened to exactly once, here.
     const stop = new AbortController();
@@ -76354,6 +76534,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   mn: () => (/* reexport */ MAX_TIMEOUT_MS),
   ZI: () => (/* reexport */ MAX_WAIT_SECONDS),
   SU: () => (/* reexport */ MIN_TIMEOUT_MS),
+  je: () => (/* reexport */ REQUESTER_FIELDS),
   Ej: () => (/* reexport */ WIRE_ERROR_CODES)
 });
 
@@ -76365,6 +76546,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'];
 /** What a decider sends to `POST /v1/approvals/{id}/decision`. */
 const DECISION_VERBS = (/* unused pure expression or super */ null && (['approve', 'reject']));
+/** The verified claims of `requester` (each a string or `null`). */
+const REQUESTER_FIELDS = ['issuer', 'repository', 'ref', 'sha', 'workflow_ref', 'run_id', 'run_attempt', 'actor', 'triggering_actor', 'environment', 'event_name'];
 
 ;// CONCATENATED MODULE: ./src/contract/limits.ts
 /**

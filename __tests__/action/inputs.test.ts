@@ -73,6 +73,7 @@ describe('getSettings', () => {
       connectTimeoutMs: 120_000,
       apiUrl: 'https://approvals.example.com/',
       apiKey: 'ag_secret_key',
+      auth: 'api-key',
       agent: 'release-bot',
       idempotencyKey: 'release-1.2.3',
       failOnReject: false,
@@ -192,7 +193,42 @@ describe('getCredentials', () => {
 
   it('reads only the URL and the key (what the post step needs)', () => {
     core.setInputs({ 'api-url': 'https://a.example', 'api-key': 'k1', context: 'broken' })
-    expect(getCredentials({})).toEqual({ apiUrl: 'https://a.example', apiKey: 'k1' })
+    expect(getCredentials({})).toEqual({ apiUrl: 'https://a.example', apiKey: 'k1', auth: 'api-key' })
+  })
+})
+
+describe('auth: api key or the workflow\'s OIDC token', () => {
+  beforeEach(() => core.resetCore())
+  const runner = { ACTIONS_ID_TOKEN_REQUEST_URL: 'http://127.0.0.1:1/token', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-token' }
+
+  it('auto uses the key when one is given, even when the runner offers a token', () => {
+    core.setInputs({ 'api-url': 'https://gate.example.com', 'api-key': 'k1' })
+    expect(getCredentials(runner)).toEqual({ apiUrl: 'https://gate.example.com', apiKey: 'k1', auth: 'api-key' })
+  })
+
+  it('auto uses the OIDC token without a key, its audience the API URL\'s origin by default', () => {
+    core.setInputs({ 'api-url': 'https://gate.example.com/base/' })
+    expect(getCredentials(runner)).toEqual({ apiUrl: 'https://gate.example.com/base/', apiKey: '', auth: 'oidc', oidcAudience: 'https://gate.example.com' })
+    core.setInputs({ 'api-url': 'https://gate.example.com', 'oidc-audience': 'approval-gate:main' })
+    expect(getCredentials(runner).oidcAudience).toBe('approval-gate:main')
+    core.setInputs({})
+    expect(getCredentials({ ...runner, APPROVAL_GATE_API_URL: 'https://env.example.com' })).toMatchObject({ auth: 'oidc', oidcAudience: 'https://env.example.com' })
+  })
+
+  it('says how to add permissions: id-token: write when neither a key nor a token is available', () => {
+    core.setInputs({ 'api-url': 'https://gate.example.com' })
+    expect(() => getCredentials({})).toThrow(/Input "api-key" is required.*permissions: id-token: write/)
+    core.setInputs({ 'api-url': 'https://gate.example.com', auth: 'oidc' })
+    expect(() => getCredentials({})).toThrow(/Input "auth" is oidc, but the runner offers no OIDC token: add `permissions: id-token: write`/)
+  })
+
+  it('needs an API URL for OIDC, refuses unknown modes, and api-key mode never uses the token', () => {
+    core.setInputs({})
+    expect(() => getCredentials(runner)).toThrow(/Input "api-url" is required with OIDC/)
+    core.setInputs({ 'api-url': 'https://gate.example.com', auth: 'keyless' })
+    expect(() => getCredentials(runner)).toThrow(/Input "auth" must be auto, oidc or api-key/)
+    core.setInputs({ 'api-url': 'https://gate.example.com', auth: 'api-key' })
+    expect(() => getCredentials(runner)).toThrow(/Input "api-key" is required/)
   })
 })
 

@@ -44,6 +44,25 @@ describe('cleanup', () => {
     expect(core.info).toHaveBeenCalledWith(expect.stringContaining('Withdrew approval request apr_1'))
   })
 
+  it('withdraws with a fresh OIDC token when the gate ran keyless', async () => {
+    core.setInputs({ 'api-url': 'https://approvals.example.com' })
+    core.setState({ isPost: 'true', approvalId: 'apr_1', apiUrl: 'https://approvals.example.com' })
+    const previous = process.env.ACTIONS_ID_TOKEN_REQUEST_URL
+    process.env.ACTIONS_ID_TOKEN_REQUEST_URL = 'http://127.0.0.1:1/token'
+    try {
+      cancel.mockResolvedValue({ id: 'apr_1', status: 'cancelled' })
+      await cleanup()
+    } finally {
+      if (previous === undefined) delete process.env.ACTIONS_ID_TOKEN_REQUEST_URL
+      else process.env.ACTIONS_ID_TOKEN_REQUEST_URL = previous
+    }
+    expect(core.getIDToken).toHaveBeenCalledWith('https://approvals.example.com')
+    const token = (await core.getIDToken.mock.results[0].value) as string
+    expect(core.setSecret).toHaveBeenCalledWith(token)
+    expect(constructed).toEqual([expect.objectContaining({ apiUrl: 'https://approvals.example.com', apiKey: token, bearer: expect.any(Function) })])
+    expect(cancel).toHaveBeenCalled()
+  })
+
   it('treats an already decided or unknown request as done', async () => {
     core.setState({ approvalId: 'apr_1' })
     cancel.mockRejectedValueOnce(new ApprovalError('conflict', 'already approved', { status: 409 }))

@@ -28,6 +28,7 @@ describe('the JamJet client shape', () => {
       created_at: expect.any(String),
       expires_at: expect.any(String),
       url: `https://gate.example.test/approvals/${created.body.id}`,
+      requester: null,
     })
     const polled = await call(t.url, 'GET', `/v1/approvals/${created.body.id}`, { key: t.keys.request })
     expect(polled.status).toBe(200)

@@ -359,6 +359,7 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
           idempotency_key: null,
           requested_by: 'key:ci',
           requested_by_key_id: null,
+          requester_claims: null,
         })
         expect(await store.getApproval(project.id, approval.id)).toEqual(approval)
         expect(await store.getApproval(other.id, approval.id)).toBeNull()
@@ -753,6 +754,64 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.verifyAuditCheckpoint(project.id, { ...checkpoint, seq: 6 })).toMatchObject({ ok: false, problem: expect.stringMatching(/signature/) })
         expect(await store.verifyAuditCheckpoint(other.id, checkpoint)).toMatchObject({ ok: false, problem: expect.stringMatching(/another project|of project/) })
         expect(await store.verifyAuditCheckpoint(project.id, 'nonsense')).toMatchObject({ ok: false })
+      })
+    })
+
+    describe('trust rules', () => {
+      it('creates, lists per project and per issuer, and removes trust rules', async () => {
+        const project = await store.createProject('p')
+        const other = await store.createProject('q')
+        const rule = await store.createTrustRule({
+          project_id: project.id,
+          issuer: 'https://token.actions.githubusercontent.com/',
+          audience: 'https://gate.example.com',
+          repository: 'acme/web',
+          ref: 'refs/heads/main',
+          environment: 'production',
+        })
+        expect(rule).toMatchObject({ issuer: 'https://token.actions.githubusercontent.com', repository: 'acme/web', ref: 'refs/heads/main', environment: 'production', workflow_ref: null })
+        expect(rule.id).toMatch(/^trs_/)
+        expect(rule.created_at).toMatch(ISO)
+        const second = await store.createTrustRule({ project_id: other.id, issuer: 'https://token.actions.githubusercontent.com', audience: 'a', repository: 'acme/api' })
+        await store.createTrustRule({ project_id: other.id, issuer: 'https://ghes.example.com/_services/token', audience: 'a', repository: 'acme/api' })
+
+        expect(await store.listTrustRules(project.id)).toEqual([rule])
+        expect((await store.listTrustRulesForIssuer('https://token.actions.githubusercontent.com')).map((r) => r.id)).toEqual([rule.id, second.id])
+        expect(await store.listTrustRulesForIssuer('https://unknown.example.com')).toEqual([])
+
+        expect(await store.removeTrustRule(other.id, rule.id)).toBe(false)
+        expect(await store.removeTrustRule(project.id, rule.id)).toBe(true)
+        expect(await store.removeTrustRule(project.id, rule.id)).toBe(false)
+        expect(await store.listTrustRules(project.id)).toEqual([])
+      })
+
+      it('refuses empty fields and unknown projects', async () => {
+        const project = await store.createProject('p')
+        await expectStoreError(store.createTrustRule({ project_id: project.id, issuer: 'https://i.example.com', audience: '', repository: 'acme/web' }), 'invalid')
+        await expectStoreError(store.createTrustRule({ project_id: project.id, issuer: 'https://i.example.com', audience: 'a', repository: 'acme web' }), 'invalid')
+        await expectStoreError(store.createTrustRule({ project_id: 'prj_missing', issuer: 'https://i.example.com', audience: 'a', repository: 'acme/web' }), 'not_found')
+      })
+
+      it('stores the verified requester claims of an approval apart from its context', async () => {
+        const project = await store.createProject('p')
+        const claims = {
+          issuer: 'https://token.actions.githubusercontent.com',
+          repository: 'acme/web',
+          ref: 'refs/heads/main',
+          sha: 'abc',
+          workflow_ref: 'acme/web/.github/workflows/deploy.yml@refs/heads/main',
+          run_id: '42',
+          run_attempt: '1',
+          actor: 'octocat',
+          triggering_actor: 'hubot',
+          environment: null,
+          event_name: 'push',
+        }
+        const { approval } = await store.createApproval(newApproval(project, { requester_claims: claims, requested_by: 'oidc:acme/web@refs/heads/main' }))
+        expect(approval.requester_claims).toEqual(claims)
+        expect((await store.getApproval(project.id, approval.id))?.requester_claims).toEqual(claims)
+        const plain = await store.createApproval(newApproval(project))
+        expect((await store.getApproval(project.id, plain.approval.id))?.requester_claims).toBeNull()
       })
     })
 

@@ -38,7 +38,12 @@ export const INPUT_NAMES = [
   'fail-on-timeout',
   'job-summary',
   'idempotency-key',
+  'auth',
+  'oidc-audience',
 ] as const
+
+/** Values of the `auth` input. */
+export const AUTH_MODES = ['auto', 'oidc', 'api-key'] as const
 
 /** One or more inputs are invalid. `problems` holds one line per input, each naming it and the fix. */
 export class InvalidInputsError extends Error {
@@ -69,6 +74,8 @@ export function getSettings(env: Record<string, string | undefined> = process.en
     context: withRunContext(userContext, run, attachGithubContext),
     apiUrl: credentials.apiUrl,
     apiKey: credentials.apiKey,
+    auth: credentials.auth,
+    ...(credentials.oidcAudience !== undefined ? { oidcAudience: credentials.oidcAudience } : {}),
     agent: agentInput ?? defaultAgent(run),
     idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, rest.action, JSON.stringify(userContext)),
   }
@@ -124,9 +131,11 @@ function withRunContext(userContext: Record<string, unknown>, run: RunContext, a
 }
 
 /**
- * Reads `api-url` and `api-key` (or the key's environment variables) and masks the key.
+ * Reads `auth`, `api-url`, `api-key` (or the key's environment variables) and
+ * `oidc-audience`, and masks the key. `auto` uses the key when there is one, else the
+ * workflow's OIDC token when the runner offers one (`ACTIONS_ID_TOKEN_REQUEST_URL`).
  * Used by the main step through `getSettings` and by the post step to withdraw a request.
- * @throws InvalidInputsError when the URL is malformed or no key is available.
+ * @throws InvalidInputsError when the URL is malformed or no credential is available.
  */
 export function getCredentials(env: Record<string, string | undefined> = process.env): ApiCredentials {
   const problems: string[] = []
@@ -140,10 +149,60 @@ export function getCredentials(env: Record<string, string | undefined> = process
     }
   }
   const apiUrl = attempt(readApiUrl)
-  const apiKey = attempt(() => readApiKey(env)) ?? ''
-  if (problems.length === 0) attempt(() => requireUrlForSelfHostedKey(apiUrl, apiKey, env))
+  const mode = attempt(readAuthMode)
+  const givenKey = attempt(() => findApiKey(env))
   if (problems.length > 0) throw new InvalidInputsError(problems)
-  return { apiUrl, apiKey }
+  const runnerOffersToken = (env.ACTIONS_ID_TOKEN_REQUEST_URL ?? '').trim() !== ''
+  // auto: the key when there is one, else the runner's OIDC token, else "api-key is required" (saying how to go keyless).
+  const auth = mode === 'api-key' || (mode === 'auto' && (givenKey !== undefined || !runnerOffersToken)) ? 'api-key' : 'oidc'
+  if (auth === 'api-key') {
+    const apiKey = attempt(() => givenKey ?? missingApiKey(mode === 'auto'))
+    if (problems.length === 0) attempt(() => requireUrlForSelfHostedKey(apiUrl, apiKey ?? '', env))
+    if (problems.length > 0) throw new InvalidInputsError(problems)
+    return { apiUrl, apiKey: apiKey ?? '', auth }
+  }
+  if (!runnerOffersToken) {
+    attempt(() => {
+      throw new InputProblem('auth', 'is oidc, but the runner offers no OIDC token: add `permissions: id-token: write` to the job (or the workflow).')
+    })
+  }
+  const url = apiUrl ?? firstEnv(env, ['APPROVAL_GATE_API_URL'])
+  if (url === undefined) attempt(() => {
+    throw new InputProblem('api-url', 'is required with OIDC: set it to your approval-gate server, for example `api-url: https://approvals.example.com` (the workflow token goes only there).')
+  })
+  const oidcAudience = attempt(() => readOidcAudience(url))
+  if (problems.length > 0) throw new InvalidInputsError(problems)
+  return { apiUrl, apiKey: '', auth, oidcAudience }
+}
+
+function firstEnv(env: Record<string, string | undefined>, names: readonly string[]): string | undefined {
+  for (const name of names) {
+    const value = env[name]?.trim()
+    if (value) return value
+  }
+  return undefined
+}
+
+function readAuthMode(): (typeof AUTH_MODES)[number] {
+  const text = core.getInput('auth') || 'auto'
+  if (!(AUTH_MODES as readonly string[]).includes(text)) throw new InputProblem('auth', `must be auto, oidc or api-key, got ${JSON.stringify(text.slice(0, 40))}.`)
+  return text as (typeof AUTH_MODES)[number]
+}
+
+/** `oidc-audience`, else the API URL's origin (what `trust add --audience` names). */
+function readOidcAudience(apiUrl: string | undefined): string | undefined {
+  const text = core.getInput('oidc-audience')
+  if (text !== '') {
+    if (!/^[\x21-\x7e]{1,500}$/.test(text)) throw new InputProblem('oidc-audience', 'must be 1-500 visible ASCII characters without spaces.')
+    return text
+  }
+  if (apiUrl === undefined) return undefined
+  try {
+    return new URL(normaliseApiUrl(apiUrl, 'APPROVAL_GATE_API_URL')).origin
+  } catch (error) {
+    if (error instanceof ApprovalError) throw new InputProblem('oidc-audience', `has no default: ${error.message.trim()}`)
+    throw error
+  }
 }
 
 /**
@@ -277,7 +336,8 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname)
 }
 
-function readApiKey(env: Record<string, string | undefined>): string {
+/** The key from the `api-key` input or its environment variables (masked), or `undefined`. */
+function findApiKey(env: Record<string, string | undefined>): string | undefined {
   // getInput trims; mask before any validation message could echo it.
   const key = core.getInput('api-key')
   if (key !== '') {
@@ -292,8 +352,15 @@ function readApiKey(env: Record<string, string | undefined>): string {
       return fromEnv
     }
   }
+  return undefined
+}
+
+function missingApiKey(auto: boolean): never {
+  const keyless = auto
+    ? ' Or gate without a stored secret: give the job `permissions: id-token: write` (the runner then offers an OIDC token) and add a trust rule on the server (`approval-gate trust add`).'
+    : ''
   throw new InputProblem(
     'api-key',
-    `is required: set \`api-key: \${{ secrets.APPROVAL_GATE_API_KEY }}\` (create the key in your approvals server or JamJet Cloud and store it as a repository secret), or set the ${API_KEY_ENV_VARS.join(' or ')} environment variable.`,
+    `is required: set \`api-key: \${{ secrets.APPROVAL_GATE_API_KEY }}\` (create the key in your approvals server or JamJet Cloud and store it as a repository secret), or set the ${API_KEY_ENV_VARS.join(' or ')} environment variable.${keyless}`,
   )
 }

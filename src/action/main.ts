@@ -10,6 +10,7 @@ import { logLine } from '../shared/log-text.js'
 import { approvedOutcome, failedOutcome, isAbortError, type GateOutcome, type OutcomeFacts } from './outcome.js'
 import { createProgressReporter } from './progress.js'
 import type { GateSettings } from './settings.js'
+import { oidcBearer } from './oidc-token.js'
 import { markApprovalSettled, recordPendingApproval } from './state.js'
 import { writeSummary } from './summary.js'
 
@@ -31,6 +32,16 @@ export async function run(options: RunOptions = {}): Promise<void> {
       // Invalid inputs: report them all and stop before any request.
       if (error instanceof InvalidInputsError) return core.setFailed(error.message)
       throw error
+    }
+    if (settings.auth === 'oidc') {
+      // The workflow's OIDC token is the bearer, asked again before each expiry.
+      const provider = oidcBearer(settings.oidcAudience ?? '')
+      try {
+        settings = { ...settings, apiKey: await provider.next(), bearer: provider.next }
+      } catch (error) {
+        return core.setFailed(`Could not get the workflow's OIDC token: ${error instanceof Error ? error.message : String(error)}`)
+      }
+      core.info(logLine(`Authenticating as this workflow (OIDC token for audience ${settings.oidcAudience ?? ''}).`))
     }
     const outcome = await awaitOutcome(settings, options.signal)
     await report(settings, outcome)
@@ -102,6 +113,7 @@ function coreOptions(settings: GateSettings, signal: AbortSignal | undefined): R
     settingNames: ACTION_SETTING_NAMES,
     apiUrl: settings.apiUrl,
     apiKey: settings.apiKey,
+    bearer: settings.bearer,
     agent: settings.agent,
     idempotencyKey: settings.idempotencyKey,
     signal,

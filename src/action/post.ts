@@ -7,6 +7,7 @@ import * as core from '@actions/core'
 import { ApprovalError, ApprovalsClient } from '../client/index.js'
 import { ACTION_SETTING_NAMES, getCredentials } from './inputs.js'
 import { logLine } from '../shared/log-text.js'
+import { oidcBearer } from './oidc-token.js'
 import { pendingApproval } from './state.js'
 
 /** Upper bound for the withdrawal request. */
@@ -21,7 +22,15 @@ export async function cleanup(): Promise<void> {
       return
     }
     const credentials = getCredentials()
-    const client = new ApprovalsClient({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS, settingNames: ACTION_SETTING_NAMES })
+    const provider = credentials.auth === 'oidc' ? oidcBearer(credentials.oidcAudience ?? '') : undefined
+    const apiKey = provider ? await provider.next() : credentials.apiKey
+    const client = new ApprovalsClient({
+      apiUrl: pending.apiUrl ?? credentials.apiUrl,
+      apiKey,
+      bearer: provider?.next,
+      requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS,
+      settingNames: ACTION_SETTING_NAMES,
+    })
     try {
       await client.cancel(pending.approvalId, 'The workflow step ended before a decision', { timeoutMs: POST_WITHDRAW_TIMEOUT_MS })
       core.info(logLine(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`))

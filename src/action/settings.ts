@@ -10,8 +10,14 @@ export interface GateSettings {
   connectTimeoutMs: number
   /** `api-url`; `undefined` lets the core choose (`APPROVAL_GATE_API_URL`, `JAMJET_API_URL`, JamJet Cloud). */
   apiUrl?: string
-  /** `api-key`, else `APPROVAL_GATE_API_KEY`, else `JAMJET_API_KEY` (masked in logs). */
+  /** `api-key`, else `APPROVAL_GATE_API_KEY`, else `JAMJET_API_KEY` (masked in logs); empty with OIDC. */
   apiKey: string
+  /** How the gate proves who it is: an API key, or the workflow's OIDC token (`auth` input). */
+  auth: 'api-key' | 'oidc'
+  /** With OIDC: the audience the token is asked for (`oidc-audience`, default the API URL's origin). */
+  oidcAudience?: string
+  /** With OIDC: a fresh token before each request (set by the main step, not by the inputs). */
+  bearer?: () => Promise<string>
   agent: string
   /** Stable per run, step and action; `undefined` outside a runner (the core generates one). */
   idempotencyKey?: string
@@ -23,5 +29,8 @@ export interface GateSettings {
 /** The subset the post step needs to reach the API again (it never stores the key in state). */
 export interface ApiCredentials {
   apiUrl?: string
+  /** Empty with OIDC. */
   apiKey: string
+  auth: 'api-key' | 'oidc'
+  oidcAudience?: string
 }

@@ -15,6 +15,7 @@ import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './command
 import { projectCreateCommand } from './commands/project.js'
 import { requestCommand } from './commands/request.js'
 import { serveCommand } from './commands/serve.js'
+import { trustAddCommand, trustListCommand, trustRemoveCommand } from './commands/trust.js'
 import { userAddCommand } from './commands/user.js'
 
 export const COMMANDS: readonly Command[] = [
@@ -25,6 +26,9 @@ export const COMMANDS: readonly Command[] = [
   keysCreateCommand,
   keysListCommand,
   keysRevokeCommand,
+  trustAddCommand,
+  trustListCommand,
+  trustRemoveCommand,
   userAddCommand,
   auditExportCommand,
   auditVerifyCommand,

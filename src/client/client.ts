@@ -36,6 +36,11 @@ export interface ApprovalsClientOptions {
   apiUrl?: string
   /** Default: `APPROVAL_GATE_API_KEY`, then `JAMJET_API_KEY`. */
   apiKey?: string
+  /**
+   * A fresh bearer for each request, for short-lived credentials such as a workflow's OIDC
+   * token (GitHub's live minutes while a gate may wait hours). `apiKey` is then the first one.
+   */
+  bearer?: () => Promise<string>
   /** Timeout of each request without its own. Default 30 s. */
   requestTimeoutMs?: number
   /** Mostly for tests; default: the shared keep-alive agent. */
@@ -90,7 +95,10 @@ export class ApprovalsClient {
   readonly apiUrl: string
   readonly requestTimeoutMs: number
   // A private field: never shows up in console.log, JSON.stringify or error objects.
-  readonly #apiKey: string
+  #apiKey: string
+  readonly #bearer: (() => Promise<string>) | undefined
+  /** Every bearer used so far, for redaction. */
+  readonly #secrets = new Set<string>()
   readonly #dispatcher: Dispatcher
   readonly #names: SettingNames
 
@@ -99,6 +107,9 @@ export class ApprovalsClient {
     const connection = resolveConnection(options)
     this.apiUrl = connection.apiUrl
     this.#apiKey = connection.apiKey
+    this.#secrets.add(connection.apiKey)
+    if (options.bearer !== undefined && typeof options.bearer !== 'function') throw new ApprovalError('invalid_config', 'bearer must be a function')
+    this.#bearer = options.bearer
     const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
     if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
       throw new ApprovalError('invalid_config', 'requestTimeoutMs must be a positive, finite number of milliseconds')
@@ -219,6 +230,7 @@ export class ApprovalsClient {
       controller.abort(new Error('request timed out'))
     }, timeoutMs)
     try {
+      if (this.#bearer) await this.#refreshBearer(what)
       const headers: Record<string, string> = {
         authorization: `Bearer ${this.#apiKey}`,
         accept: 'application/json',
@@ -255,6 +267,19 @@ export class ApprovalsClient {
     }
   }
 
+  /** Takes the provider's current bearer; a provider that fails is a configuration error, not retried. */
+  async #refreshBearer(what: string): Promise<void> {
+    let next: unknown
+    try {
+      next = await this.#bearer!()
+    } catch (error) {
+      throw this.#error('invalid_config', `${what}: could not get a token (${error instanceof Error ? error.message : String(error)})`, {})
+    }
+    if (typeof next !== 'string' || !/^[\x21-\x7e]+$/.test(next)) throw this.#error('invalid_config', `${what}: the token provider gave no usable token`, {})
+    this.#apiKey = next
+    this.#secrets.add(next)
+  }
+
   /** Builds an error whose message cannot leak the key, even if a hostile server echoed it. */
   #error(code: ApprovalErrorCode, message: string, details: ConstructorParameters<typeof ApprovalError>[2]): ApprovalError {
     return new ApprovalError(code, this.redact(message), details)
@@ -268,7 +293,9 @@ export class ApprovalsClient {
 
   /** Replaces the API key wherever it appears in `text`. */
   redact(text: string): string {
-    return this.#apiKey.length >= 4 ? text.split(this.#apiKey).join('[redacted]') : text
+    let redacted = text
+    for (const secret of this.#secrets) if (secret.length >= 4) redacted = redacted.split(secret).join('[redacted]')
+    return redacted
   }
 
   /** On create, an answer that is neither transient nor about auth means "could not create". */

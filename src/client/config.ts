@@ -49,6 +49,7 @@ export interface ResolvedApprovalOptions extends ApiConnection {
   names: SettingNames
   agent?: string
   idempotencyKey?: string
+  bearer?: () => Promise<string>
   signal?: AbortSignal
   onProgress?: (event: ApprovalProgress) => void
   onWithdraw?: (withdrawal: Promise<WithdrawalResult>) => void
@@ -186,7 +187,7 @@ export function resolveApprovalOptions(action: unknown, options: RequireApproval
   if (action.length > MAX_ACTION_LENGTH) throw invalid(`action is ${action.length} characters long; the limit is ${MAX_ACTION_LENGTH}`)
   if (!PRINTABLE.test(action)) throw invalid('action must not contain control characters (line breaks, tabs, ...)')
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalid('signal must be an AbortSignal')
-  for (const name of ['onProgress', 'onWithdraw'] as const) {
+  for (const name of ['onProgress', 'onWithdraw', 'bearer'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw invalid(`${name} must be a function`)
   }
   return {
@@ -200,6 +201,7 @@ export function resolveApprovalOptions(action: unknown, options: RequireApproval
     // An explicit agent wins; otherwise the innermost withAgent() scope around the call.
     agent: optionalText(options.agent ?? currentAgent(), 'agent', PRINTABLE, 'characters without control characters'),
     idempotencyKey: optionalText(options.idempotencyKey, 'idempotencyKey', HEADER_SAFE, 'printable ASCII characters'),
+    bearer: options.bearer,
     signal: options.signal,
     onProgress: options.onProgress,
     onWithdraw: options.onWithdraw,

@@ -2,7 +2,7 @@
  * Turns untrusted response bodies into typed approval records. Anything without the
  * fields we rely on becomes a clear `ApprovalError`, never a `TypeError` later on.
  */
-import { APPROVAL_STATUSES } from '../contract/index.js'
+import { APPROVAL_STATUSES, REQUESTER_FIELDS, type ApprovalRequester } from '../contract/index.js'
 import { ApprovalError } from './errors.js'
 import type { ApprovalRecord, ApprovalStatus } from './types.js'
 
@@ -59,6 +59,11 @@ export function parseRecord(body: unknown, what: string, known: { id?: string; s
     if (value !== undefined) record[field] = value
   }
   if (typeof body.created_at === 'string') record.created_at = body.created_at
+  if (body.requester === null) record.requester = null
+  else if (isObject(body.requester)) {
+    const claims = body.requester
+    record.requester = Object.fromEntries(REQUESTER_FIELDS.map((field) => [field, typeof claims[field] === 'string' ? claims[field] : null])) as ApprovalRequester
+  }
   return record
 }
 

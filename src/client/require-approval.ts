@@ -42,7 +42,7 @@ export async function requestApproval(action: string, options: RequireApprovalOp
   const { signal } = config
   if (signal?.aborted) throw abortError(signal.reason)
 
-  const client = new ApprovalsClient({ apiUrl: config.apiUrl, apiKey: config.apiKey, settingNames: config.names })
+  const client = new ApprovalsClient({ apiUrl: config.apiUrl, apiKey: config.apiKey, bearer: config.bearer, settingNames: config.names })
   const target: WithdrawTarget = {}
   // Ends our own requests and sleeps; the caller's signal is listened to exactly once, here.
   const stop = new AbortController()

@@ -30,8 +30,13 @@ export interface RequireApprovalOptions {
   pollIntervalMs?: number
   /** API base URL. Default: `APPROVAL_GATE_API_URL`, then `JAMJET_API_URL`, then `https://api.jamjet.dev`. */
   apiUrl?: string
-  /** Bearer API key. Default: `APPROVAL_GATE_API_KEY`, then `JAMJET_API_KEY`. */
+  /** Bearer API key (or a workflow's OIDC token). Default: `APPROVAL_GATE_API_KEY`, then `JAMJET_API_KEY`. */
   apiKey?: string
+  /**
+   * A fresh bearer before each request, for short-lived tokens (a workflow's OIDC token lives
+   * minutes; a gate may wait hours). `apiKey` is the first token.
+   */
+  bearer?: () => Promise<string>
   /**
    * How long to keep trying to reach an API that never answered the create (refused, DNS,
    * unroutable, silent) before failing with `ApprovalError('unreachable')`. Default 30_000.

@@ -9,6 +9,10 @@ export const API_ERROR_CODES = [
   'invalid_json',
   /** 401: missing, unknown or revoked API key. */
   'unauthorized',
+  /** 401: a bearer JWT (workflow identity) does not verify: expired, wrong audience, bad signature, issuer unreachable; the message says which. */
+  'oidc_invalid',
+  /** 401: a bearer JWT verifies but no trust rule accepts it; the message names the claim that did not match. */
+  'oidc_untrusted',
   /** 403: the key lacks the scope for this call. */
   'forbidden',
   /** 403: the decider may not decide this approval (it created it, or it triggered the run). */

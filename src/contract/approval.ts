@@ -21,7 +21,13 @@ export interface ApprovalRecord {
   created_at?: string
   expires_at?: string | null
   url?: string | null
+  /** Who asked, as verified from a workflow's OIDC token; `null` when an API key asked (ours; absent from JamJet). */
+  requester?: ApprovalRequester | null
 }
+
+/** The verified claims of `requester` (each a string or `null`). */
+export const REQUESTER_FIELDS = ['issuer', 'repository', 'ref', 'sha', 'workflow_ref', 'run_id', 'run_attempt', 'actor', 'triggering_actor', 'environment', 'event_name'] as const
+export type ApprovalRequester = Record<(typeof REQUESTER_FIELDS)[number], string | null>
 
 /** The query of `GET /v1/approvals`, newest first. */
 export interface ApprovalFilter {

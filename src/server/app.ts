@@ -17,6 +17,7 @@ import type { ApprovalService, Notifier } from './approvals/contracts.js'
 import type { AuditVerificationCacheOptions } from './dashboard/audit-verification-cache.js'
 import { dashboardPlugin, type DashboardTuning } from './dashboard/index.js'
 import { addApiKeyAuth } from './http/auth.js'
+import { OidcVerifier, type OidcVerifierOptions } from './http/oidc.js'
 import { ApiError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js'
 import { MAX_BODY_BYTES, MAX_ID_CHARS } from './http/input-rules.js'
 import { buildStrictBodyValidator } from './http/validator.js'
@@ -45,6 +46,8 @@ export interface AppDeps {
   serverFactory?: FastifyServerFactory<Server>
   /** Creates per API key (default 600 a minute); `null` turns the limit off. */
   createRateLimit?: RateLimit | null
+  /** Workflow identities (OIDC bearer tokens): fetch timeout, key cooldown and cache of issuers' keys. */
+  oidc?: OidcVerifierOptions
   /** The dashboard's audit-verification reuse (default 60 s while the chain head is unchanged). */
   auditVerification?: AuditVerificationCacheOptions
   /** The dashboard's sign-in and live-stream limits (defaults unless given). */
@@ -101,7 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(
     async (api) => {
-      addApiKeyAuth(api, deps.store)
+      addApiKeyAuth(api, deps.store, new OidcVerifier(deps.store, deps.oidc))
       await api.register(approvalRoutes, {
         store: deps.store,
         approvals: deps.approvals,

@@ -52,6 +52,8 @@ export interface StartServerOptions {
   dashboard?: AppDeps['dashboard']
   /** Creates per API key (see `AppDeps.createRateLimit`); default 600 a minute, `null` for none. */
   createRateLimit?: AppDeps['createRateLimit']
+  /** Workflow identities: timeouts and caching of OIDC issuers' keys (see `AppDeps.oidc`). */
+  oidc?: AppDeps['oidc']
   /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
   store?: Store
   /**
@@ -116,6 +118,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       trustProxy: options.trustProxy,
       dashboard: options.dashboard,
       createRateLimit: options.createRateLimit,
+      oidc: options.oidc,
       serverFactory: (handler) => {
         handle = handler
         return server

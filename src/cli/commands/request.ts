@@ -4,6 +4,7 @@
  * 3 error, 130 cancelled/interrupted). Progress goes to stderr; stdout gets the approval id
  * (approved) or the reason (rejected), so scripts can capture them.
  */
+import { readFile } from 'node:fs/promises'
 import {
   ApprovalError,
   ApprovalRejected,
@@ -24,7 +25,7 @@ import { API_FLAGS, apiConnection, apiHelp, CLI_SETTING_NAMES } from './api-flag
 const WAITING_LOG_EVERY_MS = 30_000
 
 const REQUEST_USAGE =
-  'Usage: approval-gate request ACTION [--context JSON] [--timeout 10m] [--agent NAME] [--api-url URL] [--api-key KEY]'
+  'Usage: approval-gate request ACTION [--context JSON] [--timeout 10m] [--agent NAME] [--api-url URL] [--api-key KEY | --oidc-token-file F]'
 
 export const requestCommand: Command = {
   name: 'request',
@@ -51,6 +52,10 @@ Options:
   --idempotency-key K       reuse the same approval when the command is retried with the same K
   --poll-interval DUR       spacing of checks against a server without long-poll (default 5s)
 ${apiHelp(28)}
+  --oidc-token-file F       authenticate as this CI job with its OIDC token instead of a key
+                            (env APPROVAL_GATE_OIDC_TOKEN holds the token itself); the server
+                            needs a trust rule (approval-gate trust add). Re-read before each
+                            request, so a refreshed file is picked up. Needs --api-url.
   -h, --help                show this help
 `,
   async run(args, io) {
@@ -66,6 +71,7 @@ ${apiHelp(28)}
         agent: { type: 'string' },
         'idempotency-key': { type: 'string' },
         'poll-interval': { type: 'string' },
+        'oidc-token-file': { type: 'string' },
       },
       { min: 1, max: 1 },
     )
@@ -76,6 +82,7 @@ ${apiHelp(28)}
     const timeoutMs = optionalDuration('--timeout', values.timeout)
     const pollIntervalMs = optionalDuration('--poll-interval', values['poll-interval'])
     const connectTimeoutMs = optionalDuration('--connect-timeout', values['connect-timeout'])
+    const connection = await credentialsOf(values, io.env)
 
     // SIGINT/SIGTERM withdraw the request, then exit 130.
     const controller = new AbortController()
@@ -86,7 +93,7 @@ ${apiHelp(28)}
     const progress = progressLogger(io)
     try {
       const record = await requestApproval(action, {
-        ...apiConnection(values, io.env),
+        ...connection,
         settingNames: CLI_SETTING_NAMES,
         context,
         timeoutMs,
@@ -111,6 +118,35 @@ ${apiHelp(28)}
       process.off('SIGTERM', onSignal)
     }
   },
+}
+
+/**
+ * The API URL and the bearer: an OIDC token (`--oidc-token-file`, re-read before each request,
+ * or `APPROVAL_GATE_OIDC_TOKEN`) when one is given, else the API key.
+ */
+async function credentialsOf(
+  values: { 'api-url'?: string; 'api-key'?: string; 'oidc-token-file'?: string },
+  env: NodeJS.ProcessEnv,
+): Promise<{ apiUrl?: string; apiKey?: string; bearer?: () => Promise<string> }> {
+  const connection = apiConnection(values, env)
+  const file = values['oidc-token-file']
+  const fromEnv = env.APPROVAL_GATE_OIDC_TOKEN?.trim()
+  if (file === undefined && !fromEnv) return connection
+  if (values['api-key'] !== undefined) throw new UsageError('give --api-key or an OIDC token (--oidc-token-file, APPROVAL_GATE_OIDC_TOKEN), not both', requestCommand.name)
+  if (connection.apiUrl === undefined) throw new UsageError('--api-url (or APPROVAL_GATE_API_URL) is required with an OIDC token: it is sent only to your server', requestCommand.name)
+  if (file === undefined) return { apiUrl: connection.apiUrl, apiKey: fromEnv }
+  const read = async (): Promise<string> => {
+    const token = (await readFile(file, 'utf8')).trim()
+    if (token === '') throw new Error(`the OIDC token file ${file} is empty`)
+    return token
+  }
+  let first: string
+  try {
+    first = await read()
+  } catch (error) {
+    throw new UsageError(`--oidc-token-file: ${error instanceof Error ? error.message : String(error)}`, requestCommand.name)
+  }
+  return { apiUrl: connection.apiUrl, apiKey: first, bearer: read }
 }
 
 /** After SIGINT/SIGTERM: says what became of the request (withdrawal is only claimed for one that exists). */

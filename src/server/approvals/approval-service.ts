@@ -50,6 +50,7 @@ class StoreApprovalService implements ApprovalService {
       idempotency_fingerprint: key === null ? null : requestFingerprint({ action: input.action, context: input.context, agent: input.agent, timeout_ms: input.timeout_ms ?? null }),
       requested_by: input.requested_by,
       requested_by_key_id: input.requested_by_key_id ?? null,
+      requester_claims: input.requester_claims ?? null,
     })
     if (result.key_reused) {
       throw new ApprovalRuleError('idempotency_key_reused', 'this Idempotency-Key was already used in the last 24 hours for a different request (action, context, agent or timeout_ms); use a new key for a new request')
@@ -148,19 +149,29 @@ function isRequestingKey(approval: Approval, actor: Actor): boolean {
 }
 
 /**
- * The project's optional rule: whoever triggered the run (`context.github.actor`) or re-ran it
- * (`context.github.triggering_actor`) may not approve or reject it, when the deciding member
- * has a linked GitHub login. The context is requester-supplied text, so every step is
+ * The project's optional rule: whoever triggered the run (`actor`) or re-ran it
+ * (`triggering_actor`) may not approve or reject it, when the deciding member has a linked
+ * GitHub login. Verified OIDC claims are used when present; otherwise `context.github`. The context is requester-supplied text, so every step is
  * type-checked, and it is compared case-insensitively as GitHub logins are.
  */
 export function isSelfApproval(project: Project, approval: Approval, actor: Actor): boolean {
   if (!project.settings.blockSelfApproval || !actor.githubLogin) return false
   const login = actor.githubLogin.toLowerCase()
-  return runActors(approval.context).some((name) => name.toLowerCase() === login)
+  return runActors(approval).some((name) => name.toLowerCase() === login)
+}
+
+/**
+ * Who ran the workflow: the verified `actor` and `triggering_actor` of its OIDC token when a
+ * workflow identity asked (the context is then ignored), else the context's, as sent.
+ */
+function runActors(approval: Approval): string[] {
+  const verified = approval.requester_claims
+  if (verified) return [verified.actor, verified.triggering_actor].filter((name): name is string => typeof name === 'string' && name.trim() !== '').map((name) => name.trim())
+  return contextActors(approval.context)
 }
 
 /** `context.github.actor` and `context.github.triggering_actor`, those that are non-empty strings. */
-function runActors(context: Record<string, unknown>): string[] {
+function contextActors(context: Record<string, unknown>): string[] {
   const github = context.github
   if (typeof github !== 'object' || github === null || Array.isArray(github)) return []
   const fields = github as Record<string, unknown>

@@ -3,7 +3,7 @@
  * and the approval service that every state change goes through (API routes, dashboard,
  * expiry), so rules, audit and notifications are applied in one place.
  */
-import type { Approval, ChangeResult, Decision, Project } from '../store/types.js'
+import type { Approval, ChangeResult, Decision, Project, RequesterClaims } from '../store/types.js'
 
 export type ApprovalEventType = 'created' | 'approved' | 'rejected' | 'cancelled' | 'expired'
 
@@ -57,6 +57,8 @@ export interface CreateApprovalInput {
   requested_by: string
   /** The API key that asks (so it cannot decide its own request). */
   requested_by_key_id?: string | null
+  /** The verified claims of the workflow identity that asks (never the free `context`). */
+  requester_claims?: RequesterClaims | null
 }
 
 /**

@@ -9,7 +9,7 @@ import type { ApprovalService, DecideOutcome } from '../approvals/contracts.js'
 import type { LongPolls } from '../approvals/long-poll.js'
 import type { Approval, ApprovalFilter, Decision, Store } from '../store/types.js'
 import { addApprovalSchemas, recordResponses, ref } from './approval-schemas.js'
-import { callerOf } from './auth.js'
+import { callerOf, type Caller } from './auth.js'
 import { KeyRateLimiter, type RateLimit } from './create-rate-limit.js'
 import { ApiError } from './errors.js'
 import { MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH, MAX_WAIT_SECONDS, jsonBytes, nestsDeeperThan } from './input-rules.js'
@@ -56,7 +56,7 @@ function createRoute(app: FastifyInstance, { approvals, wire, createRateLimit }:
       config: { scopes: ['request'] },
       // After the API-key hook, before the body is read: a flooding key costs no parsing.
       onRequest: async (request) => {
-        const waitMs = limiter?.take(callerOf(request).key.id) ?? 0
+        const waitMs = limiter?.take(callerOf(request).limitKey) ?? 0
         if (waitMs > 0) throw rateLimited(waitMs)
       },
       schema: { headers: ref('createHeaders'), body: ref('createBody'), response: { ...recordResponses, 201: ref('approval') } },
@@ -72,7 +72,8 @@ function createRoute(app: FastifyInstance, { approvals, wire, createRateLimit }:
         timeout_ms,
         idempotency_key: request.headers['idempotency-key'] ?? null,
         requested_by: caller.actor.label,
-        requested_by_key_id: caller.key.id,
+        requested_by_key_id: caller.key?.id ?? null,
+        requester_claims: caller.requester,
       })
       return reply.code(created ? 201 : 200).send(await wire(approval))
     },
@@ -136,7 +137,7 @@ function decisionRoute(app: FastifyInstance, { approvals, wire }: Routes): void 
   )
 }
 
-function cancelRoute(app: FastifyInstance, { approvals, wire }: Routes): void {
+function cancelRoute(app: FastifyInstance, { approvals, store, wire }: Routes): void {
   app.post<{ Params: { id: string }; Body: { reason?: Reason; timed_out?: boolean } }>(
     '/approvals/:id/cancel',
     {
@@ -149,6 +150,7 @@ function cancelRoute(app: FastifyInstance, { approvals, wire }: Routes): void {
     },
     async (request) => {
       const caller = callerOf(request)
+      if (caller.requester) await checkOwnRun(store, caller, request.params.id)
       const result = await approvals.cancel(caller.project, request.params.id, {
         reason: reasonOf(request.body.reason),
         actor: caller.actor,
@@ -157,6 +159,17 @@ function cancelRoute(app: FastifyInstance, { approvals, wire }: Routes): void {
       return answerChange(result, wire)
     },
   )
+}
+
+/** A workflow identity withdraws only what its own run (same issuer, repository and run id) requested. */
+async function checkOwnRun(store: Store, caller: Caller, id: string): Promise<void> {
+  const approval = await store.getApproval(caller.project.id, id)
+  if (!approval) return // the service answers 404
+  const mine = approval.requester_claims
+  const me = caller.requester
+  if (!mine || !me || mine.issuer !== me.issuer || mine.repository.toLowerCase() !== me.repository.toLowerCase() || mine.run_id !== me.run_id) {
+    throw new ApiError(403, 'forbidden', 'a workflow identity may withdraw only the requests of its own run')
+  }
 }
 
 /** The changed record, or the error that says why nothing changed. */

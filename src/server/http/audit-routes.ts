@@ -155,7 +155,7 @@ function verifyAuditRoute(app: FastifyInstance, store: Store, limiter: VerifyLim
     // yield to the event loop, one at a time per key.
     async (request, reply) => {
       const caller = callerOf(request)
-      const wait = limiter.tryStart(caller.key.id)
+      const wait = limiter.tryStart(caller.limitKey)
       if (wait > 0) {
         reply.header('retry-after', String(wait))
         throw new ApiError(429, 'rate_limited', `this API key verifies the audit trail too often; retry in ${wait} s`)
@@ -163,7 +163,7 @@ function verifyAuditRoute(app: FastifyInstance, store: Store, limiter: VerifyLim
       try {
         return await store.verifyAudit(caller.project.id, { full: request.query.full === true })
       } finally {
-        limiter.finish(caller.key.id)
+        limiter.finish(caller.limitKey)
       }
     },
   )

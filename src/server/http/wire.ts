@@ -1,8 +1,8 @@
 /**
  * The approval record as the API sends it (README "Wire contract", `src/contract/`), and its response
- * schema. Store-only fields (project, idempotency key, requester) never leave the server.
+ * schema. Store-only fields (project, idempotency key, requesting key) never leave the server.
  */
-import type { Approval, Store } from '../store/types.js'
+import { REQUESTER_CLAIM_NAMES, type Approval, type RequesterClaims, type Store } from '../store/types.js'
 import { ApiError } from './errors.js'
 
 export interface WireApproval {
@@ -18,6 +18,8 @@ export interface WireApproval {
   expires_at: string
   /** The approval's dashboard page. */
   url: string
+  /** Who asked, as verified from a workflow's OIDC token (`null` when an API key asked). Never taken from `context`. */
+  requester: RequesterClaims | null
 }
 
 /** The wire form of a stored approval. `publicUrl` has no trailing slash. */
@@ -34,6 +36,7 @@ export function toWire(approval: Approval, publicUrl: string): WireApproval {
     created_at: approval.created_at,
     expires_at: approval.expires_at,
     url: `${publicUrl}/approvals/${encodeURIComponent(approval.id)}`,
+    requester: approval.requester_claims ?? null,
   }
 }
 
@@ -78,6 +81,11 @@ export const wireApprovalSchema = {
     created_at: { type: 'string' },
     expires_at: { type: 'string' },
     url: { type: 'string' },
+    requester: {
+      type: ['object', 'null'],
+      properties: Object.fromEntries(['issuer', ...REQUESTER_CLAIM_NAMES].map((name) => [name, nullableString])),
+      additionalProperties: false,
+    },
   },
 } as const
 

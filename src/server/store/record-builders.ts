@@ -10,7 +10,7 @@ import { contextHash, type AuditEventInput } from './audit-chain.js'
 import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
-import type { AdminEventInput, ApiKeyInfo, Approval, Decision, Invitation, KeyScope, NewApproval, NewInvitation, Page, Project, ProjectSettings, User } from './types.js'
+import type { AdminEventInput, ApiKeyInfo, Approval, Decision, Invitation, KeyScope, NewApproval, NewInvitation, NewTrustRule, Page, Project, ProjectSettings, TrustRule, User } from './types.js'
 
 /** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
 const KEY_TOUCH_RESOLUTION_MS = 60_000
@@ -58,6 +58,29 @@ export function newApprovalRecord(input: NewApproval, contextJson: string, creat
     idempotency_key: input.idempotency_key,
     requested_by: input.requested_by,
     requested_by_key_id: input.requested_by_key_id ?? null,
+    requester_claims: input.requester_claims ?? null,
+  }
+}
+
+/** A new trust rule, its fields checked (`StoreError('invalid')` names the first bad one). */
+export function newTrustRule(input: NewTrustRule): TrustRule {
+  const required = (name: string, value: unknown): string => {
+    if (typeof value !== 'string' || value.trim() === '' || value.length > 500 || /\s/.test(value)) {
+      throw new StoreError('invalid', `trust rule ${name} must be 1-500 characters without spaces`)
+    }
+    return value
+  }
+  const optional = (name: string, value: unknown): string | null => (value === undefined || value === null ? null : required(name, value))
+  return {
+    id: newId('trs'),
+    project_id: input.project_id,
+    issuer: required('issuer', input.issuer).replace(/\/+$/, ''),
+    audience: required('audience', input.audience),
+    repository: required('repository', input.repository),
+    ref: optional('ref', input.ref),
+    environment: optional('environment', input.environment),
+    workflow_ref: optional('workflow_ref', input.workflow_ref),
+    created_at: new Date().toISOString(),
   }
 }
 

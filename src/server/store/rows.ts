@@ -4,7 +4,7 @@
  * hand-edited database fails with a message naming the column instead of leaking wrong types.
  */
 import { parseStoredSettings } from './inputs.js'
-import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, Invitation, KeyScope, Member, Project, ProjectMembership, Role, Session, User, UserWithPassword } from './types.js'
+import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, Invitation, KeyScope, Member, Project, ProjectMembership, RequesterClaims, Role, Session, TrustRule, User, UserWithPassword } from './types.js'
 
 export type Row = Record<string, unknown>
 
@@ -93,6 +93,31 @@ export function toApproval(row: Row): Approval {
     idempotency_key: textOrNull(row, 'idempotency_key'),
     requested_by: text(row, 'requested_by'),
     requested_by_key_id: textOrNull(row, 'requested_by_key_id'),
+    requester_claims: requesterClaims(textOrNull(row, 'requester_claims')),
+  }
+}
+
+/** The stored JSON of verified requester claims, or `null`. */
+function requesterClaims(json: string | null): RequesterClaims | null {
+  if (json === null) return null
+  const parsed = JSON.parse(json) as unknown
+  if (typeof parsed !== 'object' || parsed === null || typeof (parsed as RequesterClaims).repository !== 'string') {
+    throw new Error('corrupt database: column requester_claims should be a JSON object with a repository')
+  }
+  return parsed as RequesterClaims
+}
+
+export function toTrustRule(row: Row): TrustRule {
+  return {
+    id: text(row, 'id'),
+    project_id: text(row, 'project_id'),
+    issuer: text(row, 'issuer'),
+    audience: text(row, 'audience'),
+    repository: text(row, 'repository'),
+    ref: textOrNull(row, 'ref'),
+    environment: textOrNull(row, 'environment'),
+    workflow_ref: textOrNull(row, 'workflow_ref'),
+    created_at: text(row, 'created_at'),
   }
 }
 

@@ -138,8 +138,61 @@ export interface Approval {
   idempotency_key: string | null
   /** Who asked: `key:<name>` of the API key that created it. */
   requested_by: string
-  /** Id of the API key that created it (`null` for approvals from before it was recorded). */
+  /** Id of the API key that created it (`null` for approvals from before it was recorded, or from a workflow identity). */
   requested_by_key_id: string | null
+  /**
+   * The verified identity of the workflow that asked (OIDC claims), apart from the free
+   * `context`; `null` (or absent, in records built by hand) when an API key asked.
+   */
+  requester_claims?: RequesterClaims | null
+}
+
+/**
+ * What a verified OIDC token said about the workflow run that asked (GitHub's claim names).
+ * Claims the token did not carry are `null`. Never taken from the requester's free `context`.
+ */
+export interface RequesterClaims {
+  /** The token's `iss`, e.g. `https://token.actions.githubusercontent.com`. */
+  issuer: string
+  repository: string
+  ref: string | null
+  sha: string | null
+  workflow_ref: string | null
+  run_id: string | null
+  run_attempt: string | null
+  actor: string | null
+  triggering_actor: string | null
+  environment: string | null
+  event_name: string | null
+}
+
+/** The claim names `RequesterClaims` holds besides `issuer`, in the order they are shown. */
+export const REQUESTER_CLAIM_NAMES = ['repository', 'ref', 'sha', 'workflow_ref', 'run_id', 'run_attempt', 'actor', 'triggering_actor', 'environment', 'event_name'] as const
+
+/**
+ * A project's trust rule: a token from `issuer` for `audience` whose claims match the given
+ * `repository` (and `ref`, `environment`, `workflow_ref` when set) may request approvals.
+ */
+export interface TrustRule {
+  id: string // trs_…
+  project_id: string
+  issuer: string
+  audience: string
+  repository: string
+  ref: string | null
+  environment: string | null
+  workflow_ref: string | null
+  created_at: string
+}
+
+export interface NewTrustRule {
+  project_id: string
+  issuer: string
+  audience: string
+  repository: string
+  ref?: string | null
+  environment?: string | null
+  workflow_ref?: string | null
 }
 
 export interface AuditEvent {
@@ -226,6 +279,8 @@ export interface NewApproval {
   idempotency_fingerprint?: string | null
   requested_by: string
   requested_by_key_id?: string | null
+  /** The verified claims of a workflow identity that asked (default `null`). */
+  requester_claims?: RequesterClaims | null
   /** Creation time; default now. Idempotency keys count their age from it. */
   at?: string
 }
@@ -296,6 +351,14 @@ export interface Store {
   touchApiKey(id: string, at: string): Promise<void>
   listApiKeys(projectId: string): Promise<ApiKeyInfo[]>
   revokeApiKey(projectId: string, keyId: string): Promise<boolean>
+
+  // trust rules (workflow identities allowed to request)
+  createTrustRule(input: NewTrustRule): Promise<TrustRule>
+  listTrustRules(projectId: string): Promise<TrustRule[]>
+  /** Every project's rules naming `issuer` (exactly, as stored), oldest first: what a token from it is checked against. */
+  listTrustRulesForIssuer(issuer: string): Promise<TrustRule[]>
+  /** True when the rule existed in the project. */
+  removeTrustRule(projectId: string, id: string): Promise<boolean>
 
   // approvals
   /**

@@ -4,7 +4,7 @@
  * The same markup is sent over the event stream, so live cards match server-rendered ones.
  */
 import { MAX_REASON_CHARS } from '../../../contract/index.js'
-import type { Approval } from '../../store/types.js'
+import type { Approval, RequesterClaims } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
 import { contextTable } from './context.js'
 import { breakable, safeHttpUrl, sinceTag, statusBadge, timeTag, untilTag } from './format.js'
@@ -78,6 +78,37 @@ function workflowBlock(info: WorkflowInfo): SafeHtml {
   )}</dl></section>`
 }
 
+const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com'
+
+/**
+ * Who asked, as the workflow's OIDC token proved it (not the free context): a "verified by
+ * GitHub" mark for GitHub's issuer, else the issuer's host.
+ */
+function verifiedBlock(claims: RequesterClaims): SafeHtml {
+  let by = claims.issuer
+  try {
+    by = claims.issuer === GITHUB_ACTIONS_ISSUER ? 'GitHub' : new URL(claims.issuer).host
+  } catch {
+    // shown as stored
+  }
+  const run = claims.run_id ? `${claims.run_id}${claims.run_attempt && claims.run_attempt !== '1' ? ` (attempt ${claims.run_attempt})` : ''}` : null
+  const rows: Array<[string, SafeHtml | string | null]> = [
+    ['Repository', claims.repository],
+    ['Ref', claims.ref],
+    ['Commit', claims.sha ? html`<code>${claims.sha.slice(0, 12)}</code>` : null],
+    ['Workflow', claims.workflow_ref],
+    ['Run', run],
+    ['Actor', claims.actor],
+    ['Triggered by', claims.triggering_actor],
+    ['Environment', claims.environment],
+    ['Event', claims.event_name],
+  ]
+  const shown = rows.filter(([, value]) => value !== null && value !== '')
+  return html`<section class="workflow verified" aria-label="Verified requester"><h3>Verified requester <span class="verified-mark" title="from an OIDC token signed by ${claims.issuer}">✓ verified by ${by}</span></h3><dl class="facts">${shown.map(
+    ([label, value]) => html`<div${typeof value === 'string' && value.length > WIDE_NAME_CHARS ? html` class="fact-wide"` : ''}><dt>${label}</dt><dd>${typeof value === 'string' ? breakable(value) : value}</dd></div>`,
+  )}</dl></section>`
+}
+
 export interface CardOptions {
   csrfToken: string
   /** Heading level 2 on the list page, 1 on the approval's own page. */
@@ -140,6 +171,7 @@ ${pending ? html`<div><dt>Expires</dt><dd>${untilTag(approval.expires_at, now)}<
 ${nameFact('Agent', approval.agent)}
 ${nameFact('Requested by', approval.requested_by)}
 </dl>
+${approval.requester_claims ? verifiedBlock(approval.requester_claims) : ''}
 ${info ? workflowBlock(info) : ''}
 <section class="context" aria-label="Context"><h3>Context</h3>${contextTable(approval.context, info ? new Set(['github']) : new Set())}</section>
 ${pending ? decisionForm(approval, options.csrfToken) : outcomeLine(approval)}

@@ -210,6 +210,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX invitations_by_project ON invitations (project_id, created_at);
     `,
   },
+  {
+    version: 5,
+    name: 'workflow identities: trust rules and verified requesters',
+    sql: `
+      -- Which OIDC-verified workflow identities may request approvals in a project.
+      CREATE TABLE trust_rules (
+        id text PRIMARY KEY,
+        project_id text NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        issuer text NOT NULL,
+        audience text NOT NULL,
+        repository text NOT NULL,
+        ref text,
+        environment text,
+        workflow_ref text,
+        created_at text COLLATE "C" NOT NULL
+      );
+      CREATE INDEX trust_rules_by_project ON trust_rules (project_id);
+      CREATE INDEX trust_rules_by_issuer ON trust_rules (issuer);
+
+      -- The verified claims of the workflow that asked (JSON), apart from the free context.
+      ALTER TABLE approvals ADD COLUMN requester_claims text;
+    `,
+  },
 ]
 
 /**

@@ -30,13 +30,14 @@ import {
   newApiKeyInfo,
   newInvitation,
   newProject,
+  newTrustRule,
   newUser,
   pageOf,
   settledEvent,
   timedOutEvent,
   type SettleChange,
 } from '../record-builders.js'
-import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
+import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword, type Row } from '../rows.js'
 import type {
   AdminEventInput,
   ApiKeyInfo,
@@ -56,6 +57,7 @@ import type {
   Member,
   NewApproval,
   NewInvitation,
+  NewTrustRule,
   Page,
   Project,
   ProjectMembership,
@@ -63,6 +65,7 @@ import type {
   Role,
   Session,
   Store,
+  TrustRule,
   User,
   UserWithPassword,
 } from '../types.js'
@@ -445,6 +448,33 @@ export class PostgresStore implements Store {
     return row !== undefined
   }
 
+  // --- trust rules ----------------------------------------------------------------------
+
+  async createTrustRule(input: NewTrustRule): Promise<TrustRule> {
+    const rule = newTrustRule(input)
+    try {
+      await this.run(
+        'INSERT INTO trust_rules (id, project_id, issuer, audience, repository, ref, environment, workflow_ref, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+        [rule.id, rule.project_id, rule.issuer, rule.audience, rule.repository, rule.ref, rule.environment, rule.workflow_ref, rule.created_at],
+      )
+    } catch (error) {
+      throw translatePgError(error, 'trust rule')
+    }
+    return rule
+  }
+
+  async listTrustRules(projectId: string): Promise<TrustRule[]> {
+    return (await this.rows('SELECT * FROM trust_rules WHERE project_id = $1 ORDER BY created_at, id', [projectId])).map(toTrustRule)
+  }
+
+  async listTrustRulesForIssuer(issuer: string): Promise<TrustRule[]> {
+    return (await this.rows('SELECT * FROM trust_rules WHERE issuer = $1 ORDER BY created_at, id', [issuer])).map(toTrustRule)
+  }
+
+  async removeTrustRule(projectId: string, id: string): Promise<boolean> {
+    return (await this.run('DELETE FROM trust_rules WHERE project_id = $1 AND id = $2', [projectId, id])) > 0
+  }
+
   // --- approvals ------------------------------------------------------------------------
 
   async createApproval(input: NewApproval): Promise<CreateResult> {
@@ -468,9 +498,21 @@ export class PostgresStore implements Store {
         if (!claimed) return this.boundApproval(client, input.project_id, input.idempotency_key, fingerprint)
       }
       await this.run(
-        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by, requested_by_key_id)
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10)`,
-        [approval.id, approval.project_id, approval.action, context, approval.agent, createdAt, approval.expires_at, approval.idempotency_key, approval.requested_by, approval.requested_by_key_id],
+        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by, requested_by_key_id, requester_claims)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11)`,
+        [
+          approval.id,
+          approval.project_id,
+          approval.action,
+          context,
+          approval.agent,
+          createdAt,
+          approval.expires_at,
+          approval.idempotency_key,
+          approval.requested_by,
+          approval.requested_by_key_id,
+          approval.requester_claims ? JSON.stringify(approval.requester_claims) : null,
+        ],
         client,
       )
       await this.appendAudit(client, createdEvent(approval))

@@ -201,6 +201,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX invitations_by_project ON invitations (project_id, created_at);
     `,
   },
+  {
+    version: 5,
+    name: 'workflow identities: trust rules and verified requesters',
+    sql: `
+      -- Which OIDC-verified workflow identities may request approvals in a project.
+      CREATE TABLE trust_rules (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        issuer TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        repository TEXT NOT NULL,
+        ref TEXT,
+        environment TEXT,
+        workflow_ref TEXT,
+        created_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX trust_rules_by_project ON trust_rules (project_id);
+      CREATE INDEX trust_rules_by_issuer ON trust_rules (issuer);
+
+      -- The verified claims of the workflow that asked (JSON), apart from the free context.
+      ALTER TABLE approvals ADD COLUMN requester_claims TEXT;
+    `,
+  },
 ]
 
 /** Re-created by `sealLegacyChain` after migration 3 (same definitions as migration 1). */

@@ -26,6 +26,7 @@ import {
   newApiKeyInfo,
   newInvitation,
   newProject,
+  newTrustRule,
   newUser,
   pageOf,
   settledEvent,
@@ -51,6 +52,7 @@ import type {
   Member,
   NewApproval,
   NewInvitation,
+  NewTrustRule,
   Page,
   Project,
   ProjectMembership,
@@ -58,11 +60,12 @@ import type {
   Role,
   Session,
   Store,
+  TrustRule,
   User,
   UserWithPassword,
 } from '../types.js'
 import { migrate } from './migrations.js'
-import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
+import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword, type Row } from '../rows.js'
 
 type Params = Record<string, SQLInputValue>
 
@@ -452,6 +455,32 @@ export class SqliteStore implements Store {
     })
   }
 
+  // --- trust rules ----------------------------------------------------------------------
+
+  async createTrustRule(input: NewTrustRule): Promise<TrustRule> {
+    const rule = newTrustRule(input)
+    this.write('trust rule', () =>
+      this.run(
+        `INSERT INTO trust_rules (id, project_id, issuer, audience, repository, ref, environment, workflow_ref, created_at)
+         VALUES (@id, @project_id, @issuer, @audience, @repository, @ref, @environment, @workflow_ref, @created_at)`,
+        { ...rule },
+      ),
+    )
+    return rule
+  }
+
+  async listTrustRules(projectId: string): Promise<TrustRule[]> {
+    return this.all('SELECT * FROM trust_rules WHERE project_id = @projectId ORDER BY created_at, id', { projectId }).map(toTrustRule)
+  }
+
+  async listTrustRulesForIssuer(issuer: string): Promise<TrustRule[]> {
+    return this.all('SELECT * FROM trust_rules WHERE issuer = @issuer ORDER BY created_at, id', { issuer }).map(toTrustRule)
+  }
+
+  async removeTrustRule(projectId: string, id: string): Promise<boolean> {
+    return this.write('trust rule', () => this.run('DELETE FROM trust_rules WHERE project_id = @projectId AND id = @id', { projectId, id }) > 0)
+  }
+
   // --- approvals ------------------------------------------------------------------------
 
   async createApproval(input: NewApproval): Promise<CreateResult> {
@@ -466,8 +495,8 @@ export class SqliteStore implements Store {
       }
       const approval = newApprovalRecord(input, context, createdAt)
       this.run(
-        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by, requested_by_key_id)
-         VALUES (@id, @project_id, @action, @context, @agent, 'pending', @created_at, @expires_at, @idempotency_key, @requested_by, @requested_by_key_id)`,
+        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by, requested_by_key_id, requester_claims)
+         VALUES (@id, @project_id, @action, @context, @agent, 'pending', @created_at, @expires_at, @idempotency_key, @requested_by, @requested_by_key_id, @requester_claims)`,
         {
           id: approval.id,
           project_id: approval.project_id,
@@ -479,6 +508,7 @@ export class SqliteStore implements Store {
           idempotency_key: approval.idempotency_key,
           requested_by: approval.requested_by,
           requested_by_key_id: approval.requested_by_key_id,
+          requester_claims: approval.requester_claims ? JSON.stringify(approval.requester_claims) : null,
         },
       )
       if (input.idempotency_key !== null) {
