@@ -75440,6 +75440,9 @@ function firstSet(...values) {
 // Header values may not carry control characters; undici would throw an opaque error.
 const HEADER_SAFE = /^[\x20-\x7e]+$/;
 const PRINTABLE = /^[^\p{Cc}]+$/u;
+// A name that shows nothing (U+3164, U+2800, marks alone) would make a card that looks blank.
+const HAS_VISIBLE = new RegExp(contract/* VISIBLE_CHARACTER */.Ld, 'u');
+const VISIBLE_LINE = new RegExp(`^(?=[\\s\\S]*${contract/* VISIBLE_CHARACTER */.Ld})[^\\p{Cc}]+$`, 'u');
 /** Validates and normalises an API base URL (http or https only; a trailing slash is harmless). */
 function normaliseApiUrl(raw, source = 'apiUrl') {
     const text = raw.trim();
@@ -75558,6 +75561,8 @@ function resolveApprovalOptions(action, options = {}, env = process.env) {
         throw invalid(`action is ${action.length} characters long; the limit is ${MAX_ACTION_LENGTH}`);
     if (!PRINTABLE.test(action))
         throw invalid('action must not contain control characters (line breaks, tabs, ...)');
+    if (!HAS_VISIBLE.test(action))
+        throw invalid('action must contain at least one visible letter, digit, punctuation mark or symbol (it looks blank)');
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
         throw invalid('signal must be an AbortSignal');
     for (const name of ['onProgress', 'onWithdraw', 'bearer']) {
@@ -75573,7 +75578,7 @@ function resolveApprovalOptions(action, options = {}, env = process.env) {
         pollIntervalMs: positiveDuration(options.pollIntervalMs, 'pollIntervalMs', contract/* DEFAULT_POLL_INTERVAL_MS */.P, MAX_TIMER_MS),
         connectTimeoutMs: positiveDuration(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS, MAX_TIMER_MS),
         // An explicit agent wins; otherwise the innermost withAgent() scope around the call.
-        agent: optionalText(options.agent ?? currentAgent(), 'agent', PRINTABLE, 'characters without control characters'),
+        agent: optionalText(options.agent ?? currentAgent(), 'agent', VISIBLE_LINE, 'characters without control characters, with something visible'),
         idempotencyKey: optionalText(options.idempotencyKey, 'idempotencyKey', HEADER_SAFE, 'printable ASCII characters'),
         bearer: options.bearer,
         signal: options.signal,
@@ -76535,10 +76540,11 @@ __nccwpck_require__.d(__webpack_exports__, {
   ZI: () => (/* reexport */ MAX_WAIT_SECONDS),
   SU: () => (/* reexport */ MIN_TIMEOUT_MS),
   je: () => (/* reexport */ REQUESTER_FIELDS),
+  Ld: () => (/* reexport */ VISIBLE_CHARACTER),
   Ej: () => (/* reexport */ WIRE_ERROR_CODES)
 });
 
-// UNUSED EXPORTS: API_ERROR_CODES, APPROVAL_ERROR_CODES, DECISION_VERBS, IDEMPOTENCY_KEY_TTL_MS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, NAME_PATTERN, OPTIONAL_LINE_PATTERN, OPTIONAL_NAME_PATTERN, OUTCOME_ERROR_CODES, PRINTABLE_LINE_PATTERN, REASON_PATTERN, VISIBLE_CHARACTER, isValidName, isValidReason
+// UNUSED EXPORTS: API_ERROR_CODES, APPROVAL_ERROR_CODES, DECISION_VERBS, IDEMPOTENCY_KEY_TTL_MS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, NAME_PATTERN, OPTIONAL_LINE_PATTERN, OPTIONAL_NAME_PATTERN, OUTCOME_ERROR_CODES, PRINTABLE_LINE_PATTERN, REASON_PATTERN, isValidName, isValidReason
 
 ;// CONCATENATED MODULE: ./src/contract/approval.ts
 /** The approval record and its vocabulary, as the wire contract defines them. */

@@ -150,6 +150,17 @@ describe('expiry', () => {
     await timer.stop()
   })
 
+  it('runs the server\'s other housekeeping with its pruning: expired sessions go without any sign-in', async () => {
+    const user = await store.createUser({ email: 'old-session@example.com', password_hash: 'x' })
+    const long = new Date(Date.now() - 3_600_000).toISOString()
+    await store.createSession({ token_hash: 'a'.repeat(64), user_id: user.id, csrf_token: 'c', created_at: long, expires_at: long })
+    const timer = new ExpiryTimer(createApprovalService(store, notifier), { alsoPrune: () => store.deleteExpiredSessions(new Date().toISOString()) })
+    await timer.start()
+    await timer.stop()
+    // The timer's first sweep already deleted it: nothing expired is left to delete.
+    expect(await store.deleteExpiredSessions(new Date().toISOString())).toBe(0)
+  })
+
   it('expires what became due while the server was down, on start', async () => {
     const service = createApprovalService(store, notifier)
     const stale = (await service.create(project, { action: 'stale', context: {}, agent: null, timeout_ms: 1_000, requested_by: 'key:ci' })).approval

@@ -7,7 +7,7 @@ import { currentAgent } from './agent-scope.js'
 import { ApprovalError } from './errors.js'
 import type { ApprovalProgress, RequireApprovalOptions, WithdrawalResult } from './types.js'
 
-import { DEFAULT_API_URL, DEFAULT_POLL_INTERVAL_MS, DEFAULT_TIMEOUT_MS, MAX_ACTION_CHARS, MAX_CONTEXT_BYTES } from '../contract/index.js'
+import { DEFAULT_API_URL, DEFAULT_POLL_INTERVAL_MS, DEFAULT_TIMEOUT_MS, MAX_ACTION_CHARS, MAX_CONTEXT_BYTES, VISIBLE_CHARACTER } from '../contract/index.js'
 
 export { DEFAULT_API_URL, DEFAULT_POLL_INTERVAL_MS, DEFAULT_TIMEOUT_MS, MAX_CONTEXT_BYTES }
 /** The longest action name (the library's historical name for `MAX_ACTION_CHARS`). */
@@ -69,6 +69,9 @@ function firstSet(...values: Array<string | undefined>): string | undefined {
 // Header values may not carry control characters; undici would throw an opaque error.
 const HEADER_SAFE = /^[\x20-\x7e]+$/
 const PRINTABLE = /^[^\p{Cc}]+$/u
+// A name that shows nothing (U+3164, U+2800, marks alone) would make a card that looks blank.
+const HAS_VISIBLE = new RegExp(VISIBLE_CHARACTER, 'u')
+const VISIBLE_LINE = new RegExp(`^(?=[\\s\\S]*${VISIBLE_CHARACTER})[^\\p{Cc}]+$`, 'u')
 
 /** Validates and normalises an API base URL (http or https only; a trailing slash is harmless). */
 export function normaliseApiUrl(raw: string, source = 'apiUrl'): string {
@@ -186,6 +189,7 @@ export function resolveApprovalOptions(action: unknown, options: RequireApproval
   if (typeof action !== 'string' || action.trim() === '') throw invalid('action must be a non-empty string, e.g. "production_deploy"')
   if (action.length > MAX_ACTION_LENGTH) throw invalid(`action is ${action.length} characters long; the limit is ${MAX_ACTION_LENGTH}`)
   if (!PRINTABLE.test(action)) throw invalid('action must not contain control characters (line breaks, tabs, ...)')
+  if (!HAS_VISIBLE.test(action)) throw invalid('action must contain at least one visible letter, digit, punctuation mark or symbol (it looks blank)')
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalid('signal must be an AbortSignal')
   for (const name of ['onProgress', 'onWithdraw', 'bearer'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw invalid(`${name} must be a function`)
@@ -199,7 +203,7 @@ export function resolveApprovalOptions(action: unknown, options: RequireApproval
     pollIntervalMs: positiveDuration(options.pollIntervalMs, 'pollIntervalMs', DEFAULT_POLL_INTERVAL_MS, MAX_TIMER_MS),
     connectTimeoutMs: positiveDuration(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS, MAX_TIMER_MS),
     // An explicit agent wins; otherwise the innermost withAgent() scope around the call.
-    agent: optionalText(options.agent ?? currentAgent(), 'agent', PRINTABLE, 'characters without control characters'),
+    agent: optionalText(options.agent ?? currentAgent(), 'agent', VISIBLE_LINE, 'characters without control characters, with something visible'),
     idempotencyKey: optionalText(options.idempotencyKey, 'idempotencyKey', HEADER_SAFE, 'printable ASCII characters'),
     bearer: options.bearer,
     signal: options.signal,

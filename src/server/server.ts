@@ -127,7 +127,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await app.ready()
     const started = app
     logNotifierError = (error, what) => started.log.warn({ err: error }, what)
-    expiry = new ExpiryTimer(approvals, { onError: (error) => started.log.error({ err: error }, 'expiry sweep failed') })
+    expiry = new ExpiryTimer(approvals, {
+      onError: (error) => started.log.error({ err: error }, 'expiry sweep failed'),
+      alsoPrune: () => store.deleteExpiredSessions(new Date().toISOString()),
+    })
     await expiry.start()
     app.log.info({ url, publicUrl }, 'approval-gate server listening')
 

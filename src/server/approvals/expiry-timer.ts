@@ -2,7 +2,8 @@
  * Expires pending approvals at their `expires_at` with a single timer, armed at the earliest
  * deadline and re-armed when an earlier one is created. Never one timer per approval. It
  * writes nothing itself: each sweep is the approval service's `expireDue` (bounded batches),
- * and every few minutes its `pruneExpired` (idempotency keys past 24 h).
+ * and every few minutes its `pruneExpired` (idempotency keys past 24 h) plus the server's
+ * other housekeeping (expired sessions).
  */
 import type { ApprovalService } from './contracts.js'
 
@@ -23,6 +24,11 @@ const PRUNE_INTERVAL_MS = 10 * 60_000
 export interface ExpiryTimerOptions {
   /** Called when a sweep fails (the timer retries on its next wake-up). */
   onError?: (error: unknown) => void
+  /**
+   * More housekeeping run with `pruneExpired` (the server passes the deletion of expired
+   * dashboard sessions), so nothing that expires is kept forever even without sign-ins.
+   */
+  alsoPrune?: () => Promise<unknown>
 }
 
 export class ExpiryTimer {
@@ -71,6 +77,7 @@ export class ExpiryTimer {
       if (Date.now() - this.lastPrune >= PRUNE_INTERVAL_MS) {
         this.lastPrune = Date.now()
         await this.approvals.pruneExpired()
+        await this.options.alsoPrune?.()
       }
       next = await this.approvals.nextExpiry()
     } catch (error) {
