@@ -197,6 +197,16 @@ def check_context(context: object) -> dict[str, Any]:
     return copy
 
 
+# Characters that draw nothing though Unicode calls them letters or symbols: a name of only
+# these (or of combining marks alone) would make a card that looks blank. Same rule as the server.
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _has_visible(text: str) -> bool:
+    """At least one letter, digit, punctuation mark or symbol that draws something."""
+    return any(ch not in _BLANK_LOOKING and unicodedata.category(ch)[0] in "LNPS" for ch in text)
+
+
 def check_name(value: object, name: str, *, ascii_only: bool = False) -> str | None:
     """An optional agent name or idempotency key: non-empty, at most 200 characters, no control
     characters (``ascii_only``: printable ASCII, as HTTP headers need)."""
@@ -206,7 +216,7 @@ def check_name(value: object, name: str, *, ascii_only: bool = False) -> str | N
         not isinstance(value, str)
         or value == ""
         or _utf16_length(value) > MAX_ACTION_LENGTH
-        or (not _HEADER_SAFE.match(value) if ascii_only else _has_control_characters(value))
+        or (not _HEADER_SAFE.match(value) if ascii_only else _has_control_characters(value) or not _has_visible(value))
     ):
         what = "printable ASCII characters" if ascii_only else "characters without control characters"
         raise _invalid(f"{name} must be a non-empty string of at most {MAX_ACTION_LENGTH} {what}")
@@ -222,6 +232,8 @@ def check_action(action: object) -> str:
         raise _invalid(f"action is {length} characters long; the limit is {MAX_ACTION_LENGTH}")
     if _has_control_characters(action):
         raise _invalid("action must not contain control characters (line breaks, tabs, ...)")
+    if not _has_visible(action):
+        raise _invalid("action must contain at least one visible letter, digit, punctuation mark or symbol (it looks blank)")
     return action
 
 
