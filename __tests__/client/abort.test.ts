@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from '@jest/globals'
 import { getEventListeners } from 'node:events'
 import { requireApproval } from '../../src/client/index.js'
 import { reply, startScriptedServer, type ScriptedServer } from '../helpers/scripted-server.js'
+import { waitUntil } from '../helpers/wait-until.js'
 import { gateOptions, longPollHeld, rejectionOf } from './gate-fixtures.js'
 
 let server: ScriptedServer
@@ -60,7 +61,7 @@ describe('abort', () => {
       'deploy',
       gateOptions(server, { signal: controller.signal, pollIntervalMs: 60_000, onProgress: (e) => void (e.type === 'waiting' && ticks++), onWithdraw: (w) => withdrawals.push(w) }),
     )
-    while (ticks === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    await waitUntil(() => ticks > 0, { what: 'the first waiting tick', intervalMs: 5 })
     const { error, ms } = await abortAndTime(controller, waiting)
     expectAbortError(error)
     expect(ms).toBeLessThan(1_000)
@@ -91,7 +92,7 @@ describe('abort', () => {
     const controller = new AbortController()
     let retrying = false
     const waiting = requireApproval('deploy', gateOptions(server, { signal: controller.signal, onProgress: (e) => void (e.type === 'retrying' && (retrying = true)) }))
-    while (!retrying) await new Promise((resolve) => setTimeout(resolve, 5))
+    await waitUntil(() => retrying, { what: 'the first retry', intervalMs: 5 })
     const { error, ms } = await abortAndTime(controller, waiting)
     expectAbortError(error)
     expect(ms).toBeLessThan(1_000)
