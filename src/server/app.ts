@@ -36,6 +36,8 @@ export interface AppDeps {
   serverFactory?: FastifyServerFactory<Server>
   /** The dashboard's audit-verification reuse (default 60 s while the chain head is unchanged). */
   auditVerification?: AuditVerificationCacheOptions
+  /** How long a decided card stays on the dashboard's live home page (default 6 s); tests shorten it. */
+  resolvedCardLingerMs?: number
 }
 
 /** Builds the app without listening; `app.close()` answers waiting long-polls first. */
@@ -100,6 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl,
     secureCookies: publicUrl.startsWith('https://'),
     auditVerification: deps.auditVerification,
+    resolvedCardLingerMs: deps.resolvedCardLingerMs,
   })
   return app
 }

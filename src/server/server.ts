@@ -49,6 +49,8 @@ export interface StartServerOptions {
   trustProxy?: AppDeps['trustProxy']
   /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
   store?: Store
+  /** How long a decided card stays on the dashboard's live home page (see `AppDeps`). Default 6 s. */
+  resolvedCardLingerMs?: AppDeps['resolvedCardLingerMs']
 }
 
 export interface RunningServer {
@@ -102,6 +104,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       publicUrl,
       logger: options.logger ?? false,
       trustProxy: options.trustProxy,
+      resolvedCardLingerMs: options.resolvedCardLingerMs,
       serverFactory: (handler) => {
         handle = handler
         return server

@@ -31,6 +31,8 @@ export interface DashboardOptions {
   secureCookies: boolean
   /** How long the audit page reuses a chain verification (default 60 s); tests inject a clock. */
   auditVerification?: AuditVerificationCacheOptions
+  /** How long a decided card stays on the live home page before it leaves (default 6 s); tests shorten it. */
+  resolvedCardLingerMs?: number
 }
 
 /** Registers the dashboard's routes (`/`, `/login`, `/approvals/:id`, `/audit`, `/settings…`, `/events`, `/assets/…`). */
@@ -44,6 +46,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
       sessions: new Sessions(options.store, options.secureCookies),
       loginLimiter: new LoginLimiter(),
       auditVerifications: new AuditVerificationCache(options.store, options.auditVerification),
+      resolvedCardLingerMs: options.resolvedCardLingerMs,
     }
     registerFormParser(scope)
     registerSecurityHooks(scope, options.publicUrl, refuseForbidden)
