@@ -13,9 +13,10 @@ export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--experimental-vm-modules --
 filter=()
 [ $# -gt 0 ] && filter=(--passWithNoTests)
 
-jest --selectProjects unit "${filter[@]}" "$@"
+# (--selectProjects takes several values, so it goes last: it would swallow the arguments.)
+jest --runInBand=false "${filter[@]}" "$@" --selectProjects unit
 unit=$?
-jest --selectProjects serial --runInBand "${filter[@]}" "$@"
+jest --runInBand "${filter[@]}" "$@" --selectProjects serial
 serial=$?
 
 status() { [ "$1" = 0 ] && echo passed || echo "FAILED (exit $1)"; }
