@@ -14,7 +14,7 @@ filter=()
 [ $# -gt 0 ] && filter=(--passWithNoTests)
 
 # (--selectProjects takes several values, so it goes last: it would swallow the arguments.)
-jest --runInBand=false "${filter[@]}" "$@" --selectProjects unit
+jest "${filter[@]}" "$@" --selectProjects unit
 unit=$?
 jest --runInBand "${filter[@]}" "$@" --selectProjects serial
 serial=$?
