@@ -41,7 +41,7 @@ describe('abort', () => {
     const { error, ms } = await abortAndTime(controller, waiting, new Error('runner cancelled'))
     expectAbortError(error)
     expect((error as Error & { cause?: unknown }).cause).toEqual(new Error('runner cancelled'))
-    expect(ms).toBeLessThan(1_000) // the held poll would have lasted 30 s
+    expect(ms).toBeLessThan(10_000) // the held poll would have lasted 30 s (a wide margin: CPU may be scarce)
     expect(withdrawals).toHaveLength(1)
     await expect(withdrawals[0]).resolves.toBe('withdrawn')
     const [id] = [...server.approvals.keys()]
@@ -64,21 +64,21 @@ describe('abort', () => {
     await waitUntil(() => ticks > 0, { what: 'the first waiting tick', intervalMs: 5 })
     const { error, ms } = await abortAndTime(controller, waiting)
     expectAbortError(error)
-    expect(ms).toBeLessThan(1_000)
+    expect(ms).toBeLessThan(10_000) // the next poll was 60 s away
     await withdrawals[0]
     expect(server.requestsTo('cancel')).toHaveLength(1)
   })
 
   it('during create: throws at once; the create still finishing is withdrawn', async () => {
     server = await startScriptedServer()
-    server.script('create', { kind: 'delay', ms: 300 })
+    server.script('create', { kind: 'delay', ms: 800 }) // under the withdrawal's 2 s bound, long enough to abort within
     const controller = new AbortController()
     const withdrawals: Array<Promise<unknown>> = []
     const waiting = requireApproval('deploy', gateOptions(server, { signal: controller.signal, onWithdraw: (w) => withdrawals.push(w) }))
     await server.waitForRequest('create')
-    const { error, ms } = await abortAndTime(controller, waiting)
+    const { error } = await abortAndTime(controller, waiting)
     expectAbortError(error)
-    expect(ms).toBeLessThan(250) // before the create answered
+    expect(server.approvals.size).toBe(0) // rejected before the create was even handled
     expect(server.requestsTo('cancel')).toHaveLength(0)
     await expect(withdrawals[0]).resolves.toBe('withdrawn') // waits for the create's answer, then cancels
     const [id] = [...server.approvals.keys()]
@@ -95,7 +95,7 @@ describe('abort', () => {
     await waitUntil(() => retrying, { what: 'the first retry', intervalMs: 5 })
     const { error, ms } = await abortAndTime(controller, waiting)
     expectAbortError(error)
-    expect(ms).toBeLessThan(1_000)
+    expect(ms).toBeLessThan(10_000) // the Retry-After was 60 s
   })
 
   it('adds exactly one abort listener per call and removes it when the call ends', async () => {
