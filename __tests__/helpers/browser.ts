@@ -10,7 +10,7 @@
  * context or browser has been closed".
  *
  * Every context it makes has Playwright's default timeout (`PLAYWRIGHT_TIMEOUT_MS`) well under
- * the Jest timeout of Jest (60 s, jest.config.js), so a step that never happens fails with
+ * Jest's per-test timeout (60 s, jest.config.js), so a step that never happens fails with
  * Playwright's message naming that step.
  */
 import type { ChildProcess } from 'node:child_process'
