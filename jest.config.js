@@ -6,11 +6,12 @@
  * - `unit`: everything that runs in-process or starts a few short-lived processes, on two
  *   workers (this machine has two cores).
  * - `serial`: suites that start Chromium, the built server with many clients, fault proxies,
- *   or a PostgreSQL cluster with replicas — one file at a time (`--runInBand`), so they never
- *   compete with each other for the CPU. Any new `*.browser.test.ts` lands here.
+ *   a PostgreSQL cluster (with replicas), or the Python client's pytest run — one file at a
+ *   time (`--runInBand`), so they never compete with each other for the CPU. Any new
+ *   `*.browser.test.ts` lands here.
  * The same pattern selects `serial` and is ignored by `unit`, so every file runs exactly once.
  */
-const SERIAL = '/__tests__/(.*\\.browser\\.test\\.ts|(e2e|faults|replicas)/.*\\.test\\.ts|store/postgres-store\\.test\\.ts)$'
+const SERIAL = '/__tests__/(.*\\.browser\\.test\\.ts|(e2e|faults|replicas|python)/.*\\.test\\.ts|store/postgres-.*\\.test\\.ts)$'
 const IGNORED = ['/node_modules/', '/lib/', '/dist/']
 
 const shared = {

@@ -16,7 +16,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 const RESULTS = join(here, 'results')
 const DOC = join(here, '..', 'docs', 'benchmarks.md')
 /** Quick benches first, so a broken build shows up early. */
-const ORDER = ['store-throughput', 'action-start', 'server-load', 'real-server-gates', 'core-latency']
+const ORDER = ['store-throughput', 'action-start', 'server-load', 'real-server-gates', 'core-latency', 'python-client']
 
 function benchNames() {
   const found = readdirSync(here)
@@ -88,6 +88,25 @@ function summaryRows(r) {
     mark(coreGate && coreGate.requests_per_waited_hour !== null && coreGate.requests_per_waited_hour <= 150),
     day(gates?.date),
   ])
+  const python = r['python-client']
+  const pythonGate = python?.rows[0]
+  const pythonNaive = python?.rows[1]
+  rows.push([
+    'decision → waiting Python caller resumed, p50 (real server, Python client defaults)',
+    '≤ 20 ms',
+    ms(pythonGate?.latency_ms.p50),
+    ms(pythonNaive?.latency_ms.p50),
+    mark(pythonGate && pythonGate.latency_ms.p50 <= 20),
+    day(python?.date),
+  ])
+  rows.push([
+    'decision → waiting Python caller resumed, p99 (real server, Python client defaults)',
+    '≤ 100 ms',
+    ms(pythonGate?.latency_ms.p99),
+    ms(pythonNaive?.latency_ms.p99),
+    mark(pythonGate && pythonGate.latency_ms.p99 <= 100),
+    day(python?.date),
+  ])
   const load = r['server-load']
   rows.push([`concurrent waiting gates held by one server process`, '10,000', num(load?.held_long_polls), '—', mark(load && load.held_long_polls >= 10_000), day(load?.date)])
   rows.push(['server RSS while they wait', '≤ 512 MB', load ? `${load.server_rss_mb.waiting} MB` : 'n/a', '—', mark(load && load.server_rss_mb.waiting <= 512), day(load?.date)])
@@ -127,6 +146,17 @@ function detailSections(r) {
         'The middle row is the core against a server that ignores `?wait=` (JamJet Cloud): it then paces itself by `pollIntervalMs` like the baseline, but checks once right after creating.\n\n' +
         latencyTable(core),
     )
+  const python = r['python-client']
+  if (python) {
+    const versions = [python.machine.python && `Python ${python.machine.python}`, python.machine.httpx && `httpx ${python.machine.httpx}`].filter(Boolean).join(', ')
+    parts.push(
+      `### The Python client against the real server (\`python-client\`, ${day(python.date)})\n\n${python.method}${versions ? ` (${versions}.)` : ''}\n\n` +
+        table(
+          ['poller', 'gates', 'p50', 'p99', 'max'],
+          python.rows.map((row) => [row.poller, row.gates, ms(row.latency_ms.p50), ms(row.latency_ms.p99), ms(row.latency_ms.max)]),
+        ),
+    )
+  }
   const load = r['server-load']
   if (load)
     parts.push(

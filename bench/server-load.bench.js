@@ -31,7 +31,8 @@ const RAMP_STEP = 500
 async function serverChild(dataDir) {
   const { startServer } = await import('../lib/server/server.js')
   const { newApiKey } = await import('../lib/server/auth/secrets.js')
-  const server = await startServer({ dataDir, port: 0, logger: false })
+  // Capacity, not the per-key create limit, is measured: one key opens every gate.
+  const server = await startServer({ dataDir, port: 0, logger: false, createRateLimit: null })
   const project = await server.store.createProject('bench', { defaultTimeoutMs: 3_600_000 })
   const keys = {}
   for (const scope of ['request', 'decide']) {

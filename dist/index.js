@@ -74052,7 +74052,7 @@ function listenForCancellation(exit = process.exit) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _cancellation_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4559);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5231);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5133);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7718);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
 /**
@@ -74088,19 +74088,20 @@ __webpack_async_result__();
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
+  x7: () => (/* binding */ ACTION_SETTING_NAMES),
   Xt: () => (/* binding */ InvalidInputsError),
   pr: () => (/* binding */ getCredentials),
   mt: () => (/* binding */ getSettings)
 });
 
-// UNUSED EXPORTS: API_KEY_ENV_VARS, MAX_NAME_LENGTH, MIN_POLL_INTERVAL_MS
+// UNUSED EXPORTS: API_KEY_ENV_VARS, API_URL_ENV_VARS, DEFAULT_CONNECT_TIMEOUT_TEXT, INPUT_NAMES, MAX_NAME_LENGTH, MIN_POLL_INTERVAL_MS, misspelledInputs
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(3218);
-// EXTERNAL MODULE: ./src/client/index.ts + 8 modules
-var client = __nccwpck_require__(140);
-// EXTERNAL MODULE: ./src/contract/index.ts + 3 modules
-var contract = __nccwpck_require__(2397);
+// EXTERNAL MODULE: ./src/client/index.ts + 11 modules
+var client = __nccwpck_require__(75);
+// EXTERNAL MODULE: ./src/contract/index.ts + 4 modules
+var contract = __nccwpck_require__(5985);
 // EXTERNAL MODULE: ./src/shared/duration.ts
 var duration = __nccwpck_require__(5497);
 // EXTERNAL MODULE: external "node:crypto"
@@ -74168,6 +74169,8 @@ function deriveIdempotencyKey(run, step, action, discriminator) {
 
 
 
+/** The `connect-timeout` default, as action.yml writes it. */
+const DEFAULT_CONNECT_TIMEOUT_TEXT = '30s';
 
 
 /** Longest `action`/`agent`/`idempotency-key` accepted (the core's and the server's limit). */
@@ -74176,6 +74179,26 @@ const MAX_NAME_LENGTH = client/* MAX_ACTION_LENGTH */.n3;
 const MIN_POLL_INTERVAL_MS = 1_000;
 /** Environment variables that may hold the key instead of the `api-key` input, in order. */
 const API_KEY_ENV_VARS = ['APPROVAL_GATE_API_KEY', 'JAMJET_API_KEY'];
+/** Environment variables the core reads for the URL when the `api-url` input is empty. */
+const API_URL_ENV_VARS = ['APPROVAL_GATE_API_URL', 'JAMJET_API_URL'];
+/** How the core's hints name the settings in a workflow. */
+const ACTION_SETTING_NAMES = { apiUrl: 'the api-url input', apiKey: 'the api-key input' };
+/** Every input of action.yml (a typo'd one such as `api_url:` reaches us as an unknown `INPUT_*` variable). */
+const INPUT_NAMES = [
+    'action',
+    'context',
+    'timeout',
+    'connect-timeout',
+    'poll-interval',
+    'api-url',
+    'api-key',
+    'agent',
+    'attach-github-context',
+    'fail-on-reject',
+    'fail-on-timeout',
+    'job-summary',
+    'idempotency-key',
+];
 /** One or more inputs are invalid. `problems` holds one line per input, each naming it and the fix. */
 class InvalidInputsError extends Error {
     problems;
@@ -74193,6 +74216,22 @@ const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
  * @throws InvalidInputsError listing every invalid input; no request has been made.
  */
 function getSettings(env = process.env) {
+    for (const typo of misspelledInputs(env))
+        core.warning(`The workflow sets "${typo.given}", which is not an input of this action: did you mean ${typo.input}? It is ignored.`);
+    const inputs = readInputs(env);
+    const run = readRunContext(env);
+    const { credentials, userContext, agentInput, idempotencyKeyInput, attachGithubContext, ...rest } = inputs;
+    return {
+        ...rest,
+        context: withRunContext(userContext, run, attachGithubContext),
+        apiUrl: credentials.apiUrl,
+        apiKey: credentials.apiKey,
+        agent: agentInput ?? defaultAgent(run),
+        idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, rest.action, JSON.stringify(userContext)),
+    };
+}
+/** Every input, each validated on its own; all problems are collected before throwing. */
+function readInputs(env) {
     const problems = [];
     const attempt = (fn) => {
         try {
@@ -74205,35 +74244,31 @@ function getSettings(env = process.env) {
                 problems.push(error.message);
             else
                 throw error;
-            return undefined;
+            return undefined; // never returned: the problems are thrown below
         }
     };
-    const credentials = attempt(() => getCredentials(env));
-    const action = attempt(readAction);
-    const userContext = attempt(readContext);
-    const timeoutMs = attempt(() => readDuration('timeout', contract/* DEFAULT_TIMEOUT_TEXT */.GI));
-    const pollIntervalMs = attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS));
-    const agentInput = attempt(() => readName('agent'));
-    const idempotencyKeyInput = attempt(readIdempotencyKey);
-    const attachGithubContext = attempt(() => readBoolean('attach-github-context', true));
-    const failOnReject = attempt(() => readBoolean('fail-on-reject', true));
-    const failOnTimeout = attempt(() => readBoolean('fail-on-timeout', true));
-    const jobSummary = attempt(() => readBoolean('job-summary', true));
-    if (problems.length > 0 ||
-        credentials === undefined ||
-        action === undefined ||
-        userContext === undefined ||
-        timeoutMs === undefined ||
-        pollIntervalMs === undefined ||
-        attachGithubContext === undefined ||
-        failOnReject === undefined ||
-        failOnTimeout === undefined ||
-        jobSummary === undefined) {
+    const inputs = {
+        credentials: attempt(() => getCredentials(env)),
+        action: attempt(readAction),
+        userContext: attempt(readContext),
+        timeoutMs: attempt(() => readDuration('timeout', contract/* DEFAULT_TIMEOUT_TEXT */.GI)),
+        pollIntervalMs: attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS)),
+        connectTimeoutMs: attempt(() => readDuration('connect-timeout', DEFAULT_CONNECT_TIMEOUT_TEXT, MIN_POLL_INTERVAL_MS)),
+        agentInput: attempt(() => readName('agent')),
+        idempotencyKeyInput: attempt(readIdempotencyKey),
+        attachGithubContext: attempt(() => readBoolean('attach-github-context', true)),
+        failOnReject: attempt(() => readBoolean('fail-on-reject', true)),
+        failOnTimeout: attempt(() => readBoolean('fail-on-timeout', true)),
+        jobSummary: attempt(() => readBoolean('job-summary', true)),
+    };
+    if (problems.length > 0)
         throw new InvalidInputsError(problems);
-    }
-    const run = readRunContext(env);
+    return inputs;
+}
+/** The context as sent: the input, plus the run under `github` when attached; within the size limit. */
+function withRunContext(userContext, run, attach) {
     let context = userContext;
-    if (attachGithubContext) {
+    if (attach) {
         // The run's identity must win over a user-supplied `github` key: the server's
         // self-approval rule trusts `context.github.actor`.
         if ('github' in userContext)
@@ -74246,19 +74281,7 @@ function getSettings(env = process.env) {
             `Input "context" is ${contextBytes} bytes as sent, with the run context attached; the limit is ${client/* MAX_CONTEXT_BYTES */.dg} bytes (64 KB). Attach less, or set attach-github-context: false.`,
         ]);
     }
-    return {
-        action,
-        context,
-        timeoutMs,
-        pollIntervalMs,
-        apiUrl: credentials.apiUrl,
-        apiKey: credentials.apiKey,
-        agent: agentInput ?? defaultAgent(run),
-        idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, action, JSON.stringify(userContext)),
-        failOnReject,
-        failOnTimeout,
-        jobSummary,
-    };
+    return context;
 }
 /**
  * Reads `api-url` and `api-key` (or the key's environment variables) and masks the key.
@@ -74267,27 +74290,55 @@ function getSettings(env = process.env) {
  */
 function getCredentials(env = process.env) {
     const problems = [];
-    let apiUrl;
-    let apiKey = '';
-    try {
-        apiUrl = readApiUrl();
-    }
-    catch (error) {
-        if (!(error instanceof InputProblem))
-            throw error;
-        problems.push(error.message);
-    }
-    try {
-        apiKey = readApiKey(env);
-    }
-    catch (error) {
-        if (!(error instanceof InputProblem))
-            throw error;
-        problems.push(error.message);
-    }
+    const attempt = (fn) => {
+        try {
+            return fn();
+        }
+        catch (error) {
+            if (!(error instanceof InputProblem))
+                throw error;
+            problems.push(error.message);
+            return undefined;
+        }
+    };
+    const apiUrl = attempt(readApiUrl);
+    const apiKey = attempt(() => readApiKey(env)) ?? '';
+    if (problems.length === 0)
+        attempt(() => requireUrlForSelfHostedKey(apiUrl, apiKey, env));
     if (problems.length > 0)
         throw new InvalidInputsError(problems);
     return { apiUrl, apiKey };
+}
+/**
+ * A self-hosted key (`agk_…`) with no URL anywhere would go to JamJet Cloud, the core's
+ * default: refuse it here, naming the input (and a typo'd spelling of it, when there is one).
+ */
+function requireUrlForSelfHostedKey(apiUrl, apiKey, env) {
+    if (apiUrl !== undefined || !apiKey.startsWith('agk_'))
+        return;
+    if (API_URL_ENV_VARS.some((name) => (env[name] ?? '').trim() !== ''))
+        return;
+    const typos = misspelledInputs(env).filter((typo) => typo.input === 'api-url');
+    const typo = typos.length > 0 ? ` The workflow sets ${typos.map((t) => `"${t.given}"`).join(', ')}: the input is spelled api-url.` : '';
+    throw new InputProblem('api-url', `is required with a self-hosted key (agk_…): set it to your approval-gate server, for example \`api-url: https://approvals.example.com\`. The key is never sent to JamJet Cloud (${client/* DEFAULT_API_URL */.rK}), the default without an URL.${typo}`);
+}
+const squash = (name) => name.toLowerCase().replace(/[-_ ]/g, '');
+/**
+ * `INPUT_*` variables that are not our inputs but spell one differently (`api_url`, `API-URL`,
+ * `apiurl`): the runner passes unknown `with:` keys through as such variables (and only warns).
+ */
+function misspelledInputs(env) {
+    const known = new Set(INPUT_NAMES.map((name) => `INPUT_${name.toUpperCase()}`));
+    const found = [];
+    for (const variable of Object.keys(env)) {
+        if (!variable.startsWith('INPUT_') || known.has(variable))
+            continue;
+        const given = variable.slice('INPUT_'.length);
+        const input = INPUT_NAMES.find((name) => squash(name) === squash(given));
+        if (input !== undefined)
+            found.push({ given: given.toLowerCase(), input });
+    }
+    return found;
 }
 /** A single input's problem; collected into `InvalidInputsError`. */
 class InputProblem extends Error {
@@ -74416,7 +74467,7 @@ function readApiKey(env) {
 
 /***/ }),
 
-/***/ 5231:
+/***/ 5133:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -74429,8 +74480,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(3218);
-// EXTERNAL MODULE: ./src/client/index.ts + 8 modules
-var client = __nccwpck_require__(140);
+// EXTERNAL MODULE: ./src/client/index.ts + 11 modules
+var client = __nccwpck_require__(75);
 // EXTERNAL MODULE: ./src/shared/duration.ts
 var duration = __nccwpck_require__(5497);
 // EXTERNAL MODULE: ./src/action/inputs.ts + 1 modules
@@ -74457,64 +74508,84 @@ function approvedOutcome(record, facts) {
         waitedMs: facts.waitedMs,
     };
 }
+/** `"deploy" (approval apr_1)`: the gate's subject in messages. */
+function describe(facts, approvalId = facts.approvalId) {
+    return `"${facts.action}"${approvalId ? ` (approval ${approvalId})` : ''}`;
+}
 /** Any error thrown by the core (or by the step around it) → the outcome to report. */
 function failedOutcome(error, facts) {
     const base = { approvalId: facts.approvalId, url: facts.url, waitedMs: facts.waitedMs };
-    const describe = (approvalId = base.approvalId) => `"${facts.action}"${approvalId ? ` (approval ${approvalId})` : ''}`;
-    const subject = describe();
-    if (error instanceof client/* ApprovalRejected */.i6) {
-        const by = error.decidedBy ? ` by ${error.decidedBy}` : '';
-        const why = error.reason ? `: ${error.reason}` : ' (no reason given)';
-        const message = `${describe(error.approvalId)} was rejected${by}${why}`;
-        const outcome = {
-            ...base,
-            approvalId: error.approvalId,
-            decision: 'rejected',
-            approver: error.decidedBy,
-            reason: error.reason,
-            url: error.record?.url ?? base.url,
-            decidedAt: error.record?.decided_at ?? undefined,
-        };
-        return facts.failOnReject ? { ...outcome, failure: message } : { ...outcome, warning: `${message}. Continuing because fail-on-reject is false.` };
-    }
-    if (error instanceof client/* ApprovalTimeout */.dy) {
-        const approvalId = error.approvalId ?? base.approvalId;
-        const outcome = { ...base, approvalId, decision: 'timed_out' };
-        if (error.cause === 'server_error') {
-            // An outage is never an acceptable "no": it fails even with fail-on-timeout: false.
-            return { ...outcome, failure: `The approvals API failed while waiting for ${subject}: it answered with server errors (5xx) three times in a row. Check the server's health and re-run the job.` };
-        }
-        if (approvalId === undefined) {
-            // Nothing was ever created: an unreachable API, not a person who did not decide.
-            const last = facts.lastApiError ? ` Last error: ${facts.lastApiError}.` : '';
-            return { ...outcome, failure: `Could not create the approval request for "${facts.action}" within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}: the approvals API did not answer.${last} Check api-url and that the server is up.` };
-        }
-        const message = error.cause === 'expired'
-            ? `${subject} expired on the server before anyone decided.`
-            : `No decision on ${subject} within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}; ${withdrawalText(facts.withdrawal)}${facts.lastApiError ? ` The API was failing at the end: ${facts.lastApiError}.` : ' Raise the timeout input if approvers need longer.'}`;
-        return facts.failOnTimeout ? { ...outcome, failure: message } : { ...outcome, warning: `${message} Continuing because fail-on-timeout is false.` };
-    }
+    const subject = describe(facts);
+    if (error instanceof client/* ApprovalRejected */.i6)
+        return rejectedOutcome(error, facts, base);
+    if (error instanceof client/* ApprovalTimeout */.dy)
+        return timedOutOutcome(error, facts, base);
     if (isAbortError(error)) {
         const by = facts.cancelledBy ? ` (${facts.cancelledBy})` : '';
         return { ...base, decision: 'cancelled', failure: `The step was cancelled${by} while waiting for approval of ${subject}; ${withdrawalText(facts.withdrawal)}` };
     }
-    if (error instanceof client/* ApprovalError */.g3 && error.code === 'cancelled') {
-        return { ...base, approvalId: error.approvalId ?? base.approvalId, decision: 'cancelled', failure: `${subject} was withdrawn on the server before anyone decided: ${error.message}` };
+    if (!(error instanceof client/* ApprovalError */.g3)) {
+        const message = error instanceof Error ? error.message : String(error);
+        return { ...base, failure: `Approval gate failed: ${message}` };
     }
-    if (error instanceof client/* ApprovalError */.g3) {
-        return { ...base, approvalId: error.approvalId ?? base.approvalId, failure: `Approval gate failed (${error.code}${error.status ? `, HTTP ${error.status}` : ''}): ${error.message}${hintFor(error)}` };
+    const approvalId = error.approvalId ?? base.approvalId;
+    switch (error.code) {
+        case 'cancelled':
+            return { ...base, approvalId, decision: 'cancelled', failure: `${subject} was withdrawn on the server before anyone decided: ${error.message}` };
+        case 'integrity_error':
+            return { ...base, approvalId, failure: `The approvals server could not prove the decision on ${subject}, so the gate does not pass (integrity_error): ${error.message}` };
+        default: {
+            const said = sentence(`Approval gate failed (${error.code}${error.status ? `, HTTP ${error.status}` : ''}): ${error.message}`);
+            return { ...base, approvalId, failure: `${said}${hintFor(error)}` };
+        }
     }
-    const message = error instanceof Error ? error.message : String(error);
-    return { ...base, failure: `Approval gate failed: ${message}` };
+}
+function rejectedOutcome(error, facts, base) {
+    const by = error.decidedBy ? ` by ${error.decidedBy}` : '';
+    const why = error.reason ? `: ${error.reason}` : ' (no reason given)';
+    const message = `${describe(facts, error.approvalId)} was rejected${by}${why}`;
+    const outcome = {
+        ...base,
+        approvalId: error.approvalId,
+        decision: 'rejected',
+        approver: error.decidedBy,
+        reason: error.reason,
+        url: error.record?.url ?? base.url,
+        decidedAt: error.record?.decided_at ?? undefined,
+    };
+    return facts.failOnReject ? { ...outcome, failure: message } : { ...outcome, warning: `${message}. Continuing because fail-on-reject is false.` };
+}
+function timedOutOutcome(error, facts, base) {
+    const subject = describe(facts);
+    const approvalId = error.approvalId ?? base.approvalId;
+    const outcome = { ...base, approvalId, decision: 'timed_out' };
+    if (error.cause === 'server_error') {
+        // An outage is never an acceptable "no": it fails even with fail-on-timeout: false.
+        return { ...outcome, failure: `The approvals API failed while waiting for ${subject}: it answered with server errors (5xx) three times in a row. Check the server's health and re-run the job.` };
+    }
+    if (approvalId === undefined) {
+        // Nothing was ever created: an unreachable API, not a person who did not decide.
+        const last = facts.lastApiError ? ` Last error: ${facts.lastApiError}.` : '';
+        return { ...outcome, failure: `Could not create the approval request for "${facts.action}" within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}: the approvals API did not answer.${last} Check api-url and that the server is up.` };
+    }
+    const message = error.cause === 'expired'
+        ? `${subject} expired on the server before anyone decided.`
+        : `No decision on ${subject} within ${(0,duration/* formatDuration */.a3)(error.timeoutMs)}; ${withdrawalText(facts.withdrawal)}${facts.lastApiError ? ` The API was failing at the end: ${facts.lastApiError}.` : ' Raise the timeout input if approvers need longer.'}`;
+    return facts.failOnTimeout ? { ...outcome, failure: message } : { ...outcome, warning: `${message} Continuing because fail-on-timeout is false.` };
 }
 /** `DOMException` `AbortError`, as the core throws on abort (checked by name: realms differ). */
 function isAbortError(error) {
     return typeof error === 'object' && error !== null && error.name === 'AbortError';
 }
+/** Ends a message with a full stop unless it already ends a sentence. */
+function sentence(text) {
+    return /[.!?]$/.test(text.trimEnd()) ? text.trimEnd() : `${text.trimEnd()}.`;
+}
+/** What the core's message (which already names the input) leaves out. */
 function hintFor(error) {
     switch (error.code) {
         case 'unauthorized':
-            return ' Check the api-key input (the secret it comes from exists, and the key is not revoked) and that api-url points at the server that issued it.';
+            return error.status === 401 ? ' Also check that the secret behind it exists and that api-url points at the server that issued the key.' : '';
         case 'invalid_config':
             return ' Check the action inputs.';
         default:
@@ -74527,7 +74598,7 @@ function withdrawalText(withdrawal) {
         case 'withdrawn':
             return 'the approval request was withdrawn.';
         case 'not_pending':
-            return 'the approval request was no longer pending.';
+            return 'by then it had already been decided or closed on the server, so there was nothing left to withdraw.';
         case 'nothing_created':
             return 'no approval request had been created yet.';
         case 'failed':
@@ -74562,7 +74633,7 @@ function createProgressReporter(options) {
     const printWaiting = () => {
         const waited = now() - startedAt;
         const remaining = Math.max(0, options.timeoutMs - waited);
-        log.info((0,log_text/* oneLine */.T)(`Still waiting for approval ${approvalId} of "${options.action}": waited ${(0,duration/* formatDuration */.a3)(waited)}, ${(0,duration/* formatDuration */.a3)(remaining)} left.`));
+        log.info((0,log_text/* logLine */.B)(`Still waiting for approval ${approvalId} of "${options.action}": waited ${(0,duration/* formatDuration */.a3)(waited)}, ${(0,duration/* formatDuration */.a3)(remaining)} left.`));
     };
     return {
         onProgress(event) {
@@ -74573,7 +74644,7 @@ function createProgressReporter(options) {
                     approvalId = event.approvalId;
                     const where = event.url ? `: ${event.url}` : ` (approval id ${event.approvalId})`;
                     log.notice(`Waiting for someone to approve "${options.action}"${where}`, { title: 'Approval requested' });
-                    log.info((0,log_text/* oneLine */.T)(`Created approval ${event.approvalId}; waiting up to ${(0,duration/* formatDuration */.a3)(options.timeoutMs)}.`));
+                    log.info((0,log_text/* logLine */.B)(`Created approval ${event.approvalId}; waiting up to ${(0,duration/* formatDuration */.a3)(options.timeoutMs)}.`));
                     // Our own clock, not the core's poll cadence: one line a minute whether the server long-polls or not.
                     timer = setInterval(printWaiting, intervalMs);
                     timer.unref();
@@ -74617,13 +74688,50 @@ function escapeHtml(text) {
     return text.replace(/[&<>"'`]/g, (ch) => ESCAPES[ch] ?? ch);
 }
 
+;// CONCATENATED MODULE: ./src/shared/links.ts
+/**
+ * Which text values become links, shared by the dashboard's context table and the action's job
+ * summary. Context values are attacker-controlled, so the rule is narrow: the whole value is one
+ * absolute `http://` or `https://` URL — no other scheme (`javascript:`, `data:`, `vbscript:`,
+ * scheme-relative `//host`), no whitespace or invisible characters, no `user:password@` part
+ * (which can make a link read as another host) — and the link's visible text is the URL it opens,
+ * as the browser will see it (normalised, international host names in punycode).
+ */
+/** Longest URL that becomes a link; longer text stays text. */
+const MAX_LINK_CHARS = 2_000;
+const LOOKS_LIKE_HTTP_URL = /^https?:\/\/[^\s]+$/i;
+/** Control, format (bidirectional overrides, zero-width) and separator characters. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}]/u;
+/** The normalised `href` when `value` is a whole http(s) URL that may be shown as a link, else null. */
+function linkableUrl(value) {
+    if (typeof value !== 'string' || value.length > MAX_LINK_CHARS)
+        return null;
+    if (!LOOKS_LIKE_HTTP_URL.test(value) || INVISIBLE.test(value))
+        return null;
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        return null;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        return null;
+    if (url.username !== '' || url.password !== '' || url.hostname === '')
+        return null;
+    return url.href;
+}
+
 ;// CONCATENATED MODULE: ./src/action/summary.ts
 /**
  * The job summary of a gate: the decision, who decided and why, the approval id, the time
  * waited, the dashboard link, and the context as a table. Context, reason and approver are
  * untrusted text, so every value is HTML-escaped and line breaks become `<br>`: a blank line
- * would end GitHub's HTML block and let the rest be parsed as Markdown.
+ * would end GitHub's HTML block and let the rest be parsed as Markdown. A context value that is
+ * a whole http(s) URL becomes a link by the dashboard's rule (`linkableUrl`): its text is the
+ * URL it opens, and no other scheme is ever linked.
  */
+
 
 
 
@@ -74668,7 +74776,7 @@ function renderSummary(action, outcome, context) {
     else {
         lines.push('<table>', '<tr><th align="left">Key</th><th align="left">Value</th></tr>');
         for (const [key, value] of contextRows.slice(0, MAX_CONTEXT_ROWS)) {
-            lines.push(`<tr><td><code>${htmlText(truncate(key))}</code></td><td>${htmlText(truncate(value))}</td></tr>`);
+            lines.push(`<tr><td><code>${htmlText(truncate(key))}</code></td><td>${contextValue(value)}</td></tr>`);
         }
         lines.push('</table>');
         if (contextRows.length > MAX_CONTEXT_ROWS)
@@ -74701,16 +74809,17 @@ async function writeSummary(action, outcome, context, env = process.env) {
 function renderLink(url) {
     if (!url)
         return '—';
-    let parsed;
-    try {
-        parsed = new URL(url);
-    }
-    catch {
-        return htmlText(truncate(url));
-    }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
-        return htmlText(truncate(url));
-    return `<a href="${htmlText(parsed.href)}">${htmlText(truncate(url))}</a>`;
+    const href = linkableUrl(url);
+    return href && href.length <= MAX_CELL_LENGTH ? summary_link(href) : htmlText(truncate(url));
+}
+/** A context value: a link when the whole value is an http(s) URL short enough to show in full, else text. */
+function contextValue(value) {
+    const href = linkableUrl(value);
+    return href && href.length <= MAX_CELL_LENGTH ? summary_link(href) : htmlText(truncate(value));
+}
+/** `href` has passed `linkableUrl`; it is escaped for the attribute and shown as the link's text. */
+function summary_link(href) {
+    return `<a href="${htmlText(href)}" rel="noopener noreferrer">${htmlText(href)}</a>`;
 }
 /** Nested objects become dotted keys (`github.actor`); arrays and deep values are shown as JSON. */
 function flattenContext(value, prefix = '', depth = 0, rows = []) {
@@ -74758,7 +74867,7 @@ async function run(options = {}) {
                 return core.setFailed(error.message);
             throw error;
         }
-        const outcome = await waitForDecision(settings, options.signal);
+        const outcome = await awaitOutcome(settings, options.signal);
         await report(settings, outcome);
     }
     catch (error) {
@@ -74766,7 +74875,7 @@ async function run(options = {}) {
     }
 }
 /** Asks for approval and waits; every ending becomes a `GateOutcome`. */
-async function waitForDecision(settings, signal) {
+async function awaitOutcome(settings, signal) {
     const startedAt = Date.now();
     const progress = createProgressReporter({ action: settings.action, timeoutMs: settings.timeoutMs });
     let created;
@@ -74785,14 +74894,7 @@ async function waitForDecision(settings, signal) {
     });
     try {
         const record = await (0,client/* requestApproval */.FU)(settings.action, {
-            context: settings.context,
-            timeoutMs: settings.timeoutMs,
-            pollIntervalMs: settings.pollIntervalMs,
-            apiUrl: settings.apiUrl,
-            apiKey: settings.apiKey,
-            agent: settings.agent,
-            idempotencyKey: settings.idempotencyKey,
-            signal,
+            ...coreOptions(settings, signal),
             onProgress: (event) => {
                 lastApiError = event.type === 'retrying' ? event.error : undefined;
                 if (event.type === 'created' && created === undefined) {
@@ -74827,6 +74929,21 @@ async function waitForDecision(settings, signal) {
         progress.stop();
     }
 }
+/** The core's options from the settings (the callbacks are added by the caller). */
+function coreOptions(settings, signal) {
+    return {
+        context: settings.context,
+        timeoutMs: settings.timeoutMs,
+        pollIntervalMs: settings.pollIntervalMs,
+        connectTimeoutMs: settings.connectTimeoutMs,
+        settingNames: inputs/* ACTION_SETTING_NAMES */.x7,
+        apiUrl: settings.apiUrl,
+        apiKey: settings.apiKey,
+        agent: settings.agent,
+        idempotencyKey: settings.idempotencyKey,
+        signal,
+    };
+}
 /** Sets the outputs, writes the summary and the log line, and fails the step when it should. */
 async function report(settings, outcome) {
     core.setOutput('approval-id', outcome.approvalId ?? '');
@@ -74841,7 +74958,7 @@ async function report(settings, outcome) {
     if (outcome.decision === 'approved') {
         const by = outcome.approver ? ` by ${outcome.approver}` : '';
         const why = outcome.reason ? `: ${outcome.reason}` : '';
-        core.info((0,log_text/* oneLine */.T)(`"${settings.action}" was approved${by} after ${(0,duration/* formatDuration */.a3)(outcome.waitedMs)}${why}`));
+        core.info((0,log_text/* logLine */.B)(`"${settings.action}" was approved${by} after ${(0,duration/* formatDuration */.a3)(outcome.waitedMs)}${why}`));
     }
     if (outcome.warning)
         core.warning(outcome.warning);
@@ -74884,7 +75001,7 @@ async function withinOrLate(withdrawal, ms) {
 /* harmony export */ });
 /* unused harmony export POST_WITHDRAW_TIMEOUT_MS */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3218);
-/* harmony import */ var _client_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(140);
+/* harmony import */ var _client_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(75);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6671);
 /* harmony import */ var _shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(407);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
@@ -74909,10 +75026,10 @@ async function cleanup() {
             return;
         }
         const credentials = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .getCredentials */ .pr)();
-        const client = new _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalsClient */ .Y9({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS });
+        const client = new _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalsClient */ .Y9({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS, settingNames: _inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .ACTION_SETTING_NAMES */ .x7 });
         try {
             await client.cancel(pending.approvalId, 'The workflow step ended before a decision', { timeoutMs: POST_WITHDRAW_TIMEOUT_MS });
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__/* .oneLine */ .T)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__/* .logLine */ .B)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
         }
         catch (error) {
             if (error instanceof _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalError */ .g3 && (error.code === 'conflict' || error.code === 'not_found')) {
@@ -74980,89 +75097,131 @@ function pendingApproval() {
 
 /***/ }),
 
-/***/ 140:
+/***/ 75:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  g3: () => (/* reexport */ ApprovalError),
+  g3: () => (/* reexport */ errors_ApprovalError),
   i6: () => (/* reexport */ ApprovalRejected),
   dy: () => (/* reexport */ ApprovalTimeout),
   Y9: () => (/* reexport */ ApprovalsClient),
+  rK: () => (/* reexport */ contract/* DEFAULT_API_URL */.rK),
   n3: () => (/* reexport */ MAX_ACTION_LENGTH),
   dg: () => (/* reexport */ contract/* MAX_CONTEXT_BYTES */.dg),
   Al: () => (/* reexport */ normaliseApiUrl),
   FU: () => (/* reexport */ requestApproval)
 });
 
-// UNUSED EXPORTS: DEFAULT_API_URL, DEFAULT_POLL_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, JamjetApprovalRejected, JamjetApprovalTimeout, LONG_POLL_SECONDS, MAX_WAIT_SECONDS, WITHDRAW_BOUND_MS, requireApproval, resolveApprovalOptions, resolveConnection, sharedDispatcher, withdrawRequest
+// UNUSED EXPORTS: ApprovalGateError, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, JamjetApprovalRejected, JamjetApprovalTimeout, LONG_POLL_SECONDS, MAX_WAIT_SECONDS, WITHDRAW_BOUND_MS, currentAgent, requireApproval, resolveApprovalOptions, resolveConnection, sharedDispatcher, withAgent, withdrawRequest
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:perf_hooks"
 var external_node_perf_hooks_ = __nccwpck_require__(643);
+// EXTERNAL MODULE: external "node:async_hooks"
+var external_node_async_hooks_ = __nccwpck_require__(6698);
+// EXTERNAL MODULE: ./src/shared/duration.ts
+var duration = __nccwpck_require__(5497);
 ;// CONCATENATED MODULE: ./src/client/errors.ts
-/** Anything that is neither a decision nor a timeout: configuration, auth, 4xx, malformed responses. */
-class ApprovalError extends Error {
+
+/** The base of every error the core throws (aborts are the web-standard `AbortError` instead). */
+class ApprovalGateError extends Error {
     code;
+    approvalId;
+    constructor(code, message, approvalId, options) {
+        super(message, options);
+        this.name = 'ApprovalGateError';
+        this.code = code;
+        this.approvalId = approvalId;
+    }
+}
+/** Anything that is neither a decision nor a timeout: configuration, auth, 4xx, malformed responses. */
+class errors_ApprovalError extends ApprovalGateError {
     /** HTTP status when the error came from a response. */
     status;
-    approvalId;
     retryAfterMs;
     record;
     constructor(code, message, details = {}) {
-        super(message, details.cause === undefined ? undefined : { cause: details.cause });
+        super(code, message, details.approvalId, details.cause === undefined ? undefined : { cause: details.cause });
         this.name = 'ApprovalError';
-        this.code = code;
         this.status = details.status;
-        this.approvalId = details.approvalId;
         this.retryAfterMs = details.retryAfterMs;
         this.record = details.record;
     }
 }
-/** A person rejected the request. `reason` is the note they entered, if any. */
-class ApprovalRejected extends Error {
-    approvalId;
+/** A person rejected the request (`code` `'rejected'`). `reason` is the note they entered, if any. */
+class ApprovalRejected extends ApprovalGateError {
     reason;
     /** Who rejected it, when the server says (our server's `decided_by`). */
     decidedBy;
     /** The rejected record, when known. */
     record;
     constructor(approvalId, reason, decidedBy, record) {
-        super(`Approval ${approvalId} was rejected${decidedBy ? ` by ${decidedBy}` : ''}${reason ? `: ${reason}` : ''}`);
+        super('rejected', `Approval ${approvalId} was rejected${decidedBy ? ` by ${decidedBy}` : ''}${reason ? `: ${reason}` : ''}`, approvalId);
         this.name = 'ApprovalRejected';
-        this.approvalId = approvalId;
         this.reason = reason;
         this.decidedBy = decidedBy;
         this.record = record;
     }
 }
 /**
- * No decision before the deadline (`cause` undefined, or `'expired'` when the server expired it),
- * or the API answered 5xx three times in a row (`cause === 'server_error'`).
+ * No decision before the deadline (`code` `'timed_out'`; `cause` undefined, or `'expired'` when
+ * the server expired it), or the API answered 5xx three times in a row (`cause === 'server_error'`).
  */
-class ApprovalTimeout extends Error {
-    approvalId;
+class ApprovalTimeout extends ApprovalGateError {
     timeoutMs;
     constructor(timeoutMs, approvalId, cause) {
-        super(cause === 'server_error'
-            ? `Approval${approvalId ? ` ${approvalId}` : ''} failed: the API answered 5xx three times in a row`
-            : cause === 'expired'
-                ? `Approval ${approvalId} expired on the server before anyone decided`
-                : `Approval${approvalId ? ` ${approvalId}` : ''} timed out after ${timeoutMs} ms without a decision`);
+        super('timed_out', timeoutMessage(timeoutMs, approvalId, cause), approvalId);
         this.name = 'ApprovalTimeout';
         this.timeoutMs = timeoutMs;
-        this.approvalId = approvalId;
         if (cause !== undefined)
             Object.defineProperty(this, 'cause', { value: cause, enumerable: false, writable: false });
     }
 }
+function timeoutMessage(timeoutMs, approvalId, cause) {
+    const subject = `Approval${approvalId ? ` ${approvalId}` : ''}`;
+    if (cause === 'server_error')
+        return `${subject} failed: the API answered 5xx three times in a row`;
+    if (cause === 'expired')
+        return `${subject} expired on the server before anyone decided`;
+    return `${subject} timed out after ${(0,duration/* formatDuration */.a3)(timeoutMs)} without a decision`;
+}
 /** JamJet SDK names, for drop-in migration from `@jamjet/cloud`. */
 
 
-// EXTERNAL MODULE: ./src/contract/index.ts + 3 modules
-var contract = __nccwpck_require__(2397);
+;// CONCATENATED MODULE: ./src/client/agent-scope.ts
+/**
+ * The agent scope: who is asking, for every request made inside a callback (the card's "Agent",
+ * "from the current ALS scope" in the seed). Built on `AsyncLocalStorage`, so it follows the
+ * callback across `await`, timers and promises it starts; nested scopes take the innermost, and
+ * an explicit `agent` option always wins.
+ */
+
+
+const scope = new external_node_async_hooks_.AsyncLocalStorage();
+/**
+ * Runs `fn` with `name` as the agent of every approval requested inside it (and inside anything
+ * it starts), unless a request names its own `agent`. Returns what `fn` returns (a promise stays
+ * a promise). The name is checked fully when a request uses it; here only that it is a
+ * non-empty string.
+ */
+function withAgent(name, fn) {
+    if (typeof name !== 'string' || name.trim() === '') {
+        throw new ApprovalError('invalid_config', 'withAgent needs a non-empty agent name, e.g. withAgent("billing-agent", ...)');
+    }
+    if (typeof fn !== 'function')
+        throw new ApprovalError('invalid_config', 'withAgent needs a function to run');
+    return scope.run(name, fn);
+}
+/** The agent of the innermost `withAgent` scope around the caller, or `undefined` outside any. */
+function currentAgent() {
+    return scope.getStore();
+}
+
+// EXTERNAL MODULE: ./src/contract/index.ts + 4 modules
+var contract = __nccwpck_require__(5985);
 ;// CONCATENATED MODULE: ./src/client/config.ts
 /**
  * Resolves and validates the core's options once, before any request: env fallbacks,
@@ -75072,12 +75231,19 @@ var contract = __nccwpck_require__(2397);
 
 
 
+
 /** The longest action name (the library's historical name for `MAX_ACTION_CHARS`). */
 const MAX_ACTION_LENGTH = contract/* MAX_ACTION_CHARS */.et;
 /** Longest delay a single Node timer can hold. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The library's own names (the options of `requireApproval` and `ApprovalsClient`). */
+const LIBRARY_SETTING_NAMES = { apiUrl: 'apiUrl (or APPROVAL_GATE_API_URL)', apiKey: 'apiKey (or APPROVAL_GATE_API_KEY)' };
+/** Keys our server issues start with this; JamJet Cloud's never do. */
+const SELF_HOSTED_KEY_PREFIX = 'agk_';
+/** Default budget for reaching the API at all (see `connectTimeoutMs`). */
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 function invalid(message) {
-    return new ApprovalError('invalid_config', message);
+    return new errors_ApprovalError('invalid_config', message);
 }
 /** First non-empty value among the arguments. */
 function firstSet(...values) {
@@ -75088,40 +75254,61 @@ const HEADER_SAFE = /^[\x20-\x7e]+$/;
 const PRINTABLE = /^[^\p{Cc}]+$/u;
 /** Validates and normalises an API base URL (http or https only; a trailing slash is harmless). */
 function normaliseApiUrl(raw, source = 'apiUrl') {
+    const text = raw.trim();
+    // `127.0.0.1:8080` or `approvals.example.com` parse as a URL with a made-up scheme (or not at all).
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text) && /^[\w.-]+(:\d+)?(\/.*)?$/.test(text)) {
+        const host = text.replace(/\/.*$/, '');
+        const scheme = /^(localhost|127\.|\[::1\])/i.test(host) ? 'http' : 'https';
+        throw invalid(`${source} needs a scheme: use ${scheme}://${excerptUrl(text)}`);
+    }
     let url;
     try {
-        url = new URL(raw.trim());
+        url = new URL(text);
     }
     catch {
         // Echo it without any `user:password@` part: it is often a secret.
-        const shown = raw.slice(0, 200).replace(/\/\/[^/?#]*@/, '//…@');
-        throw invalid(`${source} is not a valid URL: "${shown}". Use something like https://approvals.example.com`);
+        throw invalid(`${source} is not a valid URL: "${excerptUrl(raw)}". Use something like https://approvals.example.com`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw invalid(`${source} must use http or https, not "${url.protocol.replace(/:$/, '')}"`);
     }
     if (url.username || url.password) {
-        throw invalid(`${source} must not contain credentials; pass the API key as apiKey instead`);
+        throw invalid(`${source} must not contain credentials; pass the API key separately`);
     }
     if (url.search || url.hash) {
         throw invalid(`${source} must not contain a query string or fragment`);
     }
     return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
+/** The URL without anything after 200 characters and without a `user:password@` part. */
+function excerptUrl(raw) {
+    return raw.slice(0, 200).replace(/\/\/[^/?#]*@/, '//…@');
+}
+/** Completes partial setting names with the library's. */
+function settingNames(names) {
+    return { ...LIBRARY_SETTING_NAMES, ...names };
+}
 /**
  * The API URL and key: explicit options, then `APPROVAL_GATE_API_URL`/`_KEY`, then
- * `JAMJET_API_URL`/`_KEY`; the URL defaults to JamJet Cloud. Throws `invalid_config`.
+ * `JAMJET_API_URL`/`_KEY`; the URL defaults to JamJet Cloud, except for a self-hosted key
+ * (`agk_…`), which is never sent there. Throws `invalid_config` naming the setting (`names`).
  */
 function resolveConnection(options, env = process.env) {
+    const names = settingNames(options.settingNames);
     if (options.apiUrl !== undefined && typeof options.apiUrl !== 'string')
         throw invalid('apiUrl must be a string');
     if (options.apiKey !== undefined && typeof options.apiKey !== 'string')
         throw invalid('apiKey must be a string');
-    const urlSource = firstSet(options.apiUrl) !== undefined ? 'apiUrl' : firstSet(env.APPROVAL_GATE_API_URL) !== undefined ? 'APPROVAL_GATE_API_URL' : 'JAMJET_API_URL';
-    const apiUrl = normaliseApiUrl(firstSet(options.apiUrl, env.APPROVAL_GATE_API_URL, env.JAMJET_API_URL) ?? contract/* DEFAULT_API_URL */.rK, urlSource);
+    const urlSource = firstSet(options.apiUrl) !== undefined ? names.apiUrl : firstSet(env.APPROVAL_GATE_API_URL) !== undefined ? 'APPROVAL_GATE_API_URL' : 'JAMJET_API_URL';
+    const configuredUrl = firstSet(options.apiUrl, env.APPROVAL_GATE_API_URL, env.JAMJET_API_URL);
+    const apiUrl = normaliseApiUrl(configuredUrl ?? contract/* DEFAULT_API_URL */.rK, urlSource);
     const apiKey = firstSet(options.apiKey, env.APPROVAL_GATE_API_KEY, env.JAMJET_API_KEY)?.trim();
     if (apiKey === undefined) {
-        throw invalid('No API key: pass apiKey, or set APPROVAL_GATE_API_KEY (or JAMJET_API_KEY)');
+        throw invalid(`No API key: set ${names.apiKey} (or JAMJET_API_KEY)`);
+    }
+    if (configuredUrl === undefined && apiKey.startsWith(SELF_HOSTED_KEY_PREFIX)) {
+        throw invalid(`No API URL for a self-hosted key (${SELF_HOSTED_KEY_PREFIX}…): set ${names.apiUrl} to your approval-gate server, e.g. https://approvals.example.com. ` +
+            `The key is not sent to JamJet Cloud (${contract/* DEFAULT_API_URL */.rK}), the default without an URL`);
     }
     if (!HEADER_SAFE.test(apiKey)) {
         throw invalid('The API key contains characters that cannot be sent in an HTTP header (spaces inside are fine, line breaks and non-ASCII are not)');
@@ -75191,11 +75378,14 @@ function resolveApprovalOptions(action, options = {}, env = process.env) {
     }
     return {
         ...resolveConnection(options, env),
+        names: settingNames(options.settingNames),
         action,
         context: validateContext(options.context),
         timeoutMs: positiveDuration(options.timeoutMs, 'timeoutMs', contract/* DEFAULT_TIMEOUT_MS */.t1),
         pollIntervalMs: positiveDuration(options.pollIntervalMs, 'pollIntervalMs', contract/* DEFAULT_POLL_INTERVAL_MS */.P, MAX_TIMER_MS),
-        agent: optionalText(options.agent, 'agent', PRINTABLE, 'characters without control characters'),
+        connectTimeoutMs: positiveDuration(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS, MAX_TIMER_MS),
+        // An explicit agent wins; otherwise the innermost withAgent() scope around the call.
+        agent: optionalText(options.agent ?? currentAgent(), 'agent', PRINTABLE, 'characters without control characters'),
         idempotencyKey: optionalText(options.idempotencyKey, 'idempotencyKey', HEADER_SAFE, 'printable ASCII characters'),
         signal: options.signal,
         onProgress: options.onProgress,
@@ -75237,10 +75427,10 @@ function sleep(ms, signal) {
     });
 }
 
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __nccwpck_require__(6752);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./src/client/record-parsing.ts
 /**
  * Turns untrusted response bodies into typed approval records. Anything without the
@@ -75268,14 +75458,14 @@ function parseRecord(body, what, known = {}) {
     const id = isObject(body) && body.id !== undefined ? body.id : known.id;
     const status = isObject(body) && body.status !== undefined ? body.status : known.status;
     if (!isObject(body) || typeof id !== 'string' || id === '' || typeof status !== 'string') {
-        throw new ApprovalError('bad_response', `${what}: the answer is JSON but not an approval record (it needs a string "id" and "status")`);
+        throw new errors_ApprovalError('bad_response', `${what}: the answer is JSON but not an approval record (it needs a string "id" and "status")`);
     }
     // An answer about another approval must not settle this one (a confused proxy or cache).
     if (known.id !== undefined && id !== known.id) {
-        throw new ApprovalError('bad_response', `${what}: the answer is about approval ${excerpt(id, 80)}, not ${excerpt(known.id, 80)}`, { approvalId: known.id });
+        throw new errors_ApprovalError('bad_response', `${what}: the answer is about approval ${excerpt(id, 80)}, not ${excerpt(known.id, 80)}`, { approvalId: known.id });
     }
     if (!KNOWN_STATUSES.has(status)) {
-        throw new ApprovalError('unknown_status', `${what}: approval ${excerpt(id, 80)} has status "${excerpt(status, 40)}", which this client does not know (expected pending, approved, rejected, expired or cancelled)`, { approvalId: id });
+        throw new errors_ApprovalError('unknown_status', `${what}: approval ${excerpt(id, 80)} has status "${excerpt(status, 40)}", which this client does not know (expected pending, approved, rejected, expired or cancelled)`, { approvalId: id });
     }
     const record = { id, status: status };
     if (typeof body.action === 'string')
@@ -75295,12 +75485,132 @@ function parseRecord(body, what, known = {}) {
 function parsePage(body, what) {
     const items = isObject(body) ? (body.items ?? body.approvals ?? body.data) : undefined;
     if (!Array.isArray(items))
-        throw new ApprovalError('bad_response', `${what}: the answer has no "items" list of approvals`);
+        throw new errors_ApprovalError('bad_response', `${what}: the answer has no "items" list of approvals`);
     const cursor = isObject(body) ? body.next_cursor : undefined;
     return {
         items: items.map((item) => parseRecord(item, what)),
         next_cursor: typeof cursor === 'string' && cursor !== '' ? cursor : null,
     };
+}
+/**
+ * Throws `bad_response` when the record names an action other than the one asked for: a reused
+ * idempotency key, a confused proxy or a hostile server must not pass one request's approval
+ * off as another's. JamJet may omit `action`; then there is nothing to compare.
+ */
+function requireSameAction(record, action, what) {
+    if (record.action === undefined || record.action === action)
+        return;
+    throw new errors_ApprovalError('bad_response', `${what}: the server answered with approval ${excerpt(record.id, 80)} for action "${excerpt(record.action, 80)}", not "${excerpt(action, 80)}"; refusing it`, { approvalId: record.id });
+}
+
+;// CONCATENATED MODULE: ./src/client/http-response.ts
+/**
+ * Reading an approvals API's answer safely: a size bound, `Content-Encoding` undone within that
+ * bound, a BOM dropped, and the contract's `{error: {code, message}}` bodies read without ever
+ * trusting their shape.
+ */
+
+
+
+/** Larger answers are refused: no approvals API needs more, and a hostile one could send gigabytes. */
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** Reads a body up to {@link MAX_RESPONSE_BYTES}, destroying it when it is larger. */
+async function readLimited(body, what) {
+    const chunks = [];
+    let size = 0;
+    for await (const chunk of body) {
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) {
+            body.destroy();
+            throw tooLarge(what);
+        }
+        chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+}
+function tooLarge(what) {
+    return new errors_ApprovalError('bad_response', `${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
+}
+const DECODERS = {
+    gzip: external_node_zlib_.gunzipSync,
+    'x-gzip': external_node_zlib_.gunzipSync,
+    deflate: external_node_zlib_.inflateSync,
+    br: external_node_zlib_.brotliDecompressSync,
+};
+/**
+ * The body as text. We never ask for compression, but some servers and proxies compress
+ * anyway: undoes `Content-Encoding` (within the same size limit, so a small "zip bomb" cannot
+ * exhaust memory) and drops a UTF-8 byte-order mark, which `JSON.parse` refuses.
+ */
+function decodeBody(raw, contentEncoding, what) {
+    const encodings = (Array.isArray(contentEncoding) ? contentEncoding.join(',') : (contentEncoding ?? ''))
+        .split(',')
+        .map((name) => name.trim().toLowerCase())
+        .filter((name) => name !== '' && name !== 'identity');
+    let data = raw;
+    // Encodings are listed in the order they were applied: undo them last to first.
+    for (const encoding of encodings.reverse()) {
+        const decode = DECODERS[encoding];
+        if (!decode)
+            throw new errors_ApprovalError('bad_response', `${what}: the answer uses content encoding "${excerpt(encoding, 40)}", which this client cannot decode`);
+        try {
+            data = decode(data, { maxOutputLength: MAX_RESPONSE_BYTES });
+        }
+        catch (error) {
+            if (error.code === 'ERR_BUFFER_TOO_LARGE')
+                throw tooLarge(what);
+            throw new errors_ApprovalError('bad_response', `${what}: the answer claims content encoding "${encoding}" but does not decode as such`);
+        }
+    }
+    const text = data.toString('utf8');
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+function parseJson(text) {
+    try {
+        return { ok: true, value: JSON.parse(text) };
+    }
+    catch {
+        return { ok: false };
+    }
+}
+/** The `{error: {code, message}}` of an error body, as far as it has that shape. */
+function errorBodyFields(text) {
+    const parsed = parseJson(text);
+    if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null)
+        return {};
+    const error = parsed.value.error;
+    if (typeof error === 'string')
+        return { bare: error };
+    if (typeof error !== 'object' || error === null)
+        return {};
+    const { code, message } = error;
+    return { code: typeof code === 'string' ? code : undefined, message: typeof message === 'string' ? message : undefined };
+}
+/** `code: message` from an error body, or an excerpt of a non-JSON one. */
+function describeErrorBody(text) {
+    const { code, message, bare } = errorBodyFields(text);
+    const said = [code, message === undefined ? undefined : excerpt(message, 300)].filter(Boolean).join(': ');
+    if (said)
+        return said;
+    if (bare !== undefined)
+        return excerpt(bare, 300);
+    return text.trim() === '' ? 'no details given' : `body: ${excerpt(text, 120)}`;
+}
+/** A record sent along with an error (e.g. `409` carries the current record), if any. */
+function recordInErrorBody(text) {
+    const parsed = parseJson(text);
+    if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null)
+        return undefined;
+    const body = parsed.value;
+    for (const candidate of [body.approval, body.record, parsed.value]) {
+        try {
+            return parseRecord(candidate, '');
+        }
+        catch {
+            // not a record: try the next place
+        }
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/client/retry-policy.ts
@@ -75350,6 +75660,79 @@ function parseRetryAfter(header, now = Date.now()) {
     return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+;// CONCATENATED MODULE: ./src/client/http-errors.ts
+/**
+ * What a non-2xx answer means for the caller: one `ApprovalError` code per kind of answer, and a
+ * message that says what to do, naming the caller's own settings (`--api-key` in the CLI, the
+ * `api-key` input in the action, `apiKey` in the library).
+ */
+
+
+
+
+
+/** The error for a non-2xx answer. */
+function errorForAnswer(response, source) {
+    const { status, text } = response;
+    const [code, message] = classify(response, source, describeErrorBody(text));
+    return new errors_ApprovalError(code, message, {
+        status,
+        approvalId: source.approvalId,
+        retryAfterMs: parseRetryAfter(response.headers['retry-after']),
+        record: status === 409 ? recordInErrorBody(text) : undefined,
+    });
+}
+function classify(response, source, said) {
+    const { status } = response;
+    const { what, apiUrl, names } = source;
+    const wireCode = errorBodyFields(response.text).code;
+    if (status === 401)
+        return ['unauthorized', `${what}: ${apiUrl} refused the API key (HTTP 401: ${said}). Check ${names.apiKey} and that the key is not revoked`];
+    if (status === 403 && wireCode === 'self_approval') {
+        return ['unauthorized', `${what}: the server does not let this decider approve its own request (HTTP 403: ${said}). Someone else must decide it, in the dashboard or with their own key`];
+    }
+    if (status === 403)
+        return ['unauthorized', `${what}: the API key is not allowed to do this (HTTP 403: ${said}). Use a key with the needed scope`];
+    if (status === 404)
+        return ['not_found', notFoundMessage(source, said)];
+    if (status === 409)
+        return ['conflict', `${what}: the approval is no longer pending (HTTP 409: ${said})`];
+    if (status === 422 && wireCode === contract/* WIRE_ERROR_CODES */.Ej.idempotencyKeyReused) {
+        return [
+            'idempotency_key_reused',
+            `${what}: the idempotency key was already used for a different request (HTTP 422: ${said}). Use a new key for a new request; the earlier approval does not cover this one`,
+        ];
+    }
+    if (status === 429)
+        return ['rate_limited', `${what}: rate limited (HTTP 429: ${said})`];
+    if (status >= 300 && status < 400 && status !== 304)
+        return ['bad_request', redirectMessage(response, source)];
+    if (status >= 500 && wireCode === contract/* WIRE_ERROR_CODES */.Ej.integrityError) {
+        return [
+            'integrity_error',
+            `${what}: the server could not prove this approval's decision (HTTP ${status}: ${said}). Treated as not approved: ask the server's operator to run "approval-gate audit verify"`,
+        ];
+    }
+    if (status >= 500)
+        return ['server_error', `${what}: the API failed (HTTP ${status}: ${said})`];
+    return ['bad_request', `${what}: HTTP ${status}: ${said}`];
+}
+function notFoundMessage(source, said) {
+    const { what, apiUrl, path, approvalId, names } = source;
+    if (approvalId)
+        return `${what}: no such approval (HTTP 404: ${said}); it does not exist or belongs to another project`;
+    const hint = /\/v1$/i.test(apiUrl)
+        ? `Drop the trailing /v1 from ${names.apiUrl}: use ${apiUrl.replace(/\/v1$/i, '')}`
+        : `Check ${names.apiUrl}: it should be the server's base URL, e.g. https://approvals.example.com`;
+    return `${what}: HTTP 404 from ${apiUrl}${path.split('?')[0]} (${said}). ${hint}`;
+}
+/** Redirects are never followed: the Authorization header must not travel to wherever a server points. */
+function redirectMessage(response, source) {
+    const location = response.headers.location;
+    const target = typeof location === 'string' && location !== '' ? ` to ${excerpt(location, 200)}` : '';
+    return `${source.what}: HTTP ${response.status} redirect${target}, not followed so the API key goes nowhere else. Set ${source.names.apiUrl} to the API's final address`;
+}
+
 ;// CONCATENATED MODULE: ./src/client/client.ts
 /**
  * The project's one HTTP client for an approvals API (ours or JamJet Cloud). It speaks the
@@ -75367,109 +75750,17 @@ function parseRetryAfter(header, now = Date.now()) {
 
 
 
+
 /** Per-request timeout when the caller gives none (long-polls add their wait to it). */
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** How long past the asked wait a long-poll may take before we call it lost. */
 const LONG_POLL_MARGIN_MS = 5_000;
-/** Larger answers are refused: no approvals API needs more, and a hostile one could send gigabytes. */
-const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 const USER_AGENT = 'approval-gate';
 let sharedAgent;
 /** The one keep-alive dispatcher every client shares (created on first use). */
 function sharedDispatcher() {
     sharedAgent ??= new undici/* Agent */.g6({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connect: { timeout: 10_000 } });
     return sharedAgent;
-}
-async function readLimited(body, what) {
-    const chunks = [];
-    let size = 0;
-    for await (const chunk of body) {
-        size += chunk.length;
-        if (size > MAX_RESPONSE_BYTES) {
-            body.destroy();
-            throw tooLarge(what);
-        }
-        chunks.push(chunk);
-    }
-    return Buffer.concat(chunks);
-}
-function tooLarge(what) {
-    return new ApprovalError('bad_response', `${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
-}
-const DECODERS = {
-    gzip: external_node_zlib_.gunzipSync,
-    'x-gzip': external_node_zlib_.gunzipSync,
-    deflate: external_node_zlib_.inflateSync,
-    br: external_node_zlib_.brotliDecompressSync,
-};
-/**
- * The body as text. We never ask for compression, but some servers and proxies compress
- * anyway: undoes `Content-Encoding` (within the same size limit, so a small "zip bomb" cannot
- * exhaust memory) and drops a UTF-8 byte-order mark, which `JSON.parse` refuses.
- */
-function decodeBody(raw, contentEncoding, what) {
-    const encodings = (Array.isArray(contentEncoding) ? contentEncoding.join(',') : (contentEncoding ?? ''))
-        .split(',')
-        .map((name) => name.trim().toLowerCase())
-        .filter((name) => name !== '' && name !== 'identity');
-    let data = raw;
-    // Encodings are listed in the order they were applied: undo them last to first.
-    for (const encoding of encodings.reverse()) {
-        const decode = DECODERS[encoding];
-        if (!decode)
-            throw new ApprovalError('bad_response', `${what}: the answer uses content encoding "${excerpt(encoding, 40)}", which this client cannot decode`);
-        try {
-            data = decode(data, { maxOutputLength: MAX_RESPONSE_BYTES });
-        }
-        catch (error) {
-            if (error.code === 'ERR_BUFFER_TOO_LARGE')
-                throw tooLarge(what);
-            throw new ApprovalError('bad_response', `${what}: the answer claims content encoding "${encoding}" but does not decode as such`);
-        }
-    }
-    const text = data.toString('utf8');
-    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-}
-function parseJson(text) {
-    try {
-        return { ok: true, value: JSON.parse(text) };
-    }
-    catch {
-        return { ok: false };
-    }
-}
-/** `{error:{code,message}}` from an error body, or an excerpt of a non-JSON one. */
-function describeErrorBody(text) {
-    const parsed = parseJson(text);
-    if (parsed.ok && typeof parsed.value === 'object' && parsed.value !== null) {
-        const error = parsed.value.error;
-        if (typeof error === 'object' && error !== null) {
-            const { code, message } = error;
-            const parts = [typeof code === 'string' ? code : undefined, typeof message === 'string' ? excerpt(message, 300) : undefined];
-            const said = parts.filter(Boolean).join(': ');
-            if (said)
-                return said;
-        }
-        if (typeof error === 'string')
-            return excerpt(error, 300);
-    }
-    return text.trim() === '' ? 'no details given' : `body: ${excerpt(text, 120)}`;
-}
-/** A record sent along with an error (e.g. `409` carries the current record), if any. */
-function recordInErrorBody(text) {
-    const parsed = parseJson(text);
-    if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null)
-        return undefined;
-    const body = parsed.value;
-    for (const candidate of [body.approval, body.record, parsed.value]) {
-        try {
-            return parseRecord(candidate, '');
-        }
-        catch {
-            // not a record: try the next place
-        }
-    }
-    return undefined;
 }
 /**
  * An approvals API client. One instance per API/key; all instances share one keep-alive
@@ -75482,6 +75773,7 @@ class ApprovalsClient {
     // A private field: never shows up in console.log, JSON.stringify or error objects.
     #apiKey;
     #dispatcher;
+    #names;
     /** Throws `ApprovalError('invalid_config')` for a bad URL, a missing key or a bad timeout. */
     constructor(options = {}) {
         const connection = resolveConnection(options);
@@ -75489,12 +75781,16 @@ class ApprovalsClient {
         this.#apiKey = connection.apiKey;
         const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
         if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-            throw new ApprovalError('invalid_config', 'requestTimeoutMs must be a positive, finite number of milliseconds');
+            throw new errors_ApprovalError('invalid_config', 'requestTimeoutMs must be a positive, finite number of milliseconds');
         }
         this.requestTimeoutMs = Math.min(timeout, MAX_TIMER_MS);
         this.#dispatcher = options.dispatcher ?? sharedDispatcher();
+        this.#names = settingNames(options.settingNames);
     }
-    /** `POST /v1/approvals`. Failures other than auth/network/5xx/429 are `create_failed`. */
+    /**
+     * `POST /v1/approvals`. Failures other than auth/network/5xx/429 are `create_failed`; a reused
+     * idempotency key is `idempotency_key_reused`; an answer about another action is `bad_response`.
+     */
     async create(input, options = {}) {
         const what = `Creating approval "${excerpt(String(input.action), 60)}"`;
         const body = { action: input.action, context: input.context ?? {} };
@@ -75508,13 +75804,16 @@ class ApprovalsClient {
         const headers = {};
         if (input.idempotencyKey !== undefined)
             headers['idempotency-key'] = input.idempotencyKey;
+        let record;
         try {
-            const record = await this.#call('POST', '/v1/approvals', what, options, { body, headers });
-            return parseRecord(record, what, { status: 'pending' });
+            record = parseRecord(await this.#call('POST', '/v1/approvals', what, options, { body, headers }), what, { status: 'pending' });
         }
         catch (error) {
             throw this.#asCreateFailure(error);
         }
+        // Not a failure to create: an answer about another request must never pass as this one.
+        requireSameAction(record, input.action, what);
+        return record;
     }
     /** `GET /v1/approvals/{id}`, optionally long-polling with `?wait=`. */
     async get(id, options = {}) {
@@ -75523,7 +75822,7 @@ class ApprovalsClient {
         if (options.waitSeconds !== undefined) {
             const wait = Math.min(contract/* MAX_WAIT_SECONDS */.ZI, Math.max(0.001, Math.round(options.waitSeconds * 1000) / 1000));
             if (!Number.isFinite(wait))
-                throw new ApprovalError('invalid_config', 'waitSeconds must be a finite number of seconds');
+                throw new errors_ApprovalError('invalid_config', 'waitSeconds must be a finite number of seconds');
             query = `?wait=${wait}`;
             timeoutMs ??= wait * 1000 + LONG_POLL_MARGIN_MS;
         }
@@ -75534,7 +75833,7 @@ class ApprovalsClient {
     /** `POST /v1/approvals/{id}/decision`. A decided approval gives `ApprovalError('conflict')` with `.record`. */
     async decide(id, decision, reason, options = {}) {
         if (decision !== 'approve' && decision !== 'reject') {
-            throw new ApprovalError('invalid_config', `decision must be "approve" or "reject", not "${excerpt(String(decision), 40)}"`);
+            throw new errors_ApprovalError('invalid_config', `decision must be "approve" or "reject", not "${excerpt(String(decision), 40)}"`);
         }
         const what = `Deciding approval ${excerpt(id, 80)}`;
         const body = reason === undefined ? { decision } : { decision, reason };
@@ -75566,67 +75865,26 @@ class ApprovalsClient {
     }
     #approvalPath(id) {
         if (typeof id !== 'string' || id === '')
-            throw new ApprovalError('invalid_config', 'approval id must be a non-empty string');
+            throw new errors_ApprovalError('invalid_config', 'approval id must be a non-empty string');
         return `/v1/approvals/${encodeURIComponent(id)}`;
     }
     /** Sends a request and returns the parsed JSON of a 2xx answer; maps everything else to errors. */
     async #call(method, path, what, options, extra) {
         const response = await this.#send(method, path, what, options, extra);
         const { status, text } = response;
-        if (status >= 200 && status < 300) {
-            if (text.trim() === '')
-                throw this.#error('bad_response', `${what}: HTTP ${status} with an empty body (expected JSON)`, { status, approvalId: extra.approvalId });
-            const parsed = parseJson(text);
-            if (!parsed.ok) {
-                throw this.#error('bad_response', `${what}: HTTP ${status} but the body is not JSON (${excerpt(text, 80)}). Is ${this.apiUrl} an approvals API?`, {
-                    status,
-                    approvalId: extra.approvalId,
-                });
-            }
-            return parsed.value;
+        if (status < 200 || status >= 300) {
+            throw this.#redacted(errorForAnswer(response, { what, apiUrl: this.apiUrl, path, approvalId: extra.approvalId, names: this.#names }));
         }
-        const said = describeErrorBody(text);
-        const details = { status, approvalId: extra.approvalId };
-        const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
-        let code;
-        let message;
-        if (status === 401 || status === 403) {
-            code = 'unauthorized';
-            message =
-                status === 401
-                    ? `${what}: ${this.apiUrl} refused the API key (HTTP 401: ${said}). Check apiKey / APPROVAL_GATE_API_KEY and that the key is not revoked`
-                    : `${what}: the API key is not allowed to do this (HTTP 403: ${said}). Use a key with the needed scope`;
+        if (text.trim() === '')
+            throw this.#error('bad_response', `${what}: HTTP ${status} with an empty body (expected JSON)`, { status, approvalId: extra.approvalId });
+        const parsed = parseJson(text);
+        if (!parsed.ok) {
+            throw this.#error('bad_response', `${what}: HTTP ${status} but the body is not JSON (${excerpt(text, 80)}). Is ${this.apiUrl} an approvals API?`, {
+                status,
+                approvalId: extra.approvalId,
+            });
         }
-        else if (status === 404) {
-            code = 'not_found';
-            message = extra.approvalId
-                ? `${what}: no such approval (HTTP 404: ${said}); it does not exist or belongs to another project`
-                : `${what}: HTTP 404 from ${this.apiUrl}${path.split('?')[0]} (${said}). Check apiUrl`;
-        }
-        else if (status === 409) {
-            code = 'conflict';
-            message = `${what}: the approval is no longer pending (HTTP 409: ${said})`;
-        }
-        else if (status === 429) {
-            code = 'rate_limited';
-            message = `${what}: rate limited (HTTP 429: ${said})`;
-        }
-        else if (status >= 300 && status < 400 && status !== 304) {
-            // Never followed: the Authorization header must not travel to wherever a server points.
-            const location = response.headers.location;
-            const target = typeof location === 'string' && location !== '' ? ` to ${excerpt(location, 200)}` : '';
-            code = 'bad_request';
-            message = `${what}: HTTP ${status} redirect${target}, not followed so the API key goes nowhere else. Set apiUrl to the API's final address`;
-        }
-        else if (status >= 500) {
-            code = 'server_error';
-            message = `${what}: the API failed (HTTP ${status}: ${said})`;
-        }
-        else {
-            code = 'bad_request';
-            message = `${what}: HTTP ${status}: ${said}`;
-        }
-        throw this.#error(code, message, { ...details, retryAfterMs, record: status === 409 ? recordInErrorBody(text) : undefined });
+        return parsed.value;
     }
     async #send(method, path, what, options, extra) {
         const { signal } = options;
@@ -75671,10 +75929,10 @@ class ApprovalsClient {
         catch (error) {
             if (signal?.aborted)
                 throw abortError(signal.reason);
-            if (error instanceof ApprovalError)
+            if (error instanceof errors_ApprovalError)
                 throw error;
             if (timedOut) {
-                throw this.#error('network_error', `${what}: no answer from ${this.apiUrl} within ${timeoutMs} ms`, { approvalId: extra.approvalId });
+                throw this.#error('network_error', `${what}: no answer from ${this.apiUrl} within ${(0,duration/* formatDuration */.a3)(timeoutMs)}`, { approvalId: extra.approvalId });
             }
             const reason = error instanceof Error ? `${error.code ?? error.name}: ${error.message}` : String(error);
             throw this.#error('network_error', `${what}: could not reach ${this.apiUrl} (${reason})`, { approvalId: extra.approvalId, cause: error });
@@ -75686,7 +75944,13 @@ class ApprovalsClient {
     }
     /** Builds an error whose message cannot leak the key, even if a hostile server echoed it. */
     #error(code, message, details) {
-        return new ApprovalError(code, this.redact(message), details);
+        return new errors_ApprovalError(code, this.redact(message), details);
+    }
+    #redacted(error) {
+        const message = this.redact(error.message);
+        if (message === error.message)
+            return error;
+        return new errors_ApprovalError(error.code, message, { status: error.status, approvalId: error.approvalId, retryAfterMs: error.retryAfterMs, record: error.record });
     }
     /** Replaces the API key wherever it appears in `text`. */
     redact(text) {
@@ -75694,11 +75958,11 @@ class ApprovalsClient {
     }
     /** On create, an answer that is neither transient nor about auth means "could not create". */
     #asCreateFailure(error) {
-        if (!(error instanceof ApprovalError))
+        if (!(error instanceof errors_ApprovalError))
             return error;
         if (!['not_found', 'bad_request', 'bad_response', 'conflict', 'unknown_status'].includes(error.code))
             return error;
-        return new ApprovalError('create_failed', error.message, { status: error.status, cause: error, retryAfterMs: error.retryAfterMs });
+        return new errors_ApprovalError('create_failed', error.message, { status: error.status, cause: error, retryAfterMs: error.retryAfterMs });
     }
 }
 
@@ -75735,7 +75999,7 @@ async function withdrawRequest(client, target, reason, { boundMs = WITHDRAW_BOUN
     catch (error) {
         // 409: decided meanwhile, nothing pending. Otherwise (unreachable, no cancel endpoint on
         // JamJet) there is nothing more to do here; the caller may retry later.
-        return error instanceof ApprovalError && error.code === 'conflict' ? 'not_pending' : 'failed';
+        return error instanceof errors_ApprovalError && error.code === 'conflict' ? 'not_pending' : 'failed';
     }
     finally {
         clearTimeout(timer);
@@ -75749,6 +76013,8 @@ async function withdrawRequest(client, target, reason, { boundMs = WITHDRAW_BOUN
  * milliseconds; spaces requests by `pollIntervalMs` when the server ignores `wait`. The
  * deadline is exact, transient failures are retried, and an abandoned request is withdrawn.
  */
+
+
 
 
 
@@ -75781,7 +76047,7 @@ async function requestApproval(action, options = {}) {
     const { signal } = config;
     if (signal?.aborted)
         throw abortError(signal.reason);
-    const client = new ApprovalsClient({ apiUrl: config.apiUrl, apiKey: config.apiKey });
+    const client = new ApprovalsClient({ apiUrl: config.apiUrl, apiKey: config.apiKey, settingNames: config.names });
     const target = {};
     // Ends our own requests and sleeps; the caller's signal is listened to exactly once, here.
     const stop = new AbortController();
@@ -75806,7 +76072,7 @@ async function requestApproval(action, options = {}) {
         if (error instanceof ApprovalTimeout && error.cause !== 'expired') {
             // Thrown at the deadline, not after the withdrawal: it runs alongside (bounded, and it
             // keeps the event loop alive), and a caller about to exit awaits it via `onWithdraw`.
-            const reason = error.cause === 'server_error' ? 'the requester gave up after repeated server errors' : `no decision within ${config.timeoutMs} ms`;
+            const reason = error.cause === 'server_error' ? 'the requester gave up after repeated server errors' : `no decision within ${(0,duration/* formatDuration */.a3)(config.timeoutMs)}`;
             // Only a passed deadline is a timeout on the server too; giving up on 5xx is a withdrawal.
             handOver(config, withdrawRequest(client, target, reason, { timedOut: error.cause === undefined }));
         }
@@ -75837,102 +76103,159 @@ function emit(config, event) {
         // Logging trouble must not end the wait.
     }
 }
-/** The create-then-wait loop. Stops at the deadline, on a terminal status, or when `stop` aborts. */
-async function waitForDecision(client, config, target, stop) {
-    const startedAt = external_node_perf_hooks_.performance.now();
-    const deadline = startedAt + config.timeoutMs;
-    const remaining = () => deadline - external_node_perf_hooks_.performance.now();
-    const idempotencyKey = config.idempotencyKey ?? (0,external_node_crypto_.randomUUID)();
-    let retries = 0;
-    let serverErrors = 0;
+/**
+ * One wait's clock and retry state: the deadline, the connect budget (until the API first
+ * answers), and the counters that decide when retrying stops.
+ */
+class WaitState {
+    client;
+    config;
+    target;
+    stop;
+    startedAt = external_node_perf_hooks_.performance.now();
+    deadline;
+    idempotencyKey;
+    retries = 0;
+    serverErrors = 0;
+    /** Whether any HTTP answer came back yet; until then the connect budget applies. */
+    reached = false;
+    constructor(client, config, target, stop) {
+        this.client = client;
+        this.config = config;
+        this.target = target;
+        this.stop = stop;
+        this.deadline = this.startedAt + config.timeoutMs;
+        this.idempotencyKey = config.idempotencyKey ?? (0,external_node_crypto_.randomUUID)();
+    }
+    remaining() {
+        return this.deadline - external_node_perf_hooks_.performance.now();
+    }
+    /** Time left to reach the API at all (infinite once it has answered). */
+    connectRemaining() {
+        return this.reached ? Infinity : this.startedAt + this.config.connectTimeoutMs - external_node_perf_hooks_.performance.now();
+    }
     /** Throws once the wait is over: aborted (the caller's race reports it) or past the deadline. */
-    const checkTime = () => {
-        if (stop.aborted)
+    checkTime() {
+        if (this.stop.aborted)
             throw abortError();
-        if (remaining() <= 0)
-            throw new ApprovalTimeout(config.timeoutMs, target.approvalId);
-    };
+        if (this.remaining() <= 0)
+            throw new ApprovalTimeout(this.config.timeoutMs, this.target.approvalId);
+    }
     /** Sleeps, but never past the deadline; ends at once on abort. */
-    const pause = async (ms) => {
-        await sleep(Math.min(ms, remaining()), stop);
-        checkTime();
-    };
+    async pause(ms) {
+        await sleep(Math.min(ms, this.remaining()), this.stop);
+        this.checkTime();
+    }
+    /** An answer came back: the API is reachable and the retry counters start over. */
+    succeeded() {
+        this.reached = true;
+        this.retries = 0;
+        this.serverErrors = 0;
+    }
     /** Transient failures wait and return (the caller retries); anything else is thrown. */
-    const recover = async (error) => {
-        checkTime();
-        if (!(error instanceof ApprovalError))
+    async recover(error) {
+        this.checkTime();
+        if (!(error instanceof errors_ApprovalError))
             throw error;
+        if (error.status !== undefined)
+            this.reached = true;
         if (error.code === 'server_error') {
-            serverErrors++;
-            if (serverErrors >= MAX_CONSECUTIVE_SERVER_ERRORS)
-                throw new ApprovalTimeout(config.timeoutMs, target.approvalId, 'server_error');
+            this.serverErrors++;
+            if (this.serverErrors >= MAX_CONSECUTIVE_SERVER_ERRORS)
+                throw new ApprovalTimeout(this.config.timeoutMs, this.target.approvalId, 'server_error');
         }
         else if (error.code !== 'rate_limited' && error.code !== 'network_error') {
             throw error;
         }
-        retries++;
-        const delayMs = Math.max(0, Math.min(retryDelay(retries, error.retryAfterMs), remaining()));
-        emit(config, { type: 'retrying', approvalId: target.approvalId, attempt: retries, delayMs, error: error.message });
-        await pause(delayMs);
-    };
-    const succeeded = () => {
-        retries = 0;
-        serverErrors = 0;
-    };
-    // 1. Create, retrying transient failures with the same Idempotency-Key: never two approvals.
-    let record;
-    while (record === undefined) {
-        checkTime();
+        if (this.connectRemaining() <= 0)
+            throw unreachable(this.config, error);
+        this.retries++;
+        const delayMs = Math.max(0, Math.min(retryDelay(this.retries, error.retryAfterMs), this.remaining(), this.connectRemaining()));
+        emit(this.config, { type: 'retrying', approvalId: this.target.approvalId, attempt: this.retries, delayMs, error: error.message });
+        await this.pause(delayMs);
+        if (this.connectRemaining() <= 0)
+            throw unreachable(this.config, error);
+    }
+}
+/** The API never answered within the connect budget. */
+function unreachable(config, last) {
+    return new errors_ApprovalError('unreachable', `Could not reach ${config.apiUrl} within ${(0,duration/* formatDuration */.a3)(config.connectTimeoutMs)} (last error: ${last.message}). Check ${config.names.apiUrl} and that the server is up`, { cause: last });
+}
+/** The create-then-wait loop. Stops at the deadline, on a terminal status, or when `stop` aborts. */
+async function waitForDecision(client, config, target, stop) {
+    const state = new WaitState(client, config, target, stop);
+    const record = await createApproval(state);
+    state.checkTime();
+    emit(config, { type: 'created', approvalId: record.id, url: record.url ?? undefined, record });
+    return pollUntilDecided(state, record);
+}
+/** Creates the approval, retrying transient failures with the same Idempotency-Key: never two approvals. */
+async function createApproval(state) {
+    const { client, config, target } = state;
+    for (;;) {
+        state.checkTime();
         const createStop = new AbortController();
         // Not tied to `stop`: if the caller aborts now, the withdrawal still learns the id from it.
-        const creating = client.create({ action: config.action, context: config.context, agent: config.agent, idempotencyKey, timeoutMs: config.timeoutMs }, { signal: createStop.signal, timeoutMs: Math.min(DEFAULT_REQUEST_TIMEOUT_MS, remaining()) });
+        const creating = client.create({ action: config.action, context: config.context, agent: config.agent, idempotencyKey: state.idempotencyKey, timeoutMs: config.timeoutMs }, { signal: createStop.signal, timeoutMs: Math.max(1, Math.min(DEFAULT_REQUEST_TIMEOUT_MS, state.remaining(), state.connectRemaining())) });
         target.pendingCreate = creating.catch(() => undefined);
         target.stopCreate = () => createStop.abort();
         try {
-            record = await creating;
+            const record = await creating;
             target.approvalId = record.id;
-            succeeded();
+            state.succeeded();
+            return record;
         }
         catch (error) {
-            await recover(error);
+            await state.recover(error);
         }
         finally {
             target.pendingCreate = undefined;
             target.stopCreate = undefined;
         }
     }
-    checkTime();
-    const approvalId = record.id;
-    emit(config, { type: 'created', approvalId, url: record.url ?? undefined, record });
-    // 2. Wait: check at once, then long-poll; pace ourselves when the server answers early.
+}
+/** Checks at once, then long-polls; paces itself when the server answers early (no long-poll). */
+async function pollUntilDecided(state, first) {
+    const { config } = state;
+    let record = first;
     for (;;) {
         if (record.status !== 'pending')
             return settle(config, record);
-        checkTime();
-        const waitSeconds = Math.min(contract/* LONG_POLL_SECONDS */.xT, remaining() / 1000);
+        state.checkTime();
+        const waitSeconds = Math.min(contract/* LONG_POLL_SECONDS */.xT, state.remaining() / 1000);
         const requestStart = external_node_perf_hooks_.performance.now();
-        try {
-            record = await client.get(approvalId, {
-                waitSeconds,
-                signal: stop,
-                timeoutMs: Math.min(waitSeconds * 1000 + LONG_POLL_MARGIN_MS, remaining()),
-            });
-            succeeded();
-        }
-        catch (error) {
-            await recover(error);
-            continue;
-        }
+        const next = await checkOnce(state, record.id, waitSeconds);
+        if (next === undefined)
+            continue; // a transient failure, already waited out
+        record = next;
         if (record.status !== 'pending')
             continue;
-        checkTime();
-        emit(config, { type: 'waiting', approvalId, waitedMs: Math.round(external_node_perf_hooks_.performance.now() - startedAt), remainingMs: Math.max(0, Math.round(remaining())) });
+        state.checkTime();
+        emit(config, { type: 'waiting', approvalId: record.id, waitedMs: Math.round(external_node_perf_hooks_.performance.now() - state.startedAt), remainingMs: Math.max(0, Math.round(state.remaining())) });
         // A pending answer well before the asked wait means the server does not long-poll:
         // space request starts by pollIntervalMs instead of hammering it.
         const tookMs = external_node_perf_hooks_.performance.now() - requestStart;
         if (tookMs < (waitSeconds * 1000) / 2)
-            await pause(config.pollIntervalMs - tookMs);
+            await state.pause(config.pollIntervalMs - tookMs);
     }
+}
+/** One status check (long-poll); `undefined` after a transient failure it has waited out. */
+async function checkOnce(state, approvalId, waitSeconds) {
+    let record;
+    try {
+        record = await state.client.get(approvalId, {
+            waitSeconds,
+            signal: state.stop,
+            timeoutMs: Math.min(waitSeconds * 1000 + LONG_POLL_MARGIN_MS, state.remaining()),
+        });
+    }
+    catch (error) {
+        await state.recover(error);
+        return undefined;
+    }
+    state.succeeded();
+    requireSameAction(record, state.config.action, `Checking approval ${approvalId}`);
+    return record;
 }
 /** Turns a non-pending record into the call's outcome. */
 function settle(config, record) {
@@ -75946,9 +76269,9 @@ function settle(config, record) {
         case 'expired':
             throw new ApprovalTimeout(config.timeoutMs, record.id, 'expired');
         case 'cancelled':
-            throw new ApprovalError('cancelled', `Approval ${record.id} was withdrawn on the server${record.decided_by ? ` by ${record.decided_by}` : ''}${record.reason ? `: ${record.reason}` : ''}`, { approvalId: record.id });
+            throw new errors_ApprovalError('cancelled', `Approval ${record.id} was withdrawn on the server${record.decided_by ? ` by ${record.decided_by}` : ''}${record.reason ? `: ${record.reason}` : ''}`, { approvalId: record.id });
         default:
-            throw new ApprovalError('unknown_status', `Approval ${record.id} has status "${String(record.status)}", which this client does not know`, {
+            throw new errors_ApprovalError('unknown_status', `Approval ${record.id} has status "${String(record.status)}", which this client does not know`, {
                 approvalId: record.id,
             });
     }
@@ -75967,9 +76290,10 @@ function settle(config, record) {
 
 
 
+
 /***/ }),
 
-/***/ 2397:
+/***/ 5985:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -75985,10 +76309,11 @@ __nccwpck_require__.d(__webpack_exports__, {
   dg: () => (/* reexport */ MAX_CONTEXT_BYTES),
   mn: () => (/* reexport */ MAX_TIMEOUT_MS),
   ZI: () => (/* reexport */ MAX_WAIT_SECONDS),
-  SU: () => (/* reexport */ MIN_TIMEOUT_MS)
+  SU: () => (/* reexport */ MIN_TIMEOUT_MS),
+  Ej: () => (/* reexport */ WIRE_ERROR_CODES)
 });
 
-// UNUSED EXPORTS: DECISION_VERBS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, OPTIONAL_LINE_PATTERN, PRINTABLE_LINE_PATTERN, REASON_PATTERN, isValidReason
+// UNUSED EXPORTS: API_ERROR_CODES, APPROVAL_ERROR_CODES, DECISION_VERBS, IDEMPOTENCY_KEY_TTL_MS, INVISIBLE, INVISIBLE_EXCEPT_LINES, MAX_AGENT_CHARS, MAX_BODY_BYTES, MAX_CONTEXT_DEPTH, MAX_IDEMPOTENCY_KEY_CHARS, MAX_ID_CHARS, MAX_REASON_CHARS, NAME_PATTERN, OPTIONAL_LINE_PATTERN, OPTIONAL_NAME_PATTERN, OUTCOME_ERROR_CODES, PRINTABLE_LINE_PATTERN, REASON_PATTERN, VISIBLE_CHARACTER, isValidName, isValidReason
 
 ;// CONCATENATED MODULE: ./src/contract/approval.ts
 /** The approval record and its vocabulary, as the wire contract defines them. */
@@ -76018,6 +76343,11 @@ const MAX_AGENT_CHARS = 200;
 const MAX_REASON_CHARS = 2_000;
 /** Longest `Idempotency-Key` header. */
 const MAX_IDEMPOTENCY_KEY_CHARS = 200;
+/**
+ * How long an `Idempotency-Key` stays bound to its request (24 h): a repeat within it answers
+ * the original record, or `422` when the request differs; after it the key starts a new approval.
+ */
+const IDEMPOTENCY_KEY_TTL_MS = (/* unused pure expression or super */ null && (24 * 60 * 60 * 1_000));
 /** Longest id accepted in a path (ours are ~26 characters). */
 const MAX_ID_CHARS = 200;
 /** Largest serialised `context` (bytes of its JSON). Larger answers `413`. */
@@ -76054,9 +76384,32 @@ const LONE_SURROGATES = '\\uD800-\\uDFFF';
  * format characters — bidirectional overrides and zero-width characters, which can make a
  * card read differently from what it says or look blank — and lone surrogates.
  */
-const INVISIBLE = (/* unused pure expression or super */ null && (`\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}${LONE_SURROGATES}`));
+const INVISIBLE = `\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}${LONE_SURROGATES}`;
 /** Multi-line text (reasons) may also hold tabs and line breaks (and emoji joiners). */
 const INVISIBLE_EXCEPT_LINES = `\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\p{Zl}\\p{Zp}\\u202A-\\u202E\\u2066-\\u2069${LONE_SURROGATES}`;
+/**
+ * Characters that are letters, symbols or punctuation to Unicode but draw nothing: Hangul
+ * fillers (U+115F, U+1160, U+3164, U+FFA0) and the blank Braille pattern (U+2800).
+ */
+const BLANK_LOOKING = '\\u115F\\u1160\\u3164\\uFFA0\\u2800';
+/**
+ * One visible character: a letter, digit, punctuation mark or symbol that draws something.
+ * Combining marks (`\p{M}`) are not in the class, so marks alone never count as visible.
+ */
+const VISIBLE_CHARACTER = `(?![${BLANK_LOOKING}])[\\p{L}\\p{N}\\p{P}\\p{S}]`;
+/**
+ * A name (`action`, `agent`): one line, no invisible characters, and at least one visible
+ * letter, digit, punctuation mark or symbol — so `U+3164`, `U+2800` or combining marks
+ * alone cannot make a card that looks blank.
+ */
+const NAME_PATTERN = `^(?=[\\s\\S]*${VISIBLE_CHARACTER})[^${INVISIBLE}]+$`;
+/** A name that may also be empty (an optional `agent`: empty means none). */
+const OPTIONAL_NAME_PATTERN = (/* unused pure expression or super */ null && (`^(?:(?=[\\s\\S]*${VISIBLE_CHARACTER})[^${INVISIBLE}]+)?$`));
+const NAME = new RegExp(NAME_PATTERN, 'u');
+/** True when `text` may be used as an action or agent name: within `maxChars`, one line, something visible. */
+function isValidName(text, maxChars) {
+    return text.length >= 1 && text.length <= maxChars && NAME.test(text);
+}
 /** A single line of visible text: not blank, no invisible characters (schema `pattern`). */
 const PRINTABLE_LINE_PATTERN = (/* unused pure expression or super */ null && (`^(?=[\\s\\S]*\\S)[^${INVISIBLE}]+$`));
 /** A single line that may be empty. */
@@ -76069,11 +76422,45 @@ function isValidReason(text, maxChars) {
     return text.length <= maxChars && REASON.test(text);
 }
 
+;// CONCATENATED MODULE: ./src/contract/client-errors.ts
+/** Codes of `ApprovalError`: the request did not end in a decision, for the reason named. */
+const APPROVAL_ERROR_CODES = (/* unused pure expression or super */ null && ([
+    'invalid_config', // bad option: missing key, malformed URL, bad context, bad timeout, a self-hosted key without an API URL
+    'unauthorized', // 401/403: missing, unknown or revoked API key
+    'not_found', // 404: unknown approval id (or another project's)
+    'create_failed', // the approval could not be created (4xx on create, or no id back)
+    'idempotency_key_reused', // 422 on create: the Idempotency-Key was used before for a different request
+    'bad_request', // another 4xx the server explained
+    'bad_response', // a 2xx that is not JSON, lacks the expected fields, or is about another action or approval
+    'unknown_status', // a status this client does not know
+    'cancelled', // the request was withdrawn on the server (status `cancelled`)
+    'conflict', // 409: decide/cancel on an approval that is no longer pending (`record` holds it)
+    'rate_limited', // 429 (`retryAfterMs` when the server said); `requestApproval` retries it
+    'server_error', // 5xx (`retryAfterMs` when the server said); `requestApproval` retries it, 3 in a row end the wait
+    'integrity_error', // 500 `integrity_error`: the server could not prove the decision; never retried, never approved
+    'network_error', // no answer: connection refused/reset, DNS, or the per-request timeout; retried by `requestApproval`
+    'unreachable', // the API was never reached within the connect budget (`connectTimeoutMs`)
+]));
+/** Codes of the two outcomes that are not failures of the client: a person said no, or nobody decided. */
+const OUTCOME_ERROR_CODES = (/* unused pure expression or super */ null && (['rejected', 'timed_out']));
+/** Error codes of the server's `{error: {code}}` bodies (`api-errors.ts`) that the client treats specially. */
+const WIRE_ERROR_CODES = {
+    /** `422` on create: same `Idempotency-Key`, different request. */
+    idempotencyKeyReused: 'idempotency_key_reused',
+    /**
+     * `500`: the server cannot prove the approval's decision (its audit event is missing or its
+     * MAC does not verify). Written by the audit-chain work on the server.
+     */
+    integrityError: 'integrity_error',
+};
+
 ;// CONCATENATED MODULE: ./src/contract/index.ts
 /**
  * The wire contract in one place: statuses, record and filter shapes, limits, defaults and
  * text rules. Imported by the client core, the server, the dashboard, the CLI and the action.
  */
+
+
 
 
 
@@ -76186,18 +76573,31 @@ function formatDuration(ms) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ oneLine)
+/* harmony export */   B: () => (/* binding */ logLine)
 /* harmony export */ });
+/* unused harmony export oneLine */
 /**
- * CI runners read commands from any log line (GitHub Actions: `::add-mask::`, `::error::`, …),
- * and terminals obey escape sequences, so server-sent text (ids, approver, reason) printed by
- * the action (`core.info`) or the CLI must not start a new line or carry control characters.
+ * CI runners read commands from any log line (GitHub Actions: `::add-mask::`, `::error::`,
+ * `::stop-commands::`, the older `##[…]`), and terminals obey escape sequences, so server-sent
+ * text (ids, approver, reason) printed by the action (`core.info`) or the CLI must not start a
+ * new line, carry control characters, or itself begin with a command.
  * (`core.notice`/`warning`/`error`/`setFailed` escape their message themselves.)
  */
 /** Replaces line breaks and other control characters with spaces. */
 function oneLine(text) {
     // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
-    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+    return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u0085]+/g, ' ');
+}
+// `%0A`, `%0d`, and the same percent-encoded again (`%250A`): the runner decodes these in command data.
+const ENCODED_LINE_BREAK = /%(?:25)*0[ad]/gi;
+// A workflow command at the start of a line, after optional whitespace.
+const LEADING_COMMAND = /^(\s*)(::|##\[)/;
+/**
+ * One line of log text that can never be (or become) a workflow command: `oneLine`, encoded
+ * line breaks turned into spaces too, and a leading `::` or `##[` broken up (`: :`, `# #[`).
+ */
+function logLine(text) {
+    return oneLine(text.replace(ENCODED_LINE_BREAK, ' ')).replace(LEADING_COMMAND, (_match, space, command) => `${space}${command === '::' ? ': :' : '# #['}`);
 }
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test` after its pretest build: the two Jest projects of jest.config.js, one after the other.
 #   1. unit   — in-process and light process tests, two workers;
-#   2. serial — Chromium, end-to-end, fault and replica suites, one file at a time (--runInBand).
+#   2. serial — Chromium, end-to-end, fault, replica, PostgreSQL and Python suites, one file at a time (--runInBand).
 # Jest 30 cannot give one project a different worker count inside a single run, hence two runs.
 # Both always run; the exit status is non-zero if either failed. Arguments go to both runs
 # (`npm test -- __tests__/faults` runs only what matches, in whichever project holds it).
@@ -20,5 +20,5 @@ jest --runInBand "${filter[@]}" "$@" --selectProjects serial
 serial=$?
 
 status() { [ "$1" = 0 ] && echo passed || echo "FAILED (exit $1)"; }
-echo "npm test: unit $(status $unit); serial (browser, e2e, faults, replicas) $(status $serial)"
+echo "npm test: unit $(status $unit); serial (browser, e2e, faults, PostgreSQL, Python) $(status $serial)"
 [ $unit = 0 ] && [ $serial = 0 ]

@@ -87,3 +87,28 @@ describe('action.yml', () => {
     }
   })
 })
+
+/** The text of every `run:` script (one-line or block) in a YAML text or a Markdown file's YAML. */
+function runScripts(text: string): string[] {
+  const scripts: string[] = []
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^(\s*)(?:- )?run:\s*(.*)$/.exec(lines[i])
+    if (!match) continue
+    const indent = match[1].length
+    const body = [match[2]]
+    while (i + 1 < lines.length && (lines[i + 1].trim() === '' || lines[i + 1].search(/\S/) > indent + 2)) body.push(lines[++i])
+    scripts.push(body.join('\n'))
+  }
+  return scripts
+}
+
+describe('examples', () => {
+  it('never paste an output (server-sent text) into a run: script; they pass it through env:', () => {
+    for (const path of ['README.md', '.github/workflows/ci.yml']) {
+      const scripts = runScripts(read(path))
+      expect([path, scripts.length > 0]).toEqual([path, true])
+      for (const script of scripts) expect([path, script]).not.toEqual([path, expect.stringMatching(/\$\{\{[^}]*outputs\./)])
+    }
+  })
+})

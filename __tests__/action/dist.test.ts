@@ -131,7 +131,7 @@ describe('dist/index.js as a process', () => {
     const outputs = readOutputs(files)
     expect(outputs.decision).toBe('timed_out')
     expect(server.requestsTo('cancel').some((req) => req.index >= from && req.approvalId === outputs['approval-id'])).toBe(true)
-    expect(server.approvals.get(outputs['approval-id'])?.status).toBe('cancelled')
+    expect(server.approvals.get(outputs['approval-id'])?.status).toBe('expired')
     expect(readFileSync(files.summary, 'utf8')).toContain('Timed out')
   })
 
@@ -143,7 +143,7 @@ describe('dist/index.js as a process', () => {
     ['timeout', { timeout: '10 minutes' }, /::error::Input "timeout" is invalid/],
     ['poll-interval', { 'poll-interval': '0' }, /::error::Input "poll-interval" is invalid/],
     ['api-key', { 'api-key': '' }, /::error::Input "api-key" is required/],
-    ['api-url', { 'api-url': 'localhost:8080' }, /::error::Input "api-url" must use http or https/],
+    ['api-url', { 'api-url': 'localhost:8080' }, /::error::Input "api-url" needs a scheme: use http:\/\/localhost:8080 /],
     ['fail-on-reject', { 'fail-on-reject': 'maybe' }, /::error::Input "fail-on-reject" must be true or false/],
   ])('a bad %s fails the step and makes no request', async (_name, inputs, message) => {
     const before = server.requests.length

@@ -38,6 +38,7 @@ describe('getSettings', () => {
       action: 'deploy-production',
       timeoutMs: 3_600_000,
       pollIntervalMs: 5_000,
+      connectTimeoutMs: 30_000,
       apiUrl: undefined,
       apiKey: 'ag_secret_key',
       agent: 'github-actions:octo/shop/Deploy#release',
@@ -55,6 +56,7 @@ describe('getSettings', () => {
       context: '{"environment":"production","version":"1.2.3"}',
       timeout: '1h30m',
       'poll-interval': '10',
+      'connect-timeout': '2m',
       'api-url': 'https://approvals.example.com/',
       agent: 'release-bot',
       'idempotency-key': 'release-1.2.3',
@@ -68,6 +70,7 @@ describe('getSettings', () => {
       context: { environment: 'production', version: '1.2.3' },
       timeoutMs: 5_400_000,
       pollIntervalMs: 10_000,
+      connectTimeoutMs: 120_000,
       apiUrl: 'https://approvals.example.com/',
       apiKey: 'ag_secret_key',
       agent: 'release-bot',
@@ -190,5 +193,34 @@ describe('getCredentials', () => {
   it('reads only the URL and the key (what the post step needs)', () => {
     core.setInputs({ 'api-url': 'https://a.example', 'api-key': 'k1', context: 'broken' })
     expect(getCredentials({})).toEqual({ apiUrl: 'https://a.example', apiKey: 'k1' })
+  })
+})
+
+describe('a self-hosted key without api-url', () => {
+  beforeEach(() => core.resetCore())
+
+  it('is an input problem naming api-url, before any request', () => {
+    const problems = problemsFor({ action: 'deploy', 'api-key': 'agk_self_hosted_1' })
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatch(/^Input "api-url" is required with a self-hosted key \(agk_…\)/)
+    expect(problems[0]).not.toContain('agk_self_hosted_1')
+  })
+
+  it('names a typo’d spelling of the input (api_url:) that the runner passed through', () => {
+    const problems = problemsFor({ action: 'deploy', 'api-key': 'agk_self_hosted_1' }, { ...RUN_ENV, INPUT_API_URL: 'https://approvals.example.com' })
+    expect(problems[0]).toContain('The workflow sets "api_url": the input is spelled api-url.')
+  })
+
+  it('is fine with APPROVAL_GATE_API_URL set, or with a JamJet key', () => {
+    core.setInputs({ action: 'deploy', 'api-key': 'agk_self_hosted_1' })
+    expect(getSettings({ ...RUN_ENV, APPROVAL_GATE_API_URL: 'https://approvals.example.com' }).apiUrl).toBeUndefined()
+    core.setInputs({ action: 'deploy', 'api-key': 'jj_live_1' })
+    expect(getSettings(RUN_ENV).apiUrl).toBeUndefined()
+  })
+
+  it('warns about any misspelled input, e.g. fail_on_reject', () => {
+    core.setInputs(VALID)
+    getSettings({ ...RUN_ENV, 'INPUT_FAIL_ON_REJECT': 'false' })
+    expect(core.warning).toHaveBeenCalledWith(expect.stringContaining('"fail_on_reject", which is not an input of this action: did you mean fail-on-reject?'))
   })
 })

@@ -209,7 +209,7 @@ describe('run', () => {
     await run()
     expect(core.outputs.get('decision')).toBe('')
     expect(core.outputs.get('approval-id')).toBe('')
-    expect(core.setFailed).toHaveBeenCalledWith(expect.stringMatching(/^Approval gate failed \(unauthorized, HTTP 401\): the API key was refused Check the api-key input/))
+    expect(core.setFailed).toHaveBeenCalledWith(expect.stringMatching(/^Approval gate failed \(unauthorized, HTTP 401\): the API key was refused\. Also check that the secret behind it exists/))
     expect(core.summaryWrites).toEqual([])
   })
 

@@ -39,7 +39,7 @@ describe('cleanup', () => {
     core.setState({ isPost: 'true', approvalId: 'apr_1', apiUrl: 'https://approvals.example.com' })
     cancel.mockResolvedValue({ id: 'apr_1', status: 'cancelled' })
     await cleanup()
-    expect(constructed).toEqual([{ apiUrl: 'https://approvals.example.com', apiKey: 'k', requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS }])
+    expect(constructed).toEqual([{ apiUrl: 'https://approvals.example.com', apiKey: 'k', requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS, settingNames: expect.objectContaining({ apiKey: 'the api-key input' }) }])
     expect(cancel).toHaveBeenCalledWith('apr_1', expect.any(String), { timeoutMs: POST_WITHDRAW_TIMEOUT_MS })
     expect(core.info).toHaveBeenCalledWith(expect.stringContaining('Withdrew approval request apr_1'))
   })

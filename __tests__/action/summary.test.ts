@@ -20,7 +20,7 @@ describe('renderSummary', () => {
     expect(html).toContain('<td>alice@example.com</td>')
     expect(html).toContain('<code>apr_1</code>')
     expect(html).toContain('<td>1m30s</td>')
-    expect(html).toContain('<a href="https://approvals.example.com/approvals/apr_1">https://approvals.example.com/approvals/apr_1</a>')
+    expect(html).toContain('<a href="https://approvals.example.com/approvals/apr_1" rel="noopener noreferrer">https://approvals.example.com/approvals/apr_1</a>')
     expect(html).toContain('<p>(empty)</p>')
   })
 
@@ -45,6 +45,40 @@ describe('renderSummary', () => {
     expect(renderSummary('d', { ...APPROVED, url: 'javascript:alert(1)' }, {})).not.toContain('<a ')
     expect(renderSummary('d', { ...APPROVED, url: 'javascript:alert(1)' }, {})).toContain('javascript:alert(1)')
     expect(renderSummary('d', { ...APPROVED, url: undefined }, {})).toContain('<th align="left">Dashboard</th><td>—</td>')
+  })
+
+  it('links http(s) URLs in context, showing the URL they open; other schemes and markup stay text', () => {
+    const html = renderSummary('d', APPROVED, {
+      pr: 'https://github.com/acme/auth-api/pull/7',
+      nested: { docs: 'http://docs.example.com/runbooks?a=1&b=2' },
+      script: 'javascript:alert(1)',
+      upper: 'JaVaScRiPt:alert(2)',
+      data: 'data:text/html,<script>alert(3)</script>',
+      relative: '//evil.example/x',
+      sloppy: 'https:evil.example',
+      spaced: ' https://evil.example',
+      bidi: 'https://evil.example/\u202Etxt.exe',
+      creds: 'https://github.com@evil.example/',
+      quoted: 'https://example.com/"><img/src=x/onerror=alert(4)>',
+      huge: `https://example.com/${'a'.repeat(MAX_CELL_LENGTH)}`,
+      list: ['https://example.com/in-a-list'],
+    })
+    expect(html).toContain('<td><a href="https://github.com/acme/auth-api/pull/7" rel="noopener noreferrer">https://github.com/acme/auth-api/pull/7</a></td>')
+    expect(html).toContain('<a href="http://docs.example.com/runbooks?a=1&amp;b=2" rel="noopener noreferrer">http://docs.example.com/runbooks?a=1&amp;b=2</a>')
+    // Markup in a URL is percent-encoded by the URL parser, and escaped anyway.
+    expect(html).toContain('<a href="https://example.com/%22%3E%3Cimg/src=x/onerror=alert(4)%3E" rel="noopener noreferrer">')
+    const links = [...html.matchAll(/<a href="([^"]*)"/g)].map((m) => m[1])
+    expect(links).toEqual([
+      'https://approvals.example.com/approvals/apr_1',
+      'https://github.com/acme/auth-api/pull/7',
+      'http://docs.example.com/runbooks?a=1&amp;b=2',
+      'https://example.com/%22%3E%3Cimg/src=x/onerror=alert(4)%3E',
+    ])
+    expect(html).toContain('<td>javascript:alert(1)</td>')
+    expect(html).toContain('<td>data:text/html,&lt;script&gt;alert(3)&lt;/script&gt;</td>')
+    expect(html).toContain('<td>https://github.com@evil.example/</td>')
+    expect(html).not.toMatch(/<(script|img)/)
+    expect(html.trimEnd()).not.toMatch(/\n\s*\n/)
   })
 
   it('shows the other decisions and a failure without decision', () => {

@@ -69,6 +69,24 @@ describe('request', () => {
   })
 })
 
+describe('the idempotency-key replay of issue 10', () => {
+  it('a key reused for another action fails (exit 3), never passing on the old approval', async () => {
+    const first = await call(t.url, 'POST', '/v1/approvals', { key: t.keys.request, json: { action: 'deploy-staging' }, headers: { 'idempotency-key': 'replay-deploy-prod' } })
+    await call(t.url, 'POST', `/v1/approvals/${first.body.id}/decision`, { key: t.keys.decide, json: { decision: 'approve' } })
+    const result = await runCli(['request', 'drop-production-database', '--idempotency-key', 'replay-deploy-prod', '--timeout', '1m'], { env })
+    expect(result.code).toBe(3)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toContain('idempotency key was already used for a different request')
+  })
+
+  it('a key that tries to decide its own request is told someone else must decide', async () => {
+    const created = await call(t.url, 'POST', '/v1/approvals', { key: t.keys.admin, json: { action: 'self-approve' } })
+    const result = await runCli(['decide', created.body.id, 'approve', '--api-url', t.url, '--api-key', t.keys.admin])
+    expect(result.code).toBe(3)
+    expect(result.stderr).toContain('Someone else must decide it')
+  })
+})
+
 describe('decide', () => {
   it('records a decision with a decide key, then reports a conflict with exit 3', async () => {
     const created = await call(t.url, 'POST', '/v1/approvals', { key: t.keys.request, json: { action: 'cli-decide' } })

@@ -25,7 +25,7 @@ describe('ApprovalsClient', () => {
     expect(sent?.path).toBe('/v1/approvals') // trailing slash on apiUrl is harmless
     expect(sent?.json).toEqual({ action: 'deploy', context: { v: '1.2.3' }, agent: 'bot', timeout_ms: 90_000 })
     expect(sent?.headers['idempotency-key']).toBe('k-1')
-    expect(await client.create({ action: 'deploy', idempotencyKey: 'k-1' })).toMatchObject({ id: record.id })
+    expect(await client.create({ action: 'deploy', context: { v: '1.2.3' }, agent: 'bot', idempotencyKey: 'k-1', timeoutMs: 90_000 })).toMatchObject({ id: record.id })
   })
 
   it('gets, long-polls with ?wait=, decides and reports a second decision as conflict with the record', async () => {
@@ -92,7 +92,7 @@ describe('ApprovalsClient', () => {
     server.script('get', { kind: 'hang' })
     const timedOut = (await rejectionOf(client.get(id, { timeoutMs: 150 }))) as ApprovalError
     expect(timedOut.code).toBe('network_error')
-    expect(timedOut.message).toContain('150 ms')
+    expect(timedOut.message).toContain('150ms')
 
     server.script('get', { kind: 'hang' })
     const controller = new AbortController()

@@ -36,8 +36,8 @@ describe('the deadline', () => {
     expect(cancels).toHaveLength(1)
     expect(cancels[0].approvalId).toBe(id)
     // Withdrawn as timed out, so the server records an expiry, not a cancellation.
-    expect(cancels[0].json).toEqual({ reason: 'no decision within 3000 ms', timed_out: true })
-    expect(server.approvals.get(id)?.status).toBe('cancelled')
+    expect(cancels[0].json).toEqual({ reason: 'no decision within 3s', timed_out: true })
+    expect(server.approvals.get(id)?.status).toBe('expired')
   })
 
   it('cuts a long-poll that the server holds past the deadline', async () => {

@@ -5,11 +5,13 @@
  * It keeps approvals in memory and answers the wire contract (README "Wire contract", `src/contract/`):
  *
  *   POST /v1/approvals                  {action, context?, agent?, timeout_ms?} → 201 pending record
- *                                       (`Idempotency-Key` seen before → 200 with the same record)
+ *                                       (`Idempotency-Key` seen before → 200 with the same record, or
+ *                                       422 `idempotency_key_reused` when the body differs)
  *   GET  /v1/approvals/:id[?wait=N]     the record; with `wait` (0 < N ≤ 60 s) held until it leaves
  *                                       `pending` or N seconds pass (unless `honourWait` is false)
  *   POST /v1/approvals/:id/decision     {decision: approve|reject, reason?} → record; 409 once decided
- *   POST /v1/approvals/:id/cancel       {reason?} → record with status `cancelled`; 409 once decided
+ *   POST /v1/approvals/:id/cancel       {reason?, timed_out?} → record with status `cancelled` (`expired`
+ *                                       with `timed_out: true`); 409 once decided
  *   GET  /v1/approvals?status=&action=&agent=&decided_by=&cursor=&limit=  → {items, next_cursor}
  *
  * Every request needs `Authorization: Bearer <apiKey>` (401 otherwise) unless `apiKey: null`.
@@ -174,6 +176,7 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
   const requests: RecordedRequest[] = []
   const approvals = new Map<string, ScriptedApproval>()
   const idByIdempotencyKey = new Map<string, string>()
+  const fingerprintByIdempotencyKey = new Map<string, string>()
   const queue: Array<{ match: RequestMatcher; fault: ScriptedFault }> = []
   /** Long-poll wake-ups by approval id. */
   const waiters = new Map<string, Set<() => void>>()
@@ -280,6 +283,12 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
         const key = req.headers['idempotency-key']
         const idemKey = typeof key === 'string' && key.length > 0 ? key : null
         const existing = idemKey ? approvals.get(idByIdempotencyKey.get(idemKey) ?? '') : undefined
+        // As the real server: the key is bound to the request it first came with.
+        const fingerprint = JSON.stringify([body.action, body.context ?? {}, body.agent ?? null, body.timeout_ms ?? null])
+        if (existing && fingerprintByIdempotencyKey.get(idemKey as string) !== fingerprint) {
+          send(res, 422, errorBody('idempotency_key_reused', 'this Idempotency-Key was used for a different request'))
+          return
+        }
         if (existing) {
           send(res, 200, publicView(existing))
           return
@@ -292,7 +301,10 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
           expires_at: new Date(Date.now() + timeoutMs).toISOString(),
           idempotency_key: idemKey,
         })
-        if (idemKey) idByIdempotencyKey.set(idemKey, approval.id)
+        if (idemKey) {
+          idByIdempotencyKey.set(idemKey, approval.id)
+          fingerprintByIdempotencyKey.set(idemKey, fingerprint)
+        }
         send(res, 201, publicView(approval))
         return
       }
@@ -343,7 +355,8 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
           send(res, 409, { ...errorBody('conflict', `approval is already ${approval.status}`), approval: publicView(approval) })
           return
         }
-        applyDecision(approval, 'cancelled', typeof body.reason === 'string' ? body.reason : null, keyLabel)
+        // A requester that says its deadline passed (`timed_out`) ends it `expired`, as the real server does.
+        applyDecision(approval, body.timed_out === true ? 'expired' : 'cancelled', typeof body.reason === 'string' ? body.reason : null, keyLabel)
         send(res, 200, publicView(approval))
         return
       }

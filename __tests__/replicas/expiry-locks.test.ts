@@ -6,6 +6,7 @@
  */
 import { expect, it } from '@jest/globals'
 import pg from 'pg'
+import { createApprovalService } from '../../src/server/approvals/approval-service.js'
 import { InMemoryNotifier } from '../../src/server/approvals/notifier.js'
 import { ExpiryTimer } from '../../src/server/approvals/expiry-timer.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
@@ -23,12 +24,12 @@ describeWithPostgres('expiry timer on PostgreSQL', (cluster) => {
     const notifier = new InMemoryNotifier()
     let sweeps = 0
     const counting: Store = Object.assign(Object.create(store) as Store, {
-      expireDue: (now: string) => {
+      expireDue: (now: string, limit?: number) => {
         sweeps++
-        return store.expireDue(now)
+        return store.expireDue(now, limit)
       },
     })
-    const timer = new ExpiryTimer(counting, notifier)
+    const timer = new ExpiryTimer(createApprovalService(counting, notifier))
     try {
       const project = await store.createProject('main')
       const { approval } = await store.createApproval(approvalFor(project, { expires_at: new Date(Date.now() - 1_000).toISOString() }))

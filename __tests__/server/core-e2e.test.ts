@@ -68,7 +68,9 @@ describe('core against the server', () => {
     const decider = new ApprovalsClient({ apiUrl: t.url, apiKey: t.keys.decide })
     const created = await requester.create({ action: 'client-routes', context: { a: 1 }, agent: 'bot', idempotencyKey: 'client-1', timeoutMs: 60_000 })
     expect(created).toMatchObject({ status: 'pending', agent: 'bot' })
-    expect((await requester.create({ action: 'client-routes', idempotencyKey: 'client-1' })).id).toBe(created.id)
+    expect((await requester.create({ action: 'client-routes', context: { a: 1 }, agent: 'bot', idempotencyKey: 'client-1', timeoutMs: 60_000 })).id).toBe(created.id)
+    // The same key for a different request is refused (422), not answered with the first record.
+    await expect(requester.create({ action: 'client-routes', idempotencyKey: 'client-1' })).rejects.toThrow()
     const waiting = requester.get(created.id, { waitSeconds: 20 })
     await new Promise((r) => setTimeout(r, 50))
     await decider.decide(created.id, 'approve', 'ok')

@@ -48,10 +48,13 @@ describe('scopes', () => {
     expect((await call(t.url, 'GET', '/v1/audit', { key: t.keys.decide })).status).toBe(200)
   })
 
-  it('admin keys do everything', async () => {
+  it('admin keys do everything (but decide what they created themselves)', async () => {
     const created = await call(t.url, 'POST', '/v1/approvals', { key: t.keys.admin, json: { action: 'admin-made' } })
     expect(created.status).toBe(201)
-    expect((await call(t.url, 'POST', `/v1/approvals/${created.body.id}/decision`, { key: t.keys.admin, json: { decision: 'approve' } })).body.decided_by).toBe('key:admin-key')
+    expectError(await call(t.url, 'POST', `/v1/approvals/${created.body.id}/decision`, { key: t.keys.admin, json: { decision: 'approve' } }), 403, 'self_approval')
+    const requested = await call(t.url, 'POST', '/v1/approvals', { key: t.keys.request, json: { action: 'ci-made' } })
+    expect((await call(t.url, 'POST', `/v1/approvals/${requested.body.id}/decision`, { key: t.keys.admin, json: { decision: 'approve' } })).body.decided_by).toBe('key:admin-key')
+    expect((await call(t.url, 'POST', `/v1/approvals/${created.body.id}/cancel`, { key: t.keys.admin })).body.status).toBe('cancelled')
     expect((await call(t.url, 'GET', '/v1/audit/verify', { key: t.keys.admin })).body.ok).toBe(true)
   })
 })

@@ -22,6 +22,7 @@ const approval: Approval = {
   expires_at: '2099-01-01T00:00:00.000Z',
   idempotency_key: null,
   requested_by: 'key:ci',
+  requested_by_key_id: 'key_ci',
 }
 
 describe('decision route', () => {
@@ -34,8 +35,11 @@ describe('decision route', () => {
     } as unknown as Store
     const approvals: ApprovalService = {
       create: async () => ({ approval, created: true }),
-      decide: async () => ({ changed: false, refused: 'self_approval', approval }),
+      decide: async () => ({ changed: false, refused: 'self_approval', rule: 'run_actor', login: 'octocat', approval }),
       cancel: async () => null,
+      expireDue: async () => 0,
+      nextExpiry: async () => null,
+      pruneExpired: async () => 0,
     }
     const app = await buildApp({ store, notifier: new InMemoryNotifier(), approvals, publicUrl: 'http://x' })
     try {

@@ -156,6 +156,28 @@ describe('SQLite store on disk', () => {
       db.close()
     })
 
+    it('migrates a version 1 file: old idempotency keys stay bound, but to no request fingerprint', async () => {
+      const file = freshFile()
+      const db = new DatabaseSync(file)
+      db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT; ${MIGRATIONS[0].sql}`)
+      db.prepare("INSERT INTO schema_migrations VALUES (1, 'initial schema', ?)").run(new Date().toISOString())
+      const now = new Date().toISOString()
+      db.prepare("INSERT INTO projects VALUES ('prj_v1', 'v1', '{}', ?)").run(now)
+      db.prepare(
+        "INSERT INTO approvals (id, project_id, action, context, status, created_at, expires_at, idempotency_key, requested_by) VALUES ('apr_v1', 'prj_v1', 'deploy', '{}', 'pending', ?, ?, 'run-1', 'key:ci')",
+      ).run(now, now)
+      db.close()
+      const store = await openSqliteStore(file)
+      try {
+        const project = (await store.getProject('prj_v1'))!
+        expect(await store.getApproval(project.id, 'apr_v1')).toMatchObject({ idempotency_key: 'run-1', requested_by_key_id: null })
+        // Whatever is sent now, a key from before fingerprints is refused rather than trusted.
+        expect(await store.createApproval(approvalFor(project, { idempotency_key: 'run-1', idempotency_fingerprint: 'f' }))).toMatchObject({ key_reused: true, approval: { id: 'apr_v1' } })
+      } finally {
+        await store.close()
+      }
+    })
+
     it('refuses a file written by a newer schema', async () => {
       const file = freshFile()
       await (await openSqliteStore(file)).close()

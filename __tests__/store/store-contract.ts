@@ -252,6 +252,7 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
           expires_at: input.expires_at,
           idempotency_key: null,
           requested_by: 'key:ci',
+          requested_by_key_id: null,
         })
         expect(await store.getApproval(project.id, approval.id)).toEqual(approval)
         expect(await store.getApproval(other.id, approval.id)).toBeNull()
@@ -295,6 +296,48 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(withoutKey[0].approval.id).not.toBe(withoutKey[1].approval.id)
         // Only the first create writes an audit event.
         expect((await collect(store.exportAudit(project.id))).filter((e) => e.approval_id === first.approval.id)).toHaveLength(1)
+      })
+
+      it('binds an idempotency key to its fingerprint for 24 hours, then rebinds it to a new approval', async () => {
+        const start = Date.now() - 2 * 24 * HOUR
+        const at = (ms: number) => new Date(start + ms).toISOString()
+        const keyed = (fingerprint: string, ms: number, action = 'deploy') =>
+          store.createApproval(newApproval(project, { action, idempotency_key: 'k', idempotency_fingerprint: fingerprint, at: at(ms) }))
+        const first = await keyed('f1', 0)
+        expect(first).toMatchObject({ created: true, approval: { created_at: at(0) } })
+        // Another request under a live key: the bound approval, flagged, and nothing written.
+        expect(await keyed('f2', HOUR, 'drop database')).toEqual({ approval: first.approval, created: false, key_reused: true })
+        expect(await keyed('f1', 24 * HOUR - 1)).toEqual({ approval: first.approval, created: false })
+        expect((await store.listApprovals(project.id)).items).toHaveLength(1)
+        expect((await collect(store.exportAudit(project.id))).map((e) => e.type)).toEqual(['created'])
+        // 24 hours on, the key starts a new approval and binds to it.
+        const later = await keyed('f2', 24 * HOUR, 'drop database')
+        expect(later.created).toBe(true)
+        expect(later.approval.id).not.toBe(first.approval.id)
+        expect(await keyed('f1', 24 * HOUR + 1)).toEqual({ approval: later.approval, created: false, key_reused: true })
+        expect(await keyed('f2', 24 * HOUR + 2)).toEqual({ approval: later.approval, created: false })
+      })
+
+      it('prunes idempotency keys past 24 hours only, and says how many', async () => {
+        const now = Date.now()
+        const ago = (ms: number) => new Date(now - ms).toISOString()
+        await store.createApproval(newApproval(project, { idempotency_key: 'old', idempotency_fingerprint: 'f', at: ago(25 * HOUR) }))
+        await store.createApproval(newApproval(other, { idempotency_key: 'old', idempotency_fingerprint: 'f', at: ago(24 * HOUR) }))
+        const recent = await store.createApproval(newApproval(project, { idempotency_key: 'recent', idempotency_fingerprint: 'f', at: ago(HOUR) }))
+        expect(await store.deleteExpiredIdempotencyKeys(new Date(now).toISOString())).toBe(2)
+        expect(await store.deleteExpiredIdempotencyKeys(new Date(now).toISOString())).toBe(0)
+        expect(await store.createApproval(newApproval(project, { idempotency_key: 'recent', idempotency_fingerprint: 'g' }))).toMatchObject({ key_reused: true, approval: { id: recent.approval.id } })
+        expect((await store.createApproval(newApproval(project, { idempotency_key: 'old', idempotency_fingerprint: 'g' }))).created).toBe(true)
+        // Approvals themselves stay.
+        expect((await store.listApprovals(project.id)).items).toHaveLength(3)
+      })
+
+      it('records which API key asked', async () => {
+        const { approval } = await store.createApproval(newApproval(project, { requested_by_key_id: 'key_abc' }))
+        expect(approval.requested_by_key_id).toBe('key_abc')
+        expect((await store.getApproval(project.id, approval.id))?.requested_by_key_id).toBe('key_abc')
+        const decided = await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ada' })
+        expect(decided?.approval.requested_by_key_id).toBe('key_abc')
       })
 
       it('creates exactly one approval under concurrent creates with one key', async () => {
@@ -449,6 +492,19 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         const timedOut = (await collect(store.exportAudit(project.id, { outcome: 'timed_out' }))).map((e) => [e.approval_id, e.actor, e.at])
         expect(timedOut).toEqual([[past.id, 'system', nowIso]])
         expect(await store.decideApproval(project.id, past.id, { decision: 'approve', reason: null, decided_by: 'ada' })).toMatchObject({ changed: false, approval: { status: 'expired' } })
+      })
+
+      it('expires in bounded batches, earliest deadline first', async () => {
+        const now = Date.now()
+        const due: string[] = []
+        // Created latest-deadline first, so deadline order differs from creation order.
+        for (let i = 5; i >= 1; i--) due.push((await store.createApproval(newApproval(i % 2 ? project : other, { expires_at: new Date(now - i * 1000).toISOString() }))).approval.id)
+        const nowIso = new Date(now).toISOString()
+        const batches: string[][] = []
+        for (let round = 0; round < 4; round++) batches.push((await store.expireDue(nowIso, 2)).map((a) => a.id).sort())
+        expect(batches).toEqual([[due[0], due[1]].sort(), [due[2], due[3]].sort(), [due[4]], []])
+        expect((await store.verifyAudit(project.id)).ok).toBe(true)
+        expect((await store.verifyAudit(other.id)).ok).toBe(true)
       })
 
       it('has no next expiry when nothing is pending', async () => {

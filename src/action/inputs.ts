@@ -4,10 +4,13 @@
  * fixes all of them in one go, and nothing is sent anywhere until all inputs are valid.
  */
 import * as core from '@actions/core'
-import { ApprovalError, MAX_ACTION_LENGTH, MAX_CONTEXT_BYTES, normaliseApiUrl } from '../client/index.js'
+import { ApprovalError, DEFAULT_API_URL, MAX_ACTION_LENGTH, MAX_CONTEXT_BYTES, normaliseApiUrl, type SettingNames } from '../client/index.js'
 import { DEFAULT_TIMEOUT_TEXT } from '../contract/index.js'
+
+/** The `connect-timeout` default, as action.yml writes it. */
+export const DEFAULT_CONNECT_TIMEOUT_TEXT = '30s'
 import { InvalidDurationError, parseDuration } from '../shared/duration.js'
-import { defaultAgent, deriveIdempotencyKey, readRunContext } from './github-context.js'
+import { defaultAgent, deriveIdempotencyKey, readRunContext, type RunContext } from './github-context.js'
 import type { ApiCredentials, GateSettings } from './settings.js'
 
 /** Longest `action`/`agent`/`idempotency-key` accepted (the core's and the server's limit). */
@@ -16,6 +19,26 @@ export const MAX_NAME_LENGTH = MAX_ACTION_LENGTH
 export const MIN_POLL_INTERVAL_MS = 1_000
 /** Environment variables that may hold the key instead of the `api-key` input, in order. */
 export const API_KEY_ENV_VARS = ['APPROVAL_GATE_API_KEY', 'JAMJET_API_KEY'] as const
+/** Environment variables the core reads for the URL when the `api-url` input is empty. */
+export const API_URL_ENV_VARS = ['APPROVAL_GATE_API_URL', 'JAMJET_API_URL'] as const
+/** How the core's hints name the settings in a workflow. */
+export const ACTION_SETTING_NAMES: SettingNames = { apiUrl: 'the api-url input', apiKey: 'the api-key input' }
+/** Every input of action.yml (a typo'd one such as `api_url:` reaches us as an unknown `INPUT_*` variable). */
+export const INPUT_NAMES = [
+  'action',
+  'context',
+  'timeout',
+  'connect-timeout',
+  'poll-interval',
+  'api-url',
+  'api-key',
+  'agent',
+  'attach-github-context',
+  'fail-on-reject',
+  'fail-on-timeout',
+  'job-summary',
+  'idempotency-key',
+] as const
 
 /** One or more inputs are invalid. `problems` holds one line per input, each naming it and the fix. */
 export class InvalidInputsError extends Error {
@@ -37,48 +60,55 @@ const VISIBLE_ASCII = /^[\x21-\x7e]+$/
  * @throws InvalidInputsError listing every invalid input; no request has been made.
  */
 export function getSettings(env: Record<string, string | undefined> = process.env): GateSettings {
+  for (const typo of misspelledInputs(env)) core.warning(`The workflow sets "${typo.given}", which is not an input of this action: did you mean ${typo.input}? It is ignored.`)
+  const inputs = readInputs(env)
+  const run = readRunContext(env)
+  const { credentials, userContext, agentInput, idempotencyKeyInput, attachGithubContext, ...rest } = inputs
+  return {
+    ...rest,
+    context: withRunContext(userContext, run, attachGithubContext),
+    apiUrl: credentials.apiUrl,
+    apiKey: credentials.apiKey,
+    agent: agentInput ?? defaultAgent(run),
+    idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, rest.action, JSON.stringify(userContext)),
+  }
+}
+
+/** Every input, each validated on its own; all problems are collected before throwing. */
+function readInputs(env: Record<string, string | undefined>) {
   const problems: string[] = []
-  const attempt = <T>(fn: () => T): T | undefined => {
+  const attempt = <T>(fn: () => T): T => {
     try {
       return fn()
     } catch (error) {
       if (error instanceof InvalidInputsError) problems.push(...error.problems)
       else if (error instanceof InputProblem) problems.push(error.message)
       else throw error
-      return undefined
+      return undefined as T // never returned: the problems are thrown below
     }
   }
-
-  const credentials = attempt(() => getCredentials(env))
-  const action = attempt(readAction)
-  const userContext = attempt(readContext)
-  const timeoutMs = attempt(() => readDuration('timeout', DEFAULT_TIMEOUT_TEXT))
-  const pollIntervalMs = attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS))
-  const agentInput = attempt(() => readName('agent'))
-  const idempotencyKeyInput = attempt(readIdempotencyKey)
-  const attachGithubContext = attempt(() => readBoolean('attach-github-context', true))
-  const failOnReject = attempt(() => readBoolean('fail-on-reject', true))
-  const failOnTimeout = attempt(() => readBoolean('fail-on-timeout', true))
-  const jobSummary = attempt(() => readBoolean('job-summary', true))
-
-  if (
-    problems.length > 0 ||
-    credentials === undefined ||
-    action === undefined ||
-    userContext === undefined ||
-    timeoutMs === undefined ||
-    pollIntervalMs === undefined ||
-    attachGithubContext === undefined ||
-    failOnReject === undefined ||
-    failOnTimeout === undefined ||
-    jobSummary === undefined
-  ) {
-    throw new InvalidInputsError(problems)
+  const inputs = {
+    credentials: attempt(() => getCredentials(env)),
+    action: attempt(readAction),
+    userContext: attempt(readContext),
+    timeoutMs: attempt(() => readDuration('timeout', DEFAULT_TIMEOUT_TEXT)),
+    pollIntervalMs: attempt(() => readDuration('poll-interval', '5s', MIN_POLL_INTERVAL_MS)),
+    connectTimeoutMs: attempt(() => readDuration('connect-timeout', DEFAULT_CONNECT_TIMEOUT_TEXT, MIN_POLL_INTERVAL_MS)),
+    agentInput: attempt(() => readName('agent')),
+    idempotencyKeyInput: attempt(readIdempotencyKey),
+    attachGithubContext: attempt(() => readBoolean('attach-github-context', true)),
+    failOnReject: attempt(() => readBoolean('fail-on-reject', true)),
+    failOnTimeout: attempt(() => readBoolean('fail-on-timeout', true)),
+    jobSummary: attempt(() => readBoolean('job-summary', true)),
   }
+  if (problems.length > 0) throw new InvalidInputsError(problems)
+  return inputs
+}
 
-  const run = readRunContext(env)
+/** The context as sent: the input, plus the run under `github` when attached; within the size limit. */
+function withRunContext(userContext: Record<string, unknown>, run: RunContext, attach: boolean): Record<string, unknown> {
   let context = userContext
-  if (attachGithubContext) {
+  if (attach) {
     // The run's identity must win over a user-supplied `github` key: the server's
     // self-approval rule trusts `context.github.actor`.
     if ('github' in userContext) core.warning('The "github" key of the context input was replaced by the run context (set attach-github-context: false to keep yours).')
@@ -90,20 +120,7 @@ export function getSettings(env: Record<string, string | undefined> = process.en
       `Input "context" is ${contextBytes} bytes as sent, with the run context attached; the limit is ${MAX_CONTEXT_BYTES} bytes (64 KB). Attach less, or set attach-github-context: false.`,
     ])
   }
-
-  return {
-    action,
-    context,
-    timeoutMs,
-    pollIntervalMs,
-    apiUrl: credentials.apiUrl,
-    apiKey: credentials.apiKey,
-    agent: agentInput ?? defaultAgent(run),
-    idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, action, JSON.stringify(userContext)),
-    failOnReject,
-    failOnTimeout,
-    jobSummary,
-  }
+  return context
 }
 
 /**
@@ -113,22 +130,53 @@ export function getSettings(env: Record<string, string | undefined> = process.en
  */
 export function getCredentials(env: Record<string, string | undefined> = process.env): ApiCredentials {
   const problems: string[] = []
-  let apiUrl: string | undefined
-  let apiKey = ''
-  try {
-    apiUrl = readApiUrl()
-  } catch (error) {
-    if (!(error instanceof InputProblem)) throw error
-    problems.push(error.message)
+  const attempt = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn()
+    } catch (error) {
+      if (!(error instanceof InputProblem)) throw error
+      problems.push(error.message)
+      return undefined
+    }
   }
-  try {
-    apiKey = readApiKey(env)
-  } catch (error) {
-    if (!(error instanceof InputProblem)) throw error
-    problems.push(error.message)
-  }
+  const apiUrl = attempt(readApiUrl)
+  const apiKey = attempt(() => readApiKey(env)) ?? ''
+  if (problems.length === 0) attempt(() => requireUrlForSelfHostedKey(apiUrl, apiKey, env))
   if (problems.length > 0) throw new InvalidInputsError(problems)
   return { apiUrl, apiKey }
+}
+
+/**
+ * A self-hosted key (`agk_…`) with no URL anywhere would go to JamJet Cloud, the core's
+ * default: refuse it here, naming the input (and a typo'd spelling of it, when there is one).
+ */
+function requireUrlForSelfHostedKey(apiUrl: string | undefined, apiKey: string, env: Record<string, string | undefined>): void {
+  if (apiUrl !== undefined || !apiKey.startsWith('agk_')) return
+  if (API_URL_ENV_VARS.some((name) => (env[name] ?? '').trim() !== '')) return
+  const typos = misspelledInputs(env).filter((typo) => typo.input === 'api-url')
+  const typo = typos.length > 0 ? ` The workflow sets ${typos.map((t) => `"${t.given}"`).join(', ')}: the input is spelled api-url.` : ''
+  throw new InputProblem(
+    'api-url',
+    `is required with a self-hosted key (agk_…): set it to your approval-gate server, for example \`api-url: https://approvals.example.com\`. The key is never sent to JamJet Cloud (${DEFAULT_API_URL}), the default without an URL.${typo}`,
+  )
+}
+
+const squash = (name: string): string => name.toLowerCase().replace(/[-_ ]/g, '')
+
+/**
+ * `INPUT_*` variables that are not our inputs but spell one differently (`api_url`, `API-URL`,
+ * `apiurl`): the runner passes unknown `with:` keys through as such variables (and only warns).
+ */
+export function misspelledInputs(env: Record<string, string | undefined>): Array<{ given: string; input: string }> {
+  const known = new Set<string>(INPUT_NAMES.map((name) => `INPUT_${name.toUpperCase()}`))
+  const found: Array<{ given: string; input: string }> = []
+  for (const variable of Object.keys(env)) {
+    if (!variable.startsWith('INPUT_') || known.has(variable)) continue
+    const given = variable.slice('INPUT_'.length)
+    const input = INPUT_NAMES.find((name) => squash(name) === squash(given))
+    if (input !== undefined) found.push({ given: given.toLowerCase(), input })
+  }
+  return found
 }
 
 /** A single input's problem; collected into `InvalidInputsError`. */

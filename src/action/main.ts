@@ -3,10 +3,10 @@
  * result. Every failure ends in `core.setFailed`; nothing here throws.
  */
 import * as core from '@actions/core'
-import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalRecord, type WithdrawalResult } from '../client/index.js'
+import { ApprovalError, ApprovalRejected, ApprovalTimeout, requestApproval, type ApprovalRecord, type RequireApprovalOptions, type WithdrawalResult } from '../client/index.js'
 import { formatDuration } from '../shared/duration.js'
-import { getSettings, InvalidInputsError } from './inputs.js'
-import { oneLine } from '../shared/log-text.js'
+import { ACTION_SETTING_NAMES, getSettings, InvalidInputsError } from './inputs.js'
+import { logLine } from '../shared/log-text.js'
 import { approvedOutcome, failedOutcome, isAbortError, type GateOutcome, type OutcomeFacts } from './outcome.js'
 import { createProgressReporter } from './progress.js'
 import type { GateSettings } from './settings.js'
@@ -32,7 +32,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
       if (error instanceof InvalidInputsError) return core.setFailed(error.message)
       throw error
     }
-    const outcome = await waitForDecision(settings, options.signal)
+    const outcome = await awaitOutcome(settings, options.signal)
     await report(settings, outcome)
   } catch (error) {
     core.setFailed(`Approval gate failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`)
@@ -40,7 +40,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
 }
 
 /** Asks for approval and waits; every ending becomes a `GateOutcome`. */
-async function waitForDecision(settings: GateSettings, signal: AbortSignal | undefined): Promise<GateOutcome> {
+async function awaitOutcome(settings: GateSettings, signal: AbortSignal | undefined): Promise<GateOutcome> {
   const startedAt = Date.now()
   const progress = createProgressReporter({ action: settings.action, timeoutMs: settings.timeoutMs })
   let created: { approvalId: string; url?: string } | undefined
@@ -61,14 +61,7 @@ async function waitForDecision(settings: GateSettings, signal: AbortSignal | und
 
   try {
     const record: ApprovalRecord = await requestApproval(settings.action, {
-      context: settings.context,
-      timeoutMs: settings.timeoutMs,
-      pollIntervalMs: settings.pollIntervalMs,
-      apiUrl: settings.apiUrl,
-      apiKey: settings.apiKey,
-      agent: settings.agent,
-      idempotencyKey: settings.idempotencyKey,
-      signal,
+      ...coreOptions(settings, signal),
       onProgress: (event) => {
         lastApiError = event.type === 'retrying' ? event.error : undefined
         if (event.type === 'created' && created === undefined) {
@@ -99,6 +92,22 @@ async function waitForDecision(settings: GateSettings, signal: AbortSignal | und
   }
 }
 
+/** The core's options from the settings (the callbacks are added by the caller). */
+function coreOptions(settings: GateSettings, signal: AbortSignal | undefined): RequireApprovalOptions {
+  return {
+    context: settings.context,
+    timeoutMs: settings.timeoutMs,
+    pollIntervalMs: settings.pollIntervalMs,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    settingNames: ACTION_SETTING_NAMES,
+    apiUrl: settings.apiUrl,
+    apiKey: settings.apiKey,
+    agent: settings.agent,
+    idempotencyKey: settings.idempotencyKey,
+    signal,
+  }
+}
+
 /** Sets the outputs, writes the summary and the log line, and fails the step when it should. */
 async function report(settings: GateSettings, outcome: GateOutcome): Promise<void> {
   core.setOutput('approval-id', outcome.approvalId ?? '')
@@ -114,7 +123,7 @@ async function report(settings: GateSettings, outcome: GateOutcome): Promise<voi
   if (outcome.decision === 'approved') {
     const by = outcome.approver ? ` by ${outcome.approver}` : ''
     const why = outcome.reason ? `: ${outcome.reason}` : ''
-    core.info(oneLine(`"${settings.action}" was approved${by} after ${formatDuration(outcome.waitedMs)}${why}`))
+    core.info(logLine(`"${settings.action}" was approved${by} after ${formatDuration(outcome.waitedMs)}${why}`))
   }
   if (outcome.warning) core.warning(outcome.warning)
   if (outcome.failure) core.setFailed(outcome.failure)

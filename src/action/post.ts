@@ -5,8 +5,8 @@
  */
 import * as core from '@actions/core'
 import { ApprovalError, ApprovalsClient } from '../client/index.js'
-import { getCredentials } from './inputs.js'
-import { oneLine } from '../shared/log-text.js'
+import { ACTION_SETTING_NAMES, getCredentials } from './inputs.js'
+import { logLine } from '../shared/log-text.js'
 import { pendingApproval } from './state.js'
 
 /** Upper bound for the withdrawal request. */
@@ -21,10 +21,10 @@ export async function cleanup(): Promise<void> {
       return
     }
     const credentials = getCredentials()
-    const client = new ApprovalsClient({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS })
+    const client = new ApprovalsClient({ apiUrl: pending.apiUrl ?? credentials.apiUrl, apiKey: credentials.apiKey, requestTimeoutMs: POST_WITHDRAW_TIMEOUT_MS, settingNames: ACTION_SETTING_NAMES })
     try {
       await client.cancel(pending.approvalId, 'The workflow step ended before a decision', { timeoutMs: POST_WITHDRAW_TIMEOUT_MS })
-      core.info(oneLine(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`))
+      core.info(logLine(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`))
     } catch (error) {
       if (error instanceof ApprovalError && (error.code === 'conflict' || error.code === 'not_found')) {
         core.debug(`Approval ${pending.approvalId} needs no withdrawal (${error.code}).`)

@@ -6,7 +6,7 @@
 import * as core from '@actions/core'
 import type { ApprovalProgress } from '../client/index.js'
 import { formatDuration } from '../shared/duration.js'
-import { oneLine } from '../shared/log-text.js'
+import { logLine } from '../shared/log-text.js'
 
 /** How often a "still waiting" line is printed. */
 export const PROGRESS_INTERVAL_MS = 60_000
@@ -47,7 +47,7 @@ export function createProgressReporter(options: ProgressOptions): ProgressReport
   const printWaiting = (): void => {
     const waited = now() - startedAt
     const remaining = Math.max(0, options.timeoutMs - waited)
-    log.info(oneLine(`Still waiting for approval ${approvalId} of "${options.action}": waited ${formatDuration(waited)}, ${formatDuration(remaining)} left.`))
+    log.info(logLine(`Still waiting for approval ${approvalId} of "${options.action}": waited ${formatDuration(waited)}, ${formatDuration(remaining)} left.`))
   }
 
   return {
@@ -58,7 +58,7 @@ export function createProgressReporter(options: ProgressOptions): ProgressReport
           approvalId = event.approvalId
           const where = event.url ? `: ${event.url}` : ` (approval id ${event.approvalId})`
           log.notice(`Waiting for someone to approve "${options.action}"${where}`, { title: 'Approval requested' })
-          log.info(oneLine(`Created approval ${event.approvalId}; waiting up to ${formatDuration(options.timeoutMs)}.`))
+          log.info(logLine(`Created approval ${event.approvalId}; waiting up to ${formatDuration(options.timeoutMs)}.`))
           // Our own clock, not the core's poll cadence: one line a minute whether the server long-polls or not.
           timer = setInterval(printWaiting, intervalMs)
           timer.unref()

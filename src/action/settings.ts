@@ -6,6 +6,8 @@ export interface GateSettings {
   context: Record<string, unknown>
   timeoutMs: number
   pollIntervalMs: number
+  /** How long to try to reach the API at all before failing (`connect-timeout`). */
+  connectTimeoutMs: number
   /** `api-url`; `undefined` lets the core choose (`APPROVAL_GATE_API_URL`, `JAMJET_API_URL`, JamJet Cloud). */
   apiUrl?: string
   /** `api-key`, else `APPROVAL_GATE_API_KEY`, else `JAMJET_API_KEY` (masked in logs). */

@@ -2,12 +2,15 @@
  * The job summary of a gate: the decision, who decided and why, the approval id, the time
  * waited, the dashboard link, and the context as a table. Context, reason and approver are
  * untrusted text, so every value is HTML-escaped and line breaks become `<br>`: a blank line
- * would end GitHub's HTML block and let the rest be parsed as Markdown.
+ * would end GitHub's HTML block and let the rest be parsed as Markdown. A context value that is
+ * a whole http(s) URL becomes a link by the dashboard's rule (`linkableUrl`): its text is the
+ * URL it opens, and no other scheme is ever linked.
  */
 import * as core from '@actions/core'
 import { escapeHtml } from '../shared/escape-html.js'
+import { linkableUrl } from '../shared/links.js'
 import { formatDuration } from '../shared/duration.js'
-import type { Decision, GateOutcome } from './outcome.js'
+import type { DecisionOutput, GateOutcome } from './outcome.js'
 
 /** Context rows shown at most; the rest is summarised in one line. */
 export const MAX_CONTEXT_ROWS = 100
@@ -15,7 +18,7 @@ export const MAX_CONTEXT_ROWS = 100
 export const MAX_CELL_LENGTH = 1_000
 const MAX_CONTEXT_DEPTH = 4
 
-const HEADINGS: Record<Decision, string> = {
+const HEADINGS: Record<DecisionOutput, string> = {
   approved: '✅ Approved',
   rejected: '❌ Rejected',
   timed_out: '⏱️ Timed out',
@@ -52,7 +55,7 @@ export function renderSummary(action: string, outcome: GateOutcome, context: Rec
   } else {
     lines.push('<table>', '<tr><th align="left">Key</th><th align="left">Value</th></tr>')
     for (const [key, value] of contextRows.slice(0, MAX_CONTEXT_ROWS)) {
-      lines.push(`<tr><td><code>${htmlText(truncate(key))}</code></td><td>${htmlText(truncate(value))}</td></tr>`)
+      lines.push(`<tr><td><code>${htmlText(truncate(key))}</code></td><td>${contextValue(value)}</td></tr>`)
     }
     lines.push('</table>')
     if (contextRows.length > MAX_CONTEXT_ROWS) lines.push(`<p>… and ${contextRows.length - MAX_CONTEXT_ROWS} more entries, not shown.</p>`)
@@ -83,14 +86,19 @@ export async function writeSummary(action: string, outcome: GateOutcome, context
 /** A link only for http(s) URLs (a `javascript:` URL from a hostile server stays plain text). */
 function renderLink(url: string | undefined): string {
   if (!url) return '—'
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    return htmlText(truncate(url))
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return htmlText(truncate(url))
-  return `<a href="${htmlText(parsed.href)}">${htmlText(truncate(url))}</a>`
+  const href = linkableUrl(url)
+  return href && href.length <= MAX_CELL_LENGTH ? link(href) : htmlText(truncate(url))
+}
+
+/** A context value: a link when the whole value is an http(s) URL short enough to show in full, else text. */
+function contextValue(value: string): string {
+  const href = linkableUrl(value)
+  return href && href.length <= MAX_CELL_LENGTH ? link(href) : htmlText(truncate(value))
+}
+
+/** `href` has passed `linkableUrl`; it is escaped for the attribute and shown as the link's text. */
+function link(href: string): string {
+  return `<a href="${htmlText(href)}" rel="noopener noreferrer">${htmlText(href)}</a>`
 }
 
 /** Nested objects become dotted keys (`github.actor`); arrays and deep values are shown as JSON. */

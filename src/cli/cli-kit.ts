@@ -83,11 +83,16 @@ export function parseCommand<O extends Options>(
     io.stdout.write(`${command.help.trim()}\n`)
     return null
   }
-  if (parsed.positionals.length < positionals.min) throw new UsageError(`missing argument`, command.name)
+  if (parsed.positionals.length < positionals.min) throw new UsageError(`missing argument\n${usageLine(command)}`, command.name)
   if (parsed.positionals.length > positionals.max) {
     throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[positionals.max])}`, command.name)
   }
   return { values: parsed.values as ParsedValues<O>, positionals: parsed.positionals }
+}
+
+/** The `Usage: …` line of a command's help. */
+export function usageLine(command: Command): string {
+  return command.help.trim().split('\n')[0]
 }
 
 type ParsedValues<O extends Options> = {

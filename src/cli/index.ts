@@ -3,8 +3,9 @@
  * `approval-gate`: the server, a CI gate, and admin commands. Each command lives in
  * `commands/`; this file only dispatches and turns errors into exit codes.
  */
-import { pathToFileURL } from 'node:url'
-import { realpathSync } from 'node:fs'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { readFileSync, realpathSync } from 'node:fs'
+import { logLine } from '../shared/log-text.js'
 import { CliError, EXIT, line, UsageError, type CliIo, type Command } from './cli-kit.js'
 import { auditExportCommand, auditVerifyCommand } from './commands/audit.js'
 import { decideCommand } from './commands/decide.js'
@@ -39,7 +40,8 @@ Human approval gates for CI and automation.
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-Run "approval-gate <command> --help" for a command's options.
+Run "approval-gate <command> --help" for a command's options, "approval-gate --version" for
+the version.
 
 Exit codes: 0 ok/approved, 1 rejected (request) or tampered (audit verify), 2 timed out,
 3 error, 64 bad command line, 130 cancelled or interrupted.
@@ -53,6 +55,10 @@ admin commands); APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).
 /** Runs one command line; resolves with the exit code. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [first, second] = argv
+  if (first === '--version' || first === '-V' || first === 'version') {
+    io.stdout.write(`approval-gate ${packageVersion()}\n`)
+    return EXIT.ok
+  }
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     io.stdout.write(`${overview().trim()}\n`)
     return first === undefined ? EXIT.usage : EXIT.ok
@@ -83,14 +89,25 @@ function report(error: unknown, io: CliIo): number {
     line(io.stderr, `Run "approval-gate ${error.command ? `${error.command} ` : ''}--help" for usage.`)
     return EXIT.usage
   }
+  // Failure messages may quote server-sent text: one line, never a workflow command.
   if (error instanceof CliError) {
-    line(io.stderr, `approval-gate: ${error.message}`)
+    line(io.stderr, logLine(`approval-gate: ${error.message}`))
     return error.exitCode
   }
   const message = error instanceof Error ? error.message : String(error)
-  line(io.stderr, `approval-gate: unexpected error: ${message}`)
+  line(io.stderr, logLine(`approval-gate: unexpected error: ${message}`))
   if (io.env.APPROVAL_GATE_DEBUG && error instanceof Error && error.stack) line(io.stderr, error.stack)
   return EXIT.error
+}
+
+/** The `version` of the package this CLI belongs to (`lib/cli/` and `src/cli/` are two levels below it). */
+export function packageVersion(): string {
+  try {
+    const manifest = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version?: unknown }
+    return typeof manifest.version === 'string' ? manifest.version : 'unknown'
+  } catch {
+    return 'unknown'
+  }
 }
 
 /** True when this file is the process's entry point (also through the npm bin symlink). */

@@ -5,13 +5,14 @@
  * `ApprovalError` with a code (or a `DOMException` `AbortError` when the caller aborted).
  * The API key never appears in a message.
  */
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import { Agent, request, type Dispatcher } from 'undici'
 import { abortError } from './abort.js'
-import { MAX_TIMER_MS, resolveConnection } from './config.js'
+import { MAX_TIMER_MS, resolveConnection, settingNames, type SettingNames } from './config.js'
 import { ApprovalError, type ApprovalErrorCode } from './errors.js'
-import { excerpt, parsePage, parseRecord, type ApprovalPage } from './record-parsing.js'
-import { parseRetryAfter } from './retry-policy.js'
+import { errorForAnswer } from './http-errors.js'
+import { decodeBody, parseJson, readLimited, type RawResponse } from './http-response.js'
+import { excerpt, parsePage, parseRecord, requireSameAction, type ApprovalPage } from './record-parsing.js'
+import { formatDuration } from '../shared/duration.js'
 import { MAX_TIMEOUT_MS, MAX_WAIT_SECONDS, MIN_TIMEOUT_MS, type ApprovalFilter, type ApprovalRecord, type DecisionVerb } from '../contract/index.js'
 
 export { MAX_WAIT_SECONDS }
@@ -20,8 +21,6 @@ export { MAX_WAIT_SECONDS }
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 /** How long past the asked wait a long-poll may take before we call it lost. */
 export const LONG_POLL_MARGIN_MS = 5_000
-/** Larger answers are refused: no approvals API needs more, and a hostile one could send gigabytes. */
-const MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 const USER_AGENT = 'approval-gate'
 
 let sharedAgent: Agent | undefined
@@ -41,6 +40,8 @@ export interface ApprovalsClientOptions {
   requestTimeoutMs?: number
   /** Mostly for tests; default: the shared keep-alive agent. */
   dispatcher?: Dispatcher
+  /** How error hints name the URL and key settings (e.g. `--api-url`). Default: these options' names. */
+  settingNames?: Partial<SettingNames>
 }
 
 /** Per-call options of every client method. */
@@ -72,102 +73,12 @@ export type ListApprovalsFilter = ApprovalFilter
 /** What `decide()` sends. */
 export type Decision = DecisionVerb
 
-type ResponseHeaders = Record<string, string | string[] | undefined>
-
-interface RawResponse {
-  status: number
-  headers: ResponseHeaders
-  text: string
-}
-
-async function readLimited(body: AsyncIterable<Buffer> & { destroy(): unknown }, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    size += chunk.length
-    if (size > MAX_RESPONSE_BYTES) {
-      body.destroy()
-      throw tooLarge(what)
-    }
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks)
-}
-
-function tooLarge(what: string): ApprovalError {
-  return new ApprovalError('bad_response', `${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`)
-}
-
-const DECODERS: Record<string, (data: Buffer, options: { maxOutputLength: number }) => Buffer> = {
-  gzip: gunzipSync,
-  'x-gzip': gunzipSync,
-  deflate: inflateSync,
-  br: brotliDecompressSync,
-}
-
-/**
- * The body as text. We never ask for compression, but some servers and proxies compress
- * anyway: undoes `Content-Encoding` (within the same size limit, so a small "zip bomb" cannot
- * exhaust memory) and drops a UTF-8 byte-order mark, which `JSON.parse` refuses.
- */
-function decodeBody(raw: Buffer, contentEncoding: string | string[] | undefined, what: string): string {
-  const encodings = (Array.isArray(contentEncoding) ? contentEncoding.join(',') : (contentEncoding ?? ''))
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter((name) => name !== '' && name !== 'identity')
-  let data = raw
-  // Encodings are listed in the order they were applied: undo them last to first.
-  for (const encoding of encodings.reverse()) {
-    const decode = DECODERS[encoding]
-    if (!decode) throw new ApprovalError('bad_response', `${what}: the answer uses content encoding "${excerpt(encoding, 40)}", which this client cannot decode`)
-    try {
-      data = decode(data, { maxOutputLength: MAX_RESPONSE_BYTES })
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(what)
-      throw new ApprovalError('bad_response', `${what}: the answer claims content encoding "${encoding}" but does not decode as such`)
-    }
-  }
-  const text = data.toString('utf8')
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
-}
-
-function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(text) }
-  } catch {
-    return { ok: false }
-  }
-}
-
-/** `{error:{code,message}}` from an error body, or an excerpt of a non-JSON one. */
-function describeErrorBody(text: string): string {
-  const parsed = parseJson(text)
-  if (parsed.ok && typeof parsed.value === 'object' && parsed.value !== null) {
-    const error = (parsed.value as { error?: unknown }).error
-    if (typeof error === 'object' && error !== null) {
-      const { code, message } = error as { code?: unknown; message?: unknown }
-      const parts = [typeof code === 'string' ? code : undefined, typeof message === 'string' ? excerpt(message, 300) : undefined]
-      const said = parts.filter(Boolean).join(': ')
-      if (said) return said
-    }
-    if (typeof error === 'string') return excerpt(error, 300)
-  }
-  return text.trim() === '' ? 'no details given' : `body: ${excerpt(text, 120)}`
-}
-
-/** A record sent along with an error (e.g. `409` carries the current record), if any. */
-function recordInErrorBody(text: string): ApprovalRecord | undefined {
-  const parsed = parseJson(text)
-  if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null) return undefined
-  const body = parsed.value as { approval?: unknown; record?: unknown }
-  for (const candidate of [body.approval, body.record, parsed.value]) {
-    try {
-      return parseRecord(candidate, '')
-    } catch {
-      // not a record: try the next place
-    }
-  }
-  return undefined
+/** What a request carries besides its method and path. */
+interface RequestExtras {
+  body?: unknown
+  headers?: Record<string, string>
+  /** The approval the request is about, for error messages and `ApprovalError.approvalId`. */
+  approvalId?: string
 }
 
 /**
@@ -181,6 +92,7 @@ export class ApprovalsClient {
   // A private field: never shows up in console.log, JSON.stringify or error objects.
   readonly #apiKey: string
   readonly #dispatcher: Dispatcher
+  readonly #names: SettingNames
 
   /** Throws `ApprovalError('invalid_config')` for a bad URL, a missing key or a bad timeout. */
   constructor(options: ApprovalsClientOptions = {}) {
@@ -193,9 +105,13 @@ export class ApprovalsClient {
     }
     this.requestTimeoutMs = Math.min(timeout, MAX_TIMER_MS)
     this.#dispatcher = options.dispatcher ?? sharedDispatcher()
+    this.#names = settingNames(options.settingNames)
   }
 
-  /** `POST /v1/approvals`. Failures other than auth/network/5xx/429 are `create_failed`. */
+  /**
+   * `POST /v1/approvals`. Failures other than auth/network/5xx/429 are `create_failed`; a reused
+   * idempotency key is `idempotency_key_reused`; an answer about another action is `bad_response`.
+   */
   async create(input: CreateApprovalRequest, options: ClientRequestOptions = {}): Promise<ApprovalRecord> {
     const what = `Creating approval "${excerpt(String(input.action), 60)}"`
     const body: Record<string, unknown> = { action: input.action, context: input.context ?? {} }
@@ -207,12 +123,15 @@ export class ApprovalsClient {
     }
     const headers: Record<string, string> = {}
     if (input.idempotencyKey !== undefined) headers['idempotency-key'] = input.idempotencyKey
+    let record: ApprovalRecord
     try {
-      const record = await this.#call('POST', '/v1/approvals', what, options, { body, headers })
-      return parseRecord(record, what, { status: 'pending' })
+      record = parseRecord(await this.#call('POST', '/v1/approvals', what, options, { body, headers }), what, { status: 'pending' })
     } catch (error) {
       throw this.#asCreateFailure(error)
     }
+    // Not a failure to create: an answer about another request must never pass as this one.
+    requireSameAction(record, input.action, what)
+    return record
   }
 
   /** `GET /v1/approvals/{id}`, optionally long-polling with `?wait=`. */
@@ -269,71 +188,24 @@ export class ApprovalsClient {
   }
 
   /** Sends a request and returns the parsed JSON of a 2xx answer; maps everything else to errors. */
-  async #call(
-    method: 'GET' | 'POST',
-    path: string,
-    what: string,
-    options: ClientRequestOptions,
-    extra: { body?: unknown; headers?: Record<string, string>; approvalId?: string },
-  ): Promise<unknown> {
+  async #call(method: 'GET' | 'POST', path: string, what: string, options: ClientRequestOptions, extra: RequestExtras): Promise<unknown> {
     const response = await this.#send(method, path, what, options, extra)
     const { status, text } = response
-    if (status >= 200 && status < 300) {
-      if (text.trim() === '') throw this.#error('bad_response', `${what}: HTTP ${status} with an empty body (expected JSON)`, { status, approvalId: extra.approvalId })
-      const parsed = parseJson(text)
-      if (!parsed.ok) {
-        throw this.#error('bad_response', `${what}: HTTP ${status} but the body is not JSON (${excerpt(text, 80)}). Is ${this.apiUrl} an approvals API?`, {
-          status,
-          approvalId: extra.approvalId,
-        })
-      }
-      return parsed.value
+    if (status < 200 || status >= 300) {
+      throw this.#redacted(errorForAnswer(response, { what, apiUrl: this.apiUrl, path, approvalId: extra.approvalId, names: this.#names }))
     }
-    const said = describeErrorBody(text)
-    const details = { status, approvalId: extra.approvalId }
-    const retryAfterMs = parseRetryAfter(response.headers['retry-after'])
-    let code: ApprovalErrorCode
-    let message: string
-    if (status === 401 || status === 403) {
-      code = 'unauthorized'
-      message =
-        status === 401
-          ? `${what}: ${this.apiUrl} refused the API key (HTTP 401: ${said}). Check apiKey / APPROVAL_GATE_API_KEY and that the key is not revoked`
-          : `${what}: the API key is not allowed to do this (HTTP 403: ${said}). Use a key with the needed scope`
-    } else if (status === 404) {
-      code = 'not_found'
-      message = extra.approvalId
-        ? `${what}: no such approval (HTTP 404: ${said}); it does not exist or belongs to another project`
-        : `${what}: HTTP 404 from ${this.apiUrl}${path.split('?')[0]} (${said}). Check apiUrl`
-    } else if (status === 409) {
-      code = 'conflict'
-      message = `${what}: the approval is no longer pending (HTTP 409: ${said})`
-    } else if (status === 429) {
-      code = 'rate_limited'
-      message = `${what}: rate limited (HTTP 429: ${said})`
-    } else if (status >= 300 && status < 400 && status !== 304) {
-      // Never followed: the Authorization header must not travel to wherever a server points.
-      const location = response.headers.location
-      const target = typeof location === 'string' && location !== '' ? ` to ${excerpt(location, 200)}` : ''
-      code = 'bad_request'
-      message = `${what}: HTTP ${status} redirect${target}, not followed so the API key goes nowhere else. Set apiUrl to the API's final address`
-    } else if (status >= 500) {
-      code = 'server_error'
-      message = `${what}: the API failed (HTTP ${status}: ${said})`
-    } else {
-      code = 'bad_request'
-      message = `${what}: HTTP ${status}: ${said}`
+    if (text.trim() === '') throw this.#error('bad_response', `${what}: HTTP ${status} with an empty body (expected JSON)`, { status, approvalId: extra.approvalId })
+    const parsed = parseJson(text)
+    if (!parsed.ok) {
+      throw this.#error('bad_response', `${what}: HTTP ${status} but the body is not JSON (${excerpt(text, 80)}). Is ${this.apiUrl} an approvals API?`, {
+        status,
+        approvalId: extra.approvalId,
+      })
     }
-    throw this.#error(code, message, { ...details, retryAfterMs, record: status === 409 ? recordInErrorBody(text) : undefined })
+    return parsed.value
   }
 
-  async #send(
-    method: 'GET' | 'POST',
-    path: string,
-    what: string,
-    options: ClientRequestOptions,
-    extra: { body?: unknown; headers?: Record<string, string>; approvalId?: string },
-  ): Promise<RawResponse> {
+  async #send(method: 'GET' | 'POST', path: string, what: string, options: ClientRequestOptions, extra: RequestExtras): Promise<RawResponse> {
     const { signal } = options
     if (signal?.aborted) throw abortError(signal.reason)
     const timeoutMs = Math.min(Math.max(1, options.timeoutMs ?? this.requestTimeoutMs), MAX_TIMER_MS)
@@ -373,7 +245,7 @@ export class ApprovalsClient {
       if (signal?.aborted) throw abortError(signal.reason)
       if (error instanceof ApprovalError) throw error
       if (timedOut) {
-        throw this.#error('network_error', `${what}: no answer from ${this.apiUrl} within ${timeoutMs} ms`, { approvalId: extra.approvalId })
+        throw this.#error('network_error', `${what}: no answer from ${this.apiUrl} within ${formatDuration(timeoutMs)}`, { approvalId: extra.approvalId })
       }
       const reason = error instanceof Error ? `${(error as { code?: unknown }).code ?? error.name}: ${error.message}` : String(error)
       throw this.#error('network_error', `${what}: could not reach ${this.apiUrl} (${reason})`, { approvalId: extra.approvalId, cause: error })
@@ -386,6 +258,12 @@ export class ApprovalsClient {
   /** Builds an error whose message cannot leak the key, even if a hostile server echoed it. */
   #error(code: ApprovalErrorCode, message: string, details: ConstructorParameters<typeof ApprovalError>[2]): ApprovalError {
     return new ApprovalError(code, this.redact(message), details)
+  }
+
+  #redacted(error: ApprovalError): ApprovalError {
+    const message = this.redact(error.message)
+    if (message === error.message) return error
+    return new ApprovalError(error.code, message, { status: error.status, approvalId: error.approvalId, retryAfterMs: error.retryAfterMs, record: error.record })
   }
 
   /** Replaces the API key wherever it appears in `text`. */

@@ -3,6 +3,7 @@
  * defaults, and a clear `invalid_config` error naming the option that is wrong.
  * Messages never contain the API key.
  */
+import { currentAgent } from './agent-scope.js'
 import { ApprovalError } from './errors.js'
 import type { ApprovalProgress, RequireApprovalOptions, WithdrawalResult } from './types.js'
 
@@ -13,6 +14,23 @@ export { DEFAULT_API_URL, DEFAULT_POLL_INTERVAL_MS, DEFAULT_TIMEOUT_MS, MAX_CONT
 export const MAX_ACTION_LENGTH = MAX_ACTION_CHARS
 /** Longest delay a single Node timer can hold. */
 export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * How the caller names the API URL and key settings, so hints speak its vocabulary:
+ * `--api-url` in the CLI, the `api-url` input in the action, `apiUrl` in the library.
+ */
+export interface SettingNames {
+  apiUrl: string
+  apiKey: string
+}
+
+/** The library's own names (the options of `requireApproval` and `ApprovalsClient`). */
+export const LIBRARY_SETTING_NAMES: SettingNames = { apiUrl: 'apiUrl (or APPROVAL_GATE_API_URL)', apiKey: 'apiKey (or APPROVAL_GATE_API_KEY)' }
+
+/** Keys our server issues start with this; JamJet Cloud's never do. */
+export const SELF_HOSTED_KEY_PREFIX = 'agk_'
+/** Default budget for reaching the API at all (see `connectTimeoutMs`). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
 
 /** Where and how to reach an approvals API. */
 export interface ApiConnection {
@@ -27,6 +45,8 @@ export interface ResolvedApprovalOptions extends ApiConnection {
   context: Record<string, unknown>
   timeoutMs: number
   pollIntervalMs: number
+  connectTimeoutMs: number
+  names: SettingNames
   agent?: string
   idempotencyKey?: string
   signal?: AbortSignal
@@ -51,19 +71,25 @@ const PRINTABLE = /^[^\p{Cc}]+$/u
 
 /** Validates and normalises an API base URL (http or https only; a trailing slash is harmless). */
 export function normaliseApiUrl(raw: string, source = 'apiUrl'): string {
+  const text = raw.trim()
+  // `127.0.0.1:8080` or `approvals.example.com` parse as a URL with a made-up scheme (or not at all).
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text) && /^[\w.-]+(:\d+)?(\/.*)?$/.test(text)) {
+    const host = text.replace(/\/.*$/, '')
+    const scheme = /^(localhost|127\.|\[::1\])/i.test(host) ? 'http' : 'https'
+    throw invalid(`${source} needs a scheme: use ${scheme}://${excerptUrl(text)}`)
+  }
   let url: URL
   try {
-    url = new URL(raw.trim())
+    url = new URL(text)
   } catch {
     // Echo it without any `user:password@` part: it is often a secret.
-    const shown = raw.slice(0, 200).replace(/\/\/[^/?#]*@/, '//…@')
-    throw invalid(`${source} is not a valid URL: "${shown}". Use something like https://approvals.example.com`)
+    throw invalid(`${source} is not a valid URL: "${excerptUrl(raw)}". Use something like https://approvals.example.com`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw invalid(`${source} must use http or https, not "${url.protocol.replace(/:$/, '')}"`)
   }
   if (url.username || url.password) {
-    throw invalid(`${source} must not contain credentials; pass the API key as apiKey instead`)
+    throw invalid(`${source} must not contain credentials; pass the API key separately`)
   }
   if (url.search || url.hash) {
     throw invalid(`${source} must not contain a query string or fragment`)
@@ -71,19 +97,41 @@ export function normaliseApiUrl(raw: string, source = 'apiUrl'): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
 }
 
+/** The URL without anything after 200 characters and without a `user:password@` part. */
+function excerptUrl(raw: string): string {
+  return raw.slice(0, 200).replace(/\/\/[^/?#]*@/, '//…@')
+}
+
+/** Completes partial setting names with the library's. */
+export function settingNames(names: Partial<SettingNames> | undefined): SettingNames {
+  return { ...LIBRARY_SETTING_NAMES, ...names }
+}
+
 /**
  * The API URL and key: explicit options, then `APPROVAL_GATE_API_URL`/`_KEY`, then
- * `JAMJET_API_URL`/`_KEY`; the URL defaults to JamJet Cloud. Throws `invalid_config`.
+ * `JAMJET_API_URL`/`_KEY`; the URL defaults to JamJet Cloud, except for a self-hosted key
+ * (`agk_…`), which is never sent there. Throws `invalid_config` naming the setting (`names`).
  */
-export function resolveConnection(options: { apiUrl?: string; apiKey?: string }, env: Env = process.env): ApiConnection {
+export function resolveConnection(
+  options: { apiUrl?: string; apiKey?: string; settingNames?: Partial<SettingNames> },
+  env: Env = process.env,
+): ApiConnection {
+  const names = settingNames(options.settingNames)
   if (options.apiUrl !== undefined && typeof options.apiUrl !== 'string') throw invalid('apiUrl must be a string')
   if (options.apiKey !== undefined && typeof options.apiKey !== 'string') throw invalid('apiKey must be a string')
   const urlSource =
-    firstSet(options.apiUrl) !== undefined ? 'apiUrl' : firstSet(env.APPROVAL_GATE_API_URL) !== undefined ? 'APPROVAL_GATE_API_URL' : 'JAMJET_API_URL'
-  const apiUrl = normaliseApiUrl(firstSet(options.apiUrl, env.APPROVAL_GATE_API_URL, env.JAMJET_API_URL) ?? DEFAULT_API_URL, urlSource)
+    firstSet(options.apiUrl) !== undefined ? names.apiUrl : firstSet(env.APPROVAL_GATE_API_URL) !== undefined ? 'APPROVAL_GATE_API_URL' : 'JAMJET_API_URL'
+  const configuredUrl = firstSet(options.apiUrl, env.APPROVAL_GATE_API_URL, env.JAMJET_API_URL)
+  const apiUrl = normaliseApiUrl(configuredUrl ?? DEFAULT_API_URL, urlSource)
   const apiKey = firstSet(options.apiKey, env.APPROVAL_GATE_API_KEY, env.JAMJET_API_KEY)?.trim()
   if (apiKey === undefined) {
-    throw invalid('No API key: pass apiKey, or set APPROVAL_GATE_API_KEY (or JAMJET_API_KEY)')
+    throw invalid(`No API key: set ${names.apiKey} (or JAMJET_API_KEY)`)
+  }
+  if (configuredUrl === undefined && apiKey.startsWith(SELF_HOSTED_KEY_PREFIX)) {
+    throw invalid(
+      `No API URL for a self-hosted key (${SELF_HOSTED_KEY_PREFIX}…): set ${names.apiUrl} to your approval-gate server, e.g. https://approvals.example.com. ` +
+        `The key is not sent to JamJet Cloud (${DEFAULT_API_URL}), the default without an URL`,
+    )
   }
   if (!HEADER_SAFE.test(apiKey)) {
     throw invalid('The API key contains characters that cannot be sent in an HTTP header (spaces inside are fine, line breaks and non-ASCII are not)')
@@ -143,11 +191,14 @@ export function resolveApprovalOptions(action: unknown, options: RequireApproval
   }
   return {
     ...resolveConnection(options, env),
+    names: settingNames(options.settingNames),
     action,
     context: validateContext(options.context),
     timeoutMs: positiveDuration(options.timeoutMs, 'timeoutMs', DEFAULT_TIMEOUT_MS),
     pollIntervalMs: positiveDuration(options.pollIntervalMs, 'pollIntervalMs', DEFAULT_POLL_INTERVAL_MS, MAX_TIMER_MS),
-    agent: optionalText(options.agent, 'agent', PRINTABLE, 'characters without control characters'),
+    connectTimeoutMs: positiveDuration(options.connectTimeoutMs, 'connectTimeoutMs', DEFAULT_CONNECT_TIMEOUT_MS, MAX_TIMER_MS),
+    // An explicit agent wins; otherwise the innermost withAgent() scope around the call.
+    agent: optionalText(options.agent ?? currentAgent(), 'agent', PRINTABLE, 'characters without control characters'),
     idempotencyKey: optionalText(options.idempotencyKey, 'idempotencyKey', HEADER_SAFE, 'printable ASCII characters'),
     signal: options.signal,
     onProgress: options.onProgress,

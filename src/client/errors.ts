@@ -1,23 +1,26 @@
 /**
- * Errors thrown by `requireApproval`. Callers branch on the class or on `code`,
+ * Errors thrown by the core. All extend `ApprovalGateError` and carry a stable `code`
+ * (listed once in `src/contract/client-errors.ts`); callers branch on the class or on `code`,
  * never on message text (the way undici's errors work).
  */
+import type { ApprovalErrorCode, ClientErrorCode } from '../contract/index.js'
+import { formatDuration } from '../shared/duration.js'
 import type { ApprovalRecord } from './types.js'
 
-/** Machine-readable reasons for an `ApprovalError`. */
-export type ApprovalErrorCode =
-  | 'invalid_config' // bad option: missing key, malformed URL, bad context, bad timeout
-  | 'unauthorized' // 401/403: missing, unknown or revoked API key
-  | 'not_found' // 404: unknown approval id (or another project's)
-  | 'create_failed' // the approval could not be created (4xx on create, or no id back)
-  | 'bad_request' // another 4xx the server explained
-  | 'bad_response' // a 2xx that is not JSON or lacks the expected fields
-  | 'unknown_status' // a status this client does not know
-  | 'cancelled' // the request was withdrawn on the server (status `cancelled`)
-  | 'conflict' // 409: decide/cancel on an approval that is no longer pending (`record` holds it)
-  | 'rate_limited' // 429 (`retryAfterMs` when the server said); `requestApproval` retries it
-  | 'server_error' // 5xx (`retryAfterMs` when the server said); `requestApproval` retries it, 3 in a row end the wait
-  | 'network_error' // no answer: connection refused/reset, DNS, or the per-request timeout; retried by `requestApproval`
+export type { ApprovalErrorCode, ClientErrorCode } from '../contract/index.js'
+
+/** The base of every error the core throws (aborts are the web-standard `AbortError` instead). */
+export class ApprovalGateError extends Error {
+  readonly code: ClientErrorCode
+  readonly approvalId?: string
+
+  constructor(code: ClientErrorCode, message: string, approvalId?: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'ApprovalGateError'
+    this.code = code
+    this.approvalId = approvalId
+  }
+}
 
 /** Extra facts an `ApprovalError` may carry. */
 export interface ApprovalErrorDetails {
@@ -31,28 +34,26 @@ export interface ApprovalErrorDetails {
 }
 
 /** Anything that is neither a decision nor a timeout: configuration, auth, 4xx, malformed responses. */
-export class ApprovalError extends Error {
-  readonly code: ApprovalErrorCode
+export class ApprovalError extends ApprovalGateError {
+  declare readonly code: ApprovalErrorCode
   /** HTTP status when the error came from a response. */
   readonly status?: number
-  readonly approvalId?: string
   readonly retryAfterMs?: number
   readonly record?: ApprovalRecord
 
   constructor(code: ApprovalErrorCode, message: string, details: ApprovalErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause })
+    super(code, message, details.approvalId, details.cause === undefined ? undefined : { cause: details.cause })
     this.name = 'ApprovalError'
-    this.code = code
     this.status = details.status
-    this.approvalId = details.approvalId
     this.retryAfterMs = details.retryAfterMs
     this.record = details.record
   }
 }
 
-/** A person rejected the request. `reason` is the note they entered, if any. */
-export class ApprovalRejected extends Error {
-  readonly approvalId: string
+/** A person rejected the request (`code` `'rejected'`). `reason` is the note they entered, if any. */
+export class ApprovalRejected extends ApprovalGateError {
+  declare readonly code: 'rejected'
+  declare readonly approvalId: string
   readonly reason?: string
   /** Who rejected it, when the server says (our server's `decided_by`). */
   readonly decidedBy?: string
@@ -61,9 +62,8 @@ export class ApprovalRejected extends Error {
   readonly record?: ApprovalRecord
 
   constructor(approvalId: string, reason?: string, decidedBy?: string, record?: ApprovalRecord) {
-    super(`Approval ${approvalId} was rejected${decidedBy ? ` by ${decidedBy}` : ''}${reason ? `: ${reason}` : ''}`)
+    super('rejected', `Approval ${approvalId} was rejected${decidedBy ? ` by ${decidedBy}` : ''}${reason ? `: ${reason}` : ''}`, approvalId)
     this.name = 'ApprovalRejected'
-    this.approvalId = approvalId
     this.reason = reason
     this.decidedBy = decidedBy
     this.record = record
@@ -71,27 +71,27 @@ export class ApprovalRejected extends Error {
 }
 
 /**
- * No decision before the deadline (`cause` undefined, or `'expired'` when the server expired it),
- * or the API answered 5xx three times in a row (`cause === 'server_error'`).
+ * No decision before the deadline (`code` `'timed_out'`; `cause` undefined, or `'expired'` when
+ * the server expired it), or the API answered 5xx three times in a row (`cause === 'server_error'`).
  */
-export class ApprovalTimeout extends Error {
-  readonly approvalId?: string
+export class ApprovalTimeout extends ApprovalGateError {
+  declare readonly code: 'timed_out'
   readonly timeoutMs: number
   declare readonly cause?: 'server_error' | 'expired'
 
   constructor(timeoutMs: number, approvalId?: string, cause?: 'server_error' | 'expired') {
-    super(
-      cause === 'server_error'
-        ? `Approval${approvalId ? ` ${approvalId}` : ''} failed: the API answered 5xx three times in a row`
-        : cause === 'expired'
-          ? `Approval ${approvalId} expired on the server before anyone decided`
-          : `Approval${approvalId ? ` ${approvalId}` : ''} timed out after ${timeoutMs} ms without a decision`,
-    )
+    super('timed_out', timeoutMessage(timeoutMs, approvalId, cause), approvalId)
     this.name = 'ApprovalTimeout'
     this.timeoutMs = timeoutMs
-    this.approvalId = approvalId
     if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, enumerable: false, writable: false })
   }
+}
+
+function timeoutMessage(timeoutMs: number, approvalId: string | undefined, cause: 'server_error' | 'expired' | undefined): string {
+  const subject = `Approval${approvalId ? ` ${approvalId}` : ''}`
+  if (cause === 'server_error') return `${subject} failed: the API answered 5xx three times in a row`
+  if (cause === 'expired') return `${subject} expired on the server before anyone decided`
+  return `${subject} timed out after ${formatDuration(timeoutMs)} without a decision`
 }
 
 /** JamJet SDK names, for drop-in migration from `@jamjet/cloud`. */

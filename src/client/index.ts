@@ -9,6 +9,7 @@ export type { ApprovalsClientOptions, ClientRequestOptions, CreateApprovalReques
 export type { ApprovalPage } from './record-parsing.js'
 export {
   DEFAULT_API_URL,
+  DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_TIMEOUT_MS,
   MAX_ACTION_LENGTH,
@@ -17,8 +18,9 @@ export {
   resolveApprovalOptions,
   resolveConnection,
 } from './config.js'
-export type { ApiConnection, ResolvedApprovalOptions } from './config.js'
+export type { ApiConnection, ResolvedApprovalOptions, SettingNames } from './config.js'
 export { withdrawRequest, WITHDRAW_BOUND_MS } from './withdraw.js'
-export { ApprovalError, ApprovalRejected, ApprovalTimeout, JamjetApprovalRejected, JamjetApprovalTimeout } from './errors.js'
-export type { ApprovalErrorCode, ApprovalErrorDetails } from './errors.js'
+export { currentAgent, withAgent } from './agent-scope.js'
+export { ApprovalError, ApprovalGateError, ApprovalRejected, ApprovalTimeout, JamjetApprovalRejected, JamjetApprovalTimeout } from './errors.js'
+export type { ApprovalErrorCode, ApprovalErrorDetails, ClientErrorCode } from './errors.js'
 export type { ApprovalProgress, ApprovalRecord, ApprovalStatus, RequireApprovalOptions, WithdrawalResult } from './types.js'

@@ -72,3 +72,17 @@ export function parsePage(body: unknown, what: string): ApprovalPage {
     next_cursor: typeof cursor === 'string' && cursor !== '' ? cursor : null,
   }
 }
+
+/**
+ * Throws `bad_response` when the record names an action other than the one asked for: a reused
+ * idempotency key, a confused proxy or a hostile server must not pass one request's approval
+ * off as another's. JamJet may omit `action`; then there is nothing to compare.
+ */
+export function requireSameAction(record: ApprovalRecord, action: string, what: string): void {
+  if (record.action === undefined || record.action === action) return
+  throw new ApprovalError(
+    'bad_response',
+    `${what}: the server answered with approval ${excerpt(record.id, 80)} for action "${excerpt(record.action, 80)}", not "${excerpt(action, 80)}"; refusing it`,
+    { approvalId: record.id },
+  )
+}

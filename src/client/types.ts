@@ -1,6 +1,7 @@
 /** Public types of the polling core. */
 
 import type { ApprovalRecord } from '../contract/index.js'
+import type { SettingNames } from './config.js'
 
 export type { ApprovalRecord, ApprovalStatus } from '../contract/index.js'
 
@@ -31,6 +32,14 @@ export interface RequireApprovalOptions {
   apiUrl?: string
   /** Bearer API key. Default: `APPROVAL_GATE_API_KEY`, then `JAMJET_API_KEY`. */
   apiKey?: string
+  /**
+   * How long to keep trying to reach an API that never answered the create (refused, DNS,
+   * unroutable, silent) before failing with `ApprovalError('unreachable')`. Default 30_000.
+   * Once the API has answered, only `timeoutMs` counts.
+   */
+  connectTimeoutMs?: number
+  /** How error hints name the URL and key settings (the CLI passes `--api-url`/`--api-key`). Default: these options' names. */
+  settingNames?: Partial<SettingNames>
   /** Who is asking (shown on the card). */
   agent?: string
   /** Sent as `Idempotency-Key` on create; generated once per call when absent. */

@@ -20,6 +20,11 @@ export const MAX_AGENT_CHARS = 200
 export const MAX_REASON_CHARS = 2_000
 /** Longest `Idempotency-Key` header. */
 export const MAX_IDEMPOTENCY_KEY_CHARS = 200
+/**
+ * How long an `Idempotency-Key` stays bound to its request (24 h): a repeat within it answers
+ * the original record, or `422` when the request differs; after it the key starts a new approval.
+ */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1_000
 /** Longest id accepted in a path (ours are ~26 characters). */
 export const MAX_ID_CHARS = 200
 

@@ -14,6 +14,7 @@ import { MAX_BODY_BYTES, MAX_ID_CHARS } from './http/input-rules.js'
 import { buildStrictBodyValidator } from './http/validator.js'
 import { LongPolls } from './approvals/long-poll.js'
 import { approvalRoutes } from './http/approval-routes.js'
+import { DEFAULT_CREATE_RATE_LIMIT, type RateLimit } from './http/create-rate-limit.js'
 import { auditRoutes } from './http/audit-routes.js'
 import type { Store } from './store/types.js'
 
@@ -34,6 +35,8 @@ export interface AppDeps {
   bodyLimit?: number
   /** Serve on this (already listening) node server instead of one Fastify creates. */
   serverFactory?: FastifyServerFactory<Server>
+  /** Creates per API key (default 600 a minute); `null` turns the limit off. */
+  createRateLimit?: RateLimit | null
   /** The dashboard's audit-verification reuse (default 60 s while the chain head is unchanged). */
   auditVerification?: AuditVerificationCacheOptions
   /** How long a decided card stays on the dashboard's live home page (default 6 s); tests shorten it. */
@@ -89,7 +92,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       addApiKeyAuth(api, deps.store)
-      await api.register(approvalRoutes, { store: deps.store, approvals: deps.approvals, longPolls, publicUrl })
+      await api.register(approvalRoutes, {
+        store: deps.store,
+        approvals: deps.approvals,
+        longPolls,
+        publicUrl,
+        createRateLimit: deps.createRateLimit === undefined ? DEFAULT_CREATE_RATE_LIMIT : deps.createRateLimit,
+      })
       await api.register(auditRoutes, { store: deps.store })
     },
     { prefix: '/v1' },

@@ -47,6 +47,8 @@ export interface StartServerOptions {
   logger?: boolean
   /** Trust `X-Forwarded-*` headers (see `AppDeps.trustProxy`). Default false. */
   trustProxy?: AppDeps['trustProxy']
+  /** Creates per API key (see `AppDeps.createRateLimit`); default 600 a minute, `null` for none. */
+  createRateLimit?: AppDeps['createRateLimit']
   /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
   store?: Store
   /** How long a decided card stays on the dashboard's live home page (see `AppDeps`). Default 6 s. */
@@ -104,6 +106,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       publicUrl,
       logger: options.logger ?? false,
       trustProxy: options.trustProxy,
+      createRateLimit: options.createRateLimit,
       resolvedCardLingerMs: options.resolvedCardLingerMs,
       serverFactory: (handler) => {
         handle = handler
@@ -113,7 +116,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await app.ready()
     const started = app
     logNotifierError = (error, what) => started.log.warn({ err: error }, what)
-    expiry = new ExpiryTimer(store, notifier, { onError: (error) => started.log.error({ err: error }, 'expiry sweep failed') })
+    expiry = new ExpiryTimer(approvals, { onError: (error) => started.log.error({ err: error }, 'expiry sweep failed') })
     await expiry.start()
     app.log.info({ url, publicUrl }, 'approval-gate server listening')
 

@@ -14,39 +14,44 @@ import {
   type ApprovalProgress,
   type WithdrawalResult,
 } from '../../client/index.js'
+import { hostname, userInfo } from 'node:os'
 import { formatDuration, InvalidDurationError, parseDuration } from '../../shared/duration.js'
-import { oneLine } from '../../shared/log-text.js'
+import { logLine } from '../../shared/log-text.js'
 import { EXIT, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
-import { API_FLAGS, API_HELP, apiConnection } from './api-flags.js'
+import { API_FLAGS, apiConnection, apiHelp, CLI_SETTING_NAMES } from './api-flags.js'
 
 /** Spacing of "still waiting" lines on stderr. */
 const WAITING_LOG_EVERY_MS = 30_000
+
+const REQUEST_USAGE =
+  'Usage: approval-gate request ACTION [--context JSON] [--timeout 10m] [--agent NAME] [--api-url URL] [--api-key KEY]'
 
 export const requestCommand: Command = {
   name: 'request',
   summary: 'ask for approval and wait (exit 0 approved, 1 rejected, 2 timed out)',
   help: `
-Usage: approval-gate request ACTION [--context JSON] [--timeout 10m] [--agent NAME] [--api-url URL] [--api-key KEY]
+${REQUEST_USAGE}
 
 Asks for approval of ACTION and waits for a person to decide in the dashboard.
 
 Exit codes:
   0    approved (stdout: the approval id)
-  1    rejected (stdout: the reason, if one was given)
+  1    rejected (stdout: the reason, if one was given, on one line)
   2    timed out: no decision in time, or the server expired the request
-  3    error: bad key, unreachable server after retries, repeated 5xx, bad answer
+  3    error: bad key, unreachable server, repeated 5xx, bad or unprovable answer
   64   bad command line
   130  cancelled: interrupted by SIGINT/SIGTERM (the request is withdrawn first), or
        withdrawn on the server
 
 Options:
-  --context JSON        a JSON object shown to the approver (default {})
-  --timeout DURATION    how long to wait: 90 (seconds), 500ms, 30s, 10m, 1h30m (default 1h)
-  --agent NAME          who is asking, shown on the card
-  --idempotency-key K   reuse the same approval when the command is retried with the same K
-  --poll-interval DUR   spacing of checks against a server without long-poll (default 5s)
-${API_HELP}
-  -h, --help            show this help
+  --context JSON            a JSON object shown to the approver (default {})
+  --timeout DURATION        how long to wait: 90 (seconds), 500ms, 30s, 10m, 1h30m (default 1h)
+  --connect-timeout DUR     give up when the server cannot be reached at all (default 30s)
+  --agent NAME              who is asking, shown on the card (default cli:<user>@<host>)
+  --idempotency-key K       reuse the same approval when the command is retried with the same K
+  --poll-interval DUR       spacing of checks against a server without long-poll (default 5s)
+${apiHelp(28)}
+  -h, --help                show this help
 `,
   async run(args, io) {
     const parsed = parseCommand(
@@ -57,6 +62,7 @@ ${API_HELP}
         ...API_FLAGS,
         context: { type: 'string', short: 'c' },
         timeout: { type: 'string', short: 't' },
+        'connect-timeout': { type: 'string' },
         agent: { type: 'string' },
         'idempotency-key': { type: 'string' },
         'poll-interval': { type: 'string' },
@@ -67,8 +73,9 @@ ${API_HELP}
     const { values } = parsed
     const action = checkAction(parsed.positionals[0])
     const context = parseContext(values.context)
-    const timeoutMs = values.timeout === undefined ? undefined : duration('--timeout', values.timeout)
-    const pollIntervalMs = values['poll-interval'] === undefined ? undefined : duration('--poll-interval', values['poll-interval'])
+    const timeoutMs = optionalDuration('--timeout', values.timeout)
+    const pollIntervalMs = optionalDuration('--poll-interval', values['poll-interval'])
+    const connectTimeoutMs = optionalDuration('--connect-timeout', values['connect-timeout'])
 
     // SIGINT/SIGTERM withdraw the request, then exit 130.
     const controller = new AbortController()
@@ -76,30 +83,28 @@ ${API_HELP}
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
     let withdrawal: Promise<WithdrawalResult> | undefined
+    const progress = progressLogger(io)
     try {
       const record = await requestApproval(action, {
         ...apiConnection(values, io.env),
+        settingNames: CLI_SETTING_NAMES,
         context,
         timeoutMs,
         pollIntervalMs,
-        agent: values.agent,
+        connectTimeoutMs,
+        agent: values.agent ?? defaultAgent(),
         idempotencyKey: values['idempotency-key'],
         signal: controller.signal,
-        onProgress: progressLogger(io),
+        onProgress: progress.onProgress,
         onWithdraw: (promise) => {
           withdrawal = promise
         },
       })
       say(io, `approval-gate: approved${record.decided_by ? ` by ${record.decided_by}` : ''}${record.reason ? `: ${record.reason}` : ''}`)
-      line(io.stdout, record.id)
+      line(io.stdout, logLine(record.id))
       return EXIT.ok
     } catch (error) {
-      if (controller.signal.aborted) {
-        say(io, 'approval-gate: interrupted; withdrawing the request…')
-        const result = await withdrawal
-        if (result === 'failed') say(io, 'approval-gate: the request could not be withdrawn; it stays pending until it expires')
-        return EXIT.interrupted
-      }
+      if (controller.signal.aborted) return reportInterrupted(io, progress.created(), withdrawal)
       return reportFailure(io, error)
     } finally {
       process.off('SIGINT', onSignal)
@@ -108,16 +113,41 @@ ${API_HELP}
   },
 }
 
-/** One line on stderr; server-sent text in it cannot start another line or send escape sequences. */
+/** After SIGINT/SIGTERM: says what became of the request (withdrawal is only claimed for one that exists). */
+async function reportInterrupted(io: CliIo, created: boolean, withdrawal: Promise<WithdrawalResult> | undefined): Promise<number> {
+  if (created) say(io, 'approval-gate: interrupted; withdrawing the request…')
+  const result = await withdrawal
+  if (created) {
+    if (result === 'failed') say(io, 'approval-gate: the request could not be withdrawn; it stays pending until it expires')
+  } else if (result === 'withdrawn') {
+    say(io, 'approval-gate: interrupted; the request that was being created was withdrawn')
+  } else if (result === 'failed') {
+    say(io, 'approval-gate: interrupted while creating the request; the server did not answer, so if it was created it stays pending until it expires')
+  } else {
+    say(io, 'approval-gate: interrupted before any request was created')
+  }
+  return EXIT.interrupted
+}
+
+/** `cli:<user>@<host>`, so cards from different machines and people can be told apart. */
+export function defaultAgent(): string | undefined {
+  try {
+    return logLine(`cli:${userInfo().username}@${hostname()}`).slice(0, MAX_ACTION_LENGTH)
+  } catch {
+    return undefined // no user entry (some containers): the server shows no agent
+  }
+}
+
+/** One line on stderr; server-sent text in it cannot start another line, a workflow command or an escape sequence. */
 function say(io: CliIo, text: string): void {
-  line(io.stderr, oneLine(text))
+  line(io.stderr, logLine(text))
 }
 
 /** Maps the core's errors onto exit codes, explaining each on stderr. */
 function reportFailure(io: CliIo, error: unknown): number {
   if (error instanceof ApprovalRejected) {
     say(io, `approval-gate: ${error.message}`)
-    if (error.reason) line(io.stdout, error.reason)
+    if (error.reason) line(io.stdout, logLine(error.reason))
     return EXIT.rejected
   }
   if (error instanceof ApprovalTimeout) {
@@ -138,11 +168,13 @@ function reportFailure(io: CliIo, error: unknown): number {
 }
 
 /** Progress lines on stderr: created (with the link), a waiting line every 30 s, retries, decided. */
-function progressLogger(io: CliIo): (event: ApprovalProgress) => void {
+function progressLogger(io: CliIo): { onProgress: (event: ApprovalProgress) => void; created: () => boolean } {
   let lastWaitingLog = 0
-  return (event) => {
+  let created = false
+  const onProgress = (event: ApprovalProgress): void => {
     switch (event.type) {
       case 'created':
+        created = true
         say(io, `approval-gate: waiting for approval ${event.approvalId}${event.url ? ` — decide at ${event.url}` : ''}`)
         lastWaitingLog = Date.now()
         break
@@ -159,6 +191,7 @@ function progressLogger(io: CliIo): (event: ApprovalProgress) => void {
         break
     }
   }
+  return { onProgress, created: () => created }
 }
 
 function parseContext(text: string | undefined): Record<string, unknown> {
@@ -183,7 +216,8 @@ function checkAction(action: string): string {
   return action
 }
 
-function duration(flag: string, text: string): number {
+function optionalDuration(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
   try {
     return parseDuration(text)
   } catch (error) {

@@ -1,5 +1,6 @@
 /** `approval-gate serve`: runs the approvals server until SIGTERM/SIGINT. */
 import { seedFirstRun, type FirstRun } from '../../server/admin/bootstrap.js'
+import { parseRateLimit, type RateLimit } from '../../server/http/create-rate-limit.js'
 import { startServer } from '../../server/server.js'
 import { isStoreError } from '../../server/store/index.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
@@ -26,6 +27,10 @@ Options:
                       (env APPROVAL_GATE_PUBLIC_URL, default http://HOST:PORT)
   --trust-proxy VAL   trust X-Forwarded-* from a reverse proxy: "true", or its addresses/CIDRs
                       comma-separated (env APPROVAL_GATE_TRUST_PROXY, default off)
+  --create-rate-limit RATE
+                      approvals one API key may create: N/s, N/min or N/h, or off
+                      (env APPROVAL_GATE_CREATE_RATE_LIMIT, default 600/min); over it the
+                      API answers 429 with Retry-After
   --quiet             no request logs (JSON lines on stdout)
   -h, --help          show this help
 `,
@@ -40,6 +45,7 @@ Options:
         ...STORE_FLAGS,
         'public-url': { type: 'string' },
         'trust-proxy': { type: 'string' },
+        'create-rate-limit': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
       },
       { min: 0, max: 0 },
@@ -50,6 +56,7 @@ Options:
     const host = flagOrEnv(values.host, io.env, 'APPROVAL_GATE_HOST', '127.0.0.1')!
     const publicUrl = parsePublicUrl(flagOrEnv(values['public-url'], io.env, 'APPROVAL_GATE_PUBLIC_URL'))
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
+    const createRateLimit = parseCreateRateLimit(flagOrEnv(values['create-rate-limit'], io.env, 'APPROVAL_GATE_CREATE_RATE_LIMIT'))
     const location = storeLocationOf(values, io.env, 'serve')
 
     const store = await openStoreAt(location)
@@ -67,7 +74,7 @@ Options:
     }
     let server
     try {
-      server = await startServer({ ...location, host, port, publicUrl, store, logger: !values.quiet, trustProxy })
+      server = await startServer({ ...location, host, port, publicUrl, store, logger: !values.quiet, trustProxy, createRateLimit })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)
@@ -101,6 +108,16 @@ function parsePublicUrl(text: string | undefined): string | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--public-url must start with http:// or https://`, 'serve')
   return text.replace(/\/+$/, '')
+}
+
+/** `undefined`: the server's default. */
+function parseCreateRateLimit(text: string | undefined): RateLimit | null | undefined {
+  if (text === undefined) return undefined
+  try {
+    return parseRateLimit(text)
+  } catch (error) {
+    throw new UsageError(`--create-rate-limit: ${(error as Error).message}`, 'serve')
+  }
 }
 
 function parseTrustProxy(text: string | undefined): boolean | string | undefined {

@@ -31,12 +31,21 @@ export interface Actor {
   label: string
   /** The member's linked GitHub login, for the self-approval rule. */
   githubLogin?: string | null
+  /** The API key's id, when an API key acts: a key may not decide what it requested. */
+  keyId?: string | null
 }
+
+/**
+ * Why the self-approval rule refused a decider: `requesting_key` — the API key that created
+ * the request (always refused); `run_actor` — the project blocks self-approval and the run's
+ * `actor` or `triggering_actor` is the member's linked GitHub login (`login`).
+ */
+export type SelfApprovalRule = 'requesting_key' | 'run_actor'
 
 export type DecideOutcome =
   | ChangeResult
-  /** The project's self-approval rule refused this actor; nothing was written. */
-  | { changed: false; refused: 'self_approval'; approval: Approval }
+  /** The self-approval rule refused this actor; nothing was written. */
+  | { changed: false; refused: 'self_approval'; rule: SelfApprovalRule; login?: string; approval: Approval }
 
 export interface CreateApprovalInput {
   action: string
@@ -46,12 +55,39 @@ export interface CreateApprovalInput {
   timeout_ms?: number
   idempotency_key?: string | null
   requested_by: string
+  /** The API key that asks (so it cannot decide its own request). */
+  requested_by_key_id?: string | null
+}
+
+/**
+ * A request the approval service refuses, with a stable `code`: `invalid_request` (a name or
+ * reason breaks the text rules; the message names the field) or `idempotency_key_reused`
+ * (the key is bound to a different request). Nothing was written.
+ */
+export class ApprovalRuleError extends Error {
+  constructor(
+    readonly code: 'invalid_request' | 'idempotency_key_reused',
+    message: string,
+  ) {
+    super(message)
+    this.name = 'ApprovalRuleError'
+  }
 }
 
 export interface ApprovalService {
+  /** @throws ApprovalRuleError for a bad name or a reused idempotency key. */
   create(project: Project, input: CreateApprovalInput): Promise<{ approval: Approval; created: boolean }>
-  /** `null`: no such approval in this project. */
+  /** `null`: no such approval in this project. @throws ApprovalRuleError for a bad reason. */
   decide(project: Project, approvalId: string, input: { decision: Decision; reason: string | null; actor: Actor }): Promise<DecideOutcome | null>
-  /** `timedOut`: the requester gave up at its deadline; recorded as expired (audit `timed_out`). */
+  /** `timedOut`: the requester gave up at its deadline; recorded as expired (audit `timed_out`). @throws ApprovalRuleError for a bad reason. */
   cancel(project: Project, approvalId: string, input: { reason: string | null; actor: Actor; timedOut?: boolean }): Promise<ChangeResult | null>
+  /**
+   * Expires every approval due at `now`, in bounded batches that each commit on their own,
+   * yielding to the event loop between them; publishes each expiry. Returns how many expired.
+   */
+  expireDue(now?: Date): Promise<number>
+  /** Earliest deadline among pending approvals (for the expiry timer). */
+  nextExpiry(): Promise<string | null>
+  /** Deletes what has outlived its use (idempotency keys past 24 h); returns how many rows went. */
+  pruneExpired(now?: Date): Promise<number>
 }

@@ -1,9 +1,10 @@
 /**
- * Expires pending approvals at their `expires_at` with a single timer, armed at the store's
- * earliest deadline and re-armed when an earlier one is created. Never one timer per approval.
+ * Expires pending approvals at their `expires_at` with a single timer, armed at the earliest
+ * deadline and re-armed when an earlier one is created. Never one timer per approval. It
+ * writes nothing itself: each sweep is the approval service's `expireDue` (bounded batches),
+ * and every few minutes its `pruneExpired` (idempotency keys past 24 h).
  */
-import type { Notifier } from './contracts.js'
-import type { Store } from '../store/types.js'
+import type { ApprovalService } from './contracts.js'
 
 /**
  * Longest single sleep. Node timers overflow above ~24.8 days, and a periodic look also
@@ -16,6 +17,8 @@ const MAX_SLEEP_MS = 60_000
  * was skipped, so sweeping again at once would spin until that lock is released.
  */
 const LOCKED_RETRY_MS = 100
+/** Spacing of housekeeping (`pruneExpired`); sweeps run at least every `MAX_SLEEP_MS`. */
+const PRUNE_INTERVAL_MS = 10 * 60_000
 
 export interface ExpiryTimerOptions {
   /** Called when a sweep fails (the timer retries on its next wake-up). */
@@ -28,10 +31,10 @@ export class ExpiryTimer {
   private armedFor = Infinity
   private sweeping: Promise<void> | null = null
   private stopped = false
+  private lastPrune = -Infinity
 
   constructor(
-    private readonly store: Store,
-    private readonly notifier: Notifier,
+    private readonly approvals: Pick<ApprovalService, 'expireDue' | 'nextExpiry' | 'pruneExpired'>,
     private readonly options: ExpiryTimerOptions = {},
   ) {}
 
@@ -64,9 +67,12 @@ export class ExpiryTimer {
   private async runSweep(): Promise<void> {
     let next: string | null = null
     try {
-      const expired = await this.store.expireDue(new Date().toISOString())
-      for (const approval of expired) this.notifier.publish({ type: 'expired', approval })
-      next = await this.store.nextExpiry()
+      await this.approvals.expireDue()
+      if (Date.now() - this.lastPrune >= PRUNE_INTERVAL_MS) {
+        this.lastPrune = Date.now()
+        await this.approvals.pruneExpired()
+      }
+      next = await this.approvals.nextExpiry()
     } catch (error) {
       this.options.onError?.(error)
     }

@@ -1,49 +1,32 @@
 /**
  * `/v1/approvals`: create, get (with `?wait=` long-poll), list, decision and cancel — the
- * JamJet-compatible wire contract (README "Wire contract", `src/contract/`). Each route: schema, scopes, one service or
- * store call, reply.
+ * JamJet-compatible wire contract (README "Wire contract", `src/contract/`). Each route reads:
+ * schema (registered once, `approval-schemas.ts`), scopes, one service call, reply. Reads go
+ * to the store; every change goes through the approval service.
  */
-import type { FastifyInstance } from 'fastify'
-import type { ApprovalService } from '../approvals/contracts.js'
-import { callerOf } from './auth.js'
-import { ApiError } from './errors.js'
-import {
-  MAX_ACTION_CHARS,
-  MAX_AGENT_CHARS,
-  MAX_CONTEXT_BYTES,
-  MAX_CONTEXT_DEPTH,
-  MAX_ID_CHARS,
-  MAX_IDEMPOTENCY_KEY_CHARS,
-  MAX_TIMEOUT_MS,
-  MAX_WAIT_SECONDS,
-  MIN_TIMEOUT_MS,
-  jsonBytes,
-  nestsDeeperThan,
-  optionalLine,
-  printableLine,
-  reasonSchema,
-} from './input-rules.js'
-import { errorResponseSchema, toWire, wireApprovalSchema } from './wire.js'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { ApprovalService, DecideOutcome } from '../approvals/contracts.js'
 import type { LongPolls } from '../approvals/long-poll.js'
-import type { Approval, ApprovalFilter, ApprovalStatus, Decision, Store } from '../store/types.js'
+import type { Approval, ApprovalFilter, Decision, Store } from '../store/types.js'
+import { addApprovalSchemas, recordResponses, ref } from './approval-schemas.js'
+import { callerOf } from './auth.js'
+import { KeyRateLimiter, type RateLimit } from './create-rate-limit.js'
+import { ApiError } from './errors.js'
+import { MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH, MAX_WAIT_SECONDS, jsonBytes, nestsDeeperThan } from './input-rules.js'
+import { toWire, type WireApproval } from './wire.js'
 
 export interface ApprovalRoutesOptions {
   store: Store
   approvals: ApprovalService
   longPolls: LongPolls
   publicUrl: string
+  /** Creates per API key; `null` turns the limit off. */
+  createRateLimit: RateLimit | null
 }
 
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: MAX_ID_CHARS } },
-} as const
-
-const STATUSES: ApprovalStatus[] = ['pending', 'approved', 'rejected', 'expired', 'cancelled']
-
-const errors = { '4xx': errorResponseSchema }
-const nullableReason = { ...reasonSchema, type: ['string', 'null'] } as const
+interface Routes extends ApprovalRoutesOptions {
+  wire: (approval: Approval) => WireApproval
+}
 
 interface CreateBody {
   action: string
@@ -52,45 +35,35 @@ interface CreateBody {
   timeout_ms?: number
 }
 
-/** The list query (checked by the route's schema) is handed to the store as its filter. */
-type ListQuery = ApprovalFilter
+type Reason = string | null | undefined
 
 export async function approvalRoutes(app: FastifyInstance, options: ApprovalRoutesOptions): Promise<void> {
-  const { store, approvals, longPolls, publicUrl } = options
-  const wire = (approval: Approval) => toWire(approval, publicUrl)
+  addApprovalSchemas(app)
+  const routes: Routes = { ...options, wire: (approval) => toWire(approval, options.publicUrl) }
+  createRoute(app, routes)
+  getRoute(app, routes)
+  listRoute(app, routes)
+  decisionRoute(app, routes)
+  cancelRoute(app, routes)
+}
 
+function createRoute(app: FastifyInstance, { approvals, wire, createRateLimit }: Routes): void {
+  const limiter = createRateLimit ? new KeyRateLimiter(createRateLimit) : null
   app.post<{ Body: CreateBody; Headers: { 'idempotency-key'?: string } }>(
     '/approvals',
     {
       config: { scopes: ['request'] },
-      schema: {
-        headers: {
-          type: 'object',
-          properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_CHARS, pattern: '^[\\x20-\\x7E]+$' } },
-        },
-        body: {
-          type: 'object',
-          required: ['action'],
-          properties: {
-            action: printableLine(MAX_ACTION_CHARS),
-            context: { type: 'object' },
-            agent: { ...optionalLine(MAX_AGENT_CHARS), type: ['string', 'null'] },
-            timeout_ms: { type: 'integer', minimum: MIN_TIMEOUT_MS, maximum: MAX_TIMEOUT_MS },
-          },
-        },
-        response: { 200: wireApprovalSchema, 201: wireApprovalSchema, ...errors },
+      // After the API-key hook, before the body is read: a flooding key costs no parsing.
+      onRequest: async (request) => {
+        const waitMs = limiter?.take(callerOf(request).key.id) ?? 0
+        if (waitMs > 0) throw rateLimited(waitMs)
       },
+      schema: { headers: ref('createHeaders'), body: ref('createBody'), response: { ...recordResponses, 201: ref('approval') } },
     },
     async (request, reply) => {
       const caller = callerOf(request)
       const { action, context = {}, agent, timeout_ms } = request.body
-      // Checked before anything serialises the context (JSON.stringify recurses).
-      if (nestsDeeperThan(context, MAX_CONTEXT_DEPTH)) {
-        throw new ApiError(400, 'invalid_request', `body.context is nested more than ${MAX_CONTEXT_DEPTH} levels deep`)
-      }
-      if (jsonBytes(context) > MAX_CONTEXT_BYTES) {
-        throw new ApiError(413, 'payload_too_large', `body.context is larger than ${MAX_CONTEXT_BYTES / 1024} KB of JSON`)
-      }
+      checkContext(context)
       const { approval, created } = await approvals.create(caller.project, {
         action,
         context,
@@ -98,24 +71,17 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
         timeout_ms,
         idempotency_key: request.headers['idempotency-key'] ?? null,
         requested_by: caller.actor.label,
+        requested_by_key_id: caller.key.id,
       })
       return reply.code(created ? 201 : 200).send(wire(approval))
     },
   )
+}
 
+function getRoute(app: FastifyInstance, { store, longPolls, wire }: Routes): void {
   app.get<{ Params: { id: string }; Querystring: { wait?: number } }>(
     '/approvals/:id',
-    {
-      config: { scopes: ['request', 'decide'] },
-      schema: {
-        params: idParams,
-        querystring: {
-          type: 'object',
-          properties: { wait: { type: 'number', exclusiveMinimum: 0, maximum: MAX_WAIT_SECONDS } },
-        },
-        response: { 200: wireApprovalSchema, ...errors },
-      },
-    },
+    { config: { scopes: ['request', 'decide'] }, schema: { params: ref('approvalIdParams'), querystring: ref('waitQuery'), response: recordResponses } },
     async (request, reply) => {
       const { project } = callerOf(request)
       const { id } = request.params
@@ -143,96 +109,87 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
       return wire(await found(store.getApproval(project.id, id)))
     },
   )
+}
 
-  app.get<{ Querystring: ListQuery }>(
+function listRoute(app: FastifyInstance, { store, wire }: Routes): void {
+  app.get<{ Querystring: ApprovalFilter }>(
     '/approvals',
-    {
-      config: { scopes: ['request', 'decide'] },
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: {
-            status: { type: 'string', enum: STATUSES },
-            action: { type: 'string', maxLength: MAX_ACTION_CHARS },
-            agent: { type: 'string', maxLength: MAX_AGENT_CHARS },
-            decided_by: { type: 'string', maxLength: 320 },
-            cursor: { type: 'string', maxLength: 200 },
-            limit: { type: 'integer', minimum: 1, maximum: 200 },
-          },
-        },
-        response: {
-          200: {
-            type: 'object',
-            properties: { items: { type: 'array', items: wireApprovalSchema }, next_cursor: { type: ['string', 'null'] } },
-          },
-          ...errors,
-        },
-      },
-    },
+    { config: { scopes: ['request', 'decide'] }, schema: { querystring: ref('listQuery'), response: { 200: ref('approvalPage'), '4xx': ref('apiError') } } },
     async (request) => {
       const { project } = callerOf(request)
       const page = await store.listApprovals(project.id, request.query)
       return { items: page.items.map(wire), next_cursor: page.next_cursor }
     },
   )
+}
 
-  app.post<{ Params: { id: string }; Body: { decision: Decision; reason?: string | null } }>(
+function decisionRoute(app: FastifyInstance, { approvals, wire }: Routes): void {
+  app.post<{ Params: { id: string }; Body: { decision: Decision; reason?: Reason } }>(
     '/approvals/:id/decision',
-    {
-      config: { scopes: ['decide'] },
-      schema: {
-        params: idParams,
-        body: {
-          type: 'object',
-          required: ['decision'],
-          properties: { decision: { type: 'string', enum: ['approve', 'reject'] }, reason: nullableReason },
-        },
-        response: { 200: wireApprovalSchema, ...errors },
-      },
-    },
+    { config: { scopes: ['decide'] }, schema: { params: ref('approvalIdParams'), body: ref('decisionBody'), response: recordResponses } },
     async (request) => {
       const caller = callerOf(request)
-      const outcome = await approvals.decide(caller.project, request.params.id, {
-        decision: request.body.decision,
-        reason: request.body.reason ? request.body.reason : null,
-        actor: caller.actor,
-      })
-      if (!outcome) throw notFound()
-      if (outcome.changed) return wire(outcome.approval)
-      if ('refused' in outcome) {
-        throw new ApiError(403, 'self_approval', 'this project does not let the person who triggered the run decide it', { approval: wire(outcome.approval) })
-      }
-      throw conflict(outcome.approval, wire)
+      const outcome = await approvals.decide(caller.project, request.params.id, { decision: request.body.decision, reason: reasonOf(request.body.reason), actor: caller.actor })
+      return answerChange(outcome, wire)
     },
   )
+}
 
-  app.post<{ Params: { id: string }; Body: { reason?: string | null; timed_out?: boolean } | undefined }>(
+function cancelRoute(app: FastifyInstance, { approvals, wire }: Routes): void {
+  app.post<{ Params: { id: string }; Body: { reason?: Reason; timed_out?: boolean } }>(
     '/approvals/:id/cancel',
     {
       config: { scopes: ['request'] },
       // Clients often POST no body at all to withdraw; treat that as `{}`.
-      preValidation: async (request) => {
+      preValidation: async (request: FastifyRequest) => {
         if (request.body === undefined || request.body === null) request.body = {}
       },
-      schema: {
-        params: idParams,
-        // `timed_out`: the requester withdraws because its own deadline passed (recorded as expired).
-        body: { type: 'object', properties: { reason: nullableReason, timed_out: { type: 'boolean' } } },
-        response: { 200: wireApprovalSchema, ...errors },
-      },
+      schema: { params: ref('approvalIdParams'), body: ref('cancelBody'), response: recordResponses },
     },
     async (request) => {
       const caller = callerOf(request)
       const result = await approvals.cancel(caller.project, request.params.id, {
-        reason: request.body?.reason ? request.body.reason : null,
+        reason: reasonOf(request.body.reason),
         actor: caller.actor,
-        timedOut: request.body?.timed_out === true,
+        timedOut: request.body.timed_out === true,
       })
-      if (!result) throw notFound()
-      if (result.changed) return wire(result.approval)
-      throw conflict(result.approval, wire)
+      return answerChange(result, wire)
     },
   )
+}
+
+/** The changed record, or the error that says why nothing changed. */
+function answerChange(outcome: DecideOutcome | null, wire: (approval: Approval) => WireApproval): WireApproval {
+  if (!outcome) throw notFound()
+  if (outcome.changed) return wire(outcome.approval)
+  if ('refused' in outcome) {
+    const message =
+      outcome.rule === 'requesting_key'
+        ? 'the API key that created this request cannot decide it: a different key or a person must'
+        : 'this project does not let the person who triggered the run decide it'
+    throw new ApiError(403, 'self_approval', message, { approval: wire(outcome.approval) })
+  }
+  throw new ApiError(409, 'conflict', `this approval is already ${outcome.approval.status}`, { approval: wire(outcome.approval) })
+}
+
+/** An empty reason is no reason. */
+function reasonOf(reason: Reason): string | null {
+  return reason ? reason : null
+}
+
+/** Checked before anything serialises the context (JSON.stringify recurses). */
+function checkContext(context: Record<string, unknown>): void {
+  if (nestsDeeperThan(context, MAX_CONTEXT_DEPTH)) {
+    throw new ApiError(400, 'invalid_request', `body.context is nested more than ${MAX_CONTEXT_DEPTH} levels deep`)
+  }
+  if (jsonBytes(context) > MAX_CONTEXT_BYTES) {
+    throw new ApiError(413, 'payload_too_large', `body.context is larger than ${MAX_CONTEXT_BYTES / 1024} KB of JSON`)
+  }
+}
+
+function rateLimited(waitMs: number): ApiError {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000))
+  return new ApiError(429, 'rate_limited', `this API key is creating approvals faster than the server allows; retry in ${seconds} s`, {}, { 'retry-after': String(seconds) })
 }
 
 async function found(lookup: Promise<Approval | null>): Promise<Approval> {
@@ -243,8 +200,4 @@ async function found(lookup: Promise<Approval | null>): Promise<Approval> {
 
 function notFound(): ApiError {
   return new ApiError(404, 'not_found', 'no approval with this id in this project')
-}
-
-function conflict(approval: Approval, wire: (approval: Approval) => unknown): ApiError {
-  return new ApiError(409, 'conflict', `this approval is already ${approval.status}`, { approval: wire(approval) })
 }

@@ -66,7 +66,7 @@ async function authenticate(request: FastifyRequest, store: Store): Promise<Call
   if (!key) throw unauthorized()
   const project = await store.getProject(key.project_id)
   if (!project) throw unauthorized()
-  return { key, project, actor: { label: `key:${key.name}`, githubLogin: null } }
+  return { key, project, actor: { label: `key:${key.name}`, githubLogin: null, keyId: key.id } }
 }
 
 function unauthorized(): ApiError {

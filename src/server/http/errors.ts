@@ -4,20 +4,11 @@
  */
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import type { ApiErrorCode } from '../../contract/index.js'
+import { ApprovalRuleError } from '../approvals/contracts.js'
 import { isStoreError } from '../store/errors.js'
 
-export type ApiErrorCode =
-  | 'invalid_request'
-  | 'invalid_json'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'self_approval'
-  | 'not_found'
-  | 'conflict'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'service_unavailable'
-  | 'internal_error'
+export type { ApiErrorCode }
 
 export interface ApiErrorBody {
   error: { code: ApiErrorCode; message: string }
@@ -31,6 +22,8 @@ export class ApiError extends Error {
     message: string,
     /** Extra top-level fields of the body (a 409 carries the current `approval`). */
     readonly extra: Record<string, unknown> = {},
+    /** Extra response headers (`Retry-After` of a 429). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message)
     this.name = 'ApiError'
@@ -46,6 +39,7 @@ export function errorBody(code: ApiErrorCode, message: string): ApiErrorBody {
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const { status, code, message, extra } = describe(error)
   if (status >= 500) request.log.error({ err: error }, 'request failed')
+  if (error instanceof ApiError) void reply.headers(error.headers)
   if (status === 503) reply.header('retry-after', '5')
   if (status === 401) reply.header('www-authenticate', 'Bearer')
   void reply.code(status).send({ ...errorBody(code, message), ...extra })
@@ -93,6 +87,7 @@ const CLIENT_ERROR_LINGER_MS = 2_000
 function describe(error: FastifyError | Error): { status: number; code: ApiErrorCode; message: string; extra: Record<string, unknown> } {
   const none = {}
   if (error instanceof ApiError) return { status: error.statusCode, code: error.code, message: error.message, extra: error.extra }
+  if (error instanceof ApprovalRuleError) return { status: error.code === 'idempotency_key_reused' ? 422 : 400, code: error.code, message: error.message, extra: none }
   if (isStoreError(error)) {
     const byCode = { invalid: [400, 'invalid_request'], not_found: [404, 'not_found'], conflict: [409, 'conflict'] } as const
     const [status, code] = byCode[error.code]
@@ -135,7 +130,7 @@ function validationMessage(error: FastifyError): string {
   const field = path ? `${part}.${path}` : part
   const params = first.params as Record<string, unknown>
   if (first.keyword === 'required') return `${field}.${String(params.missingProperty)} is required`
-  if (first.keyword === 'pattern') return `${field} contains characters that are not allowed (control or invisible characters) or is blank`
+  if (first.keyword === 'pattern') return `${field} contains characters that are not allowed (control or invisible characters) or has no visible letter, digit, punctuation or symbol`
   if (first.keyword === 'enum') return `${field} must be one of: ${(params.allowedValues as unknown[]).join(', ')}`
   return `${field} ${first.message ?? 'is invalid'}`
 }

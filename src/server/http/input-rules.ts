@@ -1,9 +1,10 @@
 /**
- * JSON-schema pieces for hostile input: printable text, reasons and the API's size limits.
+ * JSON-schema pieces for hostile input: reasons and the API's size limits (names use the
+ * contract's `NAME_PATTERN`).
  * Routes compose their schemas from these so every limit is written once.
  */
 
-import { OPTIONAL_LINE_PATTERN, PRINTABLE_LINE_PATTERN, REASON_PATTERN, MAX_REASON_CHARS } from '../../contract/index.js'
+import { REASON_PATTERN, MAX_REASON_CHARS } from '../../contract/index.js'
 
 export {
   MAX_ACTION_CHARS,
@@ -18,16 +19,6 @@ export {
   MAX_WAIT_SECONDS,
   MIN_TIMEOUT_MS,
 } from '../../contract/index.js'
-
-/** A single line of visible text: not blank, no control characters. */
-export function printableLine(maxLength: number) {
-  return { type: 'string', minLength: 1, maxLength, pattern: PRINTABLE_LINE_PATTERN } as const
-}
-
-/** A single line that may be empty (optional labels such as `agent`). */
-export function optionalLine(maxLength: number) {
-  return { type: 'string', maxLength, pattern: OPTIONAL_LINE_PATTERN } as const
-}
 
 /** Free text with line breaks (decision and cancel reasons). */
 export const reasonSchema = { type: 'string', maxLength: MAX_REASON_CHARS, pattern: REASON_PATTERN } as const

@@ -3,6 +3,7 @@
  * opaque cursors, time bounds and email keys. Routes validate requests first; these are
  * the store's own guard rails, so a bad value fails clearly instead of corrupting a query.
  */
+import { IDEMPOTENCY_KEY_TTL_MS } from '../../contract/index.js'
 import { StoreError } from './errors.js'
 import type { KeyScope, ProjectSettings, Role } from './types.js'
 
@@ -110,4 +111,12 @@ export function checkScopes(scopes: readonly string[]): KeyScope[] {
 export function checkRole(role: string): Role {
   if (!ROLES.has(role)) throw new StoreError('invalid', `unknown role: ${JSON.stringify(role)}`)
   return role as Role
+}
+
+/**
+ * The newest `created_at` of an expired idempotency key at time `at`: a key is live while it is
+ * younger than `IDEMPOTENCY_KEY_TTL_MS`, so one created at or before this time no longer binds.
+ */
+export function idempotencyCutoff(at: string): string {
+  return new Date(Date.parse(isoBound('at', at)) - IDEMPOTENCY_KEY_TTL_MS).toISOString()
 }

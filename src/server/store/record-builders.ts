@@ -9,7 +9,7 @@ import type { AuditEventInput } from './audit-chain.js'
 import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
-import type { ApiKeyInfo, Approval, Decision, KeyScope, Page, Project, ProjectSettings, User } from './types.js'
+import type { ApiKeyInfo, Approval, Decision, KeyScope, NewApproval, Page, Project, ProjectSettings, User } from './types.js'
 
 /** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
 const KEY_TOUCH_RESOLUTION_MS = 60_000
@@ -22,6 +22,26 @@ export function newProject(name: string, settings: Partial<ProjectSettings>): Pr
 /** A new user (the password hash is stored beside it, never returned). */
 export function newUser(input: { email: string; github_login?: string | null }): User {
   return { id: newId('usr'), email: input.email, github_login: input.github_login ?? null, created_at: new Date().toISOString() }
+}
+
+/** A new pending approval; `contextJson` is the context as stored, so the record holds exactly what was written. */
+export function newApprovalRecord(input: NewApproval, contextJson: string, createdAt: string): Approval {
+  return {
+    id: newId('apr'),
+    project_id: input.project_id,
+    action: input.action,
+    context: JSON.parse(contextJson) as Record<string, unknown>,
+    agent: input.agent,
+    status: 'pending',
+    reason: null,
+    decided_by: null,
+    decided_at: null,
+    created_at: createdAt,
+    expires_at: input.expires_at,
+    idempotency_key: input.idempotency_key,
+    requested_by: input.requested_by,
+    requested_by_key_id: input.requested_by_key_id ?? null,
+  }
 }
 
 /** A new, never used API key record (its scopes checked). */

@@ -71,6 +71,7 @@ export function toApproval(row: Row): Approval {
     expires_at: text(row, 'expires_at'),
     idempotency_key: textOrNull(row, 'idempotency_key'),
     requested_by: text(row, 'requested_by'),
+    requested_by_key_id: textOrNull(row, 'requested_by_key_id'),
   }
 }
 

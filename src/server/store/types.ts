@@ -75,6 +75,8 @@ export interface Approval {
   idempotency_key: string | null
   /** Who asked: `key:<name>` of the API key that created it. */
   requested_by: string
+  /** Id of the API key that created it (`null` for approvals from before it was recorded). */
+  requested_by_key_id: string | null
 }
 
 export interface AuditEvent {
@@ -129,7 +131,25 @@ export interface NewApproval {
   agent: string | null
   expires_at: string
   idempotency_key: string | null
+  /**
+   * What the idempotency key is bound to (the service's SHA-256 of the request). A repeat of a
+   * live key (under `IDEMPOTENCY_KEY_TTL_MS` old) with another fingerprint is refused.
+   */
+  idempotency_fingerprint?: string | null
   requested_by: string
+  requested_by_key_id?: string | null
+  /** Creation time; default now. Idempotency keys count their age from it. */
+  at?: string
+}
+
+/**
+ * Outcome of `createApproval`: a new approval, the one a live idempotency key already names,
+ * or — `key_reused` — that one although the fingerprint differs (nothing was written).
+ */
+export interface CreateResult {
+  approval: Approval
+  created: boolean
+  key_reused?: boolean
 }
 
 export interface Session {
@@ -171,8 +191,12 @@ export interface Store {
   revokeApiKey(projectId: string, keyId: string): Promise<boolean>
 
   // approvals
-  /** Creates an approval and its `created` audit event; with a known idempotency key returns the existing one. */
-  createApproval(input: NewApproval): Promise<{ approval: Approval; created: boolean }>
+  /**
+   * Creates an approval and its `created` audit event. With an idempotency key under
+   * `IDEMPOTENCY_KEY_TTL_MS` old returns the approval it names instead (`key_reused` when the
+   * fingerprint differs); an older key is rebound to the new approval.
+   */
+  createApproval(input: NewApproval): Promise<CreateResult>
   getApproval(projectId: string, id: string): Promise<Approval | null>
   /**
    * An approval by id alone, whatever its project. For internal server use only (the
@@ -189,11 +213,16 @@ export interface Store {
    * requester gave up at its deadline) `expired` + audit `timed_out`, as if the server expired it.
    */
   cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string; timed_out?: boolean }): Promise<ChangeResult | null>
-  /** Marks every pending approval whose `expires_at` ≤ now as `expired` (+ `timed_out` audit events). */
-  expireDue(now: string): Promise<Approval[]>
+  /**
+   * Marks pending approvals whose `expires_at` ≤ now as `expired` (+ `timed_out` audit events),
+   * earliest deadline first: at most `limit` of them in one transaction (default: all).
+   */
+  expireDue(now: string, limit?: number): Promise<Approval[]>
   /** Earliest `expires_at` among pending approvals, for the expiry timer. */
   nextExpiry(): Promise<string | null>
   countPending(projectId: string): Promise<number>
+  /** Deletes idempotency keys at least `IDEMPOTENCY_KEY_TTL_MS` old at `now`; returns how many went. */
+  deleteExpiredIdempotencyKeys(now: string): Promise<number>
 
   // audit trail (append-only, hash-chained per project)
   listAudit(projectId: string, filter?: AuditFilter): Promise<Page<AuditEvent>>

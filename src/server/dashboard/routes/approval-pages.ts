@@ -32,9 +32,10 @@ export function lostRaceMessage(approval: Approval): string {
   return `Too late: this request was already ${what} by ${approval.decided_by ?? 'someone else'}.`
 }
 
-function selfApprovalMessage(approval: Approval): string {
+function selfApprovalMessage(approval: Approval, login: string | undefined): string {
   const gh = approval.context.github as Record<string, unknown> | undefined
-  const actor = typeof gh?.actor === 'string' ? gh.actor : 'you'
+  // The login the rule matched (`actor` or `triggering_actor`), else the run's actor.
+  const actor = login ?? (typeof gh?.actor === 'string' ? gh.actor : 'you')
   return `You cannot decide this request: the run was triggered by ${actor}, which is your linked GitHub login, and this project blocks self-approval. Ask another member.`
 }
 
@@ -112,7 +113,7 @@ async function replyToDecision(
   if (!outcome) return json ? reply.code(404).send({ error: { code: 'not_found', message: 'No such approval.' } }) : notFound(deps, viewer, reply)
   const card = (approval: Approval) => approvalCard(approval, { csrfToken: viewer.session.csrf_token }).value
   if ('refused' in outcome) {
-    const message = selfApprovalMessage(outcome.approval)
+    const message = selfApprovalMessage(outcome.approval, outcome.login)
     if (json) return reply.code(403).send({ result: 'refused', message })
     return sendPage(deps, reply, 403, {
       title: original.action,

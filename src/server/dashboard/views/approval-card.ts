@@ -7,8 +7,7 @@ import { MAX_REASON_CHARS } from '../../../contract/index.js'
 import type { Approval } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
 import { contextTable } from './context.js'
-import { safeHttpUrl, sinceTag, statusBadge, timeTag, untilTag } from './format.js'
-
+import { breakable, safeHttpUrl, sinceTag, statusBadge, timeTag, untilTag } from './format.js'
 
 /** The `context.github` fields a workflow request carries (all optional, all untrusted). */
 interface WorkflowInfo {
@@ -116,13 +115,21 @@ export function outcomeLine(approval: Approval): SafeHtml {
   }</p>`
 }
 
+/** Names longer than this take a whole row of the facts grid, so they wrap between their parts, not letter by letter. */
+const WIDE_NAME_CHARS = 22
+
+function nameFact(label: string, name: string | null): SafeHtml {
+  const wide = name !== null && name.length > WIDE_NAME_CHARS
+  return html`<div${wide ? html` class="fact-wide"` : ''}><dt>${label}</dt><dd>${name === null ? html`<span class="muted">not given</span>` : breakable(name)}</dd></div>`
+}
+
 export function approvalCard(approval: Approval, options: CardOptions): SafeHtml {
   const now = options.now ?? Date.now()
   const info = workflowInfo(approval.context)
   const titleId = `title-${approval.id}`
   const heading = options.standalone
-    ? html`<h1 id="${titleId}" class="card-title">${approval.action}</h1>`
-    : html`<h2 id="${titleId}" class="card-title"><a href="/approvals/${approval.id}">${approval.action}</a></h2>`
+    ? html`<h1 id="${titleId}" class="card-title">${breakable(approval.action)}</h1>`
+    : html`<h2 id="${titleId}" class="card-title"><a href="/approvals/${approval.id}">${breakable(approval.action)}</a></h2>`
   const pending = approval.status === 'pending'
   return html`<article class="card card-${approval.status}" id="card-${approval.id}" data-approval-id="${approval.id}" data-status="${approval.status}" aria-labelledby="${titleId}">
 <header class="card-head">${heading}${statusBadge(approval.status)}</header>
@@ -130,8 +137,8 @@ export function approvalCard(approval: Approval, options: CardOptions): SafeHtml
 <div><dt>Requested</dt><dd>${timeTag(approval.created_at)}</dd></div>
 ${pending ? html`<div><dt>Pending for</dt><dd>${sinceTag(approval.created_at, now)}</dd></div>` : ''}
 ${pending ? html`<div><dt>Expires</dt><dd>${untilTag(approval.expires_at, now)}</dd></div>` : ''}
-<div><dt>Agent</dt><dd>${approval.agent ?? html`<span class="muted">not given</span>`}</dd></div>
-<div><dt>Requested by</dt><dd>${approval.requested_by}</dd></div>
+${nameFact('Agent', approval.agent)}
+${nameFact('Requested by', approval.requested_by)}
 </dl>
 ${info ? workflowBlock(info) : ''}
 <section class="context" aria-label="Context"><h3>Context</h3>${contextTable(approval.context, info ? new Set(['github']) : new Set())}</section>

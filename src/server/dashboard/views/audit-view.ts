@@ -2,7 +2,7 @@
 import type { AuditEvent } from '../../store/types.js'
 import type { TimedVerification } from '../audit-verification-cache.js'
 import { html, type SafeHtml } from '../html.js'
-import { sinceTag, statusBadge, timeTag } from './format.js'
+import { breakable, sinceTag, statusBadge, timeTag } from './format.js'
 
 /** Filter values exactly as typed in the form (validated separately). */
 export interface AuditFilterForm {
@@ -47,7 +47,12 @@ function verifyStatus({ result, verifiedAt }: TimedVerification, now: number): S
 function filterForm(filters: AuditFilterForm): SafeHtml {
   const field = (name: keyof AuditFilterForm, label: string, type = 'text', placeholder = '') =>
     html`<div class="field"><label for="f-${name}">${label}</label><input id="f-${name}" name="${name}" type="${type}" value="${filters[name]}" placeholder="${placeholder}"></div>`
-  return html`<form method="get" action="/audit" class="filters" aria-label="Filter the audit trail">
+  const active = (Object.keys(filters) as Array<keyof AuditFilterForm>).filter((name) => filters[name] !== '').length
+  // A <details> so the form folds away on a phone without any script; it opens by itself when
+  // filters are set. Wider screens always show the form (CSS, `::details-content`).
+  return html`<details class="filter-box"${active > 0 ? html` open` : ''}>
+<summary>Filters${active > 0 ? ` (${active} active)` : ''}</summary>
+<form method="get" action="/audit" class="filters" aria-label="Filter the audit trail">
 ${field('action', 'Action', 'text', 'production_deploy')}
 ${field('agent', 'Agent')}
 ${field('approver', 'Approver', 'text', 'email or key:name')}
@@ -57,19 +62,26 @@ ${field('approver', 'Approver', 'text', 'email or key:name')}
 ${field('from', 'From (UTC date)', 'date')}
 ${field('to', 'To (UTC date)', 'date')}
 <div class="field field-buttons"><button type="submit" class="btn btn-primary">Filter</button> <a href="/audit" class="btn btn-quiet">Clear</a></div>
-</form>`
+</form>
+</details>`
 }
 
+/**
+ * One event. Each cell carries its column name (`data-label`), shown beside the value when
+ * narrow screens lay rows out as cards. The approval id is shown in full in the markup (so
+ * selecting and copying it copies all of it) and shortened by CSS, with the full id on hover.
+ */
 function eventRow(event: AuditEvent): SafeHtml {
+  const id = event.approval_id
   return html`<tr>
-<td class="num">${String(event.seq)}</td>
-<td>${timeTag(event.at)}</td>
-<td>${statusBadge(event.type)}</td>
-<td>${event.action}</td>
-<td><a href="/approvals/${event.approval_id}"><code>${event.approval_id.slice(0, 12)}…</code></a></td>
-<td>${event.agent ?? html`<span class="muted">—</span>`}</td>
-<td>${event.actor}</td>
-<td class="reason">${event.reason ?? ''}</td>
+<td class="num" data-label="#">${String(event.seq)}</td>
+<td class="time" data-label="Time">${timeTag(event.at)}</td>
+<td class="event" data-label="Event">${statusBadge(event.type)}</td>
+<td class="name" data-label="Action">${breakable(event.action)}</td>
+<td class="id" data-label="Approval"><a href="/approvals/${id}" title="${id}"><code class="short-id">${id}</code></a></td>
+<td class="name" data-label="Agent">${event.agent === null ? html`<span class="muted">—</span>` : breakable(event.agent)}</td>
+<td class="name" data-label="By">${breakable(event.actor)}</td>
+<td class="reason" data-label="Reason">${event.reason ?? ''}</td>
 </tr>`
 }
 
@@ -96,7 +108,7 @@ ${input.error ? html`<div class="notice notice-error" role="alert">${input.error
 <p class="exports">Export ${query ? 'these results' : 'everything'}: <a href="${withQuery('/audit/export.ndjson')}" download>NDJSON</a> · <a href="${withQuery('/audit/export.csv')}" download>CSV</a></p>
 ${input.events.length === 0
     ? html`<p class="empty-small">No events match these filters.</p>`
-    : html`<div class="table-wrap"><table class="audit"><caption class="visually-hidden">Audit events, newest first</caption>
+    : html`<div class="table-wrap audit-wrap"><table class="audit"><caption class="visually-hidden">Audit events, newest first</caption>
 <thead><tr><th scope="col">#</th><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Action</th><th scope="col">Approval</th><th scope="col">Agent</th><th scope="col">By</th><th scope="col">Reason</th></tr></thead>
 <tbody>${input.events.map(eventRow)}</tbody></table></div>`}
 <nav class="pager" aria-label="Pages">${input.isFirstPage ? '' : html`<a href="${withQuery('/audit')}">← Newest</a>`}${

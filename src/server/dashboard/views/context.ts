@@ -1,9 +1,12 @@
 /**
  * Renders an approval's context (attacker-controlled JSON) as a key/value table: nested
- * objects as nested tables, arrays as lists, long text folded in <details>. Every value goes
- * through the escaping `html` template.
+ * objects as nested tables, arrays as bulleted lists, long text folded in <details>, and a
+ * value that is a whole http(s) URL as a link (see `linkableUrl`). Every value goes through
+ * the escaping `html` template.
  */
+import { linkableUrl } from '../../../shared/links.js'
 import { html, type SafeHtml } from '../html.js'
+import { breakableUrl } from './format.js'
 
 const FOLD_CHARS = 160
 const FOLD_LINES = 4
@@ -31,7 +34,10 @@ function valueView(value: unknown, depth: number): SafeHtml {
   if (Array.isArray(value)) {
     if (value.length === 0) return html`<code class="v-null">[]</code>`
     if (depth > MAX_DEPTH) return foldedJson(value)
-    const list = html`<ol class="v-list" start="0">${value.map((item) => html`<li>${valueView(item, depth + 1)}</li>`)}</ol>`
+    // A nested list or table is its own group (no bullet beside it); scalars get bullets.
+    const list = html`<ul class="v-list">${value.map((item) =>
+      isGroup(item) ? html`<li class="v-group">${valueView(item, depth + 1)}</li>` : html`<li>${valueView(item, depth + 1)}</li>`,
+    )}</ul>`
     return value.length > FOLD_ENTRIES ? fold(`${value.length} items`, list) : list
   }
   if (typeof value === 'object') {
@@ -44,8 +50,17 @@ function valueView(value: unknown, depth: number): SafeHtml {
   return html`<code>${String(value)}</code>`
 }
 
+/** A non-empty array or object: shown as a nested list or table. */
+function isGroup(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0
+  return typeof value === 'object' && value !== null && Object.keys(value).length > 0
+}
+
 function textView(text: string): SafeHtml {
   if (text === '') return html`<code class="v-null">""</code>`
+  const href = linkableUrl(text)
+  // The visible text is the URL the link opens (normalised), never a label chosen by the requester.
+  if (href) return html`<a class="v-link" href="${href}" rel="noopener noreferrer" target="_blank">${breakableUrl(href)}</a>`
   const lines = text.split('\n')
   if (text.length <= FOLD_CHARS && lines.length <= FOLD_LINES) return html`<span class="v-text">${text}</span>`
   const preview = (lines[0] ?? '').slice(0, 80)

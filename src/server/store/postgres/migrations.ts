@@ -128,6 +128,31 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_by_expiry ON sessions (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'idempotency fingerprints and requesting keys',
+    sql: `
+      -- Which API key created each approval, so it cannot decide its own request.
+      ALTER TABLE approvals ADD COLUMN requested_by_key_id text;
+
+      -- An idempotency key binds to one request (its fingerprint) for 24 hours, then may start
+      -- a new approval: the key moves to its own table and approvals no longer hold it uniquely.
+      CREATE TABLE idempotency_keys (
+        project_id text NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        idempotency_key text NOT NULL,
+        fingerprint text NOT NULL,
+        approval_id text NOT NULL,
+        created_at text COLLATE "C" NOT NULL,
+        PRIMARY KEY (project_id, idempotency_key)
+      );
+      CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+      -- Keys written before fingerprints existed match no request: a repeat within their
+      -- 24 hours is refused (422) rather than trusted.
+      INSERT INTO idempotency_keys (project_id, idempotency_key, fingerprint, approval_id, created_at)
+        SELECT project_id, idempotency_key, '', id, created_at FROM approvals WHERE idempotency_key IS NOT NULL;
+      DROP INDEX approvals_idempotency;
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -10,15 +10,15 @@
  *   on each other or on a decision in flight, and takes chain heads in a fixed order.
  */
 import pg from 'pg'
-import { newId } from '../../auth/secrets.js'
 import { AuditChainVerifier, chainAuditEvent, GENESIS_HASH, type AuditEventInput } from '../audit-chain.js'
 import { StoreError } from '../errors.js'
-import { checkRole, cursorBound, emailKey, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
+import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
   cancelChange,
   createdEvent,
   decisionChange,
   keyTouchThreshold,
+  newApprovalRecord,
   newApiKeyInfo,
   newProject,
   newUser,
@@ -36,6 +36,7 @@ import type {
   AuditFilter,
   AuditVerification,
   ChangeResult,
+  CreateResult,
   Decision,
   KeyScope,
   Member,
@@ -323,29 +324,44 @@ export class PostgresStore implements Store {
 
   // --- approvals ------------------------------------------------------------------------
 
-  async createApproval(input: NewApproval): Promise<{ approval: Approval; created: boolean }> {
+  async createApproval(input: NewApproval): Promise<CreateResult> {
     const context = JSON.stringify(input.context)
-    const created_at = new Date().toISOString()
+    const createdAt = input.at ?? new Date().toISOString()
+    const fingerprint = input.idempotency_fingerprint ?? ''
     return this.transaction('approval', async (client) => {
-      // A concurrent insert with the same key makes this wait, then do nothing; the SELECT
-      // below (a new snapshot under READ COMMITTED) then sees the winner's row.
-      const inserted = await this.row(
-        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by)
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)
-         ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING *`,
-        [newId('apr'), input.project_id, input.action, context, input.agent, created_at, input.expires_at, input.idempotency_key, input.requested_by],
+      const approval = newApprovalRecord(input, context, createdAt)
+      if (input.idempotency_key !== null) {
+        // Claim the key, or take over one past its 24 hours. A concurrent claim makes this wait
+        // for its transaction, then (the key now live) update nothing; the SELECT below, a new
+        // snapshot under READ COMMITTED, then sees the winner's row.
+        const claimed = await this.row(
+          `INSERT INTO idempotency_keys (project_id, idempotency_key, fingerprint, approval_id, created_at) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (project_id, idempotency_key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, approval_id = EXCLUDED.approval_id, created_at = EXCLUDED.created_at
+           WHERE idempotency_keys.created_at <= $6
+           RETURNING approval_id`,
+          [input.project_id, input.idempotency_key, fingerprint, approval.id, createdAt, idempotencyCutoff(createdAt)],
+          client,
+        )
+        if (!claimed) return this.boundApproval(client, input.project_id, input.idempotency_key, fingerprint)
+      }
+      await this.run(
+        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by, requested_by_key_id)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10)`,
+        [approval.id, approval.project_id, approval.action, context, approval.agent, createdAt, approval.expires_at, approval.idempotency_key, approval.requested_by, approval.requested_by_key_id],
         client,
       )
-      if (!inserted) {
-        const existing = await this.row('SELECT * FROM approvals WHERE project_id = $1 AND idempotency_key = $2', [input.project_id, input.idempotency_key], client)
-        if (!existing) throw new Error('idempotent create found neither a new nor an existing approval')
-        return { approval: toApproval(existing), created: false }
-      }
-      const approval = toApproval(inserted)
       await this.appendAudit(client, createdEvent(approval))
       return { approval, created: true }
     })
+  }
+
+  /** The approval a live idempotency key names: the same request (`created: false`) or another one (`key_reused`). */
+  private async boundApproval(client: pg.PoolClient, projectId: string, key: string, fingerprint: string): Promise<CreateResult> {
+    const bound = await this.row('SELECT fingerprint, approval_id FROM idempotency_keys WHERE project_id = $1 AND idempotency_key = $2', [projectId, key], client)
+    const row = bound ? await this.row('SELECT * FROM approvals WHERE id = $1', [bound.approval_id], client) : undefined
+    if (!bound || !row) throw new Error('idempotent create found neither a new nor an existing approval')
+    const approval = toApproval(row)
+    return bound.fingerprint === fingerprint ? { approval, created: false } : { approval, created: false, key_reused: true }
   }
 
   async getApproval(projectId: string, id: string): Promise<Approval | null> {
@@ -402,15 +418,16 @@ export class PostgresStore implements Store {
     })
   }
 
-  async expireDue(now: string): Promise<Approval[]> {
+  async expireDue(now: string, limit?: number): Promise<Approval[]> {
     return this.transaction('approval expiry', async (client) => {
+      // LIMIT NULL: no limit.
       const rows = await this.rows(
         `UPDATE approvals SET status = 'expired', decided_at = $1, decided_by = 'system'
          WHERE seq IN (
-           SELECT seq FROM approvals WHERE status = 'pending' AND expires_at <= $1 ORDER BY seq FOR UPDATE SKIP LOCKED
+           SELECT seq FROM approvals WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
          )
          RETURNING *`,
-        [now],
+        [now, limit ?? null],
         client,
       )
       // Chain heads in a fixed order (project, then creation) so concurrent expiries cannot deadlock.
@@ -428,6 +445,11 @@ export class PostgresStore implements Store {
   async countPending(projectId: string): Promise<number> {
     const row = await this.row("SELECT COUNT(*) AS n FROM approvals WHERE project_id = $1 AND status = 'pending'", [projectId])
     return Number(row?.n ?? 0)
+  }
+
+  async deleteExpiredIdempotencyKeys(now: string): Promise<number> {
+    // Uses the idempotency_keys_by_age index, so the cost is the number of expired keys.
+    return this.run('DELETE FROM idempotency_keys WHERE created_at <= $1', [idempotencyCutoff(now)])
   }
 
   // --- audit trail ----------------------------------------------------------------------

@@ -6,15 +6,15 @@
  * and its audit event) is one transaction.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
-import { newId } from '../../auth/secrets.js'
 import { AuditChainVerifier, chainAuditEvent, type AuditEventInput, type ChainHead } from '../audit-chain.js'
 import { StoreError } from '../errors.js'
-import { checkRole, cursorBound, emailKey, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
+import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
   cancelChange,
   createdEvent,
   decisionChange,
   keyTouchThreshold,
+  newApprovalRecord,
   newApiKeyInfo,
   newProject,
   newUser,
@@ -31,6 +31,7 @@ import type {
   AuditFilter,
   AuditVerification,
   ChangeResult,
+  CreateResult,
   Decision,
   KeyScope,
   Member,
@@ -343,35 +344,20 @@ export class SqliteStore implements Store {
 
   // --- approvals ------------------------------------------------------------------------
 
-  async createApproval(input: NewApproval): Promise<{ approval: Approval; created: boolean }> {
+  async createApproval(input: NewApproval): Promise<CreateResult> {
     const context = JSON.stringify(input.context)
+    const createdAt = input.at ?? new Date().toISOString()
+    const fingerprint = input.idempotency_fingerprint ?? ''
     return this.write('approval', () => {
       if (input.idempotency_key !== null) {
         // Inside BEGIN IMMEDIATE no other connection can insert between this check and ours.
-        const existing = this.get('SELECT * FROM approvals WHERE project_id = @project_id AND idempotency_key = @key', {
-          project_id: input.project_id,
-          key: input.idempotency_key,
-        })
-        if (existing) return { approval: toApproval(existing), created: false }
+        const bound = this.liveIdempotencyKey(input.project_id, input.idempotency_key, createdAt)
+        if (bound) return bound.fingerprint === fingerprint ? { approval: bound.approval, created: false } : { approval: bound.approval, created: false, key_reused: true }
       }
-      const approval: Approval = {
-        id: newId('apr'),
-        project_id: input.project_id,
-        action: input.action,
-        context: JSON.parse(context) as Record<string, unknown>,
-        agent: input.agent,
-        status: 'pending',
-        reason: null,
-        decided_by: null,
-        decided_at: null,
-        created_at: new Date().toISOString(),
-        expires_at: input.expires_at,
-        idempotency_key: input.idempotency_key,
-        requested_by: input.requested_by,
-      }
+      const approval = newApprovalRecord(input, context, createdAt)
       this.run(
-        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by)
-         VALUES (@id, @project_id, @action, @context, @agent, 'pending', @created_at, @expires_at, @idempotency_key, @requested_by)`,
+        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by, requested_by_key_id)
+         VALUES (@id, @project_id, @action, @context, @agent, 'pending', @created_at, @expires_at, @idempotency_key, @requested_by, @requested_by_key_id)`,
         {
           id: approval.id,
           project_id: approval.project_id,
@@ -382,11 +368,34 @@ export class SqliteStore implements Store {
           expires_at: approval.expires_at,
           idempotency_key: approval.idempotency_key,
           requested_by: approval.requested_by,
+          requested_by_key_id: approval.requested_by_key_id,
         },
       )
+      if (input.idempotency_key !== null) {
+        // A key past its 24 hours is rebound to this approval.
+        this.run(
+          `INSERT INTO idempotency_keys (project_id, idempotency_key, fingerprint, approval_id, created_at)
+           VALUES (@project_id, @key, @fingerprint, @approval_id, @created_at)
+           ON CONFLICT (project_id, idempotency_key) DO UPDATE SET fingerprint = excluded.fingerprint, approval_id = excluded.approval_id, created_at = excluded.created_at`,
+          { project_id: approval.project_id, key: input.idempotency_key, fingerprint, approval_id: approval.id, created_at: createdAt },
+        )
+      }
       this.appendAudit(createdEvent(approval))
       return { approval, created: true }
     })
+  }
+
+  /** The approval a live (under 24 h old at `at`) idempotency key names, with the key's fingerprint. */
+  private liveIdempotencyKey(projectId: string, key: string, at: string): { fingerprint: string; approval: Approval } | null {
+    const row = this.get('SELECT fingerprint, approval_id FROM idempotency_keys WHERE project_id = @projectId AND idempotency_key = @key AND created_at > @cutoff', {
+      projectId,
+      key,
+      cutoff: idempotencyCutoff(at),
+    })
+    if (!row) return null
+    const approval = this.get('SELECT * FROM approvals WHERE id = @id', { id: String(row.approval_id) })
+    if (!approval) throw new Error(`corrupt database: idempotency key ${JSON.stringify(key)} names a missing approval`)
+    return { fingerprint: String(row.fingerprint), approval: toApproval(approval) }
   }
 
   async getApproval(projectId: string, id: string): Promise<Approval | null> {
@@ -441,12 +450,14 @@ export class SqliteStore implements Store {
     })
   }
 
-  async expireDue(now: string): Promise<Approval[]> {
+  async expireDue(now: string, limit?: number): Promise<Approval[]> {
     return this.write('approval expiry', () => {
       const rows = this.all(
         `UPDATE approvals SET status = 'expired', decided_at = @now, decided_by = 'system'
-         WHERE status = 'pending' AND expires_at <= @now RETURNING *`,
-        { now },
+         WHERE seq IN (SELECT seq FROM approvals WHERE status = 'pending' AND expires_at <= @now ORDER BY expires_at LIMIT @limit)
+         RETURNING *`,
+        // LIMIT -1: no limit.
+        { now, limit: limit ?? -1 },
       )
       // RETURNING order is unspecified; a stable order keeps each project's chain in creation order.
       const expired = rows.sort((a, b) => rowSeq(a) - rowSeq(b)).map(toApproval)
@@ -463,6 +474,11 @@ export class SqliteStore implements Store {
   async countPending(projectId: string): Promise<number> {
     const row = this.get("SELECT COUNT(*) AS n FROM approvals WHERE project_id = @projectId AND status = 'pending'", { projectId })
     return Number(row?.n ?? 0)
+  }
+
+  async deleteExpiredIdempotencyKeys(now: string): Promise<number> {
+    // Uses the idempotency_keys_by_age index, so the cost is the number of expired keys.
+    return this.write('idempotency keys', () => this.run('DELETE FROM idempotency_keys WHERE created_at <= @cutoff', { cutoff: idempotencyCutoff(now) }))
   }
 
   // --- audit trail ----------------------------------------------------------------------
