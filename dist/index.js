@@ -74098,8 +74098,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(3218);
-// EXTERNAL MODULE: ./src/client/index.ts + 11 modules
-var client = __nccwpck_require__(75);
+// EXTERNAL MODULE: ./src/client/index.ts + 13 modules
+var client = __nccwpck_require__(3120);
 // EXTERNAL MODULE: ./src/contract/index.ts + 4 modules
 var contract = __nccwpck_require__(5985);
 // EXTERNAL MODULE: ./src/shared/duration.ts
@@ -74480,8 +74480,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
 var core = __nccwpck_require__(3218);
-// EXTERNAL MODULE: ./src/client/index.ts + 11 modules
-var client = __nccwpck_require__(75);
+// EXTERNAL MODULE: ./src/client/index.ts + 13 modules
+var client = __nccwpck_require__(3120);
 // EXTERNAL MODULE: ./src/shared/duration.ts
 var duration = __nccwpck_require__(5497);
 // EXTERNAL MODULE: ./src/action/inputs.ts + 1 modules
@@ -75001,7 +75001,7 @@ async function withinOrLate(withdrawal, ms) {
 /* harmony export */ });
 /* unused harmony export POST_WITHDRAW_TIMEOUT_MS */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3218);
-/* harmony import */ var _client_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(75);
+/* harmony import */ var _client_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3120);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6671);
 /* harmony import */ var _shared_log_text_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(407);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
@@ -75097,7 +75097,7 @@ function pendingApproval() {
 
 /***/ }),
 
-/***/ 75:
+/***/ 3120:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -75115,6 +75115,48 @@ __nccwpck_require__.d(__webpack_exports__, {
 });
 
 // UNUSED EXPORTS: ApprovalGateError, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POLL_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, JamjetApprovalRejected, JamjetApprovalTimeout, LONG_POLL_SECONDS, MAX_WAIT_SECONDS, WITHDRAW_BOUND_MS, currentAgent, requireApproval, resolveApprovalOptions, resolveConnection, sharedDispatcher, withAgent, withdrawRequest
+
+;// CONCATENATED MODULE: ./src/shared/node-version.ts
+/**
+ * Which Node.js the parts of approval-gate need. The library and the client commands
+ * (`request`, `decide`) run on Node >= 22.19 (undici 8's floor); the server and the admin
+ * commands need Node >= 24 (`node:sqlite`, and the runtime the server is tested on).
+ */
+/** The library and the client commands. */
+const CLIENT_NODE = '22.19.0';
+/** `serve` and the admin commands. */
+const SERVER_NODE = '24.0.0';
+/** True when `found` (e.g. `process.versions.node`) is at least `needed` (`x.y.z`). */
+function nodeAtLeast(needed, found = process.versions.node) {
+    const a = found.split('.').map((part) => Number.parseInt(part, 10) || 0);
+    const b = needed.split('.').map((part) => Number.parseInt(part, 10) || 0);
+    for (let i = 0; i < 3; i++) {
+        if ((a[i] ?? 0) !== (b[i] ?? 0))
+            return (a[i] ?? 0) > (b[i] ?? 0);
+    }
+    return true;
+}
+/** `>= 22.19` from `22.19.0`, `>= 24` from `24.0.0`. */
+function shortVersion(version) {
+    return version.replace(/(\.0)+$/, '');
+}
+/** One line saying what `what` needs and what was found, or null when this Node is new enough. */
+function nodeVersionProblem(what, needed, found = process.versions.node) {
+    if (nodeAtLeast(needed, found))
+        return null;
+    return `${what} needs Node.js >= ${shortVersion(needed)}, but this is Node.js v${found}`;
+}
+
+;// CONCATENATED MODULE: ./src/client/node-check.ts
+/**
+ * Imported first by the library's entry point, so that on a Node.js older than the library
+ * supports the import fails with one clear message before undici (which needs Node >= 22.19)
+ * fails inside its own code.
+ */
+
+const problem = nodeVersionProblem('approval-gate (the library)', CLIENT_NODE);
+if (problem)
+    throw new Error(`${problem}. Install Node.js ${CLIENT_NODE.replace(/\.0$/, '')} or newer (24 recommended).`);
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
@@ -76283,6 +76325,8 @@ function settle(config, record) {
  * the `ApprovalsClient` every part of the project uses to speak HTTP to an approvals API,
  * and the errors (also under their JamJet names).
  */
+// First: a too-old Node.js fails here with one clear message, before undici loads.
+
 
 
 
@@ -76449,7 +76493,7 @@ const WIRE_ERROR_CODES = {
     idempotencyKeyReused: 'idempotency_key_reused',
     /**
      * `500`: the server cannot prove the approval's decision (its audit event is missing or its
-     * MAC does not verify). Written by the audit-chain work on the server.
+     * MAC does not verify, or it disagrees with the record).
      */
     integrityError: 'integrity_error',
 };

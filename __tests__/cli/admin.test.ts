@@ -116,13 +116,14 @@ describe('projects and keys while the server runs', () => {
       input: 'correct horse battery staple\n',
     })
     expect(added.code).toBe(0)
-    expect(added.stdout).toContain('Added ana@example.com as admin of default (GitHub: ana-gh)')
+    expect(added.stdout).toContain('Added ana@example.com as admin of default (GitHub in default: ana-gh)')
     const db = new DatabaseSync(join(data, 'approval-gate.db'), { readOnly: true })
     try {
-      const row = db.prepare('SELECT password_hash, github_login FROM users WHERE email = ?').get('ana@example.com') as { password_hash: string; github_login: string }
+      const row = db.prepare('SELECT password_hash FROM users WHERE email = ?').get('ana@example.com') as { password_hash: string }
       expect(row.password_hash).toMatch(/^scrypt\$/)
       expect(row.password_hash).not.toContain('horse')
-      expect(row.github_login).toBe('ana-gh')
+      const membership = db.prepare('SELECT memberships.github_login FROM memberships JOIN users ON users.id = memberships.user_id WHERE users.email = ?').get('ana@example.com') as { github_login: string }
+      expect(membership.github_login).toBe('ana-gh')
     } finally {
       db.close()
     }
@@ -143,28 +144,28 @@ describe('audit', () => {
     }
     const ndjson = await runCli(['audit', 'export', '--project', 'audited', '--data', data])
     expect(ndjson.code).toBe(0)
-    expect(ndjson.stdout.trim().split('\n').map((l) => JSON.parse(l).seq)).toEqual([1, 2])
+    expect(ndjson.stdout.trim().split('\n').map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3]) // key_created, then the two requests
     const csv = await runCli(['audit', 'export', '--project', 'audited', '--format', 'csv', '--data', data])
     expect(csv.stdout).toContain("'=cmd|calc")
 
     const ok = await runCli(['audit', 'verify', '--project', 'audited', '--data', data])
     expect(ok.code).toBe(0)
-    expect(ok.stdout).toContain('intact (2 events')
+    expect(ok.stdout).toContain('intact (3 events')
 
     const db = new DatabaseSync(join(data, 'approval-gate.db'))
     try {
       for (const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'").all() as Array<{ name: string }>) {
         db.exec(`DROP TRIGGER "${name}"`)
       }
-      db.prepare("UPDATE audit_events SET action = 'harmless' WHERE seq = 1 AND project_id = (SELECT id FROM projects WHERE name = 'audited')").run()
+      db.prepare("UPDATE audit_events SET action = 'harmless' WHERE seq = 2 AND project_id = (SELECT id FROM projects WHERE name = 'audited')").run()
     } finally {
       db.close()
     }
     const tampered = await runCli(['audit', 'verify', '--project', 'audited', '--data', data])
     expect(tampered.code).toBe(1)
     expect(tampered.stdout).toContain('TAMPERED')
-    expect(tampered.stdout).toContain('seq 1')
+    expect(tampered.stdout).toContain('seq 2')
     const json = await runCli(['audit', 'verify', '--project', 'audited', '--data', data, '--json'])
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, seq: 1 })
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, seq: 2 })
   })
 })

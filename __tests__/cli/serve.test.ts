@@ -92,6 +92,6 @@ describe('serve', () => {
     const record = await api(second.url, 'GET', `/v1/approvals/${created.body.id}`, requestKey)
     expect(record.body).toMatchObject({ status: 'approved', reason: 'survives', decided_by: 'key:approver' })
     const audit = await api(second.url, 'GET', '/v1/audit/verify', decideKey)
-    expect(audit.body).toMatchObject({ ok: true, events: 2 })
+    expect(audit.body).toMatchObject({ ok: true, events: 4 }) // the first key, the CLI's key, the request and its decision
   })
 })

@@ -32,7 +32,7 @@ const contexts: BrowserContext[] = []
 let gates: AbortController
 
 beforeAll(async () => {
-  fx = await startDashboard({ resolvedCardLingerMs: LINGER_MS })
+  fx = await startDashboard({ dashboard: { resolvedCardLingerMs: LINGER_MS } })
   browser = sharedBrowser()
   shotDir = process.env.SCREENSHOTS === '1' ? join(process.cwd(), 'docs/screenshots') : await mkdtemp(join(tmpdir(), 'approval-gate-shots-'))
 })
@@ -481,24 +481,7 @@ describe('screenshots, audit trail and members', () => {
     await page.screenshot({ path: join(shotDir, 'audit.png'), fullPage: true })
   })
 
-  it('lets an admin add a member, who can then sign in', async () => {
-    const dave = { email: `dave.${t.project.name}@example.com`, password: 'dave password 42', github: `dave-gh-${t.project.name.split('-').at(-1)}` }
-    const { page } = await signedIn(t.admin)
-    await page.goto(`${fx.url}/settings/members`)
-    await page.getByLabel('Email').fill(dave.email)
-    await page.getByLabel(/Initial password/).fill(dave.password)
-    await page.getByLabel('Role', { exact: true }).selectOption('member')
-    await page.locator('#new-github').fill(dave.github)
-    await page.getByRole('button', { name: 'Add member' }).click()
-    await page.waitForURL(/notice=member_added/)
-    await expect(page.getByRole('status').first().textContent()).resolves.toBe('Member added.')
-    await expect(page.locator('table.members').textContent()).resolves.toContain(dave.email)
-    const stored = await fx.store.getUserByEmail(dave.email)
-    expect(stored).toMatchObject({ github_login: dave.github })
-    expect(await fx.store.getMembership(t.project.id, stored!.id)).toBe('member')
-    const session = await signedIn(dave)
-    await expect(session.page.locator('.who').textContent()).resolves.toBe(dave.email)
-  })
+  // Adding members (now by invitation link) is covered in accounts.browser.test.ts.
 
   it('creates an API key that is shown once and works on the API', async () => {
     const { page } = await signedIn(t.admin)

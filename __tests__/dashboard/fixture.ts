@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { hashPassword, newApiKey } from '../../src/server/auth/secrets.js'
-import { startServer, type RunningServer } from '../../src/server/server.js'
+import { startServer, type RunningServer, type StartServerOptions } from '../../src/server/server.js'
 import type { KeyScope, Project, Store, User } from '../../src/server/store/types.js'
 
 export const ADMIN = { email: 'alice@example.com', password: 'correct horse battery', github: 'alice-gh' }
@@ -12,6 +12,8 @@ export const MEMBER = { email: 'bob@example.com', password: 'bob password 123', 
 export interface DashboardFixture {
   server: RunningServer
   url: string
+  /** The server's data directory (the CLI can work on it while the server runs). */
+  dataDir: string
   store: Store
   project: Project
   admin: User
@@ -50,20 +52,21 @@ async function createKey(store: Store, projectId: string, scopes: KeyScope[], na
   return key
 }
 
-/** `resolvedCardLingerMs`: how long decided cards stay on the live home page (default the dashboard's 6 s). */
-export async function startDashboard(options: { resolvedCardLingerMs?: number } = {}): Promise<DashboardFixture> {
+/** `dashboard.resolvedCardLingerMs`: how long decided cards stay on the live home page (default the dashboard's 6 s). */
+export async function startDashboard(options: Pick<StartServerOptions, 'dashboard' | 'trustProxy'> = {}): Promise<DashboardFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'approval-gate-dashboard-'))
-  const server = await startServer({ dataDir, port: 0, resolvedCardLingerMs: options.resolvedCardLingerMs })
+  const server = await startServer({ dataDir, port: 0, ...options })
   const store = server.store
   const project = await store.createProject('main')
-  const admin = await store.createUser({ email: ADMIN.email, password_hash: await hashPassword(ADMIN.password), github_login: ADMIN.github })
+  const admin = await store.createUser({ email: ADMIN.email, password_hash: await hashPassword(ADMIN.password) })
   const member = await store.createUser({ email: MEMBER.email, password_hash: await hashPassword(MEMBER.password) })
-  await store.setMembership(project.id, admin.id, 'admin')
+  await store.setMembership(project.id, admin.id, 'admin', { github_login: ADMIN.github })
   await store.setMembership(project.id, member.id, 'member')
   const keys = { request: await createKey(store, project.id, ['request'], 'ci'), decide: await createKey(store, project.id, ['decide'], 'deployer') }
   return {
     server,
     url: server.url,
+    dataDir,
     store,
     project,
     admin,

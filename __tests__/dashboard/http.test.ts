@@ -296,7 +296,7 @@ describe('settings and projects', () => {
     expect(demoteSelf.text).toContain('A project needs at least one admin')
     const link = await client.request('POST', `/settings/members/${fx.member.id}/github`, { form: { _csrf: csrf, github_login: 'bob-gh' } })
     expect(link.status).toBe(303)
-    expect((await fx.store.getUser(fx.member.id))?.github_login).toBe('bob-gh')
+    expect((await fx.store.listMembers(fx.project.id)).find((m) => m.id === fx.member.id)?.github_login).toBe('bob-gh')
     const badLogin = await client.request('POST', `/settings/members/${fx.member.id}/github`, { form: { _csrf: csrf, github_login: '-bad login' } })
     expect(badLogin.status).toBe(400)
     const outsider = await fx.store.createUser({ email: 'outsider@example.com', password_hash: 'x' })

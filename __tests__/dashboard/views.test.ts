@@ -188,8 +188,12 @@ describe('audit page', () => {
     actor: 'key:deployer',
     reason: 'Not during the freeze',
     at: '2030-01-01T12:00:00.000Z',
+    context_hash: null,
     prev_hash: 'a',
     hash: 'b',
+    prev_mac: null,
+    mac: null,
+    sealed_at: null,
     ...overrides,
   })
   const render = (events: AuditEvent[], filters = NO_FILTERS) =>

@@ -15,6 +15,7 @@ import { runCli } from '../cli/helpers.js'
 import { call } from '../server/helpers.js'
 import { describeWithPostgres } from '../store/temp-postgres.js'
 import { databaseUrl } from './replicas.js'
+import { TEST_AUDIT_KEY, testAuditKey } from '../helpers/audit-key.js'
 
 describeWithPostgres('admin commands with --database-url', (cluster) => {
   let server: RunningServer | null = null
@@ -23,7 +24,7 @@ describeWithPostgres('admin commands with --database-url', (cluster) => {
   beforeAll(async () => {
     url = databaseUrl(await cluster.createDatabase())
     // `dataDir` is required by the options but not used with `database`: nothing is created there.
-    server = await startServer({ dataDir: join(tmpdir(), 'approval-gate-unused'), port: 0, database: { kind: 'postgres', url } })
+    server = await startServer({ dataDir: join(tmpdir(), 'approval-gate-unused'), port: 0, database: { kind: 'postgres', url }, auditKey: testAuditKey() })
   }, 60_000)
   afterAll(async () => {
     await server?.close()
@@ -31,20 +32,20 @@ describeWithPostgres('admin commands with --database-url', (cluster) => {
 
   it('create a project, keys and a user that the running server accepts, and verify its audit trail', async () => {
     const running = server!
-    const created = await runCli(['project', 'create', 'payments', '--database-url', url, '--json'])
+    const created = await runCli(['project', 'create', 'payments', '--database-url', url, '--json'], { env: { APPROVAL_GATE_AUDIT_KEY: TEST_AUDIT_KEY } })
     expect(created).toMatchObject({ code: 0, stderr: '' })
     const { project, api_key: requestKey } = JSON.parse(created.stdout) as { project: { id: string; name: string }; api_key: string }
     expect(project).toMatchObject({ id: expect.stringMatching(/^prj_/), name: 'payments' })
 
     // The environment variable works like the flag.
-    const env = { APPROVAL_GATE_DATABASE_URL: url }
+    const env = { APPROVAL_GATE_DATABASE_URL: url, APPROVAL_GATE_AUDIT_KEY: TEST_AUDIT_KEY }
     const decideKey = await runCli(['keys', 'create', '--project', 'payments', '--scope', 'decide', '--name', 'approver', '--json'], { env })
     expect(decideKey.code).toBe(0)
     const decide = JSON.parse(decideKey.stdout) as { api_key: string; scopes: string[] }
     expect(decide.scopes).toEqual(['decide'])
 
     const password = 'a long enough password'
-    const added = await runCli(['user', 'add', 'ana@example.com', '--project', 'payments', '--admin', '--password-stdin', '--database-url', url], { input: `${password}\n` })
+    const added = await runCli(['user', 'add', 'ana@example.com', '--project', 'payments', '--admin', '--password-stdin', '--database-url', url], { input: `${password}\n`, env: { APPROVAL_GATE_AUDIT_KEY: TEST_AUDIT_KEY } })
     expect(added).toMatchObject({ code: 0, stdout: 'Added ana@example.com as admin of payments.\n' })
     const user = await running.store.getUserByEmail('ana@example.com')
     expect(user).not.toBeNull()
@@ -60,11 +61,14 @@ describeWithPostgres('admin commands with --database-url', (cluster) => {
 
     const verified = await runCli(['audit', 'verify', '--project', 'payments', '--json'], { env })
     expect(verified.code).toBe(0)
-    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, events: 2 })
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, events: 5 }) // the CLI's admin changes (two keys, one member), then the request and its decision
     const exported = await runCli(['audit', 'export', '--project', 'payments'], { env })
     expect(exported.code).toBe(0)
     const events = exported.stdout.trim().split('\n').map((text) => JSON.parse(text) as { type: string; approval_id: string })
     expect(events.map((event) => [event.type, event.approval_id])).toEqual([
+      ['key_created', ''],
+      ['key_created', ''],
+      ['member_added', ''],
       ['created', approval.body.id],
       ['approved', approval.body.id],
     ])
@@ -80,7 +84,7 @@ describeWithPostgres('admin commands with --database-url', (cluster) => {
   }, 60_000)
 
   it('names a missing project', async () => {
-    const result = await runCli(['keys', 'list', '--project', 'nope', '--database-url', url])
+    const result = await runCli(['keys', 'list', '--project', 'nope', '--database-url', url], { env: { APPROVAL_GATE_AUDIT_KEY: TEST_AUDIT_KEY } })
     expect(result.code).toBe(3)
     expect(result.stderr).toContain('no project named "nope"')
   })
@@ -93,7 +97,7 @@ describeWithPostgres('admin commands with --database-url', (cluster) => {
   })
 
   it('names the server, not the password, when PostgreSQL cannot be reached', async () => {
-    const result = await runCli(['keys', 'list', '--project', 'payments'], { env: { APPROVAL_GATE_DATABASE_URL: 'postgres://gate:hunter2@127.0.0.1:1/none' } })
+    const result = await runCli(['keys', 'list', '--project', 'payments'], { env: { APPROVAL_GATE_DATABASE_URL: 'postgres://gate:hunter2@127.0.0.1:1/none', APPROVAL_GATE_AUDIT_KEY: TEST_AUDIT_KEY } })
     expect(result.code).toBe(3)
     expect(result.stderr).toContain('could not open the PostgreSQL store at postgres://***@127.0.0.1:1/none')
     expect(result.stderr).not.toContain('hunter2')

@@ -10,6 +10,7 @@ import { createApprovalService } from '../../src/server/approvals/approval-servi
 import { InMemoryNotifier } from '../../src/server/approvals/notifier.js'
 import { ExpiryTimer } from '../../src/server/approvals/expiry-timer.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
+import { testAuditKey } from '../helpers/audit-key.js'
 import type { Store } from '../../src/server/store/types.js'
 import { approvalFor } from '../store/approval-input.js'
 import { describeWithPostgres } from '../store/temp-postgres.js'
@@ -18,7 +19,7 @@ import { until } from './replicas.js'
 describeWithPostgres('expiry timer on PostgreSQL', (cluster) => {
   it('backs off while a due row is locked elsewhere, then expires it once', async () => {
     const config = await cluster.createDatabase()
-    const store = await openPostgresStore(config)
+    const store = await openPostgresStore(config, { auditKey: testAuditKey() })
     const locker = new pg.Client(config)
     await locker.connect()
     const notifier = new InMemoryNotifier()

@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from '../../src/server/server.js'
 import type { KeyScope, Project } from '../../src/server/store/types.js'
 import { createKey } from '../server/helpers.js'
 import type { PostgresCluster } from '../store/temp-postgres.js'
+import { testAuditKey } from '../helpers/audit-key.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
 export interface Replicas {
@@ -32,7 +33,7 @@ export async function startReplicas(cluster: PostgresCluster): Promise<Replicas>
   const database = await cluster.createDatabase()
   const url = databaseUrl(database)
   // `dataDir` is required by the options but not used with `database`: nothing is created there.
-  const options = { dataDir: join(tmpdir(), 'approval-gate-unused'), port: 0, database: { kind: 'postgres' as const, url } }
+  const options = { dataDir: join(tmpdir(), 'approval-gate-unused'), port: 0, database: { kind: 'postgres' as const, url }, auditKey: testAuditKey() }
   const a = await startServer(options)
   let b: RunningServer
   try {

@@ -9,6 +9,7 @@ import { call, createKey } from '../server/helpers.js'
 import { runCli, startCli, stop, type CliProcess } from '../cli/helpers.js'
 import { describeWithPostgres } from '../store/temp-postgres.js'
 import { databaseUrl } from './replicas.js'
+import { TEST_AUDIT_KEY, testAuditKey } from '../helpers/audit-key.js'
 
 /** `serve` prints this once it listens, with or without the first-run banner. */
 const LISTENING = /(?:listening on |curl -s -X POST )(http:\/\/127\.0\.0\.1:\d+)/
@@ -21,7 +22,7 @@ describeWithPostgres('serve --database-url', (cluster) => {
   }, 30_000)
 
   function serve(args: string[], env: Record<string, string> = {}): CliProcess {
-    const proc = startCli(['serve', '--port', '0', '--quiet', ...args], { env })
+    const proc = startCli(['serve', '--port', '0', '--quiet', ...args], { env: { APPROVAL_GATE_AUDIT_KEY: TEST_AUDIT_KEY, ...env } })
     running.add(proc)
     return proc
   }
@@ -36,7 +37,7 @@ describeWithPostgres('serve --database-url', (cluster) => {
     expect(banners).toHaveLength(1)
     const key = banners[0].stdout().match(/API key\s+(agk_\S+)/)![1]
 
-    const store = await openStore({ kind: 'postgres', connection: url })
+    const store = await openStore({ kind: 'postgres', connection: url, auditKey: testAuditKey() })
     let decideKey: string
     try {
       const [project] = await store.listProjects()
@@ -68,9 +69,29 @@ describeWithPostgres('serve --database-url', (cluster) => {
   })
 
   it('names the server, not the password, when PostgreSQL cannot be reached', async () => {
-    const result = await runCli(['serve', '--port', '0', '--database-url', 'postgres://gate:hunter2@127.0.0.1:1/none'])
+    const result = await runCli(['serve', '--port', '0', '--database-url', 'postgres://gate:hunter2@127.0.0.1:1/none'], { env: { APPROVAL_GATE_AUDIT_KEY: TEST_AUDIT_KEY } })
     expect(result.code).not.toBe(0)
     expect(result.stderr).toContain('could not open the PostgreSQL store')
     expect(result.stderr).not.toContain('hunter2')
+  })
+
+  it('refuses to serve PostgreSQL without an audit key, saying how to give one', async () => {
+    const url = databaseUrl(await cluster.createDatabase())
+    const result = await runCli(['serve', '--port', '0', '--database-url', url])
+    expect(result.code).toBe(3)
+    expect(result.stderr).toContain('PostgreSQL needs an audit key')
+    expect(result.stderr).toContain('APPROVAL_GATE_AUDIT_KEY')
+    expect(result.stderr).toContain('--audit-key-file')
+    // Nothing was created: the database still has no schema.
+    const admin = await runCli(['keys', 'list', '--project', 'default', '--database-url', url])
+    expect(admin.stderr).toContain('PostgreSQL needs an audit key')
+  })
+
+  it('refuses a malformed key in APPROVAL_GATE_AUDIT_KEY', async () => {
+    const url = databaseUrl(await cluster.createDatabase())
+    const result = await runCli(['serve', '--port', '0', '--database-url', url], { env: { APPROVAL_GATE_AUDIT_KEY: 'too-short' } })
+    expect(result.code).toBe(3)
+    expect(result.stderr).toContain('the audit key in APPROVAL_GATE_AUDIT_KEY is malformed or too short')
+    expect(result.stderr).not.toContain('too-short')
   })
 })

@@ -10,6 +10,7 @@ import { expect, it } from '@jest/globals'
 import type { ApprovalEvent } from '../../src/server/approvals/contracts.js'
 import { createPostgresNotifier } from '../../src/server/approvals/postgres-notifier.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
+import { testAuditKey } from '../helpers/audit-key.js'
 import { describeWithPostgres } from '../store/temp-postgres.js'
 import { until } from './replicas.js'
 
@@ -57,7 +58,7 @@ describeWithPostgres('PostgreSQL notifier heartbeat', (cluster) => {
   it('replaces a LISTEN connection that went silent and wakes a waiter decided meanwhile', async () => {
     const config = await cluster.createDatabase()
     const proxy = await startProxy(config.port!)
-    const store = await openPostgresStore(config)
+    const store = await openPostgresStore(config, { auditKey: testAuditKey() })
     const sender = await createPostgresNotifier({ connection: config, store })
     const errors: string[] = []
     const receiver = await createPostgresNotifier({

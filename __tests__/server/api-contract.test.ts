@@ -130,11 +130,15 @@ describe('decision and cancel', () => {
     const a = await create({ action: 'gave-up' })
     const bad = await call(t.url, 'POST', `/v1/approvals/${a.body.id}/cancel`, { key: t.keys.request, json: { timed_out: 'yes' } })
     expect(bad.status).toBe(400)
-    const expired = await call(t.url, 'POST', `/v1/approvals/${a.body.id}/cancel`, { key: t.keys.request, json: { reason: 'no decision within 5000 ms', timed_out: true } })
+    const expired = await call(t.url, 'POST', `/v1/approvals/${a.body.id}/cancel`, { key: t.keys.request, json: { reason: 'no decision within 5s', timed_out: true } })
     expect(expired.status).toBe(200)
-    expect(expired.body).toMatchObject({ status: 'expired', reason: 'no decision within 5000 ms', decided_by: 'key:request-key' })
+    // Recorded by system, as the expiry sweep records it; the reason keeps who withdrew it.
+    expect(expired.body).toMatchObject({ status: 'expired', reason: 'no decision within 5s; withdrawn by key:request-key', decided_by: 'system' })
     const audit = await call(t.url, 'GET', '/v1/audit?action=gave-up', { key: t.keys.decide })
-    expect(audit.body.items.map((e: { type: string }) => e.type)).toEqual(['timed_out', 'created'])
+    expect(audit.body.items.map((e: { type: string; actor: string }) => [e.type, e.actor])).toEqual([
+      ['timed_out', 'system'],
+      ['created', 'key:request-key'],
+    ])
   })
 })
 

@@ -6,6 +6,7 @@ import { expect, it } from '@jest/globals'
 import pg from 'pg'
 import { MIGRATIONS } from '../../src/server/store/postgres/migrations.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
+import { testAuditKey } from '../helpers/audit-key.js'
 import { approvalFor } from './approval-input.js'
 import { describeWithPostgres } from './temp-postgres.js'
 
@@ -28,7 +29,7 @@ describeWithPostgres('PostgreSQL migration 1 → 2', (cluster) => {
     } finally {
       await client.end()
     }
-    const store = await openPostgresStore(config)
+    const store = await openPostgresStore(config, { auditKey: testAuditKey() })
     try {
       const project = (await store.getProject('prj_v1'))!
       expect(await store.getApproval(project.id, 'apr_v1')).toMatchObject({ idempotency_key: 'run-1', requested_by_key_id: null })

@@ -6,6 +6,11 @@
  */
 import { describe, expect, it } from '@jest/globals'
 import { hashToken } from '../../src/server/auth/secrets.js'
+import { testAuditKey } from '../helpers/audit-key.js'
+import { parseAuditKey } from '../../src/server/audit/audit-key.js'
+import { hashAuditEvent } from '../../src/server/store/audit-chain.js'
+import { MIGRATIONS as PG_MIGRATIONS } from '../../src/server/store/postgres/migrations.js'
+import type { AuditEvent } from '../../src/server/store/types.js'
 import { openStore } from '../../src/server/store/index.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
 import type { Store } from '../../src/server/store/types.js'
@@ -14,23 +19,23 @@ import { describeStoreContract } from './store-contract.js'
 import { describeWithPostgres } from './temp-postgres.js'
 
 describeWithPostgres('PostgreSQL store', (cluster) => {
-  describeStoreContract('postgres', async () => openPostgresStore(await cluster.createDatabase()))
+  describeStoreContract('postgres', async () => openPostgresStore(await cluster.createDatabase(), { auditKey: testAuditKey() }))
 
   describe('PostgreSQL store with several replicas', () => {
     /** Two stores (separate pools, as two server replicas) on one new database. */
     async function twoReplicas(): Promise<[Store, Store, () => Promise<void>]> {
       const config = await cluster.createDatabase()
-      const [a, b] = await Promise.all([openPostgresStore(config), openPostgresStore(config)])
+      const [a, b] = await Promise.all([openPostgresStore(config, { auditKey: testAuditKey() }), openPostgresStore(config, { auditKey: testAuditKey() })])
       return [a, b, async () => void (await Promise.all([a.close(), b.close()]))]
     }
 
     it('migrates once when several replicas start at the same moment, and again is a no-op', async () => {
       const config = await cluster.createDatabase()
-      const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore(config)))
+      const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore(config, { auditKey: testAuditKey() })))
       await stores[0].createProject('web')
       for (const store of stores) expect((await store.listProjects()).map((p) => p.name)).toEqual(['web'])
       await Promise.all(stores.map((s) => s.close()))
-      const reopened = await openStore({ kind: 'postgres', connection: config })
+      const reopened = await openStore({ kind: 'postgres', connection: config, auditKey: testAuditKey() })
       expect((await reopened.listProjects()).map((p) => p.name)).toEqual(['web'])
       await reopened.close()
     })
@@ -102,7 +107,7 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
     describe('audit tamper detection', () => {
       async function storeWithHistory() {
         const config = await cluster.createDatabase()
-        const store = await openPostgresStore(config)
+        const store = await openPostgresStore(config, { auditKey: testAuditKey() })
         const project = await store.createProject('web')
         for (let i = 0; i < 4; i++) {
           const { approval } = await store.createApproval(approvalFor(project, { action: `a${i}` }))
@@ -131,6 +136,10 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
         try {
           await cluster.superuserQuery(edited.config, `${disableTriggers} UPDATE audit_events SET actor = 'mallory' WHERE seq = 3`)
           expect(await edited.store.verifyAudit(edited.project.id)).toEqual({ ok: false, events: 3, seq: 3, problem: 'hash_mismatch' })
+          // Recomputing the unkeyed hash does not help: the MAC needs the key.
+          const event = (await edited.store.listAudit(edited.project.id)).items.find((e: AuditEvent) => e.seq === 3)!
+          await cluster.superuserQuery(edited.config, `${disableTriggers} UPDATE audit_events SET hash = '${hashAuditEvent(event)}' WHERE seq = 3`)
+          expect(await edited.store.verifyAudit(edited.project.id, { full: true })).toEqual({ ok: false, events: 3, seq: 3, problem: 'mac_mismatch' })
           await cluster.superuserQuery(middle.config, `${disableTriggers} DELETE FROM audit_events WHERE seq = 2`)
           expect(await middle.store.verifyAudit(middle.project.id)).toMatchObject({ ok: false, seq: 2, problem: 'missing_event' })
           await cluster.superuserQuery(tail.config, `${disableTriggers} DELETE FROM audit_events WHERE seq >= 5`)
@@ -141,8 +150,72 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
       })
     })
 
+    it('refuses to open without an audit key, and with another key than the chain was written with', async () => {
+      const config = await cluster.createDatabase()
+      await expect(openPostgresStore(config)).rejects.toThrow(/PostgreSQL needs an audit key.*APPROVAL_GATE_AUDIT_KEY.*--audit-key-file/)
+      const store = await openPostgresStore(config, { auditKey: testAuditKey() })
+      await store.close()
+      await expect(openPostgresStore(config, { auditKey: parseAuditKey('b2'.repeat(32), 'test') })).rejects.toThrow(/written with another audit key/)
+    })
+
+    it('detects a pending approval set to approved behind the store: verifyDecision and verifyAudit name it', async () => {
+      const config = await cluster.createDatabase()
+      const store = await openPostgresStore(config, { auditKey: testAuditKey() })
+      try {
+        const project = await store.createProject('web')
+        const { approval } = await store.createApproval(approvalFor(project))
+        await cluster.superuserQuery(config, `UPDATE approvals SET status = 'approved', decided_by = 'mallory', decided_at = '2026-01-01T00:00:00.000Z' WHERE id = '${approval.id}'`)
+        const edited = (await store.getApproval(project.id, approval.id))!
+        expect(edited.status).toBe('approved')
+        expect(await store.verifyDecision(project.id, edited)).toMatch(/no audit event records that decision/)
+        expect(await store.verifyAudit(project.id)).toMatchObject({ ok: false, problem: 'approval_mismatch', approval_id: approval.id })
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('upgrades a database written before the chain was keyed: existing events sealed as legacy, decisions still proven', async () => {
+      const config = await cluster.createDatabase()
+      const projectId = 'prj_legacyproject0000000'
+      const approvedId = 'apr_legacyapproved000000'
+      const events = [
+        { type: 'created', actor: 'key:ci', at: '2026-01-01T00:00:01.000Z' },
+        { type: 'approved', actor: 'ada', at: '2026-01-01T00:00:02.000Z' },
+      ] as const
+      let prev = '0'.repeat(64)
+      const rows = events.map((e, i) => {
+        const hash = hashAuditEvent({ project_id: projectId, seq: i + 1, approval_id: approvedId, action: 'deploy', agent: null, reason: null, prev_hash: prev, ...e })
+        const row = `('${projectId}', ${i + 1}, '${e.type}', '${approvedId}', 'deploy', NULL, '${e.actor}', NULL, '${e.at}', '${prev}', '${hash}')`
+        prev = hash
+        return row
+      })
+      await cluster.superuserQuery(
+        config,
+        `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL);
+         ${PG_MIGRATIONS[0].sql}
+         INSERT INTO schema_migrations VALUES (1, 'initial schema', '2026-01-01T00:00:00.000Z');
+         INSERT INTO projects VALUES ('${projectId}', 'old', '{"blockSelfApproval":false,"defaultTimeoutMs":3600000}', '2026-01-01T00:00:00.000Z');
+         INSERT INTO approvals (id, project_id, action, context, agent, status, decided_by, decided_at, created_at, expires_at, requested_by)
+           VALUES ('${approvedId}', '${projectId}', 'deploy', '{}', NULL, 'approved', 'ada', '2026-01-01T00:00:02.000Z', '2026-01-01T00:00:01.000Z', '2099-01-01T00:00:00.000Z', 'key:ci');
+         INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, prev_hash, hash) VALUES ${rows.join(', ')};
+         INSERT INTO audit_heads VALUES ('${projectId}', 2, '${prev}');`,
+      )
+      const store = await openPostgresStore(config, { auditKey: testAuditKey() })
+      try {
+        expect(await store.verifyAudit(projectId)).toEqual({ ok: true, events: 2, head: prev, legacy_events: 2 })
+        expect(await store.verifyDecision(projectId, (await store.getApproval(projectId, approvedId))!)).toBeNull()
+        const { approval } = await store.createApproval(approvalFor({ id: projectId }))
+        await store.decideApproval(projectId, approval.id, { decision: 'approve', reason: null, decided_by: 'bob' })
+        expect(await store.verifyAudit(projectId)).toMatchObject({ ok: true, events: 4, legacy_events: 2 })
+        // The append-only trigger is back after the sealing.
+        await expect(cluster.superuserQuery(config, "UPDATE audit_events SET actor = 'x' WHERE seq = 1")).rejects.toThrow(/append-only/)
+      } finally {
+        await store.close()
+      }
+    })
+
     it('fails clearly when the server cannot be reached', async () => {
-      await expect(openPostgresStore('postgres://nobody:secret@127.0.0.1:1/none')).rejects.toThrow(/could not open the PostgreSQL store at postgres:\/\/\*\*\*@127\.0\.0\.1:1\/none/)
+      await expect(openPostgresStore('postgres://nobody:secret@127.0.0.1:1/none', { auditKey: testAuditKey() })).rejects.toThrow(/could not open the PostgreSQL store at postgres:\/\/\*\*\*@127\.0\.0\.1:1\/none/)
     })
   })
 })

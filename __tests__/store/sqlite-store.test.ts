@@ -94,18 +94,36 @@ describe('SQLite store on disk', () => {
       expect(await verify(file, project.id)).toEqual({ ok: false, events: 5, seq: 5, problem: 'hash_mismatch' })
     })
 
-    it('pinpoints an edited event whose hash was recomputed, at the broken link after it', async () => {
+    it('pinpoints an edited event whose hash was recomputed: its MAC no longer verifies', async () => {
       const { file, project, events } = await fileWithHistory()
       const forged = { ...events[4], actor: 'mallory' }
       rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET actor = 'mallory', hash = '${hashAuditEvent(forged)}' WHERE seq = 5`)
-      expect(await verify(file, project.id)).toEqual({ ok: false, events: 6, seq: 6, problem: 'broken_link' })
+      expect(await verify(file, project.id)).toEqual({ ok: false, events: 5, seq: 5, problem: 'mac_mismatch' })
     })
 
-    it('pinpoints a rewritten last event against the chain head', async () => {
+    it('pinpoints a rewritten last event whose hash and head were recomputed', async () => {
       const { file, project, events } = await fileWithHistory()
       const forged = { ...events[6], reason: 'rewritten' }
-      rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET reason = 'rewritten', hash = '${hashAuditEvent(forged)}' WHERE seq = 7`)
-      expect(await verify(file, project.id)).toEqual({ ok: false, events: 7, seq: 7, problem: 'hash_mismatch' })
+      const hash = hashAuditEvent(forged)
+      rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET reason = 'rewritten', hash = '${hash}' WHERE seq = 7; UPDATE audit_heads SET hash = '${hash}';`)
+      expect(await verify(file, project.id)).toEqual({ ok: false, events: 7, seq: 7, problem: 'mac_mismatch' })
+    })
+
+    it('finds an old event edited, every unkeyed hash after it recomputed and the head moved: the MAC check fails', async () => {
+      // The attack the unkeyed chain could not see: rewrite an actor, recompute every later hash.
+      const { file, project, events } = await fileWithHistory()
+      const rewritten = events.map((event) => ({ ...event }))
+      rewritten[1].actor = 'mallory'
+      for (let i = 1; i < rewritten.length; i++) {
+        if (i > 1) rewritten[i].prev_hash = rewritten[i - 1].hash
+        rewritten[i].hash = hashAuditEvent(rewritten[i])
+      }
+      const updates = rewritten
+        .slice(1)
+        .map((e) => `UPDATE audit_events SET actor = '${e.actor}', prev_hash = '${e.prev_hash}', hash = '${e.hash}' WHERE seq = ${e.seq};`)
+        .join(' ')
+      rawEdit(file, `${dropAuditTriggers} ${updates} UPDATE audit_heads SET hash = '${rewritten[6].hash}';`)
+      expect(await verify(file, project.id)).toEqual({ ok: false, events: 2, seq: 2, problem: 'mac_mismatch' })
     })
 
     it('pinpoints a deleted event in the middle', async () => {
@@ -193,6 +211,69 @@ describe('SQLite store on disk', () => {
     })
   })
 
+  describe('upgrading a database written before the chain was keyed (schema 1)', () => {
+    /** A file as approval-gate with schema 1 left it: one approved and one pending approval, three unkeyed events. */
+    function version1File(): { file: string; projectId: string; approvedId: string; pendingId: string } {
+      const file = freshFile()
+      const db = new DatabaseSync(file)
+      try {
+        db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT')
+        db.exec(MIGRATIONS[0].sql)
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, ?, ?)').run(MIGRATIONS[0].name, '2026-01-01T00:00:00.000Z')
+        const projectId = 'prj_legacyproject0000000'
+        db.prepare("INSERT INTO projects (id, name, settings, created_at) VALUES (?, 'old', ?, '2026-01-01T00:00:00.000Z')").run(projectId, JSON.stringify({ blockSelfApproval: false, defaultTimeoutMs: 3_600_000 }))
+        const approvedId = 'apr_legacyapproved000000'
+        const pendingId = 'apr_legacypending0000000'
+        const insertApproval = db.prepare(
+          `INSERT INTO approvals (id, project_id, action, context, agent, status, reason, decided_by, decided_at, created_at, expires_at, requested_by)
+           VALUES (?, ?, ?, '{"v":1}', NULL, ?, NULL, ?, ?, '2026-01-01T00:00:01.000Z', '2099-01-01T00:00:00.000Z', 'key:ci')`,
+        )
+        insertApproval.run(approvedId, projectId, 'deploy', 'approved', 'ada', '2026-01-01T00:00:02.000Z')
+        insertApproval.run(pendingId, projectId, 'migrate', 'pending', null, null)
+        const events = [
+          { type: 'created', approval_id: approvedId, action: 'deploy', actor: 'key:ci', at: '2026-01-01T00:00:01.000Z' },
+          { type: 'created', approval_id: pendingId, action: 'migrate', actor: 'key:ci', at: '2026-01-01T00:00:01.000Z' },
+          { type: 'approved', approval_id: approvedId, action: 'deploy', actor: 'ada', at: '2026-01-01T00:00:02.000Z' },
+        ] as const
+        let prev_hash = '0'.repeat(64)
+        const insertEvent = db.prepare('INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, NULL, ?, NULL, ?, ?, ?)')
+        events.forEach((e, i) => {
+          const hash = hashAuditEvent({ project_id: projectId, seq: i + 1, agent: null, reason: null, prev_hash, ...e })
+          insertEvent.run(projectId, i + 1, e.type, e.approval_id, e.action, e.actor, e.at, prev_hash, hash)
+          prev_hash = hash
+        })
+        db.prepare('INSERT INTO audit_heads (project_id, seq, hash) VALUES (?, 3, ?)').run(projectId, prev_hash)
+        return { file, projectId, approvedId, pendingId }
+      } finally {
+        db.close()
+      }
+    }
+
+    it('seals existing events as legacy, proves their decisions, and keys new events', async () => {
+      const { file, projectId, approvedId, pendingId } = version1File()
+      const store = await openSqliteStore(file)
+      try {
+        expect(await store.verifyAudit(projectId)).toEqual({ ok: true, events: 3, head: expect.any(String), legacy_events: 3 })
+        const approved = (await store.getApproval(projectId, approvedId))!
+        expect(await store.verifyDecision(projectId, approved)).toBeNull()
+        const decided = await store.decideApproval(projectId, pendingId, { decision: 'reject', reason: 'no', decided_by: 'bob' })
+        expect(decided?.changed && decided.event).toMatchObject({ seq: 4, sealed_at: null, mac: expect.stringMatching(/^[0-9a-f]{64}$/) })
+        expect(await store.verifyDecision(projectId, decided!.approval)).toBeNull()
+        expect(await store.verifyAudit(projectId)).toMatchObject({ ok: true, events: 4, legacy_events: 3 })
+      } finally {
+        await store.close()
+      }
+      // A legacy event edited after the upgrade, its unkeyed hash recomputed: the seal catches it.
+      const events: AuditEvent[] = []
+      const reader = await openSqliteStore(file)
+      for await (const event of reader.exportAudit(projectId)) events.push(event)
+      await reader.close()
+      const forged = { ...events[2], actor: 'mallory' }
+      rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET actor = 'mallory', hash = '${hashAuditEvent(forged)}' WHERE seq = 3; UPDATE approvals SET decided_by = 'mallory' WHERE id = '${approvedId}'`)
+      expect(await verify(file, projectId)).toEqual({ ok: false, events: 3, seq: 3, problem: 'mac_mismatch' })
+    })
+  })
+
   describe('several connections on one file', () => {
     let file: string
     let server: Store
@@ -242,15 +323,15 @@ describe('SQLite store on disk', () => {
     const file = freshFile()
     const store = await openSqliteStore(file)
     const project = await store.createProject('web', { blockSelfApproval: true })
-    const user = await store.createUser({ email: 'ada@example.com', password_hash: 'h', github_login: 'ada' })
-    await store.setMembership(project.id, user.id, 'admin')
+    const user = await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
+    await store.setMembership(project.id, user.id, 'admin', { github_login: 'ada' })
     const { approval } = await store.createApproval(approvalFor(project, { context: { n: 1 } }))
     const decided = await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: 'ok', decided_by: 'ada@example.com' })
     await store.close()
 
     const reopened = await openSqliteStore(file)
     expect(await reopened.getProject(project.id)).toEqual(project)
-    expect(await reopened.listMembers(project.id)).toEqual([{ ...user, role: 'admin' }])
+    expect(await reopened.listMembers(project.id)).toEqual([{ ...user, role: 'admin', github_login: 'ada' }])
     expect(await reopened.getApproval(project.id, approval.id)).toEqual(decided?.approval)
     expect(await reopened.verifyAudit(project.id)).toMatchObject({ ok: true, events: 2 })
     await reopened.close()

@@ -98,7 +98,7 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
     describe('users and memberships', () => {
       it('creates users, finds them by id and by email case-insensitively', async () => {
         const user = await store.createUser({ email: 'Ada@Example.com', password_hash: 'scrypt$x' })
-        expect(user).toEqual({ id: expect.stringMatching(/^usr_/), email: 'Ada@Example.com', github_login: null, created_at: expect.stringMatching(ISO) })
+        expect(user).toEqual({ id: expect.stringMatching(/^usr_/), email: 'Ada@Example.com', created_at: expect.stringMatching(ISO) })
         expect(user).not.toHaveProperty('password_hash')
         expect(await store.getUser(user.id)).toEqual(user)
         expect(await store.getUserByEmail('ada@example.COM')).toEqual({ ...user, password_hash: 'scrypt$x' })
@@ -111,43 +111,58 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         await expectStoreError(store.createUser({ email: 'ADA@example.com', password_hash: 'h' }), 'conflict')
       })
 
-      it('updates the password hash and the GitHub login, and unlinks it with null', async () => {
-        const user = await store.createUser({ email: 'ada@example.com', password_hash: 'old', github_login: 'ada' })
-        expect(user.github_login).toBe('ada')
-        expect(await store.updateUser(user.id, { password_hash: 'new' })).toEqual(user)
+      it('sets the password hash', async () => {
+        const user = await store.createUser({ email: 'ada@example.com', password_hash: 'old' })
+        expect(await store.setPasswordHash(user.id, 'new')).toEqual(user)
         expect((await store.getUserByEmail('ada@example.com'))?.password_hash).toBe('new')
-        expect((await store.updateUser(user.id, { github_login: 'ada-l' })).github_login).toBe('ada-l')
-        expect((await store.updateUser(user.id, { github_login: null })).github_login).toBeNull()
-        expect((await store.getUser(user.id))?.github_login).toBeNull()
-        await expectStoreError(store.updateUser('usr_nope', { password_hash: 'x' }), 'not_found')
+        await expectStoreError(store.setPasswordHash('usr_nope', 'x'), 'not_found')
       })
 
       it('adds, changes, lists and removes memberships', async () => {
         const web = await store.createProject('web')
         const api = await store.createProject('api')
         const ada = await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
-        const bob = await store.createUser({ email: 'bob@example.com', password_hash: 'h', github_login: 'bob' })
+        const bob = await store.createUser({ email: 'bob@example.com', password_hash: 'h' })
         await store.setMembership(web.id, ada.id, 'admin')
-        await store.setMembership(web.id, bob.id, 'member')
+        await store.setMembership(web.id, bob.id, 'member', { github_login: 'bob' })
         await store.setMembership(api.id, bob.id, 'admin')
         expect(await store.getMembership(web.id, ada.id)).toBe('admin')
         expect(await store.getMembership(api.id, ada.id)).toBeNull()
         expect(await store.listMembers(web.id)).toEqual([
-          { ...ada, role: 'admin' },
-          { ...bob, role: 'member' },
+          { ...ada, role: 'admin', github_login: null },
+          { ...bob, role: 'member', github_login: 'bob' },
         ])
         expect(await store.listProjectsForUser(bob.id)).toEqual([
-          { ...api, role: 'admin' },
-          { ...web, role: 'member' },
+          { ...api, role: 'admin', github_login: null },
+          { ...web, role: 'member', github_login: 'bob' },
         ])
 
         await store.setMembership(web.id, bob.id, 'admin')
         expect(await store.getMembership(web.id, bob.id)).toBe('admin')
+        expect((await store.listMembers(web.id))[1].github_login).toBe('bob') // a role change keeps the login
         expect(await store.removeMembership(web.id, bob.id)).toBe(true)
         expect(await store.removeMembership(web.id, bob.id)).toBe(false)
         expect(await store.getMembership(web.id, bob.id)).toBeNull()
         expect((await store.listMembers(web.id)).map((m) => m.email)).toEqual(['ada@example.com'])
-        expect(await store.listProjectsForUser(ada.id)).toEqual([{ ...web, role: 'admin' }])
+        expect(await store.listProjectsForUser(ada.id)).toEqual([{ ...web, role: 'admin', github_login: null }])
+      })
+
+      it('keeps a GitHub login per membership: changing it in one project leaves the others alone', async () => {
+        const web = await store.createProject('web')
+        const api = await store.createProject('api')
+        const ada = await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
+        await store.setMembership(web.id, ada.id, 'member', { github_login: 'ada' })
+        await store.setMembership(api.id, ada.id, 'admin', { github_login: 'ada' })
+        expect(await store.setMemberGithubLogin(api.id, ada.id, null)).toBe(true)
+        expect((await store.listMembers(api.id))[0].github_login).toBeNull()
+        expect((await store.listMembers(web.id))[0].github_login).toBe('ada')
+        expect((await store.listProjectsForUser(ada.id)).map((p) => [p.name, p.github_login])).toEqual([
+          ['api', null],
+          ['web', 'ada'],
+        ])
+        expect(await store.setMemberGithubLogin(api.id, 'usr_nope', 'x')).toBe(false)
+        await store.setMembership(api.id, ada.id, 'admin', { github_login: 'ada-api' })
+        expect((await store.listMembers(api.id))[0].github_login).toBe('ada-api')
       })
 
       it('refuses memberships of unknown projects or users', async () => {
@@ -156,6 +171,97 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         await expectStoreError(store.setMembership('prj_nope', ada.id, 'member'), 'not_found')
         await expectStoreError(store.setMembership(web.id, 'usr_nope', 'member'), 'not_found')
         await expectStoreError(store.setMembership(web.id, ada.id, 'owner' as 'admin'), 'invalid')
+      })
+    })
+
+    describe('invitations', () => {
+      const DAY = 24 * HOUR
+      const invite = (project: Project, overrides: Partial<Parameters<Store['createInvitation']>[0]> = {}) =>
+        store.createInvitation({
+          project_id: project.id,
+          email: 'New@Example.com',
+          role: 'member',
+          github_login: 'newbie',
+          token_hash: hashToken(`token ${Math.random()}`),
+          created_by: 'ada@example.com',
+          expires_at: new Date(Date.now() + 7 * DAY).toISOString(),
+          ...overrides,
+        })
+
+      it('creates an invitation that a new account accepts once, in one step', async () => {
+        const web = await store.createProject('web')
+        const tokenHash = hashToken('secret-1')
+        const invitation = await invite(web, { token_hash: tokenHash })
+        expect(invitation).toMatchObject({ id: expect.stringMatching(/^inv_/), project_id: web.id, email: 'New@Example.com', role: 'member', accepted_at: null, revoked_at: null })
+        expect(await store.getInvitationByToken(tokenHash)).toEqual(invitation)
+        expect(await store.getInvitationByToken(hashToken('other'))).toBeNull()
+        expect(await store.listOpenInvitations(web.id)).toEqual([invitation])
+
+        const now = new Date().toISOString()
+        const accepted = await store.acceptInvitation(tokenHash, { new_password_hash: 'scrypt$x' }, now)
+        expect(accepted?.user.email).toBe('New@Example.com')
+        expect(accepted?.invitation.accepted_at).toBe(now)
+        expect((await store.getUserByEmail('new@example.com'))?.password_hash).toBe('scrypt$x')
+        expect(await store.listMembers(web.id)).toEqual([{ ...accepted!.user, role: 'member', github_login: 'newbie' }])
+        expect(await store.listOpenInvitations(web.id)).toEqual([])
+        // Used: a replay does nothing.
+        expect(await store.acceptInvitation(tokenHash, { new_password_hash: 'scrypt$y' }, now)).toBeNull()
+        expect(await store.acceptInvitation(tokenHash, { user_id: accepted!.user.id }, now)).toBeNull()
+      })
+
+      it('lets only the invited existing account accept, and keeps a higher role', async () => {
+        const web = await store.createProject('web')
+        const ada = await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
+        const bob = await store.createUser({ email: 'bob@example.com', password_hash: 'h' })
+        await store.setMembership(web.id, ada.id, 'admin', { github_login: 'ada' })
+        const tokenHash = hashToken('for-ada')
+        await invite(web, { token_hash: tokenHash, email: 'ADA@example.com', github_login: null })
+        const now = new Date().toISOString()
+        expect(await store.acceptInvitation(tokenHash, { user_id: bob.id }, now)).toBeNull()
+        expect(await store.acceptInvitation(tokenHash, { new_password_hash: 'x' }, now)).toBeNull() // the account exists
+        expect((await store.acceptInvitation(tokenHash, { user_id: ada.id }, now))?.user).toEqual(ada)
+        expect(await store.listMembers(web.id)).toEqual([{ ...ada, role: 'admin', github_login: 'ada' }])
+        expect((await store.getUserByEmail('ada@example.com'))?.password_hash).toBe('h')
+      })
+
+      it('refuses expired and revoked invitations; revoking is per project', async () => {
+        const web = await store.createProject('web')
+        const api = await store.createProject('api')
+        const expiredHash = hashToken('expired')
+        await invite(web, { token_hash: expiredHash, expires_at: new Date(Date.now() - 1000).toISOString() })
+        expect(await store.acceptInvitation(expiredHash, { new_password_hash: 'x' }, new Date().toISOString())).toBeNull()
+        const revokedHash = hashToken('revoked')
+        const revoked = await invite(web, { token_hash: revokedHash })
+        expect(await store.revokeInvitation(api.id, revoked.id)).toBe(false)
+        expect(await store.revokeInvitation(web.id, revoked.id)).toBe(true)
+        expect(await store.revokeInvitation(web.id, revoked.id)).toBe(false)
+        expect((await store.getInvitationByToken(revokedHash))?.revoked_at).toMatch(ISO)
+        expect(await store.acceptInvitation(revokedHash, { new_password_hash: 'x' }, new Date().toISOString())).toBeNull()
+        expect(await store.getUserByEmail('new@example.com')).toBeNull()
+        expect(await store.listOpenInvitations(web.id)).toHaveLength(1) // the expired one stays listed (to revoke)
+        await expectStoreError(invite(web, { token_hash: expiredHash }), 'conflict')
+        await expectStoreError(invite(web, { role: 'owner' as 'admin' }), 'invalid')
+      })
+
+      it('lets exactly one of concurrent acceptances win', async () => {
+        const web = await store.createProject('web')
+        const tokenHash = hashToken('race')
+        await invite(web, { token_hash: tokenHash })
+        const now = new Date().toISOString()
+        const results = await Promise.all(Array.from({ length: 10 }, () => store.acceptInvitation(tokenHash, { new_password_hash: 'x' }, now).catch(() => null)))
+        expect(results.filter((r) => r !== null)).toHaveLength(1)
+        expect(await store.listMembers(web.id)).toHaveLength(1)
+      })
+    })
+
+    describe('administrative audit events', () => {
+      it('appends admin events to the project chain without an approval, and the chain verifies', async () => {
+        const web = await store.createProject('web')
+        await store.createApproval(newApproval(web))
+        const event = await store.recordAdminEvent({ project_id: web.id, type: 'member_added', subject: 'member:ana@example.com', actor: 'cli', detail: 'role member', at: new Date().toISOString() })
+        expect(event).toMatchObject({ seq: 2, type: 'member_added', approval_id: '', action: 'member:ana@example.com', actor: 'cli', reason: 'role member', agent: null })
+        expect((await store.listAudit(web.id, { outcome: 'member_added' })).items).toEqual([event])
+        expect(await store.verifyAudit(web.id)).toMatchObject({ ok: true, events: 2 })
       })
     })
 
@@ -455,13 +561,17 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.cancelApproval(other.id, decided.id, { reason: null, by: 'key:ci' })).toBeNull()
       })
 
-      it('records a withdrawal at the requester deadline as expired and timed out', async () => {
+      it('records a withdrawal at the requester deadline as expired and timed out by system, like the sweep', async () => {
         const { approval } = await store.createApproval(newApproval(project))
-        const withdrawn = await store.cancelApproval(project.id, approval.id, { reason: 'no decision within 1000 ms', by: 'key:ci', timed_out: true })
+        const withdrawn = await store.cancelApproval(project.id, approval.id, { reason: 'no decision within 1s', by: 'key:ci', timed_out: true })
         expect(withdrawn).toMatchObject({
           changed: true,
-          approval: { status: 'expired', reason: 'no decision within 1000 ms', decided_by: 'key:ci' },
-          event: { type: 'timed_out', actor: 'key:ci', reason: 'no decision within 1000 ms' },
+          approval: { status: 'expired', reason: 'no decision within 1s; withdrawn by key:ci', decided_by: 'system' },
+          event: { type: 'timed_out', actor: 'system', reason: 'no decision within 1s; withdrawn by key:ci' },
+        })
+        const bare = (await store.createApproval(newApproval(project))).approval
+        expect(await store.cancelApproval(project.id, bare.id, { reason: null, by: 'key:ci', timed_out: true })).toMatchObject({
+          event: { type: 'timed_out', actor: 'system', reason: 'no decision before the deadline; withdrawn by key:ci' },
         })
         expect(await store.cancelApproval(project.id, approval.id, { reason: null, by: 'key:ci', timed_out: true })).toEqual({ changed: false, approval: withdrawn?.approval })
         expect((await store.verifyAudit(project.id)).ok).toBe(true)
@@ -606,6 +716,44 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.verifyAudit(project.id)).toEqual({ ok: true, events: 7, head: events[6].hash })
         expect(await store.verifyAudit(other.id)).toMatchObject({ ok: true, events: 1 })
       })
+
+      it('keys every event: a MAC chained to the previous one, and the context hash of the approval', async () => {
+        await seedHistory()
+        const events = await collect(store.exportAudit(project.id))
+        events.forEach((event, i) => {
+          expect(event.mac).toMatch(/^[0-9a-f]{64}$/)
+          expect(event.prev_mac).toBe(i === 0 ? GENESIS_HASH : events[i - 1].mac)
+          expect(event.sealed_at).toBeNull()
+          expect(event.context_hash).toMatch(/^[0-9a-f]{64}$/)
+        })
+        // A decision vouches for the context recorded at create.
+        expect(events[4].context_hash).toBe(events[0].context_hash)
+      })
+
+      it('proves settled approvals from their audit event, and names what a changed record disagrees with', async () => {
+        const { approval } = await store.createApproval(newApproval(project))
+        expect(await store.verifyDecision(project.id, approval)).toBeNull()
+        const decided = await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: 'fine', decided_by: 'ada@example.com' })
+        const record = decided!.approval
+        expect(await store.verifyDecision(project.id, record)).toBeNull()
+        expect(await store.verifyDecision(project.id, { ...record, decided_by: 'mallory' })).toMatch(/decided_by/)
+        expect(await store.verifyDecision(project.id, { ...record, status: 'rejected' })).toMatch(/records approved/)
+        expect(await store.verifyDecision(project.id, { ...record, context: { sha: 'other' } })).toMatch(/context/)
+        const { approval: pending } = await store.createApproval(newApproval(project))
+        expect(await store.verifyDecision(project.id, { ...pending, status: 'approved', decided_by: 'ada@example.com' })).toMatch(/no audit event records that decision/)
+      })
+
+      it('signs a checkpoint of the verified head and checks that the chain still extends it', async () => {
+        await seedHistory()
+        const checkpoint = await store.auditCheckpoint(project.id)
+        const events = await collect(store.exportAudit(project.id))
+        expect(checkpoint).toMatchObject({ project: project.id, seq: 7, head: events[6].hash, mac: expect.stringMatching(/^[0-9a-f]{64}$/) })
+        await store.createApproval(newApproval(project))
+        expect(await store.verifyAuditCheckpoint(project.id, checkpoint)).toMatchObject({ ok: true })
+        expect(await store.verifyAuditCheckpoint(project.id, { ...checkpoint, seq: 6 })).toMatchObject({ ok: false, problem: expect.stringMatching(/signature/) })
+        expect(await store.verifyAuditCheckpoint(other.id, checkpoint)).toMatchObject({ ok: false, problem: expect.stringMatching(/another project|of project/) })
+        expect(await store.verifyAuditCheckpoint(project.id, 'nonsense')).toMatchObject({ ok: false })
+      })
     })
 
     describe('sessions', () => {
@@ -640,6 +788,21 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         // Gone for good, not only hidden: even a lookup "in the past" finds nothing.
         expect(await store.getSession(expired.token_hash, at(-3 * HOUR))).toBeNull()
         expect(await store.getSession(endsNow.token_hash, at(-3 * HOUR))).toBeNull()
+      })
+
+      it('deletes every session of one user, and only theirs', async () => {
+        const ada = await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
+        const bob = await store.createUser({ email: 'bob@example.com', password_hash: 'h' })
+        const now = new Date().toISOString()
+        const later = new Date(Date.now() + HOUR).toISOString()
+        for (const [name, user] of [['a1', ada], ['a2', ada], ['b1', bob]] as const) {
+          await store.createSession({ token_hash: hashToken(name), user_id: user.id, csrf_token: name, created_at: now, expires_at: later })
+        }
+        expect(await store.deleteUserSessions(ada.id)).toBe(2)
+        expect(await store.getSession(hashToken('a1'), now)).toBeNull()
+        expect(await store.getSession(hashToken('a2'), now)).toBeNull()
+        expect(await store.getSession(hashToken('b1'), now)).not.toBeNull()
+        expect(await store.deleteUserSessions(ada.id)).toBe(0)
       })
 
       it('refuses a session for an unknown user', async () => {

@@ -456,6 +456,10 @@ class ApprovalsClient:
             target = f" to {excerpt(location, 200)}" if location else ""
             code = "bad_request"
             message = f"{what}: HTTP {status} redirect{target}, not followed so the API key goes nowhere else. Set api_url to the API's final address"
+        elif status == 422 and _error_code_in_body(text) == "idempotency_key_reused":
+            # Same key, different request: never the old record, and retrying cannot help.
+            code = "idempotency_key_reused"
+            message = f"{what}: this idempotency_key was already used for a different request (HTTP 422: {said}); use a new key for a new request"
         elif status >= 500 and _error_code_in_body(text) == "integrity_error":
             # The server cannot prove the record (its audit chain does not vouch for it): never a
             # decision, and not transient either.

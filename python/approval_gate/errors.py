@@ -25,6 +25,7 @@ ApprovalErrorCode = Literal[
     "unauthorized",  # 401/403: missing, unknown or revoked API key, or the wrong scope
     "not_found",  # 404: unknown approval id (or another project's)
     "create_failed",  # the approval could not be created (4xx on create, or no usable record back)
+    "idempotency_key_reused",  # 422 on create: the idempotency key was used before for a different request
     "bad_request",  # another 4xx the server explained, or a redirect (never followed)
     "bad_response",  # a 2xx that is not JSON, lacks the expected fields, or is about another approval
     "unknown_status",  # a status this client does not know

@@ -264,8 +264,12 @@ def test_approvals_client_create_get_decide_cancel_list(real_server: RealServer)
         async with ApprovalsClient(real_server.url, real_server.request_key) as requester, ApprovalsClient(real_server.url, real_server.decide_key) as decider:
             created = await requester.create(action, context={"n": 1}, agent="cli", idempotency_key=f"k-{action}", timeout_ms=60_000)
             assert created.status == "pending" and created.action == action and created.agent == "cli"
-            again = await requester.create(action, idempotency_key=f"k-{action}")
+            again = await requester.create(action, context={"n": 1}, agent="cli", idempotency_key=f"k-{action}", timeout_ms=60_000)
             assert again.id == created.id
+            # The same key for a different request is refused, never answered with the old record.
+            with pytest.raises(ApprovalError) as reused:
+                await requester.create(action, idempotency_key=f"k-{action}")
+            assert reused.value.code == "idempotency_key_reused" and reused.value.status == 422
             assert (await requester.get(created.id)).status == "pending"
             held = asyncio.create_task(requester.get(created.id, wait_seconds=30))
             await asyncio.sleep(0.1)

@@ -3,11 +3,13 @@
  * `approval-gate`: the server, a CI gate, and admin commands. Each command lives in
  * `commands/`; this file only dispatches and turns errors into exit codes.
  */
+// First: on a Node.js too old for the client, one line and exit before undici loads.
+import './node-version.js'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { readFileSync, realpathSync } from 'node:fs'
 import { logLine } from '../shared/log-text.js'
 import { CliError, EXIT, line, UsageError, type CliIo, type Command } from './cli-kit.js'
-import { auditExportCommand, auditVerifyCommand } from './commands/audit.js'
+import { auditCheckpointCommand, auditExportCommand, auditVerifyCommand } from './commands/audit.js'
 import { decideCommand } from './commands/decide.js'
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './commands/keys.js'
 import { projectCreateCommand } from './commands/project.js'
@@ -26,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   userAddCommand,
   auditExportCommand,
   auditVerifyCommand,
+  auditCheckpointCommand,
 ]
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]))
@@ -46,9 +49,14 @@ the version.
 Exit codes: 0 ok/approved, 1 rejected (request) or tampered (audit verify), 2 timed out,
 3 error, 64 bad command line, 130 cancelled or interrupted.
 
+Node.js: request, decide, --help and --version need >= 22.19; serve and the admin commands
+need >= 24.
+
 Environment: APPROVAL_GATE_PORT, APPROVAL_GATE_HOST, APPROVAL_GATE_PUBLIC_URL,
-APPROVAL_GATE_TRUST_PROXY (serve); APPROVAL_GATE_DATA, APPROVAL_GATE_DATABASE_URL (serve and
-admin commands); APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).
+APPROVAL_GATE_TRUST_PROXY, APPROVAL_GATE_LOG_LEVEL, APPROVAL_GATE_LOG_FORMAT (serve);
+APPROVAL_GATE_DATA, APPROVAL_GATE_DATABASE_URL, APPROVAL_GATE_AUDIT_KEY,
+APPROVAL_GATE_AUDIT_KEY_FILE (serve and admin commands);
+APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).
 `
 }
 

@@ -3,6 +3,8 @@
  * the `ApprovalsClient` every part of the project uses to speak HTTP to an approvals API,
  * and the errors (also under their JamJet names).
  */
+// First: a too-old Node.js fails here with one clear message, before undici loads.
+import './node-check.js'
 export { requestApproval, requireApproval, LONG_POLL_SECONDS } from './require-approval.js'
 export { ApprovalsClient, sharedDispatcher, DEFAULT_REQUEST_TIMEOUT_MS, MAX_WAIT_SECONDS } from './client.js'
 export type { ApprovalsClientOptions, ClientRequestOptions, CreateApprovalRequest, Decision, GetApprovalOptions, ListApprovalsFilter } from './client.js'

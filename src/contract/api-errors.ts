@@ -27,6 +27,12 @@ export const API_ERROR_CODES = [
   'rate_limited',
   /** 503: shutting down or starting; `Retry-After` says when to try again. */
   'service_unavailable',
+  /**
+   * 500: the record says approved, rejected, expired or cancelled but its audit event does not
+   * prove it (the database was edited outside approval-gate); the message names the approval.
+   * A failure, never a decision.
+   */
+  'integrity_error',
   /** 500: the server failed; its log says why. */
   'internal_error',
 ] as const

@@ -37,7 +37,7 @@ export const WIRE_ERROR_CODES = {
   idempotencyKeyReused: 'idempotency_key_reused' satisfies ApiErrorCode,
   /**
    * `500`: the server cannot prove the approval's decision (its audit event is missing or its
-   * MAC does not verify). Written by the audit-chain work on the server.
+   * MAC does not verify, or it disagrees with the record).
    */
-  integrityError: 'integrity_error',
+  integrityError: 'integrity_error' satisfies ApiErrorCode,
 } as const

@@ -4,10 +4,18 @@
  * waiting long-poll with its current record before the listener closes.
  */
 import type { Server } from 'node:http'
-import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory, type FastifyServerOptions } from 'fastify'
+import Fastify, {
+  LogController,
+  type FastifyHttpOptions,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerFactory,
+  type FastifyServerOptions,
+} from 'fastify'
 import type { ApprovalService, Notifier } from './approvals/contracts.js'
 import type { AuditVerificationCacheOptions } from './dashboard/audit-verification-cache.js'
-import { dashboardPlugin } from './dashboard/index.js'
+import { dashboardPlugin, type DashboardTuning } from './dashboard/index.js'
 import { addApiKeyAuth } from './http/auth.js'
 import { ApiError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js'
 import { MAX_BODY_BYTES, MAX_ID_CHARS } from './http/input-rules.js'
@@ -24,7 +32,7 @@ export interface AppDeps {
   approvals: ApprovalService
   /** Absolute base URL of the server as people reach it (links in records and the dashboard). */
   publicUrl: string
-  /** Structured request logs (pino, JSON lines on stdout). Default off. */
+  /** Fastify's logger option (pino): one line per request at `info`. Default off. */
   logger?: FastifyServerOptions['logger']
   /**
    * Trust `X-Forwarded-*` from a reverse proxy (Fastify's `trustProxy`: `true`,
@@ -39,8 +47,8 @@ export interface AppDeps {
   createRateLimit?: RateLimit | null
   /** The dashboard's audit-verification reuse (default 60 s while the chain head is unchanged). */
   auditVerification?: AuditVerificationCacheOptions
-  /** How long a decided card stays on the dashboard's live home page (default 6 s); tests shorten it. */
-  resolvedCardLingerMs?: number
+  /** The dashboard's sign-in and live-stream limits (defaults unless given). */
+  dashboard?: DashboardTuning
 }
 
 /** Builds the app without listening; `app.close()` answers waiting long-polls first. */
@@ -48,6 +56,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const publicUrl = deps.publicUrl.replace(/\/+$/, '')
   const options: FastifyHttpOptions<Server> = {
     logger: deps.logger ?? false,
+    // One line per request instead of Fastify's two, /healthz only at debug.
+    logController: new OneLineRequestLog(),
     trustProxy: deps.trustProxy ?? false,
     bodyLimit: deps.bodyLimit ?? MAX_BODY_BYTES,
     // We answer 503 ourselves, in the API's error shape, while shutting down.
@@ -111,11 +121,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl,
     secureCookies: publicUrl.startsWith('https://'),
     auditVerification: deps.auditVerification,
-    resolvedCardLingerMs: deps.resolvedCardLingerMs,
+    tuning: deps.dashboard,
   })
   return app
 }
 
 function isApiPath(url: string): boolean {
   return url === '/healthz' || url.startsWith('/v1/') || url.startsWith('/v1?') || url === '/v1'
+}
+
+/**
+ * Request logs: one line per answered request at `info` (`/healthz` at `debug`, so a load
+ * balancer's probes stay out of an info log), never headers or the query string; errors
+ * as Fastify logs them.
+ */
+class OneLineRequestLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) return super.requestCompleted(error, request, reply)
+    const path = request.url.split('?')[0].slice(0, 200)
+    const fields = { method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }
+    const message = `${request.method} ${path} ${reply.statusCode}`
+    if (path === '/healthz') reply.log.debug(fields, message)
+    else reply.log.info(fields, message)
+  }
 }

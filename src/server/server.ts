@@ -3,7 +3,7 @@
  * `close()` shuts down in order: stop accepting, answer waiting long-polls, stop the expiry
  * timer, close the store.
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -13,6 +13,7 @@ import { createApprovalService } from './approvals/approval-service.js'
 import type { Notifier } from './approvals/contracts.js'
 import { ExpiryTimer } from './approvals/expiry-timer.js'
 import { InMemoryNotifier } from './approvals/notifier.js'
+import type { AuditKey } from './audit/audit-key.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -43,16 +44,23 @@ export interface StartServerOptions {
   port?: number
   /** Base URL people reach the server at (links, cookie flags); default `http://<host>:<port>`. */
   publicUrl?: string
-  /** Structured JSON request logs on stdout (pino). Default false. */
-  logger?: boolean
+  /** Logs (pino): `true` for JSON at `info` on stdout, or Fastify's logger options (level, stream, redact). Default false. */
+  logger?: AppDeps['logger']
   /** Trust `X-Forwarded-*` headers (see `AppDeps.trustProxy`). Default false. */
   trustProxy?: AppDeps['trustProxy']
+  /** The dashboard's sign-in and live-stream limits (see `AppDeps.dashboard`). */
+  dashboard?: AppDeps['dashboard']
   /** Creates per API key (see `AppDeps.createRateLimit`); default 600 a minute, `null` for none. */
   createRateLimit?: AppDeps['createRateLimit']
   /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
   store?: Store
-  /** How long a decided card stays on the dashboard's live home page (see `AppDeps`). Default 6 s. */
-  resolvedCardLingerMs?: AppDeps['resolvedCardLingerMs']
+  /**
+   * The audit chain's key (required with `database`). Default for the embedded database:
+   * `<dataDir>/audit.key`, created 0600 on first start.
+   */
+  auditKey?: AuditKey
+  /** Told when the default key file's permissions are wider than 0600. */
+  onKeyWarning?: (message: string) => void
 }
 
 export interface RunningServer {
@@ -106,8 +114,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       publicUrl,
       logger: options.logger ?? false,
       trustProxy: options.trustProxy,
+      dashboard: options.dashboard,
       createRateLimit: options.createRateLimit,
-      resolvedCardLingerMs: options.resolvedCardLingerMs,
       serverFactory: (handler) => {
         handle = handler
         return server
@@ -154,14 +162,38 @@ async function openPostgresNotifier(database: DatabaseOptions, store: Store, onE
 }
 
 /** The store `startServer` opens when given none: PostgreSQL with `database`, else `<dataDir>/approval-gate.db`. */
-export async function openServerStore(options: Pick<StartServerOptions, 'dataDir' | 'database'>): Promise<Store> {
-  return options.database ? openStore({ kind: 'postgres', connection: options.database.url }) : openDataDir(options.dataDir)
+export async function openServerStore(options: Pick<StartServerOptions, 'dataDir' | 'database' | 'auditKey' | 'onKeyWarning'>): Promise<Store> {
+  return options.database
+    ? openStore({ kind: 'postgres', connection: options.database.url, auditKey: options.auditKey })
+    : openDataDir(options.dataDir, { auditKey: options.auditKey, onKeyWarning: options.onKeyWarning })
 }
 
-/** Opens `<dataDir>/approval-gate.db`, creating the directory. */
-export async function openDataDir(dataDir: string): Promise<Store> {
-  await mkdir(dataDir, { recursive: true })
-  return openStore({ kind: 'sqlite', path: join(dataDir, DATABASE_FILE) })
+/**
+ * Opens `<dataDir>/approval-gate.db` (audit key: `auditKey`, else `<dataDir>/audit.key`). The
+ * directory is created 0700 and the database 0600 (SQLite gives its -wal and -shm files the
+ * database's mode): they hold password hashes and every request's context. Existing ones with
+ * wider permissions are used, with a warning.
+ */
+export async function openDataDir(dataDir: string, options: { auditKey?: AuditKey; onKeyWarning?: (message: string) => void } = {}): Promise<Store> {
+  const warn = options.onKeyWarning ?? ((message: string) => void process.stderr.write(`approval-gate: warning: ${message}\n`))
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const path = join(dataDir, DATABASE_FILE)
+  // Create the file ourselves so it never exists with the umask's 0644, even for a moment.
+  await writeFile(path, '', { flag: 'a', mode: 0o600 })
+  await warnAboutWidePermissions(dataDir, warn)
+  return openStore({ kind: 'sqlite', path, auditKey: options.auditKey, onKeyWarning: warn })
+}
+
+/** Warns about the data directory or a database file that others than the owner may read. */
+async function warnAboutWidePermissions(dataDir: string, warn: (message: string) => void): Promise<void> {
+  if (process.platform === 'win32') return
+  const checks: Array<[string, number]> = [[dataDir, 0o700], ...['', '-wal', '-shm'].map((suffix): [string, number] => [join(dataDir, `${DATABASE_FILE}${suffix}`), 0o600])]
+  for (const [path, wanted] of checks) {
+    const mode = await stat(path).then((info) => info.mode & 0o777, () => null)
+    if (mode !== null && (mode & 0o077) !== 0) {
+      warn(`${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); it holds password hashes and request contexts: chmod ${wanted.toString(8)} ${path}`)
+    }
+  }
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -1,10 +1,9 @@
 /** `approval-gate keys create|list|revoke`: API keys of a project (stored hashed, shown once). */
-import { newApiKey } from '../../server/auth/secrets.js'
+import { AdminService, isAdminError } from '../../server/admin/admin-service.js'
+import { isScope, keyNameProblem } from '../../server/admin/rules.js'
 import type { KeyScope } from '../../server/store/types.js'
 import { CliError, EXIT, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
 import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
-
-const SCOPES: readonly KeyScope[] = ['request', 'decide', 'admin']
 
 export const keysCreateCommand: Command = {
   name: 'keys create',
@@ -20,6 +19,9 @@ Scopes (repeat --scope or give a comma list):
   request    create, read, list and withdraw approvals (CI jobs, the action)
   decide     read approvals, approve/reject them, read the audit trail
   admin      everything
+
+A key with both request and decide (or admin) could decide its own requests: the server
+refuses that (403 self_approval), and creating one prints a warning. Give CI a request key.
 
 Options:
 ${PROJECT_HELP}
@@ -42,13 +44,10 @@ ${STORE_HELP}
     const target = projectTargetOf(keysCreateCommand, values, io.env)
     const scopes = parseScopes(values.scope ?? [])
     const name = (values.name ?? scopes.join('+')).trim()
-    if (!/^[\x21-\x7E][\x20-\x7E]{0,99}$/.test(name)) throw new UsageError('--name must be 1–100 printable ASCII characters', keysCreateCommand.name)
+    if (keyNameProblem(name)) throw new UsageError('--name must be 1–100 printable ASCII characters', keysCreateCommand.name)
 
-    const created = await withProject(target, async (store, project) => {
-      const key = newApiKey()
-      const info = await store.createApiKey({ project_id: project.id, name, scopes, key_hash: key.hash, prefix: key.prefix })
-      return { key: key.key, info }
-    })
+    const created = await withProject(target, async (store, project) => new AdminService(store).createKey(project, 'cli', { name, scopes }))
+    if (created.warning) line(io.stderr, `warning: ${created.warning}`)
     if (values.json) {
       printJson(io, { api_key: created.key, id: created.info.id, name: created.info.name, scopes: created.info.scopes })
     } else {
@@ -109,10 +108,13 @@ ${STORE_HELP}
     const { projectName } = target
     const keyId = parsed.positionals[0]
     const outcome = await withProject(target, async (store, project) => {
-      const key = (await store.listApiKeys(project.id)).find((candidate) => candidate.id === keyId)
-      if (!key) return 'unknown'
-      if (key.revoked_at) return `already revoked at ${key.revoked_at}`
-      return (await store.revokeApiKey(project.id, keyId)) ? 'revoked' : 'unknown'
+      try {
+        const { already } = await new AdminService(store).revokeKey(project, 'cli', keyId)
+        return already ? `already revoked at ${already}` : 'revoked'
+      } catch (error) {
+        if (isAdminError(error) && error.code === 'not_found') return 'unknown'
+        throw error
+      }
     })
     if (outcome === 'unknown') throw new CliError(`project ${projectName} has no key ${JSON.stringify(keyId)} (see "approval-gate keys list --project ${projectName}")`)
     line(io.stdout, outcome === 'revoked' ? `Revoked ${keyId}.` : `${keyId} was ${outcome}.`)
@@ -125,7 +127,7 @@ function parseScopes(values: string[]): KeyScope[] {
   const scopes = values.flatMap((value) => value.split(',')).map((scope) => scope.trim()).filter(Boolean)
   if (scopes.length === 0) throw new UsageError('--scope is required: request, decide or admin', keysCreateCommand.name)
   for (const scope of scopes) {
-    if (!SCOPES.includes(scope as KeyScope)) throw new UsageError(`unknown scope ${JSON.stringify(scope)}: use request, decide or admin`, keysCreateCommand.name)
+    if (!isScope(scope)) throw new UsageError(`unknown scope ${JSON.stringify(scope)}: use request, decide or admin`, keysCreateCommand.name)
   }
   return [...new Set(scopes)] as KeyScope[]
 }

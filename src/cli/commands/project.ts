@@ -1,6 +1,6 @@
 /** `approval-gate project create NAME`: a new project and its first (request-scope) API key. */
-import { newApiKey } from '../../server/auth/secrets.js'
-import { isStoreError } from '../../server/store/errors.js'
+import { AdminService, isAdminError } from '../../server/admin/admin-service.js'
+import { PROJECT_NAME_PATTERN } from '../../server/admin/rules.js'
 import { CliError, EXIT, line, parseCommand, printJson, type Command } from '../cli-kit.js'
 import { STORE_FLAGS, STORE_HELP, storeLocationOf, withStore } from '../store-location.js'
 
@@ -23,20 +23,15 @@ ${STORE_HELP}
     const parsed = parseCommand(projectCreateCommand, args, io, { ...STORE_FLAGS, json: { type: 'boolean' } }, { min: 1, max: 1 })
     if (!parsed) return EXIT.ok
     const name = parsed.positionals[0].trim()
-    if (!/^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,99}$/u.test(name)) {
-      throw new CliError('a project name is 1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit')
-    }
+    const problem = PROJECT_NAME_PATTERN.test(name) ? null : 'a project name is 1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit'
+    if (problem) throw new CliError(problem)
     const location = storeLocationOf(parsed.values, io.env, projectCreateCommand.name)
     const { project, apiKey } = await withStore(
       location,
-      async (store) => {
-        const project = await store.createProject(name).catch((error: unknown) => {
-          throw isStoreError(error, 'conflict') ? new CliError(`a project named ${JSON.stringify(name)} already exists`) : error
-        })
-        const key = newApiKey()
-        await store.createApiKey({ project_id: project.id, name: 'first-key', scopes: ['request'], key_hash: key.hash, prefix: key.prefix })
-        return { project, apiKey: key.key }
-      },
+      async (store) =>
+        new AdminService(store).createProject(name, 'cli').catch((error: unknown) => {
+          throw isAdminError(error) ? new CliError(error.message) : error
+        }),
       { create: true },
     )
     if (parsed.values.json) {

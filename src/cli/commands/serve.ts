@@ -1,16 +1,18 @@
 /** `approval-gate serve`: runs the approvals server until SIGTERM/SIGINT. */
-import { seedFirstRun, type FirstRun } from '../../server/admin/bootstrap.js'
+import { adminWithoutPassword, completeFirstRun, FIRST_ADMIN_EMAIL, FIRST_PROJECT_NAME, seedFirstRun, type FirstRun } from '../../server/admin/bootstrap.js'
 import { parseRateLimit, type RateLimit } from '../../server/http/create-rate-limit.js'
-import { startServer } from '../../server/server.js'
-import { isStoreError } from '../../server/store/index.js'
+import { isStoreError } from '../../server/store/errors.js'
+import { logFormatOf, logLevelOf, serverLoggerOptions } from '../logging.js'
+import { loadServer } from '../node-version.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
-import { describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf } from '../store-location.js'
+import type { Store } from '../../server/store/types.js'
+import { AUDIT_KEY_HELP, describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf, type StoreLocation } from '../store-location.js'
 
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the approvals server (API + dashboard)',
   help: `
-Usage: approval-gate serve [--port N] [--host ADDR] [--data DIR | --database-url URL] [--public-url URL]
+Usage: approval-gate serve [--port N] [--host ADDR] [--data DIR | --database-url URL] [--audit-key-file F] [--public-url URL]
 
 Runs the approvals API and dashboard. On an empty data directory it creates the project
 "default", an admin (admin@localhost) with a random password and an API key, and prints
@@ -25,13 +27,20 @@ Options:
                       (env APPROVAL_GATE_DATABASE_URL; --data is then not used)
   --public-url URL    base URL people reach the server at, for links and Secure cookies
                       (env APPROVAL_GATE_PUBLIC_URL, default http://HOST:PORT)
+${AUDIT_KEY_HELP}.
+                      Store and back it up apart from the database
   --trust-proxy VAL   trust X-Forwarded-* from a reverse proxy: "true", or its addresses/CIDRs
                       comma-separated (env APPROVAL_GATE_TRUST_PROXY, default off)
   --create-rate-limit RATE
                       approvals one API key may create: N/s, N/min or N/h, or off
                       (env APPROVAL_GATE_CREATE_RATE_LIMIT, default 600/min); over it the
                       API answers 429 with Retry-After
-  --quiet             no request logs (JSON lines on stdout)
+  --log-level LEVEL   what the server logs on stdout: silent, error, warn, info (one line per
+                      request), debug (also /healthz) or trace (env APPROVAL_GATE_LOG_LEVEL,
+                      default warn: warnings and errors only)
+  --log-format FMT    auto (readable lines on a terminal, JSON lines otherwise), json or text
+                      (env APPROVAL_GATE_LOG_FORMAT, default auto)
+  --quiet             no logs at all (same as --log-level silent)
   -h, --help          show this help
 `,
   async run(args, io) {
@@ -47,6 +56,8 @@ Options:
         'trust-proxy': { type: 'string' },
         'create-rate-limit': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
       },
       { min: 0, max: 0 },
     )
@@ -58,31 +69,36 @@ Options:
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
     const createRateLimit = parseCreateRateLimit(flagOrEnv(values['create-rate-limit'], io.env, 'APPROVAL_GATE_CREATE_RATE_LIMIT'))
     const location = storeLocationOf(values, io.env, 'serve')
+    const logger = serverLoggerOptions(logLevelOf(values['log-level'], io.env, values.quiet), logFormatOf(values['log-format'], io.env), io.stdout)
+    const { startServer } = await loadServer('serve')
 
-    const store = await openStoreAt(location)
-    let firstRun: FirstRun | null
-    try {
-      firstRun = await seedFirstRun(store)
-    } catch (error) {
-      // Replicas starting together on an empty database: one seeds it, the others find its project.
-      if (location.database && isStoreError(error, 'conflict') && (await store.listProjects().catch(() => [])).length > 0) {
-        firstRun = null
-      } else {
-        await store.close()
-        throw error
-      }
-    }
+    const store = await openStoreAt(location, (message) => line(io.stderr, `approval-gate: warning: ${message}`))
+    // Bind first: a port that is taken must fail before anything is created, so no
+    // credentials are made that the banner never shows.
     let server
     try {
-      server = await startServer({ ...location, host, port, publicUrl, store, logger: !values.quiet, trustProxy, createRateLimit })
+      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)
       if (code === 'EACCES') throw new CliError(`not allowed to listen on ${host}:${port}; use a port above 1023`)
       throw error
     }
-    if (firstRun) printFirstRun(io, server.publicUrl, server.url, firstRun)
-    else line(io.stderr, `approval-gate listening on ${server.url} (dashboard: ${server.publicUrl}/, data: ${describeStoreLocation(location)})`)
+    let firstRun: FirstRun | null
+    try {
+      firstRun = await seedOnce(store, location)
+    } catch (error) {
+      await server.close()
+      throw error
+    }
+    if (firstRun) {
+      // The password becomes usable right before the banner shows it (nothing in between can fail but the write).
+      await completeFirstRun(store, firstRun)
+      printFirstRun(io, server.publicUrl, server.url, firstRun)
+    } else {
+      line(io.stderr, `approval-gate listening on ${server.url} (dashboard: ${server.publicUrl}/, data: ${describeStoreLocation(location)})`)
+      if (await adminWithoutPassword(store)) line(io.stderr, NO_ADMIN_PASSWORD_HINT(location))
+    }
 
     await waitForSignal(io)
     line(io.stderr, 'approval-gate: shutting down (answering waiting requests)…')
@@ -90,6 +106,24 @@ Options:
     line(io.stderr, 'approval-gate: stopped')
     return EXIT.ok
   },
+}
+
+/** Seeds an empty store; replicas starting together on an empty database: one seeds it, the others find its project. */
+async function seedOnce(store: Store, location: StoreLocation): Promise<FirstRun | null> {
+  try {
+    return await seedFirstRun(store)
+  } catch (error) {
+    if (location.database && isStoreError(error, 'conflict') && (await store.listProjects().catch(() => [])).length > 0) return null
+    throw error
+  }
+}
+
+/** What to do when the first start's banner was never printed (the process died first). */
+function NO_ADMIN_PASSWORD_HINT(location: StoreLocation): string {
+  const where = location.database ? '--database-url "$APPROVAL_GATE_DATABASE_URL"' : `--data ${JSON.stringify(location.dataDir)}`
+  return `approval-gate: the admin ${FIRST_ADMIN_EMAIL} has no password yet (the first start's banner was never shown). Set one with:
+  printf '%s' "$NEW_PASSWORD" | approval-gate user add ${FIRST_ADMIN_EMAIL} --project ${FIRST_PROJECT_NAME} --admin --password-stdin ${where}
+and create an API key with: approval-gate keys create --project ${FIRST_PROJECT_NAME} --scope request ${where}`
 }
 
 function parsePort(text: string): number {

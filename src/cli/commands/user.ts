@@ -1,11 +1,9 @@
 /** `approval-gate user add EMAIL --project NAME --password-stdin`: a dashboard member. */
-import { hashPassword } from '../../server/auth/secrets.js'
+import { AdminService, isAdminError } from '../../server/admin/admin-service.js'
+import { emailProblem, githubLoginProblem, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS } from '../../server/admin/rules.js'
 import { CliError, EXIT, line, parseCommand, UsageError, type Command } from '../cli-kit.js'
 import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
 
-/** Shortest password accepted for a dashboard account. */
-const MIN_PASSWORD_CHARS = 12
-const MAX_PASSWORD_BYTES = 1024
 
 export const userAddCommand: Command = {
   name: 'user add',
@@ -14,8 +12,10 @@ export const userAddCommand: Command = {
 Usage: approval-gate user add EMAIL --project NAME --password-stdin [--admin] [--github LOGIN]
                               [--data DIR | --database-url URL]
 
-Adds the user (or, if the email exists, sets their password and GitHub login) and makes
-them a member of the project. Members decide; admins also manage members and keys.
+Adds the user (or, if the email exists, resets their password and signs them out
+everywhere) and makes them a member of the project. Members decide; admins also manage
+members and keys. This is the operator's path (and the password-reset recovery); project
+admins invite people from the dashboard instead.
 The password is read from standard input, so it never shows in the process list:
 
   printf '%s' "$PASSWORD" | approval-gate user add ana@example.com --project default --password-stdin
@@ -24,7 +24,7 @@ Options:
 ${PROJECT_HELP}
   --password-stdin    read the password (at least ${MIN_PASSWORD_CHARS} characters) from stdin (required)
   --admin             make them an admin of the project (default: member)
-  --github LOGIN      their GitHub login, for the self-approval rule
+  --github LOGIN      their GitHub login in this project, for its self-approval rule
 ${STORE_HELP}
   -h, --help          show this help
 `,
@@ -39,25 +39,28 @@ ${STORE_HELP}
     if (!parsed) return EXIT.ok
     const { values } = parsed
     const email = parsed.positionals[0].trim()
-    if (!/^[^\s@]{1,64}@[^\s@]{1,255}$/.test(email)) throw new UsageError(`${JSON.stringify(email)} is not an email address`, userAddCommand.name)
+    const emailError = emailProblem(email)
+    if (emailError) throw new UsageError(`${JSON.stringify(email)}: ${emailError}`, userAddCommand.name)
     const target = projectTargetOf(userAddCommand, values, io.env)
     if (!values['password-stdin']) throw new UsageError('--password-stdin is required: pipe the password on standard input', userAddCommand.name)
     const github = values.github?.trim().replace(/^@/, '')
-    if (github !== undefined && !/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(github)) {
+    if (github !== undefined && (github === '' || githubLoginProblem(github))) {
       throw new UsageError(`--github ${JSON.stringify(values.github)} is not a GitHub login`, userAddCommand.name)
     }
     const password = await readPassword(io.stdin)
     const role = values.admin ? 'admin' : 'member'
 
-    const created = await withProject(target, async (store, project) => {
-      const password_hash = await hashPassword(password)
-      const existing = await store.getUserByEmail(email)
-      const patch = github === undefined ? { password_hash } : { password_hash, github_login: github }
-      const user = existing ? await store.updateUser(existing.id, patch) : await store.createUser({ email, ...patch })
-      await store.setMembership(project.id, user.id, role)
-      return { user, existed: existing !== null }
-    })
-    line(io.stdout, `${created.existed ? 'Updated' : 'Added'} ${created.user.email} as ${role} of ${target.projectName}${created.user.github_login ? ` (GitHub: ${created.user.github_login})` : ''}.`)
+    const result = await withProject(target, async (store, project) =>
+      new AdminService(store).addMemberDirectly(project, 'cli', { email, role, githubLogin: github, password }).catch((error: unknown) => {
+        throw isAdminError(error) ? new CliError(error.message) : error
+      }),
+    )
+    const gh = github ? ` (GitHub in ${target.projectName}: ${github})` : ''
+    if (result.created) {
+      line(io.stdout, `Added ${result.user.email} as ${role} of ${target.projectName}${gh}.`)
+    } else {
+      line(io.stdout, `Updated ${result.user.email} as ${role} of ${target.projectName}${gh}: password reset, ${result.sessionsEnded} signed-in session${result.sessionsEnded === 1 ? '' : 's'} ended.`)
+    }
     return EXIT.ok
   },
 }

@@ -10,12 +10,14 @@ import type { Store } from '../store/types.js'
 import { loadAssets } from './assets.js'
 import { AuditVerificationCache, type AuditVerificationCacheOptions } from './audit-verification-cache.js'
 import { html } from './html.js'
-import { LoginLimiter } from './rate-limit.js'
+import { AdminService } from '../admin/admin-service.js'
+import { DEFAULT_SIGN_IN_LIMITS, HashGate, LoginLimiter, type SignInLimits } from './rate-limit.js'
+import { registerAccountRoutes } from './routes/account-pages.js'
 import { registerApprovalRoutes } from './routes/approval-pages.js'
 import { registerAuditRoutes } from './routes/audit-pages.js'
 import { registerAuthRoutes } from './routes/sign-in-pages.js'
 import { refuseForbidden, sendHtml, wantsJson, type DashboardDeps } from './routes/common.js'
-import { registerEventRoutes } from './routes/event-stream.js'
+import { registerEventRoutes, type LiveStreamOptions } from './routes/event-stream.js'
 import { registerSettingsRoutes } from './routes/settings-pages.js'
 import { registerFormParser, registerSecurityHooks } from './security.js'
 import { Sessions } from './session.js'
@@ -31,37 +33,52 @@ export interface DashboardOptions {
   secureCookies: boolean
   /** How long the audit page reuses a chain verification (default 60 s); tests inject a clock. */
   auditVerification?: AuditVerificationCacheOptions
-  /** How long a decided card stays on the live home page before it leaves (default 6 s); tests shorten it. */
+  /** Sign-in and live-stream limits (defaults suit a real server; tests tighten them). */
+  tuning?: DashboardTuning
+}
+
+export interface DashboardTuning {
+  signInLimits?: Partial<SignInLimits>
+  /** The bound on concurrent password hashes (tests hold its slots). */
+  hashGate?: HashGate
+  liveStreams?: Partial<LiveStreamOptions>
+  /** How long a decided card stays on the live home page before it leaves (default 6 s, the page script's); tests shorten it. */
   resolvedCardLingerMs?: number
 }
 
 /** Registers the dashboard's routes (`/`, `/login`, `/approvals/:id`, `/audit`, `/settings…`, `/events`, `/assets/…`). */
 export async function dashboardPlugin(app: FastifyInstance, options: DashboardOptions): Promise<void> {
   await app.register(async (scope) => {
+    const limits = { ...DEFAULT_SIGN_IN_LIMITS, ...options.tuning?.signInLimits }
     const deps: DashboardDeps = {
       store: options.store,
       approvals: options.approvals,
       notifier: options.notifier,
       publicUrl: options.publicUrl,
       sessions: new Sessions(options.store, options.secureCookies),
-      loginLimiter: new LoginLimiter(),
+      admin: new AdminService(options.store),
+      loginLimiter: new LoginLimiter({ maxFailures: limits.accountMaxFailures, windowMs: limits.accountWindowMs, maxKeys: 10_000 }),
+      ipLimiter: new LoginLimiter({ maxFailures: limits.ipMaxFailures, windowMs: limits.ipWindowMs, maxKeys: 10_000 }),
+      hashGate: options.tuning?.hashGate ?? new HashGate(limits.maxConcurrentHashes),
       auditVerifications: new AuditVerificationCache(options.store, options.auditVerification),
-      resolvedCardLingerMs: options.resolvedCardLingerMs,
+      resolvedCardLingerMs: options.tuning?.resolvedCardLingerMs,
     }
     registerFormParser(scope)
     registerSecurityHooks(scope, options.publicUrl, refuseForbidden)
     registerAssetRoutes(scope)
     registerAuthRoutes(scope, deps)
     registerApprovalRoutes(scope, deps)
-    registerEventRoutes(scope, deps)
+    registerEventRoutes(scope, deps, options.tuning?.liveStreams)
+    registerAccountRoutes(scope, deps)
     registerAuditRoutes(scope, deps)
     registerSettingsRoutes(scope, deps)
 
     scope.setErrorHandler((error: FastifyError, request, reply) => {
       const status = isStoreError(error) ? STORE_ERROR_STATUS[error.code] : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
       if (status === 500) request.log.error({ err: error }, 'dashboard error')
-      const message = status === 500 ? 'Something went wrong on the server. Try again; if it keeps happening, check the server log.' : error.message
-      if (wantsJson(request)) return reply.code(status).send({ error: { code: status === 500 ? 'internal' : 'bad_request', message } })
+      const integrity = error.code === 'integrity_error'
+      const message = integrity ? error.message : status === 500 ? 'Something went wrong on the server. Try again; if it keeps happening, check the server log.' : error.message
+      if (wantsJson(request)) return reply.code(status).send({ error: { code: integrity ? 'integrity_error' : status === 500 ? 'internal' : 'bad_request', message } })
       return sendHtml(reply, status, page({ title: 'Error', viewer: null, section: 'none', main: html`<h1>Error ${String(status)}</h1><p>${message}</p><p><a href="/">Back to the dashboard</a></p>` }))
     })
   })

@@ -1,6 +1,9 @@
 /**
- * In-memory limiter for failed sign-ins, keyed by client address + email, so one person
- * guessing one account is slowed without locking that account out for everyone else.
+ * In-memory limits on sign-in. `LoginLimiter` counts failures per key: per client address +
+ * email, so one person guessing one account is slowed without locking that account out for
+ * everyone else, and per client address alone (email ''), so a flood of distinct emails or a
+ * password spray from one address is stopped before any password is hashed. `HashGate`
+ * bounds the password hashes running at once.
  */
 export interface LoginLimiterOptions {
   /** Failed attempts allowed per window. */
@@ -58,4 +61,56 @@ export class LoginLimiter {
       if (now >= entry.windowStart + this.options.windowMs) this.entries.delete(key)
     }
   }
+}
+
+/**
+ * A bound on password hashes (scrypt) running at once, for sign-ins and new passwords alike.
+ * A sign-in that finds every slot taken is answered `429` with `Retry-After` instead of
+ * queueing, so a flood cannot make real sign-ins wait behind it.
+ */
+export class HashGate {
+  private running = 0
+
+  constructor(readonly maxConcurrent = 4) {}
+
+  /** Takes a slot, or returns false when all are in use. */
+  tryAcquire(): boolean {
+    if (this.running >= this.maxConcurrent) return false
+    this.running++
+    return true
+  }
+
+  release(): void {
+    if (this.running > 0) this.running--
+  }
+
+  /** Runs `work` in a slot; `null` (without running it) when none is free. */
+  async run<T>(work: () => Promise<T>): Promise<{ value: T } | null> {
+    if (!this.tryAcquire()) return null
+    try {
+      return { value: await work() }
+    } finally {
+      this.release()
+    }
+  }
+}
+
+/** The sign-in limits of a dashboard (all optional in `DashboardOptions`). */
+export interface SignInLimits {
+  /** Failed sign-ins one client address may make per window, whatever the emails (checked before any hashing). */
+  ipMaxFailures: number
+  ipWindowMs: number
+  /** Failed sign-ins per client address + email per window. */
+  accountMaxFailures: number
+  accountWindowMs: number
+  /** Password hashes running at once; more sign-ins get 429. */
+  maxConcurrentHashes: number
+}
+
+export const DEFAULT_SIGN_IN_LIMITS: SignInLimits = {
+  ipMaxFailures: 30,
+  ipWindowMs: 15 * 60_000,
+  accountMaxFailures: 5,
+  accountWindowMs: 15 * 60_000,
+  maxConcurrentHashes: 4,
 }

@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { hashToken, randomToken } from '../auth/secrets.js'
-import type { Project, Role, Session, Store, User } from '../store/types.js'
+import type { ProjectMembership, Session, Store, User } from '../store/types.js'
 import { parseCookies, serializeCookie } from './cookies.js'
 
 export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000
@@ -35,9 +35,9 @@ export function cookieNames(secure: boolean): CookieNames {
 export interface Viewer {
   user: User
   session: Session
-  projects: Array<Project & { role: Role }>
+  projects: ProjectMembership[]
   /** `null` when the user belongs to no project yet. */
-  project: (Project & { role: Role }) | null
+  project: ProjectMembership | null
 }
 
 export class Sessions {

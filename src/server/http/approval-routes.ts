@@ -13,7 +13,7 @@ import { callerOf } from './auth.js'
 import { KeyRateLimiter, type RateLimit } from './create-rate-limit.js'
 import { ApiError } from './errors.js'
 import { MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH, MAX_WAIT_SECONDS, jsonBytes, nestsDeeperThan } from './input-rules.js'
-import { toWire, type WireApproval } from './wire.js'
+import { provenWire, type WireApproval } from './wire.js'
 
 export interface ApprovalRoutesOptions {
   store: Store
@@ -25,7 +25,8 @@ export interface ApprovalRoutesOptions {
 }
 
 interface Routes extends ApprovalRoutesOptions {
-  wire: (approval: Approval) => WireApproval
+  /** The one place records become answers: a settled status is sent only when its audit event proves it. */
+  wire: (approval: Approval) => Promise<WireApproval>
 }
 
 interface CreateBody {
@@ -39,7 +40,7 @@ type Reason = string | null | undefined
 
 export async function approvalRoutes(app: FastifyInstance, options: ApprovalRoutesOptions): Promise<void> {
   addApprovalSchemas(app)
-  const routes: Routes = { ...options, wire: (approval) => toWire(approval, options.publicUrl) }
+  const routes: Routes = { ...options, wire: (approval) => provenWire(options.store, approval, options.publicUrl) }
   createRoute(app, routes)
   getRoute(app, routes)
   listRoute(app, routes)
@@ -73,7 +74,7 @@ function createRoute(app: FastifyInstance, { approvals, wire, createRateLimit }:
         requested_by: caller.actor.label,
         requested_by_key_id: caller.key.id,
       })
-      return reply.code(created ? 201 : 200).send(wire(approval))
+      return reply.code(created ? 201 : 200).send(await wire(approval))
     },
   )
 }
@@ -118,7 +119,7 @@ function listRoute(app: FastifyInstance, { store, wire }: Routes): void {
     async (request) => {
       const { project } = callerOf(request)
       const page = await store.listApprovals(project.id, request.query)
-      return { items: page.items.map(wire), next_cursor: page.next_cursor }
+      return { items: await Promise.all(page.items.map(wire)), next_cursor: page.next_cursor }
     },
   )
 }
@@ -159,7 +160,7 @@ function cancelRoute(app: FastifyInstance, { approvals, wire }: Routes): void {
 }
 
 /** The changed record, or the error that says why nothing changed. */
-function answerChange(outcome: DecideOutcome | null, wire: (approval: Approval) => WireApproval): WireApproval {
+async function answerChange(outcome: DecideOutcome | null, wire: (approval: Approval) => Promise<WireApproval>): Promise<WireApproval> {
   if (!outcome) throw notFound()
   if (outcome.changed) return wire(outcome.approval)
   if ('refused' in outcome) {
@@ -167,9 +168,9 @@ function answerChange(outcome: DecideOutcome | null, wire: (approval: Approval) 
       outcome.rule === 'requesting_key'
         ? 'the API key that created this request cannot decide it: a different key or a person must'
         : 'this project does not let the person who triggered the run decide it'
-    throw new ApiError(403, 'self_approval', message, { approval: wire(outcome.approval) })
+    throw new ApiError(403, 'self_approval', message, { approval: await wire(outcome.approval) })
   }
-  throw new ApiError(409, 'conflict', `this approval is already ${outcome.approval.status}`, { approval: wire(outcome.approval) })
+  throw new ApiError(409, 'conflict', `this approval is already ${outcome.approval.status}`, { approval: await wire(outcome.approval) })
 }
 
 /** An empty reason is no reason. */

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { AUDIT_CONTENT_TYPES, AUDIT_EXPORT_FORMATS, auditExportLines, type AuditExportFormat } from '../audit/audit-export.js'
 import { callerOf } from './auth.js'
+import { ApiError } from './errors.js'
 import { errorResponseSchema } from './wire.js'
 import type { AuditEventType, AuditFilter, Store } from '../store/types.js'
 
@@ -25,21 +26,59 @@ const auditEventSchema = {
   properties: {
     seq: { type: 'integer' },
     type: { type: 'string' },
-    approval_id: { type: 'string' },
+    approval_id: { type: ['string', 'null'] },
     action: { type: 'string' },
     agent: { type: ['string', 'null'] },
     actor: { type: 'string' },
     reason: { type: ['string', 'null'] },
     at: { type: 'string' },
+    context_hash: { type: ['string', 'null'] },
     prev_hash: { type: 'string' },
     hash: { type: 'string' },
+    prev_mac: { type: ['string', 'null'] },
+    mac: { type: ['string', 'null'] },
+    sealed_at: { type: ['string', 'null'] },
   },
 } as const
 
 const errors = { '4xx': errorResponseSchema }
 
-export async function auditRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
+/** Verifications each API key may start per window, and the window. */
+export const VERIFY_LIMIT = { perKey: 10, windowMs: 60_000 }
+
+/**
+ * Per-key limit of `GET /audit/verify`: one in flight at a time and `perKey` per window, so
+ * nobody can keep the server busy re-verifying (each one reads the whole approvals table).
+ */
+export class VerifyLimiter {
+  private readonly started = new Map<string, number[]>()
+  private readonly running = new Set<string>()
+
+  constructor(
+    private readonly limit = VERIFY_LIMIT,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Seconds to wait before trying again, or 0 when `key` may start one now (and it is counted). */
+  tryStart(key: string): number {
+    if (this.running.has(key)) return 1
+    const now = this.now()
+    const recent = (this.started.get(key) ?? []).filter((at) => now - at < this.limit.windowMs)
+    if (recent.length >= this.limit.perKey) return Math.max(1, Math.ceil((recent[0] + this.limit.windowMs - now) / 1000))
+    recent.push(now)
+    this.started.set(key, recent)
+    this.running.add(key)
+    return 0
+  }
+
+  finish(key: string): void {
+    this.running.delete(key)
+  }
+}
+
+export async function auditRoutes(app: FastifyInstance, options: { store: Store; verifyLimit?: typeof VERIFY_LIMIT }): Promise<void> {
   const { store } = options
+  const limiter = new VerifyLimiter(options.verifyLimit ?? VERIFY_LIMIT)
 
   app.get<{ Querystring: AuditFilter }>(
     '/audit',
@@ -80,11 +119,12 @@ export async function auditRoutes(app: FastifyInstance, options: { store: Store 
     },
   )
 
-  app.get(
+  app.get<{ Querystring: { full?: boolean } }>(
     '/audit/verify',
     {
       config: { scopes: ['decide'] },
       schema: {
+        querystring: { type: 'object', properties: { full: { type: 'boolean' } } },
         response: {
           200: {
             type: 'object',
@@ -94,12 +134,29 @@ export async function auditRoutes(app: FastifyInstance, options: { store: Store 
               head: { type: 'string' },
               seq: { type: 'integer' },
               problem: { type: 'string' },
+              legacy_events: { type: 'integer' },
+              approval_id: { type: 'string' },
+              detail: { type: 'string' },
             },
           },
           ...errors,
         },
       },
     },
-    async (request) => store.verifyAudit(callerOf(request).project.id),
+    // Incremental from the last verified event (`?full=true` re-verifies all), in chunks that
+    // yield to the event loop, one at a time per key.
+    async (request, reply) => {
+      const caller = callerOf(request)
+      const wait = limiter.tryStart(caller.key.id)
+      if (wait > 0) {
+        reply.header('retry-after', String(wait))
+        throw new ApiError(429, 'rate_limited', `this API key verifies the audit trail too often; retry in ${wait} s`)
+      }
+      try {
+        return await store.verifyAudit(caller.project.id, { full: request.query.full === true })
+      } finally {
+        limiter.finish(caller.key.id)
+      }
+    },
   )
 }

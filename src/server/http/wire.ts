@@ -2,7 +2,8 @@
  * The approval record as the API sends it (README "Wire contract", `src/contract/`), and its response
  * schema. Store-only fields (project, idempotency key, requester) never leave the server.
  */
-import type { Approval } from '../store/types.js'
+import type { Approval, Store } from '../store/types.js'
+import { ApiError } from './errors.js'
 
 export interface WireApproval {
   id: string
@@ -34,6 +35,29 @@ export function toWire(approval: Approval, publicUrl: string): WireApproval {
     expires_at: approval.expires_at,
     url: `${publicUrl}/approvals/${encodeURIComponent(approval.id)}`,
   }
+}
+
+/**
+ * The wire form of a record whose final status is proven: every record the API sends goes
+ * through here. A settled approval (approved, rejected, expired, cancelled) is reported only
+ * when its audit event exists, its MAC verifies with the audit key and it agrees with the
+ * row; otherwise `500 integrity_error` naming the approval — never the unproven status, so a
+ * database edit cannot make a gate pass.
+ */
+export async function provenWire(store: Pick<Store, 'verifyDecision'>, approval: Approval, publicUrl: string): Promise<WireApproval> {
+  // A pending record passes no gate: it needs no proof (and costs no lookup).
+  const problem = approval.status === 'pending' ? null : await store.verifyDecision(approval.project_id, approval)
+  if (problem !== null) throw integrityError(approval, problem)
+  return toWire(approval, publicUrl)
+}
+
+/** `500 integrity_error` for an approval whose row is not backed by its audit trail. */
+export function integrityError(approval: Approval, problem: string): ApiError {
+  return new ApiError(
+    500,
+    'integrity_error',
+    `approval ${approval.id} cannot be reported as ${approval.status}: ${problem}. The database was changed outside approval-gate; run \`approval-gate audit verify\``,
+  )
 }
 
 const nullableString = { type: ['string', 'null'] } as const

@@ -4,23 +4,24 @@
  */
 import type { PostgresConnection } from './postgres/index.js'
 import { openSqliteStore } from './sqlite/index.js'
+import type { AuditKey } from '../audit/audit-key.js'
 import type { Store } from './types.js'
 
 export type StoreOptions =
   /** Embedded default: one SQLite file (created if missing). */
-  | { kind: 'sqlite'; path: string }
-  /** PostgreSQL, for several replicas: a connection string or a `pg` pool configuration. */
-  | { kind: 'postgres'; connection: PostgresConnection }
+  | { kind: 'sqlite'; path: string; auditKey?: AuditKey; onKeyWarning?: (message: string) => void }
+  /** PostgreSQL, for several replicas: a connection string or a `pg` pool configuration. The audit key is required. */
+  | { kind: 'postgres'; connection: PostgresConnection; auditKey?: AuditKey }
 
 /** Opens the store described by `options`. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   switch (options.kind) {
     case 'sqlite':
-      return openSqliteStore(options.path)
+      return openSqliteStore(options.path, { auditKey: options.auditKey, onKeyWarning: options.onKeyWarning })
     case 'postgres': {
       // Loaded on demand: the embedded default should not pay for loading the pg driver.
       const { openPostgresStore } = await import('./postgres/index.js')
-      return openPostgresStore(options.connection)
+      return openPostgresStore(options.connection, { auditKey: options.auditKey })
     }
     default:
       throw new Error(`unknown store kind: ${JSON.stringify((options as { kind: unknown }).kind)}`)
@@ -30,5 +31,5 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 export { openSqliteStore, type PostgresConnection }
 export { StoreError, isStoreError, type StoreErrorCode } from './errors.js'
 export { DEFAULT_PROJECT_SETTINGS } from './inputs.js'
-export { GENESIS_HASH, verifyAuditChain, hashAuditEvent, type ChainHead } from './audit-chain.js'
+export { GENESIS_HASH, verifyAuditChain, hashAuditEvent, type AuditCheckpoint, type ChainHead } from './audit-chain.js'
 export type * from './types.js'

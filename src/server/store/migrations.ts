@@ -22,3 +22,11 @@ export function pendingMigrations(migrations: readonly Migration[], current: num
   }
   return migrations.filter((migration) => migration.version > current)
 }
+
+/** Why a database refuses the audit key it was opened with. */
+export function wrongKeyMessage(recorded: string, key: { fingerprint: string }): string {
+  return (
+    `this database's audit chain was written with another audit key (fingerprint ${recorded.slice(0, 12)}…, ` +
+    `the key given has ${key.fingerprint.slice(0, 12)}…): use the key file or APPROVAL_GATE_AUDIT_KEY that belongs to this database`
+  )
+}

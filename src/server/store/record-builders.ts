@@ -4,12 +4,13 @@
  * change appends, and how a newest-first page and its cursor come out of fetched rows.
  * Both backends use these so they cannot drift apart; the SQL stays in each backend.
  */
+import { MAX_REASON_CHARS } from '../../contract/index.js'
 import { newId } from '../auth/secrets.js'
-import type { AuditEventInput } from './audit-chain.js'
+import { contextHash, type AuditEventInput } from './audit-chain.js'
 import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
-import type { ApiKeyInfo, Approval, Decision, KeyScope, NewApproval, Page, Project, ProjectSettings, User } from './types.js'
+import type { AdminEventInput, ApiKeyInfo, Approval, Decision, Invitation, KeyScope, NewApproval, NewInvitation, Page, Project, ProjectSettings, User } from './types.js'
 
 /** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
 const KEY_TOUCH_RESOLUTION_MS = 60_000
@@ -20,8 +21,24 @@ export function newProject(name: string, settings: Partial<ProjectSettings>): Pr
 }
 
 /** A new user (the password hash is stored beside it, never returned). */
-export function newUser(input: { email: string; github_login?: string | null }): User {
-  return { id: newId('usr'), email: input.email, github_login: input.github_login ?? null, created_at: new Date().toISOString() }
+export function newUser(input: { email: string }): User {
+  return { id: newId('usr'), email: input.email, created_at: new Date().toISOString() }
+}
+
+/** A new, open invitation (the token's hash is stored beside it, never returned). */
+export function newInvitation(input: NewInvitation): Invitation {
+  return {
+    id: newId('inv'),
+    project_id: input.project_id,
+    email: input.email,
+    role: input.role,
+    github_login: input.github_login,
+    created_by: input.created_by,
+    created_at: new Date().toISOString(),
+    expires_at: isoBound('expires_at', input.expires_at),
+    accepted_at: null,
+    revoked_at: null,
+  }
 }
 
 /** A new pending approval; `contextJson` is the context as stored, so the record holds exactly what was written. */
@@ -76,10 +93,21 @@ export function decisionChange(input: { decision: Decision; reason: string | nul
   return { status: statusForDecision(input.decision), reason: input.reason, by: input.decided_by, at: input.at ?? new Date().toISOString() }
 }
 
-/** The change a cancel (withdrawal by the requester) makes: `expired` when it gave up at its deadline. */
+/**
+ * The change a cancel (withdrawal by the requester) makes. When it gave up at its deadline
+ * (`timed_out`) the approval expired: recorded by `system`, as when the expiry sweep notices
+ * first, so a timeout reads the same whichever side saw it; the reason keeps who withdrew it.
+ */
 export function cancelChange(input: { reason: string | null; by: string; at?: string; timed_out?: boolean }): SettleChange {
-  return { status: input.timed_out ? 'expired' : 'cancelled', reason: input.reason, by: input.by, at: input.at ?? new Date().toISOString() }
+  const at = input.at ?? new Date().toISOString()
+  if (!input.timed_out) return { status: 'cancelled', reason: input.reason, by: input.by, at }
+  const withdrawer = `; withdrawn by ${input.by}`
+  const reason = (input.reason ?? 'no decision before the deadline').slice(0, Math.max(0, MAX_REASON_CHARS - withdrawer.length)) + withdrawer
+  return { status: 'expired', reason: reason.slice(0, MAX_REASON_CHARS), by: SYSTEM_ACTOR, at }
 }
+
+/** Who expires approvals: the server's sweep, and the server on a requester's timed-out withdrawal. */
+export const SYSTEM_ACTOR = 'system'
 
 /** `approve` → `approved`, `reject` → `rejected`. */
 export function statusForDecision(decision: Decision): 'approved' | 'rejected' {
@@ -88,23 +116,28 @@ export function statusForDecision(decision: Decision): 'approved' | 'rejected' {
   throw new StoreError('invalid', `decision must be approve or reject, not ${JSON.stringify(decision)}`)
 }
 
-/** The `created` audit event of a new approval, by its requester. */
+/** The `created` audit event of a new approval, by its requester; it records the hash of the context. */
 export function createdEvent(approval: Approval): AuditEventInput {
-  return auditEventOf(approval, 'created', approval.requested_by, null, approval.created_at)
+  return auditEventOf(approval, 'created', approval.requested_by, null, approval.created_at, contextHash(approval.context))
 }
 
-/** The audit event of a settled approval (`approved`, `rejected`, `cancelled`, or `timed_out` for `expired`). */
-export function settledEvent(approval: Approval, change: SettleChange): AuditEventInput {
-  return auditEventOf(approval, change.status === 'expired' ? 'timed_out' : change.status, change.by, change.reason, change.at)
+/**
+ * The audit event of a settled approval (`approved`, `rejected`, `cancelled`, or `timed_out`
+ * for `expired`). `createdContextHash` is the context hash its `created` event recorded, so
+ * a context edited while pending does not become the one the decision vouches for.
+ */
+export function settledEvent(approval: Approval, change: SettleChange, createdContextHash: string | null): AuditEventInput {
+  const type = change.status === 'expired' ? 'timed_out' : change.status
+  return auditEventOf(approval, type, change.by, change.reason, change.at, createdContextHash ?? contextHash(approval.context))
 }
 
 /** The `timed_out` audit event of an approval expired at `now`, by `system`. */
-export function timedOutEvent(approval: Approval, now: string): AuditEventInput {
-  return auditEventOf(approval, 'timed_out', 'system', null, now)
+export function timedOutEvent(approval: Approval, now: string, createdContextHash: string | null): AuditEventInput {
+  return auditEventOf(approval, 'timed_out', SYSTEM_ACTOR, null, now, createdContextHash ?? contextHash(approval.context))
 }
 
-function auditEventOf(approval: Approval, type: AuditEventInput['type'], actor: string, reason: string | null, at: string): AuditEventInput {
-  return { project_id: approval.project_id, type, approval_id: approval.id, action: approval.action, agent: approval.agent, actor, reason, at }
+function auditEventOf(approval: Approval, type: AuditEventInput['type'], actor: string, reason: string | null, at: string, context_hash: string): AuditEventInput {
+  return { project_id: approval.project_id, type, approval_id: approval.id, action: approval.action, agent: approval.agent, actor, reason, at, context_hash }
 }
 
 /**
@@ -115,4 +148,9 @@ export function pageOf<T>(rows: Row[], limit: number, toItem: (row: Row) => T, c
   const more = rows.length > limit
   const shown = more ? rows.slice(0, limit) : rows
   return { items: shown.map(toItem), next_cursor: more ? encodeCursor(cursorKind, rowSeq(shown[shown.length - 1])) : null }
+}
+
+/** The chain input of an administrative event: no approval, the subject as `action`, the detail as `reason`. */
+export function adminAuditInput(input: AdminEventInput): AuditEventInput {
+  return { project_id: input.project_id, type: input.type, approval_id: '', action: input.subject, agent: null, actor: input.actor, reason: input.detail, context_hash: null, at: isoBound('at', input.at) }
 }

@@ -4,7 +4,7 @@
  * hand-edited database fails with a message naming the column instead of leaking wrong types.
  */
 import { parseStoredSettings } from './inputs.js'
-import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, KeyScope, Member, Project, Role, Session, User, UserWithPassword } from './types.js'
+import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, Invitation, KeyScope, Member, Project, ProjectMembership, Role, Session, User, UserWithPassword } from './types.js'
 
 export type Row = Record<string, unknown>
 
@@ -32,15 +32,36 @@ export function toProject(row: Row): Project {
 }
 
 export function toUser(row: Row): User {
-  return { id: text(row, 'id'), email: text(row, 'email'), github_login: textOrNull(row, 'github_login'), created_at: text(row, 'created_at') }
+  return { id: text(row, 'id'), email: text(row, 'email'), created_at: text(row, 'created_at') }
 }
 
 export function toUserWithPassword(row: Row): UserWithPassword {
   return { ...toUser(row), password_hash: text(row, 'password_hash') }
 }
 
+/** A member row: the user's columns plus the membership's `role` and `member_github_login`. */
 export function toMember(row: Row): Member {
-  return { ...toUser(row), role: text(row, 'role') as Role }
+  return { ...toUser(row), role: text(row, 'role') as Role, github_login: textOrNull(row, 'member_github_login') }
+}
+
+/** A project row plus the membership's `role` and `member_github_login`. */
+export function toProjectMembership(row: Row): ProjectMembership {
+  return { ...toProject(row), role: text(row, 'role') as Role, github_login: textOrNull(row, 'member_github_login') }
+}
+
+export function toInvitation(row: Row): Invitation {
+  return {
+    id: text(row, 'id'),
+    project_id: text(row, 'project_id'),
+    email: text(row, 'email'),
+    role: text(row, 'role') as Role,
+    github_login: textOrNull(row, 'github_login'),
+    created_by: text(row, 'created_by'),
+    created_at: text(row, 'created_at'),
+    expires_at: text(row, 'expires_at'),
+    accepted_at: textOrNull(row, 'accepted_at'),
+    revoked_at: textOrNull(row, 'revoked_at'),
+  }
 }
 
 export function toApiKey(row: Row): ApiKeyInfo {
@@ -86,8 +107,12 @@ export function toAuditEvent(row: Row): AuditEvent {
     actor: text(row, 'actor'),
     reason: textOrNull(row, 'reason'),
     at: text(row, 'at'),
+    context_hash: textOrNull(row, 'context_hash'),
     prev_hash: text(row, 'prev_hash'),
     hash: text(row, 'hash'),
+    prev_mac: textOrNull(row, 'prev_mac'),
+    mac: textOrNull(row, 'mac'),
+    sealed_at: textOrNull(row, 'sealed_at'),
   }
 }
 
@@ -106,9 +131,9 @@ export function rowSeq(row: Row): number {
   return integer(row, 'seq')
 }
 
-/** A chain head row (`seq`, `hash`). */
-export function toChainHead(row: Row): { seq: number; hash: string } {
-  return { seq: integer(row, 'seq'), hash: text(row, 'hash') }
+/** A chain head row (`seq`, `hash`, keyed `mac`). */
+export function toChainHead(row: Row): { seq: number; hash: string; mac: string | null } {
+  return { seq: integer(row, 'seq'), hash: text(row, 'hash'), mac: textOrNull(row, 'mac') }
 }
 
 /** The value of a `role` column. */

@@ -7,6 +7,7 @@
  * Timestamps are ISO-8601 UTC strings with milliseconds (`new Date().toISOString()`).
  */
 import type { ApprovalFilter, ApprovalStatus, DecisionVerb } from '../../contract/index.js'
+import type { AuditCheckpoint } from './audit-chain.js'
 
 export type { ApprovalFilter, ApprovalStatus }
 
@@ -15,7 +16,35 @@ export type KeyScope = 'request' | 'decide' | 'admin'
 /** What a decider chose (the contract's decision verb). */
 export type Decision = DecisionVerb
 /** Audit outcomes, as the dashboard and `audit` filters name them. */
-export type AuditEventType = 'created' | 'approved' | 'rejected' | 'timed_out' | 'cancelled'
+export type AuditEventType = ApprovalAuditEventType | AdminEventType
+/** Events of an approval's life. */
+export type ApprovalAuditEventType = 'created' | 'approved' | 'rejected' | 'timed_out' | 'cancelled'
+/**
+ * Administrative changes to a project, recorded in the same chain with no approval
+ * (`approval_id` is empty; `action` names what changed, e.g. `member:ana@example.com`, `key:ci`).
+ */
+export type AdminEventType =
+  | 'member_added'
+  | 'member_changed'
+  | 'member_removed'
+  | 'invitation_created'
+  | 'invitation_revoked'
+  | 'key_created'
+  | 'key_revoked'
+  | 'settings_changed'
+
+/** An administrative change to record in a project's audit trail. */
+export interface AdminEventInput {
+  project_id: string
+  type: AdminEventType
+  /** What changed, e.g. `member:ana@example.com`, `key:ci`, `settings` (stored as the event's `action`). */
+  subject: string
+  /** Who changed it: a member's email, or `cli` for the operator. */
+  actor: string
+  /** Details (stored as the event's `reason`). */
+  detail: string | null
+  at: string
+}
 
 export interface ProjectSettings {
   /** Whoever triggered a run (`context.github.actor`) may not approve it, when they have a linked GitHub login. */
@@ -31,10 +60,10 @@ export interface Project {
   created_at: string
 }
 
+/** An account. It holds no GitHub login: that is per membership, so one project cannot change what another trusts. */
 export interface User {
   id: string // usr_…
   email: string
-  github_login: string | null
   created_at: string
 }
 
@@ -44,7 +73,41 @@ export interface UserWithPassword extends User {
 
 export interface Member extends User {
   role: Role
+  /** This project's link of the member to a GitHub login (read by its self-approval rule). */
+  github_login: string | null
 }
+
+/** A project membership as seen from the user: the project, their role and their GitHub login there. */
+export type ProjectMembership = Project & { role: Role; github_login: string | null }
+
+/** A one-time link that makes whoever accepts it (signed in as `email`) a member of a project. */
+export interface Invitation {
+  id: string // inv_…
+  project_id: string
+  email: string
+  role: Role
+  github_login: string | null
+  /** Who created it (a member's email, or `cli` for the operator). */
+  created_by: string
+  created_at: string
+  expires_at: string
+  accepted_at: string | null
+  revoked_at: string | null
+}
+
+export interface NewInvitation {
+  project_id: string
+  email: string
+  role: Role
+  github_login: string | null
+  /** sha256 of the link's token, hex. The token itself is never stored. */
+  token_hash: string
+  created_by: string
+  expires_at: string
+}
+
+/** Who accepts an invitation: an existing account, or a new one created in the same transaction. */
+export type InvitationAcceptor = { user_id: string } | { new_password_hash: string }
 
 export interface ApiKeyInfo {
   id: string // key_…
@@ -91,8 +154,17 @@ export interface AuditEvent {
   actor: string
   reason: string | null
   at: string
+  /** sha256 of the approval's context JSON as created (approval events since schema 3; null before). */
+  context_hash: string | null
   prev_hash: string
+  /** Unkeyed sha256 chain link (anyone can recompute it from an export). */
   hash: string
+  /** The previous event's `mac` (64 zeros for the first event). */
+  prev_mac: string | null
+  /** HMAC-SHA256 with the audit key over every other field: what proves the event (null only if never keyed). */
+  mac: string | null
+  /** Set on events written before the chain was keyed: when the upgrade gave them their MAC. */
+  sealed_at: string | null
 }
 
 export interface Page<T> {
@@ -115,9 +187,25 @@ export interface AuditFilter {
 }
 
 export type AuditVerification =
-  | { ok: true; events: number; head: string }
-  /** `seq` is the first event that is edited, or where a deleted event should be. */
-  | { ok: false; events: number; seq: number; problem: 'hash_mismatch' | 'broken_link' | 'missing_event' }
+  /** `legacy_events`: how many events were written before the chain was keyed (present when > 0). */
+  | { ok: true; events: number; head: string; legacy_events?: number }
+  /**
+   * `seq` is the first event that is edited (`mac_mismatch`: changed without the audit key),
+   * or where a deleted event should be.
+   */
+  | { ok: false; events: number; seq: number; problem: 'hash_mismatch' | 'broken_link' | 'missing_event' | 'mac_mismatch' }
+  /** An approval's row disagrees with its audit events (`seq`: its deciding event, 0 when it has none). */
+  | { ok: false; events: number; seq: number; problem: 'approval_mismatch'; approval_id: string; detail: string }
+
+export interface AuditVerifyOptions {
+  /** Re-verify every event instead of continuing from the last verified one. */
+  full?: boolean
+}
+
+/** A checkpoint checked against the chain: still extended by it, or why not. */
+export type CheckpointVerification =
+  | { ok: true; checkpoint: AuditCheckpoint; verification: AuditVerification }
+  | { ok: false; problem: string; verification?: AuditVerification }
 
 /** Outcome of a state change on an approval. `null` from the store means "no such approval in this project". */
 export type ChangeResult =
@@ -170,17 +258,36 @@ export interface Store {
   updateProjectSettings(id: string, patch: Partial<ProjectSettings>): Promise<Project>
 
   // users and memberships
-  createUser(input: { email: string; password_hash: string; github_login?: string | null }): Promise<User>
+  createUser(input: { email: string; password_hash: string }): Promise<User>
   getUser(id: string): Promise<User | null>
   /** Emails are compared case-insensitively. */
   getUserByEmail(email: string): Promise<UserWithPassword | null>
-  updateUser(id: string, patch: { password_hash?: string; github_login?: string | null }): Promise<User>
-  /** Adds or changes a membership. */
-  setMembership(projectId: string, userId: string, role: Role): Promise<void>
+  /** Sets a new password hash. Callers also end the user's sessions (`deleteUserSessions`). */
+  setPasswordHash(id: string, passwordHash: string): Promise<User>
+  /** Adds or changes a membership (an existing membership keeps its GitHub login unless one is given). */
+  setMembership(projectId: string, userId: string, role: Role, options?: { github_login?: string | null }): Promise<void>
+  /** Links (or with null unlinks) a member's GitHub login in this project only; false when not a member. */
+  setMemberGithubLogin(projectId: string, userId: string, login: string | null): Promise<boolean>
   removeMembership(projectId: string, userId: string): Promise<boolean>
   getMembership(projectId: string, userId: string): Promise<Role | null>
   listMembers(projectId: string): Promise<Member[]>
-  listProjectsForUser(userId: string): Promise<Array<Project & { role: Role }>>
+  listProjectsForUser(userId: string): Promise<ProjectMembership[]>
+
+  // invitations (only the token's hash is stored)
+  createInvitation(input: NewInvitation): Promise<Invitation>
+  /** An invitation by its token's hash, whatever its state (the caller checks expiry, use and revocation). */
+  getInvitationByToken(tokenHash: string): Promise<Invitation | null>
+  /**
+   * Uses an invitation once: marks it accepted and adds the membership (keeping a higher
+   * existing role), creating the account first for a `new_password_hash` acceptor — all in
+   * one transaction. `null` when it is unknown, used, revoked or expired at `at`, or (for a
+   * new account) the email got an account meanwhile.
+   */
+  acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string): Promise<{ invitation: Invitation; user: User } | null>
+  /** Invitations of a project neither accepted nor revoked (expired ones included), newest first. */
+  listOpenInvitations(projectId: string): Promise<Invitation[]>
+  /** True when a still-open invitation of this project was revoked. */
+  revokeInvitation(projectId: string, id: string): Promise<boolean>
 
   // API keys (only hashes are stored)
   createApiKey(input: { project_id: string; name: string; scopes: KeyScope[]; key_hash: string; prefix: string }): Promise<ApiKeyInfo>
@@ -210,7 +317,8 @@ export interface Store {
   decideApproval(projectId: string, id: string, input: { decision: Decision; reason: string | null; decided_by: string; at?: string }): Promise<ChangeResult | null>
   /**
    * Withdraws a pending approval: `cancelled` + audit `cancelled`; with `timed_out` (the
-   * requester gave up at its deadline) `expired` + audit `timed_out`, as if the server expired it.
+   * requester gave up at its deadline) `expired` + audit `timed_out` by `system`, as if the
+   * server expired it; the reason ends with "; withdrawn by <by>".
    */
   cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string; timed_out?: boolean }): Promise<ChangeResult | null>
   /**
@@ -228,12 +336,30 @@ export interface Store {
   listAudit(projectId: string, filter?: AuditFilter): Promise<Page<AuditEvent>>
   /** Every event of a project, oldest first, for export. */
   exportAudit(projectId: string, filter?: Omit<AuditFilter, 'cursor' | 'limit'>): AsyncIterable<AuditEvent>
-  verifyAudit(projectId: string): Promise<AuditVerification>
+  /**
+   * Checks the project's keyed chain (from the last verified event unless `full`, in chunks
+   * that yield to the event loop) and that every approval's row agrees with its audit events.
+   */
+  verifyAudit(projectId: string, options?: AuditVerifyOptions): Promise<AuditVerification>
+  /**
+   * Null when a settled approval's status is proven by its audit event (exists, MAC verifies,
+   * agrees with the row); else a sentence saying what disagrees. Pending records need no proof.
+   * One indexed lookup and one HMAC.
+   */
+  verifyDecision(projectId: string, approval: Approval): Promise<string | null>
+  /** A checkpoint of the verified chain head, signed with the audit key. Fails when the chain does not verify. */
+  auditCheckpoint(projectId: string): Promise<AuditCheckpoint>
+  /** Whether the chain still extends `checkpoint` (parsed JSON): signature, project, head at its seq, and a full verification. */
+  verifyAuditCheckpoint(projectId: string, checkpoint: unknown): Promise<CheckpointVerification>
+  /** Appends an administrative event (no approval) to the project's chain. */
+  recordAdminEvent(input: AdminEventInput): Promise<AuditEvent>
 
   // dashboard sessions
   createSession(session: Session): Promise<void>
   getSession(tokenHash: string, now: string): Promise<Session | null>
   deleteSession(tokenHash: string): Promise<void>
+  /** Ends every session of a user (password change, removal, "sign out everywhere"); returns how many. */
+  deleteUserSessions(userId: string): Promise<number>
   /**
    * Deletes every session whose `expires_at` ≤ `now` (they are already refused by `getSession`)
    * and returns how many went. Callers decide when to sweep; `createSession` does not.

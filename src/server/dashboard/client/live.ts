@@ -42,7 +42,18 @@ function elementFromHtml(markup: string): HTMLElement | null {
   const template = document.createElement('template')
   template.innerHTML = markup.trim()
   const element = template.content.firstElementChild
-  return element instanceof HTMLElement ? element : null
+  if (!(element instanceof HTMLElement)) return null
+  fillCsrf(element)
+  return element
+}
+
+/**
+ * Live cards are rendered once for every viewer of a project, so their forms come without
+ * a CSRF token: give them this page's (the sign-out form in the top bar carries it).
+ */
+function fillCsrf(root: HTMLElement): void {
+  const token = document.querySelector<HTMLInputElement>('header input[name="_csrf"]')?.value ?? ''
+  for (const input of root.querySelectorAll<HTMLInputElement>('input[name="_csrf"]')) if (!input.value) input.value = token
 }
 
 // ---- pending count: tab title and nav badge ----

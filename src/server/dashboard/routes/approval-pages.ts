@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { DecideOutcome } from '../../approvals/contracts.js'
 import type { Approval, Decision } from '../../store/types.js'
+import { integrityError } from '../../http/wire.js'
 import { html } from '../html.js'
 import { formFields } from '../security.js'
 import { isValidReason, MAX_REASON_CHARS } from '../../../contract/index.js'
@@ -18,7 +19,11 @@ async function findForViewer(deps: DashboardDeps, viewer: ProjectViewer, id: str
   const ordered = [viewer.project, ...viewer.projects.filter((p) => p.id !== viewer.project.id)]
   for (const project of ordered) {
     const approval = await deps.store.getApproval(project.id, id)
-    if (approval) return { approval, viewer: { ...viewer, project } }
+    if (!approval) continue
+    // As the API: a settled status is shown only when its audit event proves it.
+    const problem = await deps.store.verifyDecision(project.id, approval)
+    if (problem !== null) throw integrityError(approval, problem)
+    return { approval, viewer: { ...viewer, project } }
   }
   return null
 }
@@ -95,7 +100,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: DashboardDeps
     const outcome = await deps.approvals.decide(viewer.project, found.approval.id, {
       decision: decision as Decision,
       reason: reasonText === '' ? null : reasonText,
-      actor: { label: viewer.user.email, githubLogin: viewer.user.github_login },
+      actor: { label: viewer.user.email, githubLogin: viewer.project.github_login },
     })
     return replyToDecision(deps, request, reply, viewer, found.approval, outcome)
   })

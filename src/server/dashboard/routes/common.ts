@@ -1,10 +1,11 @@
 /** What every dashboard route shares: the dependencies, page replies, and the sign-in and CSRF gates. */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ApprovalService, Notifier } from '../../approvals/contracts.js'
-import type { Project, Role, Store } from '../../store/types.js'
+import type { ProjectMembership, Store } from '../../store/types.js'
 import type { AuditVerificationCache } from '../audit-verification-cache.js'
 import { html, type SafeHtml } from '../html.js'
-import type { LoginLimiter } from '../rate-limit.js'
+import type { AdminService } from '../../admin/admin-service.js'
+import type { HashGate, LoginLimiter } from '../rate-limit.js'
 import { formFields } from '../security.js'
 import { csrfTokenMatches, type Sessions, type Viewer } from '../session.js'
 import { page, type PageInput } from '../views/layout.js'
@@ -15,14 +16,21 @@ export interface DashboardDeps {
   notifier: Notifier
   publicUrl: string
   sessions: Sessions
+  /** The one writer of members, invitations, keys and settings (shared with the CLI). */
+  admin: AdminService
+  /** Failed sign-ins per client address + email. */
   loginLimiter: LoginLimiter
+  /** Failed sign-ins per client address (email ''), checked before any hashing. */
+  ipLimiter: LoginLimiter
+  /** Password hashes running at once. */
+  hashGate: HashGate
   auditVerifications: AuditVerificationCache
   /** How long a decided card stays on the live home page; undefined: the page script's default. */
   resolvedCardLingerMs?: number
 }
 
 /** A viewer who is in a project (every page except sign-in works on one project). */
-export type ProjectViewer = Viewer & { project: Project & { role: Role } }
+export type ProjectViewer = Viewer & { project: ProjectMembership }
 
 export function sendHtml(reply: FastifyReply, status: number, body: SafeHtml): FastifyReply {
   return reply.code(status).type('text/html; charset=utf-8').send(body.value)
@@ -100,8 +108,10 @@ export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: stri
   approved: { kind: 'ok', text: 'Approved. The waiting job continues.' },
   rejected: { kind: 'ok', text: 'Rejected. The waiting job stops.' },
   settings_saved: { kind: 'ok', text: 'Project settings saved.' },
-  member_added: { kind: 'ok', text: 'Member added.' },
-  member_added_existing: { kind: 'ok', text: 'Member added with their existing account and password.' },
+  signed_out_everywhere: { kind: 'info', text: 'You are signed out on every device.' },
+  password_changed: { kind: 'ok', text: 'Password changed. Every other session of your account has ended.' },
+  invitation_accepted: { kind: 'ok', text: 'Welcome: you are now a member of this project.' },
+  invitation_revoked: { kind: 'ok', text: 'Invitation revoked: its link no longer works.' },
   member_removed: { kind: 'ok', text: 'Member removed.' },
   role_changed: { kind: 'ok', text: 'Role changed.' },
   github_linked: { kind: 'ok', text: 'GitHub login saved.' },

@@ -40,6 +40,10 @@ function verifyStatus({ result, verifiedAt }: TimedVerification, now: number): S
     hash_mismatch: 'was edited after it was written',
     broken_link: 'does not link to the event before it',
     missing_event: 'is missing (deleted)',
+    mac_mismatch: 'was changed without the audit key (edited or forged)',
+  }
+  if (result.problem === 'approval_mismatch') {
+    return html`<p class="chain chain-broken" role="alert"><span class="badge badge-rejected">Tampered</span> Approval <code>${result.approval_id}</code> disagrees with its audit events: ${result.detail}.${age}</p>`
   }
   return html`<p class="chain chain-broken" role="alert"><span class="badge badge-rejected">Tampered</span> Hash chain broken: event #${String(result.seq)} ${problems[result.problem] ?? result.problem}.${age}</p>`
 }
@@ -78,7 +82,7 @@ function eventRow(event: AuditEvent): SafeHtml {
 <td class="time" data-label="Time">${timeTag(event.at)}</td>
 <td class="event" data-label="Event">${statusBadge(event.type)}</td>
 <td class="name" data-label="Action">${breakable(event.action)}</td>
-<td class="id" data-label="Approval"><a href="/approvals/${id}" title="${id}"><code class="short-id">${id}</code></a></td>
+<td class="id" data-label="Approval">${id ? html`<a href="/approvals/${id}" title="${id}"><code class="short-id">${id}</code></a>` : html`<span class="muted">admin</span>`}</td>
 <td class="name" data-label="Agent">${event.agent === null ? html`<span class="muted">—</span>` : breakable(event.agent)}</td>
 <td class="name" data-label="By">${breakable(event.actor)}</td>
 <td class="reason" data-label="Reason">${event.reason ?? ''}</td>
@@ -101,7 +105,7 @@ export function auditPage(input: {
     return parts ? `${path}?${parts}` : path
   }
   return html`<div class="page-head"><h1>Audit trail</h1>
-<p class="muted">Every request and its outcome, append-only and hash-chained.</p></div>
+<p class="muted">Every request and its outcome, and every change to members, keys and settings, append-only and hash-chained.</p></div>
 ${verifyStatus(input.verification, input.now ?? Date.now())}
 ${filterForm(input.filters)}
 ${input.error ? html`<div class="notice notice-error" role="alert">${input.error}</div>` : ''}

@@ -82,6 +82,15 @@ const STATUS_LABELS: Record<string, string> = {
   cancelled: 'Cancelled',
   created: 'Requested',
   timed_out: 'Timed out',
+  // Administrative changes (no approval): members, invitations, keys, settings.
+  member_added: 'Member added',
+  member_changed: 'Member changed',
+  member_removed: 'Member removed',
+  invitation_created: 'Invited',
+  invitation_revoked: 'Invitation revoked',
+  key_created: 'Key created',
+  key_revoked: 'Key revoked',
+  settings_changed: 'Settings changed',
 }
 
 /** A coloured status pill; the colour is paired with the word, never alone. */

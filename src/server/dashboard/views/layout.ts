@@ -70,7 +70,7 @@ function topBar(input: PageInput, viewer: Viewer, csrf: string): SafeHtml {
 ${viewer.projects.length > 1 ? projectSwitcher(viewer, csrf) : viewer.project ? html`<span class="project-name" title="Project">${viewer.project.name}</span>` : ''}
 <form method="post" action="/logout" class="inline-form">
 <input type="hidden" name="_csrf" value="${csrf}">
-<span class="who">${viewer.user.email}</span>
+<a class="who" href="/account" title="Your account: password, sign out everywhere">${viewer.user.email}</a>
 <button type="submit" class="btn btn-quiet">Sign out</button>
 </form>
 </div>

@@ -1,6 +1,7 @@
 /** Settings: project rules, members (admins manage), API keys (admins manage; a new key is shown once). */
 import { formatDuration } from '../../../shared/duration.js'
-import type { ApiKeyInfo, Member, Project } from '../../store/types.js'
+import { MIN_PASSWORD_CHARS } from '../../admin/rules.js'
+import type { ApiKeyInfo, Invitation, Member, Project } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
 import { timeTag } from './format.js'
 
@@ -66,34 +67,79 @@ function memberRow(member: Member, input: { isAdmin: boolean; csrf: string; self
 </tr>`
 }
 
-export function membersPage(input: { members: Member[]; isAdmin: boolean; csrf: string; selfId: string; form?: { email: string; role: string; github_login: string } }): SafeHtml {
-  const form = input.form ?? { email: '', role: 'member', github_login: '' }
+/** What the invite form sends back when it is refused. */
+export interface InviteForm {
+  email: string
+  role: string
+  github_login: string
+}
+
+export interface MembersPageInput {
+  members: Member[]
+  invitations: Invitation[]
+  isAdmin: boolean
+  csrf: string
+  selfId: string
+  form?: InviteForm
+  /** A just-created invitation: its link is shown this once. */
+  newInvitation?: { email: string; link: string; expiresAt: string }
+  /** To mark expired invitations. */
+  now: string
+}
+
+export function membersPage(input: MembersPageInput): SafeHtml {
   return html`${tabs('members')}
+${input.newInvitation ? newInvitationPanel(input.newInvitation) : ''}
 <section class="panel" aria-labelledby="members-title">
 <h2 id="members-title">Members</h2>
-<p class="muted">Any member can approve or reject. Admins also manage members, API keys and project settings.</p>
+<p class="muted">Any member can approve or reject. Admins also manage members, API keys and project settings. A GitHub login applies to this project only.</p>
 <div class="table-wrap"><table class="members">
 <thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">GitHub login</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
 <tbody>${input.members.map((m) => memberRow(m, input))}</tbody>
 </table></div>
 </section>
-${input.isAdmin
-    ? html`<section class="panel" aria-labelledby="add-title">
-<h2 id="add-title">Add a member</h2>
+${input.isAdmin ? html`${invitationsPanel(input)}${inviteForm(input)}` : ADMIN_ONLY}`
+}
+
+function newInvitationPanel(invitation: { email: string; link: string; expiresAt: string }): SafeHtml {
+  return html`<section class="panel panel-secret" aria-labelledby="newinvite-title">
+<h2 id="newinvite-title">Invitation for ${invitation.email}</h2>
+<p><strong>Send this link to them now: it is shown only once</strong>, works once, and expires ${timeTag(invitation.expiresAt)}. With an account they sign in to accept it; without one they choose a password.</p>
+<div class="secret-row"><label for="invite-link" class="visually-hidden">Invitation link</label>
+<input id="invite-link" type="text" readonly value="${invitation.link}" data-select-on-focus>
+<button type="button" class="btn btn-quiet" data-copy="invite-link" hidden>Copy</button></div>
+</section>`
+}
+
+function invitationsPanel(input: MembersPageInput): SafeHtml {
+  if (input.invitations.length === 0) return html``
+  return html`<section class="panel" aria-labelledby="invitations-title">
+<h2 id="invitations-title">Open invitations</h2>
+<div class="table-wrap"><table class="invitations">
+<thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody>${input.invitations.map(
+    (i) => html`<tr><td>${i.email}</td><td>${i.role}</td><td>${i.expires_at <= input.now ? html`<span class="muted">expired</span>` : timeTag(i.expires_at)}</td>
+<td><form method="post" action="/settings/invitations/${i.id}/revoke" class="inline-form">${csrfField(input.csrf)}<button type="submit" class="btn btn-danger" aria-label="Revoke the invitation for ${i.email}">Revoke</button></form></td></tr>`,
+  )}</tbody></table></div>
+</section>`
+}
+
+function inviteForm(input: MembersPageInput): SafeHtml {
+  const form = input.form ?? { email: '', role: 'member', github_login: '' }
+  return html`<section class="panel" aria-labelledby="add-title">
+<h2 id="add-title">Invite a member</h2>
+<p class="muted">You get a one-time link to send them. It changes nothing about an existing account: they accept by signing in, or by choosing a password (at least ${String(MIN_PASSWORD_CHARS)} characters) if they have no account yet.</p>
 <form method="post" action="/settings/members" class="stack">
 ${csrfField(input.csrf)}
 <label for="new-email">Email</label>
 <input id="new-email" name="email" type="email" required autocomplete="off" value="${form.email}">
-<label for="new-password">Initial password <span class="muted">(at least 10 characters; ignored when the person already has an account)</span></label>
-<input id="new-password" name="password" type="password" autocomplete="new-password" minlength="10">
 <label for="new-role">Role</label>
 ${roleSelect('new-role', form.role, true)}
-<label for="new-github">GitHub login <span class="muted">(optional, for the self-approval rule)</span></label>
+<label for="new-github">GitHub login in this project <span class="muted">(optional, for the self-approval rule)</span></label>
 <input id="new-github" name="github_login" type="text" autocomplete="off" value="${form.github_login}">
-<button type="submit" class="btn btn-primary">Add member</button>
+<button type="submit" class="btn btn-primary">Create invitation link</button>
 </form>
 </section>`
-    : ADMIN_ONLY}`
 }
 
 export function keysPage(input: { keys: ApiKeyInfo[]; isAdmin: boolean; csrf: string; newKey?: { key: string; info: ApiKeyInfo } }): SafeHtml {
@@ -112,7 +158,7 @@ ${input.newKey
     : ''}
 <section class="panel" aria-labelledby="keys-title">
 <h2 id="keys-title">API keys</h2>
-<p class="muted">Workflows and scripts authenticate with a key. <code>request</code> keys ask for approvals, <code>decide</code> keys may also decide, <code>admin</code> keys do everything.</p>
+<p class="muted">Workflows and scripts authenticate with a key. <code>request</code> keys ask for approvals, <code>decide</code> keys read and decide them, <code>admin</code> keys do everything — so an admin key could decide its own requests (the server refuses that): give CI a <code>request</code> key.</p>
 ${live.length === 0
     ? html`<p class="empty-small">No active keys.</p>`
     : html`<div class="table-wrap"><table class="keys">
@@ -130,7 +176,7 @@ ${csrfField(input.csrf)}
 <label for="key-name">Name <span class="muted">(recorded as <code>key:name</code> in the audit trail)</span></label>
 <input id="key-name" name="name" type="text" required maxlength="100" placeholder="github-actions">
 <label for="key-scope">Scope</label>
-<select id="key-scope" name="scope"><option value="request">request — ask for approvals</option><option value="decide">decide — ask and decide</option><option value="admin">admin — everything</option></select>
+<select id="key-scope" name="scope"><option value="request">request — ask for approvals</option><option value="decide">decide — read and decide</option><option value="admin">admin — everything (can ask and decide: not for CI)</option></select>
 <button type="submit" class="btn btn-primary">Create key</button>
 </form>
 </section>`

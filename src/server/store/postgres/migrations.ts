@@ -6,7 +6,10 @@
  * replicas starting together apply each one once.
  */
 import type { PoolClient } from 'pg'
-import { pendingMigrations, type Migration } from '../migrations.js'
+import { AuditKeyError, type AuditKey } from '../../audit/audit-key.js'
+import { GENESIS_HASH, headMac, macAuditEvent } from '../audit-chain.js'
+import { pendingMigrations, wrongKeyMessage, type Migration } from '../migrations.js'
+import { toAuditEvent, type Row } from '../rows.js'
 
 /** Arbitrary constant naming the advisory lock that serialises migrations. */
 const MIGRATION_LOCK = 0x61706761 // "apga"
@@ -153,12 +156,96 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP INDEX approvals_idempotency;
     `,
   },
+  {
+    version: 3,
+    name: 'keyed audit chain',
+    // As the SQLite migration 3: the keyed chain's columns, the lookup of an approval's
+    // events, the key fingerprint; the append-only triggers are disabled here so
+    // `sealLegacyChain` can give existing events their MAC, and enabled again by it.
+    sql: `
+      ALTER TABLE audit_events
+        ADD COLUMN context_hash text,
+        ADD COLUMN prev_mac text,
+        ADD COLUMN mac text,
+        ADD COLUMN sealed_at text COLLATE "C";
+      ALTER TABLE audit_heads ADD COLUMN mac text;
+      CREATE INDEX audit_events_by_approval ON audit_events (project_id, approval_id, seq);
+      CREATE TABLE audit_key (
+        id integer PRIMARY KEY CHECK (id = 1),
+        fingerprint text NOT NULL,
+        created_at text NOT NULL
+      );
+      ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
+      ALTER TABLE audit_heads DISABLE TRIGGER audit_heads_forward_only;
+    `,
+  },
+  {
+    version: 4,
+    name: 'per-project GitHub logins, invitations, sessions by user',
+    sql: `
+      -- The GitHub login the self-approval rule reads belongs to a membership, so one project's
+      -- admin cannot change what another project trusts. Existing links are copied to every
+      -- membership of their user; users.github_login is no longer read.
+      ALTER TABLE memberships ADD COLUMN github_login text;
+      UPDATE memberships SET github_login = (SELECT users.github_login FROM users WHERE users.id = memberships.user_id);
+
+      -- "Sign out everywhere", password changes and removals end all of a user's sessions.
+      CREATE INDEX sessions_by_user ON sessions (user_id);
+
+      -- One-time links that add someone to a project; only the token's sha256 is stored.
+      CREATE TABLE invitations (
+        id text PRIMARY KEY,
+        token_hash text NOT NULL UNIQUE,
+        project_id text NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        email text NOT NULL,
+        email_key text NOT NULL,
+        role text NOT NULL CHECK (role IN ('admin', 'member')),
+        github_login text,
+        created_by text NOT NULL,
+        created_at text COLLATE "C" NOT NULL,
+        expires_at text COLLATE "C" NOT NULL,
+        accepted_at text COLLATE "C",
+        revoked_at text COLLATE "C"
+      );
+      CREATE INDEX invitations_by_project ON invitations (project_id, created_at);
+    `,
+  },
 ]
+
+/**
+ * Gives every event written before the chain was keyed its MAC (marked `sealed_at`, reported
+ * as legacy by verification) and every head its MAC, then re-enables the append-only
+ * triggers. Runs once, inside migration 3's transaction (under the migration lock).
+ */
+async function sealLegacyChain(client: PoolClient, key: AuditKey): Promise<void> {
+  const sealedAt = new Date().toISOString()
+  const heads = (await client.query<{ project_id: string; seq: string }>('SELECT project_id, seq FROM audit_heads ORDER BY project_id')).rows
+  for (const head of heads) {
+    let prevMac = GENESIS_HASH
+    const events = (await client.query('SELECT * FROM audit_events WHERE project_id = $1 ORDER BY seq', [head.project_id])).rows as Row[]
+    for (const row of events) {
+      const sealed = { ...toAuditEvent(row), prev_mac: prevMac, sealed_at: sealedAt, mac: null }
+      const mac = macAuditEvent(key, sealed)
+      await client.query('UPDATE audit_events SET prev_mac = $1, mac = $2, sealed_at = $3 WHERE project_id = $4 AND seq = $5', [prevMac, mac, sealedAt, head.project_id, sealed.seq])
+      prevMac = mac
+    }
+    await client.query('UPDATE audit_heads SET mac = $1 WHERE project_id = $2', [headMac(key, head.project_id, Number(head.seq), prevMac), head.project_id])
+  }
+  await client.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only')
+  await client.query('ALTER TABLE audit_heads ENABLE TRIGGER audit_heads_forward_only')
+}
+
+/** Records the key's fingerprint on first use; afterwards refuses another key (see the SQLite twin). */
+async function checkKeyFingerprint(client: PoolClient, key: AuditKey): Promise<void> {
+  await client.query('INSERT INTO audit_key (id, fingerprint, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING', [key.fingerprint, new Date().toISOString()])
+  const { rows } = await client.query<{ fingerprint: string }>('SELECT fingerprint FROM audit_key WHERE id = 1')
+  if (rows[0]?.fingerprint !== key.fingerprint) throw new AuditKeyError(wrongKeyMessage(rows[0]?.fingerprint ?? '', key))
+}
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
 
 /** Brings the database to `SCHEMA_VERSION`; refuses a database migrated by a newer approval-gate. */
-export async function migrate(client: PoolClient): Promise<void> {
+export async function migrate(client: PoolClient, key: AuditKey): Promise<void> {
   await client.query('BEGIN')
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
@@ -171,8 +258,10 @@ export async function migrate(client: PoolClient): Promise<void> {
     const current = rows[0]?.version ?? 0
     for (const migration of pendingMigrations(MIGRATIONS, current)) {
       await client.query(migration.sql)
+      if (migration.version === 3) await sealLegacyChain(client, key)
       await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, new Date().toISOString()])
     }
+    await checkKeyFingerprint(client, key)
     await client.query('COMMIT')
   } catch (error) {
     await client.query('ROLLBACK')

@@ -10,16 +10,20 @@
  *   on each other or on a decision in flight, and takes chain heads in a fixed order.
  */
 import pg from 'pg'
-import { AuditChainVerifier, chainAuditEvent, GENESIS_HASH, type AuditEventInput } from '../audit-chain.js'
+import type { AuditKey } from '../../audit/audit-key.js'
+import { chainAuditEvent, GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
+import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
+  adminAuditInput,
   cancelChange,
   createdEvent,
   decisionChange,
   keyTouchThreshold,
   newApprovalRecord,
   newApiKeyInfo,
+  newInvitation,
   newProject,
   newUser,
   pageOf,
@@ -27,22 +31,29 @@ import {
   timedOutEvent,
   type SettleChange,
 } from '../record-builders.js'
-import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toMember, toProject, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
+import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
 import type {
+  AdminEventInput,
   ApiKeyInfo,
   Approval,
   ApprovalFilter,
   AuditEvent,
   AuditFilter,
   AuditVerification,
+  AuditVerifyOptions,
   ChangeResult,
+  CheckpointVerification,
   CreateResult,
   Decision,
+  Invitation,
+  InvitationAcceptor,
   KeyScope,
   Member,
   NewApproval,
+  NewInvitation,
   Page,
   Project,
+  ProjectMembership,
   ProjectSettings,
   Role,
   Session,
@@ -103,10 +114,14 @@ class Conditions {
 
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool
+  private readonly key: AuditKey
+  private readonly verifications: AuditVerifications
   private closed = false
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, key: AuditKey) {
     this.pool = pool
+    this.key = key
+    this.verifications = new AuditVerifications(key, this.auditReader())
   }
 
   // --- plumbing -------------------------------------------------------------------------
@@ -147,18 +162,41 @@ export class PostgresStore implements Store {
 
   /** Appends one audit event; the head row lock serialises appends to one project's chain. */
   private async appendAudit(client: pg.PoolClient, input: AuditEventInput): Promise<AuditEvent> {
-    const headRow = await this.row('SELECT seq, hash FROM audit_heads WHERE project_id = $1 FOR UPDATE', [input.project_id], client)
+    const headRow = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1 FOR UPDATE', [input.project_id], client)
     if (!headRow) throw new Error(`corrupt database: project ${input.project_id} has no audit chain head`)
     const head = toChainHead(headRow)
-    const event = chainAuditEvent(head.seq === 0 ? null : head, input)
+    const last = head.seq === 0 ? undefined : await this.row('SELECT mac FROM audit_events WHERE project_id = $1 AND seq = $2', [input.project_id, head.seq], client)
+    const event = chainAuditEvent(this.key, head.seq === 0 ? null : head, typeof last?.mac === 'string' ? last.mac : null, input)
     await this.run(
-      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, prev_hash, hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [event.project_id, event.seq, event.type, event.approval_id, event.action, event.agent, event.actor, event.reason, event.at, event.prev_hash, event.hash],
+      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      [
+        event.project_id,
+        event.seq,
+        event.type,
+        event.approval_id,
+        event.action,
+        event.agent,
+        event.actor,
+        event.reason,
+        event.at,
+        event.context_hash,
+        event.prev_hash,
+        event.hash,
+        event.prev_mac,
+        event.mac,
+        event.sealed_at,
+      ],
       client,
     )
-    await this.run('UPDATE audit_heads SET seq = $2, hash = $3 WHERE project_id = $1', [event.project_id, event.seq, event.hash], client)
+    await this.run('UPDATE audit_heads SET seq = $2, hash = $3, mac = $4 WHERE project_id = $1', [event.project_id, event.seq, event.hash, headMac(this.key, event.project_id, event.seq, event.mac as string)], client)
     return event
+  }
+
+  /** The context hash the approval's `created` event recorded (null for one created before the chain was keyed). */
+  private async createdContextHash(client: pg.PoolClient, projectId: string, approvalId: string): Promise<string | null> {
+    const row = await this.row("SELECT context_hash FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type = 'created' ORDER BY seq LIMIT 1", [projectId, approvalId], client)
+    return typeof row?.context_hash === 'string' ? row.context_hash : null
   }
 
   // --- projects -------------------------------------------------------------------------
@@ -199,21 +237,18 @@ export class PostgresStore implements Store {
 
   // --- users and memberships ------------------------------------------------------------
 
-  async createUser(input: { email: string; password_hash: string; github_login?: string | null }): Promise<User> {
+  async createUser(input: { email: string; password_hash: string }): Promise<User> {
     const user = newUser(input)
     try {
-      await this.run('INSERT INTO users (id, email, email_key, password_hash, github_login, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
-        user.id,
-        user.email,
-        emailKey(user.email),
-        input.password_hash,
-        user.github_login,
-        user.created_at,
-      ])
+      await this.insertUser(user, input.password_hash, this.pool)
     } catch (error) {
       throw translatePgError(error, `a user with email ${JSON.stringify(input.email)}`)
     }
     return user
+  }
+
+  private async insertUser(user: User, passwordHash: string, db: Queryable): Promise<void> {
+    await this.run('INSERT INTO users (id, email, email_key, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)', [user.id, user.email, emailKey(user.email), passwordHash, user.created_at], db)
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -226,28 +261,28 @@ export class PostgresStore implements Store {
     return row ? toUserWithPassword(row) : null
   }
 
-  async updateUser(id: string, patch: { password_hash?: string; github_login?: string | null }): Promise<User> {
-    // COALESCE keeps the password when none is given; the login is replaced only when the patch names it.
-    const row = await this.row(
-      `UPDATE users SET password_hash = COALESCE($2, password_hash), github_login = CASE WHEN $3 THEN $4 ELSE github_login END
-       WHERE id = $1 RETURNING *`,
-      [id, patch.password_hash ?? null, patch.github_login !== undefined, patch.github_login ?? null],
-    )
+  async setPasswordHash(id: string, passwordHash: string): Promise<User> {
+    const row = await this.row('UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING *', [id, passwordHash])
     if (!row) throw new StoreError('not_found', `no user with id ${id}`)
     return toUser(row)
   }
 
-  async setMembership(projectId: string, userId: string, role: Role): Promise<void> {
+  async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}): Promise<void> {
     checkRole(role)
     try {
       await this.run(
-        `INSERT INTO memberships (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role`,
-        [projectId, userId, role, new Date().toISOString()],
+        `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role,
+           github_login = CASE WHEN $6 THEN memberships.github_login ELSE excluded.github_login END`,
+        [projectId, userId, role, new Date().toISOString(), options.github_login ?? null, options.github_login === undefined],
       )
     } catch (error) {
       throw translatePgError(error, 'membership')
     }
+  }
+
+  async setMemberGithubLogin(projectId: string, userId: string, login: string | null): Promise<boolean> {
+    return (await this.run('UPDATE memberships SET github_login = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, login])) > 0
   }
 
   async removeMembership(projectId: string, userId: string): Promise<boolean> {
@@ -261,20 +296,103 @@ export class PostgresStore implements Store {
 
   async listMembers(projectId: string): Promise<Member[]> {
     const rows = await this.rows(
-      `SELECT users.*, memberships.role FROM memberships JOIN users ON users.id = memberships.user_id
+      `SELECT users.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN users ON users.id = memberships.user_id
        WHERE memberships.project_id = $1 ORDER BY users.email_key COLLATE "C"`,
       [projectId],
     )
     return rows.map(toMember)
   }
 
-  async listProjectsForUser(userId: string): Promise<Array<Project & { role: Role }>> {
+  async listProjectsForUser(userId: string): Promise<ProjectMembership[]> {
     const rows = await this.rows(
-      `SELECT projects.*, memberships.role FROM memberships JOIN projects ON projects.id = memberships.project_id
+      `SELECT projects.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN projects ON projects.id = memberships.project_id
        WHERE memberships.user_id = $1 ORDER BY projects.name COLLATE "C"`,
       [userId],
     )
-    return rows.map((row) => ({ ...toProject(row), role: toRole(row) }))
+    return rows.map(toProjectMembership)
+  }
+
+  // --- invitations ----------------------------------------------------------------------
+
+  async createInvitation(input: NewInvitation): Promise<Invitation> {
+    checkRole(input.role)
+    const invitation = newInvitation(input)
+    try {
+      await this.run(
+        `INSERT INTO invitations (id, token_hash, project_id, email, email_key, role, github_login, created_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          invitation.id,
+          input.token_hash,
+          invitation.project_id,
+          invitation.email,
+          emailKey(invitation.email),
+          invitation.role,
+          invitation.github_login,
+          invitation.created_by,
+          invitation.created_at,
+          invitation.expires_at,
+        ],
+      )
+    } catch (error) {
+      throw translatePgError(error, 'invitation')
+    }
+    return invitation
+  }
+
+  async getInvitationByToken(tokenHash: string): Promise<Invitation | null> {
+    const row = await this.row('SELECT * FROM invitations WHERE token_hash = $1', [tokenHash])
+    return row ? toInvitation(row) : null
+  }
+
+  async acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string): Promise<{ invitation: Invitation; user: User } | null> {
+    return this.transaction('invitation', async (client) => {
+      // FOR UPDATE: a concurrent acceptance waits here, then finds it accepted.
+      const row = await this.row(
+        'SELECT * FROM invitations WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 FOR UPDATE',
+        [tokenHash, at],
+        client,
+      )
+      if (!row) return null
+      const invitation = toInvitation(row)
+      const key = emailKey(invitation.email)
+      let user: User
+      if ('user_id' in acceptor) {
+        const existing = await this.row('SELECT * FROM users WHERE id = $1 AND email_key = $2', [acceptor.user_id, key], client)
+        if (!existing) return null
+        user = toUser(existing)
+      } else {
+        if (await this.row('SELECT 1 AS taken FROM users WHERE email_key = $1', [key], client)) return null
+        user = newUser({ email: invitation.email })
+        await this.insertUser(user, acceptor.new_password_hash, client)
+      }
+      await this.run('UPDATE invitations SET accepted_at = $2 WHERE id = $1', [invitation.id, at], client)
+      await this.run(
+        `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (project_id, user_id) DO UPDATE SET role = CASE WHEN memberships.role = 'admin' THEN 'admin' ELSE excluded.role END,
+           github_login = COALESCE(excluded.github_login, memberships.github_login)`,
+        [invitation.project_id, user.id, invitation.role, at, invitation.github_login],
+        client,
+      )
+      return { invitation: { ...invitation, accepted_at: at }, user }
+    })
+  }
+
+  async listOpenInvitations(projectId: string): Promise<Invitation[]> {
+    const rows = await this.rows(
+      'SELECT * FROM invitations WHERE project_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC, id COLLATE "C"',
+      [projectId],
+    )
+    return rows.map(toInvitation)
+  }
+
+  async revokeInvitation(projectId: string, id: string): Promise<boolean> {
+    const changed = await this.run('UPDATE invitations SET revoked_at = $3 WHERE project_id = $1 AND id = $2 AND accepted_at IS NULL AND revoked_at IS NULL', [
+      projectId,
+      id,
+      new Date().toISOString(),
+    ])
+    return changed > 0
   }
 
   // --- API keys -------------------------------------------------------------------------
@@ -414,7 +532,8 @@ export class PostgresStore implements Store {
         return current ? { changed: false, approval: toApproval(current) } : null
       }
       const approval = toApproval(row)
-      return { changed: true, approval, event: await this.appendAudit(client, settledEvent(approval, change)) }
+      const created = await this.createdContextHash(client, projectId, id)
+      return { changed: true, approval, event: await this.appendAudit(client, settledEvent(approval, change, created)) }
     })
   }
 
@@ -432,7 +551,7 @@ export class PostgresStore implements Store {
       )
       // Chain heads in a fixed order (project, then creation) so concurrent expiries cannot deadlock.
       const expired = rows.sort((a, b) => String(a.project_id).localeCompare(String(b.project_id)) || rowSeq(a) - rowSeq(b)).map(toApproval)
-      for (const approval of expired) await this.appendAudit(client, timedOutEvent(approval, now))
+      for (const approval of expired) await this.appendAudit(client, timedOutEvent(approval, now, await this.createdContextHash(client, approval.project_id, approval.id)))
       return expired
     })
   }
@@ -489,33 +608,51 @@ export class PostgresStore implements Store {
     }
   }
 
-  async verifyAudit(projectId: string): Promise<AuditVerification> {
+  async recordAdminEvent(input: AdminEventInput): Promise<AuditEvent> {
+    return this.transaction('audit event', (client) => this.appendAudit(client, adminAuditInput(input)))
+  }
+
+  async verifyAudit(projectId: string, options: AuditVerifyOptions = {}): Promise<AuditVerification> {
     if (this.closed) throw new Error('the store is closed')
-    const client = await this.pool.connect()
-    try {
-      // One snapshot for every batch and the head, even while other connections append.
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-      const verifier = new AuditChainVerifier()
-      let after = 0
-      for (let done = false; !done; ) {
-        const batch = await this.rows('SELECT * FROM audit_events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [projectId, after, BATCH], client)
-        for (const row of batch) {
-          if (!verifier.add(toAuditEvent(row))) {
-            done = true
-            break
-          }
-        }
-        if (batch.length < BATCH) done = true
-        else after = rowSeq(batch[batch.length - 1])
-      }
-      const headRow = await this.row('SELECT seq, hash FROM audit_heads WHERE project_id = $1', [projectId], client)
-      await client.query('COMMIT')
-      return verifier.finish(headRow ? toChainHead(headRow) : null)
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      client.release()
+    return this.verifications.verify(projectId, options)
+  }
+
+  async verifyDecision(projectId: string, approval: Approval): Promise<string | null> {
+    return this.verifications.decisionProblem(projectId, approval)
+  }
+
+  async auditCheckpoint(projectId: string): Promise<AuditCheckpoint> {
+    return this.verifications.checkpoint(projectId)
+  }
+
+  async verifyAuditCheckpoint(projectId: string, checkpoint: unknown): Promise<CheckpointVerification> {
+    return this.verifications.verifyCheckpoint(projectId, checkpoint)
+  }
+
+  /** The reads verification needs; each is one indexed query. */
+  private auditReader(): AuditReader {
+    return {
+      head: async (projectId) => {
+        const row = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1', [projectId])
+        return row ? toChainHead(row) : null
+      },
+      events: async (projectId, after, upTo, limit) =>
+        (await this.rows('SELECT * FROM audit_events WHERE project_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4', [projectId, after, upTo, limit])).map(toAuditEvent),
+      event: async (projectId, seq) => {
+        const row = await this.row('SELECT * FROM audit_events WHERE project_id = $1 AND seq = $2', [projectId, seq])
+        return row ? toAuditEvent(row) : null
+      },
+      approvals: async (projectId, after, limit) =>
+        (await this.rows('SELECT * FROM approvals WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [projectId, after, limit])).map((row) => ({
+          position: rowSeq(row),
+          approval: toApproval(row),
+        })),
+      eventsOfApprovals: async (projectId, approvalIds) =>
+        approvalIds.length === 0
+          ? []
+          : (await this.rows('SELECT * FROM audit_events WHERE project_id = $1 AND approval_id = ANY($2) ORDER BY seq', [projectId, approvalIds])).map(toAuditEvent),
+      settlingEvents: async (projectId, approvalId) =>
+        (await this.rows("SELECT * FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type IN ('approved', 'rejected', 'timed_out', 'cancelled') ORDER BY seq LIMIT 2", [projectId, approvalId])).map(toAuditEvent),
     }
   }
 
@@ -540,6 +677,10 @@ export class PostgresStore implements Store {
 
   async deleteSession(tokenHash: string): Promise<void> {
     await this.run('DELETE FROM sessions WHERE token_hash = $1', [tokenHash])
+  }
+
+  async deleteUserSessions(userId: string): Promise<number> {
+    return this.run('DELETE FROM sessions WHERE user_id = $1', [userId])
   }
 
   async deleteExpiredSessions(now: string): Promise<number> {

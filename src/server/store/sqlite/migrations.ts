@@ -6,7 +6,10 @@
  * Never edit a released migration; add the next number.
  */
 import type { DatabaseSync } from 'node:sqlite'
-import { pendingMigrations, type Migration } from '../migrations.js'
+import { AuditKeyError, type AuditKey } from '../../audit/audit-key.js'
+import { GENESIS_HASH, headMac, macAuditEvent } from '../audit-chain.js'
+import { pendingMigrations, wrongKeyMessage, type Migration } from '../migrations.js'
+import { toAuditEvent, type Row } from '../rows.js'
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -144,7 +147,106 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP INDEX approvals_idempotency;
     `,
   },
+  {
+    version: 3,
+    name: 'keyed audit chain',
+    // The columns of the keyed chain (see audit-chain.ts), the lookup of an approval's events,
+    // and the fingerprint of the key the chain is written with. The two triggers that forbid
+    // updates are dropped here so `sealLegacyChain` can give existing events their MAC, and
+    // re-created by it in the same transaction.
+    sql: `
+      ALTER TABLE audit_events ADD COLUMN context_hash TEXT;
+      ALTER TABLE audit_events ADD COLUMN prev_mac TEXT;
+      ALTER TABLE audit_events ADD COLUMN mac TEXT;
+      ALTER TABLE audit_events ADD COLUMN sealed_at TEXT;
+      ALTER TABLE audit_heads ADD COLUMN mac TEXT;
+      CREATE INDEX audit_events_by_approval ON audit_events (project_id, approval_id, seq);
+      CREATE TABLE audit_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        fingerprint TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+      DROP TRIGGER audit_events_no_update;
+      DROP TRIGGER audit_heads_forward_only;
+    `,
+  },
+  {
+    version: 4,
+    name: 'per-project GitHub logins, invitations, sessions by user',
+    sql: `
+      -- The GitHub login the self-approval rule reads belongs to a membership, so one project's
+      -- admin cannot change what another project trusts. Existing links are copied to every
+      -- membership of their user; users.github_login is no longer read.
+      ALTER TABLE memberships ADD COLUMN github_login TEXT;
+      UPDATE memberships SET github_login = (SELECT users.github_login FROM users WHERE users.id = memberships.user_id);
+
+      -- "Sign out everywhere", password changes and removals end all of a user's sessions.
+      CREATE INDEX sessions_by_user ON sessions (user_id);
+
+      -- One-time links that add someone to a project; only the token's sha256 is stored.
+      CREATE TABLE invitations (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        email TEXT NOT NULL,
+        email_key TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+        github_login TEXT,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        accepted_at TEXT,
+        revoked_at TEXT
+      ) STRICT;
+      CREATE INDEX invitations_by_project ON invitations (project_id, created_at);
+    `,
+  },
 ]
+
+/** Re-created by `sealLegacyChain` after migration 3 (same definitions as migration 1). */
+const APPEND_ONLY_TRIGGERS = `
+  CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+  CREATE TRIGGER audit_heads_forward_only BEFORE UPDATE ON audit_heads
+  WHEN NEW.seq <> OLD.seq + 1 OR NEW.project_id <> OLD.project_id
+  BEGIN SELECT RAISE(ABORT, 'the audit chain head only moves forward one event at a time'); END;
+`
+
+/**
+ * Gives every event written before the chain was keyed its MAC (marked `sealed_at`, reported
+ * as legacy by verification) and every head its MAC, then restores the append-only triggers.
+ * Runs once, inside migration 3's transaction.
+ */
+function sealLegacyChain(db: DatabaseSync, key: AuditKey): void {
+  const sealedAt = new Date().toISOString()
+  const update = db.prepare('UPDATE audit_events SET prev_mac = ?, mac = ?, sealed_at = ? WHERE project_id = ? AND seq = ?')
+  const heads = db.prepare('SELECT project_id, seq FROM audit_heads').all() as Row[]
+  for (const head of heads) {
+    const projectId = String(head.project_id)
+    let prevMac = GENESIS_HASH
+    for (const row of db.prepare('SELECT * FROM audit_events WHERE project_id = ? ORDER BY seq').all(projectId) as Row[]) {
+      const sealed = { ...toAuditEvent(row), prev_mac: prevMac, sealed_at: sealedAt, mac: null }
+      const mac = macAuditEvent(key, sealed)
+      update.run(prevMac, mac, sealedAt, projectId, sealed.seq)
+      prevMac = mac
+    }
+    db.prepare('UPDATE audit_heads SET mac = ? WHERE project_id = ?').run(headMac(key, projectId, Number(head.seq), prevMac), projectId)
+  }
+  db.exec(APPEND_ONLY_TRIGGERS)
+}
+
+/**
+ * Records the fingerprint of the key on first use; afterwards refuses another key, which
+ * would make every event fail verification (a restored database with the wrong key file).
+ */
+function checkKeyFingerprint(db: DatabaseSync, key: AuditKey): void {
+  const row = db.prepare('SELECT fingerprint FROM audit_key WHERE id = 1').get()
+  if (!row) {
+    db.prepare('INSERT INTO audit_key (id, fingerprint, created_at) VALUES (1, ?, ?)').run(key.fingerprint, new Date().toISOString())
+    return
+  }
+  if (row.fingerprint !== key.fingerprint) throw new AuditKeyError(wrongKeyMessage(String(row.fingerprint), key))
+}
 
 /** The newest schema version this code knows. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
@@ -153,7 +255,7 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
  * Brings the database to `SCHEMA_VERSION`. Refuses a file written by a newer version of
  * approval-gate instead of running old code against a schema it does not understand.
  */
-export function migrate(db: DatabaseSync): void {
+export function migrate(db: DatabaseSync, key: AuditKey): void {
   db.exec('BEGIN IMMEDIATE')
   try {
     db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -166,8 +268,10 @@ export function migrate(db: DatabaseSync): void {
     const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
     for (const migration of pendingMigrations(MIGRATIONS, current)) {
       db.exec(migration.sql)
+      if (migration.version === 3) sealLegacyChain(db, key)
       record.run(migration.version, migration.name, new Date().toISOString())
     }
+    checkKeyFingerprint(db, key)
     db.exec('COMMIT')
   } catch (error) {
     db.exec('ROLLBACK')

@@ -6,16 +6,20 @@
  * and its audit event) is one transaction.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
-import { AuditChainVerifier, chainAuditEvent, type AuditEventInput, type ChainHead } from '../audit-chain.js'
+import type { AuditKey } from '../../audit/audit-key.js'
+import { chainAuditEvent, headMac, type AuditCheckpoint, type AuditEventInput, type ChainHead } from '../audit-chain.js'
+import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
+  adminAuditInput,
   cancelChange,
   createdEvent,
   decisionChange,
   keyTouchThreshold,
   newApprovalRecord,
   newApiKeyInfo,
+  newInvitation,
   newProject,
   newUser,
   pageOf,
@@ -24,20 +28,27 @@ import {
   type SettleChange,
 } from '../record-builders.js'
 import type {
+  AdminEventInput,
   ApiKeyInfo,
   Approval,
   ApprovalFilter,
   AuditEvent,
   AuditFilter,
   AuditVerification,
+  AuditVerifyOptions,
   ChangeResult,
+  CheckpointVerification,
   CreateResult,
   Decision,
+  Invitation,
+  InvitationAcceptor,
   KeyScope,
   Member,
   NewApproval,
+  NewInvitation,
   Page,
   Project,
+  ProjectMembership,
   ProjectSettings,
   Role,
   Session,
@@ -46,7 +57,7 @@ import type {
   UserWithPassword,
 } from '../types.js'
 import { migrate } from './migrations.js'
-import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toMember, toProject, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
+import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toUser, toUserWithPassword, type Row } from '../rows.js'
 
 type Params = Record<string, SQLInputValue>
 
@@ -68,14 +79,14 @@ const SQLITE_CONSTRAINT_PRIMARYKEY = 1555
  * VM: ~7,000 two-row commits/s raw, well above the 2,000 decisions/s target, so the
  * cheaper NORMAL (safe against process crashes only) is not needed.
  */
-export function openDatabase(filePath: string): DatabaseSync {
+export function openDatabase(filePath: string, key: AuditKey): DatabaseSync {
   const db = new DatabaseSync(filePath, { timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: true })
   try {
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
     db.exec('PRAGMA journal_mode = WAL')
     db.exec('PRAGMA synchronous = FULL')
     db.exec('PRAGMA foreign_keys = ON')
-    migrate(db)
+    migrate(db, key)
   } catch (error) {
     db.close()
     throw error
@@ -115,10 +126,14 @@ class Conditions {
 export class SqliteStore implements Store {
   private readonly db: DatabaseSync
   private readonly statements = new Map<string, StatementSync>()
+  private readonly key: AuditKey
+  private readonly verifications: AuditVerifications
   private closed = false
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, key: AuditKey) {
     this.db = db
+    this.key = key
+    this.verifications = new AuditVerifications(key, this.auditReader())
   }
 
   // --- plumbing -------------------------------------------------------------------------
@@ -173,22 +188,32 @@ export class SqliteStore implements Store {
     if (this.closed) throw new Error('the store is closed')
   }
 
-  /** Appends one audit event to its project's chain and moves the head; call inside `write`. */
+  /** Appends one audit event to its project's chain (keyed) and moves the head; call inside `write`. */
   private appendAudit(input: AuditEventInput): AuditEvent {
-    const headRow = this.get('SELECT seq, hash FROM audit_heads WHERE project_id = @project_id', { project_id: input.project_id })
+    const headRow = this.get('SELECT seq, hash, mac FROM audit_heads WHERE project_id = @project_id', { project_id: input.project_id })
     const head: ChainHead | null = headRow ? toChainHead(headRow) : null
-    const event = chainAuditEvent(head, input)
+    const last = head ? this.get('SELECT mac FROM audit_events WHERE project_id = @project_id AND seq = @seq', { project_id: input.project_id, seq: head.seq }) : undefined
+    const event = chainAuditEvent(this.key, head, typeof last?.mac === 'string' ? last.mac : null, input)
     this.run(
-      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, prev_hash, hash)
-       VALUES (@project_id, @seq, @type, @approval_id, @action, @agent, @actor, @reason, @at, @prev_hash, @hash)`,
+      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at)
+       VALUES (@project_id, @seq, @type, @approval_id, @action, @agent, @actor, @reason, @at, @context_hash, @prev_hash, @hash, @prev_mac, @mac, @sealed_at)`,
       { ...event },
     )
     this.run(
-      `INSERT INTO audit_heads (project_id, seq, hash) VALUES (@project_id, @seq, @hash)
-       ON CONFLICT (project_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
-      { project_id: event.project_id, seq: event.seq, hash: event.hash },
+      `INSERT INTO audit_heads (project_id, seq, hash, mac) VALUES (@project_id, @seq, @hash, @mac)
+       ON CONFLICT (project_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
+      { project_id: event.project_id, seq: event.seq, hash: event.hash, mac: headMac(this.key, event.project_id, event.seq, event.mac as string) },
     )
     return event
+  }
+
+  /** The context hash the approval's `created` event recorded (null for one created before the chain was keyed). */
+  private createdContextHash(projectId: string, approvalId: string): string | null {
+    const row = this.get("SELECT context_hash FROM audit_events WHERE project_id = @projectId AND approval_id = @approvalId AND type = 'created' ORDER BY seq LIMIT 1", {
+      projectId,
+      approvalId,
+    })
+    return typeof row?.context_hash === 'string' ? row.context_hash : null
   }
 
   // --- projects -------------------------------------------------------------------------
@@ -231,16 +256,18 @@ export class SqliteStore implements Store {
 
   // --- users and memberships ------------------------------------------------------------
 
-  async createUser(input: { email: string; password_hash: string; github_login?: string | null }): Promise<User> {
+  async createUser(input: { email: string; password_hash: string }): Promise<User> {
     const user = newUser(input)
-    this.write(`a user with email ${JSON.stringify(input.email)}`, () =>
-      this.run(
-        `INSERT INTO users (id, email, email_key, password_hash, github_login, created_at)
-         VALUES (@id, @email, @email_key, @password_hash, @github_login, @created_at)`,
-        { ...user, email_key: emailKey(user.email), password_hash: input.password_hash },
-      ),
-    )
+    this.write(`a user with email ${JSON.stringify(input.email)}`, () => this.insertUser(user, input.password_hash))
     return user
+  }
+
+  private insertUser(user: User, passwordHash: string): void {
+    this.run(
+      `INSERT INTO users (id, email, email_key, password_hash, created_at)
+       VALUES (@id, @email, @email_key, @password_hash, @created_at)`,
+      { ...user, email_key: emailKey(user.email), password_hash: passwordHash },
+    )
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -253,27 +280,29 @@ export class SqliteStore implements Store {
     return row ? toUserWithPassword(row) : null
   }
 
-  async updateUser(id: string, patch: { password_hash?: string; github_login?: string | null }): Promise<User> {
+  async setPasswordHash(id: string, passwordHash: string): Promise<User> {
     return this.write('user', () => {
-      const row = this.get('SELECT * FROM users WHERE id = @id', { id })
+      const row = this.get('UPDATE users SET password_hash = @passwordHash WHERE id = @id RETURNING *', { id, passwordHash })
       if (!row) throw new StoreError('not_found', `no user with id ${id}`)
-      const current = toUserWithPassword(row)
-      const password_hash = patch.password_hash ?? current.password_hash
-      const github_login = patch.github_login === undefined ? current.github_login : patch.github_login
-      this.run('UPDATE users SET password_hash = @password_hash, github_login = @github_login WHERE id = @id', { id, password_hash, github_login })
-      return { id, email: current.email, github_login, created_at: current.created_at }
+      return toUser(row)
     })
   }
 
-  async setMembership(projectId: string, userId: string, role: Role): Promise<void> {
+  async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}): Promise<void> {
     checkRole(role)
+    const keepLogin = options.github_login === undefined
     this.write('membership', () =>
       this.run(
-        `INSERT INTO memberships (project_id, user_id, role, created_at) VALUES (@project_id, @user_id, @role, @created_at)
-         ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role`,
-        { project_id: projectId, user_id: userId, role, created_at: new Date().toISOString() },
+        `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES (@project_id, @user_id, @role, @created_at, @github_login)
+         ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role,
+           github_login = CASE WHEN @keep_login THEN memberships.github_login ELSE excluded.github_login END`,
+        { project_id: projectId, user_id: userId, role, created_at: new Date().toISOString(), github_login: options.github_login ?? null, keep_login: keepLogin ? 1 : 0 },
       ),
     )
+  }
+
+  async setMemberGithubLogin(projectId: string, userId: string, login: string | null): Promise<boolean> {
+    return this.write('membership', () => this.run('UPDATE memberships SET github_login = @login WHERE project_id = @projectId AND user_id = @userId', { projectId, userId, login }) > 0)
   }
 
   async removeMembership(projectId: string, userId: string): Promise<boolean> {
@@ -287,18 +316,94 @@ export class SqliteStore implements Store {
 
   async listMembers(projectId: string): Promise<Member[]> {
     return this.all(
-      `SELECT users.*, memberships.role FROM memberships JOIN users ON users.id = memberships.user_id
+      `SELECT users.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN users ON users.id = memberships.user_id
        WHERE memberships.project_id = @projectId ORDER BY users.email_key`,
       { projectId },
     ).map(toMember)
   }
 
-  async listProjectsForUser(userId: string): Promise<Array<Project & { role: Role }>> {
+  async listProjectsForUser(userId: string): Promise<ProjectMembership[]> {
     return this.all(
-      `SELECT projects.*, memberships.role FROM memberships JOIN projects ON projects.id = memberships.project_id
+      `SELECT projects.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN projects ON projects.id = memberships.project_id
        WHERE memberships.user_id = @userId ORDER BY projects.name`,
       { userId },
-    ).map((row) => ({ ...toProject(row), role: toRole(row) }))
+    ).map(toProjectMembership)
+  }
+
+  // --- invitations ----------------------------------------------------------------------
+
+  async createInvitation(input: NewInvitation): Promise<Invitation> {
+    checkRole(input.role)
+    const invitation = newInvitation(input)
+    this.write('invitation', () =>
+      this.run(
+        `INSERT INTO invitations (id, token_hash, project_id, email, email_key, role, github_login, created_by, created_at, expires_at)
+         VALUES (@id, @token_hash, @project_id, @email, @email_key, @role, @github_login, @created_by, @created_at, @expires_at)`,
+        {
+          id: invitation.id,
+          token_hash: input.token_hash,
+          project_id: invitation.project_id,
+          email: invitation.email,
+          email_key: emailKey(invitation.email),
+          role: invitation.role,
+          github_login: invitation.github_login,
+          created_by: invitation.created_by,
+          created_at: invitation.created_at,
+          expires_at: invitation.expires_at,
+        },
+      ),
+    )
+    return invitation
+  }
+
+  async getInvitationByToken(tokenHash: string): Promise<Invitation | null> {
+    const row = this.get('SELECT * FROM invitations WHERE token_hash = @tokenHash', { tokenHash })
+    return row ? toInvitation(row) : null
+  }
+
+  async acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string): Promise<{ invitation: Invitation; user: User } | null> {
+    return this.write('invitation', () => {
+      // BEGIN IMMEDIATE holds the write lock: nobody can use the invitation between these reads and the writes.
+      const row = this.get('SELECT * FROM invitations WHERE token_hash = @tokenHash AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > @at', { tokenHash, at })
+      if (!row) return null
+      const invitation = toInvitation(row)
+      const email_key = emailKey(invitation.email)
+      let user: User
+      if ('user_id' in acceptor) {
+        const existing = this.get('SELECT * FROM users WHERE id = @id AND email_key = @email_key', { id: acceptor.user_id, email_key })
+        if (!existing) return null
+        user = toUser(existing)
+      } else {
+        if (this.get('SELECT 1 AS taken FROM users WHERE email_key = @email_key', { email_key })) return null
+        user = newUser({ email: invitation.email })
+        this.insertUser(user, acceptor.new_password_hash)
+      }
+      this.run('UPDATE invitations SET accepted_at = @at WHERE id = @id', { id: invitation.id, at })
+      this.run(
+        `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES (@project_id, @user_id, @role, @at, @github_login)
+         ON CONFLICT (project_id, user_id) DO UPDATE SET role = CASE WHEN memberships.role = 'admin' THEN 'admin' ELSE excluded.role END,
+           github_login = COALESCE(excluded.github_login, memberships.github_login)`,
+        { project_id: invitation.project_id, user_id: user.id, role: invitation.role, at, github_login: invitation.github_login },
+      )
+      return { invitation: { ...invitation, accepted_at: at }, user }
+    })
+  }
+
+  async listOpenInvitations(projectId: string): Promise<Invitation[]> {
+    return this.all(
+      'SELECT * FROM invitations WHERE project_id = @projectId AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC, id',
+      { projectId },
+    ).map(toInvitation)
+  }
+
+  async revokeInvitation(projectId: string, id: string): Promise<boolean> {
+    return this.write('invitation', () =>
+      this.run('UPDATE invitations SET revoked_at = @now WHERE project_id = @projectId AND id = @id AND accepted_at IS NULL AND revoked_at IS NULL', {
+        projectId,
+        id,
+        now: new Date().toISOString(),
+      }) > 0,
+    )
   }
 
   // --- API keys -------------------------------------------------------------------------
@@ -446,7 +551,7 @@ export class SqliteStore implements Store {
         return current ? { changed: false, approval: toApproval(current) } : null
       }
       const approval = toApproval(row)
-      return { changed: true, approval, event: this.appendAudit(settledEvent(approval, change)) }
+      return { changed: true, approval, event: this.appendAudit(settledEvent(approval, change, this.createdContextHash(projectId, id))) }
     })
   }
 
@@ -461,7 +566,7 @@ export class SqliteStore implements Store {
       )
       // RETURNING order is unspecified; a stable order keeps each project's chain in creation order.
       const expired = rows.sort((a, b) => rowSeq(a) - rowSeq(b)).map(toApproval)
-      for (const approval of expired) this.appendAudit(timedOutEvent(approval, now))
+      for (const approval of expired) this.appendAudit(timedOutEvent(approval, now, this.createdContextHash(approval.project_id, approval.id)))
       return expired
     })
   }
@@ -517,19 +622,62 @@ export class SqliteStore implements Store {
     }
   }
 
-  async verifyAudit(projectId: string): Promise<AuditVerification> {
+  async recordAdminEvent(input: AdminEventInput): Promise<AuditEvent> {
+    return this.write('audit event', () => this.appendAudit(adminAuditInput(input)))
+  }
+
+  async verifyAudit(projectId: string, options: AuditVerifyOptions = {}): Promise<AuditVerification> {
     this.assertOpen()
-    // One read transaction: events and head come from the same snapshot even while others append.
-    this.db.exec('BEGIN')
-    try {
-      const verifier = new AuditChainVerifier()
-      for (const row of this.sql('SELECT * FROM audit_events WHERE project_id = @projectId ORDER BY seq').iterate({ projectId })) {
-        if (!verifier.add(toAuditEvent(row as Row))) break
-      }
-      const headRow = this.get('SELECT seq, hash FROM audit_heads WHERE project_id = @projectId', { projectId })
-      return verifier.finish(headRow ? toChainHead(headRow) : null)
-    } finally {
-      this.db.exec('COMMIT')
+    return this.verifications.verify(projectId, options)
+  }
+
+  async verifyDecision(projectId: string, approval: Approval): Promise<string | null> {
+    return this.verifications.decisionProblem(projectId, approval)
+  }
+
+  async auditCheckpoint(projectId: string): Promise<AuditCheckpoint> {
+    this.assertOpen()
+    return this.verifications.checkpoint(projectId)
+  }
+
+  async verifyAuditCheckpoint(projectId: string, checkpoint: unknown): Promise<CheckpointVerification> {
+    this.assertOpen()
+    return this.verifications.verifyCheckpoint(projectId, checkpoint)
+  }
+
+  /** The reads verification needs; each is one short indexed query. */
+  private auditReader(): AuditReader {
+    return {
+      head: async (projectId) => {
+        const row = this.get('SELECT seq, hash, mac FROM audit_heads WHERE project_id = @projectId', { projectId })
+        return row ? toChainHead(row) : null
+      },
+      events: async (projectId, after, upTo, limit) =>
+        this.all('SELECT * FROM audit_events WHERE project_id = @projectId AND seq > @after AND seq <= @upTo ORDER BY seq LIMIT @limit', { projectId, after, upTo, limit }).map(toAuditEvent),
+      event: async (projectId, seq) => {
+        const row = this.get('SELECT * FROM audit_events WHERE project_id = @projectId AND seq = @seq', { projectId, seq })
+        return row ? toAuditEvent(row) : null
+      },
+      approvals: async (projectId, after, limit) =>
+        this.all('SELECT * FROM approvals WHERE project_id = @projectId AND seq > @after ORDER BY seq LIMIT @limit', { projectId, after, limit }).map((row) => ({
+          position: rowSeq(row),
+          approval: toApproval(row),
+        })),
+      eventsOfApprovals: async (projectId, approvalIds) => {
+        if (approvalIds.length === 0) return []
+        // json_each keeps this one prepared statement whatever the number of ids; CROSS JOIN makes
+        // the ids the outer loop, so each is one audit_events_by_approval lookup (not a project scan).
+        return this.all(
+          `SELECT e.* FROM json_each(@ids) AS ids CROSS JOIN audit_events AS e
+           WHERE e.project_id = @projectId AND e.approval_id = ids.value ORDER BY e.seq`,
+          { projectId, ids: JSON.stringify(approvalIds) },
+        ).map(toAuditEvent)
+      },
+      settlingEvents: async (projectId, approvalId) =>
+        this.all("SELECT * FROM audit_events WHERE project_id = @projectId AND approval_id = @approvalId AND type IN ('approved', 'rejected', 'timed_out', 'cancelled') ORDER BY seq LIMIT 2", {
+          projectId,
+          approvalId,
+        }).map(toAuditEvent),
     }
   }
 
@@ -552,6 +700,10 @@ export class SqliteStore implements Store {
 
   async deleteSession(tokenHash: string): Promise<void> {
     this.write('session', () => this.run('DELETE FROM sessions WHERE token_hash = @tokenHash', { tokenHash }))
+  }
+
+  async deleteUserSessions(userId: string): Promise<number> {
+    return this.write('session', () => this.run('DELETE FROM sessions WHERE user_id = @userId', { userId }))
   }
 
   async deleteExpiredSessions(now: string): Promise<number> {

@@ -1,0 +1,268 @@
+/**
+ * The one writer of projects' administration: members, invitations, API keys, settings and
+ * passwords. The CLI (operator) and the dashboard (project admins) both call it, so a rule
+ * lives here once, and every change to a project is recorded in that project's audit trail
+ * with who made it.
+ *
+ * What a project admin can change affects that project only: adding a member never changes
+ * an existing account (it issues an invitation, and the answer is the same whether or not
+ * the email has an account), and the GitHub login the self-approval rule reads belongs to
+ * the membership. Ending a user's access (password change, removal) ends their sessions.
+ */
+import { hashPassword, hashToken, newApiKey, randomToken } from '../auth/secrets.js'
+import type { AdminEventType, ApiKeyInfo, Invitation, KeyScope, Project, ProjectSettings, Role, Store, User } from '../store/types.js'
+import {
+  canRequestAndDecide,
+  emailProblem,
+  githubLoginProblem,
+  INVITATION_TTL_MS,
+  isRole,
+  isScope,
+  keyNameProblem,
+  passwordProblem,
+  PROJECT_NAME_PATTERN,
+  SELF_APPROVAL_KEY_WARNING,
+} from './rules.js'
+import { isStoreError } from '../store/errors.js'
+
+/** A refused admin change; `message` is written for the person who asked (no trailing period). */
+export class AdminError extends Error {
+  constructor(
+    readonly code: 'invalid' | 'not_found' | 'conflict' | 'last_admin',
+    message: string,
+  ) {
+    super(message)
+    this.name = 'AdminError'
+  }
+}
+
+export function isAdminError(error: unknown): error is AdminError {
+  return error instanceof AdminError
+}
+
+/** Who makes a change: a member's email, or `cli` for the operator at the command line. */
+export type AdminActor = string
+
+export interface CreatedKey {
+  key: string
+  info: ApiKeyInfo
+  /** Set when the key could approve its own requests (request + decide, or admin). */
+  warning: string | null
+}
+
+export interface CreatedInvitation {
+  invitation: Invitation
+  /** The link's secret, shown once; only its sha256 is stored. */
+  token: string
+}
+
+export interface AdminServiceOptions {
+  /** Clock for invitation expiry (tests). */
+  now?: () => number
+}
+
+export class AdminService {
+  private readonly now: () => number
+
+  constructor(
+    private readonly store: Store,
+    options: AdminServiceOptions = {},
+  ) {
+    this.now = options.now ?? Date.now
+  }
+
+  // --- projects ----------------------------------------------------------------------------
+
+  /** A new project and its first API key (scope `request`, shown once). */
+  async createProject(name: string, actor: AdminActor): Promise<{ project: Project; apiKey: string }> {
+    const trimmed = name.trim()
+    if (!PROJECT_NAME_PATTERN.test(trimmed)) throw new AdminError('invalid', 'a project name is 1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit')
+    let project: Project
+    try {
+      project = await this.store.createProject(trimmed)
+    } catch (error) {
+      if (isStoreError(error, 'conflict')) throw new AdminError('conflict', `a project named ${JSON.stringify(trimmed)} already exists`)
+      throw error
+    }
+    const key = await this.createKey(project, actor, { name: 'first-key', scopes: ['request'] })
+    return { project, apiKey: key.key }
+  }
+
+  // --- members and invitations ------------------------------------------------------------
+
+  /**
+   * Invites `email` to the project. Always a new invitation with its own link, whether or not
+   * the email has an account, so the answer reveals nothing about other projects' users.
+   */
+  async invite(project: Project, actor: AdminActor, input: { email: string; role: string; githubLogin: string }): Promise<CreatedInvitation> {
+    const email = input.email.trim()
+    const login = input.githubLogin.trim().replace(/^@/, '')
+    check(emailProblem(email))
+    if (!isRole(input.role)) throw new AdminError('invalid', 'choose the role member or admin')
+    check(githubLoginProblem(login))
+    // Only this project's members are told apart (the members page lists them anyway).
+    if ((await this.store.listMembers(project.id)).some((m) => m.email.toLowerCase() === email.toLowerCase())) {
+      throw new AdminError('conflict', `${email} is already a member of this project`)
+    }
+    const token = randomToken(32)
+    const invitation = await this.store.createInvitation({
+      project_id: project.id,
+      email,
+      role: input.role,
+      github_login: login || null,
+      token_hash: hashToken(token),
+      created_by: actor,
+      expires_at: new Date(this.now() + INVITATION_TTL_MS).toISOString(),
+    })
+    await this.record(project, 'invitation_created', actor, `invitation:${email}`, `role ${invitation.role}${invitation.github_login ? `, GitHub ${invitation.github_login}` : ''}, expires ${invitation.expires_at}`)
+    return { invitation, token }
+  }
+
+  /** An invitation that can still be accepted, by its link's token; null otherwise (unknown, used, revoked, expired). */
+  async openInvitation(token: string): Promise<Invitation | null> {
+    if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return null
+    const invitation = await this.store.getInvitationByToken(hashToken(token))
+    if (!invitation || invitation.accepted_at || invitation.revoked_at) return null
+    return Date.parse(invitation.expires_at) > this.now() ? invitation : null
+  }
+
+  /** Accepts an invitation as an existing, signed-in account (which must be the invited email). */
+  async acceptAsUser(token: string, user: User): Promise<Invitation | null> {
+    const accepted = await this.store.acceptInvitation(hashToken(token), { user_id: user.id }, new Date(this.now()).toISOString())
+    if (accepted) await this.recordAcceptance(accepted.invitation, accepted.user)
+    return accepted?.invitation ?? null
+  }
+
+  /** Accepts an invitation by creating the invited account with `password`; null when the link is spent or the account exists. */
+  async acceptAsNewUser(token: string, password: string): Promise<{ invitation: Invitation; user: User } | null> {
+    check(passwordProblem(password))
+    const accepted = await this.store.acceptInvitation(hashToken(token), { new_password_hash: await hashPassword(password) }, new Date(this.now()).toISOString())
+    if (accepted) await this.recordAcceptance(accepted.invitation, accepted.user)
+    return accepted
+  }
+
+  async revokeInvitation(project: Project, actor: AdminActor, invitationId: string): Promise<void> {
+    const open = (await this.store.listOpenInvitations(project.id)).find((i) => i.id === invitationId)
+    if (!open || !(await this.store.revokeInvitation(project.id, invitationId))) throw new AdminError('not_found', 'this project has no open invitation with that id')
+    await this.record(project, 'invitation_revoked', actor, `invitation:${open.email}`, null)
+  }
+
+  /**
+   * The operator's direct path (CLI `user add`): makes the account a member, creating it with
+   * `password` when it does not exist. An existing account's password is replaced only when
+   * `resetPassword` (the documented recovery), which also ends all its sessions. The GitHub
+   * login applies to this project's membership only.
+   */
+  async addMemberDirectly(
+    project: Project,
+    actor: AdminActor,
+    input: { email: string; role: Role; githubLogin?: string; password: string },
+  ): Promise<{ user: User; created: boolean; sessionsEnded: number }> {
+    const email = input.email.trim()
+    check(emailProblem(email))
+    check(passwordProblem(input.password))
+    const login = input.githubLogin?.trim().replace(/^@/, '')
+    if (login !== undefined) check(githubLoginProblem(login))
+    const existing = await this.store.getUserByEmail(email)
+    let sessionsEnded = 0
+    let user: User
+    if (existing) {
+      ;({ user, sessionsEnded } = await this.setPassword(existing.id, input.password))
+    } else {
+      user = await this.store.createUser({ email, password_hash: await hashPassword(input.password) })
+    }
+    const before = await this.store.getMembership(project.id, user.id)
+    await this.store.setMembership(project.id, user.id, input.role, login === undefined ? {} : { github_login: login || null })
+    await this.record(project, before ? 'member_changed' : 'member_added', actor, `member:${user.email}`, `role ${input.role}${login ? `, GitHub ${login}` : ''}${existing ? ', password reset' : ''}`)
+    return { user, created: !existing, sessionsEnded }
+  }
+
+  /** Sets a user's password and ends every session they have (a reset locks out whoever held one). */
+  async setPassword(userId: string, password: string): Promise<{ user: User; sessionsEnded: number }> {
+    check(passwordProblem(password))
+    const user = await this.store.setPasswordHash(userId, await hashPassword(password))
+    return { user, sessionsEnded: await this.store.deleteUserSessions(userId) }
+  }
+
+  async setRole(project: Project, actor: AdminActor, userId: string, role: string): Promise<void> {
+    if (!isRole(role)) throw new AdminError('invalid', 'choose the role member or admin')
+    const target = await this.member(project, userId)
+    if (target.lastAdmin && role !== 'admin') throw new AdminError('last_admin', 'a project needs at least one admin: make someone else admin first')
+    await this.store.setMembership(project.id, userId, role)
+    await this.record(project, 'member_changed', actor, `member:${target.email}`, `role ${role}`)
+  }
+
+  /** Links a member's GitHub login in this project only (empty unlinks). */
+  async linkGithub(project: Project, actor: AdminActor, userId: string, login: string): Promise<void> {
+    const clean = login.trim().replace(/^@/, '')
+    check(githubLoginProblem(clean))
+    const target = await this.member(project, userId)
+    await this.store.setMemberGithubLogin(project.id, userId, clean || null)
+    await this.record(project, 'member_changed', actor, `member:${target.email}`, clean ? `GitHub ${clean}` : 'GitHub login unlinked')
+  }
+
+  /** Removes a member and ends all their sessions, so open pages and live streams stop at once. */
+  async removeMember(project: Project, actor: AdminActor, userId: string): Promise<void> {
+    const target = await this.member(project, userId)
+    if (target.lastAdmin) throw new AdminError('last_admin', 'you cannot remove the last admin of a project')
+    await this.store.removeMembership(project.id, userId)
+    await this.store.deleteUserSessions(userId)
+    await this.record(project, 'member_removed', actor, `member:${target.email}`, null)
+  }
+
+  private async member(project: Project, userId: string): Promise<{ email: string; lastAdmin: boolean }> {
+    const members = await this.store.listMembers(project.id)
+    const member = members.find((m) => m.id === userId)
+    if (!member) throw new AdminError('not_found', 'that person is not a member of this project')
+    const admins = members.filter((m) => m.role === 'admin').length
+    return { email: member.email, lastAdmin: member.role === 'admin' && admins === 1 }
+  }
+
+  // --- API keys -----------------------------------------------------------------------------
+
+  async createKey(project: Project, actor: AdminActor, input: { name: string; scopes: readonly string[] }): Promise<CreatedKey> {
+    const name = input.name.trim()
+    check(keyNameProblem(name))
+    if (input.scopes.length === 0) throw new AdminError('invalid', 'choose a scope: request, decide or admin')
+    for (const scope of input.scopes) if (!isScope(scope)) throw new AdminError('invalid', `unknown scope ${JSON.stringify(scope)}: use request, decide or admin`)
+    const scopes = [...new Set(input.scopes)] as KeyScope[]
+    const generated = newApiKey()
+    const info = await this.store.createApiKey({ project_id: project.id, name, scopes, key_hash: generated.hash, prefix: generated.prefix })
+    await this.record(project, 'key_created', actor, `key:${name}`, `${info.id} scopes ${scopes.join(',')}`)
+    return { key: generated.key, info, warning: canRequestAndDecide(scopes) ? SELF_APPROVAL_KEY_WARNING : null }
+  }
+
+  /** Revokes a key of the project; `already` when it was revoked before. */
+  async revokeKey(project: Project, actor: AdminActor, keyId: string): Promise<{ already: string | null }> {
+    const key = (await this.store.listApiKeys(project.id)).find((candidate) => candidate.id === keyId)
+    if (!key) throw new AdminError('not_found', `project ${project.name} has no key ${JSON.stringify(keyId)}`)
+    if (key.revoked_at) return { already: key.revoked_at }
+    await this.store.revokeApiKey(project.id, keyId)
+    await this.record(project, 'key_revoked', actor, `key:${key.name}`, key.id)
+    return { already: null }
+  }
+
+  // --- settings -----------------------------------------------------------------------------
+
+  async updateSettings(project: Project, actor: AdminActor, patch: Partial<ProjectSettings>): Promise<Project> {
+    const updated = await this.store.updateProjectSettings(project.id, patch)
+    const { blockSelfApproval, defaultTimeoutMs } = updated.settings
+    await this.record(project, 'settings_changed', actor, 'settings', `blockSelfApproval ${String(blockSelfApproval)}, defaultTimeoutMs ${defaultTimeoutMs}`)
+    return updated
+  }
+
+  // --- audit --------------------------------------------------------------------------------
+
+  private async recordAcceptance(invitation: Invitation, user: User): Promise<void> {
+    const project = await this.store.getProject(invitation.project_id)
+    if (project) await this.record(project, 'member_added', user.email, `member:${user.email}`, `accepted invitation ${invitation.id}, role ${invitation.role}`)
+  }
+
+  private async record(project: Project, type: AdminEventType, actor: AdminActor, subject: string, detail: string | null): Promise<void> {
+    await this.store.recordAdminEvent({ project_id: project.id, type, subject, actor, detail, at: new Date(this.now()).toISOString() })
+  }
+}
+
+function check(problem: string | null): void {
+  if (problem) throw new AdminError('invalid', problem)
+}

@@ -1,0 +1,70 @@
+/**
+ * The rules of accounts, members, invitations and API keys, written once. The admin service
+ * applies them for both the CLI and the dashboard, and the forms quote them in their hints,
+ * so the two paths cannot drift apart.
+ */
+import type { KeyScope, Role } from '../store/types.js'
+
+/** A project name: 1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit. */
+export const PROJECT_NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,99}$/u
+
+/** Shortest password of a dashboard account (characters). */
+export const MIN_PASSWORD_CHARS = 12
+/** Longest password (UTF-8 bytes): scrypt input stays bounded. */
+export const MAX_PASSWORD_BYTES = 1024
+/** Longest email address (the local part ≤ 64, the domain ≤ 255). */
+export const MAX_EMAIL_CHARS = 320
+export const EMAIL_PATTERN = /^[^\s@]{1,64}@[^\s@]{1,255}$/
+/** A GitHub login: 1–39 letters, digits or hyphens, not starting with a hyphen. */
+export const GITHUB_LOGIN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/
+/** An API key name: 1–100 printable ASCII characters, not starting with a space. */
+export const KEY_NAME_PATTERN = /^[\x21-\x7E][\x20-\x7E]{0,99}$/
+export const MAX_KEY_NAME_CHARS = 100
+/** Every API key scope, in the order forms list them. */
+export const SCOPES: readonly KeyScope[] = ['request', 'decide', 'admin']
+export const ROLES: readonly Role[] = ['member', 'admin']
+/** How long an invitation link can be used. */
+export const INVITATION_TTL_MS = 7 * 24 * 3_600_000
+/** Longest default expiry an admin can set for a project (30 days). */
+export const MAX_DEFAULT_EXPIRY_MS = 30 * 24 * 3_600_000
+
+export function isRole(value: unknown): value is Role {
+  return value === 'admin' || value === 'member'
+}
+
+export function isScope(value: unknown): value is KeyScope {
+  return typeof value === 'string' && (SCOPES as readonly string[]).includes(value)
+}
+
+/** Why a password is refused, or null when it is acceptable. */
+export function passwordProblem(password: string): string | null {
+  if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) return `a password is at most ${MAX_PASSWORD_BYTES} bytes`
+  if ([...password].length < MIN_PASSWORD_CHARS) return `a password has at least ${MIN_PASSWORD_CHARS} characters`
+  return null
+}
+
+/** Why an email is refused, or null. */
+export function emailProblem(email: string): string | null {
+  return email.length <= MAX_EMAIL_CHARS && EMAIL_PATTERN.test(email) ? null : 'enter a valid email address'
+}
+
+/** Why a GitHub login is refused, or null (an empty login means "none" and is fine). */
+export function githubLoginProblem(login: string): string | null {
+  return login === '' || GITHUB_LOGIN_PATTERN.test(login) ? null : 'a GitHub login has 1–39 letters, digits or hyphens and does not start with a hyphen'
+}
+
+/** Why a key name is refused, or null. */
+export function keyNameProblem(name: string): string | null {
+  return KEY_NAME_PATTERN.test(name) ? null : `a key name is 1–${MAX_KEY_NAME_CHARS} printable ASCII characters`
+}
+
+/**
+ * A key that may both ask and decide could approve its own requests; the server refuses
+ * that (`403 self_approval`), but such a key is still worth a warning when it is made.
+ */
+export function canRequestAndDecide(scopes: readonly KeyScope[]): boolean {
+  return scopes.includes('admin') || (scopes.includes('request') && scopes.includes('decide'))
+}
+
+export const SELF_APPROVAL_KEY_WARNING =
+  'This key can both ask for approvals and decide them. The server refuses a decision by the key that made the request (403 self_approval), but keep such a key out of CI jobs whose requests it should not be able to decide: give CI a request-only key.'
