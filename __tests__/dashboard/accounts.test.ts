@@ -178,7 +178,7 @@ describe('members are invited, never edited (item 3)', () => {
     const otherAdmin = await fx.store.createUser({ email: 'erin@example.com', password_hash: await hashPassword('erin password 12') })
     await fx.store.setMembership(other.id, otherAdmin.id, 'admin')
     const erin = await signedIn(fx, { email: 'erin@example.com', password: 'erin password 12' })
-    expect((await erin.request('POST', `/settings/invitations/${invitation.id}/revoke`, { form: { _csrf: await erin.csrf() } })).status).toBe(404)
+    expect((await erin.request('POST', `/settings/invitations/${invitation.id}/revoke`, { form: { _csrf: await erin.csrf() } })).headers.get('location')).toBe('/settings/members?notice=no_such_invitation')
     expect((await visitor.request('GET', new URL(link!).pathname)).status).toBe(200)
     const member = await signedIn(fx, MEMBER)
     expect((await member.request('POST', `/settings/invitations/${invitation.id}/revoke`, { form: { _csrf: await member.csrf() } })).status).toBe(403)

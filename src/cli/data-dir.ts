@@ -25,7 +25,7 @@ export async function prepareDataDir(dataDir: string): Promise<void> {
   }
   if (existing.path !== dataDir) {
     try {
-      await mkdir(dataDir, { recursive: true })
+      await mkdir(dataDir, { recursive: true, mode: 0o700 })
     } catch (error) {
       throw new CliError(`cannot create data directory ${dataDir}: ${reason(error)} in ${existing.path}; create it yourself, or ${FIX}`)
     }

@@ -49,8 +49,11 @@ export function emailProblem(email: string): string | null {
 }
 
 /** Why a GitHub login is refused, or null (an empty login means "none" and is fine). */
+/** What a GitHub login must look like, as a sentence (CLI errors and dashboard notices). */
+export const GITHUB_LOGIN_RULE = 'a GitHub login has 1–39 letters, digits or hyphens and does not start with a hyphen'
+
 export function githubLoginProblem(login: string): string | null {
-  return login === '' || GITHUB_LOGIN_PATTERN.test(login) ? null : 'a GitHub login has 1–39 letters, digits or hyphens and does not start with a hyphen'
+  return login === '' || GITHUB_LOGIN_PATTERN.test(login) ? null : GITHUB_LOGIN_RULE
 }
 
 /** Why a key name is refused, or null. */

@@ -76,10 +76,29 @@ export class VerifyLimiter {
   }
 }
 
+/** Registers `/audit`, `/audit/export` and `/audit/verify`, each readable by decide keys. */
 export async function auditRoutes(app: FastifyInstance, options: { store: Store; verifyLimit?: typeof VERIFY_LIMIT }): Promise<void> {
-  const { store } = options
   const limiter = new VerifyLimiter(options.verifyLimit ?? VERIFY_LIMIT)
+  listAuditRoute(app, options.store)
+  exportAuditRoute(app, options.store)
+  verifyAuditRoute(app, options.store, limiter)
+}
 
+const verificationSchema = {
+  type: 'object',
+  properties: {
+    ok: { type: 'boolean' },
+    events: { type: 'integer' },
+    head: { type: 'string' },
+    seq: { type: 'integer' },
+    problem: { type: 'string' },
+    legacy_events: { type: 'integer' },
+    approval_id: { type: 'string' },
+    detail: { type: 'string' },
+  },
+} as const
+
+function listAuditRoute(app: FastifyInstance, store: Store): void {
   app.get<{ Querystring: AuditFilter }>(
     '/audit',
     {
@@ -97,7 +116,9 @@ export async function auditRoutes(app: FastifyInstance, options: { store: Store;
     },
     async (request) => store.listAudit(callerOf(request).project.id, request.query),
   )
+}
 
+function exportAuditRoute(app: FastifyInstance, store: Store): void {
   app.get<{ Querystring: Omit<AuditFilter, 'cursor' | 'limit'> & { format?: AuditExportFormat } }>(
     '/audit/export',
     {
@@ -118,29 +139,16 @@ export async function auditRoutes(app: FastifyInstance, options: { store: Store;
         .send(Readable.from(auditExportLines(events, format)))
     },
   )
+}
 
+function verifyAuditRoute(app: FastifyInstance, store: Store, limiter: VerifyLimiter): void {
   app.get<{ Querystring: { full?: boolean } }>(
     '/audit/verify',
     {
       config: { scopes: ['decide'] },
       schema: {
         querystring: { type: 'object', properties: { full: { type: 'boolean' } } },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              ok: { type: 'boolean' },
-              events: { type: 'integer' },
-              head: { type: 'string' },
-              seq: { type: 'integer' },
-              problem: { type: 'string' },
-              legacy_events: { type: 'integer' },
-              approval_id: { type: 'string' },
-              detail: { type: 'string' },
-            },
-          },
-          ...errors,
-        },
+        response: { 200: verificationSchema, ...errors },
       },
     },
     // Incremental from the last verified event (`?full=true` re-verifies all), in chunks that

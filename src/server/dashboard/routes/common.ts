@@ -5,6 +5,7 @@ import type { ProjectMembership, Store } from '../../store/types.js'
 import type { AuditVerificationCache } from '../audit-verification-cache.js'
 import { html, type SafeHtml } from '../html.js'
 import type { AdminService } from '../../admin/admin-service.js'
+import { GITHUB_LOGIN_RULE } from '../../admin/rules.js'
 import type { HashGate, LoginLimiter } from '../rate-limit.js'
 import { formFields } from '../security.js'
 import { csrfTokenMatches, type Sessions, type Viewer } from '../session.js'
@@ -116,6 +117,15 @@ export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: stri
   role_changed: { kind: 'ok', text: 'Role changed.' },
   github_linked: { kind: 'ok', text: 'GitHub login saved.' },
   key_revoked: { kind: 'ok', text: 'API key revoked. Requests using it now get 401.' },
+  key_already_revoked: { kind: 'info', text: 'That API key was already revoked.' },
+  // Refusals of a settings change, shown after the redirect back to the list.
+  no_such_key: { kind: 'error', text: 'This project has no such API key. Nothing was changed.' },
+  no_such_invitation: { kind: 'error', text: 'This project has no such open invitation: it may have been accepted, revoked or expired already. Nothing was changed.' },
+  not_a_member: { kind: 'error', text: 'That person is not a member of this project (any more). Nothing was changed.' },
+  last_admin_role: { kind: 'error', text: 'A project needs at least one admin: make someone else admin first. Nothing was changed.' },
+  last_admin_remove: { kind: 'error', text: 'You cannot remove the last admin of a project: make someone else admin first. Nothing was changed.' },
+  bad_role: { kind: 'error', text: 'Choose the role member or admin. Nothing was changed.' },
+  bad_github_login: { kind: 'error', text: `${GITHUB_LOGIN_RULE[0].toUpperCase()}${GITHUB_LOGIN_RULE.slice(1)}. Nothing was changed.` },
   project_switched: { kind: 'info', text: 'Switched project.' },
 }
 

@@ -1,15 +1,24 @@
 /**
  * Settings: project rules, members and invitations, API keys. Reading is open to members;
- * every change is admin-only, CSRF-checked, made through the admin service (the same rules
- * as the CLI, recorded in the audit trail) and answered with a redirect — except creating a
- * key or an invitation, whose secret is shown once in the answer itself.
+ * every change is admin-only, CSRF-checked and made through the admin service (the same rules
+ * as the CLI, recorded in the audit trail).
+ *
+ * Where the browser ends up: a change made from a row of a list (role, GitHub login, remove,
+ * revoke) is answered with a redirect back to the list and a fixed notice, whether it worked
+ * or was refused, so the address bar never shows a POST URL. The three forms that post to
+ * their own page's URL (project settings, invite, create key) answer a refusal on that page
+ * with what was typed, and creating a key or an invitation answers with its secret, shown
+ * once, instead of redirecting. Removing a member and revoking a key or an invitation first
+ * show a confirmation page (a GET of the same URL), whose CSRF-protected form makes the change:
+ * the list's button is a plain link to it, so the step works without JavaScript.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { InvalidDurationError, parseDuration } from '../../../shared/duration.js'
-import { isAdminError } from '../../admin/admin-service.js'
+import { isAdminError, type AdminError } from '../../admin/admin-service.js'
 import { MAX_DEFAULT_EXPIRY_MS } from '../../admin/rules.js'
 import { formFields } from '../security.js'
-import { keysPage, membersPage, projectSettingsPage, type InviteForm } from '../views/settings-view.js'
+import type { SafeHtml } from '../html.js'
+import { keysPage, membersPage, projectSettingsPage, removeMemberConfirm, revokeInvitationConfirm, revokeKeyConfirm, type InviteForm } from '../views/settings-view.js'
 import { checkCsrf, noticeFromQuery, requireAdmin, requireViewer, sendPage, type DashboardDeps, type ProjectViewer } from './common.js'
 import type { Notice } from '../views/layout.js'
 
@@ -25,8 +34,6 @@ function refusalText(error: unknown): string | null {
   if (!isAdminError(error)) return null
   return `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}.`
 }
-
-const REFUSAL_STATUS = { invalid: 400, last_admin: 400, conflict: 409, not_found: 404 } as const
 
 export function registerSettingsRoutes(app: FastifyInstance, deps: DashboardDeps): void {
   registerProjectSettingsRoutes(app, deps)
@@ -51,7 +58,9 @@ function registerProjectSettingsRoutes(app: FastifyInstance, deps: DashboardDeps
     return viewer ? render(viewer, reply, 200, noticeFromQuery(request)) : reply
   })
 
-  app.post('/settings/project', async (request, reply) => {
+  // The form posts to its page's own URL, so a refused value is shown (and can be fixed) on
+  // `/settings`; `/settings/project` is the older address of the same form.
+  const save = async (request: FastifyRequest, reply: FastifyReply) => {
     const viewer = await adminForChange(deps, request, reply)
     if (!viewer) return reply
     const form = formFields(request)
@@ -65,7 +74,9 @@ function registerProjectSettingsRoutes(app: FastifyInstance, deps: DashboardDeps
     }
     await deps.admin.updateSettings(viewer.project, viewer.user.email, { blockSelfApproval: form.block_self_approval === 'on', defaultTimeoutMs })
     return reply.redirect('/settings?notice=settings_saved', 303)
-  })
+  }
+  app.post('/settings', save)
+  app.post('/settings/project', save)
 }
 
 // ---- members and invitations ------------------------------------------------------------
@@ -96,18 +107,44 @@ async function renderMembers(deps: DashboardDeps, viewer: ProjectViewer, reply: 
   })
 }
 
-/** Runs an admin change on the members page: a redirect with `notice` on success, the page with the refusal otherwise. */
-async function memberChange(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply, notice: string, change: (viewer: ProjectViewer) => Promise<void>): Promise<FastifyReply> {
+/** Which fixed notice (see `NOTICES`) says why the admin service refused a change, by its refusal code. */
+type RefusalNotices = Partial<Record<AdminError['code'], string>>
+
+/**
+ * Runs an admin change made from a row of a settings list, then redirects back to the list
+ * with a fixed notice: `ok` on success, the refusal's notice otherwise. Either way the browser
+ * ends on the list's own URL, never on the POST URL (reloading cannot repeat the change).
+ */
+async function rowChange(
+  deps: DashboardDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  list: string,
+  notices: { ok: string; refused: RefusalNotices },
+  change: (viewer: ProjectViewer) => Promise<string | void>,
+): Promise<FastifyReply> {
   const viewer = await adminForChange(deps, request, reply)
   if (!viewer) return reply
+  let notice = notices.ok
   try {
-    await change(viewer)
+    notice = (await change(viewer)) ?? notices.ok
   } catch (error) {
-    const text = refusalText(error)
-    if (text === null || !isAdminError(error)) throw error
-    return renderMembers(deps, viewer, reply, REFUSAL_STATUS[error.code], { notices: [{ kind: 'error', text }] })
+    const refused = isAdminError(error) ? notices.refused[error.code] : undefined
+    if (!refused) throw error
+    notice = refused
   }
-  return reply.redirect(`/settings/members?notice=${notice}`, 303)
+  return reply.redirect(`${list}?notice=${notice}`, 303)
+}
+
+/** The admin viewer of a confirmation page (GET): signed in, in a project, an admin. */
+async function adminForConfirm(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
+  const viewer = await requireViewer(deps, request, reply)
+  if (!viewer) return null
+  return (await requireAdmin(deps, viewer, reply)) ? viewer : null
+}
+
+function confirmReply(deps: DashboardDeps, viewer: ProjectViewer, reply: FastifyReply, title: string, main: SafeHtml): Promise<FastifyReply> {
+  return sendPage(deps, reply, 200, { title, viewer, section: 'settings', main })
 }
 
 function registerMemberRoutes(app: FastifyInstance, deps: DashboardDeps): void {
@@ -117,7 +154,8 @@ function registerMemberRoutes(app: FastifyInstance, deps: DashboardDeps): void {
   })
 
   // Adding someone always issues an invitation link, whether or not the email has an account:
-  // the answer is the same either way, and no existing account is changed.
+  // the answer is the same either way, and no existing account is changed. A refused form is
+  // answered on this same URL (the members page) with what was typed, so nothing is lost.
   app.post('/settings/members', async (request, reply) => {
     const viewer = await adminForChange(deps, request, reply)
     if (!viewer) return reply
@@ -135,20 +173,48 @@ function registerMemberRoutes(app: FastifyInstance, deps: DashboardDeps): void {
     }
   })
 
+  // Destructive changes have a confirmation page (GET) whose form makes the change (POST).
+  app.get<{ Params: { invitationId: string } }>('/settings/invitations/:invitationId/revoke', async (request, reply) => {
+    const viewer = await adminForConfirm(deps, request, reply)
+    if (!viewer) return reply
+    const invitation = (await deps.store.listOpenInvitations(viewer.project.id)).find((i) => i.id === request.params.invitationId)
+    if (!invitation) return reply.redirect('/settings/members?notice=no_such_invitation', 303)
+    return confirmReply(deps, viewer, reply, 'Revoke invitation', revokeInvitationConfirm({ invitation, csrf: viewer.session.csrf_token }))
+  })
+
   app.post<{ Params: { invitationId: string } }>('/settings/invitations/:invitationId/revoke', async (request, reply) =>
-    memberChange(deps, request, reply, 'invitation_revoked', (viewer) => deps.admin.revokeInvitation(viewer.project, viewer.user.email, request.params.invitationId)),
+    rowChange(deps, request, reply, '/settings/members', { ok: 'invitation_revoked', refused: { not_found: 'no_such_invitation' } }, (viewer) =>
+      deps.admin.revokeInvitation(viewer.project, viewer.user.email, request.params.invitationId),
+    ),
   )
 
   app.post<{ Params: { userId: string } }>('/settings/members/:userId/role', async (request, reply) =>
-    memberChange(deps, request, reply, 'role_changed', (viewer) => deps.admin.setRole(viewer.project, viewer.user.email, request.params.userId, formFields(request).role ?? '')),
+    rowChange(deps, request, reply, '/settings/members', { ok: 'role_changed', refused: { invalid: 'bad_role', last_admin: 'last_admin_role', not_found: 'not_a_member' } }, (viewer) =>
+      deps.admin.setRole(viewer.project, viewer.user.email, request.params.userId, formFields(request).role ?? ''),
+    ),
   )
 
   app.post<{ Params: { userId: string } }>('/settings/members/:userId/github', async (request, reply) =>
-    memberChange(deps, request, reply, 'github_linked', (viewer) => deps.admin.linkGithub(viewer.project, viewer.user.email, request.params.userId, formFields(request).github_login ?? '')),
+    rowChange(deps, request, reply, '/settings/members', { ok: 'github_linked', refused: { invalid: 'bad_github_login', not_found: 'not_a_member' } }, (viewer) =>
+      deps.admin.linkGithub(viewer.project, viewer.user.email, request.params.userId, formFields(request).github_login ?? ''),
+    ),
   )
 
+  app.get<{ Params: { userId: string } }>('/settings/members/:userId/remove', async (request, reply) => {
+    const viewer = await adminForConfirm(deps, request, reply)
+    if (!viewer) return reply
+    const members = await deps.store.listMembers(viewer.project.id)
+    const member = members.find((m) => m.id === request.params.userId)
+    if (!member) return reply.redirect('/settings/members?notice=not_a_member', 303)
+    if (member.role === 'admin' && members.filter((m) => m.role === 'admin').length === 1) return reply.redirect('/settings/members?notice=last_admin_remove', 303)
+    const main = removeMemberConfirm({ member, projectName: viewer.project.name, self: member.id === viewer.user.id, csrf: viewer.session.csrf_token })
+    return confirmReply(deps, viewer, reply, 'Remove member', main)
+  })
+
   app.post<{ Params: { userId: string } }>('/settings/members/:userId/remove', async (request, reply) =>
-    memberChange(deps, request, reply, 'member_removed', (viewer) => deps.admin.removeMember(viewer.project, viewer.user.email, request.params.userId)),
+    rowChange(deps, request, reply, '/settings/members', { ok: 'member_removed', refused: { last_admin: 'last_admin_remove', not_found: 'not_a_member' } }, (viewer) =>
+      deps.admin.removeMember(viewer.project, viewer.user.email, request.params.userId),
+    ),
   )
 }
 
@@ -187,15 +253,19 @@ function registerKeyRoutes(app: FastifyInstance, deps: DashboardDeps): void {
     }
   })
 
-  app.post<{ Params: { keyId: string } }>('/settings/keys/:keyId/revoke', async (request, reply) => {
-    const viewer = await adminForChange(deps, request, reply)
+  app.get<{ Params: { keyId: string } }>('/settings/keys/:keyId/revoke', async (request, reply) => {
+    const viewer = await adminForConfirm(deps, request, reply)
     if (!viewer) return reply
-    try {
-      await deps.admin.revokeKey(viewer.project, viewer.user.email, request.params.keyId)
-    } catch (error) {
-      if (!isAdminError(error) || error.code !== 'not_found') throw error
-      return render(viewer, reply, 404, { notices: [{ kind: 'error', text: 'This project has no such key.' }] })
-    }
-    return reply.redirect('/settings/keys?notice=key_revoked', 303)
+    const key = (await deps.store.listApiKeys(viewer.project.id)).find((k) => k.id === request.params.keyId)
+    if (!key) return reply.redirect('/settings/keys?notice=no_such_key', 303)
+    if (key.revoked_at) return reply.redirect('/settings/keys?notice=key_already_revoked', 303)
+    return confirmReply(deps, viewer, reply, 'Revoke API key', revokeKeyConfirm({ key, csrf: viewer.session.csrf_token }))
   })
+
+  app.post<{ Params: { keyId: string } }>('/settings/keys/:keyId/revoke', async (request, reply) =>
+    rowChange(deps, request, reply, '/settings/keys', { ok: 'key_revoked', refused: { not_found: 'no_such_key' } }, async (viewer) => {
+      const { already } = await deps.admin.revokeKey(viewer.project, viewer.user.email, request.params.keyId)
+      return already ? 'key_already_revoked' : undefined
+    }),
+  )
 }

@@ -1,4 +1,4 @@
-/** Settings: project rules, members (admins manage), API keys (admins manage; a new key is shown once). */
+/** Settings: project rules, members (admins manage), API keys (admins manage; a new key is shown once), and the confirmation pages of removing and revoking. */
 import { formatDuration } from '../../../shared/duration.js'
 import { MIN_PASSWORD_CHARS } from '../../admin/rules.js'
 import type { ApiKeyInfo, Invitation, Member, Project } from '../../store/types.js'
@@ -28,7 +28,7 @@ export function projectSettingsPage(input: { project: Project; isAdmin: boolean;
 <h2 id="project-title">${project.name}</h2>
 <p class="muted">Project ID <code>${project.id}</code></p>
 ${isAdmin ? '' : ADMIN_ONLY}
-<form method="post" action="/settings/project" class="stack">
+<form method="post" action="/settings" class="stack">
 ${csrfField(input.csrf)}
 <div class="check"><input type="checkbox" id="block-self" name="block_self_approval" value="on"${project.settings.blockSelfApproval ? html` checked` : ''}${disabled}>
 <label for="block-self">Block self-approval: whoever triggered a workflow run cannot approve it (needs their GitHub login linked under Members)</label></div>
@@ -47,23 +47,28 @@ function roleSelect(id: string, role: string, explain: boolean): SafeHtml {
 </select>`
 }
 
+/** A label shown before a cell's value where the table is laid out as cards (phones); the column header says it elsewhere. */
+function cellLabel(text: string): SafeHtml {
+  return html`<span class="cell-label">${text}</span>`
+}
+
 function memberRow(member: Member, input: { isAdmin: boolean; csrf: string; selfId: string }): SafeHtml {
   const m = member.id
   const you = member.id === input.selfId ? html` <span class="muted">(you)</span>` : ''
+  const login = member.github_login ?? html`<span class="muted">—</span>`
   if (!input.isAdmin) {
-    return html`<tr><td>${member.email}${you}</td><td>${member.role}</td><td>${member.github_login ?? html`<span class="muted">—</span>`}</td><td></td></tr>`
+    return html`<tr><td class="row-title">${member.email}${you}</td><td>${cellLabel('Role')}${member.role}</td><td>${cellLabel('GitHub login')}${login}</td></tr>`
   }
   return html`<tr>
-<td>${member.email}${you}</td>
+<td class="row-title">${member.email}${you}</td>
 <td><form method="post" action="/settings/members/${m}/role" class="inline-form">${csrfField(input.csrf)}
-<label class="visually-hidden" for="role-${m}">Role of ${member.email}</label>${roleSelect(`role-${m}`, member.role, false)}
+<label class="cell-label-field" for="role-${m}">Role<span class="visually-hidden"> of ${member.email}</span></label>${roleSelect(`role-${m}`, member.role, false)}
 <button type="submit" class="btn btn-quiet">Set role</button></form></td>
 <td><form method="post" action="/settings/members/${m}/github" class="inline-form">${csrfField(input.csrf)}
-<label class="visually-hidden" for="gh-${m}">GitHub login of ${member.email}</label>
+<label class="cell-label-field" for="gh-${m}">GitHub login<span class="visually-hidden"> of ${member.email}</span></label>
 <input id="gh-${m}" name="github_login" type="text" value="${member.github_login ?? ''}" placeholder="octocat" size="14" autocomplete="off">
 <button type="submit" class="btn btn-quiet">Link</button></form></td>
-<td><form method="post" action="/settings/members/${m}/remove" class="inline-form">${csrfField(input.csrf)}
-<button type="submit" class="btn btn-danger" aria-label="Remove ${member.email}">Remove</button></form></td>
+<td class="row-actions"><a class="btn btn-danger" href="/settings/members/${m}/remove" aria-label="Remove ${member.email}">Remove</a></td>
 </tr>`
 }
 
@@ -93,8 +98,8 @@ ${input.newInvitation ? newInvitationPanel(input.newInvitation) : ''}
 <section class="panel" aria-labelledby="members-title">
 <h2 id="members-title">Members</h2>
 <p class="muted">Any member can approve or reject. Admins also manage members, API keys and project settings. A GitHub login applies to this project only.</p>
-<div class="table-wrap"><table class="members">
-<thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">GitHub login</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<div class="table-wrap"><table class="members settings-table">
+<thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">GitHub login</th>${input.isAdmin ? html`<th scope="col"><span class="visually-hidden">Actions</span></th>` : ''}</tr></thead>
 <tbody>${input.members.map((m) => memberRow(m, input))}</tbody>
 </table></div>
 </section>
@@ -115,11 +120,11 @@ function invitationsPanel(input: MembersPageInput): SafeHtml {
   if (input.invitations.length === 0) return html``
   return html`<section class="panel" aria-labelledby="invitations-title">
 <h2 id="invitations-title">Open invitations</h2>
-<div class="table-wrap"><table class="invitations">
+<div class="table-wrap"><table class="invitations settings-table">
 <thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
 <tbody>${input.invitations.map(
-    (i) => html`<tr><td>${i.email}</td><td>${i.role}</td><td>${i.expires_at <= input.now ? html`<span class="muted">expired</span>` : timeTag(i.expires_at)}</td>
-<td><form method="post" action="/settings/invitations/${i.id}/revoke" class="inline-form">${csrfField(input.csrf)}<button type="submit" class="btn btn-danger" aria-label="Revoke the invitation for ${i.email}">Revoke</button></form></td></tr>`,
+    (i) => html`<tr><td class="row-title">${i.email}</td><td>${cellLabel('Role')}${i.role}</td><td>${cellLabel('Expires')}${i.expires_at <= input.now ? html`<span class="muted">expired</span>` : timeTag(i.expires_at)}</td>
+<td class="row-actions"><a class="btn btn-danger" href="/settings/invitations/${i.id}/revoke" aria-label="Revoke the invitation for ${i.email}">Revoke</a></td></tr>`,
   )}</tbody></table></div>
 </section>`
 }
@@ -161,11 +166,11 @@ ${input.newKey
 <p class="muted">Workflows and scripts authenticate with a key. <code>request</code> keys ask for approvals, <code>decide</code> keys read and decide them, <code>admin</code> keys do everything — so an admin key could decide its own requests (the server refuses that): give CI a <code>request</code> key.</p>
 ${live.length === 0
     ? html`<p class="empty-small">No active keys.</p>`
-    : html`<div class="table-wrap"><table class="keys">
+    : html`<div class="table-wrap"><table class="keys settings-table">
 <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Scopes</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
 <tbody>${live.map(
-        (k) => html`<tr><td>${k.name}</td><td><code>${k.prefix}…</code></td><td>${k.scopes.join(', ')}</td><td>${timeTag(k.created_at)}</td><td>${timeTag(k.last_used_at)}</td>
-<td><form method="post" action="/settings/keys/${k.id}/revoke" class="inline-form">${csrfField(input.csrf)}<button type="submit" class="btn btn-danger" aria-label="Revoke key ${k.name}">Revoke</button></form></td></tr>`,
+        (k) => html`<tr><td class="row-title">${k.name}</td><td>${cellLabel('Key')}<code>${k.prefix}…</code></td><td>${cellLabel('Scopes')}${k.scopes.join(', ')}</td><td>${cellLabel('Created')}${timeTag(k.created_at)}</td><td>${cellLabel('Last used')}${k.last_used_at ? timeTag(k.last_used_at) : html`<span class="muted">never</span>`}</td>
+<td class="row-actions"><a class="btn btn-danger" href="/settings/keys/${k.id}/revoke" aria-label="Revoke key ${k.name}">Revoke</a></td></tr>`,
       )}</tbody></table></div>`}
 ${revoked.length ? html`<details class="fold"><summary>${String(revoked.length)} revoked</summary><ul>${revoked.map((k) => html`<li>${k.name} <code>${k.prefix}…</code> revoked ${timeTag(k.revoked_at)}</li>`)}</ul></details>` : ''}
 </section>
@@ -180,4 +185,79 @@ ${csrfField(input.csrf)}
 <button type="submit" class="btn btn-primary">Create key</button>
 </form>
 </section>`
+}
+
+/**
+ * The confirmation step of a destructive change: the list's button is a link to this page
+ * (so it works without JavaScript), and only this page's form (CSRF-protected) makes the change.
+ */
+export interface ConfirmInput {
+  tab: Tab
+  title: string
+  /** What happens, in sentences. */
+  consequences: SafeHtml
+  action: string
+  button: string
+  cancel: string
+  csrf: string
+}
+
+export function confirmPage(input: ConfirmInput): SafeHtml {
+  return html`${tabs(input.tab)}
+<section class="panel panel-confirm" aria-labelledby="confirm-title">
+<h2 id="confirm-title">${input.title}</h2>
+${input.consequences}
+<form method="post" action="${input.action}" class="confirm-buttons">
+${csrfField(input.csrf)}
+<button type="submit" class="btn btn-danger-strong">${input.button}</button>
+<a class="btn" href="${input.cancel}">Cancel</a>
+</form>
+</section>`
+}
+
+export function removeMemberConfirm(input: { member: Member; projectName: string; self: boolean; csrf: string }): SafeHtml {
+  const { member } = input
+  return confirmPage({
+    tab: 'members',
+    title: `Remove ${member.email} from ${input.projectName}?`,
+    consequences: html`<p>${input.self ? html`<strong>This is you:</strong> you lose access to this project at once, and` : html`They lose access to this project at once (role ${member.role}${member.github_login ? html`, GitHub login <code>${member.github_login}</code>` : ''}), and`} every dashboard session of the account ends, on every device.</p>
+<p class="muted">Their past decisions stay in the audit trail. To undo this, invite them again.</p>`,
+    action: `/settings/members/${member.id}/remove`,
+    button: `Remove ${member.email}`,
+    cancel: '/settings/members',
+    csrf: input.csrf,
+  })
+}
+
+export function revokeInvitationConfirm(input: { invitation: Invitation; csrf: string }): SafeHtml {
+  const { invitation } = input
+  return confirmPage({
+    tab: 'members',
+    title: `Revoke the invitation for ${invitation.email}?`,
+    consequences: html`<p>Its link stops working at once (it would have made them ${invitation.role === 'admin' ? 'an admin' : 'a member'}, and expires ${timeTag(invitation.expires_at)}).</p>
+<p class="muted">You can create a new invitation later.</p>`,
+    action: `/settings/invitations/${invitation.id}/revoke`,
+    button: 'Revoke invitation',
+    cancel: '/settings/members',
+    csrf: input.csrf,
+  })
+}
+
+export function revokeKeyConfirm(input: { key: ApiKeyInfo; csrf: string }): SafeHtml {
+  const { key } = input
+  return confirmPage({
+    tab: 'keys',
+    title: `Revoke API key “${key.name}”?`,
+    consequences: html`<dl class="facts">
+<div><dt>Key</dt><dd><code>${key.prefix}…</code></dd></div>
+<div><dt>Scopes</dt><dd>${key.scopes.join(', ')}</dd></div>
+<div><dt>Created</dt><dd>${timeTag(key.created_at)}</dd></div>
+<div><dt>Last used</dt><dd>${key.last_used_at ? timeTag(key.last_used_at) : html`<span class="muted">never</span>`}</dd></div>
+</dl>
+<p>Requests using this key get <code>401</code> from now on: workflows and scripts that use it stop working until they get a new key. A revoked key cannot be restored.</p>`,
+    action: `/settings/keys/${key.id}/revoke`,
+    button: `Revoke ${key.name}`,
+    cancel: '/settings/keys',
+    csrf: input.csrf,
+  })
 }

@@ -4,6 +4,11 @@
  * across processes (the server and the CLI on one file) `BEGIN IMMEDIATE` takes the write
  * lock up front and `busy_timeout` waits for it. Every multi-row write (an approval change
  * and its audit event) is one transaction.
+ *
+ * Why this file is long: it is one class implementing the whole `Store` interface (about 50
+ * methods) for this backend, each a transaction of a few lines. The SQL-free halves that both
+ * backends share already live beside it (record-builders, rows, inputs, audit-chain,
+ * audit-verification); splitting the class further would scatter each transaction's locking rules.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
 import type { AuditKey } from '../../audit/audit-key.js'
