@@ -170,7 +170,7 @@ describe('dist/index.js as a process', () => {
     expect(summary.trimEnd()).not.toMatch(/\n\s*\n/)
   })
 
-  it.each(['SIGINT', 'SIGTERM'] as const)('%s: exits within about 3 s with decision=cancelled, after the server got the withdrawal', async (signal) => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s: exits before the runner escalates (7.5 s) with decision=cancelled, after the server got the withdrawal', async (signal) => {
     const from = server.requests.length
     const running = startAction(files, gateEnv())
     const id = await createdApprovalId(from)
@@ -182,7 +182,9 @@ describe('dist/index.js as a process', () => {
     const exitMs = Date.now() - signalledAt
 
     expect(result.code).not.toBe(0)
-    expect(exitMs).toBeLessThan(3_000)
+    // A correctness bound (the runner escalates to SIGKILL after ~7.5 s), not a speed target:
+    // 3 s failed on a loaded 2-core machine while the withdrawal itself had gone through.
+    expect(exitMs).toBeLessThan(7_500)
     expect(readOutputs(files)).toMatchObject({ 'approval-id': id, decision: 'cancelled' })
     expect(result.stdout).toContain(`::error::The step was cancelled (${signal}) while`)
     expect(result.stdout).toMatch(/::error::The step was cancelled \(SIG\w+\) while waiting for approval of "deploy-production".*withdrawn/)

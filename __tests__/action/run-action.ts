@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { waitUntil } from '../helpers/wait-until.js'
 
 export const BUNDLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/index.js')
 
@@ -134,11 +135,7 @@ export function postStepEnv(files: RunnerFiles): Record<string, string> {
   return Object.fromEntries(Object.entries(readState(files)).map(([name, value]) => [`STATE_${name}`, value]))
 }
 
-/** Waits until `predicate` holds, polling every 10 ms; rejects after `timeoutMs`. */
+/** Waits until `predicate` holds, polling every 10 ms; rejects after `timeoutMs` (see `waitUntil`). */
 export async function until(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const started = Date.now()
-  while (!predicate()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolveWait) => setTimeout(resolveWait, 10))
-  }
+  await waitUntil(predicate, { what, timeoutMs })
 }

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { waitUntil } from '../helpers/wait-until.js'
 import { startServe, stop, type CliProcess } from './helpers.js'
 
 let dir: string
@@ -61,11 +62,7 @@ describe('serve', () => {
     const key = started.process.stdout().match(/API key\s+(agk_\S+)/)![1]
     const created = await api(started.url, 'POST', '/v1/approvals', key, { action: 'held' })
     const poll = api(started.url, 'GET', `/v1/approvals/${created.body.id}?wait=60`, key)
-    for (let i = 0; i < 200; i++) {
-      const health = await (await fetch(`${started.url}/healthz`)).json()
-      if (health.waiting > 0) break
-      await new Promise((r) => setTimeout(r, 10))
-    }
+    await waitUntil(async () => ((await (await fetch(`${started.url}/healthz`)).json()) as { waiting: number }).waiting > 0, { what: 'serve to hold the long-poll' })
     started.process.child.kill('SIGTERM')
     const answered = await poll
     expect(answered).toMatchObject({ status: 200, body: { id: created.body.id, status: 'pending' } })

@@ -1,6 +1,7 @@
 /** Shared set-up for the core's tests: options pointing at a scripted server, and small waits. */
 import type { RequireApprovalOptions } from '../../src/client/index.js'
 import type { RecordedRequest, ScriptedServer } from '../helpers/scripted-server.js'
+import { waitUntil } from '../helpers/wait-until.js'
 
 /** Options for `requireApproval` against `server`, fast enough for tests. */
 export function gateOptions(server: ScriptedServer, extra: RequireApprovalOptions = {}): RequireApprovalOptions {
@@ -14,11 +15,7 @@ export function firstStatusCheck(server: ScriptedServer): Promise<RecordedReques
 
 /** Waits until a long-poll is held open on the server (so a decision must wake it). */
 export async function longPollHeld(server: ScriptedServer, timeoutMs = 5_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (server.activeWaits === 0) {
-    if (Date.now() > until) throw new Error('no long-poll was held open in time')
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
+  await waitUntil(() => server.activeWaits > 0, { what: 'a long-poll held open on the scripted server', timeoutMs, intervalMs: 5 })
 }
 
 /** The error a promise rejects with (fails the test if it resolves). */

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { ApprovalTimeout, requireApproval } from '../../src/client/index.js'
 import { call, startTestServer, type TestServer } from '../server/helpers.js'
+import { waitUntil } from '../helpers/wait-until.js'
 import { rejectionOf } from './gate-fixtures.js'
 
 let t: TestServer
@@ -33,11 +34,13 @@ describe('timeoutMs outside the server’s timeout_ms range', () => {
       signal: controller.signal,
       onWithdraw: (promise) => (withdrawal = promise),
     })
-    let pending: unknown[] = []
-    for (let i = 0; i < 300 && pending.length === 0; i++) {
-      pending = (await call(t.url, 'GET', '/v1/approvals?action=long-gate&status=pending', { key: t.keys.decide })).body.items as unknown[]
-      if (pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 10))
-    }
+    const pending = await waitUntil(
+      async () => {
+        const items = (await call(t.url, 'GET', '/v1/approvals?action=long-gate&status=pending', { key: t.keys.decide })).body.items as unknown[]
+        return items.length > 0 ? items : undefined
+      },
+      { what: 'the long-gate approval to be pending on the server' },
+    )
     controller.abort()
     const error = await rejectionOf(waiting)
     await withdrawal

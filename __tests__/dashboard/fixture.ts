@@ -20,7 +20,30 @@ export interface DashboardFixture {
   member: User
   /** API keys of the project: `request` (named ci) and `decide` (named deployer). */
   keys: { request: string; decide: string }
+  /**
+   * A project of its own for one test: an admin and a member who belong to it alone (fresh
+   * emails, so signing in lands there), request and decide keys. `cleanup()` cancels whatever
+   * it left pending, so no later test sees it and no expiry timer outlives the test.
+   */
+  newProject(label: string): Promise<TestProject>
   close(): Promise<void>
+}
+
+/** A person who can sign in to the dashboard. */
+export interface Person {
+  email: string
+  password: string
+  user: User
+}
+
+export interface TestProject {
+  project: Project
+  admin: Person
+  member: Person
+  /** API keys of the project: `request` (named ci) and `decide` (named deployer). */
+  keys: { request: string; decide: string }
+  /** Cancels every approval of the project still pending. */
+  cleanup(): Promise<void>
 }
 
 async function createKey(store: Store, projectId: string, scopes: KeyScope[], name: string): Promise<string> {
@@ -29,6 +52,7 @@ async function createKey(store: Store, projectId: string, scopes: KeyScope[], na
   return key
 }
 
+/** `dashboard.resolvedCardLingerMs`: how long decided cards stay on the live home page (default the dashboard's 6 s). */
 export async function startDashboard(options: Pick<StartServerOptions, 'dashboard' | 'trustProxy'> = {}): Promise<DashboardFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'approval-gate-dashboard-'))
   const server = await startServer({ dataDir, port: 0, ...options })
@@ -48,9 +72,45 @@ export async function startDashboard(options: Pick<StartServerOptions, 'dashboar
     admin,
     member,
     keys,
+    newProject: (label) => newTestProject(server.url, store, label),
     async close() {
       await server.close()
       await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+let projects = 0
+
+async function newTestProject(url: string, store: Store, label: string): Promise<TestProject> {
+  const n = ++projects
+  const slug = `${label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 30) || 'test'}-${n}`
+  const project = await store.createProject(slug)
+  const person = async (who: string, role: 'admin' | 'member'): Promise<Person> => {
+    const email = `${who}.${slug}@example.com`
+    const password = `${who} password ${n} for ${slug}`
+    const user = await store.createUser({ email, password_hash: await hashPassword(password) })
+    await store.setMembership(project.id, user.id, role)
+    return { email, password, user }
+  }
+  const [admin, member] = await Promise.all([person('admin', 'admin'), person('member', 'member')])
+  const keys = { request: await createKey(store, project.id, ['request'], 'ci'), decide: await createKey(store, project.id, ['decide'], 'deployer') }
+  return {
+    project,
+    admin,
+    member,
+    keys,
+    async cleanup() {
+      const pending = await store.listApprovals(project.id, { status: 'pending', limit: 200 })
+      for (const approval of pending.items) {
+        const response = await fetch(`${url}/v1/approvals/${approval.id}/cancel`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${keys.request}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ reason: 'test cleanup' }),
+        })
+        await response.text()
+        if (response.status !== 200 && response.status !== 409) throw new Error(`cleanup: cancelling ${approval.id} answered ${response.status}`)
+      }
     },
   }
 }

@@ -10,8 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
-import { launchBrowser } from '../helpers/browser.js'
+import type { BrowserContext, Locator, Page } from 'playwright-core'
+import { sharedBrowser, type SharedBrowser } from '../helpers/browser.js'
 import { cardOf, signIn, waitForStream } from '../helpers/dashboard-page.js'
 import { ADMIN, createViaApi, decideViaApi, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
 
@@ -27,14 +27,16 @@ const UNBROKEN_REASON = `see-${'x'.repeat(300)}`
 const PR_URL = 'https://github.com/acme/auth-api/pull/7'
 
 let fx: DashboardFixture
-let browser: Browser
+/** Shared by the file's tests and relaunched if it dies (helpers/browser.ts). */
+let browser: SharedBrowser
 let shotDir: string
 const contexts: BrowserContext[] = []
 /** Ids of the decided approvals seeded for the audit trail. */
 const seeded: string[] = []
 
 beforeAll(async () => {
-  ;[fx, browser] = await Promise.all([startDashboard(), launchBrowser()])
+  browser = sharedBrowser()
+  fx = await startDashboard()
   shotDir = process.env.SCREENSHOTS === '1' ? join(process.cwd(), 'docs/screenshots') : await mkdtemp(join(tmpdir(), 'approval-gate-layout-'))
   // An audit trail with long names and reasons; nothing is left pending (the empty state is tested first).
   const requests: Array<{ agent?: string; action: string; reason: string; decision: 'approve' | 'reject' }> = [
@@ -62,7 +64,7 @@ afterAll(async () => {
 })
 
 async function signedInAt(width: number, who: { email: string; password: string } = ADMIN): Promise<Page> {
-  const { context, page } = await signIn(browser, fx.url, who)
+  const { context, page } = await signIn(await browser.browser(), fx.url, who)
   contexts.push(context)
   await page.setViewportSize({ width, height: 900 })
   return page

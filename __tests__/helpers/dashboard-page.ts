@@ -4,12 +4,12 @@
  * (`__tests__/dashboard/dashboard.browser.test.ts`), shared here for end-to-end tests.
  */
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
-import { launchBrowser } from './browser.js'
+import { launchBrowser, withTestTimeouts } from './browser.js'
 import { APPROVER, startServerProcess, type ServerProcess } from './server-process.js'
 
 /** A fresh browser profile signed in to the dashboard at `baseUrl` as `who`. */
 export async function signIn(browser: Browser, baseUrl: string, who: { email: string; password: string }): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
+  const context = withTestTimeouts(await browser.newContext({ viewport: { width: 1100, height: 900 } }))
   const page = await context.newPage()
   await page.goto(`${baseUrl}/login`)
   await page.getByLabel('Email').fill(who.email)

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli, startCli, stop, type CliProcess } from '../cli/helpers.js'
+import { waitUntil } from './wait-until.js'
 
 /** The dashboard member every provisioned server has. */
 export const APPROVER = { email: 'approver@example.com', password: 'e2e approver password' }
@@ -134,15 +135,9 @@ async function provisionAndServe(dataDir: string): Promise<ServerProcess> {
   return server
 }
 
-/** Polls `check` every 50 ms until it returns a value other than undefined; rejects after `timeoutMs`. */
+/** Polls `check` every 50 ms until it returns a value other than undefined; rejects after `timeoutMs` (see `waitUntil`). */
 export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const started = Date.now()
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  return waitUntil(check, { what, timeoutMs, intervalMs: 50 }) as Promise<T>
 }
 
 /**

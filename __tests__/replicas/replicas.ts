@@ -11,6 +11,7 @@ import type { KeyScope, Project } from '../../src/server/store/types.js'
 import { createKey } from '../server/helpers.js'
 import type { PostgresCluster } from '../store/temp-postgres.js'
 import { testAuditKey } from '../helpers/audit-key.js'
+import { waitUntil } from '../helpers/wait-until.js'
 
 export interface Replicas {
   a: RunningServer
@@ -62,11 +63,7 @@ export function pgNotifier(server: RunningServer): PostgresNotifier {
   return server.notifier
 }
 
-/** Polls `condition` every 10 ms until it holds; throws naming `what` after `limitMs`. */
+/** Polls `condition` every 10 ms until it holds; throws naming `what` after `limitMs` (see `waitUntil`). */
 export async function until(what: string, condition: () => boolean | Promise<boolean>, limitMs = 15_000): Promise<void> {
-  const deadline = Date.now() + limitMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await waitUntil(condition, { what, timeoutMs: limitMs })
 }

@@ -1,6 +1,7 @@
 /** The polling core (`requireApproval`, `ApprovalsClient`) end to end against this server. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { ApprovalRejected, ApprovalTimeout, ApprovalsClient, requireApproval } from '../../src/client/index.js'
+import { waitUntil } from '../helpers/wait-until.js'
 import { call, startTestServer, type TestServer } from './helpers.js'
 
 let t: TestServer
@@ -13,16 +14,12 @@ afterAll(async () => {
 
 /** Decides the next approval created for `action` as soon as it shows up. */
 async function decideWhenCreated(action: string, decision: 'approve' | 'reject', reason?: string): Promise<string> {
-  for (let i = 0; i < 500; i++) {
-    const list = await call(t.url, 'GET', `/v1/approvals?action=${encodeURIComponent(action)}&status=pending`, { key: t.keys.decide })
-    const id = list.body.items[0]?.id as string | undefined
-    if (id) {
-      await call(t.url, 'POST', `/v1/approvals/${id}/decision`, { key: t.keys.decide, json: { decision, reason } })
-      return id
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-  throw new Error(`no approval for ${action} appeared`)
+  const id = await waitUntil(
+    async () => (await call(t.url, 'GET', `/v1/approvals?action=${encodeURIComponent(action)}&status=pending`, { key: t.keys.decide })).body.items[0]?.id as string | undefined,
+    { what: `a pending approval for ${action}` },
+  )
+  await call(t.url, 'POST', `/v1/approvals/${id}/decision`, { key: t.keys.decide, json: { decision, reason } })
+  return id
 }
 
 describe('core against the server', () => {
@@ -46,17 +43,19 @@ describe('core against the server', () => {
     const id = (timedOut as ApprovalTimeout).approvalId!
     // The core asks the server to expire at its own deadline and withdraws as timed out: either
     // way the server records it as expired.
-    let status = 'pending'
-    for (let i = 0; i < 100 && status === 'pending'; i++) {
-      status = (await call(t.url, 'GET', `/v1/approvals/${id}`, { key: t.keys.decide })).body.status
-      if (status === 'pending') await new Promise((r) => setTimeout(r, 20))
-    }
+    const status = await waitUntil(
+      async () => {
+        const current = (await call(t.url, 'GET', `/v1/approvals/${id}`, { key: t.keys.decide })).body.status as string
+        return current === 'pending' ? undefined : current
+      },
+      { what: `approval ${id} to leave pending` },
+    )
     expect(status).toBe('expired')
 
     const controller = new AbortController()
     let withdrawal: Promise<unknown> | undefined
     const pending = requireApproval('core-abort', { apiUrl: t.url, apiKey: t.keys.request, signal: controller.signal, onWithdraw: (w) => (withdrawal = w) })
-    for (let i = 0; i < 200 && (await call(t.url, 'GET', '/healthz')).body.waiting === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    await waitUntil(async () => (await call(t.url, 'GET', '/healthz')).body.waiting > 0, { what: 'the server to hold the long-poll of core-abort' })
     controller.abort()
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' })
     await withdrawal

@@ -1,5 +1,6 @@
 /** `?wait=N` long-polls: woken by decisions, cancels and expiry; answered at the deadline and on shutdown. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { waitUntil } from '../helpers/wait-until.js'
 import { call, startTestServer, type TestServer } from './helpers.js'
 
 let t: TestServer
@@ -20,9 +21,9 @@ async function waiting(): Promise<number> {
   return (await call(t.url, 'GET', '/healthz')).body.waiting
 }
 
-/** Resolves once `n` long-polls are held by the server. */
-async function untilWaiting(n: number): Promise<void> {
-  for (let i = 0; i < 200 && (await waiting()) < n; i++) await new Promise((r) => setTimeout(r, 10))
+/** Resolves once `n` long-polls are held by the server; throws if they never are. */
+async function untilWaiting(n: number, url = t.url): Promise<void> {
+  await waitUntil(async () => (await call(url, 'GET', '/healthz')).body.waiting >= n, { what: `the server to hold ${n} long-poll(s)` })
 }
 
 describe('long-poll', () => {
@@ -75,8 +76,7 @@ describe('long-poll', () => {
     await untilWaiting(1)
     controller.abort()
     await poll
-    for (let i = 0; i < 100 && (await waiting()) > 0; i++) await new Promise((r) => setTimeout(r, 10))
-    expect(await waiting()).toBe(0)
+    await waitUntil(async () => (await waiting()) === 0, { what: 'the server to drop the abandoned long-poll' })
   })
 
   it('wakes waiters when the approval expires (timeout_ms 1000)', async () => {
@@ -111,7 +111,7 @@ describe('graceful close', () => {
     try {
       const created = await call(own.url, 'POST', '/v1/approvals', { key: own.keys.request, json: { action: 'shutdown' } })
       const polls = Array.from({ length: 3 }, () => call(own.url, 'GET', `/v1/approvals/${created.body.id}?wait=60`, { key: own.keys.request }))
-      for (let i = 0; i < 200 && (await call(own.url, 'GET', '/healthz')).body.waiting < 3; i++) await new Promise((r) => setTimeout(r, 10))
+      await untilWaiting(3, own.url)
       const started = Date.now()
       const closed = own.server.close()
       const answers = await Promise.all(polls)

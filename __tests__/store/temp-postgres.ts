@@ -47,6 +47,12 @@ function freePort(): Promise<number> {
   })
 }
 
+/** True under a CI runner (`CI` set to anything but `false`/`0`/empty), where skipping is not allowed. */
+export function runningInCi(): boolean {
+  const ci = (process.env.CI ?? '').trim().toLowerCase()
+  return ci !== '' && ci !== 'false' && ci !== '0'
+}
+
 /** Starts a cluster; `bin` from `findPostgresBin()`. */
 export async function startTempPostgres(bin: string): Promise<TempPostgres> {
   const asRoot = process.getuid?.() === 0
@@ -109,13 +115,24 @@ export async function startTempPostgres(bin: string): Promise<TempPostgres> {
  * started before them (file-level `beforeAll`) and stopped after every hook of theirs has
  * run (file-level `afterAll`, so their servers close while the database is still up).
  * Without the server binaries it warns once and registers a single skipped test instead,
- * so machines without PostgreSQL stay green. `cluster` may only be used inside tests and
- * hooks: it starts after registration.
+ * so machines without PostgreSQL stay green — except under CI (`CI` set and not `false`/`0`),
+ * where a missing PostgreSQL is a broken runner: the suite then fails with one test saying so.
+ * A cluster that is found but cannot start fails every test in both cases (its `beforeAll`
+ * throws). `cluster` may only be used inside tests and hooks: it starts after registration.
  */
 export function describeWithPostgres(title: string, define: (cluster: PostgresCluster) => void): void {
   const bin = findPostgresBin()
   if (!bin) {
-    console.warn(`Skipping "${title}": no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin; set PG_BIN to run them.`)
+    const where = process.env.PG_BIN ? `in PG_BIN (${process.env.PG_BIN})` : 'under /usr/lib/postgresql/*/bin'
+    if (runningInCi()) {
+      describe(title, () => {
+        it('needs PostgreSQL server binaries (CI must run the PostgreSQL suites)', () => {
+          throw new Error(`CI=${process.env.CI}: no PostgreSQL server binaries (initdb, pg_ctl) ${where}. Install postgresql (.ci/run does it with apt) or set PG_BIN.`)
+        })
+      })
+      return
+    }
+    console.warn(`Skipping "${title}": no PostgreSQL server binaries (initdb, pg_ctl) ${where}; set PG_BIN to run them.`)
     describe(title, () => {
       it.skip('needs PostgreSQL server binaries', () => {})
     })

@@ -42,6 +42,8 @@ export interface DashboardTuning {
   /** The bound on concurrent password hashes (tests hold its slots). */
   hashGate?: HashGate
   liveStreams?: Partial<LiveStreamOptions>
+  /** How long a decided card stays on the live home page before it leaves (default 6 s, the page script's); tests shorten it. */
+  resolvedCardLingerMs?: number
 }
 
 /** Registers the dashboard's routes (`/`, `/login`, `/approvals/:id`, `/audit`, `/settings…`, `/events`, `/assets/…`). */
@@ -59,6 +61,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
       ipLimiter: new LoginLimiter({ maxFailures: limits.ipMaxFailures, windowMs: limits.ipWindowMs, maxKeys: 10_000 }),
       hashGate: options.tuning?.hashGate ?? new HashGate(limits.maxConcurrentHashes),
       auditVerifications: new AuditVerificationCache(options.store, options.auditVerification),
+      resolvedCardLingerMs: options.tuning?.resolvedCardLingerMs,
     }
     registerFormParser(scope)
     registerSecurityHooks(scope, options.publicUrl, refuseForbidden)

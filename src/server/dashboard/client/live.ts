@@ -23,11 +23,20 @@ interface DecisionReply {
   error?: { message?: string }
 }
 
-/** How long a decided card stays on the home page, showing who decided, before it leaves. */
-const RESOLVED_LINGER_MS = 6_000
-
 const body = document.body
 const liveMode = body.dataset.live ?? ''
+
+/**
+ * How long a decided card stays on the home page, showing who decided, before it leaves:
+ * 6 s, unless the server was started with another `resolvedCardLingerMs` (tests use a short
+ * one), which the page carries as `data-linger-ms`.
+ */
+const RESOLVED_LINGER_MS = lingerFromPage(body.dataset.lingerMs, 6_000)
+
+function lingerFromPage(attribute: string | undefined, fallback: number): number {
+  const ms = attribute === undefined || attribute === '' ? Number.NaN : Number(attribute)
+  return Number.isFinite(ms) && ms >= 0 ? ms : fallback
+}
 
 function elementFromHtml(markup: string): HTMLElement | null {
   const template = document.createElement('template')

@@ -26,6 +26,8 @@ export interface DashboardDeps {
   /** Password hashes running at once. */
   hashGate: HashGate
   auditVerifications: AuditVerificationCache
+  /** How long a decided card stays on the live home page; undefined: the page script's default. */
+  resolvedCardLingerMs?: number
 }
 
 /** A viewer who is in a project (every page except sign-in works on one project). */
@@ -36,9 +38,9 @@ export function sendHtml(reply: FastifyReply, status: number, body: SafeHtml): F
 }
 
 /** Renders a full page; the pending count for the title is looked up here. */
-export async function sendPage(deps: DashboardDeps, reply: FastifyReply, status: number, input: Omit<PageInput, 'pending'>): Promise<FastifyReply> {
+export async function sendPage(deps: DashboardDeps, reply: FastifyReply, status: number, input: Omit<PageInput, 'pending' | 'resolvedCardLingerMs'>): Promise<FastifyReply> {
   const pending = input.viewer?.project ? await deps.store.countPending(input.viewer.project.id) : undefined
-  return sendHtml(reply, status, page({ ...input, pending }))
+  return sendHtml(reply, status, page({ ...input, pending, resolvedCardLingerMs: deps.resolvedCardLingerMs }))
 }
 
 /** Fetches from the client script ask for JSON; plain form posts get pages and redirects. */

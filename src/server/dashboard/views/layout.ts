@@ -21,6 +21,8 @@ export interface PageInput {
   streamProject?: string
   /** `home` adds cards live; `approval` updates one card in place. */
   live?: 'home' | 'approval'
+  /** How long a decided card stays on the live home page (`data-linger-ms`); absent: the script's 6 s. */
+  resolvedCardLingerMs?: number
   notices?: Notice[]
   /** Wide tables (the audit trail) get more room. */
   wide?: boolean
@@ -46,7 +48,7 @@ export function page(input: PageInput): SafeHtml {
 <link rel="icon" href="data:,">
 <script type="module" src="/assets/live.js"></script>
 </head>
-<body data-title="${input.title}" data-pending="${input.pending ?? ''}" data-stream="${input.streamProject ?? ''}" data-live="${input.live ?? ''}">
+<body data-title="${input.title}" data-pending="${input.pending ?? ''}" data-stream="${input.streamProject ?? ''}" data-live="${input.live ?? ''}"${input.resolvedCardLingerMs === undefined ? '' : html` data-linger-ms="${String(input.resolvedCardLingerMs)}"`}>
 <a class="skip-link" href="#main">Skip to content</a>
 ${viewer ? topBar(input, viewer, csrf) : html`<header class="topbar"><span class="brand">approval-gate</span></header>`}
 <main id="main" tabindex="-1"${input.wide ? html` class="wide"` : ''}>
