@@ -57,49 +57,9 @@ export interface AppDeps {
 /** Builds the app without listening; `app.close()` answers waiting long-polls first. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const publicUrl = deps.publicUrl.replace(/\/+$/, '')
-  const options: FastifyHttpOptions<Server> = {
-    logger: deps.logger ?? false,
-    // One line per request instead of Fastify's two, /healthz only at debug.
-    logController: new OneLineRequestLog(),
-    trustProxy: deps.trustProxy ?? false,
-    bodyLimit: deps.bodyLimit ?? MAX_BODY_BYTES,
-    // We answer 503 ourselves, in the API's error shape, while shutting down.
-    return503OnClosing: false,
-    // Long-polls hold requests up to 60 s; the socket must outlive them.
-    keepAliveTimeout: 65_000,
-    schemaController: { compilersFactory: { buildValidator: buildStrictBodyValidator } },
-    // Ids up to the documented length reach the routes (and get 404); the router's default stops at 100.
-    routerOptions: { maxParamLength: MAX_ID_CHARS },
-    // Malformed URLs and requests that never parse answer in the API's error shape too.
-    frameworkErrors: handleFrameworkError,
-    clientErrorHandler: handleClientError,
-  }
-  if (deps.serverFactory) options.serverFactory = deps.serverFactory
-  const app = Fastify(options)
+  const app = Fastify(fastifyOptions(deps))
   const longPolls = new LongPolls(deps.notifier)
-  let closing = false
-
-  app.setErrorHandler(handleError)
-  app.setNotFoundHandler((request, reply) => {
-    void reply
-      .code(404)
-      .header('cache-control', 'no-store')
-      .send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0].slice(0, 200)}`))
-  })
-
-  app.addHook('onRequest', async () => {
-    if (closing) throw new ApiError(503, 'service_unavailable', 'the server is shutting down; retry shortly')
-  })
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-content-type-options', 'nosniff')
-    if (isApiPath(request.url)) reply.header('cache-control', 'no-store')
-  })
-  // preClose runs before the listener stops: end every wait so each answers with its record.
-  app.addHook('preClose', async () => {
-    closing = true
-    longPolls.releaseAll()
-  })
-
+  addLifecycle(app, longPolls)
   app.get('/healthz', async () => ({ status: 'ok', waiting: longPolls.size }))
 
   await app.register(
@@ -127,6 +87,52 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     tuning: deps.dashboard,
   })
   return app
+}
+
+function fastifyOptions(deps: AppDeps): FastifyHttpOptions<Server> {
+  const options: FastifyHttpOptions<Server> = {
+    logger: deps.logger ?? false,
+    // One line per request instead of Fastify's two, /healthz only at debug.
+    logController: new OneLineRequestLog(),
+    trustProxy: deps.trustProxy ?? false,
+    bodyLimit: deps.bodyLimit ?? MAX_BODY_BYTES,
+    // We answer 503 ourselves, in the API's error shape, while shutting down.
+    return503OnClosing: false,
+    // Long-polls hold requests up to 60 s; the socket must outlive them.
+    keepAliveTimeout: 65_000,
+    schemaController: { compilersFactory: { buildValidator: buildStrictBodyValidator } },
+    // Ids up to the documented length reach the routes (and get 404); the router's default stops at 100.
+    routerOptions: { maxParamLength: MAX_ID_CHARS },
+    // Malformed URLs and requests that never parse answer in the API's error shape too.
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
+  }
+  if (deps.serverFactory) options.serverFactory = deps.serverFactory
+  return options
+}
+
+/** Errors and 404s in the API's shape, security headers, and a shutdown that releases every long-poll. */
+function addLifecycle(app: FastifyInstance, longPolls: LongPolls): void {
+  let closing = false
+  app.setErrorHandler(handleError)
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .code(404)
+      .header('cache-control', 'no-store')
+      .send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0].slice(0, 200)}`))
+  })
+  app.addHook('onRequest', async () => {
+    if (closing) throw new ApiError(503, 'service_unavailable', 'the server is shutting down; retry shortly')
+  })
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-content-type-options', 'nosniff')
+    if (isApiPath(request.url)) reply.header('cache-control', 'no-store')
+  })
+  // preClose runs before the listener stops: end every wait so each answers with its record.
+  app.addHook('preClose', async () => {
+    closing = true
+    longPolls.releaseAll()
+  })
 }
 
 function isApiPath(url: string): boolean {

@@ -92,15 +92,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     throw error
   }
   // Listen first so that with port 0 the real port is known before links are built.
-  let handle: ((request: IncomingMessage, response: ServerResponse) => void) | null = null
-  const server = createServer((request, response) => {
-    if (handle) return handle(request, response)
-    response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' })
-    response.end(JSON.stringify({ error: { code: 'service_unavailable', message: 'the server is starting' } }))
-  })
-  // Long-polls hold requests up to 60 s: idle keep-alive sockets must outlive them.
-  server.keepAliveTimeout = 65_000
-  server.headersTimeout = 66_000
+  const { server, serve } = startingServer()
 
   let expiry: ExpiryTimer | null = null
   let app: FastifyInstance | null = null
@@ -119,10 +111,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       dashboard: options.dashboard,
       createRateLimit: options.createRateLimit,
       oidc: options.oidc,
-      serverFactory: (handler) => {
-        handle = handler
-        return server
-      },
+      serverFactory: (handler) => serve(handler),
     })
     await app.ready()
     const started = app
@@ -145,6 +134,29 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await notifier.close().catch(() => {})
     await store.close().catch(() => {})
     throw error
+  }
+}
+
+/**
+ * The node HTTP server, before the app exists: it answers 503 "starting" until `serve` hands
+ * it the app's handler (so the port can be bound, and its number known, first).
+ */
+function startingServer(): { server: Server; serve: (handler: (request: IncomingMessage, response: ServerResponse) => void) => Server } {
+  let handle: ((request: IncomingMessage, response: ServerResponse) => void) | null = null
+  const server = createServer((request, response) => {
+    if (handle) return handle(request, response)
+    response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' })
+    response.end(JSON.stringify({ error: { code: 'service_unavailable', message: 'the server is starting' } }))
+  })
+  // Long-polls hold requests up to 60 s: idle keep-alive sockets must outlive them.
+  server.keepAliveTimeout = 65_000
+  server.headersTimeout = 66_000
+  return {
+    server,
+    serve: (handler) => {
+      handle = handler
+      return server
+    },
   }
 }
 

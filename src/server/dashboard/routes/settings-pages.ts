@@ -38,6 +38,7 @@ function refusalText(error: unknown): string | null {
 export function registerSettingsRoutes(app: FastifyInstance, deps: DashboardDeps): void {
   registerProjectSettingsRoutes(app, deps)
   registerMemberRoutes(app, deps)
+  registerInvitationRoutes(app, deps)
   registerKeyRoutes(app, deps)
 }
 
@@ -173,21 +174,6 @@ function registerMemberRoutes(app: FastifyInstance, deps: DashboardDeps): void {
     }
   })
 
-  // Destructive changes have a confirmation page (GET) whose form makes the change (POST).
-  app.get<{ Params: { invitationId: string } }>('/settings/invitations/:invitationId/revoke', async (request, reply) => {
-    const viewer = await adminForConfirm(deps, request, reply)
-    if (!viewer) return reply
-    const invitation = (await deps.store.listOpenInvitations(viewer.project.id)).find((i) => i.id === request.params.invitationId)
-    if (!invitation) return reply.redirect('/settings/members?notice=no_such_invitation', 303)
-    return confirmReply(deps, viewer, reply, 'Revoke invitation', revokeInvitationConfirm({ invitation, csrf: viewer.session.csrf_token }))
-  })
-
-  app.post<{ Params: { invitationId: string } }>('/settings/invitations/:invitationId/revoke', async (request, reply) =>
-    rowChange(deps, request, reply, '/settings/members', { ok: 'invitation_revoked', refused: { not_found: 'no_such_invitation' } }, (viewer) =>
-      deps.admin.revokeInvitation(viewer.project, viewer.user.email, request.params.invitationId),
-    ),
-  )
-
   app.post<{ Params: { userId: string } }>('/settings/members/:userId/role', async (request, reply) =>
     rowChange(deps, request, reply, '/settings/members', { ok: 'role_changed', refused: { invalid: 'bad_role', last_admin: 'last_admin_role', not_found: 'not_a_member' } }, (viewer) =>
       deps.admin.setRole(viewer.project, viewer.user.email, request.params.userId, formFields(request).role ?? ''),
@@ -214,6 +200,23 @@ function registerMemberRoutes(app: FastifyInstance, deps: DashboardDeps): void {
   app.post<{ Params: { userId: string } }>('/settings/members/:userId/remove', async (request, reply) =>
     rowChange(deps, request, reply, '/settings/members', { ok: 'member_removed', refused: { last_admin: 'last_admin_remove', not_found: 'not_a_member' } }, (viewer) =>
       deps.admin.removeMember(viewer.project, viewer.user.email, request.params.userId),
+    ),
+  )
+}
+
+function registerInvitationRoutes(app: FastifyInstance, deps: DashboardDeps): void {
+  // Destructive changes have a confirmation page (GET) whose form makes the change (POST).
+  app.get<{ Params: { invitationId: string } }>('/settings/invitations/:invitationId/revoke', async (request, reply) => {
+    const viewer = await adminForConfirm(deps, request, reply)
+    if (!viewer) return reply
+    const invitation = (await deps.store.listOpenInvitations(viewer.project.id)).find((i) => i.id === request.params.invitationId)
+    if (!invitation) return reply.redirect('/settings/members?notice=no_such_invitation', 303)
+    return confirmReply(deps, viewer, reply, 'Revoke invitation', revokeInvitationConfirm({ invitation, csrf: viewer.session.csrf_token }))
+  })
+
+  app.post<{ Params: { invitationId: string } }>('/settings/invitations/:invitationId/revoke', async (request, reply) =>
+    rowChange(deps, request, reply, '/settings/members', { ok: 'invitation_revoked', refused: { not_found: 'no_such_invitation' } }, (viewer) =>
+      deps.admin.revokeInvitation(viewer.project, viewer.user.email, request.params.invitationId),
     ),
   )
 }
