@@ -5,7 +5,7 @@
  */
 import { currentAgent } from './agent-scope.js'
 import { ApprovalError } from './errors.js'
-import type { ApprovalProgress, RequireApprovalOptions, WithdrawalResult } from './types.js'
+import type { ApprovalProgress, RequireApprovalOptions, WithdrawalResult, SettingNames } from './types.js'
 
 import { DEFAULT_API_URL, DEFAULT_POLL_INTERVAL_MS, DEFAULT_TIMEOUT_MS, MAX_ACTION_CHARS, MAX_CONTEXT_BYTES, VISIBLE_CHARACTER } from '../contract/index.js'
 
@@ -15,14 +15,7 @@ export const MAX_ACTION_LENGTH = MAX_ACTION_CHARS
 /** Longest delay a single Node timer can hold. */
 export const MAX_TIMER_MS = 2 ** 31 - 1
 
-/**
- * How the caller names the API URL and key settings, so hints speak its vocabulary:
- * `--api-url` in the CLI, the `api-url` input in the action, `apiUrl` in the library.
- */
-export interface SettingNames {
-  apiUrl: string
-  apiKey: string
-}
+export type { SettingNames }
 
 /** The library's own names (the options of `requireApproval` and `ApprovalsClient`). */
 export const LIBRARY_SETTING_NAMES: SettingNames = { apiUrl: 'apiUrl (or APPROVAL_GATE_API_URL)', apiKey: 'apiKey (or APPROVAL_GATE_API_KEY)' }

@@ -1,7 +1,6 @@
 /** Public types of the polling core. */
 
 import type { ApprovalRecord } from '../contract/index.js'
-import type { SettingNames } from './config.js'
 
 export type { ApprovalRecord, ApprovalStatus } from '../contract/index.js'
 
@@ -56,4 +55,13 @@ export interface RequireApprovalOptions {
    * caller about to exit (the action) can await it. It never rejects.
    */
   onWithdraw?: (withdrawal: Promise<WithdrawalResult>) => void
+}
+
+/**
+ * How the caller names the API URL and key settings, so hints speak its vocabulary:
+ * `--api-url` in the CLI, the `api-url` input in the action, `apiUrl` in the library.
+ */
+export interface SettingNames {
+  apiUrl: string
+  apiKey: string
 }

@@ -22,7 +22,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { AuditKey } from '../audit/audit-key.js'
-import type { Approval, AuditEvent, AuditVerification } from './types.js'
+import type { Approval, AuditCheckpoint, AuditEvent, AuditVerification } from './types.js'
+
+export type { AuditCheckpoint }
 
 /** `prev_hash` and `prev_mac` of a project's first event. */
 export const GENESIS_HASH = '0'.repeat(64)
@@ -247,14 +249,6 @@ export function decisionProblem(key: AuditKey | null, approval: Approval, event:
   return null
 }
 
-/** A signed statement that a project's chain had `head` at `seq`, kept outside the server. */
-export interface AuditCheckpoint {
-  project: string
-  seq: number
-  head: string
-  at: string
-  mac: string
-}
 
 function checkpointInput(checkpoint: Omit<AuditCheckpoint, 'mac'>): string {
   return `approval-gate audit checkpoint\n${JSON.stringify([checkpoint.project, checkpoint.seq, checkpoint.head, checkpoint.at])}`

@@ -7,7 +7,6 @@
  * Timestamps are ISO-8601 UTC strings with milliseconds (`new Date().toISOString()`).
  */
 import type { ApprovalFilter, ApprovalStatus, DecisionVerb } from '../../contract/index.js'
-import type { AuditCheckpoint } from './audit-chain.js'
 
 export type { ApprovalFilter, ApprovalStatus }
 
@@ -430,4 +429,13 @@ export interface Store {
   deleteExpiredSessions(now: string): Promise<number>
 
   close(): Promise<void>
+}
+
+/** A signed statement that a project's chain had `head` at `seq`, kept outside the server. */
+export interface AuditCheckpoint {
+  project: string
+  seq: number
+  head: string
+  at: string
+  mac: string
 }
