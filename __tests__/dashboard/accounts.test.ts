@@ -3,27 +3,13 @@
  * admin service of #11): invitations instead of account edits, per-project GitHub logins,
  * the sign-in flood limits, key warnings, and admin changes in the audit trail.
  */
-import { afterEach, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { hashPassword, hashToken } from '../../src/server/auth/secrets.js'
 import { HashGate } from '../../src/server/dashboard/rate-limit.js'
-import type { StartServerOptions } from '../../src/server/server.js'
-import { ADMIN, createViaApi, FormClient, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
+import { ADMIN, createViaApi, FormClient, MEMBER, dashboardsClosedAfterEach, signedInClient } from './fixture.js'
 
-const fixtures: DashboardFixture[] = []
-async function dashboard(options: Pick<StartServerOptions, 'dashboard' | 'trustProxy'> = {}): Promise<DashboardFixture> {
-  const fx = await startDashboard(options)
-  fixtures.push(fx)
-  return fx
-}
-afterEach(async () => {
-  for (const fx of fixtures.splice(0)) await fx.close()
-})
-
-async function signedIn(fx: DashboardFixture, who: { email: string; password: string }): Promise<FormClient> {
-  const client = new FormClient(fx.url)
-  expect(await client.login(who.email, who.password)).toBe(303)
-  return client
-}
+const dashboard = dashboardsClosedAfterEach()
+const signedIn = signedInClient
 
 /** Posts the invite form; returns the answer and the one-time link in it. */
 async function invite(admin: FormClient, email: string, extra: Record<string, string> = {}): Promise<{ status: number; text: string; link: string | null }> {

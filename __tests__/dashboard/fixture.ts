@@ -1,4 +1,5 @@
 /** A real approvals server (temp SQLite data dir, port 0) with a project, two members and API keys, for dashboard tests. */
+import { afterEach, expect } from '@jest/globals'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -191,4 +192,27 @@ export class FormClient {
     if (!match) throw new Error(`no CSRF token on ${path} (status ${page.status})`)
     return match[1]
   }
+}
+
+/**
+ * Starts dashboards for one test file and closes each after the test that started it. Call
+ * once at the file's top level; the returned function starts one.
+ */
+export function dashboardsClosedAfterEach(): (options?: Pick<StartServerOptions, 'dashboard' | 'trustProxy'>) => Promise<DashboardFixture> {
+  const started: DashboardFixture[] = []
+  afterEach(async () => {
+    for (const fx of started.splice(0)) await fx.close()
+  })
+  return async (options = {}) => {
+    const fx = await startDashboard(options)
+    started.push(fx)
+    return fx
+  }
+}
+
+/** A form client signed in as `who` (the sign-in answers 303). */
+export async function signedInClient(fx: DashboardFixture, who: { email: string; password: string }): Promise<FormClient> {
+  const client = new FormClient(fx.url)
+  expect(await client.login(who.email, who.password)).toBe(303)
+  return client
 }

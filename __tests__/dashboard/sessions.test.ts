@@ -6,27 +6,13 @@
  */
 import { once } from 'node:events'
 import { connect } from 'node:net'
-import { afterEach, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { hashToken, randomToken } from '../../src/server/auth/secrets.js'
-import type { StartServerOptions } from '../../src/server/server.js'
-import { ADMIN, createViaApi, FormClient, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
+import { ADMIN, createViaApi, FormClient, MEMBER, type DashboardFixture, dashboardsClosedAfterEach, signedInClient } from './fixture.js'
 import { runCli } from '../cli/helpers.js'
 
-const fixtures: DashboardFixture[] = []
-async function dashboard(options: Pick<StartServerOptions, 'dashboard' | 'trustProxy'> = {}): Promise<DashboardFixture> {
-  const fx = await startDashboard(options)
-  fixtures.push(fx)
-  return fx
-}
-afterEach(async () => {
-  for (const fx of fixtures.splice(0)) await fx.close()
-})
-
-async function signedIn(fx: DashboardFixture, who: { email: string; password: string }): Promise<FormClient> {
-  const client = new FormClient(fx.url)
-  expect(await client.login(who.email, who.password)).toBe(303)
-  return client
-}
+const dashboard = dashboardsClosedAfterEach()
+const signedIn = signedInClient
 
 /** True while the client's session still opens a page. */
 async function sessionWorks(fx: DashboardFixture, client: FormClient): Promise<boolean> {

@@ -5,25 +5,12 @@
  * also when it is refused, so the browser never ends on a POST URL. Forged and other projects'
  * ids change nothing. Each test has its own server and project.
  */
-import { afterEach, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { hashPassword } from '../../src/server/auth/secrets.js'
-import { ADMIN, FormClient, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
+import { ADMIN, FormClient, MEMBER, type DashboardFixture, dashboardsClosedAfterEach, signedInClient } from './fixture.js'
 
-const fixtures: DashboardFixture[] = []
-async function dashboard(): Promise<DashboardFixture> {
-  const fx = await startDashboard()
-  fixtures.push(fx)
-  return fx
-}
-afterEach(async () => {
-  for (const fx of fixtures.splice(0)) await fx.close()
-})
-
-async function signedIn(fx: DashboardFixture, who: { email: string; password: string }): Promise<FormClient> {
-  const client = new FormClient(fx.url)
-  expect(await client.login(who.email, who.password)).toBe(303)
-  return client
-}
+const dashboard = dashboardsClosedAfterEach()
+const signedIn = signedInClient
 
 /** The `action` and `_csrf` of the one confirming form on a page. */
 function confirmForm(text: string): { action: string; csrf: string } | null {
