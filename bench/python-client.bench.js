@@ -17,12 +17,12 @@ import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { CLI, cli } from './approval-gate-cli.js'
 import { naiveRequireApproval } from './baseline-poller.js'
 import { DECISION_SPAN_MS, measureGates, percentile } from './gate-measurement.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(here, '..')
-const CLI = join(ROOT, 'lib', 'cli', 'index.js')
 const PYTHON = process.env.APPROVAL_GATE_PYTHON ?? '/usr/bin/python3'
 const TARGETS = { p50_ms: 20, p99_ms: 100 }
 
@@ -31,18 +31,6 @@ const roundTenth = (ms) => Math.round(ms * 10) / 10
 
 function progress(message) {
   process.stderr.write(`[python-client] ${message}\n`)
-}
-
-/** Runs the built CLI to completion; resolves with stdout, rejects with stderr on failure. */
-function cli(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (chunk) => (out += chunk))
-    child.stderr.on('data', (chunk) => (err += chunk))
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`approval-gate ${args.join(' ')} exited ${code}: ${err}`))))
-  })
 }
 
 /** Provisions a data dir (project + request key, decide key) and starts `serve` on a free port. */

@@ -15,27 +15,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { CLI, cli } from './approval-gate-cli.js'
 import { naiveRequireApproval } from './baseline-poller.js'
 import { measureGates } from './gate-measurement.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const CLI = join(here, '..', 'lib', 'cli', 'index.js')
 const TARGETS = { p50_ms: 20, p99_ms: 100, requests_per_hour: 150 }
 
 function progress(message) {
   process.stderr.write(`[real-server-gates] ${message}\n`)
-}
-
-/** Runs the built CLI to completion; resolves with stdout, rejects with stderr on failure. */
-function cli(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (chunk) => (out += chunk))
-    child.stderr.on('data', (chunk) => (err += chunk))
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`approval-gate ${args.join(' ')} exited ${code}: ${err}`))))
-  })
 }
 
 /**
@@ -46,7 +34,7 @@ async function startRealServer() {
   const dataDir = mkdtempSync(join(tmpdir(), 'approval-gate-bench-gates-'))
   const { api_key: requestKey } = JSON.parse(await cli(['project', 'create', 'bench', '--data', dataDir, '--json']))
   const { api_key: decideKey } = JSON.parse(await cli(['keys', 'create', '--project', 'bench', '--scope', 'decide', '--data', dataDir, '--json']))
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data', dataDir, '--log-level', 'info', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] })
   const checks = new Map()
   let buffered = ''
   child.stdout.setEncoding('utf8').on('data', (chunk) => {
@@ -54,12 +42,13 @@ async function startRealServer() {
     const lines = buffered.split('\n')
     buffered = lines.pop()
     for (const line of lines) {
-      if (!line.includes('"incoming request"')) continue
+      // One line per answered request (method, path, status, ms); it arrived `ms` before `time`.
+      if (!line.startsWith('{')) continue
       const entry = JSON.parse(line)
-      const match = entry.req?.method === 'GET' ? /^\/v1\/approvals\/([^/?]+)/.exec(entry.req.url) : null
+      const match = entry.method === 'GET' && typeof entry.path === 'string' ? /^\/v1\/approvals\/([^/?]+)$/.exec(entry.path) : null
       if (!match) continue
       if (!checks.has(match[1])) checks.set(match[1], [])
-      checks.get(match[1]).push(entry.time)
+      checks.get(match[1]).push(entry.time - entry.ms)
     }
   })
   const url = await new Promise((resolve, reject) => {
