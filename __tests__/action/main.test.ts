@@ -1,5 +1,5 @@
 /** `run()` with `@actions/core` and the polling core mocked: every ending → outputs, summary, result. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { afterAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import type { ApprovalRecord, RequireApprovalOptions } from '../../src/client/index.js'
 import * as core from '../../__fixtures__/core.js'
 
@@ -11,6 +11,11 @@ jest.unstable_mockModule('../../src/client/index.js', async () => ({
   ...(await import('../../src/client/config.js')),
   requestApproval,
 }))
+const savedEnv = { ...process.env }
+// A clean runner environment, set before @actions/github reads it (its context is built on import):
+// the run context comes from these, the summary "file" is mocked.
+for (const name of Object.keys(process.env)) if (/^(GITHUB_|RUNNER_|APPROVAL_GATE_|JAMJET_)/.test(name)) delete process.env[name]
+Object.assign(process.env, { GITHUB_REPOSITORY: 'octo/shop', GITHUB_RUN_ID: '9', GITHUB_ACTOR: 'mona', GITHUB_STEP_SUMMARY: '/dev/null' })
 const { ApprovalError, ApprovalRejected, ApprovalTimeout } = await import('../../src/client/errors.js')
 const { run } = await import('../../src/action/main.js')
 
@@ -26,12 +31,6 @@ function coreThat(ending: (options: RequireApprovalOptions) => Promise<ApprovalR
   }
 }
 
-const savedEnv = { ...process.env }
-beforeAll(() => {
-  // A clean runner environment: the run context comes from these, the summary "file" is mocked.
-  for (const name of Object.keys(process.env)) if (/^(GITHUB_|RUNNER_|APPROVAL_GATE_|JAMJET_)/.test(name)) delete process.env[name]
-  Object.assign(process.env, { GITHUB_REPOSITORY: 'octo/shop', GITHUB_RUN_ID: '9', GITHUB_ACTOR: 'mona', GITHUB_STEP_SUMMARY: '/dev/null' })
-})
 afterAll(() => {
   process.env = savedEnv
 })
