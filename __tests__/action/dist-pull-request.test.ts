@@ -45,7 +45,7 @@ let pullNumber = 40
 let runId = 7000
 
 /** A gate on pull request #`number` of octo/shop, run `run` attempt `attempt`. */
-function pullRequestRun(files: RunnerFiles, number: number, options: { action?: string; run?: number; attempt?: number; token?: string } = {}): RunningAction {
+function pullRequestRun(files: RunnerFiles, number: number, options: { action?: string; run?: number; attempt?: number; token?: string; timeout?: string } = {}): RunningAction {
   const eventPath = join(files.dir, 'event.json')
   writeFileSync(eventPath, JSON.stringify({ action: 'synchronize', number, pull_request: { number, head: { sha: 'abc' } }, repository: { name: 'shop', owner: { login: 'octo' } } }))
   return startAction(files, {
@@ -55,7 +55,7 @@ function pullRequestRun(files: RunnerFiles, number: number, options: { action?: 
     GITHUB_API_URL: github.url,
     GITHUB_RUN_ID: String(options.run ?? ++runId),
     GITHUB_RUN_ATTEMPT: String(options.attempt ?? 1),
-    ...inputEnv({ action: options.action ?? 'deploy-preview', 'api-url': server.url, 'api-key': requestKey, timeout: '2m', 'github-token': options.token ?? github.token }),
+    ...inputEnv({ action: options.action ?? 'deploy-preview', 'api-url': server.url, 'api-key': requestKey, timeout: options.timeout ?? '2m', 'github-token': options.token ?? github.token }),
   })
 }
 
@@ -144,6 +144,21 @@ describe('the action on a pull request (dist/index.js)', () => {
       expect(readOutputs(files)).toMatchObject({ 'approval-id': id, decision: 'cancelled' })
       expect(onPull(number)[0].body).toContain('🚫 Cancelled: deploy-preview')
       expect(onPull(number)[0].body).toContain('withdrawn')
+    } finally {
+      files.remove()
+    }
+  }, 60_000)
+
+  it('timed out: the comment says nobody decided in time', async () => {
+    const files = createRunnerFiles()
+    const number = ++pullNumber
+    try {
+      const result = await pullRequestRun(files, number, { timeout: '3s' }).done
+      expect(result.code).not.toBe(0)
+      expect(readOutputs(files).decision).toBe('timed_out')
+      expect(onPull(number)).toHaveLength(1)
+      expect(onPull(number)[0].body).toContain('⏱️ Timed out: deploy-preview')
+      expect(onPull(number)[0].body).toMatch(/No decision on .*deploy-preview.* within 3s/)
     } finally {
       files.remove()
     }
