@@ -103829,8 +103829,10 @@ function htmlText(text) {
  * cross-link issues. The text still reads the same.
  */
 function commentText(text) {
-    return htmlText(text).replace(/[@#]/g, (ch) => `${ch}&#8203;`);
+    // Before escaping: the escapes themselves contain `#` (`&#39;`).
+    return htmlText(text.replace(/[@#]/g, (ch) => `${ch}${ZERO_WIDTH_SPACE}`));
 }
+const ZERO_WIDTH_SPACE = '\u200B';
 /** `✅ Approved: deploy`, or `Approval gate failed: deploy` when the gate ended without a decision. */
 function outcomeHeading(action, outcome, text) {
     const heading = outcome.decision ? HEADINGS[outcome.decision] : 'Approval gate failed';
@@ -104226,7 +104228,7 @@ function settledOnServer(error) {
 async function showOnPullRequest(comment, outcome, ms) {
     const shown = await withinOrLate(comment.decided(outcome), ms, undefined);
     if (shown === 'late')
-        core.warning(`The pull request comment was not updated within ${(0,duration/* formatDuration */.a3)(ms)}; the gate's result stands.`);
+        core.warning(`The pull request comment was not updated within ${ms / 1000}s; the gate's result stands.`);
 }
 /** `promise`'s value (`onError` if it rejects), or `'late'` when it has not settled within `ms`; never keeps the process alive. */
 async function withinOrLate(promise, ms, onError) {

@@ -93,7 +93,7 @@ describe('the action on a pull request (dist/index.js)', () => {
       expect(comments).toHaveLength(1)
       expect(comments[0].body).toMatch(/^<!-- approval-gate:[0-9a-f]{40} -->\n<h2>✅ Approved: deploy-preview<\/h2>/)
       expect(comments[0].body).toContain('<td>key:reviewer</td>')
-      expect(comments[0].body).toContain('<td>preview @&#8203;octo/everyone looks fine</td>')
+      expect(comments[0].body).toContain('<td>preview @\u200Bocto/everyone looks fine</td>')
       const writes = github.writes().filter((write) => write.path.includes(`/${number}/`) || write.path.endsWith(`/comments/${comments[0].id}`))
       expect(writes.map((write) => write.method)).toEqual(['POST', 'PATCH'])
       expect(writes.every((write) => write.authorization === `token ${github.token}`)).toBe(true)

@@ -26,7 +26,7 @@ function settings(overrides: Partial<PullRequestCommentSettings> = {}): PullRequ
 }
 
 const APPROVED = { decision: 'approved' as const, approvalId: 'apr_1', approver: 'alice', reason: 'looks good', url: 'https://approvals.example.com/approvals/apr_1', waitedMs: 90_000 }
-const ZWSP = '&#8203;'
+const ZWSP = '\u200B'
 
 beforeEach(() => {
   core.resetCore()
@@ -151,7 +151,7 @@ describe('the pull request comment', () => {
 })
 
 describe('comment text', () => {
-  const hostile = '@octo/security ping #1 <script>alert(1)</script>\n\n# heading\n[x](javascript:alert(1)) ![i](https://evil.example/t.png)'
+  const hostile = `@octo/security ping #1 <script>alert(1)</script>\n\n# heading\n[x](javascript:alert(1)) ![i](https://evil.example/t.png) it's \`code\``
 
   it('neutralises mentions and references, escapes markup, and stays one HTML block', () => {
     const bodies = [
@@ -159,8 +159,9 @@ describe('comment text', () => {
       outcomeBody(hostile, { decision: 'rejected', approvalId: 'apr_1', approver: '@mona', reason: hostile, waitedMs: 5, failure: hostile }, 'https://github.com/o/r/actions/runs/1'),
     ]
     for (const body of bodies) {
-      // Every @ and # is followed by a zero-width space (the # of HTML entities aside).
-      expect(body.replace(/[@#]&#8203;/g, '').replace(/&#\d+;/g, '')).not.toMatch(/[@#]/)
+      // Every @ and # is followed by a zero-width space (the # of HTML entities aside), and the entities are whole.
+      expect(body.replace(/[@#]\u200B/g, '').replace(/&#\d+;/g, '')).not.toMatch(/[@#]/)
+      expect(body).toContain('it&#39;s &#96;code&#96;')
       expect(body).toContain(`@${ZWSP}octo/security ping #${ZWSP}1`)
       expect(body).not.toMatch(/<(script|b>|img)/)
       expect(body).not.toMatch(/\n\s*\n/)

@@ -166,7 +166,7 @@ function settledOnServer(error: unknown): boolean {
 /** Updates the pull request comment with the outcome, waiting at most `ms` for GitHub. */
 async function showOnPullRequest(comment: PullRequestComment, outcome: GateOutcome, ms: number): Promise<void> {
   const shown = await withinOrLate(comment.decided(outcome), ms, undefined)
-  if (shown === 'late') core.warning(`The pull request comment was not updated within ${formatDuration(ms)}; the gate's result stands.`)
+  if (shown === 'late') core.warning(`The pull request comment was not updated within ${ms / 1000}s; the gate's result stands.`)
 }
 
 /** `promise`'s value (`onError` if it rejects), or `'late'` when it has not settled within `ms`; never keeps the process alive. */

@@ -35,8 +35,11 @@ export function htmlText(text: string): string {
  * cross-link issues. The text still reads the same.
  */
 export function commentText(text: string): string {
-  return htmlText(text).replace(/[@#]/g, (ch) => `${ch}&#8203;`)
+  // Before escaping: the escapes themselves contain `#` (`&#39;`).
+  return htmlText(text.replace(/[@#]/g, (ch) => `${ch}${ZERO_WIDTH_SPACE}`))
 }
+
+const ZERO_WIDTH_SPACE = '\u200B'
 
 /** `✅ Approved: deploy`, or `Approval gate failed: deploy` when the gate ended without a decision. */
 export function outcomeHeading(action: string, outcome: GateOutcome, text: TextRenderer): string {
