@@ -102982,7 +102982,7 @@ function listenForCancellation(exit = process.exit) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _cancellation_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4559);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7539);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5965);
 /* harmony import */ var _post_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7718);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3175);
 /**
@@ -103021,6 +103021,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   x7: () => (/* binding */ ACTION_SETTING_NAMES),
   Xt: () => (/* binding */ InvalidInputsError),
   pr: () => (/* binding */ getCredentials),
+  vv: () => (/* binding */ getGithubToken),
   mt: () => (/* binding */ getSettings)
 });
 
@@ -103467,6 +103468,20 @@ function readBoolean(input, fallback) {
         return false;
     throw new InputProblem(input, `must be true or false, got ${JSON.stringify(text.slice(0, 40))}.`);
 }
+/**
+ * `github-token` alone (masked), for the post step; `undefined` when empty.
+ * @throws InvalidInputsError when it holds spaces or line breaks.
+ */
+function getGithubToken() {
+    try {
+        return readGithubToken();
+    }
+    catch (error) {
+        if (error instanceof InputProblem)
+            throw new InvalidInputsError([error.message]);
+        throw error;
+    }
+}
 /** `github-token`, masked at once; `undefined` when empty (no pull request comment). */
 function readGithubToken() {
     const token = core.getInput('github-token');
@@ -103542,7 +103557,7 @@ function missingApiKey(auto) {
 
 /***/ }),
 
-/***/ 7539:
+/***/ 5965:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -103750,129 +103765,8 @@ function createProgressReporter(options) {
 var oidc_token = __nccwpck_require__(2965);
 // EXTERNAL MODULE: ./src/action/state.ts
 var state = __nccwpck_require__(3175);
-;// CONCATENATED MODULE: ./src/shared/escape-html.ts
-/** HTML escaping shared by the dashboard's templates and the action's job summary. */
-const ESCAPES = {
-    '&': '&amp;',
-    '<': '&lt;',
-    '>': '&gt;',
-    '"': '&quot;',
-    "'": '&#39;',
-    '`': '&#96;',
-};
-/** Escapes text for use in element content and in quoted attribute values. */
-function escapeHtml(text) {
-    return text.replace(/[&<>"'`]/g, (ch) => ESCAPES[ch] ?? ch);
-}
-
-;// CONCATENATED MODULE: ./src/shared/links.ts
-/**
- * Which text values become links, shared by the dashboard's context table and the action's job
- * summary. Context values are attacker-controlled, so the rule is narrow: the whole value is one
- * absolute `http://` or `https://` URL — no other scheme (`javascript:`, `data:`, `vbscript:`,
- * scheme-relative `//host`), no whitespace or invisible characters, no `user:password@` part
- * (which can make a link read as another host) — and the link's visible text is the URL it opens,
- * as the browser will see it (normalised, international host names in punycode).
- */
-/** Longest URL that becomes a link; longer text stays text. */
-const MAX_LINK_CHARS = 2_000;
-const LOOKS_LIKE_HTTP_URL = /^https?:\/\/[^\s]+$/i;
-/** Control, format (bidirectional overrides, zero-width) and separator characters. */
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}]/u;
-/** The normalised `href` when `value` is a whole http(s) URL that may be shown as a link, else null. */
-function linkableUrl(value) {
-    if (typeof value !== 'string' || value.length > MAX_LINK_CHARS)
-        return null;
-    if (!LOOKS_LIKE_HTTP_URL.test(value) || INVISIBLE.test(value))
-        return null;
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        return null;
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-        return null;
-    if (url.username !== '' || url.password !== '' || url.hostname === '')
-        return null;
-    return url.href;
-}
-
-;// CONCATENATED MODULE: ./src/action/outcome-html.ts
-/**
- * The one rendering of a gate's outcome as HTML, shared by the job summary and the pull request
- * comment: a heading and a table (decision, approver, reason, approval id, time waited, dashboard
- * link, what happened). Action, approver, reason and messages are untrusted text: every value is
- * cut to `MAX_CELL_LENGTH`, HTML-escaped, and line breaks become `<br>` (a blank line would end
- * GitHub's HTML block and let the rest be parsed as Markdown). A link is made only from a whole
- * http(s) URL (`linkableUrl`), showing the URL it opens.
- */
-
-
-
-/** Longest value shown in a cell; longer ones are cut with an ellipsis. */
-const MAX_CELL_LENGTH = 1_000;
-const HEADINGS = {
-    approved: '✅ Approved',
-    rejected: '❌ Rejected',
-    timed_out: '⏱️ Timed out',
-    cancelled: '🚫 Cancelled',
-};
-/** Escapes text for HTML element content and attribute values, and turns line breaks into `<br>`. */
-function htmlText(text) {
-    return escapeHtml(text).replace(/\r\n|\r|\n/g, '<br>');
-}
-/**
- * `htmlText`, and a zero-width space after every `@` and `#`: in a comment, `@user`, `@org/team`
- * and `#123` written by whoever typed a reason or named the action would notify people and
- * cross-link issues. The text still reads the same.
- */
-function commentText(text) {
-    // Before escaping: the escapes themselves contain `#` (`&#39;`).
-    return htmlText(text.replace(/[@#]/g, (ch) => `${ch}${ZERO_WIDTH_SPACE}`));
-}
-const ZERO_WIDTH_SPACE = '\u200B';
-/** `✅ Approved: deploy`, or `Approval gate failed: deploy` when the gate ended without a decision. */
-function outcomeHeading(action, outcome, text) {
-    const heading = outcome.decision ? HEADINGS[outcome.decision] : 'Approval gate failed';
-    return `<h2>${text(heading)}: ${text(truncate(action))}</h2>`;
-}
-/** The outcome's rows, each `[name, HTML value]`. */
-function outcomeRows(action, outcome, text) {
-    const rows = [
-        ['Action', text(truncate(action))],
-        ['Decision', text(outcome.decision ?? 'none')],
-        ['Approver', text(truncate(outcome.approver ?? '—'))],
-        ['Reason', text(truncate(outcome.reason ?? '—'))],
-        ['Approval id', outcome.approvalId ? `<code>${text(truncate(outcome.approvalId))}</code>` : '—'],
-        ['Waited', text((0,duration/* formatDuration */.a3)(outcome.waitedMs))],
-        ['Dashboard', renderLink(outcome.url, text)],
-    ];
-    const happened = outcome.failure ?? outcome.warning;
-    if (happened)
-        rows.push(['Result', text(truncate(happened))]);
-    return rows;
-}
-/** A two-column table of `[name, HTML value]` rows, one line each. */
-function renderTable(rows) {
-    return ['<table>', ...rows.map(([name, value]) => `<tr><th align="left">${name}</th><td>${value}</td></tr>`), '</table>'];
-}
-/** A link only for http(s) URLs (a `javascript:` URL from a hostile server stays plain text). */
-function renderLink(url, text) {
-    if (!url)
-        return '—';
-    const href = linkableUrl(url);
-    return href && href.length <= MAX_CELL_LENGTH ? outcome_html_link(href, text) : text(truncate(url));
-}
-/** `href` has passed `linkableUrl`; it is escaped for the attribute and shown as the link's text. */
-function outcome_html_link(href, text) {
-    return `<a href="${htmlText(href)}" rel="noopener noreferrer">${text(href)}</a>`;
-}
-function truncate(value) {
-    return value.length > MAX_CELL_LENGTH ? `${value.slice(0, MAX_CELL_LENGTH)}…` : value;
-}
-
+// EXTERNAL MODULE: ./src/action/outcome-html.ts + 2 modules
+var outcome_html = __nccwpck_require__(3218);
 ;// CONCATENATED MODULE: ./src/action/summary.ts
 /**
  * The job summary of a gate: the outcome (rendered by `outcome-html.ts`, as the pull request
@@ -103887,7 +103781,7 @@ const MAX_CONTEXT_ROWS = 100;
 const MAX_CONTEXT_DEPTH = 4;
 /** Renders the summary as one HTML block (no blank lines inside). */
 function renderSummary(action, outcome, context) {
-    const lines = [outcomeHeading(action, outcome, htmlText), ...renderTable(outcomeRows(action, outcome, htmlText))];
+    const lines = [(0,outcome_html/* outcomeHeading */.hD)(action, outcome, outcome_html/* htmlText */.js), ...(0,outcome_html/* renderTable */.bo)((0,outcome_html/* outcomeRows */.mD)(action, outcome, outcome_html/* htmlText */.js))];
     const contextRows = flattenContext(context);
     lines.push('<h3>Context</h3>');
     if (contextRows.length === 0) {
@@ -103896,7 +103790,7 @@ function renderSummary(action, outcome, context) {
     else {
         lines.push('<table>', '<tr><th align="left">Key</th><th align="left">Value</th></tr>');
         for (const [key, value] of contextRows.slice(0, MAX_CONTEXT_ROWS)) {
-            lines.push(`<tr><td><code>${htmlText(truncate(key))}</code></td><td>${contextValue(value)}</td></tr>`);
+            lines.push(`<tr><td><code>${(0,outcome_html/* htmlText */.js)((0,outcome_html/* truncate */.xv)(key))}</code></td><td>${contextValue(value)}</td></tr>`);
         }
         lines.push('</table>');
         if (contextRows.length > MAX_CONTEXT_ROWS)
@@ -103927,7 +103821,7 @@ async function writeSummary(action, outcome, context, env = process.env) {
 }
 /** A context value: a link when the whole value is an http(s) URL short enough to show in full, else text. */
 function contextValue(value) {
-    return value === '' ? '' : renderLink(value, htmlText);
+    return value === '' ? '' : (0,outcome_html/* renderLink */.BK)(value, outcome_html/* htmlText */.js);
 }
 /** Nested objects become dotted keys (`github.actor`); arrays and deep values are shown as JSON. */
 function flattenContext(value, prefix = '', depth = 0, rows = []) {
@@ -103943,127 +103837,8 @@ function flattenContext(value, prefix = '', depth = 0, rows = []) {
     return rows;
 }
 
-// EXTERNAL MODULE: ./node_modules/@actions/github/lib/github.js + 22 modules
-var github = __nccwpck_require__(2413);
-;// CONCATENATED MODULE: ./src/action/pull-request-comment.ts
-/**
- * The gate's one comment on the run's pull request, so reviewers see the approval where they
- * work: posted with the dashboard link when the request is created, updated with the outcome.
- * A hidden marker names the gate (not the run), so re-runs and attempts update the same comment.
- *
- * Commenting is a courtesy, never part of the gate: every GitHub API call is bounded in time,
- * runs beside the wait, and any failure (a read-only token on a fork's pull request answers
- * 403) is one warning. This and the core's client are the action's only HTTP calls; this one
- * goes to the GitHub API only, through `@actions/github`'s Octokit (`GITHUB_API_URL`).
- */
-
-
-
-/** Upper bound of each GitHub API request. */
-const GITHUB_REQUEST_TIMEOUT_MS = 5_000;
-/** Pages of 100 comments searched for the gate's earlier comment; past them a new one is posted. */
-const MAX_COMMENT_PAGES = 5;
-/** GitHub's limit on a comment's body. */
-const MAX_COMMENT_CHARS = 65_536;
-/** The hidden first line that finds the gate's comment again: `<!-- approval-gate:<gate id> -->`. */
-function commentMarker(gateId) {
-    return `<!-- approval-gate:${gateId} -->`;
-}
-/** Starts the comment's lifecycle; no request is made until `waiting`. */
-function createPullRequestComment(settings, action) {
-    const octokit = github/* getOctokit */.Q(settings.token, { userAgent: 'approval-gate-action' });
-    const { owner, repo, number } = settings.pullRequest;
-    const marker = commentMarker(settings.gateId);
-    let commentId;
-    let givenUp = false; // after a permission error or a timeout, asking again only repeats the warning (and the wait)
-    let waitingPosted;
-    const bounded = () => ({ signal: AbortSignal.timeout(GITHUB_REQUEST_TIMEOUT_MS) });
-    /** The gate's earlier comment: ours (written by a bot account) and starting with the marker. */
-    const findOwnComment = async () => {
-        for (let page = 1; page <= MAX_COMMENT_PAGES; page++) {
-            const { data } = await octokit.rest.issues.listComments({ owner, repo, issue_number: number, per_page: 100, page, request: bounded() });
-            const own = data.find((comment) => comment.user?.type === 'Bot' && comment.body?.startsWith(marker));
-            if (own)
-                return own.id;
-            if (data.length < 100)
-                return undefined;
-        }
-        return undefined;
-    };
-    const publish = async (body) => {
-        if (givenUp)
-            return;
-        try {
-            commentId ??= await findOwnComment();
-            if (commentId === undefined) {
-                commentId = (await octokit.rest.issues.createComment({ owner, repo, issue_number: number, body, request: bounded() })).data.id;
-            }
-            else {
-                await octokit.rest.issues.updateComment({ owner, repo, comment_id: commentId, body, request: bounded() });
-            }
-        }
-        catch (error) {
-            givenUp = isPermissionError(error) || timedOut(error);
-            core.warning(failureText(error, number));
-        }
-    };
-    return {
-        waiting(approvalId, url) {
-            waitingPosted ??= publish(capped(marker, waitingBody(action, approvalId, url, settings.runUrl), action));
-        },
-        async decided(outcome) {
-            if (waitingPosted === undefined)
-                return; // nothing was ever asked: nothing to report on the pull request
-            await waitingPosted;
-            await publish(capped(marker, outcomeBody(action, outcome, settings.runUrl), action));
-        },
-    };
-}
-/** The comment while the gate waits. */
-function waitingBody(action, approvalId, url, runUrl) {
-    const text = commentText;
-    const rows = [
-        ['Action', text(truncate(action))],
-        ['Approval id', `<code>${text(truncate(approvalId))}</code>`],
-        ['Dashboard', renderLink(url, text)],
-        ['Workflow run', renderLink(runUrl, text)],
-    ];
-    return [`<h2>⏳ Waiting for approval: ${text(truncate(action))}</h2>`, ...renderTable(rows), '<p>This comment shows the decision once someone decides.</p>'].join('\n');
-}
-/** The comment once the gate has ended: the same rendering as the job summary's. */
-function outcomeBody(action, outcome, runUrl) {
-    const rows = [...outcomeRows(action, outcome, commentText), ['Workflow run', renderLink(runUrl, commentText)]];
-    return [outcomeHeading(action, outcome, commentText), ...renderTable(rows)].join('\n');
-}
-/** The marker, then the body; a body GitHub would refuse as too long is replaced by a short one. */
-function capped(marker, body, action) {
-    const full = `${marker}\n${body}\n`;
-    if (full.length <= MAX_COMMENT_CHARS)
-        return full;
-    return `${marker}\n<p>The approval of ${commentText(truncate(action).slice(0, 200))} has news too long to show here: see the workflow run.</p>\n`;
-}
-/** 401/403/404: the token may not comment (a fork's pull request, or no `pull-requests: write`). */
-function isPermissionError(error) {
-    const status = error?.status;
-    return status === 401 || status === 403 || status === 404;
-}
-/** Our bound fired: fetch rejects with a TimeoutError, which Octokit may wrap (as its `cause`). */
-function timedOut(error) {
-    const names = [error?.name, error?.cause?.name];
-    return names.some((name) => name === 'TimeoutError' || name === 'AbortError');
-}
-function failureText(error, number) {
-    const status = error?.status;
-    const unaffected = 'The gate itself is not affected.';
-    if (isPermissionError(error)) {
-        return `Could not comment on pull request #${number} (HTTP ${String(status)}): the github-token may not write pull request comments. Give the job \`permissions: pull-requests: write\`; runs for pull requests from forks get a read-only token and cannot comment. ${unaffected}`;
-    }
-    if (timedOut(error))
-        return `Could not comment on pull request #${number}: GitHub did not answer within ${GITHUB_REQUEST_TIMEOUT_MS / 1000}s. ${unaffected}`;
-    const message = error instanceof Error ? error.message : String(error);
-    return `Could not comment on pull request #${number}${typeof status === 'number' ? ` (HTTP ${status})` : ''}: ${message.slice(0, 300)}. ${unaffected}`;
-}
-
+// EXTERNAL MODULE: ./src/action/pull-request-comment.ts
+var pull_request_comment = __nccwpck_require__(6347);
 ;// CONCATENATED MODULE: ./src/action/main.ts
 /**
  * The main step: settings → request approval and wait → outputs, job summary, and the step's
@@ -104110,7 +103885,7 @@ async function run(options = {}) {
             }
             core.info((0,log_text/* logLine */.B)(`Authenticating as this workflow (OIDC token for audience ${settings.oidcAudience ?? ''}).`));
         }
-        const comment = settings.pullRequestComment ? createPullRequestComment(settings.pullRequestComment, settings.action) : undefined;
+        const comment = settings.pullRequestComment ? (0,pull_request_comment/* createPullRequestComment */.gv)(settings.pullRequestComment, settings.action, { onPosted: state/* recordPullRequestComment */.PB }) : undefined;
         const outcome = await awaitOutcome(settings, options.signal, comment);
         await report(settings, outcome);
         // After the result is set: the comment can only delay the step's end, never change it.
@@ -104298,6 +104073,151 @@ function expiryOf(token) {
 
 /***/ }),
 
+/***/ 3218:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  br: () => (/* binding */ commentText),
+  js: () => (/* binding */ htmlText),
+  hD: () => (/* binding */ outcomeHeading),
+  mD: () => (/* binding */ outcomeRows),
+  BK: () => (/* binding */ renderLink),
+  bo: () => (/* binding */ renderTable),
+  xv: () => (/* binding */ truncate)
+});
+
+// UNUSED EXPORTS: MAX_CELL_LENGTH, link
+
+;// CONCATENATED MODULE: ./src/shared/escape-html.ts
+/** HTML escaping shared by the dashboard's templates and the action's job summary. */
+const ESCAPES = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    "'": '&#39;',
+    '`': '&#96;',
+};
+/** Escapes text for use in element content and in quoted attribute values. */
+function escapeHtml(text) {
+    return text.replace(/[&<>"'`]/g, (ch) => ESCAPES[ch] ?? ch);
+}
+
+;// CONCATENATED MODULE: ./src/shared/links.ts
+/**
+ * Which text values become links, shared by the dashboard's context table and the action's job
+ * summary. Context values are attacker-controlled, so the rule is narrow: the whole value is one
+ * absolute `http://` or `https://` URL — no other scheme (`javascript:`, `data:`, `vbscript:`,
+ * scheme-relative `//host`), no whitespace or invisible characters, no `user:password@` part
+ * (which can make a link read as another host) — and the link's visible text is the URL it opens,
+ * as the browser will see it (normalised, international host names in punycode).
+ */
+/** Longest URL that becomes a link; longer text stays text. */
+const MAX_LINK_CHARS = 2_000;
+const LOOKS_LIKE_HTTP_URL = /^https?:\/\/[^\s]+$/i;
+/** Control, format (bidirectional overrides, zero-width) and separator characters. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}]/u;
+/** The normalised `href` when `value` is a whole http(s) URL that may be shown as a link, else null. */
+function linkableUrl(value) {
+    if (typeof value !== 'string' || value.length > MAX_LINK_CHARS)
+        return null;
+    if (!LOOKS_LIKE_HTTP_URL.test(value) || INVISIBLE.test(value))
+        return null;
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        return null;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        return null;
+    if (url.username !== '' || url.password !== '' || url.hostname === '')
+        return null;
+    return url.href;
+}
+
+// EXTERNAL MODULE: ./src/shared/duration.ts
+var duration = __nccwpck_require__(5497);
+;// CONCATENATED MODULE: ./src/action/outcome-html.ts
+/**
+ * The one rendering of a gate's outcome as HTML, shared by the job summary and the pull request
+ * comment: a heading and a table (decision, approver, reason, approval id, time waited, dashboard
+ * link, what happened). Action, approver, reason and messages are untrusted text: every value is
+ * cut to `MAX_CELL_LENGTH`, HTML-escaped, and line breaks become `<br>` (a blank line would end
+ * GitHub's HTML block and let the rest be parsed as Markdown). A link is made only from a whole
+ * http(s) URL (`linkableUrl`), showing the URL it opens.
+ */
+
+
+
+/** Longest value shown in a cell; longer ones are cut with an ellipsis. */
+const MAX_CELL_LENGTH = 1_000;
+const HEADINGS = {
+    approved: '✅ Approved',
+    rejected: '❌ Rejected',
+    timed_out: '⏱️ Timed out',
+    cancelled: '🚫 Cancelled',
+};
+/** Escapes text for HTML element content and attribute values, and turns line breaks into `<br>`. */
+function htmlText(text) {
+    return escapeHtml(text).replace(/\r\n|\r|\n/g, '<br>');
+}
+/**
+ * `htmlText`, and a zero-width space after every `@` and `#`: in a comment, `@user`, `@org/team`
+ * and `#123` written by whoever typed a reason or named the action would notify people and
+ * cross-link issues. The text still reads the same.
+ */
+function commentText(text) {
+    // Before escaping: the escapes themselves contain `#` (`&#39;`).
+    return htmlText(text.replace(/[@#]/g, (ch) => `${ch}${ZERO_WIDTH_SPACE}`));
+}
+const ZERO_WIDTH_SPACE = '\u200B';
+/** `✅ Approved: deploy`, or `Approval gate failed: deploy` when the gate ended without a decision. */
+function outcomeHeading(action, outcome, text) {
+    const heading = outcome.decision ? HEADINGS[outcome.decision] : 'Approval gate failed';
+    return `<h2>${text(heading)}: ${text(truncate(action))}</h2>`;
+}
+/** The outcome's rows, each `[name, HTML value]`. */
+function outcomeRows(action, outcome, text) {
+    const rows = [
+        ['Action', text(truncate(action))],
+        ['Decision', text(outcome.decision ?? 'none')],
+        ['Approver', text(truncate(outcome.approver ?? '—'))],
+        ['Reason', text(truncate(outcome.reason ?? '—'))],
+        ['Approval id', outcome.approvalId ? `<code>${text(truncate(outcome.approvalId))}</code>` : '—'],
+        ['Waited', text((0,duration/* formatDuration */.a3)(outcome.waitedMs))],
+        ['Dashboard', renderLink(outcome.url, text)],
+    ];
+    const happened = outcome.failure ?? outcome.warning;
+    if (happened)
+        rows.push(['Result', text(truncate(happened))]);
+    return rows;
+}
+/** A two-column table of `[name, HTML value]` rows, one line each. */
+function renderTable(rows) {
+    return ['<table>', ...rows.map(([name, value]) => `<tr><th align="left">${name}</th><td>${value}</td></tr>`), '</table>'];
+}
+/** A link only for http(s) URLs (a `javascript:` URL from a hostile server stays plain text). */
+function renderLink(url, text) {
+    if (!url)
+        return '—';
+    const href = linkableUrl(url);
+    return href && href.length <= MAX_CELL_LENGTH ? outcome_html_link(href, text) : text(truncate(url));
+}
+/** `href` has passed `linkableUrl`; it is escaped for the attribute and shown as the link's text. */
+function outcome_html_link(href, text) {
+    return `<a href="${htmlText(href)}" rel="noopener noreferrer">${text(href)}</a>`;
+}
+function truncate(value) {
+    return value.length > MAX_CELL_LENGTH ? `${value.slice(0, MAX_CELL_LENGTH)}…` : value;
+}
+
+
+/***/ }),
+
 /***/ 7718:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -104308,14 +104228,17 @@ function expiryOf(token) {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6257);
 /* harmony import */ var _client_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3120);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6671);
-/* harmony import */ var _shared_log_text_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(407);
+/* harmony import */ var _shared_log_text_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(407);
 /* harmony import */ var _oidc_token_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2965);
-/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3175);
+/* harmony import */ var _pull_request_comment_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6347);
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(3175);
 /**
  * The post step (`post:` with `post-if: always()`): if the main step recorded a request and
  * did not see it settle — typically because the process was killed — withdraw it now, so no
- * orphaned card waits in the dashboard. Bounded in time, and it never fails the job.
+ * orphaned card waits in the dashboard, and the gate's pull request comment (if the main step
+ * posted one) no longer says "waiting". Bounded in time, and it never fails the job.
  */
+
 
 
 
@@ -104327,7 +104250,7 @@ const POST_WITHDRAW_TIMEOUT_MS = 5_000;
 /** Withdraws a still-pending request recorded by the main step. Never rejects, never fails the step. */
 async function cleanup() {
     try {
-        const pending = (0,_state_js__WEBPACK_IMPORTED_MODULE_4__/* .pendingApproval */ .dt)();
+        const pending = (0,_state_js__WEBPACK_IMPORTED_MODULE_5__/* .pendingApproval */ .dt)();
         if (!pending) {
             _actions_core__WEBPACK_IMPORTED_MODULE_0__.debug('No pending approval request to withdraw.');
             return;
@@ -104344,7 +104267,7 @@ async function cleanup() {
         });
         try {
             await client.cancel(pending.approvalId, 'The workflow step ended before a decision', { timeoutMs: POST_WITHDRAW_TIMEOUT_MS });
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_shared_log_text_js__WEBPACK_IMPORTED_MODULE_5__/* .logLine */ .B)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.info((0,_shared_log_text_js__WEBPACK_IMPORTED_MODULE_6__/* .logLine */ .B)(`Withdrew approval request ${pending.approvalId}: the step ended before anyone decided.`));
         }
         catch (error) {
             if (error instanceof _client_index_js__WEBPACK_IMPORTED_MODULE_1__/* .ApprovalError */ .g3 && (error.code === 'conflict' || error.code === 'not_found')) {
@@ -104353,10 +104276,183 @@ async function cleanup() {
             }
             throw error;
         }
+        await showWithdrawalOnPullRequest(pending.approvalId);
     }
     catch (error) {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__.warning(`Could not withdraw the approval request: ${error instanceof Error ? error.message : String(error)}`);
     }
+}
+/** Updates the main step's pull request comment, if it posted one, to say the request was withdrawn. */
+async function showWithdrawalOnPullRequest(approvalId) {
+    const posted = (0,_state_js__WEBPACK_IMPORTED_MODULE_5__/* .postedPullRequestComment */ .b6)();
+    if (!posted)
+        return;
+    try {
+        const token = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .getGithubToken */ .vv)();
+        if (token !== undefined)
+            await (0,_pull_request_comment_js__WEBPACK_IMPORTED_MODULE_4__/* .showWithdrawalOnComment */ .tn)(posted, token, approvalId);
+    }
+    catch (error) {
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__.warning(`Could not update the pull request comment: ${error instanceof Error ? error.message : String(error)}`);
+    }
+}
+
+
+/***/ }),
+
+/***/ 6347:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   gv: () => (/* binding */ createPullRequestComment),
+/* harmony export */   tn: () => (/* binding */ showWithdrawalOnComment)
+/* harmony export */ });
+/* unused harmony exports GITHUB_REQUEST_TIMEOUT_MS, MAX_COMMENT_PAGES, MAX_COMMENT_CHARS, commentMarker, waitingBody, outcomeBody */
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6257);
+/* harmony import */ var _actions_github__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2413);
+/* harmony import */ var _outcome_html_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3218);
+/**
+ * The gate's one comment on the run's pull request, so reviewers see the approval where they
+ * work: posted with the dashboard link when the request is created, updated with the outcome.
+ * A hidden marker names the gate (not the run), so re-runs and attempts update the same comment.
+ *
+ * Commenting is a courtesy, never part of the gate: every GitHub API call is bounded in time,
+ * runs beside the wait, and any failure (a read-only token on a fork's pull request answers
+ * 403) is one warning. This and the core's client are the action's only HTTP calls; this one
+ * goes to the GitHub API only, through `@actions/github`'s Octokit (`GITHUB_API_URL`).
+ */
+
+
+
+/** Upper bound of each GitHub API request. */
+const GITHUB_REQUEST_TIMEOUT_MS = 5_000;
+/** Pages of 100 comments searched for the gate's earlier comment; past them a new one is posted. */
+const MAX_COMMENT_PAGES = 5;
+/** GitHub's limit on a comment's body. */
+const MAX_COMMENT_CHARS = 65_536;
+/** The hidden first line that finds the gate's comment again: `<!-- approval-gate:<gate id> -->`. */
+function commentMarker(gateId) {
+    return `<!-- approval-gate:${gateId} -->`;
+}
+/** Starts the comment's lifecycle; no request is made until `waiting`. */
+function createPullRequestComment(settings, action, options = {}) {
+    const octokit = _actions_github__WEBPACK_IMPORTED_MODULE_1__/* .getOctokit */ .Q(settings.token, { userAgent: 'approval-gate-action' });
+    const { owner, repo, number } = settings.pullRequest;
+    const marker = commentMarker(settings.gateId);
+    let commentId = options.commentId;
+    let givenUp = false; // after a permission error or a timeout, asking again only repeats the warning (and the wait)
+    let waitingPosted;
+    const startedAt = Date.now();
+    let dashboardUrl;
+    const posted = (id) => {
+        commentId = id;
+        options.onPosted?.({ commentId: id, pullRequest: settings.pullRequest, gateId: settings.gateId, ...(settings.runUrl ? { runUrl: settings.runUrl } : {}), action, startedAt, ...(dashboardUrl ? { url: dashboardUrl } : {}) });
+    };
+    const bounded = () => ({ signal: AbortSignal.timeout(GITHUB_REQUEST_TIMEOUT_MS) });
+    /** The gate's earlier comment: ours (written by a bot account) and starting with the marker. */
+    const findOwnComment = async () => {
+        for (let page = 1; page <= MAX_COMMENT_PAGES; page++) {
+            const { data } = await octokit.rest.issues.listComments({ owner, repo, issue_number: number, per_page: 100, page, request: bounded() });
+            const own = data.find((comment) => comment.user?.type === 'Bot' && comment.body?.startsWith(marker));
+            if (own)
+                return own.id;
+            if (data.length < 100)
+                return undefined;
+        }
+        return undefined;
+    };
+    const publish = async (body) => {
+        if (givenUp)
+            return;
+        try {
+            if (commentId === undefined) {
+                const found = await findOwnComment();
+                if (found !== undefined)
+                    posted(found);
+            }
+            if (commentId === undefined) {
+                posted((await octokit.rest.issues.createComment({ owner, repo, issue_number: number, body, request: bounded() })).data.id);
+            }
+            else {
+                await octokit.rest.issues.updateComment({ owner, repo, comment_id: commentId, body, request: bounded() });
+            }
+        }
+        catch (error) {
+            givenUp = isPermissionError(error) || timedOut(error);
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__.warning(failureText(error, number));
+        }
+    };
+    return {
+        waiting(approvalId, url) {
+            dashboardUrl ??= url;
+            waitingPosted ??= publish(capped(marker, waitingBody(action, approvalId, url, settings.runUrl), action));
+        },
+        async decided(outcome) {
+            // Nothing was ever asked (and no earlier step posted): nothing to report on the pull request.
+            if (waitingPosted === undefined && options.commentId === undefined)
+                return;
+            await waitingPosted;
+            await publish(capped(marker, outcomeBody(action, outcome, settings.runUrl), action));
+        },
+    };
+}
+/**
+ * The post step withdrew a request the main step left pending (it was killed): the comment,
+ * still saying "waiting", says so now. Never rejects; bounded like every call here.
+ */
+async function showWithdrawalOnComment(posted, token, approvalId) {
+    const settings = { token, pullRequest: posted.pullRequest, gateId: posted.gateId, ...(posted.runUrl ? { runUrl: posted.runUrl } : {}) };
+    await createPullRequestComment(settings, posted.action, { commentId: posted.commentId }).decided({
+        decision: 'cancelled',
+        approvalId,
+        url: posted.url,
+        waitedMs: Math.max(0, Date.now() - posted.startedAt),
+        failure: 'The step ended before anyone decided; the post step withdrew the approval request.',
+    });
+}
+/** The comment while the gate waits. */
+function waitingBody(action, approvalId, url, runUrl) {
+    const text = _outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .commentText */ .br;
+    const rows = [
+        ['Action', text((0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .truncate */ .xv)(action))],
+        ['Approval id', `<code>${text((0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .truncate */ .xv)(approvalId))}</code>`],
+        ['Dashboard', (0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .renderLink */ .BK)(url, text)],
+        ['Workflow run', (0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .renderLink */ .BK)(runUrl, text)],
+    ];
+    return [`<h2>⏳ Waiting for approval: ${text((0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .truncate */ .xv)(action))}</h2>`, ...(0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .renderTable */ .bo)(rows), '<p>This comment shows the decision once someone decides.</p>'].join('\n');
+}
+/** The comment once the gate has ended: the same rendering as the job summary's. */
+function outcomeBody(action, outcome, runUrl) {
+    const rows = [...(0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .outcomeRows */ .mD)(action, outcome, _outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .commentText */ .br), ['Workflow run', (0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .renderLink */ .BK)(runUrl, _outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .commentText */ .br)]];
+    return [(0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .outcomeHeading */ .hD)(action, outcome, _outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .commentText */ .br), ...(0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .renderTable */ .bo)(rows)].join('\n');
+}
+/** The marker, then the body; a body GitHub would refuse as too long is replaced by a short one. */
+function capped(marker, body, action) {
+    const full = `${marker}\n${body}\n`;
+    if (full.length <= MAX_COMMENT_CHARS)
+        return full;
+    return `${marker}\n<p>The approval of ${(0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .commentText */ .br)((0,_outcome_html_js__WEBPACK_IMPORTED_MODULE_2__/* .truncate */ .xv)(action).slice(0, 200))} has news too long to show here: see the workflow run.</p>\n`;
+}
+/** 401/403/404: the token may not comment (a fork's pull request, or no `pull-requests: write`). */
+function isPermissionError(error) {
+    const status = error?.status;
+    return status === 401 || status === 403 || status === 404;
+}
+/** Our bound fired: fetch rejects with a TimeoutError, which Octokit may wrap (as its `cause`). */
+function timedOut(error) {
+    const names = [error?.name, error?.cause?.name];
+    return names.some((name) => name === 'TimeoutError' || name === 'AbortError');
+}
+function failureText(error, number) {
+    const status = error?.status;
+    const unaffected = 'The gate itself is not affected.';
+    if (isPermissionError(error)) {
+        return `Could not comment on pull request #${number} (HTTP ${String(status)}): the github-token may not write pull request comments. Give the job \`permissions: pull-requests: write\`; runs for pull requests from forks get a read-only token and cannot comment. ${unaffected}`;
+    }
+    if (timedOut(error))
+        return `Could not comment on pull request #${number}: GitHub did not answer within ${GITHUB_REQUEST_TIMEOUT_MS / 1000}s. ${unaffected}`;
+    const message = error instanceof Error ? error.message : String(error);
+    return `Could not comment on pull request #${number}${typeof status === 'number' ? ` (HTTP ${status})` : ''}: ${message.slice(0, 300)}. ${unaffected}`;
 }
 
 
@@ -104366,8 +104462,10 @@ async function cleanup() {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   PB: () => (/* binding */ recordPullRequestComment),
 /* harmony export */   UM: () => (/* binding */ markMainStarted),
 /* harmony export */   WW: () => (/* binding */ markApprovalSettled),
+/* harmony export */   b6: () => (/* binding */ postedPullRequestComment),
 /* harmony export */   dt: () => (/* binding */ pendingApproval),
 /* harmony export */   on: () => (/* binding */ recordPendingApproval),
 /* harmony export */   tl: () => (/* binding */ isPost)
@@ -104375,14 +104473,16 @@ async function cleanup() {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6257);
 /**
  * Named values the main step leaves for the post step (`post:` in action.yml), so a request
- * whose process died before it could withdraw is still withdrawn. The API key is never saved:
- * the post step reads it from the inputs again.
+ * whose process died before it could withdraw is still withdrawn, and its pull request comment
+ * says so. Neither the API key nor the GitHub token is ever saved: the post step reads them from
+ * the inputs again.
  */
 
 const IS_POST = 'isPost';
 const APPROVAL_ID = 'approvalId';
 const API_URL = 'apiUrl';
 const SETTLED = 'settled';
+const PULL_REQUEST_COMMENT = 'pullRequestComment';
 /** True when this process runs as the post step: the main step saved `isPost` before it began. */
 function isPost() {
     return _actions_core__WEBPACK_IMPORTED_MODULE_0__.getState(IS_POST) === 'true';
@@ -104407,6 +104507,25 @@ function pendingApproval() {
         return undefined;
     const apiUrl = _actions_core__WEBPACK_IMPORTED_MODULE_0__.getState(API_URL);
     return { approvalId, apiUrl: apiUrl || undefined };
+}
+/** The gate's pull request comment exists: the post step can show a withdrawal on it. */
+function recordPullRequestComment(posted) {
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__.saveState(PULL_REQUEST_COMMENT, JSON.stringify(posted));
+}
+/** The comment the main step posted, or `undefined` (none, or state that does not parse as one). */
+function postedPullRequestComment() {
+    const text = _actions_core__WEBPACK_IMPORTED_MODULE_0__.getState(PULL_REQUEST_COMMENT);
+    if (!text)
+        return undefined;
+    try {
+        const posted = JSON.parse(text);
+        const { commentId, pullRequest, gateId, action, startedAt } = posted;
+        const valid = Number.isSafeInteger(commentId) && typeof pullRequest?.owner === 'string' && typeof pullRequest.repo === 'string' && Number.isSafeInteger(pullRequest.number) && typeof gateId === 'string' && typeof action === 'string' && Number.isFinite(startedAt);
+        return valid ? posted : undefined;
+    }
+    catch {
+        return undefined;
+    }
 }
 
 

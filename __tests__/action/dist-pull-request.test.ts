@@ -13,7 +13,7 @@ import { startServer, type RunningServer } from '../../src/server/server.js'
 import type { Project } from '../../src/server/store/types.js'
 import { GitHubApiStandIn } from '../helpers/github-api.js'
 import { call, createKey } from '../server/helpers.js'
-import { createRunnerFiles, inputEnv, readOutputs, RUNNER_ENV, startAction, until, type RunnerFiles, type RunningAction } from './run-action.js'
+import { createRunnerFiles, inputEnv, postStepEnv, readOutputs, RUNNER_ENV, startAction, until, type RunnerFiles, type RunningAction } from './run-action.js'
 
 let dataDir: string
 let server: RunningServer
@@ -44,11 +44,19 @@ beforeEach(() => {
 let pullNumber = 40
 let runId = 7000
 
-/** A gate on pull request #`number` of octo/shop, run `run` attempt `attempt`. */
-function pullRequestRun(files: RunnerFiles, number: number, options: { action?: string; run?: number; attempt?: number; token?: string; timeout?: string } = {}): RunningAction {
+interface RunOptions {
+  action?: string
+  run?: number
+  attempt?: number
+  token?: string
+  timeout?: string
+}
+
+/** The environment of a gate on pull request #`number` of octo/shop, run `run` attempt `attempt`. */
+function pullRequestEnv(files: RunnerFiles, number: number, options: RunOptions = {}): Record<string, string> {
   const eventPath = join(files.dir, 'event.json')
   writeFileSync(eventPath, JSON.stringify({ action: 'synchronize', number, pull_request: { number, head: { sha: 'abc' } }, repository: { name: 'shop', owner: { login: 'octo' } } }))
-  return startAction(files, {
+  return {
     ...RUNNER_ENV,
     GITHUB_EVENT_NAME: 'pull_request',
     GITHUB_EVENT_PATH: eventPath,
@@ -56,7 +64,11 @@ function pullRequestRun(files: RunnerFiles, number: number, options: { action?: 
     GITHUB_RUN_ID: String(options.run ?? ++runId),
     GITHUB_RUN_ATTEMPT: String(options.attempt ?? 1),
     ...inputEnv({ action: options.action ?? 'deploy-preview', 'api-url': server.url, 'api-key': requestKey, timeout: options.timeout ?? '2m', 'github-token': options.token ?? github.token }),
-  })
+  }
+}
+
+function pullRequestRun(files: RunnerFiles, number: number, options: RunOptions = {}): RunningAction {
+  return startAction(files, pullRequestEnv(files, number, options))
 }
 
 /** The approval the running gate created (from its log's dashboard link). */
@@ -144,6 +156,33 @@ describe('the action on a pull request (dist/index.js)', () => {
       expect(readOutputs(files)).toMatchObject({ 'approval-id': id, decision: 'cancelled' })
       expect(onPull(number)[0].body).toContain('🚫 Cancelled: deploy-preview')
       expect(onPull(number)[0].body).toContain('withdrawn')
+    } finally {
+      files.remove()
+    }
+  }, 60_000)
+
+  it('killed while waiting: the post step withdraws the request and the comment says so', async () => {
+    const files = createRunnerFiles()
+    const number = ++pullNumber
+    const run = ++runId
+    try {
+      const running = pullRequestRun(files, number, { run })
+      const id = await approvalOf(running)
+      await until(() => onPull(number).length === 1, 'the waiting comment', 20_000)
+      await until(() => postStepEnv(files).STATE_pullRequestComment !== undefined, 'the comment in the state', 20_000)
+      running.child.kill('SIGKILL') // no chance to withdraw or to update the comment
+      await running.done
+      expect(onPull(number)[0].body).toContain('⏳ Waiting for approval')
+
+      const post = startAction(files, { ...pullRequestEnv(files, number, { run }), ...postStepEnv(files) })
+      const result = await post.done
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain(`Withdrew approval request ${id}`)
+      expect((await server.store.getApproval(project.id, id))?.status).toBe('cancelled')
+      expect(onPull(number)).toHaveLength(1)
+      expect(onPull(number)[0].body).toMatch(/^<!-- approval-gate:[0-9a-f]{40} -->\n<h2>🚫 Cancelled: deploy-preview<\/h2>/)
+      expect(onPull(number)[0].body).toContain('the post step withdrew the approval request')
+      expect(result.stdout).not.toMatch(/::warning::/)
     } finally {
       files.remove()
     }

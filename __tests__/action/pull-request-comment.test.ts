@@ -6,13 +6,15 @@
 import { afterAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import * as core from '../../__fixtures__/core.js'
 import { GitHubApiStandIn } from '../helpers/github-api.js'
+import { waitUntil } from '../helpers/wait-until.js'
 import type { PullRequestCommentSettings } from '../../src/action/settings.js'
 
 const api = await GitHubApiStandIn.start()
 const savedApiUrl = process.env.GITHUB_API_URL
 process.env.GITHUB_API_URL = api.url // read by @actions/github when it loads
 jest.unstable_mockModule('@actions/core', () => core)
-const { commentMarker, createPullRequestComment, GITHUB_REQUEST_TIMEOUT_MS, MAX_COMMENT_CHARS, outcomeBody, waitingBody } = await import('../../src/action/pull-request-comment.js')
+const { commentMarker, createPullRequestComment, GITHUB_REQUEST_TIMEOUT_MS, MAX_COMMENT_CHARS, outcomeBody, showWithdrawalOnComment, waitingBody } = await import('../../src/action/pull-request-comment.js')
+type PostedComment = import('../../src/action/pull-request-comment.js').PostedComment
 
 afterAll(async () => {
   process.env.GITHUB_API_URL = savedApiUrl
@@ -142,6 +144,34 @@ describe('the pull request comment', () => {
     expect(core.warning).toHaveBeenCalledTimes(1)
     expect(core.warning.mock.calls[0][0]).toMatch(/did not answer within 5s/)
   }, 30_000)
+
+  it('tells the post step where the comment is, and the post step shows the withdrawal there in one update', async () => {
+    const gateSettings = settings()
+    const posted: PostedComment[] = []
+    const comment = createPullRequestComment(gateSettings, 'deploy', { onPosted: (value) => posted.push(value) })
+    comment.waiting('apr_9', 'https://approvals.example.com/approvals/apr_9')
+    // The main step "dies" here, after posting and before any outcome.
+    await waitUntil(() => posted.length === 1, { what: 'the posted comment' })
+    await waitUntil(() => api.writes().some((call) => call.method === 'POST' && String(call.body?.body).includes('apr_9')), { what: 'the waiting comment' })
+    const ours = api.comments.find((c) => c.id === posted[0].commentId)!
+    expect(posted[0]).toEqual({
+      commentId: ours.id,
+      pullRequest: gateSettings.pullRequest,
+      gateId: gateSettings.gateId,
+      runUrl: gateSettings.runUrl,
+      action: 'deploy',
+      startedAt: expect.any(Number),
+      url: 'https://approvals.example.com/approvals/apr_9',
+    })
+
+    const from = api.calls.length
+    await showWithdrawalOnComment(posted[0], api.token, 'apr_9')
+    expect(api.calls.slice(from).map((call) => `${call.method} ${call.path}`)).toEqual([`PATCH /repos/octo/shop/issues/comments/${ours.id}`])
+    expect(ours.body.startsWith(commentMarker(gateSettings.gateId))).toBe(true)
+    expect(ours.body).toContain('🚫 Cancelled: deploy')
+    expect(ours.body).toContain('the post step withdrew the approval request')
+    expect(core.warning).not.toHaveBeenCalled()
+  })
 
   it('reports nothing when no request was created', async () => {
     const from = api.calls.length

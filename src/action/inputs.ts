@@ -322,6 +322,19 @@ function readBoolean(input: string, fallback: boolean): boolean {
   throw new InputProblem(input, `must be true or false, got ${JSON.stringify(text.slice(0, 40))}.`)
 }
 
+/**
+ * `github-token` alone (masked), for the post step; `undefined` when empty.
+ * @throws InvalidInputsError when it holds spaces or line breaks.
+ */
+export function getGithubToken(): string | undefined {
+  try {
+    return readGithubToken()
+  } catch (error) {
+    if (error instanceof InputProblem) throw new InvalidInputsError([error.message])
+    throw error
+  }
+}
+
 /** `github-token`, masked at once; `undefined` when empty (no pull request comment). */
 function readGithubToken(): string | undefined {
   const token = core.getInput('github-token')

@@ -11,7 +11,7 @@ import { approvedOutcome, failedOutcome, isAbortError, type GateOutcome, type Ou
 import { createProgressReporter } from './progress.js'
 import type { GateSettings } from './settings.js'
 import { oidcBearer } from './oidc-token.js'
-import { markApprovalSettled, recordPendingApproval } from './state.js'
+import { markApprovalSettled, recordPendingApproval, recordPullRequestComment } from './state.js'
 import { writeSummary } from './summary.js'
 import { createPullRequestComment, type PullRequestComment } from './pull-request-comment.js'
 
@@ -48,7 +48,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
       }
       core.info(logLine(`Authenticating as this workflow (OIDC token for audience ${settings.oidcAudience ?? ''}).`))
     }
-    const comment = settings.pullRequestComment ? createPullRequestComment(settings.pullRequestComment, settings.action) : undefined
+    const comment = settings.pullRequestComment ? createPullRequestComment(settings.pullRequestComment, settings.action, { onPosted: recordPullRequestComment }) : undefined
     const outcome = await awaitOutcome(settings, options.signal, comment)
     await report(settings, outcome)
     // After the result is set: the comment can only delay the step's end, never change it.

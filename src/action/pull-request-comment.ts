@@ -33,14 +33,44 @@ export function commentMarker(gateId: string): string {
   return `<!-- approval-gate:${gateId} -->`
 }
 
+export interface CommentOptions {
+  /** The comment's id, when an earlier step already posted it: `decided` updates it directly. */
+  commentId?: number
+  /** Called once the comment exists (created or found), with what the post step needs. */
+  onPosted?: (posted: PostedComment) => void
+}
+
+/**
+ * What the post step needs to show, on the comment, a request it withdrew after the main step
+ * died (kept in the step's state by `onPosted`; never the token).
+ */
+export interface PostedComment {
+  commentId: number
+  pullRequest: PullRequestCommentSettings['pullRequest']
+  gateId: string
+  runUrl?: string
+  action: string
+  /** When the gate started (ms since the epoch), for the time waited. */
+  startedAt: number
+  /** The dashboard link. */
+  url?: string
+}
+
 /** Starts the comment's lifecycle; no request is made until `waiting`. */
-export function createPullRequestComment(settings: PullRequestCommentSettings, action: string): PullRequestComment {
+export function createPullRequestComment(settings: PullRequestCommentSettings, action: string, options: CommentOptions = {}): PullRequestComment {
   const octokit = github.getOctokit(settings.token, { userAgent: 'approval-gate-action' })
   const { owner, repo, number } = settings.pullRequest
   const marker = commentMarker(settings.gateId)
-  let commentId: number | undefined
+  let commentId = options.commentId
   let givenUp = false // after a permission error or a timeout, asking again only repeats the warning (and the wait)
   let waitingPosted: Promise<void> | undefined
+  const startedAt = Date.now()
+  let dashboardUrl: string | undefined
+
+  const posted = (id: number): void => {
+    commentId = id
+    options.onPosted?.({ commentId: id, pullRequest: settings.pullRequest, gateId: settings.gateId, ...(settings.runUrl ? { runUrl: settings.runUrl } : {}), action, startedAt, ...(dashboardUrl ? { url: dashboardUrl } : {}) })
+  }
 
   const bounded = () => ({ signal: AbortSignal.timeout(GITHUB_REQUEST_TIMEOUT_MS) })
 
@@ -58,9 +88,12 @@ export function createPullRequestComment(settings: PullRequestCommentSettings, a
   const publish = async (body: string): Promise<void> => {
     if (givenUp) return
     try {
-      commentId ??= await findOwnComment()
       if (commentId === undefined) {
-        commentId = (await octokit.rest.issues.createComment({ owner, repo, issue_number: number, body, request: bounded() })).data.id
+        const found = await findOwnComment()
+        if (found !== undefined) posted(found)
+      }
+      if (commentId === undefined) {
+        posted((await octokit.rest.issues.createComment({ owner, repo, issue_number: number, body, request: bounded() })).data.id)
       } else {
         await octokit.rest.issues.updateComment({ owner, repo, comment_id: commentId, body, request: bounded() })
       }
@@ -72,14 +105,31 @@ export function createPullRequestComment(settings: PullRequestCommentSettings, a
 
   return {
     waiting(approvalId, url) {
+      dashboardUrl ??= url
       waitingPosted ??= publish(capped(marker, waitingBody(action, approvalId, url, settings.runUrl), action))
     },
     async decided(outcome) {
-      if (waitingPosted === undefined) return // nothing was ever asked: nothing to report on the pull request
+      // Nothing was ever asked (and no earlier step posted): nothing to report on the pull request.
+      if (waitingPosted === undefined && options.commentId === undefined) return
       await waitingPosted
       await publish(capped(marker, outcomeBody(action, outcome, settings.runUrl), action))
     },
   }
+}
+
+/**
+ * The post step withdrew a request the main step left pending (it was killed): the comment,
+ * still saying "waiting", says so now. Never rejects; bounded like every call here.
+ */
+export async function showWithdrawalOnComment(posted: PostedComment, token: string, approvalId: string): Promise<void> {
+  const settings = { token, pullRequest: posted.pullRequest, gateId: posted.gateId, ...(posted.runUrl ? { runUrl: posted.runUrl } : {}) }
+  await createPullRequestComment(settings, posted.action, { commentId: posted.commentId }).decided({
+    decision: 'cancelled',
+    approvalId,
+    url: posted.url,
+    waitedMs: Math.max(0, Date.now() - posted.startedAt),
+    failure: 'The step ended before anyone decided; the post step withdrew the approval request.',
+  })
 }
 
 /** The comment while the gate waits. */
