@@ -5,8 +5,9 @@
  *
  * Commenting is a courtesy, never part of the gate: every GitHub API call is bounded in time,
  * runs beside the wait, and any failure (a read-only token on a fork's pull request answers
- * 403) is one warning. This and the core's client are the action's only HTTP calls; this one
- * goes to the GitHub API only, through `@actions/github`'s Octokit (`GITHUB_API_URL`).
+ * 403) is a warning, after which a permission error or a timeout stops further calls. Besides the
+ * core's client, this is the action's only HTTP caller, and it calls the GitHub API only,
+ * through `@actions/github`'s Octokit (`GITHUB_API_URL`).
  */
 import * as core from '@actions/core'
 import * as github from '@actions/github'
