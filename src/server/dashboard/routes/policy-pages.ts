@@ -44,7 +44,8 @@ export function registerPolicyRoutes(app: FastifyInstance, deps: DashboardDeps):
   app.post('/settings/policy', { bodyLimit: POLICY_FORM_BODY_LIMIT }, async (request, reply) => {
     const viewer = await adminForChange(deps, request, reply)
     if (!viewer) return reply
-    const source = formFields(request).source ?? ''
+    // Browsers send a textarea's lines ending in CRLF; store what the admin typed, with the LF endings a file has.
+    const source = (formFields(request).source ?? '').replace(/\r\n/g, '\n')
     try {
       await deps.admin.setPolicy(viewer.project, viewer.user.email, source)
     } catch (error) {
