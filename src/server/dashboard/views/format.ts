@@ -91,6 +91,8 @@ const STATUS_LABELS: Record<string, string> = {
   key_created: 'Key created',
   key_revoked: 'Key revoked',
   settings_changed: 'Settings changed',
+  github_mapped: 'GitHub repository mapped',
+  github_unmapped: 'GitHub repository unmapped',
 }
 
 /** A coloured status pill; the colour is paired with the word, never alone. */
