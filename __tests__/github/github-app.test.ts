@@ -98,8 +98,8 @@ describe('a deployment waiting on a protected environment', () => {
     const [review] = await reviewsOf(repository)
     expect(review).toMatchObject({ state: 'rejected', status: 204 })
     expect(review.comment).toMatch(/^Rejected by key:deployer in approval-gate: freeze until Monday\n/)
-    // A later sweep sends nothing more.
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    // Recorded done: the worker sends only gates whose callback is pending, so this was the one answer.
+    await waitUntil(async () => (await fx.store.getGithubGateByDelivery(delivery.deliveryId))?.callback === 'done', { what: 'the gate marked done', timeoutMs: 10_000 })
     expect(github.reviews.filter((r) => r.repository === repository)).toHaveLength(1)
   })
 

@@ -11,6 +11,7 @@ import { logLine } from '../shared/log-text.js'
 import { CliError, EXIT, line, UsageError, type CliIo, type Command } from './cli-kit.js'
 import { auditCheckpointCommand, auditExportCommand, auditVerifyCommand } from './commands/audit.js'
 import { decideCommand } from './commands/decide.js'
+import { githubListCommand, githubMapCommand, githubUnmapCommand } from './commands/github.js'
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './commands/keys.js'
 import { projectCreateCommand } from './commands/project.js'
 import { requestCommand } from './commands/request.js'
@@ -29,6 +30,9 @@ export const COMMANDS: readonly Command[] = [
   trustAddCommand,
   trustListCommand,
   trustRemoveCommand,
+  githubMapCommand,
+  githubListCommand,
+  githubUnmapCommand,
   userAddCommand,
   auditExportCommand,
   auditVerifyCommand,

@@ -16,6 +16,8 @@ import { InMemoryNotifier } from './approvals/notifier.js'
 import type { AuditKey } from './audit/audit-key.js'
 import { GithubCallbackWorker, type GithubCallbackWorkerOptions } from './github/callback-worker.js'
 import type { GithubAppConfig } from './github/config.js'
+// For `serve`, which loads the server module only on Node 24.
+export { GithubAppConfigError, loadGithubAppConfig } from './github/config.js'
 import { GithubAppClient, type DeploymentReviewer } from './github/github-api.js'
 import { approvalUrl } from './http/wire.js'
 import { openStore } from './store/index.js'
