@@ -7,6 +7,7 @@
  * GitHub does not retry them.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { GITHUB_WEBHOOK_PATH } from '../../contract/index.js'
 import type { ApprovalService } from '../approvals/contracts.js'
 import { ApiError } from '../http/errors.js'
 import { approvalUrl } from '../http/wire.js'
@@ -14,7 +15,6 @@ import type { Store } from '../store/types.js'
 import { approvalInputFor, DeploymentPayloadError, pickMapping, readDeploymentRequest } from './deployment-request.js'
 import { verifyWebhookSignature } from './webhook-signature.js'
 
-export const GITHUB_WEBHOOK_PATH = '/integrations/github/webhook'
 /** Largest delivery accepted: a deployment request with its repository and pull requests is a few tens of KB. */
 export const MAX_WEBHOOK_BYTES = 1024 * 1024
 

@@ -23,14 +23,14 @@ import { checkCsrf, noticeFromQuery, requireAdmin, requireViewer, sendPage, type
 import type { Notice } from '../views/layout.js'
 
 /** Sign-in, CSRF and admin gates of every settings change, in one place. */
-async function adminForChange(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
+export async function adminForChange(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
   const viewer = await requireViewer(deps, request, reply)
   if (!viewer || !checkCsrf(viewer, request, reply)) return null
   return (await requireAdmin(deps, viewer, reply)) ? viewer : null
 }
 
 /** An admin service refusal as the sentence a form shows ("Choose the role…"). */
-function refusalText(error: unknown): string | null {
+export function refusalText(error: unknown): string | null {
   if (!isAdminError(error)) return null
   return `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}.`
 }
