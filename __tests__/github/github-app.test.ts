@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { githubAppConfig } from '../../src/server/github/config.js'
 import { MAX_WEBHOOK_BYTES } from '../../src/server/github/webhook-route.js'
 import type { Project } from '../../src/server/store/types.js'
-import { dashboardsClosedAfterEach, decideViaApi, MEMBER, signedInClient, type DashboardFixture } from '../dashboard/fixture.js'
+import { ADMIN, dashboardsClosedAfterEach, decideViaApi, MEMBER, signedInClient, type DashboardFixture } from '../dashboard/fixture.js'
 import { APP_ID, deliver, deploymentPayload, startGithubStandIn, WEBHOOK_SECRET, type GithubStandIn } from '../helpers/github-stand-in.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
@@ -152,6 +152,24 @@ describe('a deployment waiting on a protected environment', () => {
     }, { what: 'a failed attempt recorded', timeoutMs: 20_000 })
     expect(gate).toMatchObject({ callback: 'pending', last_error: expect.stringContaining('HTTP 401') })
     expect(github.reviews.filter((r) => r.repository === repository)).toHaveLength(0)
+  })
+})
+
+describe('the project\'s rules apply to GitHub requests', () => {
+  it('blocks the deployment\'s sender from approving it when the project blocks self-approval', async () => {
+    const fx = await startApp()
+    await fx.store.updateProjectSettings(fx.project.id, { blockSelfApproval: true })
+    const repository = newRepository()
+    await mapRepository(fx, repository)
+    // The fixture's admin has the GitHub login alice-gh in this project.
+    const delivery = await deliver(fx.url, 'deployment_protection_rule', deploymentPayload({ repository, sender: 'Alice-GH' }))
+    const client = await signedInClient(fx, ADMIN)
+    const csrf = await client.csrf()
+    const refused = await client.request('POST', `/approvals/${delivery.body.approval_id as string}/decision`, { form: { decision: 'approve', _csrf: csrf }, headers: { origin: fx.url } })
+    expect(refused.status).toBe(403)
+    expect((await fx.store.getApproval(fx.project.id, delivery.body.approval_id as string))?.status).toBe('pending')
+    expect(github.reviews.filter((r) => r.repository === repository)).toHaveLength(0)
+    await fx.store.cancelApproval(fx.project.id, delivery.body.approval_id as string, { reason: null, by: 'test' })
   })
 })
 
