@@ -137,6 +137,19 @@ describe('a deployment waiting on a protected environment', () => {
     expect(reviews.every((r) => r.state === 'approved')).toBe(true)
   })
 
+  it('asks GitHub for one installation token and reuses it until it nears expiry', async () => {
+    const fx = await startApp()
+    const repository = newRepository()
+    await mapRepository(fx, repository)
+    const before = github.tokensIssued
+    for (const runId of [1, 2]) {
+      const delivery = await deliver(fx.url, 'deployment_protection_rule', deploymentPayload({ repository, runId }))
+      expect(await decideViaApi(fx.url, fx.keys.decide, delivery.body.approval_id as string, 'approve')).toBe(200)
+      await reviewsOf(repository, runId)
+    }
+    expect(github.tokensIssued - before).toBe(1)
+  })
+
   it('cannot answer with a private key GitHub does not know: the JWT is refused and the gate stays open with the error', async () => {
     const fx = await startApp({ privateKeyPem: github.otherPrivateKeyPem })
     const repository = newRepository()
