@@ -6,8 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import { githubAppConfig } from '../../src/server/github/config.js'
 import { MAX_WEBHOOK_BYTES } from '../../src/server/github/webhook-route.js'
+import { DATABASE_FILE } from '../../src/server/server.js'
 import type { Project } from '../../src/server/store/types.js'
 import { ADMIN, dashboardsClosedAfterEach, decideViaApi, MEMBER, signedInClient, type DashboardFixture } from '../dashboard/fixture.js'
 import { APP_ID, deliver, deploymentPayload, startGithubStandIn, WEBHOOK_SECRET, type GithubStandIn } from '../helpers/github-stand-in.js'
@@ -164,6 +167,28 @@ describe('a deployment waiting on a protected environment', () => {
       return found && found.attempts > 0 ? found : undefined
     }, { what: 'a failed attempt recorded', timeoutMs: 20_000 })
     expect(gate).toMatchObject({ callback: 'pending', last_error: expect.stringContaining('HTTP 401') })
+    expect(github.reviews.filter((r) => r.repository === repository)).toHaveLength(0)
+  })
+})
+
+describe('a decision edited into the database', () => {
+  it('is never reported to GitHub: the gate fails with the integrity problem and the error is logged', async () => {
+    const fx = await startApp()
+    const repository = newRepository()
+    await mapRepository(fx, repository)
+    const delivery = await deliver(fx.url, 'deployment_protection_rule', deploymentPayload({ repository }))
+    const db = new DatabaseSync(join(fx.dataDir, DATABASE_FILE))
+    try {
+      db.prepare("UPDATE approvals SET status = 'approved', decided_by = 'mallory@example.com', decided_at = ? WHERE id = ?").run(new Date().toISOString(), delivery.body.approval_id as string)
+    } finally {
+      db.close()
+    }
+    const gate = await waitUntil(async () => {
+      const found = await fx.store.getGithubGateByDelivery(delivery.deliveryId)
+      return found?.callback === 'failed' ? found : undefined
+    }, { what: 'the gate failed by the integrity check', timeoutMs: 20_000 })
+    expect(gate.last_error).toMatch(/^integrity: /)
+    expect(fx.logs.some((line) => line.approval_id === delivery.body.approval_id && String(line.msg).includes('not proven by its audit event'))).toBe(true)
     expect(github.reviews.filter((r) => r.repository === repository)).toHaveLength(0)
   })
 })

@@ -134,6 +134,13 @@ export class GithubCallbackWorker {
       await this.store.recordGithubCallbackAttempt(gate.approval_id, { callback: 'failed', at, error: 'the approval is missing or not settled' })
       return
     }
+    // The API reports a settled record only when its audit event proves it; GitHub is told no less.
+    const integrity = await this.store.verifyDecision(gate.project_id, approval)
+    if (integrity !== null) {
+      await this.store.recordGithubCallbackAttempt(gate.approval_id, { callback: 'failed', at, error: `integrity: ${integrity}` })
+      this.log('error', 'GitHub not answered: the approval\'s decision is not proven by its audit event (the database was edited?)', { approval_id: gate.approval_id, problem: integrity })
+      return
+    }
     const result = await this.reviewer.review({ installationId: gate.installation_id, repository: gate.repository, runId: gate.run_id }, review)
     const fields = { approval_id: gate.approval_id, repository: gate.repository, run_id: gate.run_id, state: review.state }
     if (result.ok) {
