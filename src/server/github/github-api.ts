@@ -3,6 +3,10 @@
  * the App's JWT) and the answer to a deployment protection rule. Each call has a timeout,
  * follows no redirects and reads at most a small answer. Installation tokens are cached per
  * installation until five minutes before they expire.
+ *
+ * Not `@octokit/auth-app`: the JWT is three lines of `jose` (already a dependency), and these
+ * calls keep the server's rules for outbound HTTP (timeout, no redirects, bounded answers),
+ * which Octokit's request layer does not enforce.
  */
 import { SignJWT } from 'jose'
 import type { GithubAppConfig } from './config.js'

@@ -1,7 +1,8 @@
 /**
  * GitHub's webhook signature: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body
  * under the webhook secret>`. Checked over the bytes as received (before any parsing), in
- * constant time.
+ * constant time. (Not `@octokit/webhooks-methods`: its `verify` takes the payload as a string,
+ * re-encoded, where GitHub signs the bytes it sent.)
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 
