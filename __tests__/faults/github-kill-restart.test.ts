@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDataDir } from '../../src/server/server.js'
 import { runCli, startCli, stop, type CliProcess } from '../cli/helpers.js'
-import { APP_ID, deliver, deploymentPayload, startGithubStandIn, WEBHOOK_SECRET, type GithubStandIn } from '../helpers/github-stand-in.js'
+import { APP_ID, deliver, deploymentPayload, startGithubStandIn, WEBHOOK_SECRET, type GithubStandIn } from '../helpers/github-app-stand-in.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
 let github: GithubStandIn

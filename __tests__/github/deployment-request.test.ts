@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { DeploymentPayloadError, pickMapping, readDeploymentRequest } from '../../src/server/github/deployment-request.js'
 import type { GithubMapping } from '../../src/server/store/types.js'
-import { deploymentPayload } from '../helpers/github-stand-in.js'
+import { deploymentPayload } from '../helpers/github-app-stand-in.js'
 
 function mapping(id: string, fields: Partial<GithubMapping>): GithubMapping {
   return { id, project_id: `prj_${id}`, repository: 'acme/web', environment: null, installation_id: null, created_at: '2026-11-26T10:00:00.000Z', ...fields }

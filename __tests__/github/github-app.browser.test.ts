@@ -9,7 +9,7 @@ import { githubAppConfig } from '../../src/server/github/config.js'
 import { dashboardsClosedAfterEach, MEMBER } from '../dashboard/fixture.js'
 import { launchBrowser } from '../helpers/browser.js'
 import { cardOf, decideOnCard, signIn, waitForStream } from '../helpers/dashboard-page.js'
-import { APP_ID, deliver, deploymentPayload, startGithubStandIn, WEBHOOK_SECRET, type GithubStandIn } from '../helpers/github-stand-in.js'
+import { APP_ID, deliver, deploymentPayload, startGithubStandIn, WEBHOOK_SECRET, type GithubStandIn } from '../helpers/github-app-stand-in.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
 let github: GithubStandIn

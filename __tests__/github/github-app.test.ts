@@ -13,7 +13,7 @@ import { MAX_WEBHOOK_BYTES } from '../../src/server/github/webhook-route.js'
 import { DATABASE_FILE } from '../../src/server/server.js'
 import type { Project } from '../../src/server/store/types.js'
 import { ADMIN, dashboardsClosedAfterEach, decideViaApi, MEMBER, signedInClient, type DashboardFixture } from '../dashboard/fixture.js'
-import { APP_ID, deliver, deploymentPayload, startGithubStandIn, WEBHOOK_SECRET, type GithubStandIn } from '../helpers/github-stand-in.js'
+import { APP_ID, deliver, deploymentPayload, startGithubStandIn, WEBHOOK_SECRET, type GithubStandIn } from '../helpers/github-app-stand-in.js'
 import { waitUntil } from '../helpers/wait-until.js'
 
 let github: GithubStandIn
