@@ -71,6 +71,14 @@ it('answers GitHub after a kill -9 between the decision and a successful callbac
   })
   expect(decided.status).toBe(200)
   await waitUntil(() => github.reviews.some((review) => review.repository === 'acme/kill'), { what: 'a first (failing) callback attempt', timeoutMs: 20_000 })
+  // Kill once the failure is recorded (a kill during an attempt leaves the row leased for 30 s
+  // before the restarted server may try it: also answered, only later).
+  const reader = await openDataDir(dataDir)
+  try {
+    await waitUntil(async () => ((await reader.getGithubGateByDelivery(delivery.deliveryId))?.attempts ?? 0) >= 1, { what: 'the failed attempt recorded', timeoutMs: 20_000 })
+  } finally {
+    await reader.close()
+  }
 
   serve.child.kill('SIGKILL')
   await serve.done
