@@ -56,6 +56,12 @@ export interface CreatedInvitation {
   token: string
 }
 
+/**
+ * Stored as the password hash of accounts created by a single sign-on: no password matches
+ * it (`verifyPassword` only accepts scrypt hashes), so they sign in through the provider.
+ */
+export const SSO_ONLY_PASSWORD_HASH = '!sso-only'
+
 export interface AdminServiceOptions {
   /** Clock for invitation expiry (tests). */
   now?: () => number
@@ -139,6 +145,36 @@ export class AdminService {
     const accepted = await this.store.acceptInvitation(hashToken(token), { new_password_hash: await hashPassword(password) }, new Date(this.now()).toISOString())
     if (accepted) await this.recordAcceptance(accepted.invitation, accepted.user)
     return accepted
+  }
+
+  /** Accepts an invitation by creating the invited account for a verified single sign-on (no password); null when the link is spent or the account exists. */
+  async acceptAsSsoUser(token: string): Promise<{ invitation: Invitation; user: User } | null> {
+    const accepted = await this.store.acceptInvitation(hashToken(token), { new_password_hash: SSO_ONLY_PASSWORD_HASH }, new Date(this.now()).toISOString())
+    if (accepted) await this.recordAcceptance(accepted.invitation, accepted.user)
+    return accepted
+  }
+
+  /**
+   * The first single sign-on of a verified email with no account, when the server names a
+   * default project: a new account (no password) that joins it as a member.
+   */
+  async joinOnFirstSignIn(projectName: string, email: string): Promise<User> {
+    check(emailProblem(email))
+    const project = await this.store.getProjectByName(projectName)
+    if (!project) throw new AdminError('not_found', `the default project ${JSON.stringify(projectName)} for new sign-ins does not exist`)
+    let user: User
+    try {
+      user = await this.store.createUser({ email, password_hash: SSO_ONLY_PASSWORD_HASH })
+    } catch (error) {
+      // Two first sign-ins at once: the other one created it.
+      const existing = isStoreError(error, 'conflict') ? await this.store.getUserByEmail(email) : null
+      if (!existing) throw error
+      const { password_hash: _hash, ...other } = existing
+      return other
+    }
+    await this.store.setMembership(project.id, user.id, 'member')
+    await this.record(project, 'member_added', email, `member:${email}`, 'role member, first sign-in through single sign-on')
+    return user
   }
 
   async revokeInvitation(project: Project, actor: AdminActor, invitationId: string): Promise<void> {

@@ -7,6 +7,8 @@ import { html, type SafeHtml } from '../html.js'
 import type { AdminService } from '../../admin/admin-service.js'
 import { GITHUB_LOGIN_RULE } from '../../admin/rules.js'
 import type { HashGate, LoginLimiter } from '../rate-limit.js'
+import type { SingleSignOn } from '../sso.js'
+import type { SignInMethods } from '../views/login-view.js'
 import { formFields } from '../security.js'
 import { csrfTokenMatches, type Sessions, type Viewer } from '../session.js'
 import { page, type PageInput } from '../views/layout.js'
@@ -28,6 +30,10 @@ export interface DashboardDeps {
   auditVerifications: AuditVerificationCache
   /** How long a decided card stays on the live home page; undefined: the page script's default. */
   resolvedCardLingerMs?: number
+  /** Single sign-on through an OpenID provider, when configured. */
+  sso: SingleSignOn | null
+  /** Which sign-in methods the pages offer and the routes accept. */
+  signInMethods: SignInMethods
 }
 
 /** A viewer who is in a project (every page except sign-in works on one project). */
