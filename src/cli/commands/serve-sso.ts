@@ -1,6 +1,7 @@
 /** `serve`'s single sign-on options: flags (or environment variables) → `SsoOptions` and the password switch. */
 import { readFile } from 'node:fs/promises'
 import type { SsoOptions } from '../../server/dashboard/sso.js'
+import { issuerUrlProblem, normaliseIssuer } from '../../contract/issuers.js'
 import { flagOrEnv, UsageError } from '../cli-kit.js'
 
 export const SSO_FLAGS = {
@@ -64,18 +65,11 @@ function parseBoolean(text: string): boolean {
   throw new UsageError(`--password-login must be true or false, got ${JSON.stringify(text)}`, 'serve')
 }
 
-/** https, or http on this machine (a development provider). */
+/** https, or http on this machine (a development provider): the rule trust rules' issuers follow. */
 function issuerUrl(text: string): string {
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    throw new UsageError(`--oidc-issuer must be an absolute https URL, got ${JSON.stringify(text)}`, 'serve')
-  }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) throw new UsageError(`--oidc-issuer must be an https URL (http only on localhost), got ${JSON.stringify(text)}`, 'serve')
-  if (url.search || url.hash) throw new UsageError('--oidc-issuer must not have a query or fragment', 'serve')
-  return text.replace(/\/+$/, '')
+  const problem = issuerUrlProblem(text)
+  if (problem) throw new UsageError(`--oidc-issuer ${problem}, got ${JSON.stringify(text)}`, 'serve')
+  return normaliseIssuer(text)
 }
 
 async function clientSecret(file: string | undefined, env: NodeJS.ProcessEnv): Promise<string> {

@@ -10,9 +10,10 @@
  * the membership. Ending a user's access (password change, removal) ends their sessions.
  */
 import { hashPassword, hashToken, newApiKey, randomToken } from '../auth/secrets.js'
-import type { AdminEventType, ApiKeyInfo, Invitation, KeyScope, Project, ProjectSettings, Role, Store, User } from '../store/types.js'
+import type { AdminEventType, ApiKeyInfo, Invitation, KeyScope, Project, ProjectSettings, Role, Store, TrustRule, User } from '../store/types.js'
 import {
   canRequestAndDecide,
+  describeTrustRule,
   emailProblem,
   githubLoginProblem,
   INVITATION_TTL_MS,
@@ -22,6 +23,8 @@ import {
   passwordProblem,
   PROJECT_NAME_PATTERN,
   SELF_APPROVAL_KEY_WARNING,
+  trustRuleFields,
+  type TrustRuleInput,
 } from './rules.js'
 import { isStoreError } from '../store/errors.js'
 
@@ -276,6 +279,31 @@ export class AdminService {
     await this.store.revokeApiKey(project.id, keyId)
     await this.record(project, 'key_revoked', actor, `key:${key.name}`, key.id)
     return { already: null }
+  }
+
+  // --- trust rules (workflow identities) ----------------------------------------------------
+
+  /** A new trust rule: workflows whose verified OIDC token matches it may request approvals in the project. */
+  async addTrustRule(project: Project, actor: AdminActor, input: TrustRuleInput): Promise<TrustRule> {
+    const fields = trustRuleFields(input)
+    if ('problem' in fields) throw new AdminError('invalid', fields.problem)
+    let rule: TrustRule
+    try {
+      rule = await this.store.createTrustRule({ project_id: project.id, ...fields })
+    } catch (error) {
+      if (isStoreError(error, 'invalid')) throw new AdminError('invalid', error.message)
+      throw error
+    }
+    await this.record(project, 'trust_rule_added', actor, `trust:${rule.id}`, describeTrustRule(rule))
+    return rule
+  }
+
+  /** Removes a trust rule of the project: its workflows are refused from the next request. */
+  async removeTrustRule(project: Project, actor: AdminActor, ruleId: string): Promise<TrustRule> {
+    const rule = (await this.store.listTrustRules(project.id)).find((candidate) => candidate.id === ruleId)
+    if (!rule || !(await this.store.removeTrustRule(project.id, ruleId))) throw new AdminError('not_found', `project ${project.name} has no trust rule ${JSON.stringify(ruleId)}`)
+    await this.record(project, 'trust_rule_removed', actor, `trust:${rule.id}`, describeTrustRule(rule))
+    return rule
   }
 
   // --- settings -----------------------------------------------------------------------------

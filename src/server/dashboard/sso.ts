@@ -11,6 +11,7 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import * as openid from 'openid-client'
+import { issuerUrlProblem } from '../../contract/issuers.js'
 
 export interface SsoOptions {
   /** The provider's issuer URL (its discovery document is at `/.well-known/openid-configuration` below it). */
@@ -150,7 +151,7 @@ export class SingleSignOn {
   private async discover(): Promise<openid.Configuration> {
     const issuer = new URL(this.options.issuer)
     // Plain http only for a provider on this machine (development and tests).
-    const execute = [openid.enableNonRepudiationChecks, ...(issuer.protocol === 'http:' && isLoopback(issuer.hostname) ? [openid.allowInsecureRequests] : [])]
+    const execute = [openid.enableNonRepudiationChecks, ...(issuer.protocol === 'http:' && issuerUrlProblem(issuer.href) === null ? [openid.allowInsecureRequests] : [])]
     const config = await openid.discovery(issuer, this.options.clientId, this.options.clientSecret, openid.ClientSecretBasic(this.options.clientSecret), {
       execute,
       timeout: Math.ceil(this.timeoutMs / 1000),
@@ -188,10 +189,6 @@ function causes(error: unknown): string {
     if (typeof e.message === 'string' && !messages.includes(e.message)) messages.push(e.message)
   }
   return messages.join(': ') || String(error)
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
 }
 
 /** A failed code exchange or ID token check, as a sentence for the person (details go to the log). */

@@ -31,6 +31,8 @@ export type AdminEventType =
   | 'key_created'
   | 'key_revoked'
   | 'settings_changed'
+  | 'trust_rule_added'
+  | 'trust_rule_removed'
 
 /** An administrative change to record in a project's audit trail. */
 export interface AdminEventInput {

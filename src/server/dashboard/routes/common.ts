@@ -133,6 +133,8 @@ export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: stri
   bad_role: { kind: 'error', text: 'Choose the role member or admin. Nothing was changed.' },
   bad_github_login: { kind: 'error', text: `${GITHUB_LOGIN_RULE[0].toUpperCase()}${GITHUB_LOGIN_RULE.slice(1)}. Nothing was changed.` },
   project_switched: { kind: 'info', text: 'Switched project.' },
+  trust_rule_removed: { kind: 'ok', text: 'Trust rule removed: workflows it let in are refused from their next request.' },
+  no_such_trust_rule: { kind: 'error', text: 'This project has no such trust rule. Nothing was changed.' },
 }
 
 export function noticeFromQuery(request: FastifyRequest): Array<{ kind: 'ok' | 'error' | 'info'; text: string }> {

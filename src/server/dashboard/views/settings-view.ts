@@ -5,16 +5,16 @@ import type { ApiKeyInfo, Invitation, Member, Project } from '../../store/types.
 import { html, type SafeHtml } from '../html.js'
 import { timeTag } from './format.js'
 
-type Tab = 'project' | 'members' | 'keys'
+export type Tab = 'project' | 'members' | 'keys' | 'trust'
 
-function tabs(active: Tab): SafeHtml {
+export function tabs(active: Tab): SafeHtml {
   const tab = (id: Tab, href: string, label: string) =>
     html`<a href="${href}"${active === id ? html` aria-current="page"` : ''}>${label}</a>`
   return html`<div class="page-head"><h1>Settings</h1></div>
-<nav class="subnav" aria-label="Settings">${tab('project', '/settings', 'Project')}${tab('members', '/settings/members', 'Members')}${tab('keys', '/settings/keys', 'API keys')}</nav>`
+<nav class="subnav" aria-label="Settings">${tab('project', '/settings', 'Project')}${tab('members', '/settings/members', 'Members')}${tab('keys', '/settings/keys', 'API keys')}${tab('trust', '/settings/trust', 'Trust rules')}</nav>`
 }
 
-function csrfField(csrf: string): SafeHtml {
+export function csrfField(csrf: string): SafeHtml {
   return html`<input type="hidden" name="_csrf" value="${csrf}">`
 }
 
@@ -48,7 +48,7 @@ function roleSelect(id: string, role: string, explain: boolean): SafeHtml {
 }
 
 /** A label shown before a cell's value where the table is laid out as cards (phones); the column header says it elsewhere. */
-function cellLabel(text: string): SafeHtml {
+export function cellLabel(text: string): SafeHtml {
   return html`<span class="cell-label">${text}</span>`
 }
 
