@@ -96,8 +96,8 @@ function idToken(claims: JWTPayload = {}, options: { key?: CryptoKey; alg?: stri
 }
 
 /** Starts a sign-in (the pre-login cookie lands in `client`) and returns the callback path the provider would send back. */
-async function startSignIn(client: FormClient): Promise<string> {
-  const started = await client.request('GET', '/login/sso')
+async function startSignIn(client: FormClient, next?: string): Promise<string> {
+  const started = await client.request('GET', next === undefined ? '/login/sso' : `/login/sso?next=${encodeURIComponent(next)}`)
   expect(started.status).toBe(303)
   const authorize = new URL(started.headers.get('location')!)
   expect(authorize.origin).toBe(provider.issuer)
@@ -119,6 +119,16 @@ describe('single sign-on refusals (scripted provider)', () => {
     expect(callback.status).toBe(303)
     expect(callback.headers.get('location')).toBe('/')
     expect((await client.request('GET', '/')).text).toContain('carol@example.com')
+  })
+
+  it('comes back only to a local path: another origin in `next` becomes /', async () => {
+    const fx = await ssoDashboard()
+    provider.answer(idToken())
+    for (const [next, expected] of [['//evil.example/x', '/'], ['https://evil.example/', '/'], ['/\\evil.example', '/'], ['/approvals/apr_1?x=1', '/approvals/apr_1?x=1']]) {
+      const client = new FormClient(fx.url)
+      const callback = await client.request('GET', await startSignIn(client, next))
+      expect({ next, location: callback.headers.get('location') }).toEqual({ next, location: expected })
+    }
   })
 
   it('refuses a wrong nonce, issuer or audience, an expired token, another key and alg none', async () => {
