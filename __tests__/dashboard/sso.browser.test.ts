@@ -7,10 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import type { BrowserContext, Page } from 'playwright-core'
+import { AdminService } from '../../src/server/admin/admin-service.js'
 import { hashPassword } from '../../src/server/auth/secrets.js'
 import { sharedBrowser, type SharedBrowser } from '../helpers/browser.js'
 import { signInAtProvider, startOpenIdProvider, type OpenIdProvider } from '../helpers/openid-provider.js'
-import { dashboardsClosedAfterEach, FormClient, MEMBER, type DashboardFixture } from './fixture.js'
+import { ADMIN, dashboardsClosedAfterEach, FormClient, MEMBER, type DashboardFixture } from './fixture.js'
 
 const PEOPLE = {
   carol: { email: 'Carol@Example.com', email_verified: true },
@@ -195,6 +196,23 @@ describe('single sign-on (real Chromium, real OpenID provider)', () => {
     expect(events.at(-1)).toMatchObject({ type: 'member_added', action: 'member:newcomer@example.com', actor: 'newcomer@example.com' })
     // No password opens the account.
     expect(await new FormClient(fx.url).login('newcomer@example.com', '!sso-only')).toBe(401)
+  })
+
+  it('an invited email with no account signs in through the provider from the link and joins the project', async () => {
+    const { fx } = await ssoDashboard({ passwordLogin: false })
+    const { token } = await new AdminService(fx.store).invite(fx.project, ADMIN.email, { email: 'newcomer@example.com', role: 'member', githubLogin: '' })
+    const page = await newPage()
+    await page.goto(`${fx.url}/invite/${token}`)
+    await expect(page.getByRole('heading', { name: 'Join main' }).isVisible()).resolves.toBe(true)
+    await expect(page.locator('input[type="password"]').count()).resolves.toBe(0)
+    await page.getByRole('link', { name: 'Sign in with Test IdP' }).click()
+    await signInAtProvider(page, 'newcomer')
+    await page.waitForURL(`${fx.url}/?notice=invitation_accepted`)
+    await expect(page.locator('.who').textContent()).resolves.toBe('newcomer@example.com')
+    const newcomer = (await fx.store.listMembers(fx.project.id)).find((m) => m.email === 'newcomer@example.com')
+    expect(newcomer).toMatchObject({ role: 'member' })
+    // The link is spent.
+    expect((await (await newPage()).goto(`${fx.url}/invite/${token}`))?.status()).toBe(404)
   })
 
   it('with password sign-in off: the form is absent, a posted password is refused, and the provider still signs in', async () => {
