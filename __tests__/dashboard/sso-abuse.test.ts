@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose'
+import { AdminService } from '../../src/server/admin/admin-service.js'
 import { hashPassword } from '../../src/server/auth/secrets.js'
 import { dashboardsClosedAfterEach, FormClient, type DashboardFixture } from './fixture.js'
 
@@ -70,8 +71,9 @@ afterAll(async () => {
 const dashboard = dashboardsClosedAfterEach()
 afterEach(() => provider.answer(() => Promise.reject(new Error('no answer scripted'))))
 
-async function ssoDashboard(options: { ipMaxFailures?: number; issuer?: string } = {}): Promise<DashboardFixture> {
+async function ssoDashboard(options: { ipMaxFailures?: number; issuer?: string; passwordLogin?: boolean } = {}): Promise<DashboardFixture> {
   const fx = await dashboard({
+    passwordLogin: options.passwordLogin,
     sso: { issuer: options.issuer ?? provider.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, providerName: 'Scripted', timeoutMs: 3000 },
     dashboard: options.ipMaxFailures ? { signInLimits: { ipMaxFailures: options.ipMaxFailures } } : undefined,
   })
@@ -207,5 +209,29 @@ describe('single sign-on refusals (scripted provider)', () => {
     expect(limited.status).toBe(429)
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
     await expectNoSession(client)
+  })
+
+  it('with password sign-in off, every password path is refused (403) and changes nothing', async () => {
+    const fx = await ssoDashboard({ passwordLogin: false })
+    provider.answer(idToken())
+    const carol = new FormClient(fx.url)
+    expect((await carol.request('GET', await startSignIn(carol))).status).toBe(303)
+    const account = await carol.request('GET', '/account')
+    expect(account.text).not.toContain('type="password"')
+    const changed = await carol.request('POST', '/account/password', { form: { _csrf: await carol.csrf('/account'), current_password: 'carol password 123', new_password: 'a new long password', confirm_password: 'a new long password' } })
+    expect(changed.status).toBe(403)
+    expect(changed.text).toContain('Password sign-in is turned off')
+
+    const { token } = await new AdminService(fx.store).invite(fx.project, 'cli', { email: 'dave@example.com', role: 'member', githubLogin: '' })
+    const visitor = new FormClient(fx.url)
+    const invitePage = await visitor.request('GET', `/invite/${token}`)
+    expect(invitePage.text).not.toContain('type="password"')
+    const csrf = /ag_login_csrf=([^;]+)/.exec(visitor.cookieHeader())![1]
+    const created = await visitor.request('POST', `/invite/${token}`, { form: { _csrf: decodeURIComponent(csrf), new_password: 'dave password 42', confirm_password: 'dave password 42' } })
+    expect(created.status).toBe(403)
+    expect(await fx.store.getUserByEmail('dave@example.com')).toBeNull()
+    const existing = await visitor.request('POST', `/invite/${token}`, { form: { _csrf: decodeURIComponent(csrf), password: 'anything at all' } })
+    expect(existing.status).toBe(403)
+    expect(await new AdminService(fx.store).openInvitation(token)).not.toBeNull()
   })
 })

@@ -20,7 +20,7 @@ import { html } from '../html.js'
 
 export function registerAccountRoutes(app: FastifyInstance, deps: DashboardDeps): void {
   const render = (viewer: Viewer, reply: FastifyReply, status: number, notices: Notice[]) =>
-    sendPage(deps, reply, status, { title: 'Account', viewer, section: 'none', notices, main: accountPage({ email: viewer.user.email, csrf: viewer.session.csrf_token }) })
+    sendPage(deps, reply, status, { title: 'Account', viewer, section: 'none', notices, main: accountPage({ email: viewer.user.email, csrf: viewer.session.csrf_token, passwordLogin: deps.signInMethods.password }) })
 
   app.get('/account', async (request, reply) => {
     const viewer = await deps.sessions.viewer(request)
