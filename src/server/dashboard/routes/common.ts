@@ -135,6 +135,9 @@ export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: stri
   project_switched: { kind: 'info', text: 'Switched project.' },
   trust_rule_removed: { kind: 'ok', text: 'Trust rule removed: workflows it let in are refused from their next request.' },
   no_such_trust_rule: { kind: 'error', text: 'This project has no such trust rule. Nothing was changed.' },
+  policy_saved: { kind: 'ok', text: 'Policy saved as a new version. It applies to requests created from now on.' },
+  policy_cleared: { kind: 'ok', text: 'Policy removed: any one member approves new requests.' },
+  no_policy: { kind: 'info', text: 'This project has no policy to remove. Nothing was changed.' },
 }
 
 export function noticeFromQuery(request: FastifyRequest): Array<{ kind: 'ok' | 'error' | 'info'; text: string }> {

@@ -24,7 +24,7 @@ import type { Notice } from '../views/layout.js'
 import { removeTrustRuleConfirm, trustRulesPage, type TrustRuleForm } from '../views/trust-rules-view.js'
 
 /** Sign-in, CSRF and admin gates of every settings change, in one place. */
-async function adminForChange(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
+export async function adminForChange(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
   const viewer = await requireViewer(deps, request, reply)
   if (!viewer || !checkCsrf(viewer, request, reply)) return null
   return (await requireAdmin(deps, viewer, reply)) ? viewer : null
@@ -140,7 +140,7 @@ async function rowChange(
 }
 
 /** The admin viewer of a confirmation page (GET): signed in, in a project, an admin. */
-async function adminForConfirm(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
+export async function adminForConfirm(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
   const viewer = await requireViewer(deps, request, reply)
   if (!viewer) return null
   return (await requireAdmin(deps, viewer, reply)) ? viewer : null

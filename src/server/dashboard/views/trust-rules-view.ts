@@ -4,7 +4,7 @@ import { describeTrustRule } from '../../admin/rules.js'
 import type { TrustRule } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
 import { timeTag } from './format.js'
-import { cellLabel, confirmPage, csrfField, tabs } from './settings-view.js'
+import { cellLabel, confirmPage, csrfField, settingsTabs } from './settings-view.js'
 
 /** What the add form held when it was refused, so nothing typed is lost. */
 export type TrustRuleForm = Partial<Record<'issuer' | 'audience' | 'repository' | 'ref' | 'environment' | 'workflow_ref', string>>
@@ -13,7 +13,7 @@ const any = html`<span class="muted">any</span>`
 
 export function trustRulesPage(input: { rules: TrustRule[]; csrf: string; form?: TrustRuleForm; audienceHint: string }): SafeHtml {
   const form = input.form ?? {}
-  return html`${tabs('trust')}
+  return html`${settingsTabs('trust')}
 <section class="panel" aria-labelledby="trust-title">
 <h2 id="trust-title">Trust rules</h2>
 <p class="muted">A workflow whose OIDC token is verified and matches a rule may ask for approvals without a stored key (the <code>request</code> scope: it can never decide). Removing a rule refuses its workflows from their next request.</p>
