@@ -6,8 +6,9 @@
  * and nobody can forge or read one). The ID token's signature, `iss`, `aud`, `exp`, `iat` and
  * `nonce` are checked by `openid-client`; an email counts only when `email_verified` is true.
  *
- * Besides `server/http/oidc.ts`, this is the one place the server makes client HTTP calls:
- * the provider's discovery document, keys and token endpoint, with a bounded timeout.
+ * One of the few places outside `src/client/` that makes HTTP calls (docs/architecture.md
+ * lists them): the provider's discovery document, keys, token and userinfo endpoints, each
+ * with a bounded timeout.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import * as openid from 'openid-client'
