@@ -379,3 +379,48 @@ describe('verification does not hold the server', () => {
     expect(last).toBe(429)
   }, 60_000)
 })
+
+describe('verified requester claims edited in the database', () => {
+  let t: TestServer
+  beforeAll(async () => {
+    t = await startTestServer()
+  })
+  afterAll(async () => {
+    await t?.close()
+  })
+
+  it('is named by `audit verify` (exit 1) and GET /v1/audit/verify: the created event covers the claims', async () => {
+    const claims = {
+      issuer: 'https://token.actions.githubusercontent.com',
+      repository: 'acme/web',
+      ref: 'refs/heads/main',
+      sha: 'abc123',
+      workflow_ref: 'acme/web/.github/workflows/deploy.yml@refs/heads/main',
+      run_id: '7',
+      run_attempt: '1',
+      actor: 'octocat',
+      triggering_actor: 'octocat',
+      environment: 'production',
+      event_name: 'push',
+    }
+    const { approval } = await t.store.createApproval({
+      project_id: t.project.id,
+      action: 'deploy',
+      context: {},
+      agent: null,
+      expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+      idempotency_key: null,
+      requested_by: 'oidc:acme/web@refs/heads/main',
+      requester_claims: claims,
+    })
+    expect((await runCli(['audit', 'verify', '--project', 'main', '--data', t.dataDir])).code).toBe(0)
+    // Someone with file access makes another person the run's actor, so the self-approval rule lets the real actor approve.
+    rawEdit(t, 'UPDATE approvals SET requester_claims = ? WHERE id = ?', JSON.stringify({ ...claims, actor: 'someone-else', triggering_actor: 'someone-else' }), approval.id)
+    const cli = await runCli(['audit', 'verify', '--project', 'main', '--data', t.dataDir])
+    expect(cli.code).toBe(1)
+    expect(cli.stdout).toContain(`TAMPERED: approval ${approval.id}`)
+    expect(cli.stdout).toContain('requester_claims')
+    const verified = await call(t.url, 'GET', '/v1/audit/verify?full=true', { key: t.keys.decide })
+    expect(verified.body).toMatchObject({ ok: false, problem: 'approval_mismatch', approval_id: approval.id })
+  })
+})

@@ -158,6 +158,21 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
       await expect(openPostgresStore(config, { auditKey: parseAuditKey('b2'.repeat(32), 'test') })).rejects.toThrow(/written with another audit key/)
     })
 
+    it('names an approval whose verified requester claims were edited behind the store', async () => {
+      const config = await cluster.createDatabase()
+      const store = await openPostgresStore(config, { auditKey: testAuditKey() })
+      try {
+        const project = await store.createProject('web')
+        const claims = { issuer: 'https://token.actions.githubusercontent.com', repository: 'acme/web', ref: 'refs/heads/main', sha: null, workflow_ref: null, run_id: '1', run_attempt: '1', actor: 'octocat', triggering_actor: 'octocat', environment: null, event_name: 'push' }
+        const { approval } = await store.createApproval(approvalFor(project, { requester_claims: claims, requested_by: 'oidc:acme/web@refs/heads/main' }))
+        expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true })
+        await cluster.superuserQuery(config, `UPDATE approvals SET requester_claims = '${JSON.stringify({ ...claims, actor: 'mallory' })}' WHERE id = '${approval.id}'`)
+        expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: false, problem: 'approval_mismatch', approval_id: approval.id, detail: expect.stringContaining('requester_claims') })
+      } finally {
+        await store.close()
+      }
+    })
+
     it('detects a pending approval set to approved behind the store: verifyDecision and verifyAudit name it', async () => {
       const config = await cluster.createDatabase()
       const store = await openPostgresStore(config, { auditKey: testAuditKey() })

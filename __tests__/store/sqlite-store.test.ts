@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -19,6 +19,21 @@ import type { AuditEvent, Project, Store } from '../../src/server/store/types.js
 import { approvalFor } from './approval-input.js'
 import { builtStoreModuleUrl } from './built-lib.js'
 import { describeStoreContract } from './store-contract.js'
+
+/** What a verified GitHub Actions token says about the run that asked. */
+const GITHUB_CLAIMS = {
+  issuer: 'https://token.actions.githubusercontent.com',
+  repository: 'acme/web',
+  ref: 'refs/heads/main',
+  sha: 'abc123',
+  workflow_ref: 'acme/web/.github/workflows/deploy.yml@refs/heads/main',
+  run_id: '42',
+  run_attempt: '1',
+  actor: 'octocat',
+  triggering_actor: 'octocat',
+  environment: 'production',
+  event_name: 'push',
+}
 
 const contractDir = mkdtempSync(join(tmpdir(), 'ag-store-contract-'))
 let fileNumber = 0
@@ -148,6 +163,29 @@ describe('SQLite store on disk', () => {
       const { file, project } = await fileWithHistory()
       rawEdit(file, `${dropAuditTriggers} DELETE FROM audit_events WHERE seq = 4; UPDATE audit_events SET seq = seq - 1 WHERE seq > 4;`)
       expect(await verify(file, project.id)).toMatchObject({ ok: false, seq: 4, problem: 'broken_link' })
+    })
+
+    it('names an approval whose verified requester claims were edited, removed or added behind the store', async () => {
+      const file = freshFile()
+      const store = await openSqliteStore(file)
+      const project = await store.createProject('web')
+      const claims = { ...GITHUB_CLAIMS }
+      const verified = (await store.createApproval(approvalFor(project, { requester_claims: claims, requested_by: 'oidc:acme/web@refs/heads/main' }))).approval.id
+      const plain = (await store.createApproval(approvalFor(project))).approval.id
+      await store.close()
+      expect(await verify(file, project.id)).toMatchObject({ ok: true })
+
+      const edits: Array<[string, string]> = [
+        [`UPDATE approvals SET requester_claims = '${JSON.stringify({ ...claims, actor: 'mallory' })}' WHERE id = '${verified}'`, verified],
+        [`UPDATE approvals SET requester_claims = NULL WHERE id = '${verified}'`, verified],
+        [`UPDATE approvals SET requester_claims = '${JSON.stringify(claims)}' WHERE id = '${plain}'`, plain],
+      ]
+      for (const [edit, approvalId] of edits) {
+        const copy = freshFile()
+        copyFileSync(file, copy)
+        rawEdit(copy, edit)
+        expect(await verify(copy, project.id)).toMatchObject({ ok: false, problem: 'approval_mismatch', approval_id: approvalId, detail: expect.stringMatching(/requester_claims .* differ from the verified claims its created event #\d+ recorded/) })
+      }
     })
 
     it('detects an edited link', async () => {

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import { hashToken } from '../../src/server/auth/secrets.js'
-import { GENESIS_HASH, hashAuditEvent } from '../../src/server/store/audit-chain.js'
+import { claimsHash, GENESIS_HASH, hashAuditEvent } from '../../src/server/store/audit-chain.js'
 import { StoreError } from '../../src/server/store/errors.js'
 import type { AuditEvent, KeyScope, NewApproval, Project, Store } from '../../src/server/store/types.js'
 import { describeGithubStoreContract } from './github-store-contract.js'
@@ -815,6 +815,13 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect((await store.getApproval(project.id, approval.id))?.requester_claims).toEqual(claims)
         const plain = await store.createApproval(newApproval(project))
         expect((await store.getApproval(project.id, plain.approval.id))?.requester_claims).toBeNull()
+        // The created events record the claims' hash (of null when an API key asked), under the MAC.
+        const created = new Map<string, AuditEvent>()
+        for await (const event of store.exportAudit(project.id)) if (event.type === 'created') created.set(event.approval_id, event)
+        expect(created.get(approval.id)?.claims_hash).toBe(claimsHash(claims))
+        expect(created.get(plain.approval.id)?.claims_hash).toBe(claimsHash(null))
+        expect(claimsHash(claims)).not.toBe(claimsHash(null))
+        expect(await store.verifyAudit(project.id)).toMatchObject({ ok: true })
       })
     })
 

@@ -16,6 +16,7 @@ import Fastify, {
 import type { ApprovalService, Notifier } from './approvals/contracts.js'
 import type { AuditVerificationCacheOptions } from './dashboard/audit-verification-cache.js'
 import { dashboardPlugin, type DashboardTuning } from './dashboard/index.js'
+import type { SsoOptions } from './dashboard/sso.js'
 import { addApiKeyAuth } from './http/auth.js'
 import { OidcVerifier, type OidcVerifierOptions } from './http/oidc.js'
 import { ApiError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js'
@@ -55,6 +56,10 @@ export interface AppDeps {
   dashboard?: DashboardTuning
   /** The GitHub App's webhook (`POST /integrations/github/webhook`); off when not given. */
   github?: { webhookSecret: string; onGateCreated: (approvalId: string) => void }
+  /** "Sign in with <provider>" on the dashboard (OpenID Connect single sign-on). */
+  sso?: SsoOptions
+  /** Password sign-in on the dashboard (default true); false needs `sso`. */
+  passwordLogin?: boolean
 }
 
 /** Builds the app without listening; `app.close()` answers waiting long-polls first. */
@@ -92,6 +97,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     secureCookies: publicUrl.startsWith('https://'),
     auditVerification: deps.auditVerification,
     tuning: deps.dashboard,
+    sso: deps.sso,
+    passwordLogin: deps.passwordLogin,
   })
   return app
 }

@@ -60,6 +60,10 @@ export interface StartServerOptions {
   createRateLimit?: AppDeps['createRateLimit']
   /** Workflow identities: timeouts and caching of OIDC issuers' keys (see `AppDeps.oidc`). */
   oidc?: AppDeps['oidc']
+  /** "Sign in with <provider>" on the dashboard (see `AppDeps.sso`). */
+  sso?: AppDeps['sso']
+  /** Password sign-in on the dashboard (default true; false needs `sso`). */
+  passwordLogin?: AppDeps['passwordLogin']
   /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
   store?: Store
   /**
@@ -129,6 +133,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       createRateLimit: options.createRateLimit,
       oidc: options.oidc,
       github: options.github ? { webhookSecret: options.github.config.webhookSecret, onGateCreated: (approvalId) => callbacks?.watch(approvalId) } : undefined,
+      sso: options.sso,
+      passwordLogin: options.passwordLogin,
       serverFactory: (handler) => serve(handler),
     })
     await app.ready()

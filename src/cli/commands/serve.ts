@@ -4,6 +4,7 @@ import { parseRateLimit, type RateLimit } from '../../server/http/create-rate-li
 import { isStoreError } from '../../server/store/errors.js'
 import { logFormatOf, logLevelOf, serverLoggerOptions } from '../logging.js'
 import { loadServer } from '../node-version.js'
+import { SSO_FLAGS, SSO_HELP, ssoSettingsOf } from './serve-sso.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
 import type { Store } from '../../server/store/types.js'
 import { AUDIT_KEY_HELP, describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf, type StoreLocation } from '../store-location.js'
@@ -13,6 +14,7 @@ export const serveCommand: Command = {
   summary: 'run the approvals server (API + dashboard)',
   help: `
 Usage: approval-gate serve [--port N] [--host ADDR] [--data DIR | --database-url URL] [--audit-key-file F] [--public-url URL]
+                          [--oidc-issuer URL --oidc-client-id ID --oidc-client-secret-file F] [--password-login false]
 
 Runs the approvals API and dashboard. On an empty data directory it creates the project
 "default", an admin (admin@localhost) with a random password and an API key, and prints
@@ -45,6 +47,7 @@ ${AUDIT_KEY_HELP}.
   --github-api-url URL
                       GitHub's REST API (env APPROVAL_GATE_GITHUB_API_URL, default
                       https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)
+${SSO_HELP}
   --log-level LEVEL   what the server logs on stdout: silent, error, warn, info (one line per
                       request), debug (also /healthz) or trace (env APPROVAL_GATE_LOG_LEVEL,
                       default warn: warnings and errors only)
@@ -69,6 +72,7 @@ ${AUDIT_KEY_HELP}.
         quiet: { type: 'boolean', short: 'q' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
+        ...SSO_FLAGS,
       },
       { min: 0, max: 0 },
     )
@@ -80,6 +84,7 @@ ${AUDIT_KEY_HELP}.
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
     const createRateLimit = parseCreateRateLimit(flagOrEnv(values['create-rate-limit'], io.env, 'APPROVAL_GATE_CREATE_RATE_LIMIT'))
     const location = storeLocationOf(values, io.env, 'serve')
+    const { sso, passwordLogin } = await ssoSettingsOf(values, io.env)
     const logger = serverLoggerOptions(logLevelOf(values['log-level'], io.env, values.quiet), logFormatOf(values['log-format'], io.env), io.stdout)
     const { startServer, loadGithubAppConfig, GithubAppConfigError } = await loadServer('serve')
     const githubFiles = githubAppFilesOf(values, io.env)
@@ -95,7 +100,7 @@ ${AUDIT_KEY_HELP}.
     // credentials are made that the banner never shows.
     let server
     try {
-      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit, github })
+      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit, github, sso, passwordLogin })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)

@@ -1,5 +1,7 @@
 /** `approval-gate trust add|list|remove`: which workflow identities (OIDC tokens) may request approvals in a project. */
-import { GITHUB_ACTIONS_ISSUER, issuerUrlProblem, normaliseIssuer } from '../../server/http/oidc.js'
+import { GITHUB_ACTIONS_ISSUER } from '../../contract/issuers.js'
+import { AdminService, isAdminError } from '../../server/admin/admin-service.js'
+import { describeTrustRule, trustRuleFields } from '../../server/admin/rules.js'
 import { CliError, EXIT, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
 import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
 
@@ -48,24 +50,13 @@ ${STORE_HELP}
     if (!parsed) return EXIT.ok
     const { values } = parsed
     const target = projectTargetOf(trustAddCommand, values, io.env)
-    const issuer = normaliseIssuer((values.issuer ?? GITHUB_ACTIONS_ISSUER).trim())
-    const problem = issuerUrlProblem(issuer)
-    if (problem) throw new UsageError(`--issuer ${problem}`, trustAddCommand.name)
-    if (!values.audience?.trim()) throw new UsageError('--audience is required: the URL your workflows request tokens for (the action\'s oidc-audience, by default your API URL\'s origin)', trustAddCommand.name)
-    if (!values.repository || !/^[^/\s]+\/[^/\s]+$/.test(values.repository.trim())) throw new UsageError('--repository is required, as owner/repo', trustAddCommand.name)
-    const rule = await withProject(target, (store, project) =>
-      store.createTrustRule({
-        project_id: project.id,
-        issuer,
-        audience: values.audience!.trim(),
-        repository: values.repository!.trim(),
-        ref: values.ref?.trim() || null,
-        environment: values.environment?.trim() || null,
-        workflow_ref: values['workflow-ref']?.trim() || null,
-      }),
-    )
+    const input = { issuer: values.issuer, audience: values.audience ?? '', repository: values.repository ?? '', ref: values.ref, environment: values.environment, workflowRef: values['workflow-ref'] }
+    // Checked before the store is opened: a bad flag is a usage error naming it.
+    const fields = trustRuleFields(input)
+    if ('problem' in fields) throw new UsageError(`--${fields.problem}`, trustAddCommand.name)
+    const rule = await withProject(target, (store, project) => new AdminService(store).addTrustRule(project, 'cli', input))
     if (values.json) printJson(io, rule)
-    else line(io.stdout, `Added trust rule ${rule.id} to project ${target.projectName}: ${describeRule(rule)}.`)
+    else line(io.stdout, `Added trust rule ${rule.id} to project ${target.projectName}: ${describeTrustRule(rule)}.`)
     return EXIT.ok
   },
 }
@@ -92,7 +83,7 @@ ${STORE_HELP}
       return EXIT.ok
     }
     if (rules.length === 0) line(io.stdout, `Project ${target.projectName} has no trust rules.`)
-    for (const rule of rules) line(io.stdout, `${rule.id}  ${describeRule(rule)}  created ${rule.created_at}`)
+    for (const rule of rules) line(io.stdout, `${rule.id}  ${describeTrustRule(rule)}  created ${rule.created_at}`)
     return EXIT.ok
   },
 }
@@ -115,17 +106,15 @@ ${STORE_HELP}
     if (!parsed) return EXIT.ok
     const target = projectTargetOf(trustRemoveCommand, parsed.values, io.env)
     const ruleId = parsed.positionals[0]
-    const removed = await withProject(target, (store, project) => store.removeTrustRule(project.id, ruleId))
-    if (!removed) throw new CliError(`project ${target.projectName} has no trust rule ${JSON.stringify(ruleId)} (see "approval-gate trust list --project ${target.projectName}")`)
+    await withProject(target, async (store, project) => {
+      try {
+        await new AdminService(store).removeTrustRule(project, 'cli', ruleId)
+      } catch (error) {
+        if (isAdminError(error)) throw new CliError(`${error.message} (see "approval-gate trust list --project ${target.projectName}")`)
+        throw error
+      }
+    })
     line(io.stdout, `Removed ${ruleId}.`)
     return EXIT.ok
   },
-}
-
-function describeRule(rule: { issuer: string; audience: string; repository: string; ref: string | null; environment: string | null; workflow_ref: string | null }): string {
-  const parts = [`repository ${rule.repository}`]
-  if (rule.ref) parts.push(`ref ${rule.ref}`)
-  if (rule.environment) parts.push(`environment ${rule.environment}`)
-  if (rule.workflow_ref) parts.push(`workflow ${rule.workflow_ref}`)
-  return `${parts.join(', ')} (issuer ${rule.issuer}, audience ${rule.audience})`
 }

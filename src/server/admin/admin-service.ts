@@ -10,10 +10,11 @@
  * the membership. Ending a user's access (password change, removal) ends their sessions.
  */
 import { hashPassword, hashToken, newApiKey, randomToken } from '../auth/secrets.js'
-import type { AdminEventType, ApiKeyInfo, Invitation, KeyScope, PolicyVersion, Project, ProjectSettings, Role, Store, User } from '../store/types.js'
+import type { AdminEventType, ApiKeyInfo, Invitation, KeyScope, PolicyVersion, Project, ProjectSettings, Role, Store, TrustRule, User } from '../store/types.js'
 import { formatPolicyErrors, parsePolicy, type PolicyError } from '../policies/index.js'
 import {
   canRequestAndDecide,
+  describeTrustRule,
   emailProblem,
   githubLoginProblem,
   INVITATION_TTL_MS,
@@ -23,6 +24,8 @@ import {
   passwordProblem,
   PROJECT_NAME_PATTERN,
   SELF_APPROVAL_KEY_WARNING,
+  trustRuleFields,
+  type TrustRuleInput,
 } from './rules.js'
 import { isStoreError } from '../store/errors.js'
 
@@ -64,6 +67,12 @@ export interface CreatedInvitation {
   /** The link's secret, shown once; only its sha256 is stored. */
   token: string
 }
+
+/**
+ * Stored as the password hash of accounts created by a single sign-on: no password matches
+ * it (`verifyPassword` only accepts scrypt hashes), so they sign in through the provider.
+ */
+export const SSO_ONLY_PASSWORD_HASH = '!sso-only'
 
 export interface AdminServiceOptions {
   /** Clock for invitation expiry (tests). */
@@ -148,6 +157,36 @@ export class AdminService {
     const accepted = await this.store.acceptInvitation(hashToken(token), { new_password_hash: await hashPassword(password) }, new Date(this.now()).toISOString())
     if (accepted) await this.recordAcceptance(accepted.invitation, accepted.user)
     return accepted
+  }
+
+  /** Accepts an invitation by creating the invited account for a verified single sign-on (no password); null when the link is spent or the account exists. */
+  async acceptAsSsoUser(token: string): Promise<{ invitation: Invitation; user: User } | null> {
+    const accepted = await this.store.acceptInvitation(hashToken(token), { new_password_hash: SSO_ONLY_PASSWORD_HASH }, new Date(this.now()).toISOString())
+    if (accepted) await this.recordAcceptance(accepted.invitation, accepted.user)
+    return accepted
+  }
+
+  /**
+   * The first single sign-on of a verified email with no account, when the server names a
+   * default project: a new account (no password) that joins it as a member.
+   */
+  async joinOnFirstSignIn(projectName: string, email: string): Promise<User> {
+    check(emailProblem(email))
+    const project = await this.store.getProjectByName(projectName)
+    if (!project) throw new AdminError('not_found', `the default project ${JSON.stringify(projectName)} for new sign-ins does not exist`)
+    let user: User
+    try {
+      user = await this.store.createUser({ email, password_hash: SSO_ONLY_PASSWORD_HASH })
+    } catch (error) {
+      // Two first sign-ins at once: the other one created it.
+      const existing = isStoreError(error, 'conflict') ? await this.store.getUserByEmail(email) : null
+      if (!existing) throw error
+      const { password_hash: _hash, ...other } = existing
+      return other
+    }
+    await this.store.setMembership(project.id, user.id, 'member')
+    await this.record(project, 'member_added', email, `member:${email}`, 'role member, first sign-in through single sign-on')
+    return user
   }
 
   async revokeInvitation(project: Project, actor: AdminActor, invitationId: string): Promise<void> {
@@ -249,6 +288,31 @@ export class AdminService {
     await this.store.revokeApiKey(project.id, keyId)
     await this.record(project, 'key_revoked', actor, `key:${key.name}`, key.id)
     return { already: null }
+  }
+
+  // --- trust rules (workflow identities) ----------------------------------------------------
+
+  /** A new trust rule: workflows whose verified OIDC token matches it may request approvals in the project. */
+  async addTrustRule(project: Project, actor: AdminActor, input: TrustRuleInput): Promise<TrustRule> {
+    const fields = trustRuleFields(input)
+    if ('problem' in fields) throw new AdminError('invalid', fields.problem)
+    let rule: TrustRule
+    try {
+      rule = await this.store.createTrustRule({ project_id: project.id, ...fields })
+    } catch (error) {
+      if (isStoreError(error, 'invalid')) throw new AdminError('invalid', error.message)
+      throw error
+    }
+    await this.record(project, 'trust_rule_added', actor, `trust:${rule.id}`, describeTrustRule(rule))
+    return rule
+  }
+
+  /** Removes a trust rule of the project: its workflows are refused from the next request. */
+  async removeTrustRule(project: Project, actor: AdminActor, ruleId: string): Promise<TrustRule> {
+    const rule = (await this.store.listTrustRules(project.id)).find((candidate) => candidate.id === ruleId)
+    if (!rule || !(await this.store.removeTrustRule(project.id, ruleId))) throw new AdminError('not_found', `project ${project.name} has no trust rule ${JSON.stringify(ruleId)}`)
+    await this.record(project, 'trust_rule_removed', actor, `trust:${rule.id}`, describeTrustRule(rule))
+    return rule
   }
 
   // --- settings -----------------------------------------------------------------------------

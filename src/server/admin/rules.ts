@@ -1,8 +1,9 @@
 /**
- * The rules of accounts, members, invitations and API keys, written once. The admin service
+ * The rules of accounts, members, invitations, API keys and trust rules, written once. The admin service
  * applies them for both the CLI and the dashboard, and the forms quote them in their hints,
  * so the two paths cannot drift apart.
  */
+import { GITHUB_ACTIONS_ISSUER, issuerUrlProblem, normaliseIssuer } from '../../contract/issuers.js'
 import type { KeyScope, Role } from '../store/types.js'
 
 /** A project name: 1–100 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit. */
@@ -71,3 +72,38 @@ export function canRequestAndDecide(scopes: readonly KeyScope[]): boolean {
 
 export const SELF_APPROVAL_KEY_WARNING =
   'This key can both ask for approvals and decide them. The server refuses a decision by the key that made the request (403 self_approval), but keep such a key out of CI jobs whose requests it should not be able to decide: give CI a request-only key.'
+
+/** What an admin types for a new trust rule (CLI flags or the dashboard form); blank optional fields mean "any". */
+export interface TrustRuleInput {
+  /** Default: GitHub Actions' issuer. */
+  issuer?: string
+  audience: string
+  repository: string
+  ref?: string
+  environment?: string
+  workflowRef?: string
+}
+
+/**
+ * A trust rule's fields, trimmed and checked: `{ problem }` names the first bad field (by the
+ * name the CLI flag and the form share), else the fields to store.
+ */
+export function trustRuleFields(input: TrustRuleInput): { problem: string } | { issuer: string; audience: string; repository: string; ref: string | null; environment: string | null; workflow_ref: string | null } {
+  const issuer = normaliseIssuer((input.issuer ?? '').trim() || GITHUB_ACTIONS_ISSUER)
+  const issuerProblem = issuerUrlProblem(issuer)
+  if (issuerProblem) return { problem: `issuer ${issuerProblem}` }
+  const audience = input.audience.trim()
+  if (!audience) return { problem: "audience is required: the URL your workflows request tokens for (the action's oidc-audience, by default your API URL's origin)" }
+  const repository = input.repository.trim()
+  if (!/^[^/\s]+\/[^/\s]+$/.test(repository)) return { problem: 'repository is required, as owner/repo' }
+  return { issuer, audience, repository, ref: input.ref?.trim() || null, environment: input.environment?.trim() || null, workflow_ref: input.workflowRef?.trim() || null }
+}
+
+/** One line saying what a trust rule lets in: `repository acme/web, ref refs/heads/main (issuer …, audience …)`. */
+export function describeTrustRule(rule: { issuer: string; audience: string; repository: string; ref: string | null; environment: string | null; workflow_ref: string | null }): string {
+  const parts = [`repository ${rule.repository}`]
+  if (rule.ref) parts.push(`ref ${rule.ref}`)
+  if (rule.environment) parts.push(`environment ${rule.environment}`)
+  if (rule.workflow_ref) parts.push(`workflow ${rule.workflow_ref}`)
+  return `${parts.join(', ')} (issuer ${rule.issuer}, audience ${rule.audience})`
+}

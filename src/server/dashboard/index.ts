@@ -21,8 +21,10 @@ import { registerEventRoutes, type LiveStreamOptions } from './routes/event-stre
 import { registerPolicyRoutes } from './routes/policy-pages.js'
 import { registerGithubSettingsRoutes } from './routes/github-settings-pages.js'
 import { registerSettingsRoutes } from './routes/settings-pages.js'
+import { registerSsoRoutes } from './routes/sso-pages.js'
 import { registerFormParser, registerSecurityHooks } from './security.js'
 import { Sessions } from './session.js'
+import { SingleSignOn, type SsoOptions } from './sso.js'
 import { page } from './views/layout.js'
 
 export interface DashboardOptions {
@@ -37,6 +39,10 @@ export interface DashboardOptions {
   auditVerification?: AuditVerificationCacheOptions
   /** Sign-in and live-stream limits (defaults suit a real server; tests tighten them). */
   tuning?: DashboardTuning
+  /** "Sign in with <provider>" through an OpenID Connect provider. */
+  sso?: SsoOptions
+  /** Password sign-in (default true); false needs `sso`. */
+  passwordLogin?: boolean
 }
 
 export interface DashboardTuning {
@@ -64,11 +70,16 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
       hashGate: options.tuning?.hashGate ?? new HashGate(limits.maxConcurrentHashes),
       auditVerifications: new AuditVerificationCache(options.store, options.auditVerification),
       resolvedCardLingerMs: options.tuning?.resolvedCardLingerMs,
+      sso: options.sso ? new SingleSignOn(options.sso, options.publicUrl) : null,
+      signInMethods: { password: options.passwordLogin !== false, sso: null },
     }
+    if (deps.sso) deps.signInMethods.sso = deps.sso.providerName
+    if (!deps.signInMethods.password && !deps.sso) throw new Error('password sign-in can only be turned off when single sign-on is configured (no one could sign in)')
     registerFormParser(scope)
     registerSecurityHooks(scope, options.publicUrl, refuseForbidden)
     registerAssetRoutes(scope)
     registerAuthRoutes(scope, deps)
+    registerSsoRoutes(scope, deps)
     registerApprovalRoutes(scope, deps)
     registerEventRoutes(scope, deps, options.tuning?.liveStreams)
     registerAccountRoutes(scope, deps)

@@ -22,13 +22,15 @@ export interface CookieNames {
   project: string
   /** The sign-in form's CSRF token, before any session exists. */
   loginCsrf: string
+  /** A started single sign-on's sealed state, nonce and PKCE verifier (see `dashboard/sso.ts`). */
+  preLogin: string
 }
 
 /** Cookie names; the `__Host-` prefix (https only) pins the cookie to this exact origin. */
 export function cookieNames(secure: boolean): CookieNames {
   return secure
-    ? { session: '__Host-ag_session', project: '__Host-ag_project', loginCsrf: '__Host-ag_login_csrf' }
-    : { session: 'ag_session', project: 'ag_project', loginCsrf: 'ag_login_csrf' }
+    ? { session: '__Host-ag_session', project: '__Host-ag_project', loginCsrf: '__Host-ag_login_csrf', preLogin: '__Host-ag_sso' }
+    : { session: 'ag_session', project: 'ag_project', loginCsrf: 'ag_login_csrf', preLogin: 'ag_sso' }
 }
 
 /** The signed-in user of a request, with the project the page works on. */
@@ -113,6 +115,24 @@ export class Sessions {
   /** Drops the sign-in token after a successful sign-in, so the next sign-in form gets a fresh one. */
   clearLoginCsrf(reply: FastifyReply): void {
     reply.header('set-cookie', serializeCookie(this.names.loginCsrf, '', { secure: this.secure, sameSite: 'Strict', maxAgeSeconds: 0 }))
+  }
+
+  /**
+   * Keeps a started single sign-on's sealed values until the provider sends the browser back.
+   * SameSite=Lax: that return is a top-level navigation from the provider's site.
+   */
+  setPreLogin(reply: FastifyReply, sealed: string, maxAgeSeconds: number): void {
+    reply.header('set-cookie', serializeCookie(this.names.preLogin, sealed, { secure: this.secure, maxAgeSeconds }))
+  }
+
+  /** The pre-login cookie's value (a started single sign-on). */
+  preLogin(request: FastifyRequest): string | undefined {
+    return parseCookies(request.headers.cookie).get(this.names.preLogin)
+  }
+
+  /** Drops the pre-login cookie: a started sign-in finishes once, whatever the outcome. */
+  clearPreLogin(reply: FastifyReply): void {
+    reply.header('set-cookie', serializeCookie(this.names.preLogin, '', { secure: this.secure, maxAgeSeconds: 0 }))
   }
 
   /** Remembers the selected project (the caller has checked membership). */

@@ -33,6 +33,7 @@ const auditEventSchema = {
     reason: { type: ['string', 'null'] },
     at: { type: 'string' },
     context_hash: { type: ['string', 'null'] },
+    claims_hash: { type: ['string', 'null'] },
     prev_hash: { type: 'string' },
     hash: { type: 'string' },
     prev_mac: { type: ['string', 'null'] },

@@ -18,8 +18,9 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import { REQUESTER_CLAIM_NAMES, type RequesterClaims, type Store, type TrustRule } from '../store/types.js'
 
-/** GitHub Actions' issuer: the default of `trust add --issuer`. */
-export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com'
+import { issuerUrlProblem, normaliseIssuer } from '../../contract/issuers.js'
+
+export { GITHUB_ACTIONS_ISSUER, issuerUrlProblem, normaliseIssuer } from '../../contract/issuers.js'
 /** Signature algorithms accepted: asymmetric only. */
 export const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const
 /** Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds. */
@@ -57,32 +58,6 @@ export interface VerifiedWorkflow {
 /** Three base64url parts (the third empty for an unsigned token, refused later). Our API keys start with `agk_` and have no dots. */
 export function looksLikeJwt(token: string): boolean {
   return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)
-}
-
-/** `iss` as rules store it: without trailing slashes. */
-export function normaliseIssuer(issuer: string): string {
-  return issuer.replace(/\/+$/, '')
-}
-
-/**
- * The URL rules for issuers: https, or plain http to this machine only (a local issuer).
- * @returns the problem, or `null` when the URL is acceptable.
- */
-export function issuerUrlProblem(raw: string): string | null {
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    return 'is not a URL'
-  }
-  if (url.username || url.password || url.search || url.hash) return 'must not carry credentials, a query or a fragment'
-  if (url.protocol === 'https:') return null
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return null
-  return 'must use https (plain http only to this machine)'
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
 }
 
 interface IssuerKeys {

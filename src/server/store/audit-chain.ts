@@ -6,7 +6,8 @@
  *   version 1). Anyone can recompute it from an export, so it only shows accidental damage:
  *   whoever can write the database can recompute every hash after an edit.
  * - `mac` = HMAC-SHA256(audit key, every field of the event but `mac`, including
- *   `prev_mac`, `hash` and the approval's `context_hash`): the keyed chain. The key lives
+ *   `prev_mac`, `hash`, the approval's `context_hash` and, for `created` events since schema 6,
+ *   the `claims_hash` of its verified requester claims): the keyed chain. The key lives
  *   outside the database (see `src/server/audit/audit-key.ts`), so an edit, an insertion or a
  *   forged decision is detected even when the editor recomputes every hash.
  *
@@ -74,6 +75,14 @@ export function contextHash(context: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(context), 'utf8').digest('hex')
 }
 
+/**
+ * sha256 hex of an approval's verified requester claims as stored (their JSON text, `null`
+ * when an API key asked), so claims added, edited or removed later are detected too.
+ */
+export function claimsHash(claims: Approval['requester_claims']): string {
+  return createHash('sha256').update(JSON.stringify(claims ?? null), 'utf8').digest('hex')
+}
+
 /** A value as the database stores it (see `asStored`), without a replacer call per value. */
 function storedValue(value: unknown): unknown {
   return typeof value === 'string' && LONE_SURROGATE_TEST.test(value) ? value.replace(LONE_SURROGATE, '\uFFFD') : value
@@ -121,6 +130,7 @@ export function chainAuditEvent(key: AuditKey, head: ChainHead | null, lastMac: 
     reason: input.reason,
     at: input.at,
     context_hash: input.context_hash,
+    claims_hash: input.claims_hash ?? null,
     prev_hash: head ? head.hash : GENESIS_HASH,
   }
   const hashed = { ...unhashed, hash: hashAuditEvent(unhashed), prev_mac: lastMac ?? GENESIS_HASH, sealed_at: null }

@@ -15,6 +15,7 @@ import type { AuditKey } from '../audit/audit-key.js'
 import {
   AuditChainVerifier,
   CHAIN_START,
+  claimsHash,
   contextHash,
   decisionProblem,
   EVENT_FOR_STATUS,
@@ -185,6 +186,9 @@ export function approvalProblem(key: AuditKey | null, approval: Approval, events
   const hashed = key ? contextHash(approval.context) : null
   if (hashed !== null && first.context_hash !== null && first.context_hash !== hashed) {
     return { seq: first.seq, detail: `its context in the database differs from the one its created event #${first.seq} recorded` }
+  }
+  if (key && first.claims_hash && first.claims_hash !== claimsHash(approval.requester_claims)) {
+    return { seq: first.seq, detail: `its requester_claims in the database differ from the verified claims its created event #${first.seq} recorded` }
   }
   if (settling.length > 1) return { seq: settling[1].seq, detail: `audit events #${settling[0].seq} and #${settling[1].seq} both settle it` }
   const problem = decisionProblem(key, approval, settling[0] ?? null, hashed ?? undefined)

@@ -6,7 +6,7 @@
  */
 import { MAX_REASON_CHARS } from '../../contract/index.js'
 import { newId } from '../auth/secrets.js'
-import { contextHash, type AuditEventInput } from './audit-chain.js'
+import { claimsHash, contextHash, type AuditEventInput } from './audit-chain.js'
 import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
@@ -140,9 +140,9 @@ export function statusForDecision(decision: Decision): 'approved' | 'rejected' {
   throw new StoreError('invalid', `decision must be approve or reject, not ${JSON.stringify(decision)}`)
 }
 
-/** The `created` audit event of a new approval, by its requester; it records the hash of the context. */
+/** The `created` audit event of a new approval, by its requester; it records the hashes of the context and the verified claims. */
 export function createdEvent(approval: Approval): AuditEventInput {
-  return auditEventOf(approval, 'created', approval.requested_by, null, approval.created_at, contextHash(approval.context))
+  return { ...auditEventOf(approval, 'created', approval.requested_by, null, approval.created_at, contextHash(approval.context)), claims_hash: claimsHash(approval.requester_claims) }
 }
 
 /**

@@ -183,6 +183,7 @@ export function toAuditEvent(row: Row): AuditEvent {
     reason: textOrNull(row, 'reason'),
     at: text(row, 'at'),
     context_hash: textOrNull(row, 'context_hash'),
+    claims_hash: textOrNull(row, 'claims_hash'),
     prev_hash: text(row, 'prev_hash'),
     hash: text(row, 'hash'),
     prev_mac: textOrNull(row, 'prev_mac'),

@@ -32,6 +32,8 @@ export type AdminEventType =
   | 'key_created'
   | 'key_revoked'
   | 'settings_changed'
+  | 'trust_rule_added'
+  | 'trust_rule_removed'
   | 'policy_set'
   | 'policy_cleared'
   | 'github_mapped'
@@ -268,6 +270,11 @@ export interface AuditEvent {
   at: string
   /** sha256 of the approval's context JSON as created (approval events since schema 3; null before). */
   context_hash: string | null
+  /**
+   * sha256 of the approval's verified requester claims as created (`created` events since
+   * schema 6, also when there were none: the hash of `null`); null or absent before.
+   */
+  claims_hash?: string | null
   prev_hash: string
   /** Unkeyed sha256 chain link (anyone can recompute it from an export). */
   hash: string

@@ -14,11 +14,13 @@ import type { Viewer } from '../session.js'
 import { accountPage, createAccountPage, INVALID_INVITATION, joinPage, signInToJoinPage, wrongAccountPage } from '../views/account-view.js'
 import type { Notice } from '../views/layout.js'
 import { checkCsrf, noticeFromQuery, refuseForbidden, sendPage, type DashboardDeps } from './common.js'
-import { checkPassword, signIn } from './sign-in-pages.js'
+import { checkPassword, passwordsOffText, signIn } from './sign-in-pages.js'
+import { ssoButton } from '../views/login-view.js'
+import { html } from '../html.js'
 
 export function registerAccountRoutes(app: FastifyInstance, deps: DashboardDeps): void {
   const render = (viewer: Viewer, reply: FastifyReply, status: number, notices: Notice[]) =>
-    sendPage(deps, reply, status, { title: 'Account', viewer, section: 'none', notices, main: accountPage({ email: viewer.user.email, csrf: viewer.session.csrf_token }) })
+    sendPage(deps, reply, status, { title: 'Account', viewer, section: 'none', notices, main: accountPage({ email: viewer.user.email, csrf: viewer.session.csrf_token, passwordLogin: deps.signInMethods.password }) })
 
   app.get('/account', async (request, reply) => {
     const viewer = await deps.sessions.viewer(request)
@@ -115,6 +117,7 @@ function registerInvitationRoutes(app: FastifyInstance, deps: DashboardDeps): vo
 
 /** A new account for the invited email, with the password the visitor chose. */
 async function createAndJoin(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply, link: OpenLink, retry: (status: number, text: string) => Promise<FastifyReply>): Promise<FastifyReply> {
+  if (!deps.signInMethods.password) return retry(403, passwordsOffText(deps))
   const form = formFields(request)
   if ((form.new_password ?? '') !== (form.confirm_password ?? '')) return retry(400, 'The two passwords differ.')
   const slot = await deps.hashGate.run(async () => {
@@ -148,6 +151,10 @@ async function invitationForm(deps: DashboardDeps, request: FastifyRequest, repl
   }
   const csrf = deps.sessions.loginCsrfToken(request, reply)
   const hasAccount = (await deps.store.getUserByEmail(link.invitation.email)) !== null
-  return hasAccount ? signInToJoinPage({ ...link, csrf }) : createAccountPage({ ...link, csrf })
+  const passwordPage = !deps.signInMethods.password ? null : hasAccount ? signInToJoinPage({ ...link, csrf }) : createAccountPage({ ...link, csrf })
+  if (!deps.signInMethods.sso) return passwordPage ?? INVALID_INVITATION
+  // Signing in through the provider as the invited email comes back here, signed in, to join.
+  const sso = html`<section class="login"><p>Sign in as <strong>${link.invitation.email}</strong> to join:</p>${ssoButton(deps.signInMethods.sso, `/invite/${link.token}`)}</section>`
+  return html`${passwordPage ?? html`<h1 id="invite-title">Join ${link.projectName}</h1>`}${sso}`
 }
 

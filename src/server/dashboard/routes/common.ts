@@ -7,6 +7,8 @@ import { html, type SafeHtml } from '../html.js'
 import type { AdminService } from '../../admin/admin-service.js'
 import { GITHUB_LOGIN_RULE } from '../../admin/rules.js'
 import type { HashGate, LoginLimiter } from '../rate-limit.js'
+import type { SingleSignOn } from '../sso.js'
+import type { SignInMethods } from '../views/login-view.js'
 import { formFields } from '../security.js'
 import { csrfTokenMatches, type Sessions, type Viewer } from '../session.js'
 import { page, type PageInput } from '../views/layout.js'
@@ -28,6 +30,10 @@ export interface DashboardDeps {
   auditVerifications: AuditVerificationCache
   /** How long a decided card stays on the live home page; undefined: the page script's default. */
   resolvedCardLingerMs?: number
+  /** Single sign-on through an OpenID provider, when configured. */
+  sso: SingleSignOn | null
+  /** Which sign-in methods the pages offer and the routes accept. */
+  signInMethods: SignInMethods
 }
 
 /** A viewer who is in a project (every page except sign-in works on one project). */
@@ -130,6 +136,8 @@ export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: stri
   bad_role: { kind: 'error', text: 'Choose the role member or admin. Nothing was changed.' },
   bad_github_login: { kind: 'error', text: `${GITHUB_LOGIN_RULE[0].toUpperCase()}${GITHUB_LOGIN_RULE.slice(1)}. Nothing was changed.` },
   project_switched: { kind: 'info', text: 'Switched project.' },
+  trust_rule_removed: { kind: 'ok', text: 'Trust rule removed: workflows it let in are refused from their next request.' },
+  no_such_trust_rule: { kind: 'error', text: 'This project has no such trust rule. Nothing was changed.' },
   policy_saved: { kind: 'ok', text: 'Policy saved as a new version. It applies to requests created from now on.' },
   policy_cleared: { kind: 'ok', text: 'Policy removed: any one member approves new requests.' },
   no_policy: { kind: 'info', text: 'This project has no policy to remove. Nothing was changed.' },

@@ -21,6 +21,7 @@ import type { SafeHtml } from '../html.js'
 import { keysPage, membersPage, projectSettingsPage, removeMemberConfirm, revokeInvitationConfirm, revokeKeyConfirm, type InviteForm } from '../views/settings-view.js'
 import { checkCsrf, noticeFromQuery, requireAdmin, requireViewer, sendPage, type DashboardDeps, type ProjectViewer } from './common.js'
 import type { Notice } from '../views/layout.js'
+import { removeTrustRuleConfirm, trustRulesPage, type TrustRuleForm } from '../views/trust-rules-view.js'
 
 /** Sign-in, CSRF and admin gates of every settings change, in one place. */
 export async function adminForChange(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
@@ -40,6 +41,7 @@ export function registerSettingsRoutes(app: FastifyInstance, deps: DashboardDeps
   registerMemberRoutes(app, deps)
   registerInvitationRoutes(app, deps)
   registerKeyRoutes(app, deps)
+  registerTrustRuleRoutes(app, deps)
 }
 
 // ---- project settings -------------------------------------------------------------------
@@ -269,6 +271,53 @@ function registerKeyRoutes(app: FastifyInstance, deps: DashboardDeps): void {
     rowChange(deps, request, reply, '/settings/keys', { ok: 'key_revoked', refused: { not_found: 'no_such_key' } }, async (viewer) => {
       const { already } = await deps.admin.revokeKey(viewer.project, viewer.user.email, request.params.keyId)
       return already ? 'key_already_revoked' : undefined
+    }),
+  )
+}
+
+// ---- trust rules (admins only: they say which workflows may ask without a key) ------------
+
+function registerTrustRuleRoutes(app: FastifyInstance, deps: DashboardDeps): void {
+  const render = async (viewer: ProjectViewer, reply: FastifyReply, status: number, extra: { notices?: Notice[]; form?: TrustRuleForm } = {}) =>
+    sendPage(deps, reply, status, {
+      title: 'Trust rules',
+      viewer,
+      section: 'settings',
+      notices: extra.notices ?? [],
+      main: trustRulesPage({ rules: await deps.store.listTrustRules(viewer.project.id), csrf: viewer.session.csrf_token, form: extra.form, audienceHint: new URL(deps.publicUrl).origin }),
+    })
+
+  app.get('/settings/trust', async (request, reply) => {
+    const viewer = await adminForConfirm(deps, request, reply)
+    return viewer ? render(viewer, reply, 200, { notices: noticeFromQuery(request) }) : reply
+  })
+
+  app.post('/settings/trust', async (request, reply) => {
+    const viewer = await adminForChange(deps, request, reply)
+    if (!viewer) return reply
+    const form = formFields(request)
+    const typed: TrustRuleForm = { issuer: form.issuer, audience: form.audience, repository: form.repository, ref: form.ref, environment: form.environment, workflow_ref: form.workflow_ref }
+    try {
+      const rule = await deps.admin.addTrustRule(viewer.project, viewer.user.email, { ...typed, audience: typed.audience ?? '', repository: typed.repository ?? '', workflowRef: typed.workflow_ref })
+      return render(viewer, reply, 201, { notices: [{ kind: 'ok', text: `Trust rule added: workflows of ${rule.repository} matching it may now ask for approvals.` }] })
+    } catch (error) {
+      const text = refusalText(error)
+      if (text === null) throw error
+      return render(viewer, reply, 400, { notices: [{ kind: 'error', text: `${text} Nothing was changed.` }], form: typed })
+    }
+  })
+
+  app.get<{ Params: { ruleId: string } }>('/settings/trust/:ruleId/remove', async (request, reply) => {
+    const viewer = await adminForConfirm(deps, request, reply)
+    if (!viewer) return reply
+    const rule = (await deps.store.listTrustRules(viewer.project.id)).find((r) => r.id === request.params.ruleId)
+    if (!rule) return reply.redirect('/settings/trust?notice=no_such_trust_rule', 303)
+    return confirmReply(deps, viewer, reply, 'Remove trust rule', removeTrustRuleConfirm({ rule, csrf: viewer.session.csrf_token }))
+  })
+
+  app.post<{ Params: { ruleId: string } }>('/settings/trust/:ruleId/remove', async (request, reply) =>
+    rowChange(deps, request, reply, '/settings/trust', { ok: 'trust_rule_removed', refused: { not_found: 'no_such_trust_rule' } }, async (viewer) => {
+      await deps.admin.removeTrustRule(viewer.project, viewer.user.email, request.params.ruleId)
     }),
   )
 }

@@ -9,7 +9,12 @@ import { loginForm } from '../views/login-view.js'
 import { checkCsrf, noticeFromQuery, refuseForbidden, requireViewer, sendPage, type DashboardDeps } from './common.js'
 
 /** The outcome of checking an email and password under the sign-in limits. */
-export type PasswordCheck = { ok: true; user: User } | { ok: false; status: 400 | 401 | 429; text: string; retryAfterS?: number }
+export type PasswordCheck = { ok: true; user: User } | { ok: false; status: 400 | 401 | 403 | 429; text: string; retryAfterS?: number }
+
+/** The refusal of every password path (sign-in, invitations, password change) when passwords are turned off. */
+export function passwordsOffText(deps: DashboardDeps): string {
+  return `Password sign-in is turned off on this server: use "Sign in with ${deps.signInMethods.sso ?? 'your provider'}".`
+}
 
 // Unknown emails still cost one scrypt, so the answer and its timing do not reveal which accounts exist.
 let dummyHash: Promise<string> | null = null
@@ -26,6 +31,7 @@ function tooMany(waitMs: number, who: string): PasswordCheck {
  * Known and unknown emails take the same path and cost the same scrypt.
  */
 export async function checkPassword(deps: DashboardDeps, request: FastifyRequest, emailInput: string, passwordInput: string): Promise<PasswordCheck> {
+  if (!deps.signInMethods.password) return { ok: false, status: 403, text: passwordsOffText(deps) }
   const email = emailInput.trim().slice(0, MAX_EMAIL_CHARS)
   const password = passwordInput.slice(0, MAX_PASSWORD_BYTES)
   const ipWait = deps.ipLimiter.retryAfterMs(request.ip, '')
@@ -63,7 +69,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: DashboardDeps): v
     const next = safeNextPath((request.query as Record<string, unknown>).next)
     if (await deps.sessions.viewer(request)) return reply.redirect(next, 303)
     const csrf = deps.sessions.loginCsrfToken(request, reply)
-    return sendPage(deps, reply, 200, { title: 'Sign in', viewer: null, section: 'none', notices: noticeFromQuery(request), main: loginForm({ next, csrf }) })
+    return sendPage(deps, reply, 200, { title: 'Sign in', viewer: null, section: 'none', notices: noticeFromQuery(request), main: loginForm({ next, csrf, methods: deps.signInMethods }) })
   })
 
   app.post('/login', async (request, reply) => {
@@ -77,7 +83,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: DashboardDeps): v
     const checked = await checkPassword(deps, request, email, form.password ?? '')
     if (!checked.ok) {
       if (checked.retryAfterS) reply.header('retry-after', String(checked.retryAfterS))
-      return sendPage(deps, reply, checked.status, { title: 'Sign in', viewer: null, section: 'none', notices: [{ kind: 'error', text: checked.text }], main: loginForm({ email, next, csrf: form._csrf }) })
+      return sendPage(deps, reply, checked.status, { title: 'Sign in', viewer: null, section: 'none', notices: [{ kind: 'error', text: checked.text }], main: loginForm({ email, next, csrf: form._csrf, methods: deps.signInMethods }) })
     }
     await signIn(deps, request, reply, checked.user)
     return reply.redirect(next, 303)

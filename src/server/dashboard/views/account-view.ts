@@ -8,22 +8,10 @@ function csrfField(csrf: string): SafeHtml {
   return html`<input type="hidden" name="_csrf" value="${csrf}">`
 }
 
-export function accountPage(input: { email: string; csrf: string }): SafeHtml {
+/** `passwordLogin: false` (the server signs in through its provider only) leaves out the password form. */
+export function accountPage(input: { email: string; csrf: string; passwordLogin?: boolean }): SafeHtml {
   return html`<div class="page-head"><h1>Your account</h1><p class="muted">Signed in as <strong>${input.email}</strong>.</p></div>
-<section class="panel" aria-labelledby="password-title">
-<h2 id="password-title">Change password</h2>
-<p class="muted">Changing it signs you out everywhere else: every other browser has to sign in again.</p>
-<form method="post" action="/account/password" class="stack">
-${csrfField(input.csrf)}
-<label for="current-password">Current password</label>
-<input id="current-password" name="current_password" type="password" autocomplete="current-password" required>
-<label for="new-password">New password <span class="muted">(at least ${String(MIN_PASSWORD_CHARS)} characters)</span></label>
-<input id="new-password" name="new_password" type="password" autocomplete="new-password" minlength="${String(MIN_PASSWORD_CHARS)}" required>
-<label for="confirm-password">New password again</label>
-<input id="confirm-password" name="confirm_password" type="password" autocomplete="new-password" minlength="${String(MIN_PASSWORD_CHARS)}" required>
-<button type="submit" class="btn btn-primary">Change password</button>
-</form>
-</section>
+${input.passwordLogin === false ? '' : passwordSection(input.csrf)}
 <section class="panel" aria-labelledby="everywhere-title">
 <h2 id="everywhere-title">Sign out everywhere</h2>
 <p class="muted">Ends every session of your account — on this and every other device — and stops their live pages.</p>
@@ -81,4 +69,21 @@ export function createAccountPage(view: InvitationView & { csrf: string }): Safe
 <label for="confirm-password">Password again</label>
 <input id="confirm-password" name="confirm_password" type="password" autocomplete="new-password" minlength="${String(MIN_PASSWORD_CHARS)}" required>
 <button type="submit" class="btn btn-primary">Create account and join</button></form></section>`
+}
+
+function passwordSection(csrf: string): SafeHtml {
+  return html`<section class="panel" aria-labelledby="password-title">
+<h2 id="password-title">Change password</h2>
+<p class="muted">Changing it signs you out everywhere else: every other browser has to sign in again.</p>
+<form method="post" action="/account/password" class="stack">
+${csrfField(csrf)}
+<label for="current-password">Current password</label>
+<input id="current-password" name="current_password" type="password" autocomplete="current-password" required>
+<label for="new-password">New password <span class="muted">(at least ${String(MIN_PASSWORD_CHARS)} characters)</span></label>
+<input id="new-password" name="new_password" type="password" autocomplete="new-password" minlength="${String(MIN_PASSWORD_CHARS)}" required>
+<label for="confirm-password">New password again</label>
+<input id="confirm-password" name="confirm_password" type="password" autocomplete="new-password" minlength="${String(MIN_PASSWORD_CHARS)}" required>
+<button type="submit" class="btn btn-primary">Change password</button>
+</form>
+</section>`
 }

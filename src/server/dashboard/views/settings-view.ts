@@ -11,6 +11,7 @@ const SETTINGS_TABS = [
   { id: 'members', href: '/settings/members', label: 'Members' },
   { id: 'keys', href: '/settings/keys', label: 'API keys' },
   { id: 'policy', href: '/settings/policy', label: 'Policy' },
+  { id: 'trust', href: '/settings/trust', label: 'Trust rules' },
   { id: 'github', href: '/settings/github', label: 'GitHub' },
 ] as const
 

@@ -185,8 +185,8 @@ export class PostgresStore implements Store {
     const last = head.seq === 0 ? undefined : await this.row('SELECT mac FROM audit_events WHERE project_id = $1 AND seq = $2', [input.project_id, head.seq], client)
     const event = chainAuditEvent(this.key, head.seq === 0 ? null : head, typeof last?.mac === 'string' ? last.mac : null, input)
     await this.run(
-      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at, claims_hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
       [
         event.project_id,
         event.seq,
@@ -203,6 +203,7 @@ export class PostgresStore implements Store {
         event.prev_mac,
         event.mac,
         event.sealed_at,
+        event.claims_hash ?? null,
       ],
       client,
     )

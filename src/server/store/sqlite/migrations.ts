@@ -225,6 +225,15 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 6,
+    name: 'verified requester claims covered by the keyed audit chain',
+    sql: `
+      -- sha256 of the approval's requester_claims, recorded by its created event (and so
+      -- covered by the event's MAC); null for events written before.
+      ALTER TABLE audit_events ADD COLUMN claims_hash TEXT;
+    `,
+  },
+  {
     version: 7,
     name: 'approval policies: versioned policy documents',
     sql: `

@@ -212,9 +212,9 @@ export class SqliteStore implements Store {
     const last = head ? this.get('SELECT mac FROM audit_events WHERE project_id = @project_id AND seq = @seq', { project_id: input.project_id, seq: head.seq }) : undefined
     const event = chainAuditEvent(this.key, head, typeof last?.mac === 'string' ? last.mac : null, input)
     this.run(
-      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at)
-       VALUES (@project_id, @seq, @type, @approval_id, @action, @agent, @actor, @reason, @at, @context_hash, @prev_hash, @hash, @prev_mac, @mac, @sealed_at)`,
-      { ...event },
+      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, claims_hash, prev_hash, hash, prev_mac, mac, sealed_at)
+       VALUES (@project_id, @seq, @type, @approval_id, @action, @agent, @actor, @reason, @at, @context_hash, @claims_hash, @prev_hash, @hash, @prev_mac, @mac, @sealed_at)`,
+      { ...event, claims_hash: event.claims_hash ?? null },
     )
     this.run(
       `INSERT INTO audit_heads (project_id, seq, hash, mac) VALUES (@project_id, @seq, @hash, @mac)
