@@ -9,7 +9,7 @@ import type { Store } from './types.js'
 
 export type StoreOptions =
   /** Embedded default: one SQLite file (created if missing). */
-  | { kind: 'sqlite'; path: string; auditKey?: AuditKey; onKeyWarning?: (message: string) => void }
+  | { kind: 'sqlite'; path: string; auditKey?: AuditKey; onKeyWarning?: (message: string) => void; groupCommit?: boolean }
   /** PostgreSQL, for several replicas: a connection string or a `pg` pool configuration. The audit key is required. */
   | { kind: 'postgres'; connection: PostgresConnection; auditKey?: AuditKey }
 
@@ -17,7 +17,7 @@ export type StoreOptions =
 export async function openStore(options: StoreOptions): Promise<Store> {
   switch (options.kind) {
     case 'sqlite':
-      return openSqliteStore(options.path, { auditKey: options.auditKey, onKeyWarning: options.onKeyWarning })
+      return openSqliteStore(options.path, { auditKey: options.auditKey, onKeyWarning: options.onKeyWarning, groupCommit: options.groupCommit })
     case 'postgres': {
       // Loaded on demand: the embedded default should not pay for loading the pg driver.
       const { openPostgresStore } = await import('./postgres/index.js')

@@ -64,6 +64,7 @@ import type {
   User,
   UserWithPassword,
 } from '../types.js'
+import { GroupCommit, writeTransaction } from './group-commit.js'
 import { migrate } from './migrations.js'
 import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword, type Row } from '../rows.js'
 
@@ -136,11 +137,14 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, StatementSync>()
   private readonly key: AuditKey
   private readonly verifications: AuditVerifications
+  private readonly groupCommit: GroupCommit | null
   private closed = false
 
-  constructor(db: DatabaseSync, key: AuditKey) {
+  /** `groupCommit: false` gives every write its own transaction and fsync (the pre-batching behaviour, kept for comparison). */
+  constructor(db: DatabaseSync, key: AuditKey, options: { groupCommit?: boolean } = {}) {
     this.db = db
     this.key = key
+    this.groupCommit = options.groupCommit === false ? null : new GroupCommit(db)
     this.verifications = new AuditVerifications(key, this.auditReader())
   }
 
@@ -169,26 +173,18 @@ export class SqliteStore implements Store {
     return Number(this.sql(source).run(params).changes)
   }
 
-  /** Runs `work` in a write transaction that takes the lock first (no upgrade deadlocks). */
-  private write<T>(what: string, work: () => T): T {
+  /**
+   * Runs `work` (synchronous SQL) as one write unit: with group commit, in the next batch
+   * transaction (see group-commit.ts), else in a transaction of its own. Resolves once committed.
+   */
+  private async write<T>(what: string, work: () => T): Promise<T> {
     this.assertOpen()
-    this.db.exec('BEGIN IMMEDIATE')
+    const fail = (error: unknown) => translateSqliteError(error, what)
+    if (this.groupCommit) return this.groupCommit.run(work, fail)
     try {
-      const result = work()
-      this.db.exec('COMMIT')
-      return result
+      return writeTransaction(this.db, work)
     } catch (error) {
-      this.rollbackQuietly()
-      throw translateSqliteError(error, what)
-    }
-  }
-
-  /** Rolls back if a transaction is still open (SQLite may already have rolled it back itself). */
-  private rollbackQuietly(): void {
-    try {
-      this.db.exec('ROLLBACK')
-    } catch {
-      // no transaction was active
+      throw fail(error)
     }
   }
 
@@ -228,7 +224,7 @@ export class SqliteStore implements Store {
 
   async createProject(name: string, settings: Partial<ProjectSettings> = {}): Promise<Project> {
     const project = newProject(name, settings)
-    this.write(`project ${JSON.stringify(name)}`, () =>
+    await this.write(`project ${JSON.stringify(name)}`, () =>
       this.run('INSERT INTO projects (id, name, settings, created_at) VALUES (@id, @name, @settings, @created_at)', {
         ...project,
         settings: JSON.stringify(project.settings),
@@ -266,7 +262,7 @@ export class SqliteStore implements Store {
 
   async createUser(input: { email: string; password_hash: string }): Promise<User> {
     const user = newUser(input)
-    this.write(`a user with email ${JSON.stringify(input.email)}`, () => this.insertUser(user, input.password_hash))
+    await this.write(`a user with email ${JSON.stringify(input.email)}`, () => this.insertUser(user, input.password_hash))
     return user
   }
 
@@ -299,7 +295,7 @@ export class SqliteStore implements Store {
   async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}): Promise<void> {
     checkRole(role)
     const keepLogin = options.github_login === undefined
-    this.write('membership', () =>
+    await this.write('membership', () =>
       this.run(
         `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES (@project_id, @user_id, @role, @created_at, @github_login)
          ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role,
@@ -343,7 +339,7 @@ export class SqliteStore implements Store {
   async createInvitation(input: NewInvitation): Promise<Invitation> {
     checkRole(input.role)
     const invitation = newInvitation(input)
-    this.write('invitation', () =>
+    await this.write('invitation', () =>
       this.run(
         `INSERT INTO invitations (id, token_hash, project_id, email, email_key, role, github_login, created_by, created_at, expires_at)
          VALUES (@id, @token_hash, @project_id, @email, @email_key, @role, @github_login, @created_by, @created_at, @expires_at)`,
@@ -418,7 +414,7 @@ export class SqliteStore implements Store {
 
   async createApiKey(input: { project_id: string; name: string; scopes: KeyScope[]; key_hash: string; prefix: string }): Promise<ApiKeyInfo> {
     const key = newApiKeyInfo(input)
-    this.write('API key', () =>
+    await this.write('API key', () =>
       this.run(
         `INSERT INTO api_keys (id, project_id, name, scopes, key_hash, prefix, created_at)
          VALUES (@id, @project_id, @name, @scopes, @key_hash, @prefix, @created_at)`,
@@ -459,7 +455,7 @@ export class SqliteStore implements Store {
 
   async createTrustRule(input: NewTrustRule): Promise<TrustRule> {
     const rule = newTrustRule(input)
-    this.write('trust rule', () =>
+    await this.write('trust rule', () =>
       this.run(
         `INSERT INTO trust_rules (id, project_id, issuer, audience, repository, ref, environment, workflow_ref, created_at)
          VALUES (@id, @project_id, @issuer, @audience, @repository, @ref, @environment, @workflow_ref, @created_at)`,
@@ -574,7 +570,7 @@ export class SqliteStore implements Store {
   }
 
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
-  private settle(projectId: string, id: string, change: SettleChange): ChangeResult | null {
+  private settle(projectId: string, id: string, change: SettleChange): Promise<ChangeResult | null> {
     return this.write('approval', () => {
       const row = this.get(
         `UPDATE approvals SET status = @status, reason = @reason, decided_by = @by, decided_at = @at
@@ -719,7 +715,7 @@ export class SqliteStore implements Store {
   // --- dashboard sessions ---------------------------------------------------------------
 
   async createSession(session: Session): Promise<void> {
-    this.write('session', () =>
+    await this.write('session', () =>
       this.run(
         `INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
          VALUES (@token_hash, @user_id, @csrf_token, @created_at, @expires_at)`,
@@ -734,7 +730,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteSession(tokenHash: string): Promise<void> {
-    this.write('session', () => this.run('DELETE FROM sessions WHERE token_hash = @tokenHash', { tokenHash }))
+    await this.write('session', () => this.run('DELETE FROM sessions WHERE token_hash = @tokenHash', { tokenHash }))
   }
 
   async deleteUserSessions(userId: string): Promise<number> {
@@ -748,6 +744,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return
+    // Writes already queued are committed and answered before the file closes.
+    this.groupCommit?.flush()
     this.closed = true
     this.statements.clear()
     this.db.close()
