@@ -19,6 +19,7 @@ import type { AuditKey } from '../../audit/audit-key.js'
 import { chainAuditEvent, GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
 import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
+import { isRetryable, PgGroupCommit, TRANSACTION_ATTEMPTS } from './group-commit.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
   adminAuditInput,
@@ -74,8 +75,6 @@ type Queryable = pg.Pool | pg.PoolClient
 
 /** Rows fetched per query while exporting or verifying. */
 const BATCH = 1000
-/** Deadlocks and serialisation failures are retried this many times before giving up. */
-const TRANSACTION_ATTEMPTS = 3
 
 /** Maps PostgreSQL errors (SQLSTATE) to `StoreError`s callers can branch on. */
 function translatePgError(error: unknown, what: string): unknown {
@@ -90,11 +89,6 @@ function translatePgError(error: unknown, what: string): unknown {
     default:
       return error
   }
-}
-
-function isRetryable(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code
-  return code === '40001' || code === '40P01' // serialization_failure, deadlock_detected
 }
 
 /** A WHERE clause built from optional filters with numbered placeholders. */
@@ -124,11 +118,21 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool
   private readonly key: AuditKey
   private readonly verifications: AuditVerifications
+  private readonly groupCommit: PgGroupCommit | null
   private closed = false
 
-  constructor(pool: pg.Pool, key: AuditKey) {
+  /** `groupCommit: false` gives every write its own transaction and commit (the pre-batching behaviour, kept for comparison). */
+  constructor(pool: pg.Pool, key: AuditKey, options: { groupCommit?: boolean } = {}) {
     this.pool = pool
     this.key = key
+    this.groupCommit =
+      options.groupCommit === false
+        ? null
+        : new PgGroupCommit({
+            pool,
+            // The chain head first: a batch then holds its project's lock before any row lock.
+            lockLane: async (client, projectId) => void (await client.query('SELECT 1 FROM audit_heads WHERE project_id = $1 FOR UPDATE', [projectId])),
+          })
     this.verifications = new AuditVerifications(key, this.auditReader())
   }
 
@@ -166,6 +170,16 @@ export class PostgresStore implements Store {
         client.release()
       }
     }
+  }
+
+  /**
+   * A write that appends to `projectId`'s audit chain: with group commit, one unit of that
+   * project's next batch transaction (see group-commit.ts), else a transaction of its own.
+   */
+  private batched<T>(projectId: string, what: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'))
+    if (!this.groupCommit) return this.transaction(what, work)
+    return this.groupCommit.run(projectId, work, (error) => translatePgError(error, what))
   }
 
   /** Appends one audit event; the head row lock serialises appends to one project's chain. */
@@ -481,7 +495,7 @@ export class PostgresStore implements Store {
     const context = JSON.stringify(input.context)
     const createdAt = input.at ?? new Date().toISOString()
     const fingerprint = input.idempotency_fingerprint ?? ''
-    return this.transaction('approval', async (client) => {
+    return this.batched(input.project_id, 'approval', async (client) => {
       const approval = newApprovalRecord(input, context, createdAt)
       if (input.idempotency_key !== null) {
         // Claim the key, or take over one past its 24 hours. A concurrent claim makes this wait
@@ -567,7 +581,7 @@ export class PostgresStore implements Store {
 
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
   private settle(projectId: string, id: string, change: SettleChange): Promise<ChangeResult | null> {
-    return this.transaction('approval', async (client) => {
+    return this.batched(projectId, 'approval', async (client) => {
       const row = await this.row(
         `UPDATE approvals SET status = $3, reason = $4, decided_by = $5, decided_at = $6
          WHERE project_id = $1 AND id = $2 AND status = 'pending' RETURNING *`,
@@ -656,7 +670,7 @@ export class PostgresStore implements Store {
   }
 
   async recordAdminEvent(input: AdminEventInput): Promise<AuditEvent> {
-    return this.transaction('audit event', (client) => this.appendAudit(client, adminAuditInput(input)))
+    return this.batched(input.project_id, 'audit event', (client) => this.appendAudit(client, adminAuditInput(input)))
   }
 
   async verifyAudit(projectId: string, options: AuditVerifyOptions = {}): Promise<AuditVerification> {
@@ -738,6 +752,8 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    // Writes already queued are committed and answered before the pool closes.
+    await this.groupCommit?.settled()
     await this.pool.end()
   }
 }
