@@ -16,7 +16,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 const RESULTS = join(here, 'results')
 const DOC = join(here, '..', 'docs', 'benchmarks.md')
 /** Quick benches first, so a broken build shows up early. */
-const ORDER = ['store-throughput', 'action-start', 'server-load', 'real-server-gates', 'core-latency', 'python-client']
+const ORDER = ['store-throughput', 'http-throughput', 'action-start', 'server-load', 'real-server-gates', 'core-latency', 'python-client']
 
 function benchNames() {
   const found = readdirSync(here)
@@ -111,6 +111,51 @@ function summaryRows(r) {
   rows.push([`concurrent waiting gates held by one server process`, '10,000', num(load?.held_long_polls), '—', mark(load && load.held_long_polls >= 10_000), day(load?.date)])
   rows.push(['server RSS while they wait', '≤ 512 MB', load ? `${load.server_rss_mb.waiting} MB` : 'n/a', '—', mark(load && load.server_rss_mb.waiting <= 512), day(load?.date)])
   rows.push(['decision API p99 while they wait', '≤ 20 ms', ms(load?.decision_api_ms.p99), '—', mark(load && load.decision_api_ms.p99 <= 20), day(load?.date)])
+  const http = r['http-throughput']
+  const perSecond = (value) => (value === undefined ? 'n/a' : `${num(value)}/s`)
+  const sqliteHttp = http?.sqlite
+  const pgHttp = http?.postgres
+  const sameRun = '(same run: one commit per write) '
+  rows.push([
+    'decisions/s over HTTP, SQLite, 2,000 waiting gates, 64 concurrent deciders',
+    '≥ 3,000/s',
+    perSecond(sqliteHttp?.after.decisions_per_second),
+    sqliteHttp ? `${sameRun}${perSecond(sqliteHttp.before.decisions_per_second)}` : '—',
+    mark(sqliteHttp && sqliteHttp.after.decisions_per_second >= 3000),
+    day(http?.date),
+  ])
+  rows.push([
+    'decide p99 over HTTP, same run',
+    '≤ 50 ms',
+    ms(sqliteHttp?.after.decide_ms.p99),
+    sqliteHttp ? `${sameRun}${ms(sqliteHttp.before.decide_ms.p99)}` : '—',
+    mark(sqliteHttp && sqliteHttp.after.decide_ms.p99 <= 50),
+    day(http?.date),
+  ])
+  rows.push([
+    'creates/s over HTTP, SQLite, 64 concurrent creators, no waiters',
+    '≥ 3,000/s',
+    perSecond(sqliteHttp?.after.creates_per_second),
+    sqliteHttp ? `${sameRun}${perSecond(sqliteHttp.before.creates_per_second)}` : '—',
+    mark(sqliteHttp && sqliteHttp.after.creates_per_second >= 3000),
+    day(http?.date),
+  ])
+  rows.push([
+    'decisions/s, two replicas on one PostgreSQL (fsync on), 64 deciders, one project',
+    '≥ 1,500/s',
+    perSecond(pgHttp?.after.decisions_per_second),
+    pgHttp ? `${sameRun}${perSecond(pgHttp.before.decisions_per_second)}` : '—',
+    mark(pgHttp && pgHttp.after.decisions_per_second >= 1500),
+    day(http?.date),
+  ])
+  rows.push([
+    'decide p99, two PostgreSQL replicas, same run',
+    '≤ 100 ms',
+    ms(pgHttp?.after.decide_ms.p99),
+    pgHttp ? `${sameRun}${ms(pgHttp.before.decide_ms.p99)}` : '—',
+    mark(pgHttp && pgHttp.after.decide_ms.p99 <= 100),
+    day(http?.date),
+  ])
   const store = r['store-throughput']
   rows.push(['durable decisions per second, embedded SQLite', '≥ 2,000/s', store ? `${num(store.decisions_per_second)}/s` : 'n/a', '—', mark(store && store.decisions_per_second >= 2000), day(store?.date)])
   const action = r['action-start']
@@ -176,16 +221,45 @@ function detailSections(r) {
           ],
         ),
     )
+  const http = r['http-throughput']
+  if (http) {
+    const httpRows = []
+    for (const [store, figures] of [['SQLite, one server', http.sqlite], ['PostgreSQL, two replicas', http.postgres]]) {
+      if (!figures) continue
+      for (const [when, label] of [['before', 'one commit per write'], ['after', 'group commit']]) {
+        const f = figures[when]
+        httpRows.push([
+          store,
+          label,
+          `${num(f.creates_per_second)}/s`,
+          `${f.create_ms.p50} / ${f.create_ms.p99} ms`,
+          `${num(f.decisions_per_second)}/s`,
+          `${f.decide_ms.p50} / ${f.decide_ms.p99} ms`,
+          `${f.decision_to_waiter_answered_ms.p50} / ${f.decision_to_waiter_answered_ms.p99} ms`,
+          `${num(f.waiters_answered)} / ${num(f.waiters_held)}`,
+        ])
+      }
+    }
+    parts.push(
+      `### Throughput under concurrency over HTTP (\`http-throughput\`, ${day(http.date)})\n\n` +
+        `${num(http.setup.concurrency)} concurrent clients over loopback on the same 2 cores as the server(s); ${num(http.setup.creates)} creates (no waiters), then ` +
+        `${num(http.setup.waiters)} long-polls held, then every approval decided while they wait (the waiters' among them). "One commit per write" is \`groupCommit: false\` ` +
+        `(the behaviour before issue 17), measured in the same run on a fresh server. PostgreSQL runs with fsync and synchronous_commit on. ` +
+        `Load average ${http.machine.load_before} before, ${http.machine.load_after} after (other engineers' work shared the machine).\n\n` +
+        table(['store', 'writes', 'creates', 'create p50 / p99', 'decisions', 'decide p50 / p99', 'decision → waiter answered p50 / p99', 'waiters answered'], httpRows),
+    )
+  }
   const store = r['store-throughput']
   if (store)
     parts.push(
       `### Embedded SQLite store (\`store-throughput\`, ${day(store.date)})\n\n` +
-        `journal_mode=${store.store.journal_mode}, synchronous=${store.store.synchronous}: every decision is its own committed transaction (approval row + hash-chained audit event), fsynced before it resolves.\n\n` +
+        `journal_mode=${store.store.journal_mode}, synchronous=${store.store.synchronous}: every decision (approval row + hash-chained audit event) is fsynced before it resolves — one transaction each, or with group commit several in one transaction and one fsync.\n\n` +
         table(
           ['phase', 'operations', 'time', 'per second'],
           store.phases.map((p) => [p.phase, num(p.operations), ms(p.ms), num(p.per_second)]),
         ) +
-        `\n\nAudit chain verify of ${num(store.audit_verify.events)} events: ${ms(store.audit_verify.ms)}.`,
+        `\n\nAudit verify, full pass over ${num(store.audit_verify.events)} events: ${ms(store.audit_verify.ms)}` +
+        (store.audit_verify.incremental ? `; incremental pass after ${num(store.audit_verify.incremental.new_events)} new events: ${ms(store.audit_verify.incremental.ms)}.` : '.'),
     )
   const action = r['action-start']
   if (action)
