@@ -11,8 +11,12 @@
  */
 import type pg from 'pg'
 
-/** Most units in one transaction: bounds how long one batch holds the project's chain lock. */
-export const DEFAULT_MAX_BATCH = 256
+/**
+ * Most units in one transaction: bounds how long one batch holds the project's chain lock, and
+ * stays within the 64 subtransaction ids PostgreSQL caches per backend (each unit's savepoint
+ * writes, so it takes one; beyond the cache every other session's snapshot checks pg_subtrans).
+ */
+export const DEFAULT_MAX_BATCH = 64
 
 /** Deadlocks and serialisation failures are retried this many times before giving up. */
 export const TRANSACTION_ATTEMPTS = 3
@@ -100,7 +104,18 @@ export class PgGroupCommit {
     try {
       await client.query('BEGIN')
       await this.lockLane(client, lane)
-      for (const unit of batch) outcomes.push(await this.runInSavepoint(client, unit, batch.length > 1))
+      const shared = batch.length > 1
+      let savepointOpen = false
+      for (const unit of batch) {
+        if (shared) {
+          // The previous unit's RELEASE travels with this unit's SAVEPOINT: one round trip per unit.
+          await client.query(savepointOpen ? 'RELEASE SAVEPOINT unit; SAVEPOINT unit' : 'SAVEPOINT unit')
+          savepointOpen = true
+        }
+        const outcome = await this.runUnit(client, unit, shared)
+        if (!outcome.ok) savepointOpen = false
+        outcomes.push(outcome)
+      }
       await client.query('COMMIT')
     } catch (error) {
       // The batch as a whole failed (connection lost, commit refused): nothing of it is stored.
@@ -125,17 +140,17 @@ export class PgGroupCommit {
     else unit.reject(unit.fail(error))
   }
 
-  private async runInSavepoint(client: pg.PoolClient, unit: Unit, shared: boolean): Promise<Outcome> {
-    // Alone in its batch: no savepoint; a failure aborts the transaction and the batch rolls back.
+  /**
+   * Runs one unit; shared, it runs inside the savepoint just opened, and a failure rolls back
+   * to it (and releases it), undoing only this unit's writes. Alone in its batch there is no
+   * savepoint: a failure aborts the transaction and the batch rolls back.
+   */
+  private async runUnit(client: pg.PoolClient, unit: Unit, shared: boolean): Promise<Outcome> {
     if (!shared) return { ok: true, value: await unit.work(client) }
-    await client.query('SAVEPOINT unit')
     try {
-      const value = await unit.work(client)
-      await client.query('RELEASE SAVEPOINT unit')
-      return { ok: true, value }
+      return { ok: true, value: await unit.work(client) }
     } catch (error) {
-      await client.query('ROLLBACK TO SAVEPOINT unit')
-      await client.query('RELEASE SAVEPOINT unit')
+      await client.query('ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit')
       return { ok: false, error, retry: isRetryable(error) }
     }
   }

@@ -182,16 +182,26 @@ export class PostgresStore implements Store {
     return this.groupCommit.run(projectId, work, (error) => translatePgError(error, what))
   }
 
-  /** Appends one audit event; the head row lock serialises appends to one project's chain. */
+  /**
+   * Appends one audit event; the head row lock serialises appends to one project's chain.
+   * The last event's MAC is read by a statement of its own *after* the lock: joined into the
+   * locking SELECT, a transaction that waited for the lock would get the head's new version
+   * but the old event row (READ COMMITTED re-checks only the locked row). The event insert and
+   * the head move are one statement.
+   */
   private async appendAudit(client: pg.PoolClient, input: AuditEventInput): Promise<AuditEvent> {
     const headRow = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1 FOR UPDATE', [input.project_id], client)
     if (!headRow) throw new Error(`corrupt database: project ${input.project_id} has no audit chain head`)
     const head = toChainHead(headRow)
     const last = head.seq === 0 ? undefined : await this.row('SELECT mac FROM audit_events WHERE project_id = $1 AND seq = $2', [input.project_id, head.seq], client)
-    const event = chainAuditEvent(this.key, head.seq === 0 ? null : head, typeof last?.mac === 'string' ? last.mac : null, input)
+    const lastMac = typeof last?.mac === 'string' ? last.mac : null
+    const event = chainAuditEvent(this.key, head.seq === 0 ? null : head, lastMac, input)
     await this.run(
-      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      `WITH appended AS (
+         INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+       )
+       UPDATE audit_heads SET seq = $2, hash = $12, mac = $16 WHERE project_id = $1`,
       [
         event.project_id,
         event.seq,
@@ -208,10 +218,10 @@ export class PostgresStore implements Store {
         event.prev_mac,
         event.mac,
         event.sealed_at,
+        headMac(this.key, event.project_id, event.seq, event.mac as string),
       ],
       client,
     )
-    await this.run('UPDATE audit_heads SET seq = $2, hash = $3, mac = $4 WHERE project_id = $1', [event.project_id, event.seq, event.hash, headMac(this.key, event.project_id, event.seq, event.mac as string)], client)
     return event
   }
 
@@ -582,9 +592,11 @@ export class PostgresStore implements Store {
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
   private settle(projectId: string, id: string, change: SettleChange): Promise<ChangeResult | null> {
     return this.batched(projectId, 'approval', async (client) => {
+      // The created event's context hash comes back with the row: one round trip less per decision.
       const row = await this.row(
         `UPDATE approvals SET status = $3, reason = $4, decided_by = $5, decided_at = $6
-         WHERE project_id = $1 AND id = $2 AND status = 'pending' RETURNING *`,
+         WHERE project_id = $1 AND id = $2 AND status = 'pending'
+         RETURNING *, (SELECT context_hash FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type = 'created' ORDER BY seq LIMIT 1) AS created_context_hash`,
         [projectId, id, change.status, change.reason, change.by, change.at],
         client,
       )
@@ -593,7 +605,7 @@ export class PostgresStore implements Store {
         return current ? { changed: false, approval: toApproval(current) } : null
       }
       const approval = toApproval(row)
-      const created = await this.createdContextHash(client, projectId, id)
+      const created = typeof row.created_context_hash === 'string' ? row.created_context_hash : null
       return { changed: true, approval, event: await this.appendAudit(client, settledEvent(approval, change, created)) }
     })
   }
