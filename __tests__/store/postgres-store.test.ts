@@ -102,11 +102,15 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
           a.createApproval(approvalFor(project, { action: 'one' })),
           a.createApproval(approvalFor(project, { action: 'bad\u0000action' })),
           a.createApproval(approvalFor(project, { action: 'three' })),
+          // Fails inside the audit append itself: the batch's chain position must not move.
+          a.recordAdminEvent({ project_id: project.id, type: 'member_added', subject: 'member:x', actor: 'cli', detail: 'bad\u0000detail', at: new Date().toISOString() }),
+          a.createApproval(approvalFor(project, { action: 'five' })),
         ])
-        expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+        expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled'])
         expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'invalid' })
-        expect((await a.listApprovals(project.id)).items.map((approval) => approval.action).sort()).toEqual(['one', 'three'])
-        expect(await a.verifyAudit(project.id)).toMatchObject({ ok: true, events: 2 })
+        expect((outcomes[3] as PromiseRejectedResult).reason).toMatchObject({ code: 'invalid' })
+        expect((await a.listApprovals(project.id)).items.map((approval) => approval.action).sort()).toEqual(['five', 'one', 'three'])
+        expect(await a.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 3 })
       } finally {
         await close()
       }

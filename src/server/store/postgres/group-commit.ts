@@ -5,7 +5,7 @@
  * each unit in its own savepoint so a failing unit undoes only itself. Every caller is answered
  * after its batch's COMMIT returned, so nothing is acknowledged before it is durable.
  *
- * The batch locks its lane first (`lockLane`), before any unit touches a row: two replicas'
+ * The batch locks its lane first (`beginBatch`), before any unit touches a row: two replicas'
  * batches of one project then queue on that lock instead of deadlocking on each other's rows.
  * Units run in arrival order and see the earlier units' writes, so the chain stays linear.
  */
@@ -45,20 +45,24 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown; retry
 
 export interface PgGroupCommitOptions {
   pool: pg.Pool
-  /** Takes the lane's lock at the start of each batch (the project's chain head). */
-  lockLane: (client: pg.PoolClient, lane: string) => Promise<void>
+  /** Runs first in each batch's transaction: takes the lane's lock (the project's chain head). */
+  beginBatch: (client: pg.PoolClient, lane: string) => Promise<void>
+  /** Runs when the batch's transaction has ended, committed or not, before the connection goes back. */
+  endBatch: (client: pg.PoolClient) => void
   maxBatch?: number
 }
 
 export class PgGroupCommit {
   private readonly pool: pg.Pool
-  private readonly lockLane: (client: pg.PoolClient, lane: string) => Promise<void>
+  private readonly beginBatch: (client: pg.PoolClient, lane: string) => Promise<void>
+  private readonly endBatch: (client: pg.PoolClient) => void
   private readonly maxBatch: number
   private readonly lanes = new Map<string, Lane>()
 
   constructor(options: PgGroupCommitOptions) {
     this.pool = options.pool
-    this.lockLane = options.lockLane
+    this.beginBatch = options.beginBatch
+    this.endBatch = options.endBatch
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH
   }
 
@@ -103,7 +107,7 @@ export class PgGroupCommit {
     const outcomes: Outcome[] = []
     try {
       await client.query('BEGIN')
-      await this.lockLane(client, lane)
+      await this.beginBatch(client, lane)
       const shared = batch.length > 1
       let savepointOpen = false
       for (const unit of batch) {
@@ -120,11 +124,13 @@ export class PgGroupCommit {
     } catch (error) {
       // The batch as a whole failed (connection lost, commit refused): nothing of it is stored.
       await client.query('ROLLBACK').catch(() => {})
+      this.endBatch(client)
       client.release()
       const retry = isRetryable(error)
       for (const unit of batch) this.settleFailed(state, unit, error, retry)
       return
     }
+    this.endBatch(client)
     client.release()
     for (const [i, unit] of batch.entries()) {
       const outcome = outcomes[i]

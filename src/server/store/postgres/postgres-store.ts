@@ -73,6 +73,21 @@ import type {
 
 type Queryable = pg.Pool | pg.PoolClient
 
+/**
+ * Where a project's chain ends, as seen by the transaction that holds its head lock: the head
+ * event's seq and hash (0 and unused before the first event) and its MAC.
+ */
+interface ChainPosition {
+  seq: number
+  hash: string
+  lastMac: string | null
+}
+
+/** The chain position a batch transaction holds the lock of, moved by each append in it. */
+interface ChainCursor extends ChainPosition {
+  projectId: string
+}
+
 /** Rows fetched per query while exporting or verifying. */
 const BATCH = 1000
 
@@ -119,6 +134,8 @@ export class PostgresStore implements Store {
   private readonly key: AuditKey
   private readonly verifications: AuditVerifications
   private readonly groupCommit: PgGroupCommit | null
+  /** Per connection, while it runs a batch: the locked chain's position (see `appendAudit`). */
+  private readonly cursors = new WeakMap<pg.PoolClient, ChainCursor>()
   private closed = false
 
   /** `groupCommit: false` gives every write its own transaction and commit (the pre-batching behaviour, kept for comparison). */
@@ -130,8 +147,13 @@ export class PostgresStore implements Store {
         ? null
         : new PgGroupCommit({
             pool,
-            // The chain head first: a batch then holds its project's lock before any row lock.
-            lockLane: async (client, projectId) => void (await client.query('SELECT 1 FROM audit_heads WHERE project_id = $1 FOR UPDATE', [projectId])),
+            // The chain head first: a batch then holds its project's lock before any row lock,
+            // and its units append from the position kept in memory (no head reads per unit).
+            beginBatch: async (client, projectId) => {
+              const position = await this.lockChain(client, projectId)
+              if (position) this.cursors.set(client, { projectId, ...position })
+            },
+            endBatch: (client) => void this.cursors.delete(client),
           })
     this.verifications = new AuditVerifications(key, this.auditReader())
   }
@@ -179,23 +201,46 @@ export class PostgresStore implements Store {
   private batched<T>(projectId: string, what: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the store is closed'))
     if (!this.groupCommit) return this.transaction(what, work)
-    return this.groupCommit.run(projectId, work, (error) => translatePgError(error, what))
+    const unit = async (client: pg.PoolClient) => {
+      const cursor = this.cursors.get(client)
+      const before = cursor && { ...cursor }
+      try {
+        return await work(client)
+      } catch (error) {
+        // The unit's savepoint is rolled back, its append with it: so is the position.
+        if (cursor && before) Object.assign(cursor, before)
+        throw error
+      }
+    }
+    return this.groupCommit.run(projectId, unit, (error) => translatePgError(error, what))
+  }
+
+  /**
+   * Locks `projectId`'s chain head and reads where the chain ends; null for an unknown
+   * project. The last event's MAC is read by a statement of its own *after* the lock: joined
+   * into the locking SELECT, a transaction that waited for the lock would get the head's new
+   * version but the old event row (READ COMMITTED re-checks only the locked row).
+   */
+  private async lockChain(client: pg.PoolClient, projectId: string): Promise<ChainPosition | null> {
+    const headRow = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1 FOR UPDATE', [projectId], client)
+    if (!headRow) return null
+    const head = toChainHead(headRow)
+    const last = head.seq === 0 ? undefined : await this.row('SELECT mac FROM audit_events WHERE project_id = $1 AND seq = $2', [projectId, head.seq], client)
+    return { seq: head.seq, hash: head.hash, lastMac: typeof last?.mac === 'string' ? last.mac : null }
   }
 
   /**
    * Appends one audit event; the head row lock serialises appends to one project's chain.
-   * The last event's MAC is read by a statement of its own *after* the lock: joined into the
-   * locking SELECT, a transaction that waited for the lock would get the head's new version
-   * but the old event row (READ COMMITTED re-checks only the locked row). The event insert and
-   * the head move are one statement.
+   * Inside a batch the lock is already held and the position is in memory, so an append is one
+   * statement (the event inserted and the head moved together); otherwise the head is locked
+   * and read first.
    */
   private async appendAudit(client: pg.PoolClient, input: AuditEventInput): Promise<AuditEvent> {
-    const headRow = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1 FOR UPDATE', [input.project_id], client)
-    if (!headRow) throw new Error(`corrupt database: project ${input.project_id} has no audit chain head`)
-    const head = toChainHead(headRow)
-    const last = head.seq === 0 ? undefined : await this.row('SELECT mac FROM audit_events WHERE project_id = $1 AND seq = $2', [input.project_id, head.seq], client)
-    const lastMac = typeof last?.mac === 'string' ? last.mac : null
-    const event = chainAuditEvent(this.key, head.seq === 0 ? null : head, lastMac, input)
+    const cursor = this.cursors.get(client)
+    const inBatch = cursor?.projectId === input.project_id ? cursor : undefined
+    const position = inBatch ?? (await this.lockChain(client, input.project_id))
+    if (!position) throw new Error(`corrupt database: project ${input.project_id} has no audit chain head`)
+    const event = chainAuditEvent(this.key, position.seq === 0 ? null : { seq: position.seq, hash: position.hash, mac: null }, position.seq === 0 ? null : position.lastMac, input)
     await this.run(
       `WITH appended AS (
          INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at)
@@ -222,6 +267,7 @@ export class PostgresStore implements Store {
       ],
       client,
     )
+    if (inBatch) Object.assign(inBatch, { seq: event.seq, hash: event.hash, lastMac: event.mac })
     return event
   }
 
