@@ -2,6 +2,7 @@
 //
 //   npm run bench                       # build, then every bench/*.bench.js
 //   node bench/run.js core-latency ...  # a subset, by name (lib/ and dist/ must be built)
+//   node bench/run.js --page             # only rewrite the page from the last results
 //
 // Each bench prints its own progress and writes bench/results/<name>.json; the page is built
 // from those files, so a subset run keeps the other rows from their last run (each row says
@@ -332,6 +333,22 @@ const NOTES = `## How to read this
   builds and tests write to the same disk (the runs on this page). Group commit takes that out
   of the per-write cost.
 
+## Why PostgreSQL stays below its target here
+
+Appends to one project's chain are serialised by its head lock, so a project's throughput is
+1 / (time a write holds that lock). Before, every decision held it across its own commit and
+WAL flush, and across seven round trips. With group commit a batch takes the lock once, keeps the
+chain position in memory, and each decision in it costs three round trips (its savepoint,
+the conditional UPDATE that also returns the created event's context hash, and one statement
+that inserts the event and moves the head), then one COMMIT per batch. Store-only with 64
+concurrent decisions on this VM under load average 10–14 (\`/tmp\` cluster, fsync on): 150–320
+decisions/s with one commit per write, ~430/s with group commit. On two loaded cores each
+round trip is a context switch between Node and the PostgreSQL backend (~0.5–1 ms when every
+core is queued), so ~1,500/s would need ≤ 0.66 ms of lock time per decision: pipelining the
+statements of a batch (node-postgres sends one at a time) or a server-side function per unit
+— not done here. The HTTP figures add two replicas' request handling and the clients on the
+same two cores.
+
 ## Where the time goes (CPU profiles)
 
 \`BENCH_CPU_PROF=<dir> node bench/http-throughput.bench.js\` writes a V8 profile (\`--cpu-prof\`) of
@@ -433,6 +450,11 @@ ${detailSections(results)}
 
 async function main() {
   const available = benchNames()
+  if (process.argv[2] === '--page') {
+    writeDoc(Object.fromEntries(available.map((name) => [name, readResult(name)])), [], loadavg()[0])
+    console.log('wrote docs/benchmarks.md')
+    return 0
+  }
   const asked = process.argv.slice(2)
   const unknown = asked.filter((name) => !available.includes(name))
   if (unknown.length) {
