@@ -9,7 +9,7 @@
 /** Which decisions must carry a reason. */
 export type ReasonRequirement = 'none' | 'approve' | 'reject' | 'both'
 
-/** How rejections end a request: `any` — one eligible reject; `quorum` — as many rejects as approvals needed, or approval no longer reachable. */
+/** How rejections end a request: `any` — one eligible reject; `quorum` — once the rejects, counted like approvals (one person once), would meet the requirements. */
 export type RejectMode = 'any' | 'quorum'
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const
@@ -46,7 +46,7 @@ export interface RuleBody {
 export interface PolicyMatch {
   /** Globs on the action name (`*` any run of characters, `?` one character). */
   actions: string[]
-  /** Globs on verified requester claims (repository, ref, environment, workflow_ref, actor); a request without verified claims never matches a rule that names one. */
+  /** Globs on verified requester claims (`MATCHABLE_CLAIMS`: repository, ref, environment, workflow_ref, actor, triggering_actor, event_name); a request without verified claims never matches a rule that names one. */
   requester: Record<string, string[]>
   /** Top-level context keys → allowed values (compared as strings). */
   context: Record<string, string[]>
@@ -70,11 +70,13 @@ export interface Policy {
 export interface PolicyVersion {
   project_id: string
   version: number
-  /** The document exactly as submitted. */
+  /** The document exactly as submitted; empty for a version that cleared the policy. */
   source: string
   format: 'yaml' | 'json'
-  /** sha256 of `source`, hex. */
+  /** sha256 of `source`, hex; empty for a version that cleared the policy. */
   hash: string
+  /** This version removed the policy: from it on the project's default (any one member) applies. */
+  cleared: boolean
   created_by: string
   created_at: string
 }

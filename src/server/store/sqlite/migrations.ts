@@ -224,6 +224,24 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE approvals ADD COLUMN requester_claims TEXT;
     `,
   },
+  {
+    version: 7,
+    name: 'approval policies: versioned policy documents',
+    sql: `
+      -- Every version of a project's policy document, as submitted; the highest version is current.
+      -- A version with an empty source cleared the policy.
+      CREATE TABLE policies (
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        source TEXT NOT NULL,
+        format TEXT NOT NULL CHECK (format IN ('yaml', 'json')),
+        hash TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (project_id, version)
+      ) STRICT;
+    `,
+  },
 ]
 
 /** Re-created by `sealLegacyChain` after migration 3 (same definitions as migration 1). */
