@@ -1,6 +1,9 @@
 // Durable decisions per second on the embedded SQLite store (target: ≥ 2,000/s on 2 cores).
-// Each decision is its own committed transaction (approval update + hash-chained audit event)
-// under WAL + synchronous=FULL, i.e. fsynced before the promise resolves.
+// Each decision (approval update + hash-chained audit event) is committed under WAL +
+// synchronous=FULL, i.e. fsynced before the promise resolves: one at a time, then 64 at once
+// both with one transaction per write (`groupCommit: false`, a second connection on the same
+// file) and with group commit (the default), in the same run. Then how audit verification
+// scales: a full pass over every event, and an incremental pass after N new events.
 // Run: `npm run build && node bench/store-throughput.bench.js [approvals]` (Node 24: via npx/npm).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -48,11 +51,12 @@ export default async function run({ approvals = Number(process.argv[2]) || 6000 
   const { openStore } = await loadStore()
   const dir = mkdtempSync(join(tmpdir(), 'ag-bench-store-'))
   const store = await openStore({ kind: 'sqlite', path: join(dir, 'bench.db') })
+  const solo = await openStore({ kind: 'sqlite', path: join(dir, 'bench.db'), groupCommit: false })
   try {
     const project = await store.createProject('bench')
     const expires_at = new Date(Date.now() + 3_600_000).toISOString()
     const ids = []
-    const half = Math.floor(approvals / 2)
+    const third = Math.floor(approvals / 3)
     const phases = []
 
     progress(`creating ${approvals} approvals (sequential)`)
@@ -70,43 +74,62 @@ export default async function run({ approvals = Number(process.argv[2]) || 6000 
     })
     phases.push({ phase: 'create (sequential)', operations: approvals, ms })
 
-    progress(`deciding ${half} approvals one at a time`)
-    ms = await timed(half, 1, (i) => store.decideApproval(project.id, ids[i], { decision: 'approve', reason: null, decided_by: 'bench@example.com' }))
-    phases.push({ phase: 'decide (sequential)', operations: half, ms })
+    progress(`deciding ${third} approvals one at a time`)
+    ms = await timed(third, 1, (i) => store.decideApproval(project.id, ids[i], { decision: 'approve', reason: null, decided_by: 'bench@example.com' }))
+    phases.push({ phase: 'decide (sequential)', operations: third, ms })
 
-    progress(`deciding ${approvals - half} approvals with ${CONCURRENCY} concurrent promises`)
-    ms = await timed(approvals - half, CONCURRENCY, (i) =>
-      store.decideApproval(project.id, ids[half + i], { decision: i % 2 ? 'approve' : 'reject', reason: 'bench', decided_by: 'bench@example.com' }),
+    progress(`deciding ${third} approvals with ${CONCURRENCY} concurrent promises, one transaction each`)
+    ms = await timed(third, CONCURRENCY, (i) =>
+      solo.decideApproval(project.id, ids[third + i], { decision: i % 2 ? 'approve' : 'reject', reason: 'bench', decided_by: 'bench@example.com' }),
     )
-    phases.push({ phase: `decide (${CONCURRENCY} concurrent)`, operations: approvals - half, ms })
+    phases.push({ phase: `decide (${CONCURRENCY} concurrent, one commit per write)`, operations: third, ms })
 
-    progress('verifying the audit chain')
-    const verifyStarted = performance.now()
-    const verification = await store.verifyAudit(project.id)
+    const rest = approvals - 2 * third
+    progress(`deciding ${rest} approvals with ${CONCURRENCY} concurrent promises, group commit`)
+    ms = await timed(rest, CONCURRENCY, (i) =>
+      store.decideApproval(project.id, ids[2 * third + i], { decision: i % 2 ? 'approve' : 'reject', reason: 'bench', decided_by: 'bench@example.com' }),
+    )
+    phases.push({ phase: `decide (${CONCURRENCY} concurrent, group commit)`, operations: rest, ms })
+
+    progress('verifying the audit chain: full, then incrementally after new events')
+    let verifyStarted = performance.now()
+    const verification = await store.verifyAudit(project.id, { full: true })
     const verifyMs = performance.now() - verifyStarted
     if (!verification.ok || verification.events !== approvals * 2) throw new Error(`audit chain check failed: ${JSON.stringify(verification)}`)
     if ((await store.countPending(project.id)) !== 0) throw new Error('some decisions were not written')
+    const newEvents = 1000
+    await timed(newEvents, CONCURRENCY, (i) =>
+      store.createApproval({ project_id: project.id, action: `late ${i}`, context: { i }, agent: null, expires_at, idempotency_key: null, requested_by: 'key:bench' }),
+    )
+    verifyStarted = performance.now()
+    const incremental = await store.verifyAudit(project.id)
+    const incrementalMs = performance.now() - verifyStarted
+    if (!incremental.ok || incremental.events !== approvals * 2 + newEvents) throw new Error(`incremental audit check failed: ${JSON.stringify(incremental)}`)
 
     const rows = phases.map((p) => ({ ...p, ms: Math.round(p.ms), per_second: Math.round((p.operations / p.ms) * 1000) }))
-    const decisionRates = rows.filter((r) => r.phase.startsWith('decide')).map((r) => r.per_second)
+    const decisionRates = rows.filter((r) => r.phase.startsWith('decide') && !r.phase.includes('one commit per write')).map((r) => r.per_second)
     const result = {
       benchmark: 'store-throughput',
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, platform: process.platform },
       store: { kind: 'sqlite', journal_mode: 'wal', synchronous: 'full' },
       phases: rows,
-      audit_verify: { events: verification.events, ms: Math.round(verifyMs) },
+      audit_verify: { events: verification.events, ms: Math.round(verifyMs), incremental: { new_events: newEvents, ms: Math.round(incrementalMs) } },
       decisions_per_second: Math.min(...decisionRates),
       target_per_second: TARGET_PER_SECOND,
       target_met: Math.min(...decisionRates) >= TARGET_PER_SECOND,
     }
 
     console.table(rows.map((r) => ({ phase: r.phase, operations: r.operations, 'time (ms)': r.ms, 'per second': r.per_second })))
-    console.log(`durable decisions/s: ${result.decisions_per_second} (target ≥ ${TARGET_PER_SECOND}: ${result.target_met ? 'met' : 'MISSED'}); audit verify of ${verification.events} events: ${result.audit_verify.ms} ms`)
+    console.log(
+      `durable decisions/s: ${result.decisions_per_second} (target ≥ ${TARGET_PER_SECOND}: ${result.target_met ? 'met' : 'MISSED'}); ` +
+        `audit verify of ${verification.events} events: ${result.audit_verify.ms} ms, then of ${newEvents} new ones: ${result.audit_verify.incremental.ms} ms`,
+    )
     mkdirSync(join(here, 'results'), { recursive: true })
     writeFileSync(join(here, 'results', 'store-throughput.json'), `${JSON.stringify(result, null, 2)}\n`)
     return result
   } finally {
+    await solo.close()
     await store.close()
     rmSync(dir, { recursive: true, force: true })
   }

@@ -83,3 +83,62 @@ describe('kill -9 of the server while gates wait', () => {
     expect(verify.code).toBe(0)
   }, 80_000)
 })
+
+describe('kill -9 of the server during a burst of group-committed decisions', () => {
+  const APPROVALS = 400
+  const IN_FLIGHT = 64
+  /** Decisions acknowledged (200) before the kill. */
+  const KILL_AFTER = 120
+
+  it('acknowledges no decision that is not stored, and loses none it acknowledged', async () => {
+    const burst = await startServerProcess()
+    try {
+      const post = async (path: string, key: string, body: unknown) => {
+        const response = await fetch(`${burst.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+        return { status: response.status, body: (await response.json()) as { id: string; status: string } }
+      }
+      const ids: string[] = []
+      for (let i = 0; i < APPROVALS; i += IN_FLIGHT) {
+        const created = await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, APPROVALS - i) }, (_, j) => post('/v1/approvals', burst.keys.request, { action: `burst-${i + j}` })))
+        for (const { status, body } of created) {
+          expect(status).toBe(201)
+          ids.push(body.id)
+        }
+      }
+
+      // 64 deciders at once; the server dies mid-burst, with batches in flight.
+      const acknowledged = new Map<string, 'approved' | 'rejected'>()
+      let next = 0
+      let killing: Promise<void> | null = null
+      const decider = async () => {
+        while (next < ids.length && !killing) {
+          const i = next++
+          const decision = i % 2 ? 'approve' : 'reject'
+          try {
+            const { status } = await post(`/v1/approvals/${ids[i]}/decision`, burst.keys.decide, { decision, reason: 'burst' })
+            if (status === 200) acknowledged.set(ids[i], decision === 'approve' ? 'approved' : 'rejected')
+          } catch {
+            // The connection died with the server: not acknowledged.
+          }
+          if (acknowledged.size >= KILL_AFTER) killing ??= burst.kill('SIGKILL')
+        }
+      }
+      await Promise.all(Array.from({ length: IN_FLIGHT }, decider))
+      await killing
+      expect(acknowledged.size).toBeGreaterThanOrEqual(KILL_AFTER)
+
+      await burst.restart()
+      // Every acknowledged decision is there; a settled record is only served when its audit event verifies.
+      for (const [id, status] of acknowledged) {
+        const response = await fetch(`${burst.url}/v1/approvals/${id}`, { headers: { authorization: `Bearer ${burst.keys.admin}` } })
+        expect(response.status).toBe(200)
+        expect(((await response.json()) as { status: string }).status).toBe(status)
+      }
+      await burst.kill('SIGTERM')
+      const verify = await runCli(['audit', 'verify', '--project', 'e2e', '--data', burst.dataDir])
+      expect(verify.code).toBe(0)
+    } finally {
+      await burst.close()
+    }
+  }, 120_000)
+})

@@ -72,6 +72,62 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
       }
     })
 
+    it('group commit: two replicas deciding 64 approvals each at once, every one twice across replicas, keep one linear chain and one winner each', async () => {
+      const [a, b, close] = await twoReplicas()
+      try {
+        const project = await a.createProject('burst')
+        const created = await Promise.all(Array.from({ length: 64 }, (_, i) => (i % 2 ? a : b).createApproval(approvalFor(project, { action: `deploy ${i}` }))))
+        // The same approval decided on both replicas at once: batches lock the chain head first, so they queue, never deadlock.
+        const decided = await Promise.all(
+          created.flatMap(({ approval }, i) => [
+            a.decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ada' }),
+            b.decideApproval(project.id, approval.id, { decision: 'reject', reason: `no ${i}`, decided_by: 'bob' }),
+          ]),
+        )
+        expect(decided.filter((result) => result?.changed)).toHaveLength(64)
+        expect(await b.verifyAudit(project.id)).toMatchObject({ ok: true, events: 128 })
+        const seqs: number[] = []
+        for await (const event of a.exportAudit(project.id)) seqs.push(event.seq)
+        expect(seqs).toEqual(Array.from({ length: 128 }, (_, i) => i + 1))
+      } finally {
+        await close()
+      }
+    })
+
+    it('group commit: a write that fails inside a batch fails alone, with its own error', async () => {
+      const [a, , close] = await twoReplicas()
+      try {
+        const project = await a.createProject('mixed')
+        const outcomes = await Promise.allSettled([
+          a.createApproval(approvalFor(project, { action: 'one' })),
+          a.createApproval(approvalFor(project, { action: 'bad\u0000action' })),
+          a.createApproval(approvalFor(project, { action: 'three' })),
+          // Fails inside the audit append itself: the batch's chain position must not move.
+          a.recordAdminEvent({ project_id: project.id, type: 'member_added', subject: 'member:x', actor: 'cli', detail: 'bad\u0000detail', at: new Date().toISOString() }),
+          a.createApproval(approvalFor(project, { action: 'five' })),
+        ])
+        expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled'])
+        expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'invalid' })
+        expect((outcomes[3] as PromiseRejectedResult).reason).toMatchObject({ code: 'invalid' })
+        expect((await a.listApprovals(project.id)).items.map((approval) => approval.action).sort()).toEqual(['five', 'one', 'three'])
+        expect(await a.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 3 })
+      } finally {
+        await close()
+      }
+    })
+
+    it('groupCommit: false still commits every write on its own', async () => {
+      const store = await openPostgresStore(await cluster.createDatabase(), { auditKey: testAuditKey(), groupCommit: false })
+      try {
+        const project = await store.createProject('solo')
+        const created = await Promise.all(Array.from({ length: 10 }, () => store.createApproval(approvalFor(project))))
+        await Promise.all(created.map(({ approval }) => store.decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ada' })))
+        expect(await store.verifyAudit(project.id)).toMatchObject({ ok: true, events: 20 })
+      } finally {
+        await store.close()
+      }
+    })
+
     it('expires each due approval once when replicas expire at the same time', async () => {
       const [a, b, close] = await twoReplicas()
       try {

@@ -410,28 +410,38 @@ describe('SQLite store on disk', () => {
       await store.close()
     }, 30_000)
 
-    it('loses no acknowledged decision when the writer is killed with SIGKILL', async () => {
+    /**
+     * A child creates and decides approvals with `workers` loops in flight (64: batches of
+     * group-committed decisions) and prints an id only after decideApproval resolved — the
+     * acknowledgement; it is killed with SIGKILL after `killAfter` of them. Every acknowledged
+     * decision must be on disk with its audit event, and the chain must verify.
+     */
+    async function killDuringDecisions(workers: number, killAfter: number): Promise<void> {
       const file = freshFile()
       const setup = await openSqliteStore(file)
       const project = await setup.createProject('durable')
       await setup.close()
 
-      // The child prints an id only after decideApproval resolved: that is the acknowledgement.
       const child = spawnScript(
-        'writer.mjs',
+        `writer-${workers}.mjs`,
         `
-        const [file, projectId] = process.argv.slice(2)
+        const [file, projectId, workers] = process.argv.slice(2)
         const store = await openStore({ kind: 'sqlite', path: file })
-        for (let i = 0; ; i++) {
-          const { approval } = await store.createApproval({
-            project_id: projectId, action: 'deploy ' + i, context: { i }, agent: null,
-            expires_at: new Date(Date.now() + 3600000).toISOString(), idempotency_key: null, requested_by: 'key:ci',
-          })
-          await store.decideApproval(projectId, approval.id, { decision: 'approve', reason: null, decided_by: 'ada' })
-          process.stdout.write(approval.id + '\\n')
+        let n = 0
+        async function loop() {
+          for (;;) {
+            const i = n++
+            const { approval } = await store.createApproval({
+              project_id: projectId, action: 'deploy ' + i, context: { i }, agent: null,
+              expires_at: new Date(Date.now() + 3600000).toISOString(), idempotency_key: null, requested_by: 'key:ci',
+            })
+            await store.decideApproval(projectId, approval.id, { decision: i % 2 ? 'approve' : 'reject', reason: null, decided_by: 'ada' })
+            process.stdout.write(approval.id + ' ' + (i % 2 ? 'approved' : 'rejected') + '\\n')
+          }
         }
+        await Promise.all(Array.from({ length: Number(workers) }, loop))
         `,
-        [file, project.id],
+        [file, project.id, String(workers)],
       )
       const exited = exitOf(child)
       const acknowledged: string[] = []
@@ -441,16 +451,30 @@ describe('SQLite store on disk', () => {
         const lines = buffered.split('\n')
         buffered = lines.pop() ?? ''
         acknowledged.push(...lines)
-        if (acknowledged.length >= 200) child.kill('SIGKILL')
+        if (acknowledged.length >= killAfter) child.kill('SIGKILL')
       })
       const exit = await exited
       expect(exit.signal).toBe('SIGKILL')
-      expect(acknowledged.length).toBeGreaterThanOrEqual(200)
+      expect(acknowledged.length).toBeGreaterThanOrEqual(killAfter)
 
       const store = await openSqliteStore(file)
-      for (const id of acknowledged) expect((await store.getApproval(project.id, id))?.status).toBe('approved')
+      for (const line of acknowledged) {
+        const [id, status] = line.split(' ')
+        const approval = await store.getApproval(project.id, id)
+        expect(approval?.status).toBe(status)
+        // Its decision event is in the chain and its MAC verifies.
+        expect(await store.verifyDecision(project.id, approval!)).toBeNull()
+      }
       expect(await store.verifyAudit(project.id)).toMatchObject({ ok: true })
       await store.close()
+    }
+
+    it('loses no acknowledged decision when the writer is killed with SIGKILL', async () => {
+      await killDuringDecisions(1, 200)
+    }, 30_000)
+
+    it('loses no acknowledged decision when killed during a burst of group-committed decisions (64 in flight)', async () => {
+      await killDuringDecisions(64, 1000)
     }, 30_000)
   })
 })

@@ -12,7 +12,7 @@ export type PostgresConnection = string | pg.PoolConfig
  * Connects to PostgreSQL, migrates the schema (once, even when replicas start together) and
  * returns the store. Fails with a message naming the server when it cannot connect.
  */
-export async function openPostgresStore(connection: PostgresConnection, options: { auditKey?: AuditKey } = {}): Promise<Store> {
+export async function openPostgresStore(connection: PostgresConnection, options: { auditKey?: AuditKey; groupCommit?: boolean } = {}): Promise<Store> {
   // Required: beside a shared database there is no private place for a default key file.
   const key = options.auditKey
   if (!key) throw new AuditKeyError(POSTGRES_NEEDS_KEY)
@@ -32,5 +32,5 @@ export async function openPostgresStore(connection: PostgresConnection, options:
     const where = typeof connection === 'string' ? connection.replace(/\/\/[^@/]*@/, '//***@') : `${connection.host ?? 'localhost'}:${connection.port ?? 5432}`
     throw new Error(`could not open the PostgreSQL store at ${where}: ${(error as Error).message}`, { cause: error })
   }
-  return new PostgresStore(pool, key)
+  return new PostgresStore(pool, key, { groupCommit: options.groupCommit })
 }

@@ -19,6 +19,7 @@ import type { AuditKey } from '../../audit/audit-key.js'
 import { chainAuditEvent, GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
 import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
+import { isRetryable, PgGroupCommit, TRANSACTION_ATTEMPTS } from './group-commit.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
   adminAuditInput,
@@ -81,10 +82,23 @@ import type {
 
 type Queryable = pg.Pool | pg.PoolClient
 
+/**
+ * Where a project's chain ends, as seen by the transaction that holds its head lock: the head
+ * event's seq and hash (0 and unused before the first event) and its MAC.
+ */
+interface ChainPosition {
+  seq: number
+  hash: string
+  lastMac: string | null
+}
+
+/** The chain position a batch transaction holds the lock of, moved by each append in it. */
+interface ChainCursor extends ChainPosition {
+  projectId: string
+}
+
 /** Rows fetched per query while exporting or verifying. */
 const BATCH = 1000
-/** Deadlocks and serialisation failures are retried this many times before giving up. */
-const TRANSACTION_ATTEMPTS = 3
 
 /** Maps PostgreSQL errors (SQLSTATE) to `StoreError`s callers can branch on. */
 function translatePgError(error: unknown, what: string): unknown {
@@ -99,11 +113,6 @@ function translatePgError(error: unknown, what: string): unknown {
     default:
       return error
   }
-}
-
-function isRetryable(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code
-  return code === '40001' || code === '40P01' // serialization_failure, deadlock_detected
 }
 
 /** A WHERE clause built from optional filters with numbered placeholders. */
@@ -133,11 +142,28 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool
   private readonly key: AuditKey
   private readonly verifications: AuditVerifications
+  private readonly groupCommit: PgGroupCommit | null
+  /** Per connection, while it runs a batch: the locked chain's position (see `appendAudit`). */
+  private readonly cursors = new WeakMap<pg.PoolClient, ChainCursor>()
   private closed = false
 
-  constructor(pool: pg.Pool, key: AuditKey) {
+  /** `groupCommit: false` gives every write its own transaction and commit (the pre-batching behaviour, kept for comparison). */
+  constructor(pool: pg.Pool, key: AuditKey, options: { groupCommit?: boolean } = {}) {
     this.pool = pool
     this.key = key
+    this.groupCommit =
+      options.groupCommit === false
+        ? null
+        : new PgGroupCommit({
+            pool,
+            // The chain head first: a batch then holds its project's lock before any row lock,
+            // and its units append from the position kept in memory (no head reads per unit).
+            beginBatch: async (client, projectId) => {
+              const position = await this.lockChain(client, projectId)
+              if (position) this.cursors.set(client, { projectId, ...position })
+            },
+            endBatch: (client) => void this.cursors.delete(client),
+          })
     this.verifications = new AuditVerifications(key, this.auditReader())
   }
 
@@ -177,16 +203,59 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Appends one audit event; the head row lock serialises appends to one project's chain. */
-  private async appendAudit(client: pg.PoolClient, input: AuditEventInput): Promise<AuditEvent> {
-    const headRow = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1 FOR UPDATE', [input.project_id], client)
-    if (!headRow) throw new Error(`corrupt database: project ${input.project_id} has no audit chain head`)
+  /**
+   * A write that appends to `projectId`'s audit chain: with group commit, one unit of that
+   * project's next batch transaction (see group-commit.ts), else a transaction of its own.
+   */
+  private batched<T>(projectId: string, what: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'))
+    if (!this.groupCommit) return this.transaction(what, work)
+    const unit = async (client: pg.PoolClient) => {
+      const cursor = this.cursors.get(client)
+      const before = cursor && { ...cursor }
+      try {
+        return await work(client)
+      } catch (error) {
+        // The unit's savepoint is rolled back, its append with it: so is the position.
+        if (cursor && before) Object.assign(cursor, before)
+        throw error
+      }
+    }
+    return this.groupCommit.run(projectId, unit, (error) => translatePgError(error, what))
+  }
+
+  /**
+   * Locks `projectId`'s chain head and reads where the chain ends; null for an unknown
+   * project. The last event's MAC is read by a statement of its own *after* the lock: joined
+   * into the locking SELECT, a transaction that waited for the lock would get the head's new
+   * version but the old event row (READ COMMITTED re-checks only the locked row).
+   */
+  private async lockChain(client: pg.PoolClient, projectId: string): Promise<ChainPosition | null> {
+    const headRow = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1 FOR UPDATE', [projectId], client)
+    if (!headRow) return null
     const head = toChainHead(headRow)
-    const last = head.seq === 0 ? undefined : await this.row('SELECT mac FROM audit_events WHERE project_id = $1 AND seq = $2', [input.project_id, head.seq], client)
-    const event = chainAuditEvent(this.key, head.seq === 0 ? null : head, typeof last?.mac === 'string' ? last.mac : null, input)
+    const last = head.seq === 0 ? undefined : await this.row('SELECT mac FROM audit_events WHERE project_id = $1 AND seq = $2', [projectId, head.seq], client)
+    return { seq: head.seq, hash: head.hash, lastMac: typeof last?.mac === 'string' ? last.mac : null }
+  }
+
+  /**
+   * Appends one audit event; the head row lock serialises appends to one project's chain.
+   * Inside a batch the lock is already held and the position is in memory, so an append is one
+   * statement (the event inserted and the head moved together); otherwise the head is locked
+   * and read first.
+   */
+  private async appendAudit(client: pg.PoolClient, input: AuditEventInput): Promise<AuditEvent> {
+    const cursor = this.cursors.get(client)
+    const inBatch = cursor?.projectId === input.project_id ? cursor : undefined
+    const position = inBatch ?? (await this.lockChain(client, input.project_id))
+    if (!position) throw new Error(`corrupt database: project ${input.project_id} has no audit chain head`)
+    const event = chainAuditEvent(this.key, position.seq === 0 ? null : { seq: position.seq, hash: position.hash, mac: null }, position.seq === 0 ? null : position.lastMac, input)
     await this.run(
-      `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at, claims_hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+      `WITH appended AS (
+         INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at, claims_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17)
+       )
+       UPDATE audit_heads SET seq = $2, hash = $12, mac = $16 WHERE project_id = $1`,
       [
         event.project_id,
         event.seq,
@@ -203,11 +272,12 @@ export class PostgresStore implements Store {
         event.prev_mac,
         event.mac,
         event.sealed_at,
+        headMac(this.key, event.project_id, event.seq, event.mac as string),
         event.claims_hash ?? null,
       ],
       client,
     )
-    await this.run('UPDATE audit_heads SET seq = $2, hash = $3, mac = $4 WHERE project_id = $1', [event.project_id, event.seq, event.hash, headMac(this.key, event.project_id, event.seq, event.mac as string)], client)
+    if (inBatch) Object.assign(inBatch, { seq: event.seq, hash: event.hash, lastMac: event.mac })
     return event
   }
 
@@ -600,7 +670,7 @@ export class PostgresStore implements Store {
     const context = JSON.stringify(input.context)
     const createdAt = input.at ?? new Date().toISOString()
     const fingerprint = input.idempotency_fingerprint ?? ''
-    return this.transaction('approval', async (client) => {
+    return this.batched(input.project_id, 'approval', async (client) => {
       const approval = newApprovalRecord(input, context, createdAt)
       if (input.idempotency_key !== null) {
         // Claim the key, or take over one past its 24 hours. A concurrent claim makes this wait
@@ -686,10 +756,12 @@ export class PostgresStore implements Store {
 
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
   private settle(projectId: string, id: string, change: SettleChange): Promise<ChangeResult | null> {
-    return this.transaction('approval', async (client) => {
+    return this.batched(projectId, 'approval', async (client) => {
+      // The created event's context hash comes back with the row: one round trip less per decision.
       const row = await this.row(
         `UPDATE approvals SET status = $3, reason = $4, decided_by = $5, decided_at = $6
-         WHERE project_id = $1 AND id = $2 AND status = 'pending' RETURNING *`,
+         WHERE project_id = $1 AND id = $2 AND status = 'pending'
+         RETURNING *, (SELECT context_hash FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type = 'created' ORDER BY seq LIMIT 1) AS created_context_hash`,
         [projectId, id, change.status, change.reason, change.by, change.at],
         client,
       )
@@ -698,7 +770,7 @@ export class PostgresStore implements Store {
         return current ? { changed: false, approval: toApproval(current) } : null
       }
       const approval = toApproval(row)
-      const created = await this.createdContextHash(client, projectId, id)
+      const created = typeof row.created_context_hash === 'string' ? row.created_context_hash : null
       return { changed: true, approval, event: await this.appendAudit(client, settledEvent(approval, change, created)) }
     })
   }
@@ -775,7 +847,7 @@ export class PostgresStore implements Store {
   }
 
   async recordAdminEvent(input: AdminEventInput): Promise<AuditEvent> {
-    return this.transaction('audit event', (client) => this.appendAudit(client, adminAuditInput(input)))
+    return this.batched(input.project_id, 'audit event', (client) => this.appendAudit(client, adminAuditInput(input)))
   }
 
   async verifyAudit(projectId: string, options: AuditVerifyOptions = {}): Promise<AuditVerification> {
@@ -857,6 +929,8 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    // Writes already queued are committed and answered before the pool closes.
+    await this.groupCommit?.settled()
     await this.pool.end()
   }
 }

@@ -11,6 +11,11 @@ export interface SqliteStoreOptions {
    */
   auditKey?: AuditKey
   onKeyWarning?: (message: string) => void
+  /**
+   * Group commit (default on): writes arriving together share one transaction and one fsync,
+   * each caller answered after that commit. `false` commits every write on its own.
+   */
+  groupCommit?: boolean
 }
 
 /**
@@ -24,7 +29,7 @@ export async function openSqliteStore(filePath: string, options: SqliteStoreOpti
     if (loaded.warning) options.onKeyWarning?.(loaded.warning)
     key = loaded.key
   }
-  return new SqliteStore(openDatabase(filePath, key), key)
+  return new SqliteStore(openDatabase(filePath, key), key, { groupCommit: options.groupCommit })
 }
 
 /** Where the default key of the database at `filePath` lives: `audit.key` in the same directory. */

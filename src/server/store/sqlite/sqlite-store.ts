@@ -73,6 +73,7 @@ import type {
   User,
   UserWithPassword,
 } from '../types.js'
+import { GroupCommit, writeTransaction } from './group-commit.js'
 import { migrate } from './migrations.js'
 import { type Row, rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toGithubGate, toGithubMapping, toInvitation, toMember, toPolicyVersion, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword } from '../rows.js'
 
@@ -145,11 +146,14 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, StatementSync>()
   private readonly key: AuditKey
   private readonly verifications: AuditVerifications
+  private readonly groupCommit: GroupCommit | null
   private closed = false
 
-  constructor(db: DatabaseSync, key: AuditKey) {
+  /** `groupCommit: false` gives every write its own transaction and fsync (the pre-batching behaviour, kept for comparison). */
+  constructor(db: DatabaseSync, key: AuditKey, options: { groupCommit?: boolean } = {}) {
     this.db = db
     this.key = key
+    this.groupCommit = options.groupCommit === false ? null : new GroupCommit(db)
     this.verifications = new AuditVerifications(key, this.auditReader())
   }
 
@@ -178,26 +182,18 @@ export class SqliteStore implements Store {
     return Number(this.sql(source).run(params).changes)
   }
 
-  /** Runs `work` in a write transaction that takes the lock first (no upgrade deadlocks). */
-  private write<T>(what: string, work: () => T): T {
+  /**
+   * Runs `work` (synchronous SQL) as one write unit: with group commit, in the next batch
+   * transaction (see group-commit.ts), else in a transaction of its own. Resolves once committed.
+   */
+  private async write<T>(what: string, work: () => T): Promise<T> {
     this.assertOpen()
-    this.db.exec('BEGIN IMMEDIATE')
+    const fail = (error: unknown) => translateSqliteError(error, what)
+    if (this.groupCommit) return this.groupCommit.run(work, fail)
     try {
-      const result = work()
-      this.db.exec('COMMIT')
-      return result
+      return writeTransaction(this.db, work)
     } catch (error) {
-      this.rollbackQuietly()
-      throw translateSqliteError(error, what)
-    }
-  }
-
-  /** Rolls back if a transaction is still open (SQLite may already have rolled it back itself). */
-  private rollbackQuietly(): void {
-    try {
-      this.db.exec('ROLLBACK')
-    } catch {
-      // no transaction was active
+      throw fail(error)
     }
   }
 
@@ -237,7 +233,7 @@ export class SqliteStore implements Store {
 
   async createProject(name: string, settings: Partial<ProjectSettings> = {}): Promise<Project> {
     const project = newProject(name, settings)
-    this.write(`project ${JSON.stringify(name)}`, () =>
+    await this.write(`project ${JSON.stringify(name)}`, () =>
       this.run('INSERT INTO projects (id, name, settings, created_at) VALUES (@id, @name, @settings, @created_at)', {
         ...project,
         settings: JSON.stringify(project.settings),
@@ -275,7 +271,7 @@ export class SqliteStore implements Store {
 
   async createUser(input: { email: string; password_hash: string }): Promise<User> {
     const user = newUser(input)
-    this.write(`a user with email ${JSON.stringify(input.email)}`, () => this.insertUser(user, input.password_hash))
+    await this.write(`a user with email ${JSON.stringify(input.email)}`, () => this.insertUser(user, input.password_hash))
     return user
   }
 
@@ -308,7 +304,7 @@ export class SqliteStore implements Store {
   async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}): Promise<void> {
     checkRole(role)
     const keepLogin = options.github_login === undefined
-    this.write('membership', () =>
+    await this.write('membership', () =>
       this.run(
         `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES (@project_id, @user_id, @role, @created_at, @github_login)
          ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role,
@@ -352,7 +348,7 @@ export class SqliteStore implements Store {
   async createInvitation(input: NewInvitation): Promise<Invitation> {
     checkRole(input.role)
     const invitation = newInvitation(input)
-    this.write('invitation', () =>
+    await this.write('invitation', () =>
       this.run(
         `INSERT INTO invitations (id, token_hash, project_id, email, email_key, role, github_login, created_by, created_at, expires_at)
          VALUES (@id, @token_hash, @project_id, @email, @email_key, @role, @github_login, @created_by, @created_at, @expires_at)`,
@@ -427,7 +423,7 @@ export class SqliteStore implements Store {
 
   async createApiKey(input: { project_id: string; name: string; scopes: KeyScope[]; key_hash: string; prefix: string }): Promise<ApiKeyInfo> {
     const key = newApiKeyInfo(input)
-    this.write('API key', () =>
+    await this.write('API key', () =>
       this.run(
         `INSERT INTO api_keys (id, project_id, name, scopes, key_hash, prefix, created_at)
          VALUES (@id, @project_id, @name, @scopes, @key_hash, @prefix, @created_at)`,
@@ -468,7 +464,7 @@ export class SqliteStore implements Store {
 
   async createTrustRule(input: NewTrustRule): Promise<TrustRule> {
     const rule = newTrustRule(input)
-    this.write('trust rule', () =>
+    await this.write('trust rule', () =>
       this.run(
         `INSERT INTO trust_rules (id, project_id, issuer, audience, repository, ref, environment, workflow_ref, created_at)
          VALUES (@id, @project_id, @issuer, @audience, @repository, @ref, @environment, @workflow_ref, @created_at)`,
@@ -520,7 +516,7 @@ export class SqliteStore implements Store {
 
   async createGithubMapping(input: NewGithubMapping): Promise<GithubMapping> {
     const mapping = newGithubMapping(input)
-    this.write('a mapping of this repository, environment and installation', () =>
+    await this.write('a mapping of this repository, environment and installation', () =>
       this.run(
         `INSERT INTO github_mappings (id, project_id, repository, repository_key, environment, installation_id, created_at)
          VALUES (@id, @project_id, @repository, @repository_key, @environment, @installation_id, @created_at)`,
@@ -539,7 +535,7 @@ export class SqliteStore implements Store {
   }
 
   async removeGithubMapping(projectId: string, id: string): Promise<GithubMapping | null> {
-    const row = this.write('github mapping', () => this.get('DELETE FROM github_mappings WHERE project_id = @projectId AND id = @id RETURNING *', { projectId, id }))
+    const row = await this.write('github mapping', () => this.get('DELETE FROM github_mappings WHERE project_id = @projectId AND id = @id RETURNING *', { projectId, id }))
     return row ? toGithubMapping(row) : null
   }
 
@@ -587,7 +583,7 @@ export class SqliteStore implements Store {
   async recordGithubCallbackAttempt(approvalId: string, attempt: GithubCallbackAttempt): Promise<void> {
     const next = attempt.callback === 'pending' ? attempt.next_attempt_at : attempt.at
     const completed = attempt.callback === 'pending' ? null : attempt.at
-    this.write('github callback attempt', () =>
+    await this.write('github callback attempt', () =>
       this.run(
         `UPDATE github_gates SET callback = @callback, attempts = attempts + 1, next_attempt_at = @next, last_error = @error, completed_at = @completed
          WHERE approval_id = @approvalId`,
@@ -689,7 +685,7 @@ export class SqliteStore implements Store {
   }
 
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
-  private settle(projectId: string, id: string, change: SettleChange): ChangeResult | null {
+  private settle(projectId: string, id: string, change: SettleChange): Promise<ChangeResult | null> {
     return this.write('approval', () => {
       const row = this.get(
         `UPDATE approvals SET status = @status, reason = @reason, decided_by = @by, decided_at = @at
@@ -834,7 +830,7 @@ export class SqliteStore implements Store {
   // --- dashboard sessions ---------------------------------------------------------------
 
   async createSession(session: Session): Promise<void> {
-    this.write('session', () =>
+    await this.write('session', () =>
       this.run(
         `INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
          VALUES (@token_hash, @user_id, @csrf_token, @created_at, @expires_at)`,
@@ -849,7 +845,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteSession(tokenHash: string): Promise<void> {
-    this.write('session', () => this.run('DELETE FROM sessions WHERE token_hash = @tokenHash', { tokenHash }))
+    await this.write('session', () => this.run('DELETE FROM sessions WHERE token_hash = @tokenHash', { tokenHash }))
   }
 
   async deleteUserSessions(userId: string): Promise<number> {
@@ -863,6 +859,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return
+    // Writes already queued are committed and answered before the file closes.
+    this.groupCommit?.flush()
     this.closed = true
     this.statements.clear()
     this.db.close()

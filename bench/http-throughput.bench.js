@@ -1,0 +1,346 @@
+// Throughput under concurrency over HTTP (issue 17), before and after group commit in the same
+// run: each configuration runs the same phases against a fresh server child.
+//   1. creates/s: 64 concurrent creators, no waiters;
+//   2. 2,000 long-polls (`?wait=60`) held on approvals of the first phase;
+//   3. decisions/s: 64 concurrent deciders while they wait (every waiter's approval among them),
+//      with decide latency p50/p99 and decision → waiter answered.
+// SQLite: one server process. PostgreSQL (when its binaries are installed): two server replicas
+// on one throwaway cluster with fsync and synchronous_commit on, one project, deciders spread
+// over both replicas. "before" = `groupCommit: false` (one transaction and fsync per write),
+// "after" = the default. BENCH_CPU_PROF=dir writes a V8 CPU profile of each server child there
+// (summarise one with bench/cpu-profile-summary.js); BENCH_HTTP_STORES=sqlite|postgres runs one.
+//
+// Run: `npm run build && node bench/http-throughput.bench.js` (Node 24: via npx/npm).
+import { execFileSync, fork } from 'node:child_process'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Pool } from 'undici'
+import { percentile } from './gate-measurement.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const CONCURRENCY = 64
+const WAITERS = Number(process.env.BENCH_HTTP_WAITERS) || 2000
+const CREATES = Number(process.env.BENCH_HTTP_CREATES) || 4000
+const TARGETS = { sqlite_decisions_per_second: 3000, sqlite_decide_p99_ms: 50, sqlite_creates_per_second: 3000, postgres_decisions_per_second: 1500, postgres_decide_p99_ms: 100 }
+const AUDIT_KEY = 'b2'.repeat(32)
+
+// ---------------------------------------------------------------- server child
+
+async function serverChild(configJson) {
+  const config = JSON.parse(configJson)
+  const { startServer } = await import('../lib/server/server.js')
+  const { openStore } = await import('../lib/server/store/index.js')
+  const { parseAuditKey } = await import('../lib/server/audit/audit-key.js')
+  const { newApiKey } = await import('../lib/server/auth/secrets.js')
+  const auditKey = parseAuditKey(AUDIT_KEY, 'the bench key')
+  const store =
+    config.kind === 'sqlite'
+      ? await openStore({ kind: 'sqlite', path: join(config.dataDir, 'approval-gate.db'), auditKey, groupCommit: config.groupCommit })
+      : await openStore({ kind: 'postgres', connection: { connectionString: config.url, max: 10 }, auditKey, groupCommit: config.groupCommit })
+  const server = await startServer({
+    dataDir: config.dataDir,
+    port: 0,
+    logger: false,
+    createRateLimit: null,
+    store,
+    auditKey,
+    ...(config.kind === 'postgres' ? { database: { kind: 'postgres', url: config.url } } : {}),
+  })
+  let keys = null
+  if (config.provision) {
+    const project = (await server.store.getProjectByName('bench')) ?? (await server.store.createProject('bench', { defaultTimeoutMs: 3_600_000 }))
+    keys = {}
+    for (const scope of ['request', 'decide']) {
+      const key = newApiKey()
+      await server.store.createApiKey({ project_id: project.id, name: `bench-${scope}-${Date.now()}`, scopes: [scope], key_hash: key.hash, prefix: key.prefix })
+      keys[scope] = key.key
+    }
+  }
+  process.on('message', async (message) => {
+    if (message === 'verify') {
+      const project = await server.store.getProjectByName('bench')
+      process.send({ verify: await server.store.verifyAudit(project.id) })
+    }
+    if (message === 'close') {
+      await server.close()
+      process.send({ closed: true })
+      process.disconnect()
+    }
+  })
+  process.send({ url: server.url, keys })
+}
+
+// ---------------------------------------------------------------- client
+
+const round = (n) => (n === null || Number.isNaN(n) ? null : Math.round(n * 100) / 100)
+
+function ask(child, message, field) {
+  return new Promise((resolve) => {
+    const onMessage = (reply) => {
+      if (reply && field in reply) {
+        child.off('message', onMessage)
+        resolve(reply[field])
+      }
+    }
+    child.on('message', onMessage)
+    child.send(message)
+  })
+}
+
+function startChild(config, profileDir) {
+  const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${config.label}-${process.hrtime.bigint()}.cpuprofile`] : []
+  const child = fork(fileURLToPath(import.meta.url), ['--server-child', JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv })
+  const ready = new Promise((resolve, reject) => {
+    child.once('message', resolve)
+    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)))
+  })
+  return { child, ready }
+}
+
+async function json(pool, method, path, key, body) {
+  const response = await pool.request({
+    method,
+    path,
+    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  })
+  const text = await response.body.text()
+  return { status: response.statusCode, body: text ? JSON.parse(text) : undefined }
+}
+
+/** Runs `work(i)` for i in [0, count) with `concurrency` in flight; returns elapsed ms and each call's latency. */
+async function timed(count, concurrency, work) {
+  let next = 0
+  const latencies = []
+  const started = performance.now()
+  async function worker() {
+    while (next < count) {
+      const i = next++
+      const sent = performance.now()
+      await work(i)
+      latencies.push(performance.now() - sent)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
+  latencies.sort((a, b) => a - b)
+  return { ms: performance.now() - started, latencies }
+}
+
+const stats = (sorted) => ({ samples: sorted.length, p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? null) })
+
+/**
+ * The three phases against `urls` (one per replica; calls alternate between them) with `keys`.
+ * Returns creates/s, decisions/s and their latencies, and how the waiters were answered.
+ */
+async function phases(urls, keys, label) {
+  const pools = urls.map((url) => new Pool(url, { connections: CONCURRENCY }))
+  const waitPools = urls.map((url) => new Pool(url, { connections: Math.ceil(WAITERS / urls.length) + 16, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 }))
+  const poolOf = (i) => pools[i % pools.length]
+  try {
+    // 1. creates
+    const ids = new Array(CREATES)
+    const creates = await timed(CREATES, CONCURRENCY, async (i) => {
+      const created = await json(poolOf(i), 'POST', '/v1/approvals', keys.request, { action: `deploy ${label} ${i}`, context: { run: i } })
+      if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`)
+      ids[i] = created.body.id
+    })
+    console.log(`  [${label}] ${CREATES} creates in ${Math.round(creates.ms)} ms`)
+
+    // 2. waiters on the first WAITERS approvals (they are decided in the next phase)
+    const answeredAt = new Map()
+    let waiterErrors = 0
+    const waitLoop = async (id, i) => {
+      for (;;) {
+        try {
+          const answer = await json(waitPools[i % waitPools.length], 'GET', `/v1/approvals/${id}?wait=60`, keys.request)
+          if (answer.status === 200 && answer.body.status !== 'pending') return void answeredAt.set(id, performance.now())
+        } catch {
+          waiterErrors++
+          return
+        }
+      }
+    }
+    const waiting = ids.slice(0, WAITERS).map(waitLoop)
+    const health = async () => {
+      let total = 0
+      for (const pool of pools) total += (await json(pool, 'GET', '/healthz', keys.request)).body.waiting
+      return total
+    }
+    for (let tries = 0; tries < 600 && (await health()) < WAITERS; tries++) await new Promise((resolve) => setTimeout(resolve, 50))
+    const held = await health()
+    console.log(`  [${label}] ${held} long-polls held`)
+
+    // 3. decisions: waiters' approvals interleaved with the others, so every batch wakes some
+    const order = ids.map((id, i) => ({ id, i })).sort((a, b) => (a.i % 2) - (b.i % 2) || a.i - b.i)
+    const sentAt = new Map()
+    const decisions = await timed(order.length, CONCURRENCY, async (n) => {
+      const { id } = order[n]
+      sentAt.set(id, performance.now())
+      const decided = await json(poolOf(n), 'POST', `/v1/approvals/${id}/decision`, keys.decide, { decision: n % 3 ? 'approve' : 'reject', reason: 'bench' })
+      if (decided.status !== 200) throw new Error(`decision answered ${decided.status}: ${JSON.stringify(decided.body)}`)
+    })
+    console.log(`  [${label}] ${order.length} decisions in ${Math.round(decisions.ms)} ms`)
+    await Promise.race([Promise.all(waiting), new Promise((resolve) => setTimeout(resolve, 30_000))])
+    const wake = [...answeredAt.entries()].map(([id, at]) => at - sentAt.get(id)).sort((a, b) => a - b)
+    return {
+      creates_per_second: Math.round((CREATES / creates.ms) * 1000),
+      create_ms: stats(creates.latencies),
+      decisions_per_second: Math.round((order.length / decisions.ms) * 1000),
+      decide_ms: stats(decisions.latencies),
+      waiters_held: held,
+      waiters_answered: answeredAt.size,
+      waiter_errors: waiterErrors,
+      decision_to_waiter_answered_ms: stats(wake),
+    }
+  } finally {
+    await Promise.all([...pools, ...waitPools].map((pool) => pool.destroy().catch(() => {})))
+  }
+}
+
+async function closeChild(child) {
+  if (child.exitCode !== null) return
+  await ask(child, 'close', 'closed')
+  await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
+}
+
+async function sqliteRun(groupCommit, profileDir) {
+  const label = `sqlite-${groupCommit ? 'group-commit' : 'one-commit-per-write'}`
+  const dataDir = mkdtempSync(join(tmpdir(), 'ag-http-throughput-'))
+  const { child, ready } = startChild({ kind: 'sqlite', dataDir, groupCommit, provision: true, label }, profileDir)
+  try {
+    const { url, keys } = await ready
+    const result = await phases([url], keys, label)
+    const verify = await ask(child, 'verify', 'verify')
+    if (!verify.ok) throw new Error(`audit chain does not verify after ${label}: ${JSON.stringify(verify)}`)
+    return { ...result, audit_events_verified: verify.events }
+  } finally {
+    await closeChild(child).catch(() => child.kill('SIGKILL'))
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+function findPostgresBin() {
+  const root = '/usr/lib/postgresql'
+  if (!existsSync(root)) return null
+  const dirs = readdirSync(root).sort((a, b) => Number(b) - Number(a)).map((version) => join(root, version, 'bin'))
+  return dirs.find((dir) => existsSync(join(dir, 'initdb'))) ?? null
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** A throwaway cluster with durable commits (fsync, synchronous_commit on: the default). */
+async function startPostgres(bin) {
+  const asRoot = process.getuid?.() === 0
+  const run = (tool, args) => execFileSync(asRoot ? 'runuser' : join(bin, tool), asRoot ? ['-u', 'postgres', '--', join(bin, tool), ...args] : args, { stdio: 'pipe', timeout: 60_000 })
+  const dir = mkdtempSync(join(tmpdir(), 'ag-bench-pg-'))
+  if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'])), Number(execFileSync('id', ['-g', 'postgres'])))
+  const port = await freePort()
+  run('initdb', ['-D', join(dir, 'data'), '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'])
+  run('pg_ctl', ['-D', join(dir, 'data'), '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c max_connections=100`, '-l', join(dir, 'server.log'), '-w', '-t', '30', 'start'])
+  return {
+    url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    createDatabase: (database) => run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', `CREATE DATABASE ${database}`]),
+    stop() {
+      try {
+        run('pg_ctl', ['-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop'])
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+  }
+}
+
+async function postgresRun(cluster, groupCommit, profileDir) {
+  const label = `postgres-${groupCommit ? 'group-commit' : 'one-commit-per-write'}`
+  const database = `bench_${groupCommit ? 'gc' : 'solo'}`
+  cluster.createDatabase(database)
+  const url = cluster.url(database)
+  const dataDir = mkdtempSync(join(tmpdir(), 'ag-http-throughput-pg-'))
+  // The first replica provisions (and migrates); the second starts once it is up.
+  const first = startChild({ kind: 'postgres', url, dataDir, groupCommit, provision: true, label: `${label}-a` }, profileDir)
+  const children = [first.child]
+  try {
+    const { url: urlA, keys } = await first.ready
+    const second = startChild({ kind: 'postgres', url, dataDir, groupCommit, provision: false, label: `${label}-b` }, profileDir)
+    children.push(second.child)
+    const { url: urlB } = await second.ready
+    const result = await phases([urlA, urlB], keys, label)
+    const verify = await ask(first.child, 'verify', 'verify')
+    if (!verify.ok) throw new Error(`audit chain does not verify after ${label}: ${JSON.stringify(verify)}`)
+    return { ...result, audit_events_verified: verify.events }
+  } finally {
+    for (const child of children) await closeChild(child).catch(() => child.kill('SIGKILL'))
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------- the run
+
+export default async function run() {
+  const profileDir = process.env.BENCH_CPU_PROF || null
+  if (profileDir) mkdirSync(profileDir, { recursive: true })
+  const loadBefore = loadavg()[0]
+  const started = performance.now()
+  console.log(`http-throughput: ${CREATES} creates, ${WAITERS} waiters, ${CONCURRENCY} concurrent clients; ${cpus().length} cores, load ${loadBefore.toFixed(2)}`)
+  // BENCH_HTTP_STORES=sqlite or =postgres runs one of the two.
+  const stores = (process.env.BENCH_HTTP_STORES || 'sqlite,postgres').split(',')
+  const sqlite = stores.includes('sqlite') ? { before: await sqliteRun(false, profileDir), after: await sqliteRun(true, profileDir) } : null
+  let postgres = null
+  const bin = findPostgresBin()
+  if (bin && stores.includes('postgres')) {
+    const cluster = await startPostgres(bin)
+    try {
+      postgres = { before: await postgresRun(cluster, false, profileDir), after: await postgresRun(cluster, true, profileDir) }
+    } finally {
+      cluster.stop()
+    }
+  } else console.log('  PostgreSQL binaries not found (or not asked for): the two-replica rows are skipped')
+
+  const result = {
+    bench: 'http-throughput',
+    date: new Date().toISOString(),
+    seconds: Math.round((performance.now() - started) / 1000),
+    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, total_mem_mb: Math.round(totalmem() / 1024 / 1024), node: process.version, load_before: round(loadBefore), load_after: round(loadavg()[0]) },
+    setup: { concurrency: CONCURRENCY, creates: CREATES, waiters: WAITERS },
+    sqlite,
+    postgres,
+    targets: TARGETS,
+  }
+  const rows = []
+  for (const [store, figures] of [['sqlite', sqlite], ['postgres (2 replicas)', postgres]]) {
+    if (!figures) continue
+    for (const [when, f] of Object.entries(figures))
+      rows.push({ store, when, 'creates/s': f.creates_per_second, 'create p99': f.create_ms.p99, 'decisions/s': f.decisions_per_second, 'decide p50': f.decide_ms.p50, 'decide p99': f.decide_ms.p99, 'wake p99': f.decision_to_waiter_answered_ms.p99, answered: `${f.waiters_answered}/${f.waiters_held}` })
+  }
+  console.table(rows)
+  mkdirSync(join(here, 'results'), { recursive: true })
+  writeFileSync(join(here, 'results', 'http-throughput.json'), `${JSON.stringify(result, null, 2)}\n`)
+  return result
+}
+
+if (process.argv[2] === '--server-child') {
+  serverChild(process.argv[3]).catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run().catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+}
