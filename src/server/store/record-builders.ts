@@ -10,7 +10,7 @@ import { contextHash, type AuditEventInput } from './audit-chain.js'
 import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
-import type { AdminEventInput, ApiKeyInfo, Approval, Decision, Invitation, KeyScope, NewApproval, NewInvitation, NewTrustRule, Page, Project, ProjectSettings, TrustRule, User } from './types.js'
+import type { AdminEventInput, ApiKeyInfo, Approval, Decision, Invitation, KeyScope, NewApproval, NewInvitation, NewTrustRule, NewVote, Page, Project, ProjectSettings, StoredVote, TrustRule, User, VoteCounter } from './types.js'
 
 /** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
 const KEY_TOUCH_RESOLUTION_MS = 60_000
@@ -59,6 +59,8 @@ export function newApprovalRecord(input: NewApproval, contextJson: string, creat
     requested_by: input.requested_by,
     requested_by_key_id: input.requested_by_key_id ?? null,
     requester_claims: input.requester_claims ?? null,
+    applied_policy: input.applied_policy ?? null,
+    votes: [],
   }
 }
 
@@ -131,6 +133,33 @@ export function cancelChange(input: { reason: string | null; by: string; at?: st
 
 /** Who expires approvals: the server's sweep, and the server on a requester's timed-out withdrawal. */
 export const SYSTEM_ACTOR = 'system'
+
+/**
+ * What recording `vote` on `approval` (read inside the vote's transaction, with its votes)
+ * writes: nothing when it is refused; else the vote, every vote's counted groups, and either
+ * the settling change (the vote decides it) or a `vote_approve`/`vote_reject` event.
+ */
+export type VotePlan =
+  | { refused: 'not_pending' | 'already_voted' }
+  | { refused: null; vote: StoredVote; votes: StoredVote[]; settle: SettleChange | null }
+
+export function planVote(approval: Approval, input: NewVote, count: VoteCounter): VotePlan {
+  if (approval.status !== 'pending') return { refused: 'not_pending' }
+  const earlier = approval.votes ?? []
+  if (earlier.some((vote) => vote.by === input.by)) return { refused: 'already_voted' }
+  statusForDecision(input.decision)
+  const fresh: StoredVote = { by: input.by, email: input.email, decision: input.decision, reason: input.reason, at: input.at ?? new Date().toISOString(), groups: [] }
+  const counted = count([...earlier, fresh])
+  const votes = [...earlier, fresh].map((vote) => ({ ...vote, groups: counted.groups[vote.by] ?? [] }))
+  const vote = votes[votes.length - 1]
+  const settle: SettleChange | null = counted.outcome === 'pending' ? null : { status: counted.outcome, reason: vote.reason, by: vote.by, at: vote.at }
+  return { refused: null, vote, votes, settle }
+}
+
+/** The audit event of a vote that does not settle its approval: the decision is the type, so the MAC covers it. */
+export function voteEvent(approval: Approval, vote: StoredVote, createdContextHash: string | null): AuditEventInput {
+  return auditEventOf(approval, vote.decision === 'approve' ? 'vote_approve' : 'vote_reject', vote.by, vote.reason, vote.at, createdContextHash ?? contextHash(approval.context))
+}
 
 /** `approve` → `approved`, `reject` → `rejected`. */
 export function statusForDecision(decision: Decision): 'approved' | 'rejected' {
