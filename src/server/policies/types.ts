@@ -46,7 +46,7 @@ export interface RuleBody {
 export interface PolicyMatch {
   /** Globs on the action name (`*` any run of characters, `?` one character). */
   actions: string[]
-  /** Globs on verified requester claims (repository, ref, environment, workflow_ref, actor); a request without verified claims never matches a rule that names one. */
+  /** Globs on verified requester claims (`MATCHABLE_CLAIMS`: repository, ref, environment, workflow_ref, actor, triggering_actor, event_name); a request without verified claims never matches a rule that names one. */
   requester: Record<string, string[]>
   /** Top-level context keys → allowed values (compared as strings). */
   context: Record<string, string[]>
