@@ -270,7 +270,7 @@ export interface Page<T> {
 export interface AuditFilter {
   action?: string
   agent?: string
-  /** Matches `actor` of approved/rejected events. */
+  /** Matches `actor` of approved/rejected events and of votes. */
   approver?: string
   outcome?: AuditEventType
   /** Inclusive ISO bounds on `at`. */

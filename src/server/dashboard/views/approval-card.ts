@@ -6,6 +6,7 @@
  */
 import { MAX_REASON_CHARS } from '../../../contract/index.js'
 import type { VoteStanding } from '../../approvals/contracts.js'
+import type { ReasonRequirement } from '../../policies/types.js'
 import type { Approval, RequesterClaims } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
 import { contextTable } from './context.js'
@@ -120,12 +121,15 @@ export interface CardOptions {
   standing?: VoteStanding
 }
 
+/** What the rule asks of the reason field. */
+const REASON_HINTS: Record<ReasonRequirement, string> = { none: 'optional', approve: 'required to approve', reject: 'required to reject', both: 'required' }
+
 /** The decision form; works as a plain POST without the script. */
 function decisionForm(approval: Approval, csrfToken: string): SafeHtml {
   const reasonId = `reason-${approval.id}`
   return html`<form class="decide" method="post" action="/approvals/${approval.id}/decision" data-decide>
 <input type="hidden" name="_csrf" value="${csrfToken}">
-<label for="${reasonId}">Reason <span class="muted">(optional, shown to the requester)</span></label>
+<label for="${reasonId}">Reason <span class="muted">(${REASON_HINTS[approval.applied_policy?.require_reason ?? 'none']}, shown to the requester)</span></label>
 <textarea id="${reasonId}" name="reason" rows="2" maxlength="${MAX_REASON_CHARS}"></textarea>
 <div class="buttons">
 <button type="submit" name="decision" value="approve" class="btn btn-approve">Approve</button>

@@ -678,7 +678,7 @@ export class PostgresStore implements Store {
     where.add('project_id = ?', projectId)
     where.add('action = ?', filter.action)
     where.add('agent = ?', filter.agent)
-    where.add("actor = ? AND type IN ('approved', 'rejected')", filter.approver)
+    where.add("actor = ? AND type IN ('approved', 'rejected', 'vote_approve', 'vote_reject')", filter.approver)
     where.add('type = ?', filter.outcome)
     where.add('at >= ?', optionalIsoBound('from', filter.from))
     where.add('at <= ?', optionalIsoBound('to', filter.to))

@@ -686,7 +686,7 @@ export class SqliteStore implements Store {
     const where = new Conditions({ projectId }, 'project_id = @projectId')
     where.add('action = @action', 'action', filter.action)
     where.add('agent = @agent', 'agent', filter.agent)
-    where.add("actor = @approver AND type IN ('approved', 'rejected')", 'approver', filter.approver)
+    where.add("actor = @approver AND type IN ('approved', 'rejected', 'vote_approve', 'vote_reject')", 'approver', filter.approver)
     where.add('type = @outcome', 'outcome', filter.outcome)
     where.add('at >= @from', 'from', optionalIsoBound('from', filter.from))
     where.add('at <= @to', 'to', optionalIsoBound('to', filter.to))
