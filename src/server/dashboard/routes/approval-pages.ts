@@ -1,6 +1,6 @@
 /** The Approvals home, one approval's stable page, and deciding from the dashboard. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { DecideOutcome } from '../../approvals/contracts.js'
+import { ApprovalRuleError, type DecideOutcome } from '../../approvals/contracts.js'
 import type { Approval, Decision } from '../../store/types.js'
 import { integrityError } from '../../http/wire.js'
 import { html } from '../html.js'
@@ -103,11 +103,18 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: DashboardDeps
     const found = await findForViewer(deps, signedIn, request.params.id)
     if (!found) return wantsJson(request) ? reply.code(404).send({ error: { code: 'not_found', message: 'No such approval.' } }) : notFound(deps, signedIn, reply)
     const { viewer } = found
-    const outcome = await deps.approvals.decide(viewer.project, found.approval.id, {
-      decision: decision as Decision,
-      reason: reasonText === '' ? null : reasonText,
-      actor: actorOf(viewer),
-    })
+    let outcome: DecideOutcome | null
+    try {
+      outcome = await deps.approvals.decide(viewer.project, found.approval.id, {
+        decision: decision as Decision,
+        reason: reasonText === '' ? null : reasonText,
+        actor: actorOf(viewer),
+      })
+    } catch (error) {
+      // The rule asks for a reason (or the reason breaks the text rules): say so, nothing was written.
+      if (error instanceof ApprovalRuleError) return badRequest(request, reply, `${error.message[0].toUpperCase()}${error.message.slice(1)}.`)
+      throw error
+    }
     return replyToDecision(deps, request, reply, viewer, found.approval, outcome)
   })
 }
