@@ -4,6 +4,7 @@
  * Not a test file itself (no `.test.ts`), so jest only runs it through a backend's suite.
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals'
+import { createHash } from 'node:crypto'
 import { hashToken } from '../../src/server/auth/secrets.js'
 import { GENESIS_HASH, hashAuditEvent } from '../../src/server/store/audit-chain.js'
 import { StoreError } from '../../src/server/store/errors.js'
@@ -916,6 +917,68 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect((await store.getApproval(project.id, approval.id))?.requester_claims).toEqual(claims)
         const plain = await store.createApproval(newApproval(project))
         expect((await store.getApproval(project.id, plain.approval.id))?.requester_claims).toBeNull()
+      })
+    })
+
+    describe('policy documents', () => {
+      const sha = (text: string): string => createHash('sha256').update(text).digest('hex')
+      const YAML = 'rules: []\n'
+      const JSON_DOC = '{"rules": []}'
+
+      it('stores numbered versions with their audit events; the newest is current, per project', async () => {
+        const project = await store.createProject('p')
+        const other = await store.createProject('q')
+        expect(await store.getPolicy(project.id)).toBeNull()
+        expect(await store.listPolicyVersions(project.id)).toEqual([])
+
+        const first = await store.setPolicy({ project_id: project.id, source: YAML, format: 'yaml', hash: sha(YAML), created_by: 'ada@example.com' })
+        expect(first).toEqual({ project_id: project.id, version: 1, source: YAML, format: 'yaml', hash: sha(YAML), created_by: 'ada@example.com', created_at: expect.stringMatching(ISO), cleared: false })
+        const second = await store.setPolicy({ project_id: project.id, source: JSON_DOC, format: 'json', hash: sha(JSON_DOC), created_by: 'cli', at: '2026-11-26T10:00:00.000Z' })
+        expect(second).toMatchObject({ version: 2, format: 'json', created_at: '2026-11-26T10:00:00.000Z' })
+        expect(await store.getPolicy(project.id)).toEqual(second)
+        expect(await store.listPolicyVersions(project.id)).toEqual([second, first])
+        // Another project's numbering and current policy are its own.
+        expect(await store.getPolicy(other.id)).toBeNull()
+        expect((await store.setPolicy({ project_id: other.id, source: YAML, format: 'yaml', hash: sha(YAML), created_by: 'cli' })).version).toBe(1)
+
+        const events = (await collect(store.exportAudit(project.id))).map((event) => [event.type, event.action, event.actor, event.reason])
+        expect(events).toEqual([
+          ['policy_set', 'policy', 'ada@example.com', `version 1, yaml, sha256 ${sha(YAML)}`],
+          ['policy_set', 'policy', 'cli', `version 2, json, sha256 ${sha(JSON_DOC)}`],
+        ])
+        expect(await store.verifyAudit(project.id)).toMatchObject({ ok: true, events: 2 })
+      })
+
+      it('clears the policy with a version of its own: no current policy, the history keeps it', async () => {
+        const project = await store.createProject('p')
+        await store.setPolicy({ project_id: project.id, source: YAML, format: 'yaml', hash: sha(YAML), created_by: 'cli' })
+        const cleared = await store.setPolicy({ project_id: project.id, source: null, format: 'yaml', hash: '', created_by: 'ada@example.com' })
+        expect(cleared).toMatchObject({ version: 2, source: '', hash: '', cleared: true })
+        expect(await store.getPolicy(project.id)).toBeNull()
+        expect((await store.listPolicyVersions(project.id)).map((version) => [version.version, version.cleared])).toEqual([[2, true], [1, false]])
+        const last = (await store.listAudit(project.id, { limit: 1 })).items[0]
+        expect([last.type, last.actor, last.reason]).toEqual(['policy_cleared', 'ada@example.com', 'version 2: policy removed, any one member approves'])
+        expect((await store.setPolicy({ project_id: project.id, source: YAML, format: 'yaml', hash: sha(YAML), created_by: 'cli' })).version).toBe(3)
+        expect((await store.getPolicy(project.id))?.version).toBe(3)
+      })
+
+      it('numbers concurrent versions without gaps or repeats, each with its event', async () => {
+        const project = await store.createProject('p')
+        const versions = await Promise.all(
+          Array.from({ length: 8 }, (_, index) => store.setPolicy({ project_id: project.id, source: `# ${index}\n${YAML}`, format: 'yaml', hash: sha(`# ${index}\n${YAML}`), created_by: `u${index}@example.com` })),
+        )
+        expect(versions.map((version) => version.version).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+        expect(await store.verifyAudit(project.id)).toMatchObject({ ok: true, events: 8 })
+      })
+
+      it('refuses empty documents, bad hashes and formats, and unknown projects, writing nothing', async () => {
+        const project = await store.createProject('p')
+        await expectStoreError(store.setPolicy({ project_id: project.id, source: '', format: 'yaml', hash: sha(''), created_by: 'cli' }), 'invalid')
+        await expectStoreError(store.setPolicy({ project_id: project.id, source: YAML, format: 'yaml', hash: 'abc', created_by: 'cli' }), 'invalid')
+        await expectStoreError(store.setPolicy({ project_id: project.id, source: YAML, format: 'toml' as 'yaml', hash: sha(YAML), created_by: 'cli' }), 'invalid')
+        await expectStoreError(store.setPolicy({ project_id: 'prj_missing', source: YAML, format: 'yaml', hash: sha(YAML), created_by: 'cli' }), 'not_found')
+        expect(await store.listPolicyVersions(project.id)).toEqual([])
+        expect(await store.verifyAudit(project.id)).toMatchObject({ ok: true, events: 0 })
       })
     })
 

@@ -12,6 +12,7 @@ import { CliError, EXIT, line, UsageError, type CliIo, type Command } from './cl
 import { auditCheckpointCommand, auditExportCommand, auditVerifyCommand } from './commands/audit.js'
 import { decideCommand } from './commands/decide.js'
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './commands/keys.js'
+import { policyClearCommand, policyHistoryCommand, policySetCommand, policyShowCommand, policyTestCommand } from './commands/policy.js'
 import { projectCreateCommand } from './commands/project.js'
 import { requestCommand } from './commands/request.js'
 import { serveCommand } from './commands/serve.js'
@@ -29,6 +30,11 @@ export const COMMANDS: readonly Command[] = [
   trustAddCommand,
   trustListCommand,
   trustRemoveCommand,
+  policySetCommand,
+  policyShowCommand,
+  policyHistoryCommand,
+  policyTestCommand,
+  policyClearCommand,
   userAddCommand,
   auditExportCommand,
   auditVerifyCommand,

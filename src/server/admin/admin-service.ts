@@ -10,7 +10,8 @@
  * the membership. Ending a user's access (password change, removal) ends their sessions.
  */
 import { hashPassword, hashToken, newApiKey, randomToken } from '../auth/secrets.js'
-import type { AdminEventType, ApiKeyInfo, Invitation, KeyScope, Project, ProjectSettings, Role, Store, User } from '../store/types.js'
+import type { AdminEventType, ApiKeyInfo, Invitation, KeyScope, PolicyVersion, Project, ProjectSettings, Role, Store, User } from '../store/types.js'
+import { formatPolicyErrors, parsePolicy, type PolicyError } from '../policies/index.js'
 import {
   canRequestAndDecide,
   emailProblem,
@@ -33,6 +34,14 @@ export class AdminError extends Error {
   ) {
     super(message)
     this.name = 'AdminError'
+  }
+}
+
+/** A policy document refused whole: every error, each with its line and field. */
+export class PolicyDocumentError extends AdminError {
+  constructor(readonly errors: readonly PolicyError[]) {
+    super('invalid', `the policy document is invalid, nothing was changed:\n${formatPolicyErrors(errors).join('\n')}`)
+    this.name = 'PolicyDocumentError'
   }
 }
 
@@ -249,6 +258,26 @@ export class AdminService {
     const { blockSelfApproval, defaultTimeoutMs } = updated.settings
     await this.record(project, 'settings_changed', actor, 'settings', `blockSelfApproval ${String(blockSelfApproval)}, defaultTimeoutMs ${defaultTimeoutMs}`)
     return updated
+  }
+
+  // --- policy -------------------------------------------------------------------------------
+
+  /**
+   * Validates the document and stores it as the project's next policy version, with a
+   * `policy_set` audit event carrying its hash and `actor`. An invalid document changes nothing.
+   * @throws PolicyDocumentError naming every error's line and field.
+   */
+  async setPolicy(project: Project, actor: AdminActor, source: string, format?: 'yaml' | 'json'): Promise<PolicyVersion> {
+    const parsed = parsePolicy(source, format)
+    if (!parsed.ok) throw new PolicyDocumentError(parsed.errors)
+    return this.store.setPolicy({ project_id: project.id, source, format: parsed.format, hash: parsed.hash, created_by: actor, at: new Date(this.now()).toISOString() })
+  }
+
+  /** Removes the project's policy (a `policy_cleared` event); any one member approves again. */
+  async clearPolicy(project: Project, actor: AdminActor): Promise<PolicyVersion> {
+    const current = await this.store.getPolicy(project.id)
+    if (!current) throw new AdminError('not_found', `project ${project.name} has no policy: any one member approves`)
+    return this.store.setPolicy({ project_id: project.id, source: null, format: current.format, hash: '', created_by: actor, at: new Date(this.now()).toISOString() })
   }
 
   // --- audit --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { isValidName, isValidReason, MAX_ACTION_CHARS, MAX_AGENT_CHARS, MAX_REASON_CHARS } from '../../contract/index.js'
 import { ApprovalRuleError, type ApprovalEventType, type ApprovalService, type Actor, type CreateApprovalInput, type DecideOutcome, type Notifier, type SelfApprovalRule, type VoteStanding } from './contracts.js'
 import { requestFingerprint } from './fingerprint.js'
-import { ProjectPolicies, type PolicyReader } from './project-policies.js'
+import { ProjectPolicies } from './project-policies.js'
 import { appliedPolicyOf, countVotes, missingReason, voteRefusal, voterEmail, whoMayVote } from './vote-rules.js'
 import type { Approval, ChangeResult, Decision, Project, Store } from '../store/types.js'
 
@@ -41,7 +41,7 @@ class StoreApprovalService implements ApprovalService {
   ) {
     this.batch = hooks.expiryBatch ?? EXPIRY_BATCH
     this.now = hooks.now ?? (() => new Date())
-    this.policies = new ProjectPolicies(policyReaderOf(store))
+    this.policies = new ProjectPolicies(store)
   }
 
   async create(project: Project, input: CreateApprovalInput): Promise<{ approval: Approval; created: boolean }> {
@@ -158,12 +158,6 @@ class StoreApprovalService implements ApprovalService {
   private publishChange(result: ChangeResult | null, type: ApprovalEventType): void {
     if (result?.changed) this.notifier.publish({ type, approval: result.approval })
   }
-}
-
-/** TEMPORARY until the stored policies (migration 7) are merged: a store without `getPolicy` has no policies. */
-function policyReaderOf(store: Store): PolicyReader {
-  const reader = store as Partial<PolicyReader>
-  return { getPolicy: (projectId) => (reader.getPolicy ? reader.getPolicy.call(store, projectId) : Promise.resolve(null)) }
 }
 
 function checkName(field: 'action' | 'agent', text: string, maxChars: number): void {

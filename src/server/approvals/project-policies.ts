@@ -4,8 +4,8 @@
  * hash, so a request does not re-parse the YAML a thousand requests already parsed.
  */
 import { maxTimeoutMs, parsePolicy, resolvePolicy, type PolicyRequest } from '../policies/index.js'
-import type { AppliedPolicy, Policy, PolicyVersion } from '../policies/types.js'
-import type { Project } from '../store/types.js'
+import type { AppliedPolicy, Policy } from '../policies/types.js'
+import type { Project, Store } from '../store/types.js'
 
 /** Parsed documents kept (a few per project that changes its policy; old ones fall out first). */
 const CACHED_DOCUMENTS = 100
@@ -17,15 +17,10 @@ export interface ResolvedPolicy {
   maxTimeoutMs: number | null
 }
 
-/** Where a project's current policy document is read (`Store.getPolicy`). */
-export interface PolicyReader {
-  getPolicy(projectId: string): Promise<PolicyVersion | null>
-}
-
 export class ProjectPolicies {
   private readonly parsed = new Map<string, Policy>()
 
-  constructor(private readonly store: PolicyReader) {}
+  constructor(private readonly store: Pick<Store, 'getPolicy'>) {}
 
   async resolve(project: Project, request: PolicyRequest): Promise<ResolvedPolicy> {
     const stored = await this.store.getPolicy(project.id)

@@ -70,11 +70,13 @@ export interface Policy {
 export interface PolicyVersion {
   project_id: string
   version: number
-  /** The document exactly as submitted. */
+  /** The document exactly as submitted; empty for a version that cleared the policy. */
   source: string
   format: 'yaml' | 'json'
-  /** sha256 of `source`, hex. */
+  /** sha256 of `source`, hex; empty for a version that cleared the policy. */
   hash: string
+  /** This version removed the policy: from it on the project's default (any one member) applies. */
+  cleared: boolean
   created_by: string
   created_at: string
 }

@@ -10,7 +10,8 @@ import { contextHash, type AuditEventInput } from './audit-chain.js'
 import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
-import type { AdminEventInput, ApiKeyInfo, Approval, Decision, Invitation, KeyScope, NewApproval, NewInvitation, NewTrustRule, NewVote, Page, Project, ProjectSettings, StoredVote, TrustRule, User, VoteCounter } from './types.js'
+import type { PolicyVersion } from '../policies/types.js'
+import type { AdminEventInput, ApiKeyInfo, Approval, Decision, Invitation, KeyScope, NewApproval, NewInvitation, NewPolicyVersion, NewTrustRule, NewVote, Page, Project, ProjectSettings, StoredVote, TrustRule, User, VoteCounter } from './types.js'
 
 /** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
 const KEY_TOUCH_RESOLUTION_MS = 60_000
@@ -205,4 +206,29 @@ export function pageOf<T>(rows: Row[], limit: number, toItem: (row: Row) => T, c
 /** The chain input of an administrative event: no approval, the subject as `action`, the detail as `reason`. */
 export function adminAuditInput(input: AdminEventInput): AuditEventInput {
   return { project_id: input.project_id, type: input.type, approval_id: '', action: input.subject, agent: null, actor: input.actor, reason: input.detail, context_hash: null, at: isoBound('at', input.at) }
+}
+
+/**
+ * The row a new policy version is stored as (`version` is the next number for the project)
+ * and the admin event recorded with it: `policy_set` with the hash, or `policy_cleared`.
+ */
+export function newPolicyVersion(input: NewPolicyVersion, version: number): { policy: PolicyVersion; event: AuditEventInput } {
+  const cleared = input.source === null
+  if (!cleared && input.source === '') throw new StoreError('invalid', 'a policy document is not empty (clear the policy instead)')
+  if (!cleared && !/^[0-9a-f]{64}$/.test(input.hash)) throw new StoreError('invalid', 'a policy version carries the sha256 of its document, hex')
+  if (input.format !== 'yaml' && input.format !== 'json') throw new StoreError('invalid', 'a policy document is yaml or json')
+  const at = isoBound('at', input.at ?? new Date().toISOString())
+  const policy: PolicyVersion = {
+    project_id: input.project_id,
+    version,
+    source: input.source ?? '',
+    format: input.format,
+    hash: cleared ? '' : input.hash,
+    created_by: input.created_by,
+    created_at: at,
+    cleared,
+  }
+  const detail = cleared ? `version ${version}: policy removed, any one member approves` : `version ${version}, ${policy.format}, sha256 ${policy.hash}`
+  const event = adminAuditInput({ project_id: input.project_id, type: cleared ? 'policy_cleared' : 'policy_set', subject: 'policy', actor: input.created_by, detail, at })
+  return { policy, event }
 }

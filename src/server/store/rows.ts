@@ -4,7 +4,7 @@
  * hand-edited database fails with a message naming the column instead of leaking wrong types.
  */
 import { parseStoredSettings } from './inputs.js'
-import type { AppliedPolicy } from '../policies/types.js'
+import type { AppliedPolicy, PolicyVersion } from '../policies/types.js'
 import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, Invitation, KeyScope, Member, Project, ProjectMembership, RequesterClaims, Role, Session, StoredVote, TrustRule, User, UserWithPassword } from './types.js'
 
 export type Row = Record<string, unknown>
@@ -153,6 +153,22 @@ export function toTrustRule(row: Row): TrustRule {
     environment: textOrNull(row, 'environment'),
     workflow_ref: textOrNull(row, 'workflow_ref'),
     created_at: text(row, 'created_at'),
+  }
+}
+
+export function toPolicyVersion(row: Row): PolicyVersion {
+  const format = text(row, 'format')
+  if (format !== 'yaml' && format !== 'json') throw new Error('corrupt database: column format should be yaml or json')
+  const source = text(row, 'source')
+  return {
+    project_id: text(row, 'project_id'),
+    version: integer(row, 'version'),
+    source,
+    format,
+    hash: text(row, 'hash'),
+    created_by: text(row, 'created_by'),
+    created_at: text(row, 'created_at'),
+    cleared: source === '',
   }
 }
 

@@ -7,9 +7,9 @@
  * Timestamps are ISO-8601 UTC strings with milliseconds (`new Date().toISOString()`).
  */
 import type { ApprovalFilter, ApprovalStatus, DecisionVerb } from '../../contract/index.js'
-import type { AppliedPolicy, Vote } from '../policies/types.js'
+import type { AppliedPolicy, PolicyVersion, Vote } from '../policies/types.js'
 
-export type { ApprovalFilter, ApprovalStatus }
+export type { ApprovalFilter, ApprovalStatus, PolicyVersion }
 
 export type Role = 'admin' | 'member'
 export type KeyScope = 'request' | 'decide' | 'admin'
@@ -36,6 +36,8 @@ export type AdminEventType =
   | 'key_created'
   | 'key_revoked'
   | 'settings_changed'
+  | 'policy_set'
+  | 'policy_cleared'
 
 /** An administrative change to record in a project's audit trail. */
 export interface AdminEventInput {
@@ -338,6 +340,19 @@ export interface CreateResult {
   key_reused?: boolean
 }
 
+/** A new version of a project's policy document (checked by the admin service before it gets here). */
+export interface NewPolicyVersion {
+  project_id: string
+  /** The document exactly as submitted; `null` clears the policy (the project goes back to any one member). */
+  source: string | null
+  format: 'yaml' | 'json'
+  /** sha256 of `source`, hex (ignored when clearing). */
+  hash: string
+  created_by: string
+  /** Default now. */
+  at?: string
+}
+
 export interface Session {
   /** sha256 of the cookie token, hex. The token itself is never stored. */
   token_hash: string
@@ -402,6 +417,17 @@ export interface Store {
   listTrustRulesForIssuer(issuer: string): Promise<TrustRule[]>
   /** True when the rule existed in the project. */
   removeTrustRule(projectId: string, id: string): Promise<boolean>
+
+  // policy documents (versioned; the newest is the current one)
+  /**
+   * Stores the next version of the project's policy (1, 2, …) and its `policy_set` (or, when
+   * clearing, `policy_cleared`) audit event carrying the hash and who made it, in one transaction.
+   */
+  setPolicy(input: NewPolicyVersion): Promise<PolicyVersion>
+  /** The current policy version, or null when the project has none (never set, or cleared last). */
+  getPolicy(projectId: string): Promise<PolicyVersion | null>
+  /** Every version, newest first (cleared ones included, marked `cleared`). */
+  listPolicyVersions(projectId: string): Promise<PolicyVersion[]>
 
   // approvals
   /**

@@ -82,7 +82,7 @@ const STATUS_LABELS: Record<string, string> = {
   cancelled: 'Cancelled',
   created: 'Requested',
   timed_out: 'Timed out',
-  // Administrative changes (no approval): members, invitations, keys, settings.
+  // Administrative changes (no approval): members, invitations, keys, settings, policy.
   member_added: 'Member added',
   member_changed: 'Member changed',
   member_removed: 'Member removed',
@@ -91,6 +91,8 @@ const STATUS_LABELS: Record<string, string> = {
   key_created: 'Key created',
   key_revoked: 'Key revoked',
   settings_changed: 'Settings changed',
+  policy_set: 'Policy set',
+  policy_cleared: 'Policy cleared',
 }
 
 /** A coloured status pill; the colour is paired with the word, never alone. */

@@ -234,6 +234,24 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 7,
+    name: 'approval policies: versioned policy documents',
+    sql: `
+      -- Every version of a project's policy document, as submitted; the highest version is current.
+      -- A version with an empty source cleared the policy.
+      CREATE TABLE policies (
+        project_id text NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        version integer NOT NULL CHECK (version >= 1),
+        source text NOT NULL,
+        format text NOT NULL CHECK (format IN ('yaml', 'json')),
+        hash text NOT NULL,
+        created_by text NOT NULL,
+        created_at text COLLATE "C" NOT NULL,
+        PRIMARY KEY (project_id, version)
+      );
+      `,
+    },
+    {
     version: 8,
     name: 'votes: approvals counted under the policy rule resolved at creation',
     sql: `

@@ -30,6 +30,7 @@ import {
   newApiKeyInfo,
   newInvitation,
   newProject,
+  newPolicyVersion,
   newTrustRule,
   newUser,
   pageOf,
@@ -39,7 +40,7 @@ import {
   voteEvent,
   type SettleChange,
 } from '../record-builders.js'
-import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword, votesByApproval, type Row } from '../rows.js'
+import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toPolicyVersion, toTrustRule, toUser, toUserWithPassword, votesByApproval, type Row } from '../rows.js'
 import type {
   AdminEventInput,
   ApiKeyInfo,
@@ -59,9 +60,11 @@ import type {
   Member,
   NewApproval,
   NewInvitation,
+  NewPolicyVersion,
   NewTrustRule,
   NewVote,
   Page,
+  PolicyVersion,
   Project,
   ProjectMembership,
   ProjectSettings,
@@ -495,6 +498,34 @@ export class PostgresStore implements Store {
 
   async removeTrustRule(projectId: string, id: string): Promise<boolean> {
     return (await this.run('DELETE FROM trust_rules WHERE project_id = $1 AND id = $2', [projectId, id])) > 0
+  }
+
+  // --- policy documents -----------------------------------------------------------------
+
+  async setPolicy(input: NewPolicyVersion): Promise<PolicyVersion> {
+    return this.transaction('policy', async (client) => {
+      // The project's chain head serialises its writers: lock it before reading the last version.
+      await this.row('SELECT seq FROM audit_heads WHERE project_id = $1 FOR UPDATE', [input.project_id], client)
+      const latest = await this.row('SELECT MAX(version) AS version FROM policies WHERE project_id = $1', [input.project_id], client)
+      const { policy, event } = newPolicyVersion(input, Number(latest?.version ?? 0) + 1)
+      await this.run(
+        'INSERT INTO policies (project_id, version, source, format, hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [policy.project_id, policy.version, policy.source, policy.format, policy.hash, policy.created_by, policy.created_at],
+        client,
+      )
+      await this.appendAudit(client, event)
+      return policy
+    })
+  }
+
+  async getPolicy(projectId: string): Promise<PolicyVersion | null> {
+    const row = await this.row('SELECT * FROM policies WHERE project_id = $1 ORDER BY version DESC LIMIT 1', [projectId])
+    const policy = row ? toPolicyVersion(row) : null
+    return policy && !policy.cleared ? policy : null
+  }
+
+  async listPolicyVersions(projectId: string): Promise<PolicyVersion[]> {
+    return (await this.rows('SELECT * FROM policies WHERE project_id = $1 ORDER BY version DESC', [projectId])).map(toPolicyVersion)
   }
 
   // --- approvals ------------------------------------------------------------------------

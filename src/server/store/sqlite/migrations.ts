@@ -225,6 +225,24 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 7,
+    name: 'approval policies: versioned policy documents',
+    sql: `
+      -- Every version of a project's policy document, as submitted; the highest version is current.
+      -- A version with an empty source cleared the policy.
+      CREATE TABLE policies (
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        source TEXT NOT NULL,
+        format TEXT NOT NULL CHECK (format IN ('yaml', 'json')),
+        hash TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (project_id, version)
+      ) STRICT;
+      `,
+    },
+    {
     version: 8,
     name: 'votes: approvals counted under the policy rule resolved at creation',
     sql: `

@@ -26,6 +26,7 @@ import {
   newApiKeyInfo,
   newInvitation,
   newProject,
+  newPolicyVersion,
   newTrustRule,
   newUser,
   pageOf,
@@ -54,9 +55,11 @@ import type {
   Member,
   NewApproval,
   NewInvitation,
+  NewPolicyVersion,
   NewTrustRule,
   NewVote,
   Page,
+  PolicyVersion,
   Project,
   ProjectMembership,
   ProjectSettings,
@@ -71,7 +74,7 @@ import type {
   VoteResult,
 } from '../types.js'
 import { migrate } from './migrations.js'
-import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword, votesByApproval, type Row } from '../rows.js'
+import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toPolicyVersion, toTrustRule, toUser, toUserWithPassword, votesByApproval, type Row } from '../rows.js'
 
 type Params = Record<string, SQLInputValue>
 
@@ -504,6 +507,32 @@ export class SqliteStore implements Store {
 
   async removeTrustRule(projectId: string, id: string): Promise<boolean> {
     return this.write('trust rule', () => this.run('DELETE FROM trust_rules WHERE project_id = @projectId AND id = @id', { projectId, id }) > 0)
+  }
+
+  // --- policy documents -----------------------------------------------------------------
+
+  async setPolicy(input: NewPolicyVersion): Promise<PolicyVersion> {
+    return this.write('policy', () => {
+      const latest = this.get('SELECT MAX(version) AS version FROM policies WHERE project_id = @project_id', { project_id: input.project_id })
+      const { policy, event } = newPolicyVersion(input, Number(latest?.version ?? 0) + 1)
+      this.run(
+        `INSERT INTO policies (project_id, version, source, format, hash, created_by, created_at)
+         VALUES (@project_id, @version, @source, @format, @hash, @created_by, @created_at)`,
+        { project_id: policy.project_id, version: policy.version, source: policy.source, format: policy.format, hash: policy.hash, created_by: policy.created_by, created_at: policy.created_at },
+      )
+      this.appendAudit(event)
+      return policy
+    })
+  }
+
+  async getPolicy(projectId: string): Promise<PolicyVersion | null> {
+    const row = this.get('SELECT * FROM policies WHERE project_id = @projectId ORDER BY version DESC LIMIT 1', { projectId })
+    const policy = row ? toPolicyVersion(row) : null
+    return policy && !policy.cleared ? policy : null
+  }
+
+  async listPolicyVersions(projectId: string): Promise<PolicyVersion[]> {
+    return this.all('SELECT * FROM policies WHERE project_id = @projectId ORDER BY version DESC', { projectId }).map(toPolicyVersion)
   }
 
   // --- approvals ------------------------------------------------------------------------
