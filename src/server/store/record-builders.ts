@@ -4,13 +4,14 @@
  * change appends, and how a newest-first page and its cursor come out of fetched rows.
  * Both backends use these so they cannot drift apart; the SQL stays in each backend.
  */
+import { createHash } from 'node:crypto'
 import { MAX_REASON_CHARS } from '../../contract/index.js'
 import { newId } from '../auth/secrets.js'
 import { contextHash, type AuditEventInput } from './audit-chain.js'
 import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
-import type { PolicyVersion } from '../policies/types.js'
+import type { AppliedPolicy, PolicyVersion } from '../policies/types.js'
 import type { AdminEventInput, ApiKeyInfo, Approval, Decision, Invitation, KeyScope, NewApproval, NewInvitation, NewPolicyVersion, NewTrustRule, NewVote, Page, Project, ProjectSettings, StoredVote, TrustRule, User, VoteCounter } from './types.js'
 
 /** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
@@ -169,9 +170,29 @@ export function statusForDecision(decision: Decision): 'approved' | 'rejected' {
   throw new StoreError('invalid', `decision must be approve or reject, not ${JSON.stringify(decision)}`)
 }
 
-/** The `created` audit event of a new approval, by its requester; it records the hash of the context. */
+/**
+ * The `created` audit event of a new approval, by its requester; it records the hash of the
+ * context and, as its reason, the policy rule it is decided under (`policyNote`), so the trail
+ * says which policy version applied and the audit MAC covers the stored snapshot.
+ */
 export function createdEvent(approval: Approval): AuditEventInput {
-  return auditEventOf(approval, 'created', approval.requested_by, null, approval.created_at, contextHash(approval.context))
+  return auditEventOf(approval, 'created', approval.requested_by, policyNote(approval.applied_policy), approval.created_at, contextHash(approval.context))
+}
+
+/**
+ * `policy v3, rule "production deploys", sha256 <hex of the snapshot's JSON>` — what a `created`
+ * event records about the applied policy; `null` when none applies (the any-one-member rule).
+ */
+export function policyNote(applied: AppliedPolicy | null | undefined): string | null {
+  if (!applied) return null
+  const hash = createHash('sha256').update(JSON.stringify(applied), 'utf8').digest('hex')
+  return `policy v${applied.version ?? 'none'}, rule ${JSON.stringify(applied.rule)}, sha256 ${hash}`
+}
+
+/** Why a vote may not be counted on `approval`: its stored rule differs from the one its `created` event recorded (an edited database). */
+export function snapshotProblem(approval: Approval, createdReason: string | null): string | null {
+  if ((createdReason ?? null) === policyNote(approval.applied_policy)) return null
+  return `approval ${approval.id}: its policy rule in the database differs from the one its created event recorded; the database was changed outside approval-gate (run \`approval-gate audit verify\`)`
 }
 
 /**

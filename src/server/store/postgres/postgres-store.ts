@@ -36,6 +36,7 @@ import {
   pageOf,
   planVote,
   settledEvent,
+  snapshotProblem,
   timedOutEvent,
   voteEvent,
   type SettleChange,
@@ -228,8 +229,13 @@ export class PostgresStore implements Store {
 
   /** The context hash the approval's `created` event recorded (null for one created before the chain was keyed). */
   private async createdContextHash(client: pg.PoolClient, projectId: string, approvalId: string): Promise<string | null> {
-    const row = await this.row("SELECT context_hash FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type = 'created' ORDER BY seq LIMIT 1", [projectId, approvalId], client)
-    return typeof row?.context_hash === 'string' ? row.context_hash : null
+    return (await this.createdFields(client, projectId, approvalId)).context_hash
+  }
+
+  /** The context hash and reason (its policy note) of the approval's `created` event. */
+  private async createdFields(client: pg.PoolClient, projectId: string, approvalId: string): Promise<{ context_hash: string | null; reason: string | null }> {
+    const row = await this.row("SELECT context_hash, reason FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type = 'created' ORDER BY seq LIMIT 1", [projectId, approvalId], client)
+    return { context_hash: typeof row?.context_hash === 'string' ? row.context_hash : null, reason: typeof row?.reason === 'string' ? row.reason : null }
   }
 
   // --- projects -------------------------------------------------------------------------
@@ -628,6 +634,10 @@ export class PostgresStore implements Store {
       const approval = await this.approvalOf(row, client)
       const plan = planVote(approval, input, count)
       if (plan.refused !== null) return { recorded: false, refused: plan.refused, approval }
+      const created = await this.createdFields(client, projectId, id)
+      // Never count a vote under a rule the audit trail does not vouch for.
+      const tampered = snapshotProblem(approval, created.reason)
+      if (tampered) throw new Error(tampered)
       const { vote } = plan
       await this.run(
         'INSERT INTO votes (approval_id, voter, email, decision, reason, at, groups) VALUES ($1, $2, $3, $4, $5, $6, $7)',
@@ -635,8 +645,7 @@ export class PostgresStore implements Store {
         client,
       )
       for (const counted of plan.votes) await this.run('UPDATE votes SET groups = $3 WHERE approval_id = $1 AND voter = $2', [id, counted.by, JSON.stringify(counted.groups)], client)
-      const created = await this.createdContextHash(client, projectId, id)
-      if (!plan.settle) return { recorded: true, settled: false, approval: { ...approval, votes: plan.votes }, event: await this.appendAudit(client, voteEvent(approval, vote, created)) }
+      if (!plan.settle) return { recorded: true, settled: false, approval: { ...approval, votes: plan.votes }, event: await this.appendAudit(client, voteEvent(approval, vote, created.context_hash)) }
       const settled = (await this.row(
         `UPDATE approvals SET status = $3, reason = $4, decided_by = $5, decided_at = $6
          WHERE project_id = $1 AND id = $2 AND status = 'pending' RETURNING *`,
@@ -644,7 +653,7 @@ export class PostgresStore implements Store {
         client,
       )) as Row
       const decided = toApproval(settled, plan.votes)
-      return { recorded: true, settled: true, approval: decided, event: await this.appendAudit(client, settledEvent(decided, plan.settle, created)) }
+      return { recorded: true, settled: true, approval: decided, event: await this.appendAudit(client, settledEvent(decided, plan.settle, created.context_hash)) }
     })
   }
 

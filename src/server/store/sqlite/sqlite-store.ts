@@ -32,6 +32,7 @@ import {
   pageOf,
   planVote,
   settledEvent,
+  snapshotProblem,
   timedOutEvent,
   voteEvent,
   type SettleChange,
@@ -245,11 +246,16 @@ export class SqliteStore implements Store {
 
   /** The context hash the approval's `created` event recorded (null for one created before the chain was keyed). */
   private createdContextHash(projectId: string, approvalId: string): string | null {
-    const row = this.get("SELECT context_hash FROM audit_events WHERE project_id = @projectId AND approval_id = @approvalId AND type = 'created' ORDER BY seq LIMIT 1", {
+    return this.createdFields(projectId, approvalId).context_hash
+  }
+
+  /** The context hash and reason (its policy note) of the approval's `created` event. */
+  private createdFields(projectId: string, approvalId: string): { context_hash: string | null; reason: string | null } {
+    const row = this.get("SELECT context_hash, reason FROM audit_events WHERE project_id = @projectId AND approval_id = @approvalId AND type = 'created' ORDER BY seq LIMIT 1", {
       projectId,
       approvalId,
     })
-    return typeof row?.context_hash === 'string' ? row.context_hash : null
+    return { context_hash: typeof row?.context_hash === 'string' ? row.context_hash : null, reason: typeof row?.reason === 'string' ? row.reason : null }
   }
 
   // --- projects -------------------------------------------------------------------------
@@ -637,6 +643,10 @@ export class SqliteStore implements Store {
       const approval = this.approvalOf(row)
       const plan = planVote(approval, input, count)
       if (plan.refused !== null) return { recorded: false, refused: plan.refused, approval }
+      const created = this.createdFields(projectId, id)
+      // Never count a vote under a rule the audit trail does not vouch for.
+      const tampered = snapshotProblem(approval, created.reason)
+      if (tampered) throw new Error(tampered)
       const { vote } = plan
       this.run('INSERT INTO votes (approval_id, voter, email, decision, reason, at, groups) VALUES (@id, @voter, @email, @decision, @reason, @at, @groups)', {
         id,
@@ -648,15 +658,14 @@ export class SqliteStore implements Store {
         groups: JSON.stringify(vote.groups),
       })
       for (const counted of plan.votes) this.run('UPDATE votes SET groups = @groups WHERE approval_id = @id AND voter = @voter', { id, voter: counted.by, groups: JSON.stringify(counted.groups) })
-      const created = this.createdContextHash(projectId, id)
-      if (!plan.settle) return { recorded: true, settled: false, approval: { ...approval, votes: plan.votes }, event: this.appendAudit(voteEvent(approval, vote, created)) }
+      if (!plan.settle) return { recorded: true, settled: false, approval: { ...approval, votes: plan.votes }, event: this.appendAudit(voteEvent(approval, vote, created.context_hash)) }
       const settled = this.get(
         `UPDATE approvals SET status = @status, reason = @reason, decided_by = @by, decided_at = @at
          WHERE project_id = @projectId AND id = @id AND status = 'pending' RETURNING *`,
         { projectId, id, ...plan.settle },
       ) as Row
       const decided = toApproval(settled, plan.votes)
-      return { recorded: true, settled: true, approval: decided, event: this.appendAudit(settledEvent(decided, plan.settle, created)) }
+      return { recorded: true, settled: true, approval: decided, event: this.appendAudit(settledEvent(decided, plan.settle, created.context_hash)) }
     })
   }
 
