@@ -6,7 +6,6 @@
  */
 import { MAX_REASON_CHARS } from '../../../contract/index.js'
 import type { VoteStanding } from '../../approvals/contracts.js'
-import type { ReasonRequirement } from '../../policies/types.js'
 import type { Approval, RequesterClaims } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
 import { contextTable } from './context.js'
@@ -122,7 +121,7 @@ export interface CardOptions {
 }
 
 /** What the rule asks of the reason field. */
-const REASON_HINTS: Record<ReasonRequirement, string> = { none: 'optional', approve: 'required to approve', reject: 'required to reject', both: 'required' }
+const REASON_HINTS: Record<NonNullable<Approval['applied_policy']>['require_reason'], string> = { none: 'optional', approve: 'required to approve', reject: 'required to reject', both: 'required' }
 
 /** The decision form; works as a plain POST without the script. */
 function decisionForm(approval: Approval, csrfToken: string): SafeHtml {
