@@ -145,6 +145,19 @@ describe('reasons and rejects', () => {
     expect(await record(fx.url, keys.request, id)).toMatchObject({ status: 'rejected', decided_by: email('ana'), reason: 'the migration is not reversible' })
   })
 
+  it('with reject: quorum one reject does not end it: the rejects must reach the count', async () => {
+    const fx = await startDashboard()
+    const { project, voters, email } = await projectWithVoters(fx, 'quorum', ['ana', 'ben', 'cy'])
+    await setPolicy(fx.store, project.id, `default:\n  approvers: { required: 2, members: [${email('ana')}, ${email('ben')}, ${email('cy')}] }\n  reject: quorum\n`)
+    const keys = await keysFor(fx, project.id)
+    const { id } = await createViaApi(fx.url, keys.request, { action: 'deploy' })
+    expect((await voteAs(voters.ana, id, 'reject', 'risky')).body).toMatchObject({ result: 'voted', status: 'pending' })
+    expect((await voteAs(voters.ben, id, 'approve')).body).toMatchObject({ result: 'voted', status: 'pending' })
+    expect((await voteAs(voters.cy, id, 'reject', 'agreed, risky')).body).toMatchObject({ result: 'decided', status: 'rejected' })
+    const trail = (await fx.store.listAudit(project.id)).items.filter((event) => event.approval_id === id).map((event) => event.type)
+    expect(trail).toEqual(['rejected', 'vote_approve', 'vote_reject', 'created'])
+  })
+
   it('answers 400 invalid_request over /v1 when a key leaves out a required reason', async () => {
     const fx = await startDashboard()
     const { project } = await projectWithVoters(fx, 'reasons-key', [])
