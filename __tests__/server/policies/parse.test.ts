@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from '@jest/globals'
 import { formatPolicyErrors, MAX_POLICY_BYTES, parsePolicy, type PolicyError } from '../../../src/server/policies/index.js'
 
@@ -266,5 +267,14 @@ rules:
     for (let level = 1; level < 8; level += 1) bomb.push(`${String.fromCharCode(97 + level)}: &${String.fromCharCode(97 + level)} [${Array(10).fill(`*${String.fromCharCode(96 + level)}`).join(', ')}]`)
     const errors = errorsOf(bomb.join('\n'))
     expect(errors[0].message).toMatch(/^not valid YAML: .*alias/i)
+  })
+})
+
+describe('docs/policies.md', () => {
+  it('every YAML example in the documentation is a valid policy', async () => {
+    const text = await readFile(new URL('../../../docs/policies.md', import.meta.url), 'utf8')
+    const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1])
+    expect(blocks.length).toBeGreaterThanOrEqual(4)
+    for (const block of blocks) expect(parsePolicy(block)).toMatchObject({ ok: true })
   })
 })

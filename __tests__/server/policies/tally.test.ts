@@ -128,15 +128,18 @@ describe('tally', () => {
     })
   })
 
-  it("reject 'quorum': rejected as soon as the people left cannot meet the rule", () => {
+  it("reject 'quorum': rejects count like approvals, one person once, per requirement", () => {
+    // Reachability is not judged: 3 of 3 with one reject stays pending (until the request expires).
     const allThree = applied({ reject: 'quorum', requirements: [{ name: 'approvers', members: SRE, required: 3 }] })
-    expect(tally(allThree, [approve('alice@example.com')]).outcome).toBe('pending')
-    expect(tally(allThree, [approve('alice@example.com'), reject('bob@example.com')]).outcome).toBe('rejected')
-    // Erin is the only one who can fill security besides Carol; both rejecting leaves it unreachable.
+    expect(tally(allThree, [approve('alice@example.com'), reject('bob@example.com')]).outcome).toBe('pending')
+    // Carol is in both groups: her reject fills one requirement only; a second person's completes it.
     const andQuorum = { ...SRE_AND_SECURITY, reject: 'quorum' as const }
-    expect(tally(andQuorum, [reject('erin@example.com')]).outcome).toBe('pending')
-    expect(tally(andQuorum, [reject('erin@example.com'), approve('carol@example.com')]).outcome).toBe('pending')
-    expect(tally(andQuorum, [reject('erin@example.com'), reject('carol@example.com')]).outcome).toBe('rejected')
+    expect(tally(andQuorum, [reject('carol@example.com')]).outcome).toBe('pending')
+    expect(tally(andQuorum, [reject('carol@example.com'), reject('alice@example.com')])).toMatchObject({
+      outcome: 'rejected',
+      groups: { 'carol@example.com': ['security'], 'alice@example.com': ['sre'] },
+    })
+    expect(tally(andQuorum, [reject('alice@example.com'), reject('bob@example.com')]).outcome).toBe('pending')
   })
 
   it('settles on the first vote that settles it: later votes cannot flip the outcome', () => {

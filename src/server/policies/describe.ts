@@ -25,7 +25,7 @@ export function describeAppliedPolicy(applied: AppliedPolicy, maxTimeoutMs: numb
     ...applied.requirements.map((requirement) => `  ${describeRequirement(requirement)}`),
     `self-approval: ${applied.block_self_approval ? 'blocked' : 'allowed'}`,
     `reason: ${reasons[applied.require_reason]}`,
-    `rejection: ${applied.reject === 'any' ? 'one eligible reject rejects' : 'rejected when rejects would meet the rule, or approval can no longer be reached'}`,
+    `rejection: ${applied.reject === 'any' ? 'one eligible reject rejects' : 'rejected once rejects, counted like approvals, would meet the rule'}`,
     `longest wait: ${maxTimeoutMs === null ? 'as the request asks (no max_timeout)' : `at most ${formatDuration(maxTimeoutMs)}`}`,
     applied.windows.length === 0 ? 'windows: none (approvals any time)' : `windows: ${applied.windows.map(describeWindow).join('; ')}`,
   ]

@@ -87,7 +87,7 @@ function standing(applied: AppliedPolicy, votes: readonly CountedVote[]): Tally 
       const requirement = rejectedBy.get(vote.person)
       groups[vote.by] = requirement === undefined ? [] : [applied.requirements[requirement].name]
     }
-    if (outcome === 'pending' && (rejectedBy.size >= needed || !approvalReachable(applied.requirements, votes, approvals))) outcome = 'rejected'
+    if (outcome === 'pending' && rejectedBy.size >= needed) outcome = 'rejected'
   }
 
   return {
@@ -99,26 +99,6 @@ function standing(applied: AppliedPolicy, votes: readonly CountedVote[]): Tally 
       return { name: requirement.name, required: requirement.required, approved_by: approvers, satisfied: approvers.length >= requirement.required }
     }),
   }
-}
-
-/** Whether the approvals so far, plus everyone who has not voted yet, could still meet every requirement. */
-function approvalReachable(requirements: readonly Requirement[], votes: readonly CountedVote[], approvals: readonly CountedVote[]): boolean {
-  const voted = new Set(votes.map((vote) => vote.person))
-  const candidates: Candidate[] = approvals.map(asCandidate)
-  const undecided = new Map<string, number[]>()
-  requirements.forEach((requirement, index) => {
-    if (requirement.members === null) {
-      // Any project member may still come: as many as it needs.
-      for (let slot = 0; slot < requirement.required; slot += 1) candidates.push({ id: `\u0000anyone:${index}:${slot}`, eligible: [index] })
-      return
-    }
-    for (const member of requirement.members) {
-      if (!voted.has(member)) undecided.set(member, [...(undecided.get(member) ?? []), index])
-    }
-  })
-  for (const [id, eligible] of undecided) candidates.push({ id, eligible })
-  const needed = requirements.reduce((sum, requirement) => sum + requirement.required, 0)
-  return assignToRequirements(candidates, requirements.map((requirement) => requirement.required)).size >= needed
 }
 
 /** The requirements (by index) a voter may count toward: keys only where any member counts. */

@@ -9,7 +9,7 @@
 /** Which decisions must carry a reason. */
 export type ReasonRequirement = 'none' | 'approve' | 'reject' | 'both'
 
-/** How rejections end a request: `any` — one eligible reject; `quorum` — as many rejects as approvals needed, or approval no longer reachable. */
+/** How rejections end a request: `any` — one eligible reject; `quorum` — once the rejects, counted like approvals (one person once), would meet the requirements. */
 export type RejectMode = 'any' | 'quorum'
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const

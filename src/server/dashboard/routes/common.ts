@@ -133,6 +133,9 @@ export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: stri
   bad_role: { kind: 'error', text: 'Choose the role member or admin. Nothing was changed.' },
   bad_github_login: { kind: 'error', text: `${GITHUB_LOGIN_RULE[0].toUpperCase()}${GITHUB_LOGIN_RULE.slice(1)}. Nothing was changed.` },
   project_switched: { kind: 'info', text: 'Switched project.' },
+  policy_saved: { kind: 'ok', text: 'Policy saved as a new version. It applies to requests created from now on.' },
+  policy_cleared: { kind: 'ok', text: 'Policy removed: any one member approves new requests.' },
+  no_policy: { kind: 'info', text: 'This project has no policy to remove. Nothing was changed.' },
 }
 
 export function noticeFromQuery(request: FastifyRequest): Array<{ kind: 'ok' | 'error' | 'info'; text: string }> {

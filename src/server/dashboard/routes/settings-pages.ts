@@ -23,7 +23,7 @@ import { checkCsrf, noticeFromQuery, requireAdmin, requireViewer, sendPage, type
 import type { Notice } from '../views/layout.js'
 
 /** Sign-in, CSRF and admin gates of every settings change, in one place. */
-async function adminForChange(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
+export async function adminForChange(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
   const viewer = await requireViewer(deps, request, reply)
   if (!viewer || !checkCsrf(viewer, request, reply)) return null
   return (await requireAdmin(deps, viewer, reply)) ? viewer : null
@@ -138,7 +138,7 @@ async function rowChange(
 }
 
 /** The admin viewer of a confirmation page (GET): signed in, in a project, an admin. */
-async function adminForConfirm(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
+export async function adminForConfirm(deps: DashboardDeps, request: FastifyRequest, reply: FastifyReply): Promise<ProjectViewer | null> {
   const viewer = await requireViewer(deps, request, reply)
   if (!viewer) return null
   return (await requireAdmin(deps, viewer, reply)) ? viewer : null

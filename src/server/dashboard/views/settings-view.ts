@@ -5,16 +5,17 @@ import type { ApiKeyInfo, Invitation, Member, Project } from '../../store/types.
 import { html, type SafeHtml } from '../html.js'
 import { timeTag } from './format.js'
 
-type Tab = 'project' | 'members' | 'keys'
+type Tab = 'project' | 'members' | 'keys' | 'policy'
 
-function tabs(active: Tab): SafeHtml {
+/** The settings heading and its tabs, `active` marked as the current page. */
+export function settingsTabs(active: Tab): SafeHtml {
   const tab = (id: Tab, href: string, label: string) =>
     html`<a href="${href}"${active === id ? html` aria-current="page"` : ''}>${label}</a>`
   return html`<div class="page-head"><h1>Settings</h1></div>
-<nav class="subnav" aria-label="Settings">${tab('project', '/settings', 'Project')}${tab('members', '/settings/members', 'Members')}${tab('keys', '/settings/keys', 'API keys')}</nav>`
+<nav class="subnav" aria-label="Settings">${tab('project', '/settings', 'Project')}${tab('members', '/settings/members', 'Members')}${tab('keys', '/settings/keys', 'API keys')}${tab('policy', '/settings/policy', 'Policy')}</nav>`
 }
 
-function csrfField(csrf: string): SafeHtml {
+export function csrfField(csrf: string): SafeHtml {
   return html`<input type="hidden" name="_csrf" value="${csrf}">`
 }
 
@@ -23,7 +24,7 @@ const ADMIN_ONLY = html`<p class="muted">Only project admins can change these.</
 export function projectSettingsPage(input: { project: Project; isAdmin: boolean; csrf: string; expiryText?: string }): SafeHtml {
   const { project, isAdmin } = input
   const disabled = isAdmin ? '' : html` disabled`
-  return html`${tabs('project')}
+  return html`${settingsTabs('project')}
 <section class="panel" aria-labelledby="project-title">
 <h2 id="project-title">${project.name}</h2>
 <p class="muted">Project ID <code>${project.id}</code></p>
@@ -93,7 +94,7 @@ export interface MembersPageInput {
 }
 
 export function membersPage(input: MembersPageInput): SafeHtml {
-  return html`${tabs('members')}
+  return html`${settingsTabs('members')}
 ${input.newInvitation ? newInvitationPanel(input.newInvitation) : ''}
 <section class="panel" aria-labelledby="members-title">
 <h2 id="members-title">Members</h2>
@@ -148,10 +149,10 @@ ${roleSelect('new-role', form.role, true)}
 }
 
 export function keysPage(input: { keys: ApiKeyInfo[]; isAdmin: boolean; csrf: string; newKey?: { key: string; info: ApiKeyInfo } }): SafeHtml {
-  if (!input.isAdmin) return html`${tabs('keys')}<section class="panel"><h2>API keys</h2>${ADMIN_ONLY}</section>`
+  if (!input.isAdmin) return html`${settingsTabs('keys')}<section class="panel"><h2>API keys</h2>${ADMIN_ONLY}</section>`
   const live = input.keys.filter((k) => !k.revoked_at)
   const revoked = input.keys.filter((k) => k.revoked_at)
-  return html`${tabs('keys')}
+  return html`${settingsTabs('keys')}
 ${input.newKey
     ? html`<section class="panel panel-secret" aria-labelledby="newkey-title">
 <h2 id="newkey-title">New key “${input.newKey.info.name}”</h2>
@@ -203,7 +204,7 @@ export interface ConfirmInput {
 }
 
 export function confirmPage(input: ConfirmInput): SafeHtml {
-  return html`${tabs(input.tab)}
+  return html`${settingsTabs(input.tab)}
 <section class="panel panel-confirm" aria-labelledby="confirm-title">
 <h2 id="confirm-title">${input.title}</h2>
 ${input.consequences}
