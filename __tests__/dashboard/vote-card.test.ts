@@ -51,6 +51,7 @@ describe('the vote parts of the approval card', () => {
     ).value
     expect(card).toContain('1 of 3 — sre ✓, security waiting')
     expect(card).toContain('rule “payments”')
+    expect(card).toContain('May still approve: sec@example.com, sue@example.com')
     expect(card).toMatch(/<li data-vote="approve"><strong>ana@.*<\/strong> approved \(sre\)/)
     expect(card).toContain('(required to approve, shown to the requester)')
     expect(card).toContain('value="approve"')

@@ -64,6 +64,7 @@ describe('the approval card under a two-SRE rule', () => {
     // The other viewer's card follows live, still without buttons.
     await devCard.locator('[data-progress]', { hasText: '1 of 2' }).waitFor()
     await devCard.locator('.votes', { hasText: email('ana') }).waitFor()
+    await devCard.locator('[data-may-still]', { hasText: `May still approve: ${email('ben')}` }).waitFor()
     expect(await devCard.getByRole('button').count()).toBe(0)
 
     expect((await voteAs(voters.ben, id, 'approve')).body.status).toBe('approved')

@@ -138,6 +138,9 @@ function decisionForm(approval: Approval, csrfToken: string): SafeHtml {
 </form>`
 }
 
+/** Names listed under "May still approve" before "and N more". */
+const MAY_STILL_SHOWN = 6
+
 /** Where a policy's requirements stand: "1 of 2 — sre ✓, security waiting" (nothing for the seed's one-approval rule). */
 export function progressLine(approval: Approval): SafeHtml {
   const applied = approval.applied_policy
@@ -153,7 +156,13 @@ export function progressLine(approval: Approval): SafeHtml {
     parts.length > 1 || parts[0]?.name !== 'approvers'
       ? ` — ${parts.map((part) => (part.have >= part.required ? `${part.name} ✓` : part.have === 0 ? `${part.name} waiting` : `${part.name} ${part.have} of ${part.required}`)).join(', ')}`
       : ''
-  return html`<p class="progress" data-progress>${`${have} of ${required}${detail}`} <span class="muted">(rule “${applied.rule}”)</span></p>`
+  const voted = new Set((approval.votes ?? []).map((vote) => vote.by.toLowerCase()))
+  const stillMay = [...new Set(applied.requirements.filter((requirement, index) => parts[index].have < requirement.required).flatMap((requirement) => requirement.members ?? []))].filter(
+    (member) => !voted.has(member),
+  )
+  return html`<p class="progress" data-progress>${`${have} of ${required}${detail}`} <span class="muted">(rule “${applied.rule}”)</span></p>${
+    stillMay.length > 0 ? html`<p class="may-still muted" data-may-still>May still approve: ${stillMay.slice(0, MAY_STILL_SHOWN).join(', ')}${stillMay.length > MAY_STILL_SHOWN ? ` and ${stillMay.length - MAY_STILL_SHOWN} more` : ''}</p>` : ''
+  }`
 }
 
 /** Who has voted so far, and toward which requirement. */
