@@ -445,7 +445,10 @@ export interface Store {
    */
   getApprovalById(id: string): Promise<Approval | null>
   listApprovals(projectId: string, filter?: ApprovalFilter): Promise<Page<Approval>>
-  /** First decision wins. Records the `approved`/`rejected` audit event in the same transaction. */
+  /**
+   * First decision wins. Records the `approved`/`rejected` audit event in the same transaction.
+   * Writes no vote: the approval service decides through `recordVote`; this settles directly.
+   */
   decideApproval(projectId: string, id: string, input: { decision: Decision; reason: string | null; decided_by: string; at?: string }): Promise<ChangeResult | null>
   /**
    * Records one vote on a pending approval and, in the same transaction, settles it when
