@@ -1,5 +1,24 @@
-import { describe, expect, it } from '@jest/globals'
-import { defaultAgent, deriveIdempotencyKey, readRunContext } from '../../src/action/github-context.js'
+import { afterAll, describe, expect, it } from '@jest/globals'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { contextFrom } from '../../__fixtures__/github-context.js'
+import { defaultAgent, deriveIdempotencyKey, gateIdentity, pullRequestOf, readRunContext as readRunContextOf } from '../../src/action/github-context.js'
+
+/** The run context as the action reads it on a runner with this environment. */
+function readRunContext(env: Record<string, string>) {
+  return readRunContextOf(contextFrom(env), env)
+}
+
+const eventDir = mkdtempSync(join(tmpdir(), 'approval-gate-event-'))
+afterAll(() => rmSync(eventDir, { recursive: true, force: true }))
+let events = 0
+/** A `GITHUB_EVENT_PATH` file holding `payload`. */
+function eventFile(payload: unknown): string {
+  const path = join(eventDir, `event-${++events}.json`)
+  writeFileSync(path, JSON.stringify(payload))
+  return path
+}
 
 const ENV = {
   GITHUB_REPOSITORY: 'octo/shop',
@@ -42,6 +61,44 @@ describe('readRunContext', () => {
 
   it('does not throw outside a runner', () => {
     expect(readRunContext({})).toEqual({})
+  })
+})
+
+describe('pullRequestOf', () => {
+  it('finds the pull request of pull_request and pull_request_target events', () => {
+    for (const event of ['pull_request', 'pull_request_target', 'pull_request_review']) {
+      const context = contextFrom({ ...ENV, GITHUB_EVENT_NAME: event, GITHUB_EVENT_PATH: eventFile({ action: 'opened', pull_request: { number: 17 } }) })
+      expect(pullRequestOf(context)).toEqual({ owner: 'octo', repo: 'shop', number: 17 })
+    }
+  })
+
+  it('finds the pull request of a comment on one, but not of a comment on an issue', () => {
+    const onPull = contextFrom({ ...ENV, GITHUB_EVENT_NAME: 'issue_comment', GITHUB_EVENT_PATH: eventFile({ issue: { number: 5, pull_request: { url: 'x' } } }) })
+    expect(pullRequestOf(onPull)).toEqual({ owner: 'octo', repo: 'shop', number: 5 })
+    const onIssue = contextFrom({ ...ENV, GITHUB_EVENT_NAME: 'issue_comment', GITHUB_EVENT_PATH: eventFile({ issue: { number: 6 } }) })
+    expect(pullRequestOf(onIssue)).toBeUndefined()
+  })
+
+  it('is undefined for other events, odd payloads and outside a runner', () => {
+    expect(pullRequestOf(contextFrom({ ...ENV, GITHUB_EVENT_PATH: eventFile({ ref: 'refs/heads/main' }) }))).toBeUndefined()
+    expect(pullRequestOf(contextFrom({ ...ENV, GITHUB_EVENT_PATH: eventFile({ pull_request: { number: '17' } }) }))).toBeUndefined()
+    expect(pullRequestOf(contextFrom({ ...ENV, GITHUB_EVENT_PATH: eventFile({ pull_request: { number: -1 } }) }))).toBeUndefined()
+    expect(pullRequestOf(contextFrom({}))).toBeUndefined()
+  })
+
+  it('takes the repository from the payload when GITHUB_REPOSITORY is missing', () => {
+    const context = contextFrom({ GITHUB_EVENT_PATH: eventFile({ pull_request: { number: 3 }, repository: { name: 'shop', owner: { login: 'octo' } } }) })
+    expect(pullRequestOf(context)).toEqual({ owner: 'octo', repo: 'shop', number: 3 })
+  })
+})
+
+describe('gateIdentity', () => {
+  it('is the same for every run and attempt of a gate, and differs between gates', () => {
+    const id = gateIdentity(readRunContext(ENV), '__self', 'deploy', '{}')
+    expect(gateIdentity(readRunContext({ ...ENV, GITHUB_RUN_ID: '43', GITHUB_RUN_ATTEMPT: '1' }), '__self', 'deploy', '{}')).toBe(id)
+    expect(gateIdentity(readRunContext(ENV), '__self', 'deploy', '{"leg":1}')).not.toBe(id)
+    expect(gateIdentity(readRunContext(ENV), '__self', 'deploy-2', '{}')).not.toBe(id)
+    expect(gateIdentity(readRunContext({ ...ENV, GITHUB_JOB: 'other' }), '__self', 'deploy', '{}')).not.toBe(id)
   })
 })
 

@@ -1,8 +1,17 @@
-import { beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { afterAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import * as core from '../../__fixtures__/core.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
-const { getCredentials, getSettings, InvalidInputsError } = await import('../../src/action/inputs.js')
+const { getCredentials, getSettings: getSettingsFor, InvalidInputsError } = await import('../../src/action/inputs.js')
+const { contextFrom } = await import('../../__fixtures__/github-context.js')
+
+/** The settings on a runner with this environment (the run context read from it through @actions/github). */
+function getSettings(env: Record<string, string | undefined>) {
+  return getSettingsFor(env, contextFrom(env))
+}
 const { MAX_CONTEXT_BYTES } = await import('../../src/client/index.js')
 
 const RUN_ENV = {
@@ -185,6 +194,46 @@ describe('getSettings', () => {
     core.setInputs({ ...VALID, 'api-url': 'http://127.0.0.1:8080' })
     getSettings(RUN_ENV)
     expect(core.warning).not.toHaveBeenCalled()
+  })
+})
+
+describe('github-token: the pull request comment', () => {
+  beforeEach(() => core.resetCore())
+  const eventDir = mkdtempSync(join(tmpdir(), 'approval-gate-inputs-event-'))
+  afterAll(() => rmSync(eventDir, { recursive: true, force: true }))
+  const pullRequestEnv = (payload: unknown): Record<string, string> => {
+    const path = join(eventDir, `event-${Math.random().toString(36).slice(2)}.json`)
+    writeFileSync(path, JSON.stringify(payload))
+    return { ...RUN_ENV, GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: path }
+  }
+
+  it('comments on the run\'s pull request with the token, masked, under an identity shared by re-runs', () => {
+    core.setInputs({ ...VALID, 'github-token': 'ghs_token_abc' })
+    const settings = getSettings(pullRequestEnv({ pull_request: { number: 12 } }))
+    expect(settings.pullRequestComment).toEqual({
+      token: 'ghs_token_abc',
+      pullRequest: { owner: 'octo', repo: 'shop', number: 12 },
+      gateId: expect.stringMatching(/^[0-9a-f]{40}$/),
+      runUrl: 'https://github.com/octo/shop/actions/runs/1234',
+    })
+    expect(core.setSecret).toHaveBeenCalledWith('ghs_token_abc')
+    const rerun = getSettings({ ...pullRequestEnv({ pull_request: { number: 12 } }), GITHUB_RUN_ATTEMPT: '3' })
+    expect(rerun.pullRequestComment?.gateId).toBe(settings.pullRequestComment?.gateId)
+    expect(rerun.idempotencyKey).not.toBe(settings.idempotencyKey)
+  })
+
+  it('does not comment without a pull request or without a token', () => {
+    core.setInputs({ ...VALID, 'github-token': 'ghs_token_abc' })
+    expect(getSettings(RUN_ENV).pullRequestComment).toBeUndefined()
+    core.setInputs(VALID)
+    expect(getSettings(pullRequestEnv({ pull_request: { number: 12 } })).pullRequestComment).toBeUndefined()
+  })
+
+  it('refuses a token with spaces or line breaks, masking every line and echoing none', () => {
+    expect(problemsFor({ ...VALID, 'github-token': 'ghs_one\nghs_two' })).toEqual([expect.stringMatching(/^Input "github-token" contains spaces or line breaks/)])
+    expect(core.setSecret).toHaveBeenCalledWith('ghs_one')
+    expect(core.setSecret).toHaveBeenCalledWith('ghs_two')
+    expect(core.setFailed).not.toHaveBeenCalled()
   })
 })
 

@@ -1,7 +1,11 @@
 /** `run()` with `@actions/core` and the polling core mocked: every ending → outputs, summary, result. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { afterAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import type { ApprovalRecord, RequireApprovalOptions } from '../../src/client/index.js'
 import * as core from '../../__fixtures__/core.js'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { GitHubApiStandIn } from '../helpers/github-api.js'
 
 const requestApproval = jest.fn<(action: string, options?: RequireApprovalOptions) => Promise<ApprovalRecord>>()
 jest.unstable_mockModule('@actions/core', () => core)
@@ -11,8 +15,18 @@ jest.unstable_mockModule('../../src/client/index.js', async () => ({
   ...(await import('../../src/client/config.js')),
   requestApproval,
 }))
+const savedEnv = { ...process.env }
+// A clean runner environment, set before @actions/github reads it (its context is built on import):
+// the run context comes from these, the summary "file" is mocked.
+for (const name of Object.keys(process.env)) if (/^(GITHUB_|RUNNER_|APPROVAL_GATE_|JAMJET_)/.test(name)) delete process.env[name]
+Object.assign(process.env, { GITHUB_REPOSITORY: 'octo/shop', GITHUB_RUN_ID: '9', GITHUB_ACTOR: 'mona', GITHUB_STEP_SUMMARY: '/dev/null' })
+// The run belongs to pull request #7 (commented on only when a test sets github-token), and the GitHub API is a stand-in.
+const github = await GitHubApiStandIn.start()
+const eventDir = mkdtempSync(join(tmpdir(), 'approval-gate-main-'))
+writeFileSync(join(eventDir, 'event.json'), JSON.stringify({ pull_request: { number: 7 } }))
+Object.assign(process.env, { GITHUB_EVENT_PATH: join(eventDir, 'event.json'), GITHUB_API_URL: github.url })
 const { ApprovalError, ApprovalRejected, ApprovalTimeout } = await import('../../src/client/errors.js')
-const { run } = await import('../../src/action/main.js')
+const { CANCELLED_COMMENT_WAIT_MS, run } = await import('../../src/action/main.js')
 
 const INPUTS = { action: 'deploy', 'api-key': 'k', 'api-url': 'https://approvals.example.com' }
 const PENDING: ApprovalRecord = { id: 'apr_1', status: 'pending', url: 'https://approvals.example.com/approvals/apr_1' }
@@ -26,14 +40,10 @@ function coreThat(ending: (options: RequireApprovalOptions) => Promise<ApprovalR
   }
 }
 
-const savedEnv = { ...process.env }
-beforeAll(() => {
-  // A clean runner environment: the run context comes from these, the summary "file" is mocked.
-  for (const name of Object.keys(process.env)) if (/^(GITHUB_|RUNNER_|APPROVAL_GATE_|JAMJET_)/.test(name)) delete process.env[name]
-  Object.assign(process.env, { GITHUB_REPOSITORY: 'octo/shop', GITHUB_RUN_ID: '9', GITHUB_ACTOR: 'mona', GITHUB_STEP_SUMMARY: '/dev/null' })
-})
-afterAll(() => {
+afterAll(async () => {
   process.env = savedEnv
+  await github.close()
+  rmSync(eventDir, { recursive: true, force: true })
 })
 beforeEach(() => {
   core.resetCore()
@@ -225,4 +235,46 @@ describe('run', () => {
     await expect(run()).resolves.toBeUndefined()
     expect(core.setFailed).toHaveBeenCalledWith('Approval gate failed: boom')
   })
+})
+
+describe('run on a pull request (github-token set)', () => {
+  beforeEach(() => {
+    core.setInputs({ ...INPUTS, 'github-token': github.token })
+    github.mode = 'normal'
+  })
+
+  it('comments while waiting and shows the outcome once decided', async () => {
+    const from = github.calls.length
+    requestApproval.mockImplementation(coreThat(async () => APPROVED))
+    await run()
+    expect(github.calls.slice(from).map((call) => call.method)).toEqual(['GET', 'POST', 'PATCH'])
+    expect(github.comments.at(-1)?.body).toContain('✅ Approved: deploy')
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(core.warning).not.toHaveBeenCalled()
+  })
+
+  it('a GitHub API that never answers never holds the gate: the result is set first, then one warning', async () => {
+    github.mode = 'hang'
+    requestApproval.mockImplementation(coreThat(async () => APPROVED))
+    await run()
+    expect(core.outputs.get('decision')).toBe('approved')
+    expect(core.setFailed).not.toHaveBeenCalled()
+    expect(core.warning).toHaveBeenCalledTimes(1)
+    expect(core.warning.mock.calls[0][0]).toMatch(/^Could not comment on pull request #7: GitHub did not answer within 5s/)
+    expect(core.setOutput.mock.invocationCallOrder[0]).toBeLessThan(core.warning.mock.invocationCallOrder[0])
+  }, 30_000)
+
+  it('cancelled: waits for the comment only briefly, so the step ends within the runner\'s grace', async () => {
+    github.mode = 'hang'
+    const controller = new AbortController()
+    requestApproval.mockImplementation(
+      coreThat(async () => {
+        controller.abort('SIGINT')
+        throw new DOMException('aborted', 'AbortError')
+      }),
+    )
+    await run({ signal: controller.signal })
+    expect(core.outputs.get('decision')).toBe('cancelled')
+    expect(core.warning).toHaveBeenCalledWith(`The pull request comment was not updated within ${CANCELLED_COMMENT_WAIT_MS / 1000}s; the gate's result stands.`)
+  }, 30_000)
 })

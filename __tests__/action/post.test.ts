@@ -63,6 +63,15 @@ describe('cleanup', () => {
     expect(cancel).toHaveBeenCalled()
   })
 
+  it('ignores a pull request comment in the state that is not one (no GitHub call, no warning)', async () => {
+    core.setState({ isPost: 'true', approvalId: 'apr_1', pullRequestComment: '{"commentId":"1; DROP"}' })
+    core.setInputs({ 'api-key': 'k', 'github-token': 'ghs_x' })
+    cancel.mockResolvedValue({ id: 'apr_1', status: 'cancelled' })
+    await cleanup()
+    expect(cancel).toHaveBeenCalledTimes(1)
+    expect(core.warning).not.toHaveBeenCalled()
+  })
+
   it('treats an already decided or unknown request as done', async () => {
     core.setState({ approvalId: 'apr_1' })
     cancel.mockRejectedValueOnce(new ApprovalError('conflict', 'already approved', { status: 409 }))

@@ -2,7 +2,8 @@ import { beforeEach, describe, expect, it, jest } from '@jest/globals'
 import * as core from '../../__fixtures__/core.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
-const { htmlText, flattenContext, MAX_CELL_LENGTH, MAX_CONTEXT_ROWS, renderSummary, writeSummary } = await import('../../src/action/summary.js')
+const { flattenContext, MAX_CONTEXT_ROWS, renderSummary, writeSummary } = await import('../../src/action/summary.js')
+const { htmlText, MAX_CELL_LENGTH } = await import('../../src/action/outcome-html.js')
 
 const APPROVED = { decision: 'approved' as const, approvalId: 'apr_1', approver: 'alice@example.com', reason: 'ok', url: 'https://approvals.example.com/approvals/apr_1', waitedMs: 90_000 }
 

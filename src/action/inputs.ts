@@ -10,8 +10,9 @@ import { DEFAULT_TIMEOUT_TEXT } from '../contract/index.js'
 /** The `connect-timeout` default, as action.yml writes it. */
 export const DEFAULT_CONNECT_TIMEOUT_TEXT = '30s'
 import { InvalidDurationError, parseDuration } from '../shared/duration.js'
-import { defaultAgent, deriveIdempotencyKey, readRunContext, type RunContext } from './github-context.js'
-import type { ApiCredentials, GateSettings } from './settings.js'
+import * as github from '@actions/github'
+import { defaultAgent, deriveIdempotencyKey, gateIdentity, pullRequestOf, readRunContext, type RunContext, type WorkflowContext } from './github-context.js'
+import type { ApiCredentials, GateSettings, PullRequestCommentSettings } from './settings.js'
 
 /** Longest `action`/`agent`/`idempotency-key` accepted (the core's and the server's limit). */
 export const MAX_NAME_LENGTH = MAX_ACTION_LENGTH
@@ -40,6 +41,7 @@ export const INPUT_NAMES = [
   'idempotency-key',
   'auth',
   'oidc-audience',
+  'github-token',
 ] as const
 
 /** Values of the `auth` input. */
@@ -61,14 +63,16 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/
 
 /**
- * Reads all inputs into `GateSettings`.
+ * Reads all inputs into `GateSettings`; the run comes from `workflow` (`@actions/github`'s context).
  * @throws InvalidInputsError listing every invalid input; no request has been made.
  */
-export function getSettings(env: Record<string, string | undefined> = process.env): GateSettings {
+export function getSettings(env: Record<string, string | undefined> = process.env, workflow: WorkflowContext = github.context): GateSettings {
   for (const typo of misspelledInputs(env)) core.warning(`The workflow sets "${typo.given}", which is not an input of this action: did you mean ${typo.input}? It is ignored.`)
   const inputs = readInputs(env)
-  const run = readRunContext(env)
-  const { credentials, userContext, agentInput, idempotencyKeyInput, attachGithubContext, ...rest } = inputs
+  const run = readRunContext(workflow, env)
+  const { credentials, userContext, agentInput, idempotencyKeyInput, attachGithubContext, githubToken, ...rest } = inputs
+  const discriminator = JSON.stringify(userContext)
+  const pullRequestComment = commentSettings(githubToken, workflow, run, gateIdentity(run, env.GITHUB_ACTION, rest.action, discriminator))
   return {
     ...rest,
     context: withRunContext(userContext, run, attachGithubContext),
@@ -77,8 +81,20 @@ export function getSettings(env: Record<string, string | undefined> = process.en
     auth: credentials.auth,
     ...(credentials.oidcAudience !== undefined ? { oidcAudience: credentials.oidcAudience } : {}),
     agent: agentInput ?? defaultAgent(run),
-    idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, rest.action, JSON.stringify(userContext)),
+    idempotencyKey: idempotencyKeyInput ?? deriveIdempotencyKey(run, env.GITHUB_ACTION, rest.action, discriminator),
+    ...(pullRequestComment ? { pullRequestComment } : {}),
   }
+}
+
+/** Where to comment, when the run belongs to a pull request and there is a token to comment with. */
+function commentSettings(token: string | undefined, workflow: WorkflowContext, run: RunContext, gateId: string): PullRequestCommentSettings | undefined {
+  if (token === undefined) return undefined
+  const pullRequest = pullRequestOf(workflow)
+  if (pullRequest === undefined) {
+    core.debug('This run does not belong to a pull request: no pull request comment.')
+    return undefined
+  }
+  return { token, pullRequest, gateId, ...(run.run_url ? { runUrl: run.run_url } : {}) }
 }
 
 /** Every input, each validated on its own; all problems are collected before throwing. */
@@ -107,6 +123,7 @@ function readInputs(env: Record<string, string | undefined>) {
     failOnReject: attempt(() => readBoolean('fail-on-reject', true)),
     failOnTimeout: attempt(() => readBoolean('fail-on-timeout', true)),
     jobSummary: attempt(() => readBoolean('job-summary', true)),
+    githubToken: attempt(readGithubToken),
   }
   if (problems.length > 0) throw new InvalidInputsError(problems)
   return inputs
@@ -303,6 +320,28 @@ function readBoolean(input: string, fallback: boolean): boolean {
   if (['true', 'True', 'TRUE'].includes(text)) return true
   if (['false', 'False', 'FALSE'].includes(text)) return false
   throw new InputProblem(input, `must be true or false, got ${JSON.stringify(text.slice(0, 40))}.`)
+}
+
+/**
+ * `github-token` alone (masked), for the post step; `undefined` when empty.
+ * @throws InvalidInputsError when it holds spaces or line breaks.
+ */
+export function getGithubToken(): string | undefined {
+  try {
+    return readGithubToken()
+  } catch (error) {
+    if (error instanceof InputProblem) throw new InvalidInputsError([error.message])
+    throw error
+  }
+}
+
+/** `github-token`, masked at once; `undefined` when empty (no pull request comment). */
+function readGithubToken(): string | undefined {
+  const token = core.getInput('github-token')
+  if (token === '') return undefined
+  for (const line of token.split(/\r?\n/)) if (line.trim()) core.setSecret(line.trim())
+  if (/\s/.test(token)) throw new InputProblem('github-token', 'contains spaces or line breaks: leave it at its default (`${{ github.token }}`) or paste only the token.')
+  return token
 }
 
 function readIdempotencyKey(): string | undefined {

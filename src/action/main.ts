@@ -11,11 +11,16 @@ import { approvedOutcome, failedOutcome, isAbortError, type GateOutcome, type Ou
 import { createProgressReporter } from './progress.js'
 import type { GateSettings } from './settings.js'
 import { oidcBearer } from './oidc-token.js'
-import { markApprovalSettled, recordPendingApproval } from './state.js'
+import { markApprovalSettled, recordPendingApproval, recordPullRequestComment } from './state.js'
 import { writeSummary } from './summary.js'
+import { createPullRequestComment, type PullRequestComment } from './pull-request-comment.js'
 
 /** Longest the step waits for the core's withdrawal after a cancellation or timeout (the core bounds it too). */
 export const WITHDRAWAL_WAIT_MS = 2_000
+/** Longest the step waits, once the gate has ended, for the pull request comment to show the outcome. */
+export const COMMENT_WAIT_MS = 10_000
+/** The same after a cancellation: the runner kills the step soon (see `HARD_EXIT_MS`). */
+export const CANCELLED_COMMENT_WAIT_MS = 1_500
 
 export interface RunOptions {
   /** Aborted when the runner cancels the step; its `reason` names the signal. */
@@ -43,15 +48,18 @@ export async function run(options: RunOptions = {}): Promise<void> {
       }
       core.info(logLine(`Authenticating as this workflow (OIDC token for audience ${settings.oidcAudience ?? ''}).`))
     }
-    const outcome = await awaitOutcome(settings, options.signal)
+    const comment = settings.pullRequestComment ? createPullRequestComment(settings.pullRequestComment, settings.action, { onPosted: recordPullRequestComment }) : undefined
+    const outcome = await awaitOutcome(settings, options.signal, comment)
     await report(settings, outcome)
+    // After the result is set: the comment can only delay the step's end, never change it.
+    if (comment) await showOnPullRequest(comment, outcome, options.signal?.aborted ? CANCELLED_COMMENT_WAIT_MS : COMMENT_WAIT_MS)
   } catch (error) {
     core.setFailed(`Approval gate failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`)
   }
 }
 
 /** Asks for approval and waits; every ending becomes a `GateOutcome`. */
-async function awaitOutcome(settings: GateSettings, signal: AbortSignal | undefined): Promise<GateOutcome> {
+async function awaitOutcome(settings: GateSettings, signal: AbortSignal | undefined, comment: PullRequestComment | undefined): Promise<GateOutcome> {
   const startedAt = Date.now()
   const progress = createProgressReporter({ action: settings.action, timeoutMs: settings.timeoutMs })
   let created: { approvalId: string; url?: string } | undefined
@@ -79,6 +87,7 @@ async function awaitOutcome(settings: GateSettings, signal: AbortSignal | undefi
           created = { approvalId: event.approvalId, url: event.url ?? event.record.url ?? undefined }
           // Saved before waiting: if this process dies, the post step withdraws it.
           recordPendingApproval(event.approvalId, settings.apiUrl)
+          comment?.waiting(created.approvalId, created.url)
         }
         progress.onProgress(event)
       },
@@ -94,7 +103,7 @@ async function awaitOutcome(settings: GateSettings, signal: AbortSignal | undefi
     // wait for it (bounded) so the card has left the dashboard before the step reports.
     const abandoned = isAbortError(error) || error instanceof ApprovalTimeout
     if (abandoned) await new Promise((resolve) => setImmediate(resolve))
-    if (abandoned && withdrawal !== undefined) endFacts.withdrawal = await withinOrLate(withdrawal, WITHDRAWAL_WAIT_MS)
+    if (abandoned && withdrawal !== undefined) endFacts.withdrawal = await withinOrLate(withdrawal, WITHDRAWAL_WAIT_MS, 'failed')
     // Nothing left pending on the server: the post step has nothing to withdraw.
     if (settledOnServer(error) || endFacts.withdrawal === 'withdrawn' || endFacts.withdrawal === 'not_pending') markApprovalSettled()
     return failedOutcome(error, endFacts)
@@ -154,15 +163,21 @@ function settledOnServer(error: unknown): boolean {
   )
 }
 
-/** The withdrawal's result, or `'late'` when it has not ended within `ms`; never keeps the process alive. */
-async function withinOrLate(withdrawal: Promise<WithdrawalResult>, ms: number): Promise<WithdrawalResult | 'late'> {
+/** Updates the pull request comment with the outcome, waiting at most `ms` for GitHub. */
+async function showOnPullRequest(comment: PullRequestComment, outcome: GateOutcome, ms: number): Promise<void> {
+  const shown = await withinOrLate(comment.decided(outcome), ms, undefined)
+  if (shown === 'late') core.warning(`The pull request comment was not updated within ${ms / 1000}s; the gate's result stands.`)
+}
+
+/** `promise`'s value (`onError` if it rejects), or `'late'` when it has not settled within `ms`; never keeps the process alive. */
+async function withinOrLate<T>(promise: Promise<T>, ms: number, onError: T): Promise<T | 'late'> {
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), ms)
     timer.unref()
   })
   try {
-    return await Promise.race([withdrawal.catch((): WithdrawalResult => 'failed'), late])
+    return await Promise.race([promise.catch(() => onError), late])
   } finally {
     clearTimeout(timer)
   }

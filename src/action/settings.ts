@@ -1,3 +1,5 @@
+import type { PullRequestTarget } from './github-context.js'
+
 /** Everything the gate needs, read and validated once from the action's inputs (see `inputs.ts`). */
 export interface GateSettings {
   /** What is being approved, shown as the card's title (`action` input). */
@@ -24,6 +26,19 @@ export interface GateSettings {
   failOnReject: boolean
   failOnTimeout: boolean
   jobSummary: boolean
+  /** Set when the run belongs to a pull request and `github-token` is not empty. */
+  pullRequestComment?: PullRequestCommentSettings
+}
+
+/** The one comment a gate keeps on the run's pull request (see `pull-request-comment.ts`). */
+export interface PullRequestCommentSettings {
+  /** `github-token` (masked). */
+  token: string
+  pullRequest: PullRequestTarget
+  /** The same for every run and attempt of this gate, so they all update one comment. */
+  gateId: string
+  /** The workflow run, linked from the comment. */
+  runUrl?: string
 }
 
 /** The subset the post step needs to reach the API again (it never stores the key in state). */

@@ -1,14 +1,17 @@
 /**
  * Named values the main step leaves for the post step (`post:` in action.yml), so a request
- * whose process died before it could withdraw is still withdrawn. The API key is never saved:
- * the post step reads it from the inputs again.
+ * whose process died before it could withdraw is still withdrawn, and its pull request comment
+ * says so. Neither the API key nor the GitHub token is ever saved: the post step reads them from
+ * the inputs again.
  */
 import * as core from '@actions/core'
+import type { PostedComment } from './pull-request-comment.js'
 
 const IS_POST = 'isPost'
 const APPROVAL_ID = 'approvalId'
 const API_URL = 'apiUrl'
 const SETTLED = 'settled'
+const PULL_REQUEST_COMMENT = 'pullRequestComment'
 
 /** True when this process runs as the post step: the main step saved `isPost` before it began. */
 export function isPost(): boolean {
@@ -37,4 +40,23 @@ export function pendingApproval(): { approvalId: string; apiUrl?: string } | und
   if (!approvalId || core.getState(SETTLED) === 'true') return undefined
   const apiUrl = core.getState(API_URL)
   return { approvalId, apiUrl: apiUrl || undefined }
+}
+
+/** The gate's pull request comment exists: the post step can show a withdrawal on it. */
+export function recordPullRequestComment(posted: PostedComment): void {
+  core.saveState(PULL_REQUEST_COMMENT, JSON.stringify(posted))
+}
+
+/** The comment the main step posted, or `undefined` (none, or state that does not parse as one). */
+export function postedPullRequestComment(): PostedComment | undefined {
+  const text = core.getState(PULL_REQUEST_COMMENT)
+  if (!text) return undefined
+  try {
+    const posted = JSON.parse(text) as PostedComment
+    const { commentId, pullRequest, gateId, action, startedAt } = posted
+    const valid = Number.isSafeInteger(commentId) && typeof pullRequest?.owner === 'string' && typeof pullRequest.repo === 'string' && Number.isSafeInteger(pullRequest.number) && typeof gateId === 'string' && typeof action === 'string' && Number.isFinite(startedAt)
+    return valid ? posted : undefined
+  } catch {
+    return undefined
+  }
 }

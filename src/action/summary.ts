@@ -1,53 +1,20 @@
 /**
- * The job summary of a gate: the decision, who decided and why, the approval id, the time
- * waited, the dashboard link, and the context as a table. Context, reason and approver are
- * untrusted text, so every value is HTML-escaped and line breaks become `<br>`: a blank line
- * would end GitHub's HTML block and let the rest be parsed as Markdown. A context value that is
- * a whole http(s) URL becomes a link by the dashboard's rule (`linkableUrl`): its text is the
- * URL it opens, and no other scheme is ever linked.
+ * The job summary of a gate: the outcome (rendered by `outcome-html.ts`, as the pull request
+ * comment is) and the context as a table. Context keys and values are untrusted text, escaped
+ * the same way; a context value that is a whole http(s) URL becomes a link by the dashboard's
+ * rule (`linkableUrl`): its text is the URL it opens, and no other scheme is ever linked.
  */
 import * as core from '@actions/core'
-import { escapeHtml } from '../shared/escape-html.js'
-import { linkableUrl } from '../shared/links.js'
-import { formatDuration } from '../shared/duration.js'
-import type { DecisionOutput, GateOutcome } from './outcome.js'
+import type { GateOutcome } from './outcome.js'
+import { htmlText, outcomeHeading, outcomeRows, renderLink, renderTable, truncate } from './outcome-html.js'
 
 /** Context rows shown at most; the rest is summarised in one line. */
 export const MAX_CONTEXT_ROWS = 100
-/** Longest value shown in a cell; longer ones are cut with an ellipsis. */
-export const MAX_CELL_LENGTH = 1_000
 const MAX_CONTEXT_DEPTH = 4
-
-const HEADINGS: Record<DecisionOutput, string> = {
-  approved: '✅ Approved',
-  rejected: '❌ Rejected',
-  timed_out: '⏱️ Timed out',
-  cancelled: '🚫 Cancelled',
-}
-
-/** Escapes text for HTML element content and attribute values, and turns line breaks into `<br>`. */
-export function htmlText(text: string): string {
-  return escapeHtml(text).replace(/\r\n|\r|\n/g, '<br>')
-}
 
 /** Renders the summary as one HTML block (no blank lines inside). */
 export function renderSummary(action: string, outcome: GateOutcome, context: Record<string, unknown>): string {
-  const heading = outcome.decision ? HEADINGS[outcome.decision] : 'Approval gate failed'
-  const rows: Array<[string, string]> = [
-    ['Action', htmlText(action)],
-    ['Decision', htmlText(outcome.decision ?? 'none')],
-    ['Approver', htmlText(outcome.approver ?? '—')],
-    ['Reason', htmlText(outcome.reason ?? '—')],
-    ['Approval id', outcome.approvalId ? `<code>${htmlText(outcome.approvalId)}</code>` : '—'],
-    ['Waited', htmlText(formatDuration(outcome.waitedMs))],
-    ['Dashboard', renderLink(outcome.url)],
-  ]
-  const lines = [
-    `<h2>${htmlText(heading)}: ${htmlText(truncate(action))}</h2>`,
-    '<table>',
-    ...rows.map(([name, value]) => `<tr><th align="left">${name}</th><td>${value}</td></tr>`),
-    '</table>',
-  ]
+  const lines = [outcomeHeading(action, outcome, htmlText), ...renderTable(outcomeRows(action, outcome, htmlText))]
   const contextRows = flattenContext(context)
   lines.push('<h3>Context</h3>')
   if (contextRows.length === 0) {
@@ -83,22 +50,9 @@ export async function writeSummary(action: string, outcome: GateOutcome, context
   }
 }
 
-/** A link only for http(s) URLs (a `javascript:` URL from a hostile server stays plain text). */
-function renderLink(url: string | undefined): string {
-  if (!url) return '—'
-  const href = linkableUrl(url)
-  return href && href.length <= MAX_CELL_LENGTH ? link(href) : htmlText(truncate(url))
-}
-
 /** A context value: a link when the whole value is an http(s) URL short enough to show in full, else text. */
 function contextValue(value: string): string {
-  const href = linkableUrl(value)
-  return href && href.length <= MAX_CELL_LENGTH ? link(href) : htmlText(truncate(value))
-}
-
-/** `href` has passed `linkableUrl`; it is escaped for the attribute and shown as the link's text. */
-function link(href: string): string {
-  return `<a href="${htmlText(href)}" rel="noopener noreferrer">${htmlText(href)}</a>`
+  return value === '' ? '' : renderLink(value, htmlText)
 }
 
 /** Nested objects become dotted keys (`github.actor`); arrays and deep values are shown as JSON. */
@@ -112,8 +66,4 @@ export function flattenContext(value: Record<string, unknown>, prefix = '', dept
     }
   }
   return rows
-}
-
-function truncate(text: string): string {
-  return text.length > MAX_CELL_LENGTH ? `${text.slice(0, MAX_CELL_LENGTH)}…` : text
 }
