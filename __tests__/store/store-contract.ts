@@ -9,6 +9,7 @@ import { hashToken } from '../../src/server/auth/secrets.js'
 import { GENESIS_HASH, hashAuditEvent } from '../../src/server/store/audit-chain.js'
 import { StoreError } from '../../src/server/store/errors.js'
 import type { AuditEvent, KeyScope, NewApproval, Project, Store, VoteCounter } from '../../src/server/store/types.js'
+import { describeGithubStoreContract } from './github-store-contract.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const HOUR = 3_600_000
@@ -981,6 +982,8 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.verifyAudit(project.id)).toMatchObject({ ok: true, events: 0 })
       })
     })
+
+    describeGithubStoreContract(() => store)
 
     describe('sessions', () => {
       it('creates, reads until expiry and deletes sessions', async () => {

@@ -11,6 +11,7 @@ import { logLine } from '../shared/log-text.js'
 import { CliError, EXIT, line, UsageError, type CliIo, type Command } from './cli-kit.js'
 import { auditCheckpointCommand, auditExportCommand, auditVerifyCommand } from './commands/audit.js'
 import { decideCommand } from './commands/decide.js'
+import { githubListCommand, githubMapCommand, githubUnmapCommand } from './commands/github.js'
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './commands/keys.js'
 import { policyClearCommand, policyHistoryCommand, policySetCommand, policyShowCommand, policyTestCommand } from './commands/policy.js'
 import { projectCreateCommand } from './commands/project.js'
@@ -35,6 +36,9 @@ export const COMMANDS: readonly Command[] = [
   policyHistoryCommand,
   policyTestCommand,
   policyClearCommand,
+  githubMapCommand,
+  githubListCommand,
+  githubUnmapCommand,
   userAddCommand,
   auditExportCommand,
   auditVerifyCommand,

@@ -25,6 +25,7 @@ import { LongPolls } from './approvals/long-poll.js'
 import { approvalRoutes } from './http/approval-routes.js'
 import { DEFAULT_CREATE_RATE_LIMIT, type RateLimit } from './http/create-rate-limit.js'
 import { auditRoutes } from './http/audit-routes.js'
+import { githubWebhookRoutes } from './github/webhook-route.js'
 import type { Store } from './store/types.js'
 
 export interface AppDeps {
@@ -52,6 +53,8 @@ export interface AppDeps {
   auditVerification?: AuditVerificationCacheOptions
   /** The dashboard's sign-in and live-stream limits (defaults unless given). */
   dashboard?: DashboardTuning
+  /** The GitHub App's webhook (`POST /integrations/github/webhook`); off when not given. */
+  github?: { webhookSecret: string; onGateCreated: (approvalId: string) => void }
 }
 
 /** Builds the app without listening; `app.close()` answers waiting long-polls first. */
@@ -76,6 +79,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     { prefix: '/v1' },
   )
+
+  if (deps.github) {
+    await app.register(githubWebhookRoutes, { store: deps.store, approvals: deps.approvals, publicUrl, ...deps.github })
+  }
 
   await app.register(dashboardPlugin, {
     store: deps.store,
@@ -136,7 +143,7 @@ function addLifecycle(app: FastifyInstance, longPolls: LongPolls): void {
 }
 
 function isApiPath(url: string): boolean {
-  return url === '/healthz' || url.startsWith('/v1/') || url.startsWith('/v1?') || url === '/v1'
+  return url === '/healthz' || url.startsWith('/v1/') || url.startsWith('/v1?') || url === '/v1' || url.startsWith('/integrations/')
 }
 
 /**

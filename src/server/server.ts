@@ -14,6 +14,12 @@ import type { Notifier } from './approvals/contracts.js'
 import { ExpiryTimer } from './approvals/expiry-timer.js'
 import { InMemoryNotifier } from './approvals/notifier.js'
 import type { AuditKey } from './audit/audit-key.js'
+import { GithubCallbackWorker, type GithubCallbackWorkerOptions } from './github/callback-worker.js'
+import type { GithubAppConfig } from './github/config.js'
+// For `serve`, which loads the server module only on Node 24.
+export { GithubAppConfigError, loadGithubAppConfig } from './github/config.js'
+import { GithubAppClient, type DeploymentReviewer } from './github/github-api.js'
+import { approvalUrl } from './http/wire.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -65,6 +71,16 @@ export interface StartServerOptions {
   auditKey?: AuditKey
   /** Told when the default key file's permissions are wider than 0600. */
   onKeyWarning?: (message: string) => void
+  /** Act as a GitHub App (deployment protection rule): its webhook route and the callback worker. */
+  github?: GithubServerOptions
+}
+
+export interface GithubServerOptions {
+  config: GithubAppConfig
+  /** Retry timing of the callbacks (defaults unless given). */
+  worker?: GithubCallbackWorkerOptions
+  /** Who answers GitHub (default: the App client for `config`). */
+  reviewer?: DeploymentReviewer
 }
 
 export interface RunningServer {
@@ -97,6 +113,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const { server, serve } = startingServer()
 
   let expiry: ExpiryTimer | null = null
+  let callbacks: GithubCallbackWorker | null = null
   let app: FastifyInstance | null = null
   try {
     await listen(server, options.port ?? 8080, host)
@@ -113,6 +130,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       dashboard: options.dashboard,
       createRateLimit: options.createRateLimit,
       oidc: options.oidc,
+      github: options.github ? { webhookSecret: options.github.config.webhookSecret, onGateCreated: (approvalId) => callbacks?.watch(approvalId) } : undefined,
       serverFactory: (handler) => serve(handler),
     })
     await app.ready()
@@ -123,12 +141,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       alsoPrune: () => store.deleteExpiredSessions(new Date().toISOString()),
     })
     await expiry.start()
+    if (options.github) {
+      callbacks = githubCallbackWorker(options.github, store, notifier, publicUrl, started)
+      await callbacks.start()
+    }
     app.log.info({ url, publicUrl }, 'approval-gate server listening')
 
     let closing: Promise<void> | null = null
-    const close = () => (closing ??= shutdown(server, started, expiry!, notifier, store))
+    const worker = callbacks
+    const close = () => (closing ??= shutdown(server, started, expiry!, notifier, store, worker))
     return { url, publicUrl, app, store, notifier, close }
   } catch (error) {
+    await callbacks?.stop()
     await expiry?.stop()
     await app?.close().catch(() => {})
     server.close()
@@ -162,14 +186,23 @@ function startingServer(): { server: Server; serve: (handler: (request: Incoming
   }
 }
 
+/** The worker that answers GitHub for settled GitHub-originated approvals, logging to the app's log. */
+function githubCallbackWorker(github: GithubServerOptions, store: Store, notifier: Notifier, publicUrl: string, app: FastifyInstance): GithubCallbackWorker {
+  return new GithubCallbackWorker(store, notifier, github.reviewer ?? new GithubAppClient(github.config), (id) => approvalUrl(publicUrl, id), {
+    ...github.worker,
+    log: (level, message, fields) => app.log[level](fields, message),
+  })
+}
+
 /** Stop accepting → answer waiters (app preClose) → let responses finish → stop timers → close the store. */
-async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTimer, notifier: Notifier, store: Store): Promise<void> {
+async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTimer, notifier: Notifier, store: Store, callbacks: GithubCallbackWorker | null): Promise<void> {
   const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
   await app.close()
   server.closeIdleConnections()
   const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
   await stopped
   clearTimeout(grace)
+  await callbacks?.stop()
   await expiry.stop()
   await notifier.close()
   await store.close()

@@ -35,6 +35,16 @@ ${AUDIT_KEY_HELP}.
                       approvals one API key may create: N/s, N/min or N/h, or off
                       (env APPROVAL_GATE_CREATE_RATE_LIMIT, default 600/min); over it the
                       API answers 429 with Retry-After
+  --github-app-id ID  act as a GitHub App (deployment protection rule; see docs/github-app.md):
+                      the App's id (env APPROVAL_GATE_GITHUB_APP_ID). Needs the two files below
+  --github-app-key-file F
+                      the App's private key, PEM (env APPROVAL_GATE_GITHUB_APP_KEY_FILE)
+  --github-webhook-secret-file F
+                      the App's webhook secret, at least 16 characters
+                      (env APPROVAL_GATE_GITHUB_WEBHOOK_SECRET_FILE)
+  --github-api-url URL
+                      GitHub's REST API (env APPROVAL_GATE_GITHUB_API_URL, default
+                      https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)
   --log-level LEVEL   what the server logs on stdout: silent, error, warn, info (one line per
                       request), debug (also /healthz) or trace (env APPROVAL_GATE_LOG_LEVEL,
                       default warn: warnings and errors only)
@@ -55,6 +65,7 @@ ${AUDIT_KEY_HELP}.
         'public-url': { type: 'string' },
         'trust-proxy': { type: 'string' },
         'create-rate-limit': { type: 'string' },
+        ...GITHUB_FLAGS,
         quiet: { type: 'boolean', short: 'q' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
@@ -70,14 +81,21 @@ ${AUDIT_KEY_HELP}.
     const createRateLimit = parseCreateRateLimit(flagOrEnv(values['create-rate-limit'], io.env, 'APPROVAL_GATE_CREATE_RATE_LIMIT'))
     const location = storeLocationOf(values, io.env, 'serve')
     const logger = serverLoggerOptions(logLevelOf(values['log-level'], io.env, values.quiet), logFormatOf(values['log-format'], io.env), io.stdout)
-    const { startServer } = await loadServer('serve')
+    const { startServer, loadGithubAppConfig, GithubAppConfigError } = await loadServer('serve')
+    const githubFiles = githubAppFilesOf(values, io.env)
+    let github
+    try {
+      github = githubFiles ? { config: await loadGithubAppConfig(githubFiles) } : undefined
+    } catch (error) {
+      throw error instanceof GithubAppConfigError ? new CliError(error.message) : error
+    }
 
     const store = await openStoreAt(location, (message) => line(io.stderr, `approval-gate: warning: ${message}`))
     // Bind first: a port that is taken must fail before anything is created, so no
     // credentials are made that the banner never shows.
     let server
     try {
-      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit })
+      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit, github })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)
@@ -124,6 +142,32 @@ function NO_ADMIN_PASSWORD_HINT(location: StoreLocation): string {
   return `approval-gate: the admin ${FIRST_ADMIN_EMAIL} has no password yet (the first start's banner was never shown). Set one with:
   printf '%s' "$NEW_PASSWORD" | approval-gate user add ${FIRST_ADMIN_EMAIL} --project ${FIRST_PROJECT_NAME} --admin --password-stdin ${where}
 and create an API key with: approval-gate keys create --project ${FIRST_PROJECT_NAME} --scope request ${where}`
+}
+
+const GITHUB_FLAGS = {
+  'github-app-id': { type: 'string' },
+  'github-app-key-file': { type: 'string' },
+  'github-webhook-secret-file': { type: 'string' },
+  'github-api-url': { type: 'string' },
+} as const
+
+/** The GitHub App's settings when any is given (then the id and both files are required); `undefined` when none is. */
+function githubAppFilesOf(values: Partial<Record<keyof typeof GITHUB_FLAGS, string>>, env: NodeJS.ProcessEnv): { appId: string; keyFile: string; webhookSecretFile: string; apiUrl?: string } | undefined {
+  const appId = flagOrEnv(values['github-app-id'], env, 'APPROVAL_GATE_GITHUB_APP_ID')
+  const keyFile = flagOrEnv(values['github-app-key-file'], env, 'APPROVAL_GATE_GITHUB_APP_KEY_FILE')
+  const webhookSecretFile = flagOrEnv(values['github-webhook-secret-file'], env, 'APPROVAL_GATE_GITHUB_WEBHOOK_SECRET_FILE')
+  const apiUrl = flagOrEnv(values['github-api-url'], env, 'APPROVAL_GATE_GITHUB_API_URL')
+  if (appId === undefined && keyFile === undefined && webhookSecretFile === undefined) {
+    if (apiUrl !== undefined) throw new UsageError('--github-api-url needs --github-app-id, --github-app-key-file and --github-webhook-secret-file', 'serve')
+    return undefined
+  }
+  const missing = [
+    ['--github-app-id', appId],
+    ['--github-app-key-file', keyFile],
+    ['--github-webhook-secret-file', webhookSecretFile],
+  ].filter(([, value]) => !value).map(([flag]) => flag)
+  if (missing.length > 0) throw new UsageError(`the GitHub App also needs ${missing.join(' and ')} (or their APPROVAL_GATE_GITHUB_… variables)`, 'serve')
+  return { appId: appId!, keyFile: keyFile!, webhookSecretFile: webhookSecretFile!, apiUrl }
 }
 
 function parsePort(text: string): number {

@@ -19,6 +19,7 @@ import { registerAuthRoutes } from './routes/sign-in-pages.js'
 import { refuseForbidden, sendHtml, wantsJson, type DashboardDeps } from './routes/common.js'
 import { registerEventRoutes, type LiveStreamOptions } from './routes/event-stream.js'
 import { registerPolicyRoutes } from './routes/policy-pages.js'
+import { registerGithubSettingsRoutes } from './routes/github-settings-pages.js'
 import { registerSettingsRoutes } from './routes/settings-pages.js'
 import { registerFormParser, registerSecurityHooks } from './security.js'
 import { Sessions } from './session.js'
@@ -74,6 +75,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
     registerAuditRoutes(scope, deps)
     registerSettingsRoutes(scope, deps)
     registerPolicyRoutes(scope, deps)
+    registerGithubSettingsRoutes(scope, deps)
 
     scope.setErrorHandler((error: FastifyError, request, reply) => {
       const status = isStoreError(error) ? STORE_ERROR_STATUS[error.code] : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500

@@ -37,6 +37,11 @@ export interface WireVote {
   groups: string[]
 }
 
+/** An approval's dashboard page. `publicUrl` has no trailing slash. */
+export function approvalUrl(publicUrl: string, approvalId: string): string {
+  return `${publicUrl}/approvals/${encodeURIComponent(approvalId)}`
+}
+
 /** The wire form of a stored approval. `publicUrl` has no trailing slash. */
 export function toWire(approval: Approval, publicUrl: string): WireApproval {
   return {
@@ -50,7 +55,7 @@ export function toWire(approval: Approval, publicUrl: string): WireApproval {
     decided_at: approval.decided_at,
     created_at: approval.created_at,
     expires_at: approval.expires_at,
-    url: `${publicUrl}/approvals/${encodeURIComponent(approval.id)}`,
+    url: approvalUrl(publicUrl, approval.id),
     requester: approval.requester_claims ?? null,
     required_approvals: requiredApprovals(approval),
     votes: (approval.votes ?? []).map((vote) => ({ by: vote.by, decision: vote.decision, reason: vote.reason, at: vote.at, groups: vote.groups })),

@@ -12,7 +12,7 @@ import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
 import type { AppliedPolicy, PolicyVersion } from '../policies/types.js'
-import type { AdminEventInput, ApiKeyInfo, Approval, Decision, Invitation, KeyScope, NewApproval, NewInvitation, NewPolicyVersion, NewTrustRule, NewVote, Page, Project, ProjectSettings, StoredVote, TrustRule, User, VoteCounter } from './types.js'
+import type { AdminEventInput, ApiKeyInfo, Approval, Decision, GithubMapping, Invitation, KeyScope, NewApproval, NewGithubMapping, NewInvitation, NewPolicyVersion, NewTrustRule, NewVote, Page, Project, ProjectSettings, StoredVote, TrustRule, User, VoteCounter } from './types.js'
 
 /** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
 const KEY_TOUCH_RESOLUTION_MS = 60_000
@@ -252,4 +252,23 @@ export function newPolicyVersion(input: NewPolicyVersion, version: number): { po
   const detail = cleared ? `version ${version}: policy removed, any one member approves` : `version ${version}, ${policy.format}, sha256 ${policy.hash}`
   const event = adminAuditInput({ project_id: input.project_id, type: cleared ? 'policy_cleared' : 'policy_set', subject: 'policy', actor: input.created_by, detail, at })
   return { policy, event }
+}
+
+/** GitHub's `owner/repo`: the characters its names allow, one slash. */
+const GITHUB_REPOSITORY_PATTERN = /^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/
+
+/** A new GitHub repository mapping, its fields checked (`StoreError('invalid')` names the first bad one). */
+export function newGithubMapping(input: NewGithubMapping): GithubMapping {
+  if (typeof input.repository !== 'string' || !GITHUB_REPOSITORY_PATTERN.test(input.repository)) {
+    throw new StoreError('invalid', 'repository must be owner/repo (letters, digits, dots, dashes, underscores)')
+  }
+  const environment = input.environment ?? null
+  if (environment !== null && (typeof environment !== 'string' || environment.trim() === '' || environment.length > 255 || /[\p{Cc}\p{Cf}]/u.test(environment))) {
+    throw new StoreError('invalid', 'environment must be 1-255 characters without control or invisible characters')
+  }
+  const installation = input.installation_id ?? null
+  if (installation !== null && (typeof installation !== 'string' || !/^[1-9]\d{0,19}$/.test(installation))) {
+    throw new StoreError('invalid', 'installation must be a GitHub App installation id (a positive number)')
+  }
+  return { id: newId('ghm'), project_id: input.project_id, repository: input.repository, environment, installation_id: installation, created_at: new Date().toISOString() }
 }

@@ -5,7 +5,7 @@
  */
 import { parseStoredSettings } from './inputs.js'
 import type { AppliedPolicy, PolicyVersion } from '../policies/types.js'
-import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, Invitation, KeyScope, Member, Project, ProjectMembership, RequesterClaims, Role, Session, StoredVote, TrustRule, User, UserWithPassword } from './types.js'
+import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, GithubCallbackStatus, GithubGate, GithubMapping, Invitation, KeyScope, Member, Project, ProjectMembership, RequesterClaims, Role, Session, StoredVote, TrustRule, User, UserWithPassword } from './types.js'
 
 export type Row = Record<string, unknown>
 
@@ -169,6 +169,39 @@ export function toPolicyVersion(row: Row): PolicyVersion {
     created_by: text(row, 'created_by'),
     created_at: text(row, 'created_at'),
     cleared: source === '',
+  }
+}
+
+export function toGithubMapping(row: Row): GithubMapping {
+  return {
+    id: text(row, 'id'),
+    project_id: text(row, 'project_id'),
+    repository: text(row, 'repository'),
+    environment: textOrNull(row, 'environment'),
+    installation_id: textOrNull(row, 'installation_id'),
+    created_at: text(row, 'created_at'),
+  }
+}
+
+const CALLBACK_STATUSES: readonly GithubCallbackStatus[] = ['pending', 'done', 'failed']
+
+export function toGithubGate(row: Row): GithubGate {
+  const callback = text(row, 'callback') as GithubCallbackStatus
+  if (!CALLBACK_STATUSES.includes(callback)) throw new Error('corrupt database: column callback should be pending, done or failed')
+  return {
+    approval_id: text(row, 'approval_id'),
+    project_id: text(row, 'project_id'),
+    delivery_id: text(row, 'delivery_id'),
+    installation_id: text(row, 'installation_id'),
+    repository: text(row, 'repository'),
+    environment: text(row, 'environment'),
+    run_id: text(row, 'run_id'),
+    callback,
+    attempts: integer(row, 'attempts'),
+    next_attempt_at: text(row, 'next_attempt_at'),
+    last_error: textOrNull(row, 'last_error'),
+    completed_at: textOrNull(row, 'completed_at'),
+    created_at: text(row, 'created_at'),
   }
 }
 

@@ -38,6 +38,8 @@ export type AdminEventType =
   | 'settings_changed'
   | 'policy_set'
   | 'policy_cleared'
+  | 'github_mapped'
+  | 'github_unmapped'
 
 /** An administrative change to record in a project's audit trail. */
 export interface AdminEventInput {
@@ -238,6 +240,61 @@ export interface NewTrustRule {
   workflow_ref?: string | null
 }
 
+/**
+ * Which project gates a GitHub repository's deployments (the GitHub App's deployment
+ * protection rule): deliveries for `repository` — in `environment` and from installation
+ * `installation_id` when those are set — create their approvals in `project_id`.
+ */
+export interface GithubMapping {
+  id: string // ghm_…
+  project_id: string
+  /** `owner/repo` as the admin wrote it; compared case-insensitively, as GitHub does. */
+  repository: string
+  /** `null`: every environment of the repository. Compared case-insensitively. */
+  environment: string | null
+  /** `null`: whichever installation of the App delivers it. */
+  installation_id: string | null
+  created_at: string
+}
+
+export interface NewGithubMapping {
+  project_id: string
+  repository: string
+  environment?: string | null
+  installation_id?: string | null
+}
+
+/** Where a GitHub-originated approval's answer goes, and how far its callback got. */
+export type GithubCallbackStatus = 'pending' | 'done' | 'failed'
+
+/** A deployment GitHub asked the App to gate: the approval it became and the callback it is owed. */
+export interface GithubGate {
+  approval_id: string
+  project_id: string
+  /** `X-GitHub-Delivery` of the webhook that asked: a second delivery with it creates nothing. */
+  delivery_id: string
+  installation_id: string
+  /** `owner/repo` from the payload. */
+  repository: string
+  environment: string
+  run_id: string
+  /** `pending` until GitHub accepted the answer (`done`) or refused it for good (`failed`). */
+  callback: GithubCallbackStatus
+  attempts: number
+  /** When the worker may next try (also a lease while an attempt is in flight). */
+  next_attempt_at: string
+  last_error: string | null
+  completed_at: string | null
+  created_at: string
+}
+
+export type NewGithubGate = Pick<GithubGate, 'approval_id' | 'project_id' | 'delivery_id' | 'installation_id' | 'repository' | 'environment' | 'run_id'> & { at?: string }
+
+/** The outcome of one callback attempt: finished (`done`/`failed`) or to be retried at `next_attempt_at`. */
+export type GithubCallbackAttempt =
+  | { callback: 'done' | 'failed'; at: string; error: string | null }
+  | { callback: 'pending'; at: string; next_attempt_at: string; error: string }
+
 export interface AuditEvent {
   project_id: string
   /** 1, 2, 3… per project, no gaps: a gap is a deleted event. */
@@ -428,6 +485,27 @@ export interface Store {
   getPolicy(projectId: string): Promise<PolicyVersion | null>
   /** Every version, newest first (cleared ones included, marked `cleared`). */
   listPolicyVersions(projectId: string): Promise<PolicyVersion[]>
+  // GitHub App: which project gates a repository's deployments, and the gates GitHub asked for
+  /** `StoreError('conflict')` when the same repository, environment and installation is mapped already (in any project). */
+  createGithubMapping(input: NewGithubMapping): Promise<GithubMapping>
+  listGithubMappings(projectId: string): Promise<GithubMapping[]>
+  /** Every project's mappings of `repository` (case-insensitive), oldest first: what a delivery is matched against. */
+  listGithubMappingsForRepository(repository: string): Promise<GithubMapping[]>
+  /** The removed mapping, or null when the project has none with this id. */
+  removeGithubMapping(projectId: string, id: string): Promise<GithubMapping | null>
+  /** Records the gate of a new approval; false (nothing written) when the approval or the delivery has one already. */
+  createGithubGate(input: NewGithubGate): Promise<boolean>
+  getGithubGateByDelivery(deliveryId: string): Promise<GithubGate | null>
+  /** Gates whose approval is still pending (their callback is owed once it settles), oldest first. */
+  listGithubGatesAwaitingDecision(limit: number): Promise<GithubGate[]>
+  /**
+   * Leases up to `limit` gates whose approval is settled, whose callback is `pending` and due
+   * (`next_attempt_at` ≤ `now`): moves their `next_attempt_at` to `leaseUntil` in one
+   * transaction (PostgreSQL: skipping rows another replica holds) and returns them.
+   */
+  claimGithubCallbacks(now: string, leaseUntil: string, limit: number): Promise<GithubGate[]>
+  /** Records one callback attempt (counts it, keeps its error). */
+  recordGithubCallbackAttempt(approvalId: string, attempt: GithubCallbackAttempt): Promise<void>
 
   // approvals
   /**

@@ -124,6 +124,9 @@ export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: stri
   github_linked: { kind: 'ok', text: 'GitHub login saved.' },
   key_revoked: { kind: 'ok', text: 'API key revoked. Requests using it now get 401.' },
   key_already_revoked: { kind: 'info', text: 'That API key was already revoked.' },
+  github_mapped: { kind: 'ok', text: 'Repository mapped: its deployments waiting on a protected environment now become requests here.' },
+  github_unmapped: { kind: 'ok', text: 'Mapping removed: new deployments of that repository create nothing here.' },
+  no_such_mapping: { kind: 'error', text: 'This project has no such GitHub mapping. Nothing was changed.' },
   // Refusals of a settings change, shown after the redirect back to the list.
   no_such_key: { kind: 'error', text: 'This project has no such API key. Nothing was changed.' },
   no_such_invitation: { kind: 'error', text: 'This project has no such open invitation: it may have been accepted, revoked or expired already. Nothing was changed.' },

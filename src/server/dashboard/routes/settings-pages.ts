@@ -30,7 +30,7 @@ export async function adminForChange(deps: DashboardDeps, request: FastifyReques
 }
 
 /** An admin service refusal as the sentence a form shows ("Choose the role…"). */
-function refusalText(error: unknown): string | null {
+export function refusalText(error: unknown): string | null {
   if (!isAdminError(error)) return null
   return `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}.`
 }

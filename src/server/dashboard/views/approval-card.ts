@@ -81,6 +81,8 @@ function workflowBlock(info: WorkflowInfo): SafeHtml {
 }
 
 const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com'
+/** The issuer of approvals the GitHub App created (`github/deployment-request.ts`). */
+const GITHUB_APP_ISSUER = 'github-app'
 
 /**
  * Who asked, as the workflow's OIDC token proved it (not the free context): a "verified by
@@ -89,10 +91,11 @@ const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com'
 function verifiedBlock(claims: RequesterClaims): SafeHtml {
   let by = claims.issuer
   try {
-    by = claims.issuer === GITHUB_ACTIONS_ISSUER ? 'GitHub' : new URL(claims.issuer).host
+    by = claims.issuer === GITHUB_ACTIONS_ISSUER || claims.issuer === GITHUB_APP_ISSUER ? 'GitHub' : new URL(claims.issuer).host
   } catch {
     // shown as stored
   }
+  const how = claims.issuer === GITHUB_APP_ISSUER ? 'from a deployment request GitHub signed (GitHub App)' : `from an OIDC token signed by ${claims.issuer}`
   const run = claims.run_id ? `${claims.run_id}${claims.run_attempt && claims.run_attempt !== '1' ? ` (attempt ${claims.run_attempt})` : ''}` : null
   const rows: Array<[string, SafeHtml | string | null]> = [
     ['Repository', claims.repository],
@@ -106,7 +109,7 @@ function verifiedBlock(claims: RequesterClaims): SafeHtml {
     ['Event', claims.event_name],
   ]
   const shown = rows.filter(([, value]) => value !== null && value !== '')
-  return html`<section class="workflow verified" aria-label="Verified requester"><h3>Verified requester <span class="verified-mark" title="from an OIDC token signed by ${claims.issuer}">✓ verified by ${by}</span></h3><dl class="facts">${shown.map(
+  return html`<section class="workflow verified" aria-label="Verified requester"><h3>Verified requester <span class="verified-mark" title="${how}">✓ verified by ${by}</span></h3><dl class="facts">${shown.map(
     ([label, value]) => html`<div${typeof value === 'string' && value.length > WIDE_NAME_CHARS ? html` class="fact-wide"` : ''}><dt>${label}</dt><dd>${typeof value === 'string' ? breakable(value) : value}</dd></div>`,
   )}</dl></section>`
 }

@@ -93,6 +93,8 @@ const STATUS_LABELS: Record<string, string> = {
   settings_changed: 'Settings changed',
   policy_set: 'Policy set',
   policy_cleared: 'Policy cleared',
+  github_mapped: 'GitHub repository mapped',
+  github_unmapped: 'GitHub repository unmapped',
 }
 
 /** A coloured status pill; the colour is paired with the word, never alone. */

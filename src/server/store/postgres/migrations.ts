@@ -273,6 +273,43 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE approvals ADD COLUMN applied_policy text;
     `,
   },
+  {
+    version: 11,
+    name: 'GitHub App: repository mappings and deployment gates',
+    sql: `
+      -- Which project gates a repository's deployments (admin-defined).
+      CREATE TABLE github_mappings (
+        id text PRIMARY KEY,
+        project_id text NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        repository text NOT NULL,
+        -- lower-cased owner/repo: GitHub compares names case-insensitively
+        repository_key text NOT NULL,
+        environment text,
+        installation_id text,
+        created_at text COLLATE "C" NOT NULL
+      );
+      CREATE UNIQUE INDEX github_mappings_unique ON github_mappings (repository_key, (COALESCE(lower(environment), '')), (COALESCE(installation_id, '')));
+      CREATE INDEX github_mappings_by_project ON github_mappings (project_id);
+
+      -- One row per approval GitHub asked for: where its answer goes and how far the callback got.
+      CREATE TABLE github_gates (
+        approval_id text PRIMARY KEY REFERENCES approvals(id) ON DELETE CASCADE,
+        project_id text NOT NULL,
+        delivery_id text NOT NULL UNIQUE,
+        installation_id text NOT NULL,
+        repository text NOT NULL,
+        environment text NOT NULL,
+        run_id text NOT NULL,
+        callback text NOT NULL CHECK (callback IN ('pending', 'done', 'failed')),
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at text COLLATE "C" NOT NULL,
+        last_error text,
+        completed_at text COLLATE "C",
+        created_at text COLLATE "C" NOT NULL
+      );
+      CREATE INDEX github_gates_open ON github_gates (next_attempt_at) WHERE callback = 'pending';
+    `,
+  },
 ]
 
 /**

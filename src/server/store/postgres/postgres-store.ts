@@ -31,6 +31,7 @@ import {
   newInvitation,
   newProject,
   newPolicyVersion,
+  newGithubMapping,
   newTrustRule,
   newUser,
   pageOf,
@@ -41,7 +42,7 @@ import {
   voteEvent,
   type SettleChange,
 } from '../record-builders.js'
-import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toPolicyVersion, toTrustRule, toUser, toUserWithPassword, votesByApproval, type Row } from '../rows.js'
+import { type Row, rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toGithubGate, toGithubMapping, toInvitation, toMember, toPolicyVersion, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword, votesByApproval } from '../rows.js'
 import type {
   AdminEventInput,
   ApiKeyInfo,
@@ -63,6 +64,11 @@ import type {
   NewInvitation,
   NewPolicyVersion,
   NewTrustRule,
+  NewGithubGate,
+  NewGithubMapping,
+  GithubCallbackAttempt,
+  GithubGate,
+  GithubMapping,
   NewVote,
   Page,
   PolicyVersion,
@@ -532,6 +538,87 @@ export class PostgresStore implements Store {
 
   async listPolicyVersions(projectId: string): Promise<PolicyVersion[]> {
     return (await this.rows('SELECT * FROM policies WHERE project_id = $1 ORDER BY version DESC', [projectId])).map(toPolicyVersion)
+  }
+
+  // --- GitHub App -----------------------------------------------------------------------
+
+  async createGithubMapping(input: NewGithubMapping): Promise<GithubMapping> {
+    const m = newGithubMapping(input)
+    try {
+      await this.run(
+        'INSERT INTO github_mappings (id, project_id, repository, repository_key, environment, installation_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [m.id, m.project_id, m.repository, m.repository.toLowerCase(), m.environment, m.installation_id, m.created_at],
+      )
+    } catch (error) {
+      throw translatePgError(error, 'a mapping of this repository, environment and installation')
+    }
+    return m
+  }
+
+  async listGithubMappings(projectId: string): Promise<GithubMapping[]> {
+    return (await this.rows('SELECT * FROM github_mappings WHERE project_id = $1 ORDER BY created_at, id', [projectId])).map(toGithubMapping)
+  }
+
+  async listGithubMappingsForRepository(repository: string): Promise<GithubMapping[]> {
+    return (await this.rows('SELECT * FROM github_mappings WHERE repository_key = $1 ORDER BY created_at, id', [repository.toLowerCase()])).map(toGithubMapping)
+  }
+
+  async removeGithubMapping(projectId: string, id: string): Promise<GithubMapping | null> {
+    const row = await this.row('DELETE FROM github_mappings WHERE project_id = $1 AND id = $2 RETURNING *', [projectId, id])
+    return row ? toGithubMapping(row) : null
+  }
+
+  async createGithubGate(input: NewGithubGate): Promise<boolean> {
+    const at = input.at ?? new Date().toISOString()
+    try {
+      const inserted = await this.run(
+        `INSERT INTO github_gates (approval_id, project_id, delivery_id, installation_id, repository, environment, run_id, callback, attempts, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)
+         ON CONFLICT DO NOTHING`,
+        [input.approval_id, input.project_id, input.delivery_id, input.installation_id, input.repository, input.environment, input.run_id, at],
+      )
+      return inserted > 0
+    } catch (error) {
+      throw translatePgError(error, 'github gate')
+    }
+  }
+
+  async getGithubGateByDelivery(deliveryId: string): Promise<GithubGate | null> {
+    const row = await this.row('SELECT * FROM github_gates WHERE delivery_id = $1', [deliveryId])
+    return row ? toGithubGate(row) : null
+  }
+
+  async listGithubGatesAwaitingDecision(limit: number): Promise<GithubGate[]> {
+    const rows = await this.rows(
+      `SELECT g.* FROM github_gates g JOIN approvals a ON a.id = g.approval_id
+       WHERE g.callback = 'pending' AND a.status = 'pending' ORDER BY g.created_at LIMIT $1`,
+      [limit],
+    )
+    return rows.map(toGithubGate)
+  }
+
+  async claimGithubCallbacks(now: string, leaseUntil: string, limit: number): Promise<GithubGate[]> {
+    // SKIP LOCKED: replicas sweeping at once each lease different gates.
+    const rows = await this.rows(
+      `UPDATE github_gates SET next_attempt_at = $2
+       WHERE approval_id IN (
+         SELECT g.approval_id FROM github_gates g JOIN approvals a ON a.id = g.approval_id
+         WHERE g.callback = 'pending' AND g.next_attempt_at <= $1 AND a.status <> 'pending'
+         ORDER BY g.next_attempt_at LIMIT $3 FOR UPDATE OF g SKIP LOCKED
+       )
+       RETURNING *`,
+      [now, leaseUntil, limit],
+    )
+    return rows.map(toGithubGate)
+  }
+
+  async recordGithubCallbackAttempt(approvalId: string, attempt: GithubCallbackAttempt): Promise<void> {
+    const next = attempt.callback === 'pending' ? attempt.next_attempt_at : attempt.at
+    const completed = attempt.callback === 'pending' ? null : attempt.at
+    await this.run(
+      'UPDATE github_gates SET callback = $2, attempts = attempts + 1, next_attempt_at = $3, last_error = $4, completed_at = $5 WHERE approval_id = $1',
+      [approvalId, attempt.callback, next, attempt.error, completed],
+    )
   }
 
   // --- approvals ------------------------------------------------------------------------

@@ -264,6 +264,43 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE approvals ADD COLUMN applied_policy TEXT;
     `,
   },
+  {
+    version: 11,
+    name: 'GitHub App: repository mappings and deployment gates',
+    sql: `
+      -- Which project gates a repository's deployments (admin-defined).
+      CREATE TABLE github_mappings (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        repository TEXT NOT NULL,
+        -- lower-cased owner/repo: GitHub compares names case-insensitively
+        repository_key TEXT NOT NULL,
+        environment TEXT,
+        installation_id TEXT,
+        created_at TEXT NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX github_mappings_unique ON github_mappings (repository_key, (COALESCE(lower(environment), '')), (COALESCE(installation_id, '')));
+      CREATE INDEX github_mappings_by_project ON github_mappings (project_id);
+
+      -- One row per approval GitHub asked for: where its answer goes and how far the callback got.
+      CREATE TABLE github_gates (
+        approval_id TEXT PRIMARY KEY REFERENCES approvals(id) ON DELETE CASCADE,
+        project_id TEXT NOT NULL,
+        delivery_id TEXT NOT NULL UNIQUE,
+        installation_id TEXT NOT NULL,
+        repository TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        callback TEXT NOT NULL CHECK (callback IN ('pending', 'done', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        completed_at TEXT,
+        created_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX github_gates_open ON github_gates (next_attempt_at) WHERE callback = 'pending';
+    `,
+  },
 ]
 
 /** Re-created by `sealLegacyChain` after migration 3 (same definitions as migration 1). */

@@ -27,6 +27,7 @@ import {
   newInvitation,
   newProject,
   newPolicyVersion,
+  newGithubMapping,
   newTrustRule,
   newUser,
   pageOf,
@@ -58,6 +59,11 @@ import type {
   NewInvitation,
   NewPolicyVersion,
   NewTrustRule,
+  NewGithubGate,
+  NewGithubMapping,
+  GithubCallbackAttempt,
+  GithubGate,
+  GithubMapping,
   NewVote,
   Page,
   PolicyVersion,
@@ -75,7 +81,7 @@ import type {
   VoteResult,
 } from '../types.js'
 import { migrate } from './migrations.js'
-import { rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toInvitation, toMember, toProject, toProjectMembership, toRole, toSession, toPolicyVersion, toTrustRule, toUser, toUserWithPassword, votesByApproval, type Row } from '../rows.js'
+import { type Row, rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toGithubGate, toGithubMapping, toInvitation, toMember, toPolicyVersion, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword, votesByApproval } from '../rows.js'
 
 type Params = Record<string, SQLInputValue>
 
@@ -539,6 +545,86 @@ export class SqliteStore implements Store {
 
   async listPolicyVersions(projectId: string): Promise<PolicyVersion[]> {
     return this.all('SELECT * FROM policies WHERE project_id = @projectId ORDER BY version DESC', { projectId }).map(toPolicyVersion)
+  }
+
+  // --- GitHub App -----------------------------------------------------------------------
+
+  async createGithubMapping(input: NewGithubMapping): Promise<GithubMapping> {
+    const mapping = newGithubMapping(input)
+    this.write('a mapping of this repository, environment and installation', () =>
+      this.run(
+        `INSERT INTO github_mappings (id, project_id, repository, repository_key, environment, installation_id, created_at)
+         VALUES (@id, @project_id, @repository, @repository_key, @environment, @installation_id, @created_at)`,
+        { ...mapping, repository_key: mapping.repository.toLowerCase() },
+      ),
+    )
+    return mapping
+  }
+
+  async listGithubMappings(projectId: string): Promise<GithubMapping[]> {
+    return this.all('SELECT * FROM github_mappings WHERE project_id = @projectId ORDER BY created_at, id', { projectId }).map(toGithubMapping)
+  }
+
+  async listGithubMappingsForRepository(repository: string): Promise<GithubMapping[]> {
+    return this.all('SELECT * FROM github_mappings WHERE repository_key = @key ORDER BY created_at, id', { key: repository.toLowerCase() }).map(toGithubMapping)
+  }
+
+  async removeGithubMapping(projectId: string, id: string): Promise<GithubMapping | null> {
+    const row = this.write('github mapping', () => this.get('DELETE FROM github_mappings WHERE project_id = @projectId AND id = @id RETURNING *', { projectId, id }))
+    return row ? toGithubMapping(row) : null
+  }
+
+  async createGithubGate(input: NewGithubGate): Promise<boolean> {
+    const { approval_id, project_id, delivery_id, installation_id, repository, environment, run_id } = input
+    const at = input.at ?? new Date().toISOString()
+    return this.write('github gate', () =>
+      this.run(
+        `INSERT INTO github_gates (approval_id, project_id, delivery_id, installation_id, repository, environment, run_id, callback, attempts, next_attempt_at, created_at)
+         VALUES (@approval_id, @project_id, @delivery_id, @installation_id, @repository, @environment, @run_id, 'pending', 0, @at, @at)
+         ON CONFLICT DO NOTHING`,
+        { approval_id, project_id, delivery_id, installation_id, repository, environment, run_id, at },
+      ) > 0,
+    )
+  }
+
+  async getGithubGateByDelivery(deliveryId: string): Promise<GithubGate | null> {
+    const row = this.get('SELECT * FROM github_gates WHERE delivery_id = @deliveryId', { deliveryId })
+    return row ? toGithubGate(row) : null
+  }
+
+  async listGithubGatesAwaitingDecision(limit: number): Promise<GithubGate[]> {
+    return this.all(
+      `SELECT g.* FROM github_gates g JOIN approvals a ON a.id = g.approval_id
+       WHERE g.callback = 'pending' AND a.status = 'pending' ORDER BY g.created_at LIMIT @limit`,
+      { limit },
+    ).map(toGithubGate)
+  }
+
+  async claimGithubCallbacks(now: string, leaseUntil: string, limit: number): Promise<GithubGate[]> {
+    return this.write('github callback lease', () =>
+      this.all(
+        `UPDATE github_gates SET next_attempt_at = @leaseUntil
+         WHERE approval_id IN (
+           SELECT g.approval_id FROM github_gates g JOIN approvals a ON a.id = g.approval_id
+           WHERE g.callback = 'pending' AND g.next_attempt_at <= @now AND a.status <> 'pending'
+           ORDER BY g.next_attempt_at LIMIT @limit
+         )
+         RETURNING *`,
+        { now, leaseUntil, limit },
+      ).map(toGithubGate),
+    )
+  }
+
+  async recordGithubCallbackAttempt(approvalId: string, attempt: GithubCallbackAttempt): Promise<void> {
+    const next = attempt.callback === 'pending' ? attempt.next_attempt_at : attempt.at
+    const completed = attempt.callback === 'pending' ? null : attempt.at
+    this.write('github callback attempt', () =>
+      this.run(
+        `UPDATE github_gates SET callback = @callback, attempts = attempts + 1, next_attempt_at = @next, last_error = @error, completed_at = @completed
+         WHERE approval_id = @approvalId`,
+        { approvalId, callback: attempt.callback, next, error: attempt.error, completed },
+      ),
+    )
   }
 
   // --- approvals ------------------------------------------------------------------------
