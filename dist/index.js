@@ -104968,7 +104968,25 @@ function parseRecord(body, what, known = {}) {
         const claims = body.requester;
         record.requester = Object.fromEntries(contract/* REQUESTER_FIELDS */.je.map((field) => [field, typeof claims[field] === 'string' ? claims[field] : null]));
     }
+    if (typeof body.required_approvals === 'number' && Number.isSafeInteger(body.required_approvals) && body.required_approvals >= 0)
+        record.required_approvals = body.required_approvals;
+    if (Array.isArray(body.votes))
+        record.votes = body.votes.filter(isVote).map((vote) => ({ by: vote.by, decision: vote.decision, reason: vote.reason, at: vote.at, groups: vote.groups }));
+    if (body.policy === null)
+        record.policy = null;
+    else if (isObject(body.policy) && typeof body.policy.version === 'number' && typeof body.policy.rule === 'string')
+        record.policy = { version: body.policy.version, rule: body.policy.rule };
     return record;
+}
+/** A vote with the documented types; malformed entries are dropped (they decide nothing: the status does). */
+function isVote(value) {
+    return (isObject(value) &&
+        typeof value.by === 'string' &&
+        (value.decision === 'approve' || value.decision === 'reject') &&
+        (value.reason === null || typeof value.reason === 'string') &&
+        typeof value.at === 'string' &&
+        Array.isArray(value.groups) &&
+        value.groups.every((group) => typeof group === 'string'));
 }
 /** Validates a list page (`{items, next_cursor}`; `approvals` or `data` are accepted for `items`). */
 function parsePage(body, what) {
@@ -105180,10 +105198,15 @@ function classify(response, source, said) {
     if (status === 403 && wireCode === 'self_approval') {
         return ['unauthorized', `${what}: the server does not let this decider approve its own request (HTTP 403: ${said}). Someone else must decide it, in the dashboard or with their own key`];
     }
+    if (status === 403 && (wireCode === 'not_eligible' || wireCode === 'outside_window')) {
+        return ['unauthorized', `${what}: the project's approval policy does not accept this decision now (HTTP 403: ${said})`];
+    }
     if (status === 403)
         return ['unauthorized', `${what}: the API key is not allowed to do this (HTTP 403: ${said}). Use a key with the needed scope`];
     if (status === 404)
         return ['not_found', notFoundMessage(source, said)];
+    if (status === 409 && wireCode === 'already_voted')
+        return ['conflict', `${what}: this decider already voted on this approval; one vote per person (HTTP 409: ${said})`];
     if (status === 409)
         return ['conflict', `${what}: the approval is no longer pending (HTTP 409: ${said})`];
     if (status === 422 && wireCode === contract/* WIRE_ERROR_CODES */.Ej.idempotencyKeyReused) {

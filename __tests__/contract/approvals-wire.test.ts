@@ -66,6 +66,8 @@ describe.each(targets)('the wire contract against %s', (_name, start) => {
     expect(created).toMatchObject({ status: 'pending', action: 'contract-create', context: { service: 'api' }, agent: 'contract-agent', reason: null, decided_by: null })
     expect(created.id).toEqual(expect.any(String))
     for (const field of ['created_at', 'expires_at', 'url'] as const) expect([field, typeof created[field]]).toEqual([field, 'string'])
+    // Without a policy: one approval needed, no votes yet, no policy version.
+    expect(created).toMatchObject({ required_approvals: 1, votes: [], policy: null })
     expect(await requester.get(created.id)).toEqual(created)
   })
 
@@ -87,6 +89,8 @@ describe.each(targets)('the wire contract against %s', (_name, start) => {
     const polling = requester.get(created.id, { waitSeconds: 30 })
     const decided = await decider.decide(created.id, 'approve', 'ship it')
     expect(decided).toMatchObject({ id: created.id, status: 'approved', reason: 'ship it', decided_by: expect.any(String), decided_at: expect.any(String) })
+    // The decision is recorded as the one vote that settled it.
+    expect(decided.votes).toEqual([{ by: decided.decided_by, decision: 'approve', reason: 'ship it', at: decided.decided_at, groups: ['approvers'] }])
     expect(await polling).toMatchObject({ id: created.id, status: 'approved' })
     const conflict = await failure(decider.decide(created.id, 'reject'))
     expect([conflict.code, conflict.status, conflict.record?.status]).toEqual(['conflict', 409, 'approved'])

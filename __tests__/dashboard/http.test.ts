@@ -276,7 +276,7 @@ describe('settings and projects', () => {
     const csrf = await client.csrf()
     const refused = await client.request('POST', `/approvals/${created.id}/decision`, { form: { _csrf: csrf, decision: 'approve' }, headers: { accept: 'application/json' } })
     expect(refused.status).toBe(403)
-    expect(JSON.parse(refused.text)).toEqual({ result: 'refused', message: expect.stringContaining('this project blocks self-approval') })
+    expect(JSON.parse(refused.text)).toEqual({ result: 'refused', message: expect.stringContaining('this project blocks self-approval'), html: expect.stringContaining('You cannot vote: you requested this run.') })
     const rejectOwn = await client.request('POST', `/approvals/${created.id}/decision`, { form: { _csrf: csrf, decision: 'reject', reason: 'never mind' }, headers: { accept: 'application/json' } })
     expect(JSON.parse(rejectOwn.text)).toMatchObject({ result: 'refused' }) // the rule covers any decision on one's own run
     const plain = await client.request('POST', `/approvals/${created.id}/decision`, { form: { _csrf: csrf, decision: 'approve' } })

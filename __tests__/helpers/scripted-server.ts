@@ -73,6 +73,10 @@ export interface ScriptedApproval {
   expires_at: string
   url: string
   idempotency_key: string | null
+  /** The policy fields, as the real server sends them for a project without a policy. */
+  required_approvals: number
+  votes: Array<{ by: string; decision: 'approve' | 'reject'; reason: string | null; at: string; groups: string[] }>
+  policy: { version: number; rule: string } | null
 }
 
 /**
@@ -230,6 +234,9 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
       expires_at: new Date(now + defaultExpiryMs).toISOString(),
       url: `${baseUrl}/approvals/${encodeURIComponent(id)}`,
       idempotency_key: null,
+      required_approvals: 1,
+      votes: [],
+      policy: null,
       ...fields,
     }
     approvals.set(id, approval)
@@ -247,6 +254,10 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
     approval.reason = reason
     approval.decided_by = by
     approval.decided_at = new Date().toISOString()
+    // Without a policy the one decision is the one vote that settles it, as on the real server.
+    if (status === 'approved' || status === 'rejected') {
+      approval.votes = [...approval.votes, { by, decision: status === 'approved' ? 'approve' : 'reject', reason, at: approval.decided_at, groups: ['approvers'] }]
+    }
     wake(approval.id)
   }
 

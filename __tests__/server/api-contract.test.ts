@@ -29,6 +29,9 @@ describe('the JamJet client shape', () => {
       expires_at: expect.any(String),
       url: `https://gate.example.test/approvals/${created.body.id}`,
       requester: null,
+      required_approvals: 1,
+      votes: [],
+      policy: null,
     })
     const polled = await call(t.url, 'GET', `/v1/approvals/${created.body.id}`, { key: t.keys.request })
     expect(polled.status).toBe(200)
@@ -37,6 +40,8 @@ describe('the JamJet client shape', () => {
     const decided = await call(t.url, 'POST', `/v1/approvals/${created.body.id}/decision`, { key: t.keys.decide, json: { decision: 'reject', reason: 'not today' } })
     expect(decided.status).toBe(200)
     expect(decided.body).toMatchObject({ status: 'rejected', reason: 'not today', decided_by: 'key:decide-key', decided_at: expect.any(String) })
+    // The decision is a vote like any other: the record lists it.
+    expect(decided.body.votes).toEqual([{ by: 'key:decide-key', decision: 'reject', reason: 'not today', at: decided.body.decided_at, groups: ['approvers'] }])
     const after = await call(t.url, 'GET', `/v1/approvals/${created.body.id}`, { key: t.keys.request })
     expect(after.body).toMatchObject({ status: 'rejected', reason: 'not today' })
   })

@@ -40,6 +40,7 @@ describe('decision route', () => {
       expireDue: async () => 0,
       nextExpiry: async () => null,
       pruneExpired: async () => 0,
+      standing: () => ({ may: true }),
     }
     const app = await buildApp({ store, notifier: new InMemoryNotifier(), approvals, publicUrl: 'http://x' })
     try {

@@ -193,6 +193,28 @@ describe('SQLite store on disk', () => {
       rawEdit(file, `${dropAuditTriggers} UPDATE audit_events SET prev_hash = '${'f'.repeat(64)}' WHERE seq = 2`)
       expect(await verify(file, project.id)).toMatchObject({ ok: false, seq: 2, problem: 'broken_link' })
     })
+
+    it("refuses votes under a weakened policy snapshot and names the approval whose rule was edited", async () => {
+      const file = freshFile()
+      let store = await openSqliteStore(file)
+      const project = await store.createProject('web')
+      const applied = { version: 1, rule: 'two', requirements: [{ name: 'approvers', members: null, required: 2 }], block_self_approval: false, require_reason: 'none' as const, reject: 'any' as const, windows: [] }
+      const { approval } = await store.createApproval(approvalFor(project, { applied_policy: applied }))
+      const created = (await store.listAudit(project.id)).items[0]
+      expect(created.reason).toMatch(/^policy v1, rule "two", sha256 [0-9a-f]{64}$/)
+      await store.close()
+      // Someone with the file lowers the rule of the waiting request to one approval.
+      rawEdit(file, `UPDATE approvals SET applied_policy = '${JSON.stringify({ ...applied, requirements: [{ name: 'approvers', members: null, required: 1 }] })}'`)
+      store = await openSqliteStore(file)
+      try {
+        const count = () => ({ outcome: 'approved' as const, groups: {} })
+        await expect(store.recordVote(project.id, approval.id, { by: 'key:a', email: null, decision: 'approve', reason: null }, count)).rejects.toThrow(/policy rule in the database differs/)
+        expect((await store.getApproval(project.id, approval.id))?.status).toBe('pending')
+        expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: false, problem: 'approval_mismatch', approval_id: approval.id, detail: expect.stringContaining('policy rule') })
+      } finally {
+        await store.close()
+      }
+    })
   })
 
   describe('migrations', () => {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { hashToken } from '../../src/server/auth/secrets.js'
 import { claimsHash, GENESIS_HASH, hashAuditEvent } from '../../src/server/store/audit-chain.js'
 import { StoreError } from '../../src/server/store/errors.js'
-import type { AuditEvent, KeyScope, NewApproval, Project, Store } from '../../src/server/store/types.js'
+import type { AuditEvent, KeyScope, NewApproval, Project, Store, VoteCounter } from '../../src/server/store/types.js'
 import { describeGithubStoreContract } from './github-store-contract.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
@@ -28,6 +28,16 @@ function newApproval(project: Project, overrides: Partial<NewApproval> = {}): Ne
     idempotency_key: null,
     requested_by: 'key:ci',
     ...overrides,
+  }
+}
+
+/** A counter for store tests (the policy engine is not the store's business): `required` approvals settle it, one reject rejects it. */
+function countUpTo(required: number): VoteCounter {
+  return (votes) => {
+    const approvers = votes.filter((vote) => vote.decision === 'approve').map((vote) => vote.by)
+    const groups = Object.fromEntries(votes.map((vote) => [vote.by, vote.decision === 'approve' ? ['approvers'] : []]))
+    if (votes.some((vote) => vote.decision === 'reject')) return { outcome: 'rejected', groups }
+    return { outcome: approvers.length >= required ? 'approved' : 'pending', groups }
   }
 }
 
@@ -362,6 +372,8 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
           requested_by: 'key:ci',
           requested_by_key_id: null,
           requester_claims: null,
+          applied_policy: null,
+          votes: [],
         })
         expect(await store.getApproval(project.id, approval.id)).toEqual(approval)
         expect(await store.getApproval(other.id, approval.id)).toBeNull()
@@ -622,6 +634,97 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
 
       it('has no next expiry when nothing is pending', async () => {
         expect(await store.nextExpiry()).toBeNull()
+      })
+    })
+
+    describe('votes', () => {
+      let project: Project
+      let other: Project
+      const applied = {
+        version: 3,
+        rule: 'two people',
+        requirements: [{ name: 'approvers', members: null, required: 2 }],
+        block_self_approval: false,
+        require_reason: 'none' as const,
+        reject: 'any' as const,
+        windows: [],
+      }
+
+      beforeEach(async () => {
+        project = await store.createProject('votes')
+        other = await store.createProject('votes-other')
+      })
+
+      it('keeps the applied policy with the approval and starts it with no votes', async () => {
+        const { approval } = await store.createApproval(newApproval(project, { applied_policy: applied }))
+        expect(approval).toMatchObject({ applied_policy: applied, votes: [] })
+        expect(await store.getApproval(project.id, approval.id)).toEqual(approval)
+        const plain = (await store.createApproval(newApproval(project))).approval
+        expect(plain).toMatchObject({ applied_policy: null, votes: [] })
+        expect((await store.listApprovals(project.id)).items).toEqual([plain, approval])
+      })
+
+      it('records votes until the counter settles it, each an audit event that the chain and the decision proof accept', async () => {
+        const { approval } = await store.createApproval(newApproval(project, { applied_policy: applied }))
+        const first = await store.recordVote(project.id, approval.id, { by: 'ada@example.com', email: 'ada@example.com', decision: 'approve', reason: null, at: '2030-01-01T12:00:00.000Z' }, countUpTo(2))
+        expect(first).toMatchObject({ recorded: true, settled: false, approval: { status: 'pending' }, event: { type: 'vote_approve', actor: 'ada@example.com', approval_id: approval.id } })
+        const ada = { by: 'ada@example.com', email: 'ada@example.com', decision: 'approve', reason: null, at: '2030-01-01T12:00:00.000Z', groups: ['approvers'] }
+        expect(await store.getApproval(project.id, approval.id)).toMatchObject({ status: 'pending', votes: [ada] })
+
+        const second = await store.recordVote(project.id, approval.id, { by: 'key:ops', email: null, decision: 'approve', reason: 'looks fine', at: '2030-01-01T12:01:00.000Z' }, countUpTo(2))
+        expect(second).toMatchObject({
+          recorded: true,
+          settled: true,
+          approval: { status: 'approved', decided_by: 'key:ops', reason: 'looks fine', decided_at: '2030-01-01T12:01:00.000Z' },
+          event: { type: 'approved', actor: 'key:ops', reason: 'looks fine' },
+        })
+        const stored = await store.getApproval(project.id, approval.id)
+        expect(stored?.votes).toEqual([ada, { by: 'key:ops', email: null, decision: 'approve', reason: 'looks fine', at: '2030-01-01T12:01:00.000Z', groups: ['approvers'] }])
+        expect(second?.recorded && second.approval).toEqual(stored)
+        expect(await store.verifyDecision(project.id, stored!)).toBeNull()
+        expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 3 })
+        expect((await collect(store.exportAudit(project.id))).map((e) => e.type)).toEqual(['created', 'vote_approve', 'approved'])
+      })
+
+      it('refuses a second vote by the same voter, a vote on a settled approval and one from another project, writing nothing', async () => {
+        const { approval } = await store.createApproval(newApproval(project))
+        await store.recordVote(project.id, approval.id, { by: 'ada@example.com', email: 'ada@example.com', decision: 'approve', reason: null }, countUpTo(2))
+        const again = await store.recordVote(project.id, approval.id, { by: 'ada@example.com', email: 'ada@example.com', decision: 'reject', reason: 'changed my mind' }, countUpTo(2))
+        expect(again).toMatchObject({ recorded: false, refused: 'already_voted', approval: { status: 'pending', votes: [{ by: 'ada@example.com', decision: 'approve' }] } })
+        expect(await store.recordVote(other.id, approval.id, { by: 'bob@example.com', email: 'bob@example.com', decision: 'approve', reason: null }, countUpTo(2))).toBeNull()
+        expect(await store.recordVote(project.id, 'apr_nope', { by: 'bob@example.com', email: 'bob@example.com', decision: 'approve', reason: null }, countUpTo(2))).toBeNull()
+
+        const rejected = await store.recordVote(project.id, approval.id, { by: 'bob@example.com', email: 'bob@example.com', decision: 'reject', reason: 'no' }, countUpTo(2))
+        expect(rejected).toMatchObject({ recorded: true, settled: true, approval: { status: 'rejected', decided_by: 'bob@example.com' } })
+        const late = await store.recordVote(project.id, approval.id, { by: 'cy@example.com', email: 'cy@example.com', decision: 'approve', reason: null }, countUpTo(2))
+        expect(late).toMatchObject({ recorded: false, refused: 'not_pending', approval: { status: 'rejected' } })
+        expect((await collect(store.exportAudit(project.id))).map((e) => e.type)).toEqual(['created', 'vote_approve', 'rejected'])
+      })
+
+      it('counts each of 12 concurrent votes once, and exactly one of them settles it', async () => {
+        const { approval } = await store.createApproval(newApproval(project, { applied_policy: { ...applied, requirements: [{ name: 'approvers', members: null, required: 12 }] } }))
+        const results = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => store.recordVote(project.id, approval.id, { by: `user${i}@example.com`, email: `user${i}@example.com`, decision: 'approve', reason: null }, countUpTo(12))),
+        )
+        expect(results.every((result) => result?.recorded)).toBe(true)
+        expect(results.filter((result) => result?.recorded && result.settled)).toHaveLength(1)
+        const final = await store.getApproval(project.id, approval.id)
+        expect(final?.status).toBe('approved')
+        expect(new Set(final?.votes?.map((vote) => vote.by)).size).toBe(12)
+        const events = await collect(store.exportAudit(project.id))
+        expect(events.filter((e) => e.type === 'vote_approve')).toHaveLength(11)
+        expect(events[events.length - 1].type).toBe('approved')
+        expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true })
+      })
+
+      it('refuses one voter racing themself: one vote counted', async () => {
+        const { approval } = await store.createApproval(newApproval(project))
+        const results = await Promise.all(
+          Array.from({ length: 6 }, () => store.recordVote(project.id, approval.id, { by: 'ada@example.com', email: 'ada@example.com', decision: 'approve', reason: null }, countUpTo(2))),
+        )
+        expect(results.filter((result) => result?.recorded)).toHaveLength(1)
+        expect(results.filter((result) => result && !result.recorded && result.refused === 'already_voted')).toHaveLength(5)
+        expect((await store.getApproval(project.id, approval.id))?.votes).toHaveLength(1)
       })
     })
 

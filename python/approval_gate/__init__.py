@@ -28,7 +28,7 @@ from .errors import (
     JamjetApprovalRejected,
     JamjetApprovalTimeout,
 )
-from .records import ApprovalPage, ApprovalRecord, ApprovalStatus
+from .records import ApprovalPage, ApprovalPolicy, ApprovalRecord, ApprovalStatus, ApprovalVote
 from .require import LONG_POLL_SECONDS, request_approval, require_approval, require_approval_sync
 from .withdraw import WITHDRAW_BOUND_MS, WithdrawalResult, wait_for_withdrawals
 
@@ -39,6 +39,8 @@ __all__ = [
     "require_approval_sync",
     "ApprovalsClient",
     "ApprovalRecord",
+    "ApprovalVote",
+    "ApprovalPolicy",
     "ApprovalPage",
     "ApprovalStatus",
     "Decision",

@@ -13,10 +13,29 @@ from typing import Any, Literal, Mapping, cast
 
 from .errors import ApprovalError
 
-__all__ = ["ApprovalStatus", "ApprovalRecord", "ApprovalPage", "parse_record", "parse_page", "excerpt"]
+__all__ = ["ApprovalStatus", "ApprovalRecord", "ApprovalVote", "ApprovalPolicy", "ApprovalPage", "parse_record", "parse_page", "excerpt"]
 
 ApprovalStatus = Literal["pending", "approved", "rejected", "expired", "cancelled"]
 KNOWN_STATUSES: frozenset[str] = frozenset({"pending", "approved", "rejected", "expired", "cancelled"})
+
+
+@dataclass(frozen=True)
+class ApprovalVote:
+    """One counted vote: who (an email or ``key:<name>``), what, why, when, and the policy groups it counts toward."""
+
+    by: str
+    decision: Literal["approve", "reject"]
+    reason: str | None
+    at: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """The policy version and rule a request is decided under."""
+
+    version: int
+    rule: str
 
 
 @dataclass(frozen=True)
@@ -34,6 +53,12 @@ class ApprovalRecord:
     created_at: str | None = None
     expires_at: str | None = None
     url: str | None = None
+    #: How many approvals the request's policy rule needs (``None`` when the API omits it: JamJet).
+    required_approvals: int | None = None
+    #: The votes counted so far, oldest first (empty when the API omits them).
+    votes: tuple[ApprovalVote, ...] = ()
+    #: The policy version and rule, or ``None`` (no policy, or the API omits it).
+    policy: ApprovalPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +136,42 @@ def parse_record(
         created_at=text("created_at"),
         expires_at=text("expires_at"),
         url=text("url"),
+        required_approvals=_required_approvals(data.get("required_approvals")),
+        votes=_votes(data.get("votes")),
+        policy=_policy(data.get("policy")),
     )
+
+
+def _required_approvals(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _votes(value: object) -> tuple[ApprovalVote, ...]:
+    """The well-formed votes; malformed entries are dropped (they decide nothing: the status does)."""
+    if not isinstance(value, list):
+        return ()
+    votes: list[ApprovalVote] = []
+    for item in cast(list[object], value):
+        if not isinstance(item, dict):
+            continue
+        vote = cast(Mapping[str, object], item)
+        by, decision, reason, at, groups = vote.get("by"), vote.get("decision"), vote.get("reason"), vote.get("at"), vote.get("groups")
+        if not isinstance(by, str) or decision not in ("approve", "reject") or not (reason is None or isinstance(reason, str)) or not isinstance(at, str):
+            continue
+        if not isinstance(groups, list) or not all(isinstance(group, str) for group in cast(list[object], groups)):
+            continue
+        votes.append(ApprovalVote(by=by, decision=cast(Literal["approve", "reject"], decision), reason=reason, at=at, groups=tuple(cast(list[str], groups))))
+    return tuple(votes)
+
+
+def _policy(value: object) -> ApprovalPolicy | None:
+    if not isinstance(value, dict):
+        return None
+    policy = cast(Mapping[str, object], value)
+    version, rule = policy.get("version"), policy.get("rule")
+    if not isinstance(version, int) or isinstance(version, bool) or not isinstance(rule, str):
+        return None
+    return ApprovalPolicy(version=version, rule=rule)
 
 
 def parse_page(body: object, what: str) -> ApprovalPage:

@@ -42,8 +42,12 @@ function classify(response: RawResponse, source: AnswerSource, said: string): [A
   if (status === 403 && wireCode === 'self_approval') {
     return ['unauthorized', `${what}: the server does not let this decider approve its own request (HTTP 403: ${said}). Someone else must decide it, in the dashboard or with their own key`]
   }
+  if (status === 403 && (wireCode === 'not_eligible' || wireCode === 'outside_window')) {
+    return ['unauthorized', `${what}: the project's approval policy does not accept this decision now (HTTP 403: ${said})`]
+  }
   if (status === 403) return ['unauthorized', `${what}: the API key is not allowed to do this (HTTP 403: ${said}). Use a key with the needed scope`]
   if (status === 404) return ['not_found', notFoundMessage(source, said)]
+  if (status === 409 && wireCode === 'already_voted') return ['conflict', `${what}: this decider already voted on this approval; one vote per person (HTTP 409: ${said})`]
   if (status === 409) return ['conflict', `${what}: the approval is no longer pending (HTTP 409: ${said})`]
   if (status === 422 && wireCode === WIRE_ERROR_CODES.idempotencyKeyReused) {
     return [

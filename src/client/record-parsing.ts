@@ -2,7 +2,7 @@
  * Turns untrusted response bodies into typed approval records. Anything without the
  * fields we rely on becomes a clear `ApprovalError`, never a `TypeError` later on.
  */
-import { APPROVAL_STATUSES, REQUESTER_FIELDS, type ApprovalRequester } from '../contract/index.js'
+import { APPROVAL_STATUSES, REQUESTER_FIELDS, type ApprovalRequester, type ApprovalVote } from '../contract/index.js'
 import { ApprovalError } from './errors.js'
 import type { ApprovalRecord, ApprovalStatus } from './types.js'
 
@@ -64,7 +64,24 @@ export function parseRecord(body: unknown, what: string, known: { id?: string; s
     const claims = body.requester
     record.requester = Object.fromEntries(REQUESTER_FIELDS.map((field) => [field, typeof claims[field] === 'string' ? claims[field] : null])) as ApprovalRequester
   }
+  if (typeof body.required_approvals === 'number' && Number.isSafeInteger(body.required_approvals) && body.required_approvals >= 0) record.required_approvals = body.required_approvals
+  if (Array.isArray(body.votes)) record.votes = body.votes.filter(isVote).map((vote) => ({ by: vote.by, decision: vote.decision, reason: vote.reason, at: vote.at, groups: vote.groups }))
+  if (body.policy === null) record.policy = null
+  else if (isObject(body.policy) && typeof body.policy.version === 'number' && typeof body.policy.rule === 'string') record.policy = { version: body.policy.version, rule: body.policy.rule }
   return record
+}
+
+/** A vote with the documented types; malformed entries are dropped (they decide nothing: the status does). */
+function isVote(value: unknown): value is ApprovalVote {
+  return (
+    isObject(value) &&
+    typeof value.by === 'string' &&
+    (value.decision === 'approve' || value.decision === 'reject') &&
+    (value.reason === null || typeof value.reason === 'string') &&
+    typeof value.at === 'string' &&
+    Array.isArray(value.groups) &&
+    value.groups.every((group) => typeof group === 'string')
+  )
 }
 
 /** Validates a list page (`{items, next_cursor}`; `approvals` or `data` are accepted for `items`). */

@@ -17,10 +17,16 @@ export const API_ERROR_CODES = [
   'forbidden',
   /** 403: the decider may not decide this approval (it created it, or it triggered the run). */
   'self_approval',
+  /** 403: the approval's policy rule does not count this decider (not in its groups or members; an API key where the rule names people); the message says who may. */
+  'not_eligible',
+  /** 403: the rule allows approving only inside its windows; the body's `opens_at` is the next opening (or `null`), the message says when. Rejecting is allowed. */
+  'outside_window',
   /** 404: no such approval (or route) in this project. */
   'not_found',
   /** 409: already decided, cancelled or expired; the body carries the current `approval`. */
   'conflict',
+  /** 409: this decider already voted on this approval (one vote per person); the body carries the current `approval`. */
+  'already_voted',
   /** 413: the body or its `context` is larger than the server accepts. */
   'payload_too_large',
   /** 415: the body is not `application/json`. */

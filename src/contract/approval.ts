@@ -23,6 +23,23 @@ export interface ApprovalRecord {
   url?: string | null
   /** Who asked, as verified from a workflow's OIDC token; `null` when an API key asked (ours; absent from JamJet). */
   requester?: ApprovalRequester | null
+  /** How many approvals the request's policy rule needs (ours; 1 without a policy). */
+  required_approvals?: number
+  /** The votes counted so far, oldest first (ours). */
+  votes?: ApprovalVote[]
+  /** The policy version and rule the request is decided under; `null` without a policy (ours). */
+  policy?: { version: number; rule: string } | null
+}
+
+/** One counted vote on an approval. */
+export interface ApprovalVote {
+  /** A member's email, or `key:<name>` for an API key. */
+  by: string
+  decision: DecisionVerb
+  reason: string | null
+  at: string
+  /** The requirements (policy groups, or `approvers`) the vote counts toward. */
+  groups: string[]
 }
 
 /** The verified claims of `requester` (each a string or `null`). */

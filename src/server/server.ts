@@ -44,6 +44,8 @@ export interface StartServerOptions {
    * given) and a LISTEN/NOTIFY notifier that wakes waiters on every replica.
    */
   database?: DatabaseOptions
+  /** The clock policy windows are judged by (default the system clock); tests inject one. */
+  clock?: () => Date
   /** Default `127.0.0.1`: only this machine. Use `0.0.0.0` to listen on every interface. */
   host?: string
   /** Default 8080; `0` picks a free port. */
@@ -121,7 +123,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await listen(server, options.port ?? 8080, host)
     const url = `http://${urlHost(host)}:${(server.address() as AddressInfo).port}`
     const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, '')
-    const approvals = createApprovalService(store, notifier, { onCreated: (approval) => expiry?.consider(approval.expires_at) })
+    const approvals = createApprovalService(store, notifier, { onCreated: (approval) => expiry?.consider(approval.expires_at), now: options.clock })
     app = await buildApp({
       store,
       notifier,

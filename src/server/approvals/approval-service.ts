@@ -1,12 +1,15 @@
 /**
  * Every change to an approval goes through here — API routes, the dashboard and the expiry
- * timer — so the expiry default, the text rules, idempotency, the self-approval rules and the
- * notification that wakes waiters are applied in one place. Nothing else writes approvals.
+ * timer — so the expiry default, the text rules, idempotency, the project's policy (resolved
+ * at creation, applied to every vote), the self-approval rules and the notification that
+ * wakes waiters are applied in one place. Nothing else writes approvals.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { isValidName, isValidReason, MAX_ACTION_CHARS, MAX_AGENT_CHARS, MAX_REASON_CHARS } from '../../contract/index.js'
-import { ApprovalRuleError, type ApprovalEventType, type ApprovalService, type Actor, type CreateApprovalInput, type DecideOutcome, type Notifier, type SelfApprovalRule } from './contracts.js'
+import { ApprovalRuleError, type ApprovalEventType, type ApprovalService, type Actor, type CreateApprovalInput, type DecideOutcome, type Notifier, type SelfApprovalRule, type VoteStanding } from './contracts.js'
 import { requestFingerprint } from './fingerprint.js'
+import { ProjectPolicies } from './project-policies.js'
+import { appliedPolicyOf, countVotes, missingReason, voteRefusal, voterEmail, whoMayVote } from './vote-rules.js'
 import type { Approval, ChangeResult, Decision, Project, Store } from '../store/types.js'
 
 /** Approvals expired per transaction: a mass expiry never holds the event loop for long. */
@@ -17,6 +20,8 @@ export interface ApprovalServiceHooks {
   onCreated?: (approval: Approval) => void
   /** Approvals expired per transaction (default `EXPIRY_BATCH`). */
   expiryBatch?: number
+  /** The clock policy windows are judged by (default the system clock); tests inject one. */
+  now?: () => Date
 }
 
 /** Builds the approval service over a store and a notifier. */
@@ -26,6 +31,8 @@ export function createApprovalService(store: Store, notifier: Notifier, hooks: A
 
 class StoreApprovalService implements ApprovalService {
   private readonly batch: number
+  private readonly now: () => Date
+  private readonly policies: ProjectPolicies
 
   constructor(
     private readonly store: Store,
@@ -33,12 +40,17 @@ class StoreApprovalService implements ApprovalService {
     private readonly hooks: ApprovalServiceHooks,
   ) {
     this.batch = hooks.expiryBatch ?? EXPIRY_BATCH
+    this.now = hooks.now ?? (() => new Date())
+    this.policies = new ProjectPolicies(store)
   }
 
   async create(project: Project, input: CreateApprovalInput): Promise<{ approval: Approval; created: boolean }> {
     checkName('action', input.action, MAX_ACTION_CHARS)
     if (input.agent !== null) checkName('agent', input.agent, MAX_AGENT_CHARS)
-    const timeoutMs = input.timeout_ms ?? project.settings.defaultTimeoutMs
+    const policy = await this.policies.resolve(project, { action: input.action, context: input.context, requester_claims: input.requester_claims ?? null })
+    const asked = input.timeout_ms ?? project.settings.defaultTimeoutMs
+    // The rule's max_timeout caps what the requester asked: a workflow cannot outwait the rule.
+    const timeoutMs = policy.maxTimeoutMs === null ? asked : Math.min(asked, policy.maxTimeoutMs)
     const key = input.idempotency_key ?? null
     const result = await this.store.createApproval({
       project_id: project.id,
@@ -51,6 +63,7 @@ class StoreApprovalService implements ApprovalService {
       requested_by: input.requested_by,
       requested_by_key_id: input.requested_by_key_id ?? null,
       requester_claims: input.requester_claims ?? null,
+      applied_policy: policy.applied,
     })
     if (result.key_reused) {
       throw new ApprovalRuleError('idempotency_key_reused', 'this Idempotency-Key was already used in the last 24 hours for a different request (action, context, agent or timeout_ms); use a new key for a new request')
@@ -66,12 +79,39 @@ class StoreApprovalService implements ApprovalService {
     checkReason(input.reason)
     const found = await this.current(project, approvalId)
     if (!found) return null
-    if (found.expired) return { changed: false, approval: found.approval }
-    const refusal = found.approval.status === 'pending' ? selfApproval(project, found.approval, input.actor) : null
-    if (refusal) return { changed: false, refused: 'self_approval', ...refusal, approval: found.approval }
-    const result = await this.store.decideApproval(project.id, approvalId, { decision: input.decision, reason: input.reason, decided_by: input.actor.label })
-    this.publishChange(result, input.decision === 'approve' ? 'approved' : 'rejected')
-    return result
+    const { approval } = found
+    if (found.expired || approval.status !== 'pending') return { changed: false, approval }
+    const self = selfApproval(project, approval, input.actor)
+    if (self) return { changed: false, refused: 'self_approval', ...self, approval }
+    const refusal = voteRefusal(project, approval, input.actor, input.decision, this.now())
+    if (refusal) return { changed: false, approval, ...refusal }
+    const applied = appliedPolicyOf(project, approval)
+    const missing = missingReason(applied, input.decision, input.reason)
+    if (missing) throw new ApprovalRuleError('invalid_request', missing)
+    const result = await this.store.recordVote(
+      project.id,
+      approvalId,
+      { by: input.actor.label, email: voterEmail(input.actor), decision: input.decision, reason: input.reason, at: new Date().toISOString() },
+      countVotes(applied),
+    )
+    if (!result) return null
+    if (!result.recorded) {
+      // Lost a race: settled meanwhile, or the same person's other click counted first.
+      return result.refused === 'already_voted' ? { changed: false, refused: 'already_voted', message: 'you already voted on this request', approval: result.approval } : { changed: false, approval: result.approval }
+    }
+    this.notifier.publish({ type: result.settled ? (result.approval.status as ApprovalEventType) : 'voted', approval: result.approval })
+    return { changed: true, approval: result.approval, event: result.event }
+  }
+
+  standing(project: Project, approval: Approval, actor: Actor): VoteStanding {
+    if (approval.status !== 'pending') return { may: false, why: 'not_pending', message: `this request is ${approval.status}` }
+    const self = selfApproval(project, approval, actor)
+    if (self) return { may: false, why: 'self_approval', message: self.rule === 'requesting_key' ? 'this key requested this run' : 'you requested this run' }
+    const refusal = voteRefusal(project, approval, actor, null, this.now())
+    if (!refusal) return { may: true }
+    // A person reads the card: say who may, not the rule's internals.
+    const message = refusal.refused === 'not_eligible' ? whoMayVote(appliedPolicyOf(project, approval)) : refusal.message
+    return { may: false, why: refusal.refused, message }
   }
 
   async cancel(project: Project, approvalId: string, input: { reason: string | null; actor: Actor; timedOut?: boolean }): Promise<ChangeResult | null> {
@@ -149,13 +189,14 @@ function isRequestingKey(approval: Approval, actor: Actor): boolean {
 }
 
 /**
- * The project's optional rule: whoever triggered the run (`actor`) or re-ran it
+ * The optional rule — the applied policy's `block_self_approval`, or the project's setting for
+ * a request made before policies: whoever triggered the run (`actor`) or re-ran it
  * (`triggering_actor`) may not approve or reject it, when the deciding member has a linked
  * GitHub login. Verified OIDC claims are used when present; otherwise `context.github`. The context is requester-supplied text, so every step is
  * type-checked, and it is compared case-insensitively as GitHub logins are.
  */
 export function isSelfApproval(project: Project, approval: Approval, actor: Actor): boolean {
-  if (!project.settings.blockSelfApproval || !actor.githubLogin) return false
+  if (!appliedPolicyOf(project, approval).block_self_approval || !actor.githubLogin) return false
   const login = actor.githubLogin.toLowerCase()
   return runActors(approval).some((name) => name.toLowerCase() === login)
 }

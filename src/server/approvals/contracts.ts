@@ -5,7 +5,8 @@
  */
 import type { Approval, ChangeResult, Decision, Project, RequesterClaims } from '../store/types.js'
 
-export type ApprovalEventType = 'created' | 'approved' | 'rejected' | 'cancelled' | 'expired'
+/** `voted`: a vote was counted and the approval stays pending (live pages re-render its card; long-polls keep waiting). */
+export type ApprovalEventType = 'created' | 'voted' | 'approved' | 'rejected' | 'cancelled' | 'expired'
 
 export interface ApprovalEvent {
   type: ApprovalEventType
@@ -33,6 +34,8 @@ export interface Actor {
   githubLogin?: string | null
   /** The API key's id, when an API key acts: a key may not decide what it requested. */
   keyId?: string | null
+  /** The member's email (policies name members by email); `null`/absent for an API key. */
+  email?: string | null
 }
 
 /**
@@ -42,10 +45,25 @@ export interface Actor {
  */
 export type SelfApprovalRule = 'requesting_key' | 'run_actor'
 
+/**
+ * Why a vote was refused (nothing was written): `not_eligible` — the applied rule does not
+ * count this voter; `outside_window` — approvals may not be granted now (`opens_at`: the next
+ * opening, or `null` when none comes); `already_voted` — one vote per person.
+ */
+export type VoteRefusal =
+  | { refused: 'not_eligible'; message: string }
+  | { refused: 'outside_window'; message: string; opens_at: string | null }
+  | { refused: 'already_voted'; message: string }
+
 export type DecideOutcome =
+  /** `changed: true`: the vote was counted; the approval is settled when its status is no longer `pending`. */
   | ChangeResult
   /** The self-approval rule refused this actor; nothing was written. */
   | { changed: false; refused: 'self_approval'; rule: SelfApprovalRule; login?: string; approval: Approval }
+  | ({ changed: false; approval: Approval } & VoteRefusal)
+
+/** Whether an actor may vote on a pending approval now, and if not, why (a sentence for a person). */
+export type VoteStanding = { may: true } | { may: false; why: 'self_approval' | 'not_eligible' | 'outside_window' | 'already_voted' | 'not_pending'; message: string }
 
 export interface CreateApprovalInput {
   action: string
@@ -79,7 +97,11 @@ export class ApprovalRuleError extends Error {
 export interface ApprovalService {
   /** @throws ApprovalRuleError for a bad name or a reused idempotency key. */
   create(project: Project, input: CreateApprovalInput): Promise<{ approval: Approval; created: boolean }>
-  /** `null`: no such approval in this project. @throws ApprovalRuleError for a bad reason. */
+  /**
+   * A vote: counted when the applied rule lets this actor vote now; the approval settles when
+   * the votes satisfy the rule (or reject it). `null`: no such approval in this project.
+   * @throws ApprovalRuleError (`invalid_request`) for a bad reason, or a missing one the rule asks for.
+   */
   decide(project: Project, approvalId: string, input: { decision: Decision; reason: string | null; actor: Actor }): Promise<DecideOutcome | null>
   /** `timedOut`: the requester gave up at its deadline; recorded as expired (audit `timed_out`). @throws ApprovalRuleError for a bad reason. */
   cancel(project: Project, approvalId: string, input: { reason: string | null; actor: Actor; timedOut?: boolean }): Promise<ChangeResult | null>
@@ -90,6 +112,8 @@ export interface ApprovalService {
   expireDue(now?: Date): Promise<number>
   /** Earliest deadline among pending approvals (for the expiry timer). */
   nextExpiry(): Promise<string | null>
+  /** Whether `actor` may vote on `approval` now, and if not, why: what the dashboard shows instead of buttons. */
+  standing(project: Project, approval: Approval, actor: Actor): VoteStanding
   /** Deletes what has outlived its use (idempotency keys past 24 h); returns how many rows went. */
   pruneExpired(now?: Date): Promise<number>
 }

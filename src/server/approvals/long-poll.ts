@@ -38,7 +38,10 @@ export class LongPolls {
       let done = false
       const onClose = () => finish({ why: 'gone' })
       const timer = setTimeout(() => finish({ why: 'timeout' }), ms)
-      const unsubscribe = this.notifier.onApproval(approvalId, (event) => finish({ why: 'changed', event }))
+      // A counted vote leaves it pending: the waiter wants the decision, not each vote.
+      const unsubscribe = this.notifier.onApproval(approvalId, (event) => {
+        if (event.type !== 'voted') finish({ why: 'changed', event })
+      })
       finish = (end) => {
         if (done) return
         done = true

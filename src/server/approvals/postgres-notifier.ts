@@ -36,7 +36,7 @@ const EVENT_OF_STATUS: Record<ApprovalStatus, ApprovalEventType> = {
   expired: 'expired',
   cancelled: 'cancelled',
 }
-const EVENT_TYPES = new Set<string>(Object.values(EVENT_OF_STATUS))
+const EVENT_TYPES = new Set<string>([...Object.values(EVENT_OF_STATUS), 'voted'])
 /** Longer ids are not ours; the payload is ignored rather than used in a query. */
 const MAX_ID_LENGTH = 100
 

@@ -71,7 +71,8 @@ export class GithubCallbackWorker {
   watch(approvalId: string): void {
     if (this.stopped || this.watched.has(approvalId)) return
     const unsubscribe = this.notifier.onApproval(approvalId, (event) => {
-      if (event.type === 'created') return
+      // A counted vote leaves it pending: keep watching for the decision.
+      if (event.type === 'created' || event.type === 'voted') return
       this.unwatch(approvalId)
       this.wake()
     })

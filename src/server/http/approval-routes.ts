@@ -177,11 +177,22 @@ async function answerChange(outcome: DecideOutcome | null, wire: (approval: Appr
   if (!outcome) throw notFound()
   if (outcome.changed) return wire(outcome.approval)
   if ('refused' in outcome) {
-    const message =
-      outcome.rule === 'requesting_key'
-        ? 'the API key that created this request cannot decide it: a different key or a person must'
-        : 'this project does not let the person who triggered the run decide it'
-    throw new ApiError(403, 'self_approval', message, { approval: await wire(outcome.approval) })
+    const approval = await wire(outcome.approval)
+    switch (outcome.refused) {
+      case 'self_approval': {
+        const message =
+          outcome.rule === 'requesting_key'
+            ? 'the API key that created this request cannot decide it: a different key or a person must'
+            : 'this project does not let the person who triggered the run decide it'
+        throw new ApiError(403, 'self_approval', message, { approval })
+      }
+      case 'not_eligible':
+        throw new ApiError(403, 'not_eligible', outcome.message, { approval })
+      case 'outside_window':
+        throw new ApiError(403, 'outside_window', outcome.message, { approval, opens_at: outcome.opens_at })
+      case 'already_voted':
+        throw new ApiError(409, 'already_voted', outcome.message, { approval })
+    }
   }
   throw new ApiError(409, 'conflict', `this approval is already ${outcome.approval.status}`, { approval: await wire(outcome.approval) })
 }

@@ -29,6 +29,8 @@ const SCHEMAS = {
     properties: {
       error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
       approval: { $ref: 'approval#' },
+      /** `outside_window`: the next opening of the rule's windows. */
+      opens_at: { type: ['string', 'null'] },
     },
   },
   approvalPage: {

@@ -10,7 +10,7 @@ import { ApiError } from './errors.js'
 import { errorResponseSchema } from './wire.js'
 import type { AuditEventType, AuditFilter, Store } from '../store/types.js'
 
-const OUTCOMES: AuditEventType[] = ['created', 'approved', 'rejected', 'timed_out', 'cancelled']
+const OUTCOMES: AuditEventType[] = ['created', 'vote_approve', 'vote_reject', 'approved', 'rejected', 'timed_out', 'cancelled']
 
 const filterProperties = {
   action: { type: 'string', maxLength: 200 },

@@ -20,6 +20,21 @@ export interface WireApproval {
   url: string
   /** Who asked, as verified from a workflow's OIDC token (`null` when an API key asked). Never taken from `context`. */
   requester: RequesterClaims | null
+  /** Approvals the rule needs (1 without a policy). */
+  required_approvals: number
+  /** The votes counted so far, oldest first. */
+  votes: WireVote[]
+  /** The policy version and rule the request is decided under; `null` when the project had no policy. */
+  policy: { version: number; rule: string } | null
+}
+
+export interface WireVote {
+  by: string
+  decision: 'approve' | 'reject'
+  reason: string | null
+  at: string
+  /** The requirements (groups) the vote counts toward. */
+  groups: string[]
 }
 
 /** An approval's dashboard page. `publicUrl` has no trailing slash. */
@@ -42,7 +57,20 @@ export function toWire(approval: Approval, publicUrl: string): WireApproval {
     expires_at: approval.expires_at,
     url: approvalUrl(publicUrl, approval.id),
     requester: approval.requester_claims ?? null,
+    required_approvals: requiredApprovals(approval),
+    votes: (approval.votes ?? []).map((vote) => ({ by: vote.by, decision: vote.decision, reason: vote.reason, at: vote.at, groups: vote.groups })),
+    policy: policyOf(approval),
   }
+}
+
+/** Sum of the rule's requirements; the seed's rule needs one. */
+function requiredApprovals(approval: Approval): number {
+  return approval.applied_policy ? approval.applied_policy.requirements.reduce((sum, requirement) => sum + requirement.required, 0) : 1
+}
+
+function policyOf(approval: Approval): WireApproval['policy'] {
+  const applied = approval.applied_policy
+  return applied && applied.version !== null ? { version: applied.version, rule: applied.rule } : null
 }
 
 /**
@@ -91,6 +119,20 @@ export const wireApprovalSchema = {
       properties: Object.fromEntries(['issuer', ...REQUESTER_CLAIM_NAMES].map((name) => [name, nullableString])),
       additionalProperties: false,
     },
+    required_approvals: { type: 'integer' },
+    votes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { by: { type: 'string' }, decision: { type: 'string' }, reason: nullableString, at: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } } },
+        additionalProperties: false,
+      },
+    },
+    policy: {
+      type: ['object', 'null'],
+      properties: { version: { type: 'integer' }, rule: { type: 'string' } },
+      additionalProperties: false,
+    },
   },
 } as const
 
@@ -103,5 +145,6 @@ export const errorResponseSchema = {
       properties: { code: { type: 'string' }, message: { type: 'string' } },
     },
     approval: wireApprovalSchema,
+    opens_at: nullableString,
   },
 } as const

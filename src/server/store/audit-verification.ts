@@ -28,6 +28,7 @@ import {
   type VerifiedPosition,
 } from './audit-chain.js'
 import type { Approval, AuditEvent, AuditVerification, AuditVerifyOptions, CheckpointVerification } from './types.js'
+import { policyNote } from './record-builders.js'
 
 /** The event types that give an approval its final status; other types (admin changes, future ones) never do. */
 export const SETTLING_TYPES: ReadonlySet<string> = new Set(Object.values(EVENT_FOR_STATUS))
@@ -182,6 +183,9 @@ export function approvalProblem(key: AuditKey | null, approval: Approval, events
   if (key && !sameMac(first.mac, macAuditEvent(key, first))) return { seq: first.seq, detail: `its created event #${first.seq} fails the audit key check` }
   if (first.action !== approval.action || first.agent !== approval.agent || first.actor !== approval.requested_by) {
     return { seq: first.seq, detail: `its action, agent or requester in the database differs from its created event #${first.seq}` }
+  }
+  if ((first.reason ?? null) !== policyNote(approval.applied_policy)) {
+    return { seq: first.seq, detail: `its policy rule in the database differs from the one its created event #${first.seq} recorded` }
   }
   const hashed = key ? contextHash(approval.context) : null
   if (hashed !== null && first.context_hash !== null && first.context_hash !== hashed) {

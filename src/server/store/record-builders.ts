@@ -4,14 +4,15 @@
  * change appends, and how a newest-first page and its cursor come out of fetched rows.
  * Both backends use these so they cannot drift apart; the SQL stays in each backend.
  */
+import { createHash } from 'node:crypto'
 import { MAX_REASON_CHARS } from '../../contract/index.js'
 import { newId } from '../auth/secrets.js'
 import { claimsHash, contextHash, type AuditEventInput } from './audit-chain.js'
 import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
-import type { PolicyVersion } from '../policies/types.js'
-import type { AdminEventInput, ApiKeyInfo, Approval, Decision, GithubMapping, Invitation, KeyScope, NewApproval, NewGithubMapping, NewInvitation, NewPolicyVersion, NewTrustRule, Page, Project, ProjectSettings, TrustRule, User } from './types.js'
+import type { AppliedPolicy, PolicyVersion } from '../policies/types.js'
+import type { AdminEventInput, ApiKeyInfo, Approval, Decision, GithubMapping, Invitation, KeyScope, NewApproval, NewGithubMapping, NewInvitation, NewPolicyVersion, NewTrustRule, NewVote, Page, Project, ProjectSettings, StoredVote, TrustRule, User, VoteCounter } from './types.js'
 
 /** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
 const KEY_TOUCH_RESOLUTION_MS = 60_000
@@ -60,6 +61,8 @@ export function newApprovalRecord(input: NewApproval, contextJson: string, creat
     requested_by: input.requested_by,
     requested_by_key_id: input.requested_by_key_id ?? null,
     requester_claims: input.requester_claims ?? null,
+    applied_policy: input.applied_policy ?? null,
+    votes: [],
   }
 }
 
@@ -133,6 +136,33 @@ export function cancelChange(input: { reason: string | null; by: string; at?: st
 /** Who expires approvals: the server's sweep, and the server on a requester's timed-out withdrawal. */
 export const SYSTEM_ACTOR = 'system'
 
+/**
+ * What recording `vote` on `approval` (read inside the vote's transaction, with its votes)
+ * writes: nothing when it is refused; else the vote, every vote's counted groups, and either
+ * the settling change (the vote decides it) or a `vote_approve`/`vote_reject` event.
+ */
+export type VotePlan =
+  | { refused: 'not_pending' | 'already_voted' }
+  | { refused: null; vote: StoredVote; votes: StoredVote[]; settle: SettleChange | null }
+
+export function planVote(approval: Approval, input: NewVote, count: VoteCounter): VotePlan {
+  if (approval.status !== 'pending') return { refused: 'not_pending' }
+  const earlier = approval.votes ?? []
+  if (earlier.some((vote) => vote.by === input.by)) return { refused: 'already_voted' }
+  statusForDecision(input.decision)
+  const fresh: StoredVote = { by: input.by, email: input.email, decision: input.decision, reason: input.reason, at: input.at ?? new Date().toISOString(), groups: [] }
+  const counted = count([...earlier, fresh])
+  const votes = [...earlier, fresh].map((vote) => ({ ...vote, groups: counted.groups[vote.by] ?? [] }))
+  const vote = votes[votes.length - 1]
+  const settle: SettleChange | null = counted.outcome === 'pending' ? null : { status: counted.outcome, reason: vote.reason, by: vote.by, at: vote.at }
+  return { refused: null, vote, votes, settle }
+}
+
+/** The audit event of a vote that does not settle its approval: the decision is the type, so the MAC covers it. */
+export function voteEvent(approval: Approval, vote: StoredVote, createdContextHash: string | null): AuditEventInput {
+  return auditEventOf(approval, vote.decision === 'approve' ? 'vote_approve' : 'vote_reject', vote.by, vote.reason, vote.at, createdContextHash ?? contextHash(approval.context))
+}
+
 /** `approve` → `approved`, `reject` → `rejected`. */
 export function statusForDecision(decision: Decision): 'approved' | 'rejected' {
   if (decision === 'approve') return 'approved'
@@ -140,9 +170,29 @@ export function statusForDecision(decision: Decision): 'approved' | 'rejected' {
   throw new StoreError('invalid', `decision must be approve or reject, not ${JSON.stringify(decision)}`)
 }
 
-/** The `created` audit event of a new approval, by its requester; it records the hashes of the context and the verified claims. */
+/**
+ * The `created` audit event of a new approval, by its requester; it records the hash of the
+ * context and the verified claims and, as its reason, the policy rule it is decided under (`policyNote`), so the trail
+ * says which policy version applied and the audit MAC covers the stored snapshot.
+ */
 export function createdEvent(approval: Approval): AuditEventInput {
-  return { ...auditEventOf(approval, 'created', approval.requested_by, null, approval.created_at, contextHash(approval.context)), claims_hash: claimsHash(approval.requester_claims) }
+  return { ...auditEventOf(approval, 'created', approval.requested_by, policyNote(approval.applied_policy), approval.created_at, contextHash(approval.context)), claims_hash: claimsHash(approval.requester_claims) }
+}
+
+/**
+ * `policy v3, rule "production deploys", sha256 <hex of the snapshot's JSON>` — what a `created`
+ * event records about the applied policy; `null` when none applies (the any-one-member rule).
+ */
+export function policyNote(applied: AppliedPolicy | null | undefined): string | null {
+  if (!applied) return null
+  const hash = createHash('sha256').update(JSON.stringify(applied), 'utf8').digest('hex')
+  return `policy v${applied.version ?? 'none'}, rule ${JSON.stringify(applied.rule)}, sha256 ${hash}`
+}
+
+/** Why a vote may not be counted on `approval`: its stored rule differs from the one its `created` event recorded (an edited database). */
+export function snapshotProblem(approval: Approval, createdReason: string | null): string | null {
+  if ((createdReason ?? null) === policyNote(approval.applied_policy)) return null
+  return `approval ${approval.id}: its policy rule in the database differs from the one its created event recorded; the database was changed outside approval-gate (run \`approval-gate audit verify\`)`
 }
 
 /**

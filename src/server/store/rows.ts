@@ -4,8 +4,8 @@
  * hand-edited database fails with a message naming the column instead of leaking wrong types.
  */
 import { parseStoredSettings } from './inputs.js'
-import type { PolicyVersion } from '../policies/types.js'
-import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, GithubCallbackStatus, GithubGate, GithubMapping, Invitation, KeyScope, Member, Project, ProjectMembership, RequesterClaims, Role, Session, TrustRule, User, UserWithPassword } from './types.js'
+import type { AppliedPolicy, PolicyVersion } from '../policies/types.js'
+import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, GithubCallbackStatus, GithubGate, GithubMapping, Invitation, KeyScope, Member, Project, ProjectMembership, RequesterClaims, Role, Session, StoredVote, TrustRule, User, UserWithPassword } from './types.js'
 
 export type Row = Record<string, unknown>
 
@@ -78,7 +78,8 @@ export function toApiKey(row: Row): ApiKeyInfo {
   }
 }
 
-export function toApproval(row: Row): Approval {
+/** An approval row with its votes (oldest first; each backend reads them with one query per page of approvals). */
+export function toApproval(row: Row, votes: StoredVote[] = []): Approval {
   return {
     id: text(row, 'id'),
     project_id: text(row, 'project_id'),
@@ -95,7 +96,40 @@ export function toApproval(row: Row): Approval {
     requested_by: text(row, 'requested_by'),
     requested_by_key_id: textOrNull(row, 'requested_by_key_id'),
     requester_claims: requesterClaims(textOrNull(row, 'requester_claims')),
+    applied_policy: appliedPolicy(textOrNull(row, 'applied_policy')),
+    votes,
   }
+}
+
+/** The stored JSON of the policy rule resolved at creation, or `null` (the any-one-member rule). */
+function appliedPolicy(json: string | null): AppliedPolicy | null {
+  if (json === null) return null
+  const parsed = JSON.parse(json) as unknown
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as AppliedPolicy).requirements)) {
+    throw new Error('corrupt database: column applied_policy should be a JSON object with requirements')
+  }
+  return parsed as AppliedPolicy
+}
+
+/** A `votes` row. */
+export function toStoredVote(row: Row): StoredVote {
+  const groups = JSON.parse(text(row, 'groups')) as unknown
+  if (!Array.isArray(groups) || !groups.every((group) => typeof group === 'string')) throw new Error('corrupt database: column groups should be a JSON list of names')
+  const decision = text(row, 'decision')
+  if (decision !== 'approve' && decision !== 'reject') throw new Error('corrupt database: column decision should be approve or reject')
+  return { by: text(row, 'voter'), email: textOrNull(row, 'email'), decision, reason: textOrNull(row, 'reason'), at: text(row, 'at'), groups: groups as string[] }
+}
+
+/** Votes rows (of many approvals, each approval's oldest first) grouped by `approval_id`. */
+export function votesByApproval(rows: Row[]): Map<string, StoredVote[]> {
+  const byApproval = new Map<string, StoredVote[]>()
+  for (const row of rows) {
+    const id = text(row, 'approval_id')
+    const list = byApproval.get(id) ?? []
+    list.push(toStoredVote(row))
+    byApproval.set(id, list)
+  }
+  return byApproval
 }
 
 /** The stored JSON of verified requester claims, or `null`. */

@@ -7,7 +7,7 @@
  * Timestamps are ISO-8601 UTC strings with milliseconds (`new Date().toISOString()`).
  */
 import type { ApprovalFilter, ApprovalStatus, DecisionVerb } from '../../contract/index.js'
-import type { PolicyVersion } from '../policies/types.js'
+import type { AppliedPolicy, PolicyVersion, Vote } from '../policies/types.js'
 
 export type { ApprovalFilter, ApprovalStatus, PolicyVersion }
 
@@ -17,8 +17,12 @@ export type KeyScope = 'request' | 'decide' | 'admin'
 export type Decision = DecisionVerb
 /** Audit outcomes, as the dashboard and `audit` filters name them. */
 export type AuditEventType = ApprovalAuditEventType | AdminEventType
-/** Events of an approval's life. */
-export type ApprovalAuditEventType = 'created' | 'approved' | 'rejected' | 'timed_out' | 'cancelled'
+/**
+ * Events of an approval's life. A vote that does not settle the approval is `vote_approve` or
+ * `vote_reject` (the decision is the type, so the MAC covers it); the vote that settles it is
+ * recorded as the `approved`/`rejected` event itself, by that voter.
+ */
+export type ApprovalAuditEventType = 'created' | 'vote_approve' | 'vote_reject' | 'approved' | 'rejected' | 'timed_out' | 'cancelled'
 /**
  * Administrative changes to a project, recorded in the same chain with no approval
  * (`approval_id` is empty; `action` names what changed, e.g. `member:ana@example.com`, `key:ci`).
@@ -151,7 +155,44 @@ export interface Approval {
    * `context`; `null` (or absent, in records built by hand) when an API key asked.
    */
   requester_claims?: RequesterClaims | null
+  /**
+   * The policy rule resolved when it was created (who may vote, how many must approve);
+   * `null` (or absent) for approvals from before policies: the any-one-member rule.
+   */
+  applied_policy?: AppliedPolicy | null
+  /** The votes counted so far, oldest first (absent in records built by hand). */
+  votes?: StoredVote[]
 }
+
+/** A recorded vote: the wire's `Vote` plus the voter's email (`null` for an API key). */
+export interface StoredVote extends Vote {
+  email: string | null
+}
+
+/** A vote to record on a pending approval. */
+export interface NewVote {
+  /** A member's email or `key:<name>`; one vote per voter per approval. */
+  by: string
+  email: string | null
+  decision: Decision
+  reason: string | null
+  /** Default now. */
+  at?: string
+}
+
+/**
+ * Counts an approval's votes (oldest first, the new one last) under its rule: whether it
+ * settles, and which requirements each voter (`by`) counts toward. Pure: `recordVote` calls it
+ * inside the vote's transaction, so two concurrent votes are never counted against stale votes.
+ */
+export type VoteCounter = (votes: ReadonlyArray<StoredVote>) => { outcome: 'pending' | 'approved' | 'rejected'; groups: Record<string, string[]> }
+
+/** Outcome of `recordVote`. `null` from the store means "no such approval in this project". */
+export type VoteResult =
+  /** Counted; `settled` when it made the approval approved or rejected (`event` is then that event). */
+  | { recorded: true; settled: boolean; approval: Approval; event: AuditEvent }
+  /** Not counted: the approval is no longer pending (`not_pending`), or this voter already voted (`already_voted`). */
+  | { recorded: false; refused: 'not_pending' | 'already_voted'; approval: Approval }
 
 /**
  * What a verified OIDC token said about the workflow run that asked (GitHub's claim names).
@@ -295,7 +336,7 @@ export interface Page<T> {
 export interface AuditFilter {
   action?: string
   agent?: string
-  /** Matches `actor` of approved/rejected events. */
+  /** Matches `actor` of approved/rejected events and of votes. */
   approver?: string
   outcome?: AuditEventType
   /** Inclusive ISO bounds on `at`. */
@@ -349,6 +390,8 @@ export interface NewApproval {
   requester_claims?: RequesterClaims | null
   /** Creation time; default now. Idempotency keys count their age from it. */
   at?: string
+  /** The policy rule resolved for it (default `null`: the any-one-member rule). */
+  applied_policy?: AppliedPolicy | null
 }
 
 /**
@@ -487,8 +530,19 @@ export interface Store {
    */
   getApprovalById(id: string): Promise<Approval | null>
   listApprovals(projectId: string, filter?: ApprovalFilter): Promise<Page<Approval>>
-  /** First decision wins. Records the `approved`/`rejected` audit event in the same transaction. */
+  /**
+   * First decision wins. Records the `approved`/`rejected` audit event in the same transaction.
+   * Writes no vote: the approval service decides through `recordVote`; this settles directly.
+   */
   decideApproval(projectId: string, id: string, input: { decision: Decision; reason: string | null; decided_by: string; at?: string }): Promise<ChangeResult | null>
+  /**
+   * Records one vote on a pending approval and, in the same transaction, settles it when
+   * `count` says so: a vote that settles it is its `approved`/`rejected` audit event (by the
+   * voter, with the voter's reason); any other vote is a `vote_approve`/`vote_reject` event.
+   * Votes on one approval are serialised, so concurrent votes are each counted once and only
+   * one of them settles it. Nothing is written when it is refused.
+   */
+  recordVote(projectId: string, id: string, vote: NewVote, count: VoteCounter): Promise<VoteResult | null>
   /**
    * Withdraws a pending approval: `cancelled` + audit `cancelled`; with `timed_out` (the
    * requester gave up at its deadline) `expired` + audit `timed_out` by `system`, as if the

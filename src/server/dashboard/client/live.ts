@@ -8,7 +8,7 @@
 import { formatElapsed } from './elapsed.js'
 
 interface LiveMessage {
-  type: 'created' | 'approved' | 'rejected' | 'cancelled' | 'expired'
+  type: 'created' | 'voted' | 'approved' | 'rejected' | 'cancelled' | 'expired'
   id: string
   status: string
   decided_by: string | null
@@ -17,7 +17,7 @@ interface LiveMessage {
 }
 
 interface DecisionReply {
-  result?: 'decided' | 'lost' | 'refused'
+  result?: 'decided' | 'voted' | 'lost' | 'refused'
   message?: string
   html?: string
   error?: { message?: string }
@@ -117,6 +117,10 @@ function resolveCard(card: HTMLElement, markup: string, note?: string): void {
   const cardHeading = replacement.querySelector('h2.card-title')
   if (pageHeading && cardHeading) cardHeading.replaceWith(pageHeading.cloneNode(true))
   localiseTimes(replacement)
+  // A vote by someone else re-renders a pending card: keep the reason this viewer is typing.
+  const typed = card.querySelector<HTMLTextAreaElement>('textarea[name="reason"]')?.value
+  const reasonBox = replacement.querySelector<HTMLTextAreaElement>('textarea[name="reason"]')
+  if (typed && reasonBox) reasonBox.value = typed
   const hadFocus = card.contains(document.activeElement)
   card.replaceWith(replacement)
   if (hadFocus) {
@@ -209,8 +213,9 @@ async function decide(form: HTMLFormElement, submitter: HTMLElement | null): Pro
       credentials: 'same-origin',
     })
     const reply = (await response.json().catch(() => ({}))) as DecisionReply
-    if (card && reply.html && (reply.result === 'decided' || reply.result === 'lost')) {
-      resolveCard(card, reply.html, reply.result === 'lost' ? reply.message : undefined)
+    if (card && reply.html && reply.result !== undefined) {
+      // Decided, counted (the card shows the progress), lost the race, or refused (the card says why).
+      resolveCard(card, reply.html, reply.result === 'lost' || reply.result === 'refused' ? reply.message : undefined)
       return
     }
     show(reply.message ?? reply.error?.message ?? `The server answered ${response.status}. Reload and try again.`)

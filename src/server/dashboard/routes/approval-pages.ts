@@ -1,6 +1,6 @@
 /** The Approvals home, one approval's stable page, and deciding from the dashboard. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { DecideOutcome } from '../../approvals/contracts.js'
+import { ApprovalRuleError, type DecideOutcome } from '../../approvals/contracts.js'
 import type { Approval, Decision } from '../../store/types.js'
 import { integrityError } from '../../http/wire.js'
 import { html } from '../html.js'
@@ -8,7 +8,7 @@ import { formFields } from '../security.js'
 import { isValidReason, MAX_REASON_CHARS } from '../../../contract/index.js'
 import { approvalCard } from '../views/approval-card.js'
 import { approvalPage, approvalsHome } from '../views/approvals-view.js'
-import { checkCsrf, noticeFromQuery, requireViewer, sendPage, wantsJson, type DashboardDeps, type ProjectViewer } from './common.js'
+import { actorOf, checkCsrf, noticeFromQuery, requireViewer, sendPage, wantsJson, type DashboardDeps, type ProjectViewer } from './common.js'
 
 const APPROVAL_ID = /^apr_[A-Za-z0-9_-]{1,100}$/
 const HOME_PAGE_SIZE = 100
@@ -61,7 +61,13 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: DashboardDeps
       streamProject: viewer.project.id,
       live: 'home',
       notices: noticeFromQuery(request),
-      main: approvalsHome({ approvals: page.items, csrfToken: viewer.session.csrf_token, publicUrl: deps.publicUrl, nextCursor: page.next_cursor }),
+      main: approvalsHome({
+        approvals: page.items,
+        csrfToken: viewer.session.csrf_token,
+        publicUrl: deps.publicUrl,
+        nextCursor: page.next_cursor,
+        standingOf: (approval) => deps.approvals.standing(viewer.project, approval, actorOf(viewer)),
+      }),
     })
   })
 
@@ -80,7 +86,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: DashboardDeps
       streamProject: viewer.project.id,
       live: 'approval',
       notices,
-      main: approvalPage(approval, viewer.session.csrf_token),
+      main: approvalPage(approval, viewer.session.csrf_token, deps.approvals.standing(viewer.project, approval, actorOf(viewer))),
     })
   })
 
@@ -97,11 +103,18 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: DashboardDeps
     const found = await findForViewer(deps, signedIn, request.params.id)
     if (!found) return wantsJson(request) ? reply.code(404).send({ error: { code: 'not_found', message: 'No such approval.' } }) : notFound(deps, signedIn, reply)
     const { viewer } = found
-    const outcome = await deps.approvals.decide(viewer.project, found.approval.id, {
-      decision: decision as Decision,
-      reason: reasonText === '' ? null : reasonText,
-      actor: { label: viewer.user.email, githubLogin: viewer.project.github_login },
-    })
+    let outcome: DecideOutcome | null
+    try {
+      outcome = await deps.approvals.decide(viewer.project, found.approval.id, {
+        decision: decision as Decision,
+        reason: reasonText === '' ? null : reasonText,
+        actor: actorOf(viewer),
+      })
+    } catch (error) {
+      // The rule asks for a reason (or the reason breaks the text rules): say so, nothing was written.
+      if (error instanceof ApprovalRuleError) return badRequest(request, reply, `${error.message[0].toUpperCase()}${error.message.slice(1)}.`)
+      throw error
+    }
     return replyToDecision(deps, request, reply, viewer, found.approval, outcome)
   })
 }
@@ -116,16 +129,16 @@ async function replyToDecision(
 ): Promise<FastifyReply> {
   const json = wantsJson(request)
   if (!outcome) return json ? reply.code(404).send({ error: { code: 'not_found', message: 'No such approval.' } }) : notFound(deps, viewer, reply)
-  const card = (approval: Approval) => approvalCard(approval, { csrfToken: viewer.session.csrf_token }).value
+  const card = (approval: Approval) => approvalCard(approval, { csrfToken: viewer.session.csrf_token, standing: deps.approvals.standing(viewer.project, approval, actorOf(viewer)) }).value
   if ('refused' in outcome) {
-    const message = selfApprovalMessage(outcome.approval, outcome.login)
-    if (json) return reply.code(403).send({ result: 'refused', message })
+    const message = outcome.refused === 'self_approval' ? selfApprovalMessage(outcome.approval, outcome.login) : `You cannot decide this request: ${outcome.message}.`
+    if (json) return reply.code(outcome.refused === 'already_voted' ? 409 : 403).send({ result: 'refused', message, html: card(outcome.approval) })
     return sendPage(deps, reply, 403, {
       title: original.action,
       viewer,
       section: 'approvals',
       notices: [{ kind: 'error', text: message }],
-      main: approvalPage(outcome.approval, viewer.session.csrf_token),
+      main: approvalPage(outcome.approval, viewer.session.csrf_token, deps.approvals.standing(viewer.project, outcome.approval, actorOf(viewer))),
     })
   }
   if (!outcome.changed) {
@@ -133,6 +146,11 @@ async function replyToDecision(
     return reply.redirect(`/approvals/${encodeURIComponent(original.id)}?notice=lost`, 303)
   }
   const status = outcome.approval.status
+  if (status === 'pending') {
+    // Counted, but the rule needs more approvals: the card shows the progress.
+    if (json) return reply.send({ result: 'voted', status, message: 'Your vote is counted.', html: card(outcome.approval) })
+    return reply.redirect(`/approvals/${encodeURIComponent(original.id)}?notice=voted`, 303)
+  }
   if (json) return reply.send({ result: 'decided', status, message: status === 'approved' ? 'Approved.' : 'Rejected.', html: card(outcome.approval) })
   return reply.redirect(`/?notice=${status === 'approved' ? 'approved' : 'rejected'}`, 303)
 }

@@ -1,6 +1,6 @@
 /** What every dashboard route shares: the dependencies, page replies, and the sign-in and CSRF gates. */
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { ApprovalService, Notifier } from '../../approvals/contracts.js'
+import type { Actor, ApprovalService, Notifier } from '../../approvals/contracts.js'
 import type { ProjectMembership, Store } from '../../store/types.js'
 import type { AuditVerificationCache } from '../audit-verification-cache.js'
 import { html, type SafeHtml } from '../html.js'
@@ -38,6 +38,11 @@ export interface DashboardDeps {
 
 /** A viewer who is in a project (every page except sign-in works on one project). */
 export type ProjectViewer = Viewer & { project: ProjectMembership }
+
+/** The signed-in member as the approval service sees them (policies name members by email). */
+export function actorOf(viewer: ProjectViewer): Actor {
+  return { label: viewer.user.email, email: viewer.user.email, githubLogin: viewer.project.github_login }
+}
 
 export function sendHtml(reply: FastifyReply, status: number, body: SafeHtml): FastifyReply {
   return reply.code(status).type('text/html; charset=utf-8').send(body.value)
@@ -114,6 +119,7 @@ export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: stri
   signed_out: { kind: 'info', text: 'You are signed out.' },
   approved: { kind: 'ok', text: 'Approved. The waiting job continues.' },
   rejected: { kind: 'ok', text: 'Rejected. The waiting job stops.' },
+  voted: { kind: 'ok', text: 'Your vote is counted. The request waits for the other approvals its rule needs.' },
   settings_saved: { kind: 'ok', text: 'Project settings saved.' },
   signed_out_everywhere: { kind: 'info', text: 'You are signed out on every device.' },
   password_changed: { kind: 'ok', text: 'Password changed. Every other session of your account has ended.' },

@@ -16,11 +16,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
-import type { ApprovalEvent, Notifier } from '../../approvals/contracts.js'
-import type { Store } from '../../store/types.js'
+import type { ApprovalEvent, Notifier, VoteStanding } from '../../approvals/contracts.js'
+import type { Approval, Store } from '../../store/types.js'
 import { SECURITY_HEADERS } from '../security.js'
 import { approvalCard } from '../views/approval-card.js'
-import type { DashboardDeps, ProjectViewer } from './common.js'
+import { actorOf, type DashboardDeps, type ProjectViewer } from './common.js'
 
 export const HEARTBEAT_MS = 15_000
 
@@ -54,11 +54,13 @@ export interface LiveMessage {
 }
 
 /**
- * One rendered event, shared by every stream of its project, with the session checks made
- * for it: streams of one session share one check per event.
+ * One event, shared by every stream of its project, with the session checks made for it:
+ * streams of one session share one check per event. The card differs only by what the viewer
+ * may do (vote, or why not), so it is rendered once per distinct standing, not per viewer.
  */
 export interface Frame {
-  text: string
+  approval: Approval
+  textFor(standing: VoteStanding | undefined): string
   checks: Map<string, Promise<boolean>>
 }
 type FrameListener = (frame: Frame) => void
@@ -105,16 +107,27 @@ export class ProjectFeeds {
   }
 
   private async render(projectId: string, event: ApprovalEvent): Promise<Frame> {
-    const message: LiveMessage = {
-      type: event.type,
-      id: event.approval.id,
-      status: event.approval.status,
-      decided_by: event.approval.decided_by,
-      pending: await this.store.countPending(projectId),
-      // No CSRF token in shared markup: the page script puts the viewer's own into the form.
-      html: approvalCard(event.approval, { csrfToken: '' }).value,
+    const pending = await this.store.countPending(projectId)
+    const texts = new Map<string, string>()
+    const textFor = (standing: VoteStanding | undefined): string => {
+      const key = standing ? JSON.stringify(standing) : ''
+      let text = texts.get(key)
+      if (text === undefined) {
+        const message: LiveMessage = {
+          type: event.type,
+          id: event.approval.id,
+          status: event.approval.status,
+          decided_by: event.approval.decided_by,
+          pending,
+          // No CSRF token in shared markup: the page script puts the viewer's own into the form.
+          html: approvalCard(event.approval, { csrfToken: '', standing }).value,
+        }
+        text = `event: approval\ndata: ${JSON.stringify(message)}\n\n`
+        texts.set(key, text)
+      }
+      return text
     }
-    return { text: `event: approval\ndata: ${JSON.stringify(message)}\n\n`, checks: new Map() }
+    return { approval: event.approval, textFor, checks: new Map() }
   }
 }
 
@@ -209,7 +222,9 @@ function startStream(
         let check = frame.checks.get(sessionHash)
         if (!check) frame.checks.set(sessionHash, (check = stillAllowed()))
         if (!(await check)) return end()
-        if (!closed) write(frame.text)
+        if (closed) return
+        const standing = frame.approval.status === 'pending' ? deps.approvals.standing(viewer.project, frame.approval, actorOf(viewer)) : undefined
+        write(frame.textFor(standing))
       })
       .catch((error: unknown) => {
         request.log.warn({ err: error }, 'dashboard live update failed')

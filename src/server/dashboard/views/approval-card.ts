@@ -1,9 +1,11 @@
 /**
  * One approval as a card: action, status, timing, agent, the workflow that asked (from
- * `context.github`), the context table, and — while pending — the Approve/Reject form.
+ * `context.github`), the context table, the votes and the progress under its policy rule,
+ * and — while pending — the Approve/Reject form for a viewer who may vote, or why not.
  * The same markup is sent over the event stream, so live cards match server-rendered ones.
  */
 import { MAX_REASON_CHARS } from '../../../contract/index.js'
+import type { VoteStanding } from '../../approvals/contracts.js'
 import type { Approval, RequesterClaims } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
 import { contextTable } from './context.js'
@@ -117,14 +119,19 @@ export interface CardOptions {
   /** Heading level 2 on the list page, 1 on the approval's own page. */
   standalone?: boolean
   now?: number
+  /** Whether the viewer may vote; without it the form is drawn (the page script then asks nothing more). */
+  standing?: VoteStanding
 }
+
+/** What the rule asks of the reason field. */
+const REASON_HINTS: Record<NonNullable<Approval['applied_policy']>['require_reason'], string> = { none: 'optional', approve: 'required to approve', reject: 'required to reject', both: 'required' }
 
 /** The decision form; works as a plain POST without the script. */
 function decisionForm(approval: Approval, csrfToken: string): SafeHtml {
   const reasonId = `reason-${approval.id}`
   return html`<form class="decide" method="post" action="/approvals/${approval.id}/decision" data-decide>
 <input type="hidden" name="_csrf" value="${csrfToken}">
-<label for="${reasonId}">Reason <span class="muted">(optional, shown to the requester)</span></label>
+<label for="${reasonId}">Reason <span class="muted">(${REASON_HINTS[approval.applied_policy?.require_reason ?? 'none']}, shown to the requester)</span></label>
 <textarea id="${reasonId}" name="reason" rows="2" maxlength="${MAX_REASON_CHARS}"></textarea>
 <div class="buttons">
 <button type="submit" name="decision" value="approve" class="btn btn-approve">Approve</button>
@@ -132,6 +139,52 @@ function decisionForm(approval: Approval, csrfToken: string): SafeHtml {
 </div>
 <p class="decide-status" role="status" aria-live="polite"></p>
 </form>`
+}
+
+/** Names listed under "May still approve" before "and N more". */
+const MAY_STILL_SHOWN = 6
+
+/** Where a policy's requirements stand: "1 of 2 — sre ✓, security waiting" (nothing for the seed's one-approval rule). */
+export function progressLine(approval: Approval): SafeHtml {
+  const applied = approval.applied_policy
+  if (!applied || approval.status !== 'pending') return html``
+  const approvals = (approval.votes ?? []).filter((vote) => vote.decision === 'approve')
+  const parts = applied.requirements.map((requirement) => {
+    const have = approvals.filter((vote) => vote.groups.includes(requirement.name)).length
+    return { name: requirement.name, have: Math.min(have, requirement.required), required: requirement.required }
+  })
+  const have = parts.reduce((sum, part) => sum + part.have, 0)
+  const required = parts.reduce((sum, part) => sum + part.required, 0)
+  const detail =
+    parts.length > 1 || parts[0]?.name !== 'approvers'
+      ? ` — ${parts.map((part) => (part.have >= part.required ? `${part.name} ✓` : part.have === 0 ? `${part.name} waiting` : `${part.name} ${part.have} of ${part.required}`)).join(', ')}`
+      : ''
+  const voted = new Set((approval.votes ?? []).map((vote) => vote.by.toLowerCase()))
+  const stillMay = [...new Set(applied.requirements.filter((requirement, index) => parts[index].have < requirement.required).flatMap((requirement) => requirement.members ?? []))].filter(
+    (member) => !voted.has(member),
+  )
+  return html`<p class="progress" data-progress>${`${have} of ${required}${detail}`} <span class="muted">(rule “${applied.rule}”)</span></p>${
+    stillMay.length > 0 ? html`<p class="may-still muted" data-may-still>May still approve: ${stillMay.slice(0, MAY_STILL_SHOWN).join(', ')}${stillMay.length > MAY_STILL_SHOWN ? ` and ${stillMay.length - MAY_STILL_SHOWN} more` : ''}</p>` : ''
+  }`
+}
+
+/** Who has voted so far, and toward which requirement. */
+function votesList(approval: Approval): SafeHtml {
+  const votes = approval.votes ?? []
+  if (votes.length === 0 || (!approval.applied_policy && approval.status !== 'pending')) return html``
+  return html`<section class="votes" aria-label="Votes"><h3>Votes</h3><ul>${votes.map(
+    (vote) =>
+      html`<li data-vote="${vote.decision}"><strong>${breakable(vote.by)}</strong> ${vote.decision === 'approve' ? 'approved' : 'rejected'}${vote.groups.length > 0 ? ` (${vote.groups.join(', ')})` : ''} ${timeTag(vote.at)}${
+        vote.reason ? html` <span class="outcome-reason">Reason: ${vote.reason}</span>` : ''
+      }</li>`,
+  )}</ul></section>`
+}
+
+/** The form for a viewer who may vote, else why they may not ("you requested this run"). */
+function voteControls(approval: Approval, options: CardOptions): SafeHtml {
+  const standing = options.standing
+  if (!standing || standing.may) return decisionForm(approval, options.csrfToken)
+  return html`<p class="vote-blocked muted" data-why="${standing.why}">You cannot vote: ${standing.message}.</p>`
 }
 
 /** How it ended: who decided (or withdrew) it, when, and why. */
@@ -177,7 +230,9 @@ ${nameFact('Requested by', approval.requested_by)}
 ${approval.requester_claims ? verifiedBlock(approval.requester_claims) : ''}
 ${info ? workflowBlock(info) : ''}
 <section class="context" aria-label="Context"><h3>Context</h3>${contextTable(approval.context, info ? new Set(['github']) : new Set())}</section>
-${pending ? decisionForm(approval, options.csrfToken) : outcomeLine(approval)}
+${progressLine(approval)}
+${votesList(approval)}
+${pending ? voteControls(approval, options) : outcomeLine(approval)}
 <p class="card-id muted">ID <code>${approval.id}</code></p>
 </article>`
 }

@@ -1,6 +1,7 @@
 /** The Approvals home (pending cards, or how to send a first request) and one approval's page. */
 import type { Approval } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
+import type { VoteStanding } from '../../approvals/contracts.js'
 import { approvalCard } from './approval-card.js'
 
 export function emptyState(publicUrl: string, hidden: boolean): SafeHtml {
@@ -22,17 +23,17 @@ export function emptyState(publicUrl: string, hidden: boolean): SafeHtml {
 </section>`
 }
 
-export function approvalsHome(input: { approvals: Approval[]; csrfToken: string; publicUrl: string; nextCursor: string | null }): SafeHtml {
+export function approvalsHome(input: { approvals: Approval[]; csrfToken: string; publicUrl: string; nextCursor: string | null; standingOf?: (approval: Approval) => VoteStanding }): SafeHtml {
   const { approvals } = input
   return html`<div class="page-head"><h1>Approvals</h1><p class="muted">Requests waiting for a decision, newest first.</p></div>
 <div class="cards" data-cards aria-live="off">
-${approvals.map((approval) => approvalCard(approval, { csrfToken: input.csrfToken }))}
+${approvals.map((approval) => approvalCard(approval, { csrfToken: input.csrfToken, standing: input.standingOf?.(approval) }))}
 </div>
 ${emptyState(input.publicUrl, approvals.length > 0)}
 ${input.nextCursor ? html`<p class="pager"><a href="/?cursor=${encodeURIComponent(input.nextCursor)}">Older pending requests →</a></p>` : ''}`
 }
 
-export function approvalPage(approval: Approval, csrfToken: string): SafeHtml {
+export function approvalPage(approval: Approval, csrfToken: string, standing?: VoteStanding): SafeHtml {
   return html`<p class="crumbs"><a href="/">← All pending approvals</a></p>
-<div class="cards cards-single" data-cards>${approvalCard(approval, { csrfToken, standalone: true })}</div>`
+<div class="cards cards-single" data-cards>${approvalCard(approval, { csrfToken, standalone: true, standing })}</div>`
 }

@@ -14,9 +14,11 @@ export interface AuditFilterForm {
   to: string
 }
 
-export const OUTCOMES = ['created', 'approved', 'rejected', 'timed_out', 'cancelled'] as const
+export const OUTCOMES = ['created', 'vote_approve', 'vote_reject', 'approved', 'rejected', 'timed_out', 'cancelled'] as const
 const OUTCOME_LABELS: Record<string, string> = {
   created: 'Requested',
+  vote_approve: 'Voted to approve',
+  vote_reject: 'Voted to reject',
   approved: 'Approved',
   rejected: 'Rejected',
   timed_out: 'Timed out',

@@ -258,6 +258,28 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at text COLLATE "C" NOT NULL,
         PRIMARY KEY (project_id, version)
       );
+      `,
+    },
+    {
+    version: 8,
+    name: 'votes: approvals counted under the policy rule resolved at creation',
+    sql: `
+      -- One row per voter (the vote's "by": an email or key:<name>) per approval; the UNIQUE constraint is what makes a second vote a conflict.
+      CREATE TABLE votes (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        approval_id text NOT NULL REFERENCES approvals(id) ON DELETE CASCADE,
+        voter text NOT NULL,
+        email text,
+        decision text NOT NULL CHECK (decision IN ('approve', 'reject')),
+        reason text,
+        at text COLLATE "C" NOT NULL,
+        -- JSON list of the requirements the vote counts toward, as last counted
+        groups text NOT NULL,
+        UNIQUE (approval_id, voter)
+      );
+
+      -- The policy rule resolved when the approval was created (JSON); NULL: the any-one-member rule.
+      ALTER TABLE approvals ADD COLUMN applied_policy text;
     `,
   },
   {

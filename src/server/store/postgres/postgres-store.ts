@@ -36,11 +36,14 @@ import {
   newTrustRule,
   newUser,
   pageOf,
+  planVote,
   settledEvent,
+  snapshotProblem,
   timedOutEvent,
+  voteEvent,
   type SettleChange,
 } from '../record-builders.js'
-import { type Row, rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toGithubGate, toGithubMapping, toInvitation, toMember, toPolicyVersion, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword } from '../rows.js'
+import { type Row, rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toGithubGate, toGithubMapping, toInvitation, toMember, toPolicyVersion, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword, votesByApproval } from '../rows.js'
 import type {
   AdminEventInput,
   ApiKeyInfo,
@@ -67,6 +70,7 @@ import type {
   GithubCallbackAttempt,
   GithubGate,
   GithubMapping,
+  NewVote,
   Page,
   PolicyVersion,
   Project,
@@ -75,9 +79,12 @@ import type {
   Role,
   Session,
   Store,
+  StoredVote,
   TrustRule,
   User,
   UserWithPassword,
+  VoteCounter,
+  VoteResult,
 } from '../types.js'
 
 type Queryable = pg.Pool | pg.PoolClient
@@ -281,10 +288,31 @@ export class PostgresStore implements Store {
     return event
   }
 
+  /** Approval rows with their votes, read in one query. */
+  private async approvalsOf(rows: Row[], db: Queryable = this.pool): Promise<Approval[]> {
+    const votes = await this.votesOf(rows, db)
+    return rows.map((row) => toApproval(row, votes.get(String(row.id)) ?? []))
+  }
+
+  private async approvalOf(row: Row, db: Queryable = this.pool): Promise<Approval> {
+    return (await this.approvalsOf([row], db))[0]
+  }
+
+  /** The votes of these approval rows, oldest first per approval. */
+  private async votesOf(rows: Row[], db: Queryable = this.pool): Promise<Map<string, StoredVote[]>> {
+    if (rows.length === 0) return new Map()
+    return votesByApproval(await this.rows('SELECT * FROM votes WHERE approval_id = ANY($1::text[]) ORDER BY seq', [rows.map((row) => String(row.id))], db))
+  }
+
   /** The context hash the approval's `created` event recorded (null for one created before the chain was keyed). */
   private async createdContextHash(client: pg.PoolClient, projectId: string, approvalId: string): Promise<string | null> {
-    const row = await this.row("SELECT context_hash FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type = 'created' ORDER BY seq LIMIT 1", [projectId, approvalId], client)
-    return typeof row?.context_hash === 'string' ? row.context_hash : null
+    return (await this.createdFields(client, projectId, approvalId)).context_hash
+  }
+
+  /** The context hash and reason (its policy note) of the approval's `created` event. */
+  private async createdFields(client: pg.PoolClient, projectId: string, approvalId: string): Promise<{ context_hash: string | null; reason: string | null }> {
+    const row = await this.row("SELECT context_hash, reason FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type = 'created' ORDER BY seq LIMIT 1", [projectId, approvalId], client)
+    return { context_hash: typeof row?.context_hash === 'string' ? row.context_hash : null, reason: typeof row?.reason === 'string' ? row.reason : null }
   }
 
   // --- projects -------------------------------------------------------------------------
@@ -687,8 +715,8 @@ export class PostgresStore implements Store {
         if (!claimed) return this.boundApproval(client, input.project_id, input.idempotency_key, fingerprint)
       }
       await this.run(
-        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by, requested_by_key_id, requester_claims)
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11)`,
+        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by, requested_by_key_id, requester_claims, applied_policy)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12)`,
         [
           approval.id,
           approval.project_id,
@@ -701,6 +729,7 @@ export class PostgresStore implements Store {
           approval.requested_by,
           approval.requested_by_key_id,
           approval.requester_claims ? JSON.stringify(approval.requester_claims) : null,
+          approval.applied_policy ? JSON.stringify(approval.applied_policy) : null,
         ],
         client,
       )
@@ -714,19 +743,19 @@ export class PostgresStore implements Store {
     const bound = await this.row('SELECT fingerprint, approval_id FROM idempotency_keys WHERE project_id = $1 AND idempotency_key = $2', [projectId, key], client)
     const row = bound ? await this.row('SELECT * FROM approvals WHERE id = $1', [bound.approval_id], client) : undefined
     if (!bound || !row) throw new Error('idempotent create found neither a new nor an existing approval')
-    const approval = toApproval(row)
+    const approval = await this.approvalOf(row, client)
     return bound.fingerprint === fingerprint ? { approval, created: false } : { approval, created: false, key_reused: true }
   }
 
   async getApproval(projectId: string, id: string): Promise<Approval | null> {
     const row = await this.row('SELECT * FROM approvals WHERE project_id = $1 AND id = $2', [projectId, id])
-    return row ? toApproval(row) : null
+    return row ? this.approvalOf(row) : null
   }
 
   /** Internal server use only (see `Store.getApprovalById`); routes use `getApproval`. */
   async getApprovalById(id: string): Promise<Approval | null> {
     const row = await this.row('SELECT * FROM approvals WHERE id = $1', [id])
-    return row ? toApproval(row) : null
+    return row ? this.approvalOf(row) : null
   }
 
   async listApprovals(projectId: string, filter: ApprovalFilter = {}): Promise<Page<Approval>> {
@@ -739,7 +768,8 @@ export class PostgresStore implements Store {
     where.add('decided_by = ?', filter.decided_by)
     where.add('seq < ?', cursorBound('apr', filter.cursor))
     const rows = await this.rows(`SELECT * FROM approvals WHERE ${where.sql()} ORDER BY seq DESC LIMIT ${where.param(limit + 1)}`, where.values)
-    return pageOf(rows, limit, toApproval, 'apr')
+    const votes = await this.votesOf(rows)
+    return pageOf(rows, limit, (row) => toApproval(row, votes.get(String(row.id)) ?? []), 'apr')
   }
 
   async decideApproval(
@@ -752,6 +782,39 @@ export class PostgresStore implements Store {
 
   async cancelApproval(projectId: string, id: string, input: { reason: string | null; by: string; at?: string; timed_out?: boolean }): Promise<ChangeResult | null> {
     return this.settle(projectId, id, cancelChange(input))
+  }
+
+  async recordVote(projectId: string, id: string, input: NewVote, count: VoteCounter): Promise<VoteResult | null> {
+    // Batched like every chain append: the chain head is locked first, then the approval's row, the
+    // same order as decisions, so a vote racing a decision or withdrawal cannot deadlock.
+    return this.batched(projectId, 'vote', async (client) => {
+      // The row lock serialises votes on one approval: a concurrent vote waits, then counts ours too.
+      const row = await this.row('SELECT * FROM approvals WHERE project_id = $1 AND id = $2 FOR UPDATE', [projectId, id], client)
+      if (!row) return null
+      const approval = await this.approvalOf(row, client)
+      const plan = planVote(approval, input, count)
+      if (plan.refused !== null) return { recorded: false, refused: plan.refused, approval }
+      const created = await this.createdFields(client, projectId, id)
+      // Never count a vote under a rule the audit trail does not vouch for.
+      const tampered = snapshotProblem(approval, created.reason)
+      if (tampered) throw new Error(tampered)
+      const { vote } = plan
+      await this.run(
+        'INSERT INTO votes (approval_id, voter, email, decision, reason, at, groups) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [id, vote.by, vote.email, vote.decision, vote.reason, vote.at, JSON.stringify(vote.groups)],
+        client,
+      )
+      for (const counted of plan.votes) await this.run('UPDATE votes SET groups = $3 WHERE approval_id = $1 AND voter = $2', [id, counted.by, JSON.stringify(counted.groups)], client)
+      if (!plan.settle) return { recorded: true, settled: false, approval: { ...approval, votes: plan.votes }, event: await this.appendAudit(client, voteEvent(approval, vote, created.context_hash)) }
+      const settled = (await this.row(
+        `UPDATE approvals SET status = $3, reason = $4, decided_by = $5, decided_at = $6
+         WHERE project_id = $1 AND id = $2 AND status = 'pending' RETURNING *`,
+        [projectId, id, plan.settle.status, plan.settle.reason, plan.settle.by, plan.settle.at],
+        client,
+      )) as Row
+      const decided = toApproval(settled, plan.votes)
+      return { recorded: true, settled: true, approval: decided, event: await this.appendAudit(client, settledEvent(decided, plan.settle, created.context_hash)) }
+    })
   }
 
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
@@ -767,9 +830,9 @@ export class PostgresStore implements Store {
       )
       if (!row) {
         const current = await this.row('SELECT * FROM approvals WHERE project_id = $1 AND id = $2', [projectId, id], client)
-        return current ? { changed: false, approval: toApproval(current) } : null
+        return current ? { changed: false, approval: await this.approvalOf(current, client) } : null
       }
-      const approval = toApproval(row)
+      const approval = await this.approvalOf(row, client)
       const created = typeof row.created_context_hash === 'string' ? row.created_context_hash : null
       return { changed: true, approval, event: await this.appendAudit(client, settledEvent(approval, change, created)) }
     })
@@ -788,7 +851,7 @@ export class PostgresStore implements Store {
         client,
       )
       // Chain heads in a fixed order (project, then creation) so concurrent expiries cannot deadlock.
-      const expired = rows.sort((a, b) => String(a.project_id).localeCompare(String(b.project_id)) || rowSeq(a) - rowSeq(b)).map(toApproval)
+      const expired = await this.approvalsOf(rows.sort((a, b) => String(a.project_id).localeCompare(String(b.project_id)) || rowSeq(a) - rowSeq(b)), client)
       for (const approval of expired) await this.appendAudit(client, timedOutEvent(approval, now, await this.createdContextHash(client, approval.project_id, approval.id)))
       return expired
     })
@@ -817,7 +880,7 @@ export class PostgresStore implements Store {
     where.add('project_id = ?', projectId)
     where.add('action = ?', filter.action)
     where.add('agent = ?', filter.agent)
-    where.add("actor = ? AND type IN ('approved', 'rejected')", filter.approver)
+    where.add("actor = ? AND type IN ('approved', 'rejected', 'vote_approve', 'vote_reject')", filter.approver)
     where.add('type = ?', filter.outcome)
     where.add('at >= ?', optionalIsoBound('from', filter.from))
     where.add('at <= ?', optionalIsoBound('to', filter.to))

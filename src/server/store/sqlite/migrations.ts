@@ -249,6 +249,28 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at TEXT NOT NULL,
         PRIMARY KEY (project_id, version)
       ) STRICT;
+      `,
+    },
+    {
+    version: 8,
+    name: 'votes: approvals counted under the policy rule resolved at creation',
+    sql: `
+      -- One row per voter (the vote's "by": an email or key:<name>) per approval; the UNIQUE constraint is what makes a second vote a conflict.
+      CREATE TABLE votes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        approval_id TEXT NOT NULL REFERENCES approvals(id) ON DELETE CASCADE,
+        voter TEXT NOT NULL,
+        email TEXT,
+        decision TEXT NOT NULL CHECK (decision IN ('approve', 'reject')),
+        reason TEXT,
+        at TEXT NOT NULL,
+        -- JSON list of the requirements the vote counts toward, as last counted
+        groups TEXT NOT NULL,
+        UNIQUE (approval_id, voter)
+      ) STRICT;
+
+      -- The policy rule resolved when the approval was created (JSON); NULL: the any-one-member rule.
+      ALTER TABLE approvals ADD COLUMN applied_policy TEXT;
     `,
   },
   {

@@ -31,8 +31,11 @@ import {
   newTrustRule,
   newUser,
   pageOf,
+  planVote,
   settledEvent,
+  snapshotProblem,
   timedOutEvent,
+  voteEvent,
   type SettleChange,
 } from '../record-builders.js'
 import type {
@@ -61,6 +64,7 @@ import type {
   GithubCallbackAttempt,
   GithubGate,
   GithubMapping,
+  NewVote,
   Page,
   PolicyVersion,
   Project,
@@ -69,13 +73,16 @@ import type {
   Role,
   Session,
   Store,
+  StoredVote,
   TrustRule,
   User,
   UserWithPassword,
+  VoteCounter,
+  VoteResult,
 } from '../types.js'
 import { GroupCommit, writeTransaction } from './group-commit.js'
 import { migrate } from './migrations.js'
-import { type Row, rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toGithubGate, toGithubMapping, toInvitation, toMember, toPolicyVersion, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword } from '../rows.js'
+import { type Row, rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toGithubGate, toGithubMapping, toInvitation, toMember, toPolicyVersion, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword, votesByApproval } from '../rows.js'
 
 type Params = Record<string, SQLInputValue>
 
@@ -220,13 +227,37 @@ export class SqliteStore implements Store {
     return event
   }
 
+  /** Approval rows with their votes, read in one query. */
+  private approvalsOf(rows: Row[]): Approval[] {
+    const votes = this.votesOf(rows)
+    return rows.map((row) => toApproval(row, votes.get(String(row.id)) ?? []))
+  }
+
+  private approvalOf(row: Row): Approval {
+    return this.approvalsOf([row])[0]
+  }
+
+  /** The votes of these approval rows, oldest first per approval. */
+  private votesOf(rows: Row[]): Map<string, StoredVote[]> {
+    if (rows.length === 0) return new Map()
+    // json_each keeps one prepared statement whatever the number of ids; each id is one index lookup.
+    return votesByApproval(
+      this.all('SELECT v.* FROM json_each(@ids) AS ids CROSS JOIN votes AS v WHERE v.approval_id = ids.value ORDER BY v.seq', { ids: JSON.stringify(rows.map((row) => String(row.id))) }),
+    )
+  }
+
   /** The context hash the approval's `created` event recorded (null for one created before the chain was keyed). */
   private createdContextHash(projectId: string, approvalId: string): string | null {
-    const row = this.get("SELECT context_hash FROM audit_events WHERE project_id = @projectId AND approval_id = @approvalId AND type = 'created' ORDER BY seq LIMIT 1", {
+    return this.createdFields(projectId, approvalId).context_hash
+  }
+
+  /** The context hash and reason (its policy note) of the approval's `created` event. */
+  private createdFields(projectId: string, approvalId: string): { context_hash: string | null; reason: string | null } {
+    const row = this.get("SELECT context_hash, reason FROM audit_events WHERE project_id = @projectId AND approval_id = @approvalId AND type = 'created' ORDER BY seq LIMIT 1", {
       projectId,
       approvalId,
     })
-    return typeof row?.context_hash === 'string' ? row.context_hash : null
+    return { context_hash: typeof row?.context_hash === 'string' ? row.context_hash : null, reason: typeof row?.reason === 'string' ? row.reason : null }
   }
 
   // --- projects -------------------------------------------------------------------------
@@ -606,8 +637,8 @@ export class SqliteStore implements Store {
       }
       const approval = newApprovalRecord(input, context, createdAt)
       this.run(
-        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by, requested_by_key_id, requester_claims)
-         VALUES (@id, @project_id, @action, @context, @agent, 'pending', @created_at, @expires_at, @idempotency_key, @requested_by, @requested_by_key_id, @requester_claims)`,
+        `INSERT INTO approvals (id, project_id, action, context, agent, status, created_at, expires_at, idempotency_key, requested_by, requested_by_key_id, requester_claims, applied_policy)
+         VALUES (@id, @project_id, @action, @context, @agent, 'pending', @created_at, @expires_at, @idempotency_key, @requested_by, @requested_by_key_id, @requester_claims, @applied_policy)`,
         {
           id: approval.id,
           project_id: approval.project_id,
@@ -620,6 +651,7 @@ export class SqliteStore implements Store {
           requested_by: approval.requested_by,
           requested_by_key_id: approval.requested_by_key_id,
           requester_claims: approval.requester_claims ? JSON.stringify(approval.requester_claims) : null,
+          applied_policy: approval.applied_policy ? JSON.stringify(approval.applied_policy) : null,
         },
       )
       if (input.idempotency_key !== null) {
@@ -646,18 +678,18 @@ export class SqliteStore implements Store {
     if (!row) return null
     const approval = this.get('SELECT * FROM approvals WHERE id = @id', { id: String(row.approval_id) })
     if (!approval) throw new Error(`corrupt database: idempotency key ${JSON.stringify(key)} names a missing approval`)
-    return { fingerprint: String(row.fingerprint), approval: toApproval(approval) }
+    return { fingerprint: String(row.fingerprint), approval: this.approvalOf(approval) }
   }
 
   async getApproval(projectId: string, id: string): Promise<Approval | null> {
     const row = this.get('SELECT * FROM approvals WHERE project_id = @projectId AND id = @id', { projectId, id })
-    return row ? toApproval(row) : null
+    return row ? this.approvalOf(row) : null
   }
 
   /** Internal server use only (see `Store.getApprovalById`); routes use `getApproval`. */
   async getApprovalById(id: string): Promise<Approval | null> {
     const row = this.get('SELECT * FROM approvals WHERE id = @id', { id })
-    return row ? toApproval(row) : null
+    return row ? this.approvalOf(row) : null
   }
 
   async listApprovals(projectId: string, filter: ApprovalFilter = {}): Promise<Page<Approval>> {
@@ -669,7 +701,8 @@ export class SqliteStore implements Store {
     where.add('decided_by = @decided_by', 'decided_by', filter.decided_by)
     where.add('seq < @before', 'before', cursorBound('apr', filter.cursor))
     const rows = this.all(`SELECT * FROM approvals WHERE ${where.sql()} ORDER BY seq DESC LIMIT @limit`, where.params)
-    return pageOf(rows, limit, toApproval, 'apr')
+    const votes = this.votesOf(rows)
+    return pageOf(rows, limit, (row) => toApproval(row, votes.get(String(row.id)) ?? []), 'apr')
   }
 
   async decideApproval(
@@ -684,6 +717,40 @@ export class SqliteStore implements Store {
     return this.settle(projectId, id, cancelChange(input))
   }
 
+  async recordVote(projectId: string, id: string, input: NewVote, count: VoteCounter): Promise<VoteResult | null> {
+    return this.write('vote', () => {
+      // BEGIN IMMEDIATE holds the write lock: no other vote can land between this read and our writes.
+      const row = this.get('SELECT * FROM approvals WHERE project_id = @projectId AND id = @id', { projectId, id })
+      if (!row) return null
+      const approval = this.approvalOf(row)
+      const plan = planVote(approval, input, count)
+      if (plan.refused !== null) return { recorded: false, refused: plan.refused, approval }
+      const created = this.createdFields(projectId, id)
+      // Never count a vote under a rule the audit trail does not vouch for.
+      const tampered = snapshotProblem(approval, created.reason)
+      if (tampered) throw new Error(tampered)
+      const { vote } = plan
+      this.run('INSERT INTO votes (approval_id, voter, email, decision, reason, at, groups) VALUES (@id, @voter, @email, @decision, @reason, @at, @groups)', {
+        id,
+        voter: vote.by,
+        email: vote.email,
+        decision: vote.decision,
+        reason: vote.reason,
+        at: vote.at,
+        groups: JSON.stringify(vote.groups),
+      })
+      for (const counted of plan.votes) this.run('UPDATE votes SET groups = @groups WHERE approval_id = @id AND voter = @voter', { id, voter: counted.by, groups: JSON.stringify(counted.groups) })
+      if (!plan.settle) return { recorded: true, settled: false, approval: { ...approval, votes: plan.votes }, event: this.appendAudit(voteEvent(approval, vote, created.context_hash)) }
+      const settled = this.get(
+        `UPDATE approvals SET status = @status, reason = @reason, decided_by = @by, decided_at = @at
+         WHERE project_id = @projectId AND id = @id AND status = 'pending' RETURNING *`,
+        { projectId, id, ...plan.settle },
+      ) as Row
+      const decided = toApproval(settled, plan.votes)
+      return { recorded: true, settled: true, approval: decided, event: this.appendAudit(settledEvent(decided, plan.settle, created.context_hash)) }
+    })
+  }
+
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
   private settle(projectId: string, id: string, change: SettleChange): Promise<ChangeResult | null> {
     return this.write('approval', () => {
@@ -694,9 +761,9 @@ export class SqliteStore implements Store {
       )
       if (!row) {
         const current = this.get('SELECT * FROM approvals WHERE project_id = @projectId AND id = @id', { projectId, id })
-        return current ? { changed: false, approval: toApproval(current) } : null
+        return current ? { changed: false, approval: this.approvalOf(current) } : null
       }
-      const approval = toApproval(row)
+      const approval = this.approvalOf(row)
       return { changed: true, approval, event: this.appendAudit(settledEvent(approval, change, this.createdContextHash(projectId, id))) }
     })
   }
@@ -711,7 +778,7 @@ export class SqliteStore implements Store {
         { now, limit: limit ?? -1 },
       )
       // RETURNING order is unspecified; a stable order keeps each project's chain in creation order.
-      const expired = rows.sort((a, b) => rowSeq(a) - rowSeq(b)).map(toApproval)
+      const expired = this.approvalsOf(rows.sort((a, b) => rowSeq(a) - rowSeq(b)))
       for (const approval of expired) this.appendAudit(timedOutEvent(approval, now, this.createdContextHash(approval.project_id, approval.id)))
       return expired
     })
@@ -739,7 +806,7 @@ export class SqliteStore implements Store {
     const where = new Conditions({ projectId }, 'project_id = @projectId')
     where.add('action = @action', 'action', filter.action)
     where.add('agent = @agent', 'agent', filter.agent)
-    where.add("actor = @approver AND type IN ('approved', 'rejected')", 'approver', filter.approver)
+    where.add("actor = @approver AND type IN ('approved', 'rejected', 'vote_approve', 'vote_reject')", 'approver', filter.approver)
     where.add('type = @outcome', 'outcome', filter.outcome)
     where.add('at >= @from', 'from', optionalIsoBound('from', filter.from))
     where.add('at <= @to', 'to', optionalIsoBound('to', filter.to))
