@@ -75,7 +75,7 @@ export class ChannelService {
   async addWebhook(project: Project, actor: AdminActor, url: string, settings: ChannelSettings = {}): Promise<CreatedChannel> {
     const checked = await this.checkWebhookUrl(url)
     const secret = `whsec_${randomToken(32)}`
-    const channel = await this.addChannel(project, actor, { kind: 'webhook', config: { url: checked.href }, secret, defaultName: `webhook ${checked.host}`, describe: `webhook to ${checked.origin}` }, settings)
+    const channel = await this.addChannel(project, actor, { kind: 'webhook', config: { url: checked.href }, secret, defaultName: `webhook ${checked.hostname}`, describe: `webhook to ${checked.origin}` }, settings)
     return { channel, secret }
   }
 
@@ -102,7 +102,8 @@ export class ChannelService {
     input: { kind: ChannelKind; config: Record<string, string>; secret: string | null; defaultName: string; describe: string },
     settings: ChannelSettings,
   ): Promise<Channel> {
-    const name = (settings.name ?? input.defaultName).trim().slice(0, 64).trim()
+    // A default name is made to fit (an IPv6 host has colons); a given one must.
+    const name = (settings.name ?? input.defaultName.replace(/[^A-Za-z0-9 ._-]+/g, '-')).trim().slice(0, 64).trim()
     if (!CHANNEL_NAME_PATTERN.test(name)) throw new AdminError('invalid', 'a channel name is 1–64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit')
     const events = checkEvents(settings.events)
     const remindAfterMs = checkDuration('remind-after', settings.remindAfterMs ?? null)
