@@ -20,6 +20,7 @@ import { OutboundHttp, type OutboundHttpOptions } from './notifications/outbound
 import { SenderRegistry } from './notifications/sender-registry.js'
 import type { ChannelSender } from './notifications/types.js'
 import { WebhookSender } from './notifications/webhook-sender.js'
+import { EmailSender, type EmailSenderOptions } from './notifications/email-sender.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -76,7 +77,9 @@ export interface StartServerOptions {
 export interface NotificationOptions {
   /** Allow webhooks to loopback/private/link-local addresses and plain http (`--allow-private-webhooks`). Default false. */
   allowPrivateWebhooks?: boolean
-  /** Senders of more channel kinds (email, Slack), beside the built-in webhook sender. */
+  /** SMTP for email channels (`serve --smtp-url --mail-from`); without it email deliveries wait, retrying. */
+  email?: EmailSenderOptions
+  /** Senders of more channel kinds (Slack), beside the built-in webhook and email senders. */
   senders?: ChannelSender[]
   /** Timeouts and answer cap of outbound HTTP (webhooks). */
   outbound?: Omit<OutboundHttpOptions, 'allowPrivate'>
@@ -91,6 +94,8 @@ export interface RunningNotifications {
   channels: ChannelService
   /** The outbound HTTP agent webhooks use (with the server's private-address rule). */
   http: OutboundHttp
+  /** Stops the worker (attempts in flight are recorded for a retry) and closes the senders' connections. */
+  close(): Promise<void>
 }
 
 export interface RunningServer {
@@ -122,7 +127,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   const notificationOptions = options.notifications ?? {}
   const http = new OutboundHttp({ ...notificationOptions.outbound, allowPrivate: notificationOptions.allowPrivateWebhooks ?? false })
-  const senders = new SenderRegistry([new WebhookSender(http), ...(notificationOptions.senders ?? [])])
+  const email = notificationOptions.email ? new EmailSender(store, notificationOptions.email) : null
+  const senders = new SenderRegistry([new WebhookSender(http), ...(email ? [email] : []), ...(notificationOptions.senders ?? [])])
   let worker: DeliveryWorker | null = null
   // Every event this process publishes also wakes the delivery worker: a new request goes out at once.
   const notifier = wakingNotifier(baseNotifier, () => worker?.wake())
@@ -158,7 +164,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       onError: (error, what) => started.log.warn({ err: { message: (error as Error)?.message ?? String(error) } }, what),
     })
     worker.start()
-    const notifications: RunningNotifications = { worker, senders, http, channels: new ChannelService(store, { allowPrivateWebhooks: notificationOptions.allowPrivateWebhooks }) }
+    const notifications: RunningNotifications = {
+      worker,
+      senders,
+      http,
+      channels: new ChannelService(store, { allowPrivateWebhooks: notificationOptions.allowPrivateWebhooks }),
+      close: async () => {
+        await worker?.stop()
+        email?.close()
+        await http.close().catch(() => {})
+      },
+    }
     expiry = new ExpiryTimer(approvals, {
       onError: (error) => started.log.error({ err: error }, 'expiry sweep failed'),
       alsoPrune: () => store.deleteExpiredSessions(new Date().toISOString()),
@@ -171,6 +187,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     return { url, publicUrl, app, store, notifier, notifications, close }
   } catch (error) {
     await worker?.stop()
+    email?.close()
     await http.close().catch(() => {})
     await expiry?.stop()
     await app?.close().catch(() => {})
@@ -215,8 +232,7 @@ async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTime
   clearTimeout(grace)
   await expiry.stop()
   // Attempts in flight are abandoned and recorded for a retry; undelivered rows wait in the store.
-  await notifications.worker.stop()
-  await notifications.http.close().catch(() => {})
+  await notifications.close()
   await notifier.close()
   await store.close()
 }
