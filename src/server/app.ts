@@ -26,6 +26,7 @@ import { approvalRoutes } from './http/approval-routes.js'
 import { DEFAULT_CREATE_RATE_LIMIT, type RateLimit } from './http/create-rate-limit.js'
 import { auditRoutes } from './http/audit-routes.js'
 import type { Store } from './store/types.js'
+import type { ChannelService } from './admin/channel-service.js'
 
 export interface AppDeps {
   store: Store
@@ -52,6 +53,8 @@ export interface AppDeps {
   auditVerification?: AuditVerificationCacheOptions
   /** The dashboard's sign-in and live-stream limits (defaults unless given). */
   dashboard?: DashboardTuning
+  /** Notification channels (the dashboard's settings page) and a way to wake the delivery worker. */
+  notifications?: { channels: ChannelService; wake: () => void }
 }
 
 /** Builds the app without listening; `app.close()` answers waiting long-polls first. */
@@ -85,6 +88,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     secureCookies: publicUrl.startsWith('https://'),
     auditVerification: deps.auditVerification,
     tuning: deps.dashboard,
+    channels: deps.notifications?.channels,
+    wakeDeliveries: deps.notifications?.wake,
   })
   return app
 }
