@@ -45,7 +45,7 @@ describe('webhooks on a real server', () => {
       port: 0,
       publicUrl: 'https://gate.example.test',
       logger: { level: 'info', stream },
-      notifications: { worker: { retry: FAST_RETRY, pollMs: 100, attemptTimeoutMs: 1_000 }, ...notifications },
+      notifications: { worker: { retry: FAST_RETRY, pollMs: 100 }, ...notifications },
     })
     cleanups.push(async () => {
       await server.close()
