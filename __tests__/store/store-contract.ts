@@ -9,6 +9,7 @@ import { hashToken } from '../../src/server/auth/secrets.js'
 import { claimsHash, GENESIS_HASH, hashAuditEvent } from '../../src/server/store/audit-chain.js'
 import { StoreError } from '../../src/server/store/errors.js'
 import type { AuditEvent, KeyScope, NewApproval, Project, Store, VoteCounter } from '../../src/server/store/types.js'
+import { describeChannelStoreContract } from './channel-store-contract.js'
 import { describeGithubStoreContract } from './github-store-contract.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
@@ -1046,6 +1047,8 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         await expectStoreError(store.createSession({ token_hash: 'h', user_id: 'usr_nope', csrf_token: 'c', created_at: now, expires_at: now }), 'not_found')
       })
     })
+
+    describeChannelStoreContract(() => store)
 
     it('closes idempotently and refuses work afterwards', async () => {
       await store.close()

@@ -28,6 +28,7 @@ import { DEFAULT_CREATE_RATE_LIMIT, type RateLimit } from './http/create-rate-li
 import { auditRoutes } from './http/audit-routes.js'
 import { githubWebhookRoutes } from './github/webhook-route.js'
 import type { Store } from './store/types.js'
+import type { ChannelService } from './admin/channel-service.js'
 
 export interface AppDeps {
   store: Store
@@ -60,6 +61,8 @@ export interface AppDeps {
   sso?: SsoOptions
   /** Password sign-in on the dashboard (default true); false needs `sso`. */
   passwordLogin?: boolean
+  /** Notification channels (the dashboard's settings page) and a way to wake the delivery worker. */
+  notifications?: { channels: ChannelService; wake: () => void }
 }
 
 /** Builds the app without listening; `app.close()` answers waiting long-polls first. */
@@ -99,6 +102,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     tuning: deps.dashboard,
     sso: deps.sso,
     passwordLogin: deps.passwordLogin,
+    channels: deps.notifications?.channels,
+    wakeDeliveries: deps.notifications?.wake,
   })
   return app
 }

@@ -1,7 +1,7 @@
 /**
- * Starts the approvals server: store, notifier, approval service, expiry timer, HTTP app.
- * `close()` shuts down in order: stop accepting, answer waiting long-polls, stop the expiry
- * timer, close the store.
+ * Starts the approvals server: store, notifier, approval service, expiry timer, notification
+ * delivery worker, HTTP app. `close()` shuts down in order: stop accepting, answer waiting
+ * long-polls, stop the expiry timer and the delivery worker, close the store.
  */
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -20,6 +20,13 @@ import type { GithubAppConfig } from './github/config.js'
 export { GithubAppConfigError, loadGithubAppConfig } from './github/config.js'
 import { GithubAppClient, type DeploymentReviewer } from './github/github-api.js'
 import { approvalUrl } from './http/wire.js'
+import { ChannelService } from './admin/channel-service.js'
+import { DeliveryWorker, wakingNotifier, type DeliveryWorkerOptions } from './notifications/delivery-worker.js'
+import { OutboundHttp, type OutboundHttpOptions } from './notifications/outbound-http.js'
+import { SenderRegistry } from './notifications/sender-registry.js'
+import type { ChannelSender } from './notifications/types.js'
+import { WebhookSender } from './notifications/webhook-sender.js'
+import { EmailSender, type EmailSenderOptions } from './notifications/email-sender.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -77,6 +84,8 @@ export interface StartServerOptions {
   onKeyWarning?: (message: string) => void
   /** Act as a GitHub App (deployment protection rule): its webhook route and the callback worker. */
   github?: GithubServerOptions
+  /** Notification channels: who may be reached, extra senders, and the delivery worker's tuning. */
+  notifications?: NotificationOptions
 }
 
 export interface GithubServerOptions {
@@ -85,6 +94,30 @@ export interface GithubServerOptions {
   worker?: GithubCallbackWorkerOptions
   /** Who answers GitHub (default: the App client for `config`). */
   reviewer?: DeploymentReviewer
+}
+
+export interface NotificationOptions {
+  /** Allow webhooks to loopback/private/link-local addresses and plain http (`--allow-private-webhooks`). Default false. */
+  allowPrivateWebhooks?: boolean
+  /** SMTP for email channels (`serve --smtp-url --mail-from`); without it email deliveries wait, retrying. */
+  email?: EmailSenderOptions
+  /** Senders of more channel kinds (Slack), beside the built-in webhook and email senders. */
+  senders?: ChannelSender[]
+  /** Timeouts and answer cap of outbound HTTP (webhooks). */
+  outbound?: Omit<OutboundHttpOptions, 'allowPrivate'>
+  worker?: Pick<DeliveryWorkerOptions, 'concurrency' | 'attemptTimeoutMs' | 'retry' | 'pollMs' | 'reminderCheckMs'>
+}
+
+/** The notification parts of a running server. */
+export interface RunningNotifications {
+  worker: DeliveryWorker
+  senders: SenderRegistry
+  /** The channel admin service (the dashboard's and tests' way to add channels). */
+  channels: ChannelService
+  /** The outbound HTTP agent webhooks use (with the server's private-address rule). */
+  http: OutboundHttp
+  /** Stops the worker (attempts in flight are recorded for a retry) and closes the senders' connections. */
+  close(): Promise<void>
 }
 
 export interface RunningServer {
@@ -96,6 +129,7 @@ export interface RunningServer {
   store: Store
   /** Wakes long-polls and live pages; with `database`, across replicas. */
   notifier: Notifier
+  notifications: RunningNotifications
   /** Graceful shutdown; safe to call more than once. */
   close(): Promise<void>
 }
@@ -106,13 +140,21 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const store = options.store ?? (await openServerStore(options))
   // Notifier problems (a dropped LISTEN connection) go to the app's log once it exists.
   let logNotifierError = (error: unknown, what: string): void => void process.stderr.write(`approval-gate: ${what}: ${(error as Error)?.message ?? String(error)}\n`)
-  let notifier: Notifier
+  let baseNotifier: Notifier
   try {
-    notifier = options.database ? await openPostgresNotifier(options.database, store, (error, what) => logNotifierError(error, what)) : new InMemoryNotifier()
+    baseNotifier = options.database ? await openPostgresNotifier(options.database, store, (error, what) => logNotifierError(error, what)) : new InMemoryNotifier()
   } catch (error) {
     await store.close().catch(() => {})
     throw error
   }
+  const notificationOptions = options.notifications ?? {}
+  const http = new OutboundHttp({ ...notificationOptions.outbound, allowPrivate: notificationOptions.allowPrivateWebhooks ?? false })
+  const email = notificationOptions.email ? new EmailSender(store, notificationOptions.email) : null
+  const senders = new SenderRegistry([new WebhookSender(http), ...(email ? [email] : []), ...(notificationOptions.senders ?? [])])
+  let worker: DeliveryWorker | null = null
+  const channels = new ChannelService(store, { allowPrivateWebhooks: notificationOptions.allowPrivateWebhooks })
+  // Every event this process publishes also wakes the delivery worker: a new request goes out at once.
+  const notifier = wakingNotifier(baseNotifier, () => worker?.wake())
   // Listen first so that with port 0 the real port is known before links are built.
   const { server, serve } = startingServer()
 
@@ -137,11 +179,30 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       github: options.github ? { webhookSecret: options.github.config.webhookSecret, onGateCreated: (approvalId) => callbacks?.watch(approvalId) } : undefined,
       sso: options.sso,
       passwordLogin: options.passwordLogin,
+      notifications: { channels, wake: () => worker?.wake() },
       serverFactory: (handler) => serve(handler),
     })
     await app.ready()
     const started = app
     logNotifierError = (error, what) => started.log.warn({ err: error }, what)
+    worker = new DeliveryWorker(store, {
+      ...notificationOptions.worker,
+      senders,
+      publicUrl,
+      onError: (error, what) => started.log.warn({ err: { message: (error as Error)?.message ?? String(error) } }, what),
+    })
+    worker.start()
+    const notifications: RunningNotifications = {
+      worker,
+      senders,
+      http,
+      channels,
+      close: async () => {
+        await worker?.stop()
+        email?.close()
+        await http.close().catch(() => {})
+      },
+    }
     expiry = new ExpiryTimer(approvals, {
       onError: (error) => started.log.error({ err: error }, 'expiry sweep failed'),
       alsoPrune: () => store.deleteExpiredSessions(new Date().toISOString()),
@@ -154,11 +215,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     app.log.info({ url, publicUrl }, 'approval-gate server listening')
 
     let closing: Promise<void> | null = null
-    const worker = callbacks
-    const close = () => (closing ??= shutdown(server, started, expiry!, notifier, store, worker))
-    return { url, publicUrl, app, store, notifier, close }
+    const close = () => (closing ??= shutdown(server, started, expiry!, notifications, notifier, store, callbacks))
+    // The notifier as opened (the PostgreSQL one with its reconnect state); the app publishes through the waking wrapper.
+    return { url, publicUrl, app, store, notifier: baseNotifier, notifications, close }
   } catch (error) {
     await callbacks?.stop()
+    await worker?.stop()
+    email?.close()
+    await http.close().catch(() => {})
     await expiry?.stop()
     await app?.close().catch(() => {})
     server.close()
@@ -200,8 +264,8 @@ function githubCallbackWorker(github: GithubServerOptions, store: Store, notifie
   })
 }
 
-/** Stop accepting → answer waiters (app preClose) → let responses finish → stop timers → close the store. */
-async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTimer, notifier: Notifier, store: Store, callbacks: GithubCallbackWorker | null): Promise<void> {
+/** Stop accepting → answer waiters (app preClose) → let responses finish → stop timers, deliveries and GitHub answers → close the store. */
+async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTimer, notifications: RunningNotifications, notifier: Notifier, store: Store, callbacks: GithubCallbackWorker | null): Promise<void> {
   const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
   await app.close()
   server.closeIdleConnections()
@@ -210,6 +274,8 @@ async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTime
   clearTimeout(grace)
   await callbacks?.stop()
   await expiry.stop()
+  // Attempts in flight are abandoned and recorded for a retry; undelivered rows wait in the store.
+  await notifications.close()
   await notifier.close()
   await store.close()
 }

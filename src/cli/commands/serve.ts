@@ -7,6 +7,7 @@ import { loadServer } from '../node-version.js'
 import { SSO_FLAGS, SSO_HELP, ssoSettingsOf } from './serve-sso.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
 import type { Store } from '../../server/store/types.js'
+import type { NotificationOptions } from '../../server/server.js'
 import { AUDIT_KEY_HELP, describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf, type StoreLocation } from '../store-location.js'
 
 export const serveCommand: Command = {
@@ -47,6 +48,14 @@ ${AUDIT_KEY_HELP}.
   --github-api-url URL
                       GitHub's REST API (env APPROVAL_GATE_GITHUB_API_URL, default
                       https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)
+  --allow-private-webhooks
+                      deliver webhooks to loopback/private/link-local addresses and plain
+                      http (default: refused, so a project admin cannot reach internal
+                      services through a webhook)
+  --smtp-url URL      SMTP server for email channels: smtp://USER:PASS@HOST:587 or smtps://…
+                      (env APPROVAL_GATE_SMTP_URL; without it email channels wait)
+  --mail-from ADDR    the From address of notification mails (env APPROVAL_GATE_MAIL_FROM;
+                      required with --smtp-url)
 ${SSO_HELP}
   --log-level LEVEL   what the server logs on stdout: silent, error, warn, info (one line per
                       request), debug (also /healthz) or trace (env APPROVAL_GATE_LOG_LEVEL,
@@ -69,6 +78,9 @@ ${SSO_HELP}
         'trust-proxy': { type: 'string' },
         'create-rate-limit': { type: 'string' },
         ...GITHUB_FLAGS,
+        'allow-private-webhooks': { type: 'boolean' },
+        'smtp-url': { type: 'string' },
+        'mail-from': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
@@ -83,6 +95,7 @@ ${SSO_HELP}
     const publicUrl = parsePublicUrl(flagOrEnv(values['public-url'], io.env, 'APPROVAL_GATE_PUBLIC_URL'))
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
     const createRateLimit = parseCreateRateLimit(flagOrEnv(values['create-rate-limit'], io.env, 'APPROVAL_GATE_CREATE_RATE_LIMIT'))
+    const notifications = notificationOptionsOf(values, io.env)
     const location = storeLocationOf(values, io.env, 'serve')
     const { sso, passwordLogin } = await ssoSettingsOf(values, io.env)
     const logger = serverLoggerOptions(logLevelOf(values['log-level'], io.env, values.quiet), logFormatOf(values['log-format'], io.env), io.stdout)
@@ -100,7 +113,7 @@ ${SSO_HELP}
     // credentials are made that the banner never shows.
     let server
     try {
-      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit, github, sso, passwordLogin })
+      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit, github, sso, passwordLogin, notifications })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)
@@ -201,6 +214,15 @@ function parseCreateRateLimit(text: string | undefined): RateLimit | null | unde
   } catch (error) {
     throw new UsageError(`--create-rate-limit: ${(error as Error).message}`, 'serve')
   }
+}
+
+/** The notification flags: private webhooks, and SMTP for email channels (both or neither). */
+function notificationOptionsOf(values: { 'allow-private-webhooks'?: boolean; 'smtp-url'?: string; 'mail-from'?: string }, env: NodeJS.ProcessEnv): NotificationOptions {
+  const smtpUrl = flagOrEnv(values['smtp-url'], env, 'APPROVAL_GATE_SMTP_URL')
+  const from = flagOrEnv(values['mail-from'], env, 'APPROVAL_GATE_MAIL_FROM')
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^\s]+$/.test(smtpUrl)) throw new UsageError('--smtp-url must be smtp://HOST:PORT or smtps://HOST:PORT (user and password before the host)', 'serve')
+  if ((smtpUrl === undefined) !== (from === undefined)) throw new UsageError('--smtp-url and --mail-from go together: email needs a server and a From address', 'serve')
+  return { allowPrivateWebhooks: values['allow-private-webhooks'] ?? false, ...(smtpUrl && from ? { email: { smtpUrl, from } } : {}) }
 }
 
 function parseTrustProxy(text: string | undefined): boolean | string | undefined {

@@ -11,6 +11,7 @@ import { loadAssets } from './assets.js'
 import { AuditVerificationCache, type AuditVerificationCacheOptions } from './audit-verification-cache.js'
 import { html } from './html.js'
 import { AdminService } from '../admin/admin-service.js'
+import { ChannelService } from '../admin/channel-service.js'
 import { DEFAULT_SIGN_IN_LIMITS, HashGate, LoginLimiter, type SignInLimits } from './rate-limit.js'
 import { registerAccountRoutes } from './routes/account-pages.js'
 import { registerApprovalRoutes } from './routes/approval-pages.js'
@@ -22,6 +23,7 @@ import { registerPolicyRoutes } from './routes/policy-pages.js'
 import { registerGithubSettingsRoutes } from './routes/github-settings-pages.js'
 import { registerSettingsRoutes } from './routes/settings-pages.js'
 import { registerSsoRoutes } from './routes/sso-pages.js'
+import { registerNotificationRoutes } from './routes/notification-pages.js'
 import { registerFormParser, registerSecurityHooks } from './security.js'
 import { Sessions } from './session.js'
 import { SingleSignOn, type SsoOptions } from './sso.js'
@@ -43,6 +45,10 @@ export interface DashboardOptions {
   sso?: SsoOptions
   /** Password sign-in (default true); false needs `sso`. */
   passwordLogin?: boolean
+  /** The channel service (with the server's private-webhook rule); default: one that refuses private webhooks. */
+  channels?: ChannelService
+  /** Wakes the delivery worker (after a redelivery). */
+  wakeDeliveries?: () => void
 }
 
 export interface DashboardTuning {
@@ -65,6 +71,8 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
       publicUrl: options.publicUrl,
       sessions: new Sessions(options.store, options.secureCookies),
       admin: new AdminService(options.store),
+      channels: options.channels ?? new ChannelService(options.store),
+      wakeDeliveries: options.wakeDeliveries,
       loginLimiter: new LoginLimiter({ maxFailures: limits.accountMaxFailures, windowMs: limits.accountWindowMs, maxKeys: 10_000 }),
       ipLimiter: new LoginLimiter({ maxFailures: limits.ipMaxFailures, windowMs: limits.ipWindowMs, maxKeys: 10_000 }),
       hashGate: options.tuning?.hashGate ?? new HashGate(limits.maxConcurrentHashes),
@@ -87,6 +95,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
     registerSettingsRoutes(scope, deps)
     registerPolicyRoutes(scope, deps)
     registerGithubSettingsRoutes(scope, deps)
+    registerNotificationRoutes(scope, deps)
 
     scope.setErrorHandler((error: FastifyError, request, reply) => {
       const status = isStoreError(error) ? STORE_ERROR_STATUS[error.code] : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500

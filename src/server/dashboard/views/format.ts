@@ -95,6 +95,8 @@ const STATUS_LABELS: Record<string, string> = {
   policy_cleared: 'Policy cleared',
   github_mapped: 'GitHub repository mapped',
   github_unmapped: 'GitHub repository unmapped',
+  channel_added: 'Channel added',
+  channel_removed: 'Channel removed',
 }
 
 /** A coloured status pill; the colour is paired with the word, never alone. */

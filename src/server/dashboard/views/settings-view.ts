@@ -12,6 +12,7 @@ const SETTINGS_TABS = [
   { id: 'keys', href: '/settings/keys', label: 'API keys' },
   { id: 'policy', href: '/settings/policy', label: 'Policy' },
   { id: 'trust', href: '/settings/trust', label: 'Trust rules' },
+  { id: 'notifications', href: '/settings/notifications', label: 'Notifications' },
   { id: 'github', href: '/settings/github', label: 'GitHub' },
 ] as const
 
