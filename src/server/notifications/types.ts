@@ -2,38 +2,13 @@
  * The shapes shared by the notification outbox (channels, deliveries, the delivery worker) and
  * the senders of each channel kind (webhook, email, Slack).
  */
-import type { ApprovalRecord } from '../../contract/index.js'
+import type { ApprovalRecord, ChannelKind, NotificationEventType } from '../../contract/index.js'
+import type { Channel } from '../store/types.js'
 
-export const CHANNEL_KINDS = ['webhook', 'email', 'slack'] as const
-export type ChannelKind = (typeof CHANNEL_KINDS)[number]
-
-export const NOTIFICATION_EVENT_TYPES = [
-  'approval.created',
-  'approval.voted',
-  'approval.decided',
-  'approval.expired',
-  'approval.cancelled',
-  'approval.reminder',
-  'approval.escalated',
-] as const
-export type NotificationEventType = (typeof NOTIFICATION_EVENT_TYPES)[number]
-
-/** A project's notification channel. Secrets are never part of it (see `ChannelSecret`). */
-export interface Channel {
-  id: string // chn_…
-  project_id: string
-  kind: ChannelKind
-  name: string
-  /** Non-secret settings of the kind: webhook `url`; email `to` (or the eligible members); Slack `channel`. */
-  config: Record<string, string>
-  /** The events this channel receives. */
-  events: NotificationEventType[]
-  remind_after_ms: number | null
-  escalate_after_ms: number | null
-  /** The channel that escalations go to. */
-  escalate_to: string | null
-  created_at: string
-}
+// The channel vocabulary is part of the wire contract (webhook payloads name the event types);
+// a channel's record is the store's. Re-exported here for the senders and the worker.
+export { CHANNEL_KINDS, NOTIFICATION_EVENT_TYPES, type ChannelKind, type NotificationEventType } from '../../contract/index.js'
+export type { Channel } from '../store/types.js'
 
 /** What a sender needs to deliver one event. */
 export interface NotificationEvent {

@@ -3,7 +3,7 @@
  * first rule whose `match` fits wins; otherwise the document's default; with no document,
  * the seed's rule (any one member).
  */
-import type { RequesterClaims } from '../store/types.js'
+import type { ApprovalRequester } from '../../contract/index.js'
 import { anyGlobMatches } from './glob.js'
 import { anyOneMember } from './validate.js'
 import type { AppliedPolicy, Policy, PolicyMatch, RuleBody } from './types.js'
@@ -13,7 +13,7 @@ export interface PolicyRequest {
   action: string
   context: Record<string, unknown>
   /** Verified claims of the workflow that asked; `null` for requests made with an API key. */
-  requester_claims: RequesterClaims | null
+  requester_claims: Partial<ApprovalRequester> | null
 }
 
 /** The rule that applies to `request` and what it asks, as stored with the approval. */
@@ -55,7 +55,7 @@ function matches(match: PolicyMatch, request: PolicyRequest): boolean {
   if (!anyGlobMatches(match.actions, request.action)) return false
   for (const [claim, globs] of Object.entries(match.requester)) {
     // Only verified claims: a request made with an API key never matches a rule about its requester.
-    const value = request.requester_claims?.[claim as keyof RequesterClaims]
+    const value = request.requester_claims?.[claim as keyof ApprovalRequester]
     if (typeof value !== 'string' || !anyGlobMatches(globs, value)) return false
   }
   for (const [key, allowed] of Object.entries(match.context)) {

@@ -4,10 +4,10 @@
  * read back from, and the reminder rule. Both backends use these so they cannot drift apart.
  */
 import { newId } from '../auth/secrets.js'
-import { CHANNEL_KINDS, NOTIFICATION_EVENT_TYPES, type Channel, type NotificationEventType } from '../notifications/types.js'
+import { CHANNEL_KINDS, NOTIFICATION_EVENT_TYPES, type NotificationEventType } from '../../contract/index.js'
 import { StoreError } from './errors.js'
 import type { Row } from './rows.js'
-import type { AuditEvent, ChannelHealth, Delivery, DeliveryStatus, NewChannel } from './types.js'
+import type { AuditEvent, Channel, ChannelHealth, Delivery, DeliveryStatus, NewChannel } from './types.js'
 
 /**
  * The notification an audit event announces, or null (administrative events announce nothing).

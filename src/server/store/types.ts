@@ -7,10 +7,10 @@
  * Timestamps are ISO-8601 UTC strings with milliseconds (`new Date().toISOString()`).
  */
 import type { ApprovalFilter, ApprovalStatus, DecisionVerb } from '../../contract/index.js'
-import type { Channel, ChannelKind, NotificationEventType } from '../notifications/types.js'
+import type { ChannelKind, NotificationEventType } from '../../contract/index.js'
 import type { AppliedPolicy, PolicyVersion, Vote } from '../policies/types.js'
 
-export type { ApprovalFilter, ApprovalStatus, Channel, ChannelKind, NotificationEventType, PolicyVersion }
+export type { ApprovalFilter, ApprovalStatus, ChannelKind, NotificationEventType, PolicyVersion }
 
 export type Role = 'admin' | 'member'
 export type KeyScope = 'request' | 'decide' | 'admin'
@@ -419,6 +419,24 @@ export interface NewPolicyVersion {
   /** Default now. */
   at?: string
 }
+
+/** A project's notification channel. Secrets are never part of it (see `NewChannel.secret`). */
+export interface Channel {
+  id: string // chn_…
+  project_id: string
+  kind: ChannelKind
+  name: string
+  /** Non-secret settings of the kind: webhook `url`; email `to` (or the eligible members); Slack `channel`. */
+  config: Record<string, string>
+  /** The events this channel receives. */
+  events: NotificationEventType[]
+  remind_after_ms: number | null
+  escalate_after_ms: number | null
+  /** The channel that escalations go to. */
+  escalate_to: string | null
+  created_at: string
+}
+
 
 /** A new notification channel. The secret is stored encrypted (see `secret-box.ts`) and never listed. */
 export interface NewChannel {
