@@ -54,6 +54,8 @@ export interface StartServerOptions {
   createRateLimit?: AppDeps['createRateLimit']
   /** Workflow identities: timeouts and caching of OIDC issuers' keys (see `AppDeps.oidc`). */
   oidc?: AppDeps['oidc']
+  /** Deciding from Slack (see `AppDeps.slack`). */
+  slack?: AppDeps['slack']
   /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
   store?: Store
   /**
@@ -111,6 +113,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       dashboard: options.dashboard,
       createRateLimit: options.createRateLimit,
       oidc: options.oidc,
+      slack: options.slack,
       serverFactory: (handler) => serve(handler),
     })
     await app.ready()
