@@ -8,6 +8,7 @@ import { hashToken } from '../../src/server/auth/secrets.js'
 import { GENESIS_HASH, hashAuditEvent } from '../../src/server/store/audit-chain.js'
 import { StoreError } from '../../src/server/store/errors.js'
 import type { AuditEvent, KeyScope, NewApproval, Project, Store } from '../../src/server/store/types.js'
+import { describeChannelStoreContract } from './channel-store-contract.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const HOUR = 3_600_000
@@ -905,6 +906,8 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         await expectStoreError(store.createSession({ token_hash: 'h', user_id: 'usr_nope', csrf_token: 'c', created_at: now, expires_at: now }), 'not_found')
       })
     })
+
+    describeChannelStoreContract(() => store)
 
     it('closes idempotently and refuses work afterwards', async () => {
       await store.close()

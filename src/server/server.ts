@@ -1,7 +1,7 @@
 /**
- * Starts the approvals server: store, notifier, approval service, expiry timer, HTTP app.
- * `close()` shuts down in order: stop accepting, answer waiting long-polls, stop the expiry
- * timer, close the store.
+ * Starts the approvals server: store, notifier, approval service, expiry timer, notification
+ * delivery worker, HTTP app. `close()` shuts down in order: stop accepting, answer waiting
+ * long-polls, stop the expiry timer and the delivery worker, close the store.
  */
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -14,6 +14,12 @@ import type { Notifier } from './approvals/contracts.js'
 import { ExpiryTimer } from './approvals/expiry-timer.js'
 import { InMemoryNotifier } from './approvals/notifier.js'
 import type { AuditKey } from './audit/audit-key.js'
+import { ChannelService } from './admin/channel-service.js'
+import { DeliveryWorker, wakingNotifier, type DeliveryWorkerOptions } from './notifications/delivery-worker.js'
+import { OutboundHttp, type OutboundHttpOptions } from './notifications/outbound-http.js'
+import { SenderRegistry } from './notifications/sender-registry.js'
+import type { ChannelSender } from './notifications/types.js'
+import { WebhookSender } from './notifications/webhook-sender.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -65,6 +71,28 @@ export interface StartServerOptions {
   auditKey?: AuditKey
   /** Told when the default key file's permissions are wider than 0600. */
   onKeyWarning?: (message: string) => void
+  /** Notification channels: who may be reached, extra senders, and the delivery worker's tuning. */
+  notifications?: NotificationOptions
+}
+
+export interface NotificationOptions {
+  /** Allow webhooks to loopback/private/link-local addresses and plain http (`--allow-private-webhooks`). Default false. */
+  allowPrivateWebhooks?: boolean
+  /** Senders of more channel kinds (email, Slack), beside the built-in webhook sender. */
+  senders?: ChannelSender[]
+  /** Timeouts and answer cap of outbound HTTP (webhooks). */
+  outbound?: Omit<OutboundHttpOptions, 'allowPrivate'>
+  worker?: Pick<DeliveryWorkerOptions, 'concurrency' | 'attemptTimeoutMs' | 'retry' | 'pollMs' | 'reminderCheckMs'>
+}
+
+/** The notification parts of a running server. */
+export interface RunningNotifications {
+  worker: DeliveryWorker
+  senders: SenderRegistry
+  /** The channel admin service (the dashboard's and tests' way to add channels). */
+  channels: ChannelService
+  /** The outbound HTTP agent webhooks use (with the server's private-address rule). */
+  http: OutboundHttp
 }
 
 export interface RunningServer {
@@ -76,6 +104,7 @@ export interface RunningServer {
   store: Store
   /** Wakes long-polls and live pages; with `database`, across replicas. */
   notifier: Notifier
+  notifications: RunningNotifications
   /** Graceful shutdown; safe to call more than once. */
   close(): Promise<void>
 }
@@ -86,13 +115,19 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const store = options.store ?? (await openServerStore(options))
   // Notifier problems (a dropped LISTEN connection) go to the app's log once it exists.
   let logNotifierError = (error: unknown, what: string): void => void process.stderr.write(`approval-gate: ${what}: ${(error as Error)?.message ?? String(error)}\n`)
-  let notifier: Notifier
+  let baseNotifier: Notifier
   try {
-    notifier = options.database ? await openPostgresNotifier(options.database, store, (error, what) => logNotifierError(error, what)) : new InMemoryNotifier()
+    baseNotifier = options.database ? await openPostgresNotifier(options.database, store, (error, what) => logNotifierError(error, what)) : new InMemoryNotifier()
   } catch (error) {
     await store.close().catch(() => {})
     throw error
   }
+  const notificationOptions = options.notifications ?? {}
+  const http = new OutboundHttp({ ...notificationOptions.outbound, allowPrivate: notificationOptions.allowPrivateWebhooks ?? false })
+  const senders = new SenderRegistry([new WebhookSender(http), ...(notificationOptions.senders ?? [])])
+  let worker: DeliveryWorker | null = null
+  // Every event this process publishes also wakes the delivery worker: a new request goes out at once.
+  const notifier = wakingNotifier(baseNotifier, () => worker?.wake())
   // Listen first so that with port 0 the real port is known before links are built.
   const { server, serve } = startingServer()
 
@@ -119,6 +154,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await app.ready()
     const started = app
     logNotifierError = (error, what) => started.log.warn({ err: error }, what)
+    worker = new DeliveryWorker(store, {
+      ...notificationOptions.worker,
+      senders,
+      publicUrl,
+      onError: (error, what) => started.log.warn({ err: { message: (error as Error)?.message ?? String(error) } }, what),
+    })
+    worker.start()
+    const notifications: RunningNotifications = { worker, senders, http, channels: new ChannelService(store, { allowPrivateWebhooks: notificationOptions.allowPrivateWebhooks }) }
     expiry = new ExpiryTimer(approvals, {
       onError: (error) => started.log.error({ err: error }, 'expiry sweep failed'),
       alsoPrune: () => store.deleteExpiredSessions(new Date().toISOString()),
@@ -127,9 +170,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     app.log.info({ url, publicUrl }, 'approval-gate server listening')
 
     let closing: Promise<void> | null = null
-    const close = () => (closing ??= shutdown(server, started, expiry!, notifier, store))
-    return { url, publicUrl, app, store, notifier, close }
+    const close = () => (closing ??= shutdown(server, started, expiry!, notifications, notifier, store))
+    return { url, publicUrl, app, store, notifier, notifications, close }
   } catch (error) {
+    await worker?.stop()
+    await http.close().catch(() => {})
     await expiry?.stop()
     await app?.close().catch(() => {})
     server.close()
@@ -163,8 +208,8 @@ function startingServer(): { server: Server; serve: (handler: (request: Incoming
   }
 }
 
-/** Stop accepting → answer waiters (app preClose) → let responses finish → stop timers → close the store. */
-async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTimer, notifier: Notifier, store: Store): Promise<void> {
+/** Stop accepting → answer waiters (app preClose) → let responses finish → stop timers and deliveries → close the store. */
+async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTimer, notifications: RunningNotifications, notifier: Notifier, store: Store): Promise<void> {
   const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
   await app.close()
   server.closeIdleConnections()
@@ -172,6 +217,9 @@ async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTime
   await stopped
   clearTimeout(grace)
   await expiry.stop()
+  // Attempts in flight are abandoned and recorded for a retry; undelivered rows wait in the store.
+  await notifications.worker.stop()
+  await notifications.http.close().catch(() => {})
   await notifier.close()
   await store.close()
 }

@@ -7,7 +7,7 @@
  * Text form: at least 32 random bytes as hex (64+ characters) or base64/base64url. Generate
  * one with `openssl rand -hex 32`.
  */
-import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
+import { createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto'
 import { closeSync, constants, linkSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 
@@ -41,6 +41,14 @@ export class AuditKey {
   /** HMAC-SHA256 of `text` (UTF-8), hex. */
   mac(text: string): string {
     return createHmac('sha256', this.#key).update(text, 'utf8').digest('hex')
+  }
+
+  /**
+   * A separate 32-byte key for another purpose (HKDF-SHA256 with `purpose` as its info), so
+   * the audit key itself is never used twice and the derived key reveals nothing about it.
+   */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.#key, Buffer.alloc(0), purpose, 32))
   }
 
   /** A new random key. */

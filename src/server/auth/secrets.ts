@@ -10,7 +10,7 @@ export function randomToken(bytes = 32): string {
 }
 
 /** Unguessable, URL-safe id with a type prefix: `apr_…`, `prj_…`, `usr_…`, `key_…`. */
-export function newId(prefix: 'apr' | 'prj' | 'usr' | 'key' | 'inv' | 'trs'): string {
+export function newId(prefix: 'apr' | 'prj' | 'usr' | 'key' | 'inv' | 'trs' | 'chn' | 'dlv'): string {
   return `${prefix}_${randomBytes(16).toString('base64url')}`
 }
 

@@ -7,8 +7,9 @@
  * Timestamps are ISO-8601 UTC strings with milliseconds (`new Date().toISOString()`).
  */
 import type { ApprovalFilter, ApprovalStatus, DecisionVerb } from '../../contract/index.js'
+import type { Channel, ChannelKind, NotificationEventType } from '../notifications/types.js'
 
-export type { ApprovalFilter, ApprovalStatus }
+export type { ApprovalFilter, ApprovalStatus, Channel, ChannelKind, NotificationEventType }
 
 export type Role = 'admin' | 'member'
 export type KeyScope = 'request' | 'decide' | 'admin'
@@ -31,6 +32,8 @@ export type AdminEventType =
   | 'key_created'
   | 'key_revoked'
   | 'settings_changed'
+  | 'channel_added'
+  | 'channel_removed'
 
 /** An administrative change to record in a project's audit trail. */
 export interface AdminEventInput {
@@ -296,6 +299,73 @@ export interface CreateResult {
   key_reused?: boolean
 }
 
+/** A new notification channel. The secret is stored encrypted (see `secret-box.ts`) and never listed. */
+export interface NewChannel {
+  project_id: string
+  kind: ChannelKind
+  name: string
+  config: Record<string, string>
+  events: NotificationEventType[]
+  remind_after_ms: number | null
+  escalate_after_ms: number | null
+  /** Id of a channel of the same project. */
+  escalate_to: string | null
+  secret: string | null
+}
+
+/**
+ * `pending`: waiting for its next attempt (or its first); `sending`: claimed by a worker until
+ * `lease_until` (a crashed worker's claim lapses); `delivered`; `failed`: given up (a receiver
+ * refusing it for good, or still failing after the retry window).
+ */
+export type DeliveryStatus = 'pending' | 'sending' | 'delivered' | 'failed'
+
+/** One event to deliver to one channel: the outbox row and its delivery log. */
+export interface Delivery {
+  id: string // dlv_…
+  channel_id: string
+  project_id: string
+  approval_id: string
+  /** The audit event it announces (null for reminders and escalations, which the worker makes). */
+  audit_seq: number | null
+  event_type: NotificationEventType
+  /** When the announced event happened. */
+  occurred_at: string
+  status: DeliveryStatus
+  attempts: number
+  next_attempt_at: string
+  last_error: string | null
+  response_code: number | null
+  /** What the sender kept from the receiver (e.g. a Slack message's `ts`). */
+  remote_ref: string | null
+  created_at: string
+  delivered_at: string | null
+}
+
+/** A delivery claimed for one attempt, with the sender's handle from earlier deliveries of the same approval to the channel. */
+export interface ClaimedDelivery extends Delivery {
+  previous_remote_ref: string | null
+}
+
+/** The outcome of one attempt, as the worker records it. */
+export type DeliveryAttempt =
+  | { status: 'delivered'; at: string; response_code: number | null; remote_ref: string | null }
+  | { status: 'pending'; at: string; response_code: number | null; error: string; next_attempt_at: string }
+  | { status: 'failed'; at: string; response_code: number | null; error: string }
+
+/** How a channel's deliveries are doing, for its row in the settings page and `notify list`. */
+export interface ChannelHealth {
+  channel_id: string
+  /** Deliveries waiting for a retry after at least one failed attempt. */
+  retrying: number
+  /** Deliveries given up. */
+  failed: number
+  delivered: number
+  /** The newest failure's error and time, if any. */
+  last_error: string | null
+  last_error_at: string | null
+}
+
 export interface Session {
   /** sha256 of the cookie token, hex. The token itself is never stored. */
   token_hash: string
@@ -424,6 +494,50 @@ export interface Store {
   verifyAuditCheckpoint(projectId: string, checkpoint: unknown): Promise<CheckpointVerification>
   /** Appends an administrative event (no approval) to the project's chain. */
   recordAdminEvent(input: AdminEventInput): Promise<AuditEvent>
+
+  // notification channels and their outbox (deliveries)
+  /**
+   * Adds a channel (its secret sealed under a key derived from the audit key). It announces
+   * events after the project's current audit head, never older ones. `conflict` for a
+   * duplicate name in the project; `not_found` for an `escalate_to` that is not this project's.
+   */
+  createChannel(input: NewChannel): Promise<Channel>
+  getChannel(projectId: string, id: string): Promise<Channel | null>
+  /** Oldest first. */
+  listChannels(projectId: string): Promise<Channel[]>
+  /** The channel's secret, decrypted; null when it has none or does not exist in the project. */
+  getChannelSecret(projectId: string, id: string): Promise<string | null>
+  /** Removes a channel with its deliveries; channels escalating to it stop escalating. True when it existed. */
+  removeChannel(projectId: string, id: string): Promise<boolean>
+  /**
+   * The outbox step: turns audit events after each channel's cursor into delivery rows (the
+   * events the channel subscribes to) and advances the cursor in the same transaction, at most
+   * `limit` events per channel. Returns how many deliveries it added. Safe to run on several
+   * replicas at once (each channel is materialised by one of them at a time).
+   */
+  materializeDeliveries(now: string, limit?: number): Promise<number>
+  /**
+   * Reminders and escalations due at `now`: for each pending approval of a channel with
+   * `remind_after_ms`, an `approval.reminder` delivery every `remind_after_ms`; with
+   * `escalate_after_ms`, one `approval.escalated` delivery to `escalate_to`. Returns how many it added.
+   */
+  enqueueReminders(now: string): Promise<number>
+  /**
+   * Claims up to `limit` deliveries due at `now` (pending, or sending with a lapsed lease),
+   * each the oldest unfinished one of its (channel, approval) so events arrive in order:
+   * marks them `sending` until `lease_until` and counts the attempt.
+   */
+  claimDeliveries(now: string, limit: number, leaseUntil: string): Promise<ClaimedDelivery[]>
+  /** Records an attempt's outcome on a delivery this worker holds; false when its claim was lost. */
+  finishDelivery(id: string, attempt: DeliveryAttempt): Promise<boolean>
+  /** The earliest `next_attempt_at` (or lapsing lease) of claimable deliveries (not waiting behind an earlier one), for the worker's timer. */
+  nextDeliveryDue(): Promise<string | null>
+  /** A channel's deliveries, newest first. */
+  listDeliveries(projectId: string, channelId: string, limit?: number): Promise<Delivery[]>
+  /** Sends a finished (or waiting) delivery again now; null when no such delivery in the project or it is being sent. */
+  redeliver(projectId: string, deliveryId: string, now: string): Promise<Delivery | null>
+  /** Delivery counts and the newest failure of each channel of the project. */
+  channelHealth(projectId: string): Promise<ChannelHealth[]>
 
   // dashboard sessions
   createSession(session: Session): Promise<void>

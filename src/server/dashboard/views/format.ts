@@ -91,6 +91,8 @@ const STATUS_LABELS: Record<string, string> = {
   key_created: 'Key created',
   key_revoked: 'Key revoked',
   settings_changed: 'Settings changed',
+  channel_added: 'Channel added',
+  channel_removed: 'Channel removed',
 }
 
 /** A coloured status pill; the colour is paired with the word, never alone. */

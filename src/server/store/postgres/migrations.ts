@@ -234,6 +234,62 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 9,
+    name: 'notification channels, deliveries (the outbox) and reminders',
+    sql: `
+      -- See the SQLite twin for what each table and column is for.
+      CREATE TABLE notification_channels (
+        id text PRIMARY KEY,
+        project_id text NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        kind text NOT NULL CHECK (kind IN ('webhook', 'email', 'slack')),
+        name text NOT NULL,
+        config text NOT NULL,
+        events text NOT NULL,
+        secret_sealed text,
+        remind_after_ms bigint,
+        escalate_after_ms bigint,
+        escalate_to text REFERENCES notification_channels(id) ON DELETE SET NULL,
+        cursor_seq bigint NOT NULL,
+        created_at text COLLATE "C" NOT NULL,
+        UNIQUE (project_id, name)
+      );
+      CREATE INDEX notification_channels_by_project ON notification_channels (project_id, created_at);
+
+      CREATE TABLE deliveries (
+        n bigserial PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        channel_id text NOT NULL REFERENCES notification_channels(id) ON DELETE CASCADE,
+        project_id text NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        approval_id text NOT NULL,
+        audit_seq bigint,
+        event_type text NOT NULL,
+        occurred_at text COLLATE "C" NOT NULL,
+        status text NOT NULL CHECK (status IN ('pending', 'sending', 'delivered', 'failed')),
+        attempts integer NOT NULL,
+        next_attempt_at text COLLATE "C" NOT NULL,
+        last_error text,
+        last_error_at text COLLATE "C",
+        response_code integer,
+        remote_ref text,
+        created_at text COLLATE "C" NOT NULL,
+        delivered_at text COLLATE "C"
+      );
+      CREATE UNIQUE INDEX deliveries_once ON deliveries (channel_id, audit_seq) WHERE audit_seq IS NOT NULL;
+      CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'sending');
+      CREATE INDEX deliveries_by_approval ON deliveries (channel_id, approval_id, n);
+      CREATE INDEX deliveries_by_channel ON deliveries (channel_id, n);
+
+      CREATE TABLE notification_reminders (
+        channel_id text NOT NULL REFERENCES notification_channels(id) ON DELETE CASCADE,
+        approval_id text NOT NULL,
+        reminders integer NOT NULL,
+        last_reminded_at text COLLATE "C",
+        escalated_at text COLLATE "C",
+        PRIMARY KEY (channel_id, approval_id)
+      );
+    `,
+  },
+  {
     version: 10,
     name: 'Slack: each member links their Slack user id per project',
     sql: `

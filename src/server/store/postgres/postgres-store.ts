@@ -19,6 +19,8 @@ import type { AuditKey } from '../../audit/audit-key.js'
 import { chainAuditEvent, GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
 import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
+import { deliveriesForEvents, DELIVERY_COLUMNS, deliveryValues, newChannel, newDelivery, reminderDue, toChannel, toChannelHealth, toDelivery } from '../channel-records.js'
+import { SecretBox } from '../secret-box.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
   adminAuditInput,
@@ -49,13 +51,19 @@ import type {
   AuditVerifyOptions,
   ChangeResult,
   CheckpointVerification,
+  Channel,
+  ChannelHealth,
+  ClaimedDelivery,
   CreateResult,
   Decision,
+  Delivery,
+  DeliveryAttempt,
   Invitation,
   InvitationAcceptor,
   KeyScope,
   Member,
   NewApproval,
+  NewChannel,
   NewInvitation,
   NewTrustRule,
   Page,
@@ -124,12 +132,14 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool
   private readonly key: AuditKey
   private readonly verifications: AuditVerifications
+  private readonly secrets: SecretBox
   private closed = false
 
   constructor(pool: pg.Pool, key: AuditKey) {
     this.pool = pool
     this.key = key
     this.verifications = new AuditVerifications(key, this.auditReader())
+    this.secrets = new SecretBox(key)
   }
 
   // --- plumbing -------------------------------------------------------------------------
@@ -718,6 +728,205 @@ export class PostgresStore implements Store {
       settlingEvents: async (projectId, approvalId) =>
         (await this.rows("SELECT * FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type IN ('approved', 'rejected', 'timed_out', 'cancelled') ORDER BY seq LIMIT 2", [projectId, approvalId])).map(toAuditEvent),
     }
+  }
+
+  // --- notification channels and deliveries ----------------------------------------------
+
+  async createChannel(input: NewChannel): Promise<Channel> {
+    const channel = newChannel(input, new Date().toISOString())
+    const sealed = input.secret === null ? null : this.secrets.seal(input.secret, channel.id)
+    await this.transaction(`a channel named ${JSON.stringify(input.name)}`, async (client) => {
+      if (channel.escalate_to !== null && !(await this.row('SELECT 1 FROM notification_channels WHERE project_id = $1 AND id = $2', [channel.project_id, channel.escalate_to], client))) {
+        throw new StoreError('not_found', `this project has no channel ${JSON.stringify(channel.escalate_to)} to escalate to`)
+      }
+      // The head row lock keeps an event from being appended between reading the head and inserting.
+      const head = await this.row('SELECT seq FROM audit_heads WHERE project_id = $1 FOR UPDATE', [channel.project_id], client)
+      await this.run(
+        `INSERT INTO notification_channels (id, project_id, kind, name, config, events, secret_sealed, remind_after_ms, escalate_after_ms, escalate_to, cursor_seq, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+        [
+          channel.id,
+          channel.project_id,
+          channel.kind,
+          channel.name,
+          JSON.stringify(channel.config),
+          JSON.stringify(channel.events),
+          sealed,
+          channel.remind_after_ms,
+          channel.escalate_after_ms,
+          channel.escalate_to,
+          head ? Number(head.seq) : 0,
+          channel.created_at,
+        ],
+        client,
+      )
+    })
+    return channel
+  }
+
+  async getChannel(projectId: string, id: string): Promise<Channel | null> {
+    const row = await this.row('SELECT * FROM notification_channels WHERE project_id = $1 AND id = $2', [projectId, id])
+    return row ? toChannel(row) : null
+  }
+
+  async listChannels(projectId: string): Promise<Channel[]> {
+    return (await this.rows('SELECT * FROM notification_channels WHERE project_id = $1 ORDER BY created_at, id', [projectId])).map(toChannel)
+  }
+
+  async getChannelSecret(projectId: string, id: string): Promise<string | null> {
+    const row = await this.row('SELECT secret_sealed FROM notification_channels WHERE project_id = $1 AND id = $2', [projectId, id])
+    return typeof row?.secret_sealed === 'string' ? this.secrets.open(row.secret_sealed, id) : null
+  }
+
+  async removeChannel(projectId: string, id: string): Promise<boolean> {
+    return this.transaction('channel', async (client) => {
+      await this.run('UPDATE notification_channels SET escalate_after_ms = NULL WHERE escalate_to = $1', [id], client)
+      return (await this.run('DELETE FROM notification_channels WHERE project_id = $1 AND id = $2', [projectId, id], client)) > 0
+    })
+  }
+
+  async materializeDeliveries(now: string, limit = 500): Promise<number> {
+    let added = 0
+    const behind = await this.rows(
+      'SELECT c.id FROM notification_channels c JOIN audit_heads h ON h.project_id = c.project_id WHERE c.cursor_seq < h.seq ORDER BY c.id',
+    )
+    for (const { id } of behind) {
+      added += await this.transaction('deliveries', async (client) => {
+        // SKIP LOCKED: another replica materialising this channel right now will move its cursor.
+        const current = await this.row('SELECT * FROM notification_channels WHERE id = $1 FOR UPDATE SKIP LOCKED', [id], client)
+        if (!current) return 0
+        const channel = toChannel(current)
+        const events = (await this.rows('SELECT * FROM audit_events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [channel.project_id, current.cursor_seq, limit], client)).map(toAuditEvent)
+        if (events.length === 0) return 0
+        const deliveries = deliveriesForEvents(channel, events, now)
+        for (const delivery of deliveries) await this.insertDelivery(client, delivery)
+        await this.run('UPDATE notification_channels SET cursor_seq = $2 WHERE id = $1', [channel.id, events[events.length - 1].seq], client)
+        return deliveries.length
+      })
+    }
+    return added
+  }
+
+  private async insertDelivery(client: pg.PoolClient, delivery: Delivery): Promise<void> {
+    await this.run(
+      `INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES (${DELIVERY_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING`,
+      deliveryValues(delivery),
+      client,
+    )
+  }
+
+  async enqueueReminders(now: string): Promise<number> {
+    let added = 0
+    const channels = (await this.rows('SELECT * FROM notification_channels WHERE remind_after_ms IS NOT NULL OR (escalate_after_ms IS NOT NULL AND escalate_to IS NOT NULL) ORDER BY id')).map(toChannel)
+    for (const channel of channels) {
+      added += await this.transaction('reminders', async (client) => {
+        // One replica at a time per channel: the others skip it this round.
+        if (!(await this.row('SELECT 1 FROM notification_channels WHERE id = $1 FOR UPDATE SKIP LOCKED', [channel.id], client))) return 0
+        const oldest = new Date(Date.parse(now) - Math.min(channel.remind_after_ms ?? Infinity, channel.escalate_after_ms ?? Infinity)).toISOString()
+        const pending = await this.rows(
+          `SELECT a.id, a.created_at, r.last_reminded_at, r.escalated_at FROM approvals a
+           LEFT JOIN notification_reminders r ON r.channel_id = $1 AND r.approval_id = a.id
+           WHERE a.project_id = $2 AND a.status = 'pending' AND a.created_at <= $3`,
+          [channel.id, channel.project_id, oldest],
+          client,
+        )
+        let count = 0
+        for (const approval of pending) {
+          const approvalId = String(approval.id)
+          const createdAt = String(approval.created_at)
+          const lastReminded = typeof approval.last_reminded_at === 'string' ? approval.last_reminded_at : null
+          const remind = channel.remind_after_ms !== null && reminderDue(channel.remind_after_ms, createdAt, lastReminded, now)
+          const escalate = channel.escalate_after_ms !== null && channel.escalate_to !== null && approval.escalated_at == null && reminderDue(channel.escalate_after_ms, createdAt, null, now)
+          if (!remind && !escalate) continue
+          if (remind) await this.insertDelivery(client, newDelivery(channel, { approval_id: approvalId, audit_seq: null, event_type: 'approval.reminder', occurred_at: now }, now))
+          if (escalate) {
+            await this.insertDelivery(client, newDelivery({ id: channel.escalate_to as string, project_id: channel.project_id }, { approval_id: approvalId, audit_seq: null, event_type: 'approval.escalated', occurred_at: now }, now))
+          }
+          await this.run(
+            `INSERT INTO notification_reminders (channel_id, approval_id, reminders, last_reminded_at, escalated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (channel_id, approval_id) DO UPDATE SET reminders = notification_reminders.reminders + excluded.reminders,
+               last_reminded_at = COALESCE(excluded.last_reminded_at, notification_reminders.last_reminded_at),
+               escalated_at = COALESCE(notification_reminders.escalated_at, excluded.escalated_at)`,
+            [channel.id, approvalId, remind ? 1 : 0, remind ? now : null, escalate ? now : null],
+            client,
+          )
+          count += (remind ? 1 : 0) + (escalate ? 1 : 0)
+        }
+        return count
+      })
+    }
+    return added
+  }
+
+  async claimDeliveries(now: string, limit: number, leaseUntil: string): Promise<ClaimedDelivery[]> {
+    return this.transaction('deliveries', async (client) => {
+      // SKIP LOCKED: replicas claiming at once take different rows and never wait on each other.
+      const rows = await this.rows(
+        `WITH due AS (
+           SELECT d.n FROM deliveries d
+           WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= $1
+             AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel_id = d.channel_id AND e.approval_id = d.approval_id AND e.n < d.n AND e.status IN ('pending', 'sending'))
+           ORDER BY d.next_attempt_at, d.n LIMIT $2 FOR UPDATE SKIP LOCKED)
+         UPDATE deliveries SET status = 'sending', attempts = attempts + 1, next_attempt_at = $3 FROM due WHERE deliveries.n = due.n
+         RETURNING deliveries.*, (SELECT p.remote_ref FROM deliveries p WHERE p.channel_id = deliveries.channel_id AND p.approval_id = deliveries.approval_id
+           AND p.n < deliveries.n AND p.remote_ref IS NOT NULL ORDER BY p.n DESC LIMIT 1) AS previous_remote_ref`,
+        [now, limit, leaseUntil],
+        client,
+      )
+      return rows
+        .sort((a, b) => Number(a.n) - Number(b.n))
+        .map((row) => ({ ...toDelivery(row), previous_remote_ref: typeof row.previous_remote_ref === 'string' ? row.previous_remote_ref : null }))
+    })
+  }
+
+  async finishDelivery(id: string, attempt: DeliveryAttempt): Promise<boolean> {
+    if (attempt.status === 'delivered') {
+      return (
+        (await this.run(
+          `UPDATE deliveries SET status = 'delivered', response_code = $2, remote_ref = $3, delivered_at = $4, next_attempt_at = $4 WHERE id = $1 AND status = 'sending'`,
+          [id, attempt.response_code, attempt.remote_ref, attempt.at],
+        )) > 0
+      )
+    }
+    return (
+      (await this.run(
+        `UPDATE deliveries SET status = $2, response_code = $3, last_error = $4, last_error_at = $5, next_attempt_at = $6 WHERE id = $1 AND status = 'sending'`,
+        [id, attempt.status, attempt.response_code, attempt.error, attempt.at, attempt.status === 'pending' ? attempt.next_attempt_at : attempt.at],
+      )) > 0
+    )
+  }
+
+  async nextDeliveryDue(): Promise<string | null> {
+    // Deliveries waiting behind an earlier one of their approval are not due whatever their time.
+    const row = await this.row(`SELECT MIN(d.next_attempt_at) AS next FROM deliveries d WHERE d.status IN ('pending', 'sending')
+       AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel_id = d.channel_id AND e.approval_id = d.approval_id AND e.n < d.n AND e.status IN ('pending', 'sending'))`)
+    return typeof row?.next === 'string' ? row.next : null
+  }
+
+  async listDeliveries(projectId: string, channelId: string, limit = 100): Promise<Delivery[]> {
+    return (await this.rows('SELECT * FROM deliveries WHERE project_id = $1 AND channel_id = $2 ORDER BY n DESC LIMIT $3', [projectId, channelId, pageLimit(limit)])).map(toDelivery)
+  }
+
+  async redeliver(projectId: string, deliveryId: string, now: string): Promise<Delivery | null> {
+    const row = await this.row(`UPDATE deliveries SET status = 'pending', next_attempt_at = $3 WHERE project_id = $1 AND id = $2 AND status <> 'sending' RETURNING *`, [projectId, deliveryId, now])
+    return row ? toDelivery(row) : null
+  }
+
+  async channelHealth(projectId: string): Promise<ChannelHealth[]> {
+    return (
+      await this.rows(
+        `SELECT c.id AS channel_id,
+           (SELECT COUNT(*) FROM deliveries d WHERE d.channel_id = c.id AND d.status IN ('pending', 'sending') AND d.last_error IS NOT NULL) AS retrying,
+           (SELECT COUNT(*) FROM deliveries d WHERE d.channel_id = c.id AND d.status = 'failed') AS failed,
+           (SELECT COUNT(*) FROM deliveries d WHERE d.channel_id = c.id AND d.status = 'delivered') AS delivered,
+           l.last_error, l.last_error_at
+         FROM notification_channels c
+         LEFT JOIN LATERAL (SELECT last_error, last_error_at FROM deliveries d WHERE d.channel_id = c.id AND d.last_error_at IS NOT NULL
+                            ORDER BY d.last_error_at DESC, d.n DESC LIMIT 1) l ON true
+         WHERE c.project_id = $1 ORDER BY c.created_at, c.id`,
+        [projectId],
+      )
+    ).map(toChannelHealth)
   }
 
   // --- dashboard sessions ---------------------------------------------------------------

@@ -225,6 +225,68 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 9,
+    name: 'notification channels, deliveries (the outbox) and reminders',
+    sql: `
+      -- A project's notification channels. The secret is sealed (AES-256-GCM under a key derived
+      -- from the audit key, see secret-box.ts). cursor_seq: the last audit seq of the project
+      -- already turned into deliveries, moved in the same transaction that inserts them.
+      CREATE TABLE notification_channels (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('webhook', 'email', 'slack')),
+        name TEXT NOT NULL,
+        config TEXT NOT NULL,
+        events TEXT NOT NULL,
+        secret_sealed TEXT,
+        remind_after_ms INTEGER,
+        escalate_after_ms INTEGER,
+        escalate_to TEXT REFERENCES notification_channels(id) ON DELETE SET NULL,
+        cursor_seq INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (project_id, name)
+      ) STRICT;
+      CREATE INDEX notification_channels_by_project ON notification_channels (project_id, created_at);
+
+      -- The outbox: one row per event per channel, also the channel's delivery log. n orders
+      -- the deliveries of one (channel, approval); a claimed row's next_attempt_at is its lease.
+      CREATE TABLE deliveries (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        channel_id TEXT NOT NULL REFERENCES notification_channels(id) ON DELETE CASCADE,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        approval_id TEXT NOT NULL,
+        audit_seq INTEGER,
+        event_type TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        last_error_at TEXT,
+        response_code INTEGER,
+        remote_ref TEXT,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT
+      ) STRICT;
+      -- An audit event becomes at most one delivery per channel, whatever happens.
+      CREATE UNIQUE INDEX deliveries_once ON deliveries (channel_id, audit_seq) WHERE audit_seq IS NOT NULL;
+      CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'sending');
+      CREATE INDEX deliveries_by_approval ON deliveries (channel_id, approval_id, n);
+      CREATE INDEX deliveries_by_channel ON deliveries (channel_id, n);
+
+      -- Reminder and escalation bookkeeping per (channel, pending approval).
+      CREATE TABLE notification_reminders (
+        channel_id TEXT NOT NULL REFERENCES notification_channels(id) ON DELETE CASCADE,
+        approval_id TEXT NOT NULL,
+        reminders INTEGER NOT NULL,
+        last_reminded_at TEXT,
+        escalated_at TEXT,
+        PRIMARY KEY (channel_id, approval_id)
+      ) STRICT;
+    `,
+  },
+  {
     version: 10,
     name: 'Slack: each member links their Slack user id per project',
     sql: `

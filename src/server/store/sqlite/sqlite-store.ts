@@ -15,6 +15,8 @@ import type { AuditKey } from '../../audit/audit-key.js'
 import { chainAuditEvent, headMac, type AuditCheckpoint, type AuditEventInput, type ChainHead } from '../audit-chain.js'
 import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
+import { deliveriesForEvents, DELIVERY_COLUMNS, deliveryValues, newChannel, newDelivery, reminderDue, toChannel, toChannelHealth, toDelivery } from '../channel-records.js'
+import { SecretBox } from '../secret-box.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
   adminAuditInput,
@@ -44,13 +46,19 @@ import type {
   AuditVerifyOptions,
   ChangeResult,
   CheckpointVerification,
+  Channel,
+  ChannelHealth,
+  ClaimedDelivery,
   CreateResult,
   Decision,
+  Delivery,
+  DeliveryAttempt,
   Invitation,
   InvitationAcceptor,
   KeyScope,
   Member,
   NewApproval,
+  NewChannel,
   NewInvitation,
   NewTrustRule,
   Page,
@@ -136,12 +144,14 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, StatementSync>()
   private readonly key: AuditKey
   private readonly verifications: AuditVerifications
+  private readonly secrets: SecretBox
   private closed = false
 
   constructor(db: DatabaseSync, key: AuditKey) {
     this.db = db
     this.key = key
     this.verifications = new AuditVerifications(key, this.auditReader())
+    this.secrets = new SecretBox(key)
   }
 
   // --- plumbing -------------------------------------------------------------------------
@@ -727,6 +737,196 @@ export class SqliteStore implements Store {
           approvalId,
         }).map(toAuditEvent),
     }
+  }
+
+  // --- notification channels and deliveries ----------------------------------------------
+
+  async createChannel(input: NewChannel): Promise<Channel> {
+    const channel = newChannel(input, new Date().toISOString())
+    const sealed = input.secret === null ? null : this.secrets.seal(input.secret, channel.id)
+    this.write(`a channel named ${JSON.stringify(input.name)}`, () => {
+      if (channel.escalate_to !== null && !this.get('SELECT 1 AS found FROM notification_channels WHERE project_id = @project_id AND id = @id', { project_id: channel.project_id, id: channel.escalate_to })) {
+        throw new StoreError('not_found', `this project has no channel ${JSON.stringify(channel.escalate_to)} to escalate to`)
+      }
+      // Inside BEGIN IMMEDIATE no event can be appended between reading the head and inserting.
+      const head = this.get('SELECT seq FROM audit_heads WHERE project_id = @project_id', { project_id: channel.project_id })
+      this.run(
+        `INSERT INTO notification_channels (id, project_id, kind, name, config, events, secret_sealed, remind_after_ms, escalate_after_ms, escalate_to, cursor_seq, created_at)
+         VALUES (@id, @project_id, @kind, @name, @config, @events, @secret_sealed, @remind_after_ms, @escalate_after_ms, @escalate_to, @cursor_seq, @created_at)`,
+        {
+          ...channel,
+          config: JSON.stringify(channel.config),
+          events: JSON.stringify(channel.events),
+          secret_sealed: sealed,
+          cursor_seq: head ? Number(head.seq) : 0,
+        },
+      )
+    })
+    return channel
+  }
+
+  async getChannel(projectId: string, id: string): Promise<Channel | null> {
+    const row = this.get('SELECT * FROM notification_channels WHERE project_id = @projectId AND id = @id', { projectId, id })
+    return row ? toChannel(row) : null
+  }
+
+  async listChannels(projectId: string): Promise<Channel[]> {
+    return this.all('SELECT * FROM notification_channels WHERE project_id = @projectId ORDER BY created_at, id', { projectId }).map(toChannel)
+  }
+
+  async getChannelSecret(projectId: string, id: string): Promise<string | null> {
+    const row = this.get('SELECT id, secret_sealed FROM notification_channels WHERE project_id = @projectId AND id = @id', { projectId, id })
+    return typeof row?.secret_sealed === 'string' ? this.secrets.open(row.secret_sealed, id) : null
+  }
+
+  async removeChannel(projectId: string, id: string): Promise<boolean> {
+    return this.write('channel', () => {
+      // Channels escalating to it keep their reminders but stop escalating (escalate_to goes NULL).
+      this.run('UPDATE notification_channels SET escalate_after_ms = NULL WHERE escalate_to = @id', { id })
+      return this.run('DELETE FROM notification_channels WHERE project_id = @projectId AND id = @id', { projectId, id }) > 0
+    })
+  }
+
+  async materializeDeliveries(now: string, limit = 500): Promise<number> {
+    let added = 0
+    for (const row of this.all('SELECT id, project_id, cursor_seq FROM notification_channels WHERE cursor_seq < COALESCE((SELECT seq FROM audit_heads WHERE audit_heads.project_id = notification_channels.project_id), 0)')) {
+      // One short transaction per channel: the cursor moves with the rows it made, or neither does.
+      added += this.write('deliveries', () => {
+        const current = this.get('SELECT * FROM notification_channels WHERE id = @id', { id: String(row.id) })
+        if (!current) return 0
+        const channel = toChannel(current)
+        const events = this.all('SELECT * FROM audit_events WHERE project_id = @projectId AND seq > @after ORDER BY seq LIMIT @limit', {
+          projectId: channel.project_id,
+          after: Number(current.cursor_seq),
+          limit,
+        }).map(toAuditEvent)
+        if (events.length === 0) return 0
+        const deliveries = deliveriesForEvents(channel, events, now)
+        for (const delivery of deliveries) this.insertDelivery(delivery)
+        this.run('UPDATE notification_channels SET cursor_seq = @seq WHERE id = @id', { id: channel.id, seq: events[events.length - 1].seq })
+        return deliveries.length
+      })
+    }
+    return added
+  }
+
+  private insertDelivery(delivery: Delivery): void {
+    const params: Params = {}
+    DELIVERY_COLUMNS.forEach((column, i) => (params[column] = deliveryValues(delivery)[i]))
+    this.run(`INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES (${DELIVERY_COLUMNS.map((c) => `@${c}`).join(', ')}) ON CONFLICT DO NOTHING`, params)
+  }
+
+  async enqueueReminders(now: string): Promise<number> {
+    return this.write('reminders', () => {
+      let added = 0
+      const channels = this.all('SELECT * FROM notification_channels WHERE remind_after_ms IS NOT NULL OR (escalate_after_ms IS NOT NULL AND escalate_to IS NOT NULL)').map(toChannel)
+      for (const channel of channels) {
+        const pending = this.all(
+          `SELECT approvals.id, approvals.created_at, r.last_reminded_at, r.escalated_at FROM approvals
+           LEFT JOIN notification_reminders AS r ON r.channel_id = @channelId AND r.approval_id = approvals.id
+           WHERE approvals.project_id = @projectId AND approvals.status = 'pending' AND approvals.created_at <= @oldest`,
+          { channelId: channel.id, projectId: channel.project_id, oldest: new Date(Date.parse(now) - Math.min(channel.remind_after_ms ?? Infinity, channel.escalate_after_ms ?? Infinity)).toISOString() },
+        )
+        for (const approval of pending) {
+          const approvalId = String(approval.id)
+          const createdAt = String(approval.created_at)
+          const lastReminded = typeof approval.last_reminded_at === 'string' ? approval.last_reminded_at : null
+          const remind = channel.remind_after_ms !== null && reminderDue(channel.remind_after_ms, createdAt, lastReminded, now)
+          const escalate = channel.escalate_after_ms !== null && channel.escalate_to !== null && approval.escalated_at == null && reminderDue(channel.escalate_after_ms, createdAt, null, now)
+          if (!remind && !escalate) continue
+          if (remind) this.insertDelivery(newDelivery(channel, { approval_id: approvalId, audit_seq: null, event_type: 'approval.reminder', occurred_at: now }, now))
+          if (escalate) this.insertDelivery(newDelivery({ id: channel.escalate_to as string, project_id: channel.project_id }, { approval_id: approvalId, audit_seq: null, event_type: 'approval.escalated', occurred_at: now }, now))
+          this.run(
+            `INSERT INTO notification_reminders (channel_id, approval_id, reminders, last_reminded_at, escalated_at) VALUES (@channelId, @approvalId, @reminders, @remindedAt, @escalatedAt)
+             ON CONFLICT (channel_id, approval_id) DO UPDATE SET reminders = reminders + excluded.reminders,
+               last_reminded_at = COALESCE(excluded.last_reminded_at, last_reminded_at), escalated_at = COALESCE(escalated_at, excluded.escalated_at)`,
+            { channelId: channel.id, approvalId, reminders: remind ? 1 : 0, remindedAt: remind ? now : null, escalatedAt: escalate ? now : null },
+          )
+          added += (remind ? 1 : 0) + (escalate ? 1 : 0)
+        }
+      }
+      return added
+    })
+  }
+
+  async claimDeliveries(now: string, limit: number, leaseUntil: string): Promise<ClaimedDelivery[]> {
+    return this.write('deliveries', () => {
+      const due = this.all(
+        `SELECT d.n FROM deliveries AS d
+         WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= @now
+           AND NOT EXISTS (SELECT 1 FROM deliveries AS e WHERE e.channel_id = d.channel_id AND e.approval_id = d.approval_id AND e.n < d.n AND e.status IN ('pending', 'sending'))
+         ORDER BY d.next_attempt_at, d.n LIMIT @limit`,
+        { now, limit },
+      )
+      const claimed: ClaimedDelivery[] = []
+      for (const { n } of due) {
+        const row = this.get(
+          `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, next_attempt_at = @leaseUntil WHERE n = @n
+           RETURNING *, (SELECT p.remote_ref FROM deliveries AS p WHERE p.channel_id = deliveries.channel_id AND p.approval_id = deliveries.approval_id
+             AND p.n < deliveries.n AND p.remote_ref IS NOT NULL ORDER BY p.n DESC LIMIT 1) AS previous_remote_ref`,
+          { n: Number(n), leaseUntil },
+        )
+        if (row) claimed.push({ ...toDelivery(row), previous_remote_ref: typeof row.previous_remote_ref === 'string' ? row.previous_remote_ref : null })
+      }
+      return claimed
+    })
+  }
+
+  async finishDelivery(id: string, attempt: DeliveryAttempt): Promise<boolean> {
+    return this.write('delivery', () => {
+      if (attempt.status === 'delivered') {
+        return (
+          this.run(
+            `UPDATE deliveries SET status = 'delivered', response_code = @code, remote_ref = @ref, delivered_at = @at, next_attempt_at = @at
+             WHERE id = @id AND status = 'sending'`,
+            { id, code: attempt.response_code, ref: attempt.remote_ref, at: attempt.at },
+          ) > 0
+        )
+      }
+      return (
+        this.run(
+          `UPDATE deliveries SET status = @status, response_code = @code, last_error = @error, last_error_at = @at, next_attempt_at = @next
+           WHERE id = @id AND status = 'sending'`,
+          { id, status: attempt.status, code: attempt.response_code, error: attempt.error, at: attempt.at, next: attempt.status === 'pending' ? attempt.next_attempt_at : attempt.at },
+        ) > 0
+      )
+    })
+  }
+
+  async nextDeliveryDue(): Promise<string | null> {
+    // Deliveries waiting behind an earlier one of their approval are not due whatever their time.
+    const row = this.get(`SELECT MIN(d.next_attempt_at) AS next FROM deliveries d WHERE d.status IN ('pending', 'sending')
+       AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel_id = d.channel_id AND e.approval_id = d.approval_id AND e.n < d.n AND e.status IN ('pending', 'sending'))`)
+    return typeof row?.next === 'string' ? row.next : null
+  }
+
+  async listDeliveries(projectId: string, channelId: string, limit = 100): Promise<Delivery[]> {
+    return this.all('SELECT * FROM deliveries WHERE project_id = @projectId AND channel_id = @channelId ORDER BY n DESC LIMIT @limit', { projectId, channelId, limit: pageLimit(limit) }).map(toDelivery)
+  }
+
+  async redeliver(projectId: string, deliveryId: string, now: string): Promise<Delivery | null> {
+    return this.write('delivery', () => {
+      const row = this.get(
+        `UPDATE deliveries SET status = 'pending', next_attempt_at = @now WHERE project_id = @projectId AND id = @deliveryId AND status <> 'sending' RETURNING *`,
+        { projectId, deliveryId, now },
+      )
+      return row ? toDelivery(row) : null
+    })
+  }
+
+  async channelHealth(projectId: string): Promise<ChannelHealth[]> {
+    return this.all(
+      `SELECT c.id AS channel_id,
+         (SELECT COUNT(*) FROM deliveries d WHERE d.channel_id = c.id AND d.status IN ('pending', 'sending') AND d.last_error IS NOT NULL) AS retrying,
+         (SELECT COUNT(*) FROM deliveries d WHERE d.channel_id = c.id AND d.status = 'failed') AS failed,
+         (SELECT COUNT(*) FROM deliveries d WHERE d.channel_id = c.id AND d.status = 'delivered') AS delivered,
+         l.last_error, l.last_error_at
+       FROM notification_channels c
+       LEFT JOIN (SELECT channel_id, last_error, last_error_at, ROW_NUMBER() OVER (PARTITION BY channel_id ORDER BY last_error_at DESC, n DESC) AS k
+                  FROM deliveries WHERE project_id = @projectId AND last_error_at IS NOT NULL) AS l ON l.channel_id = c.id AND l.k = 1
+       WHERE c.project_id = @projectId ORDER BY c.created_at, c.id`,
+      { projectId },
+    ).map(toChannelHealth)
   }
 
   // --- dashboard sessions ---------------------------------------------------------------
