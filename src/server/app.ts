@@ -26,7 +26,7 @@ import { approvalRoutes } from './http/approval-routes.js'
 import { DEFAULT_CREATE_RATE_LIMIT, type RateLimit } from './http/create-rate-limit.js'
 import { auditRoutes } from './http/audit-routes.js'
 import type { Store } from './store/types.js'
-import { slackInteractivityRoutes, type ChannelFinder } from './slack/interactivity-routes.js'
+import { slackInteractivityRoutes } from './slack/interactivity-routes.js'
 import { DEFAULT_SLACK_API_URL } from './slack/slack-api.js'
 
 export interface AppDeps {
@@ -54,8 +54,8 @@ export interface AppDeps {
   auditVerification?: AuditVerificationCacheOptions
   /** The dashboard's sign-in and live-stream limits (defaults unless given). */
   dashboard?: DashboardTuning
-  /** Deciding from Slack: where notification channels are found, and Slack's API base URL (default `https://slack.com/api/`). */
-  slack?: { findChannel: ChannelFinder; apiUrl?: string }
+  /** Slack's Web API base URL for the replies to Slack interactions (default `https://slack.com/api/`). */
+  slackApiUrl?: string
 }
 
 /** Builds the app without listening; `app.close()` answers waiting long-polls first. */
@@ -81,15 +81,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { prefix: '/v1' },
   )
 
-  if (deps.slack) {
-    await app.register(slackInteractivityRoutes, {
-      store: deps.store,
-      approvals: deps.approvals,
-      publicUrl,
-      slackApiUrl: deps.slack.apiUrl ?? DEFAULT_SLACK_API_URL,
-      findChannel: deps.slack.findChannel,
-    })
-  }
+  await app.register(slackInteractivityRoutes, {
+    store: deps.store,
+    approvals: deps.approvals,
+    publicUrl,
+    slackApiUrl: deps.slackApiUrl ?? DEFAULT_SLACK_API_URL,
+  })
 
   await app.register(dashboardPlugin, {
     store: deps.store,

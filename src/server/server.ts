@@ -18,6 +18,7 @@ import { ChannelService } from './admin/channel-service.js'
 import { DeliveryWorker, wakingNotifier, type DeliveryWorkerOptions } from './notifications/delivery-worker.js'
 import { OutboundHttp, type OutboundHttpOptions } from './notifications/outbound-http.js'
 import { SenderRegistry } from './notifications/sender-registry.js'
+import { createSlackSender } from './slack/slack-sender.js'
 import type { ChannelSender } from './notifications/types.js'
 import { WebhookSender } from './notifications/webhook-sender.js'
 import { openStore } from './store/index.js'
@@ -60,8 +61,6 @@ export interface StartServerOptions {
   createRateLimit?: AppDeps['createRateLimit']
   /** Workflow identities: timeouts and caching of OIDC issuers' keys (see `AppDeps.oidc`). */
   oidc?: AppDeps['oidc']
-  /** Deciding from Slack (see `AppDeps.slack`). */
-  slack?: AppDeps['slack']
   /** Use this store instead of opening `<dataDir>/approval-gate.db`; `close()` closes it too. */
   store?: Store
   /**
@@ -78,8 +77,10 @@ export interface StartServerOptions {
 export interface NotificationOptions {
   /** Allow webhooks to loopback/private/link-local addresses and plain http (`--allow-private-webhooks`). Default false. */
   allowPrivateWebhooks?: boolean
-  /** Senders of more channel kinds (email, Slack), beside the built-in webhook sender. */
+  /** Senders of more channel kinds (email), beside the built-in webhook and Slack senders. */
   senders?: ChannelSender[]
+  /** Slack's Web API base URL (`serve --slack-api-url`; default `https://slack.com/api/`): tests point it at a local stand-in. */
+  slackApiUrl?: string
   /** Timeouts and answer cap of outbound HTTP (webhooks). */
   outbound?: Omit<OutboundHttpOptions, 'allowPrivate'>
   worker?: Pick<DeliveryWorkerOptions, 'concurrency' | 'attemptTimeoutMs' | 'retry' | 'pollMs' | 'reminderCheckMs'>
@@ -124,7 +125,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   const notificationOptions = options.notifications ?? {}
   const http = new OutboundHttp({ ...notificationOptions.outbound, allowPrivate: notificationOptions.allowPrivateWebhooks ?? false })
-  const senders = new SenderRegistry([new WebhookSender(http), ...(notificationOptions.senders ?? [])])
+  const senders = new SenderRegistry([new WebhookSender(http), createSlackSender({ apiUrl: notificationOptions.slackApiUrl }), ...(notificationOptions.senders ?? [])])
   let worker: DeliveryWorker | null = null
   // Every event this process publishes also wakes the delivery worker: a new request goes out at once.
   const notifier = wakingNotifier(baseNotifier, () => worker?.wake())
@@ -148,7 +149,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       dashboard: options.dashboard,
       createRateLimit: options.createRateLimit,
       oidc: options.oidc,
-      slack: options.slack,
+      slackApiUrl: notificationOptions.slackApiUrl,
       serverFactory: (handler) => serve(handler),
     })
     await app.ready()

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import type { Channel } from '../../../src/server/notifications/types.js'
 import { startServer, type RunningServer } from '../../../src/server/server.js'
 import { createSlackSender, parseMessageRef } from '../../../src/server/slack/slack-sender.js'
-import { encodeSlackSecret } from '../../../src/server/slack/slack-secret.js'
+import { addSlackChannel } from '../../../src/server/slack/slack-channels.js'
 import type { Project } from '../../../src/server/store/types.js'
 import { buttonClick, signedInteraction, SlackApiStandIn, type StoredMessage } from '../../helpers/slack-api-stand-in.js'
 import { waitUntil } from '../../helpers/wait-until.js'
@@ -28,14 +28,8 @@ let dataDir: string
 let main: Project
 let other: Project
 let requestKey: string
-const channels = new Map<string, { channel: Channel; secret: string | null }>()
-
-function slackChannel(id: string, project: Project, signingSecret: string, kind: Channel['kind'] = 'slack'): void {
-  channels.set(id, {
-    channel: { id, project_id: project.id, kind, name: id, config: { channel: '#deploys' }, events: ['approval.created'], remind_after_ms: null, escalate_after_ms: null, escalate_to: null, created_at: new Date().toISOString() },
-    secret: encodeSlackSecret({ botToken: slack.botToken, signingSecret }),
-  })
-}
+/** Our names for the test's channels → the stored channels. */
+const channels = new Map<string, Channel>()
 
 beforeAll(async () => {
   slack = await SlackApiStandIn.start()
@@ -44,7 +38,7 @@ beforeAll(async () => {
     dataDir,
     port: 0,
     publicUrl: 'https://gate.example.test/',
-    slack: { apiUrl: slack.url, findChannel: async (id) => channels.get(id) ?? null },
+    notifications: { slackApiUrl: slack.url, allowPrivateWebhooks: true },
   })
   const store = server.store
   main = await store.createProject('main', { blockSelfApproval: true })
@@ -58,9 +52,12 @@ beforeAll(async () => {
   await member('ada@example.com', main, 'U0ADA')
   await member('carol@example.com', main, 'U0CAROL', 'octocat')
   await member('bob@example.com', other, 'U0BOB')
-  slackChannel('chn_main', main, SIGNING_SECRET)
-  slackChannel('chn_other', other, OTHER_SIGNING_SECRET)
-  slackChannel('chn_hook', main, SIGNING_SECRET, 'webhook')
+  // Only created events: the test posts and clicks itself, so no delivery races its assertions.
+  const add = (project: Project, signingSecret: string) =>
+    addSlackChannel(server.notifications.channels, project, 'cli', { channel: '#deploys', botToken: slack.botToken, signingSecret }, { events: ['approval.cancelled'] })
+  channels.set('main', await add(main, SIGNING_SECRET))
+  channels.set('other', await add(other, OTHER_SIGNING_SECRET))
+  channels.set('hook', (await server.notifications.channels.addWebhook(main, 'cli', 'http://127.0.0.1:9/hook', { events: ['approval.cancelled'] })).channel)
 }, 60_000)
 
 afterAll(async () => {
@@ -74,8 +71,8 @@ async function requestInSlack(context: Record<string, unknown> = {}): Promise<{ 
   const created = await call(server.url, 'POST', '/v1/approvals', { key: requestKey, json: { action: 'deploy web', context } })
   expect(created.status).toBe(201)
   const sent = await createSlackSender({ apiUrl: slack.url }).deliver(
-    channels.get('chn_main')!.channel,
-    channels.get('chn_main')!.secret,
+    channels.get('main')!,
+    await server.store.getChannelSecret(main.id, channels.get('main')!.id),
     { delivery_id: 'dlv_1', type: 'approval.created', occurred_at: new Date().toISOString(), project: { id: main.id, name: main.name }, approval: created.body },
     null,
     AbortSignal.timeout(30_000),
@@ -84,12 +81,14 @@ async function requestInSlack(context: Record<string, unknown> = {}): Promise<{ 
   return { id: created.body.id, message: slack.message(parseMessageRef(sent.remote_ref)!.ts)! }
 }
 
-async function interact(channelId: string, signed: { body: string; headers: Record<string, string> }): Promise<{ status: number; text: string }> {
+/** Posts a signed interaction to the test's channel `name` (or to the channel id given). */
+async function interact(name: string, signed: { body: string; headers: Record<string, string> }): Promise<{ status: number; text: string }> {
+  const channelId = channels.get(name)?.id ?? name
   const response = await fetch(`${server.url}/integrations/slack/${channelId}/interactivity`, { method: 'POST', headers: signed.headers, body: signed.body })
   return { status: response.status, text: await response.text() }
 }
 
-const click = (user: string, message: StoredMessage, action: 'approve' | 'reject', id: string, secret = SIGNING_SECRET, channelId = 'chn_main') =>
+const click = (user: string, message: StoredMessage, action: 'approve' | 'reject', id: string, secret = SIGNING_SECRET, channelId = 'main') =>
   interact(channelId, signedInteraction(secret, buttonClick(user, message, `approval_gate_${action}`, id)))
 
 async function statusOf(id: string): Promise<{ status: string; decided_by: string | null; reason: string | null }> {
@@ -122,26 +121,26 @@ describe('Slack interactivity', () => {
   it('refuses a wrong signing secret, a stale timestamp, a replay and a missing signature, changing nothing', async () => {
     const { id, message } = await requestInSlack()
     const payload = buttonClick('U0ADA', message, 'approval_gate_approve', id)
-    const wrong = await interact('chn_main', signedInteraction(OTHER_SIGNING_SECRET, payload))
+    const wrong = await interact('main', signedInteraction(OTHER_SIGNING_SECRET, payload))
     expect(wrong.status).toBe(401)
     expect(wrong.text).toContain("does not match this channel's signing secret")
-    const stale = await interact('chn_main', signedInteraction(SIGNING_SECRET, payload, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 }))
+    const stale = await interact('main', signedInteraction(SIGNING_SECRET, payload, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 }))
     expect(stale.status).toBe(401)
     expect(stale.text).toContain('more than 5 minutes')
-    const future = await interact('chn_main', signedInteraction(SIGNING_SECRET, payload, { timestamp: Math.floor(Date.now() / 1000) + 6 * 60 }))
+    const future = await interact('main', signedInteraction(SIGNING_SECRET, payload, { timestamp: Math.floor(Date.now() / 1000) + 6 * 60 }))
     expect(future.status).toBe(401)
     const unsigned = signedInteraction(SIGNING_SECRET, payload)
     delete unsigned.headers['x-slack-signature']
-    expect((await interact('chn_main', unsigned)).status).toBe(401)
+    expect((await interact('main', unsigned)).status).toBe(401)
     // The body changed after signing (another approval id) fails too.
     const tampered = signedInteraction(SIGNING_SECRET, payload)
-    expect((await interact('chn_main', { ...tampered, body: tampered.body.replace(id, `${id.slice(0, -1)}x`) })).status).toBe(401)
+    expect((await interact('main', { ...tampered, body: tampered.body.replace(id, `${id.slice(0, -1)}x`) })).status).toBe(401)
     expect(await statusOf(id)).toMatchObject({ status: 'pending' })
 
     // A click sent again: the first decides, the copy is refused.
     const reject = signedInteraction(SIGNING_SECRET, buttonClick('U0ADA', message, 'approval_gate_approve', id))
-    expect((await interact('chn_main', reject)).status).toBe(200)
-    const replayed = await interact('chn_main', reject)
+    expect((await interact('main', reject)).status).toBe(200)
+    const replayed = await interact('main', reject)
     expect(replayed.status).toBe(401)
     expect(replayed.text).toContain('already received')
   })
@@ -149,13 +148,13 @@ describe('Slack interactivity', () => {
   it('refuses an oversized body, another content type, unknown or non-Slack channels and malformed payloads', async () => {
     const { id, message } = await requestInSlack()
     const big = signedInteraction(SIGNING_SECRET, { ...buttonClick('U0ADA', message, 'approval_gate_approve', id), padding: 'x'.repeat(70 * 1024) })
-    expect((await interact('chn_main', big)).status).toBe(413)
+    expect((await interact('main', big)).status).toBe(413)
     const json = signedInteraction(SIGNING_SECRET, buttonClick('U0ADA', message, 'approval_gate_approve', id))
-    expect((await interact('chn_main', { ...json, headers: { ...json.headers, 'content-type': 'application/json' }, body: '{}' })).status).toBe(415)
+    expect((await interact('main', { ...json, headers: { ...json.headers, 'content-type': 'application/json' }, body: '{}' })).status).toBe(415)
     expect((await interact('chn_nope', signedInteraction(SIGNING_SECRET, {}))).status).toBe(404)
-    expect((await interact('chn_hook', signedInteraction(SIGNING_SECRET, buttonClick('U0ADA', message, 'approval_gate_approve', id)))).status).toBe(404)
-    expect((await interact('chn_main', signedInteraction(SIGNING_SECRET, {}, { body: 'payload=not-json' }))).status).toBe(400)
-    expect((await interact('chn_main', signedInteraction(SIGNING_SECRET, { type: 'block_actions', user: { id: '<@U1>' } }))).status).toBe(400)
+    expect((await interact('hook', signedInteraction(SIGNING_SECRET, buttonClick('U0ADA', message, 'approval_gate_approve', id)))).status).toBe(404)
+    expect((await interact('main', signedInteraction(SIGNING_SECRET, {}, { body: 'payload=not-json' }))).status).toBe(400)
+    expect((await interact('main', signedInteraction(SIGNING_SECRET, { type: 'block_actions', user: { id: '<@U1>' } }))).status).toBe(400)
     expect(await statusOf(id)).toMatchObject({ status: 'pending' })
   })
 
@@ -173,7 +172,7 @@ describe('Slack interactivity', () => {
   it("never decides another project's request through a channel, even for its own member", async () => {
     const { id, message } = await requestInSlack()
     // bob is linked in `other`; its channel's signed click names main's approval.
-    expect((await click('U0BOB', message, 'approve', id, OTHER_SIGNING_SECRET, 'chn_other')).status).toBe(200)
+    expect((await click('U0BOB', message, 'approve', id, OTHER_SIGNING_SECRET, 'other')).status).toBe(200)
     await ephemeralFor('U0BOB', 'This request is not part of the project other')
     expect(await statusOf(id)).toMatchObject({ status: 'pending' })
   })
@@ -211,10 +210,10 @@ describe('Slack interactivity', () => {
       view: { ...view, id: 'V1', state: { values: { reason: { reason_input: { type: 'plain_text_input', value: 'tests are red <!channel>' } } } } },
     }
     // A submission by someone unlinked is refused in the modal.
-    const refused = await interact('chn_main', signedInteraction(SIGNING_SECRET, { ...submission, user: { id: 'U0NOBODY' } }))
+    const refused = await interact('main', signedInteraction(SIGNING_SECRET, { ...submission, user: { id: 'U0NOBODY' } }))
     expect(refused.status).toBe(200)
     expect(JSON.parse(refused.text)).toMatchObject({ response_action: 'errors', errors: { reason: expect.stringContaining('is not linked') as unknown } })
-    const submitted = await interact('chn_main', signedInteraction(SIGNING_SECRET, submission))
+    const submitted = await interact('main', signedInteraction(SIGNING_SECRET, submission))
     expect(submitted).toEqual({ status: 200, text: '' })
     expect(await statusOf(id)).toMatchObject({ status: 'rejected', decided_by: 'ada@example.com', reason: 'tests are red <!channel>' })
     await waitUntil(() => SlackApiStandIn.textOf(slack.message(message.ts)!).includes('*Rejected* by ada@example.com: “tests are red &lt;!channel&gt;”'), { what: 'the message to show the rejection and its escaped reason' })

@@ -35,6 +35,8 @@ ${AUDIT_KEY_HELP}.
                       approvals one API key may create: N/s, N/min or N/h, or off
                       (env APPROVAL_GATE_CREATE_RATE_LIMIT, default 600/min); over it the
                       API answers 429 with Retry-After
+  --slack-api-url URL Slack's Web API base URL for Slack channels (env APPROVAL_GATE_SLACK_API_URL,
+                      default https://slack.com/api/); tests point it at a local stand-in
   --log-level LEVEL   what the server logs on stdout: silent, error, warn, info (one line per
                       request), debug (also /healthz) or trace (env APPROVAL_GATE_LOG_LEVEL,
                       default warn: warnings and errors only)
@@ -55,6 +57,7 @@ ${AUDIT_KEY_HELP}.
         'public-url': { type: 'string' },
         'trust-proxy': { type: 'string' },
         'create-rate-limit': { type: 'string' },
+        'slack-api-url': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
@@ -68,6 +71,7 @@ ${AUDIT_KEY_HELP}.
     const publicUrl = parsePublicUrl(flagOrEnv(values['public-url'], io.env, 'APPROVAL_GATE_PUBLIC_URL'))
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
     const createRateLimit = parseCreateRateLimit(flagOrEnv(values['create-rate-limit'], io.env, 'APPROVAL_GATE_CREATE_RATE_LIMIT'))
+    const slackApiUrl = parseSlackApiUrl(flagOrEnv(values['slack-api-url'], io.env, 'APPROVAL_GATE_SLACK_API_URL'))
     const location = storeLocationOf(values, io.env, 'serve')
     const logger = serverLoggerOptions(logLevelOf(values['log-level'], io.env, values.quiet), logFormatOf(values['log-format'], io.env), io.stdout)
     const { startServer } = await loadServer('serve')
@@ -77,7 +81,7 @@ ${AUDIT_KEY_HELP}.
     // credentials are made that the banner never shows.
     let server
     try {
-      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit })
+      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit, notifications: { slackApiUrl } })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)
@@ -142,6 +146,21 @@ function parsePublicUrl(text: string | undefined): string | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--public-url must start with http:// or https://`, 'serve')
   return text.replace(/\/+$/, '')
+}
+
+/** An absolute http(s) URL without a user:password part (the bot token goes there); `undefined`: Slack's own. */
+function parseSlackApiUrl(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined
+  let url: URL | null = null
+  try {
+    url = new URL(text)
+  } catch {
+    // Reported below.
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') {
+    throw new UsageError(`--slack-api-url must be an absolute http(s) URL such as https://slack.com/api/, got ${JSON.stringify(text)}`, 'serve')
+  }
+  return url.href
 }
 
 /** `undefined`: the server's default. */

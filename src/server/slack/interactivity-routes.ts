@@ -21,15 +21,11 @@ export const MAX_INTERACTION_BYTES = 64 * 1024
 
 const CHANNEL_ID = /^[A-Za-z0-9_-]{1,100}$/
 
-/** A channel and its stored secret, by id (any project: the channel names its project). */
-export type ChannelFinder = (channelId: string) => Promise<{ channel: Channel; secret: string | null } | null>
-
 export interface SlackInteractivityOptions {
   store: Store
   approvals: ApprovalService
   publicUrl: string
   slackApiUrl: string
-  findChannel: ChannelFinder
   /** Signatures already accepted (default: one guard per app). */
   replayGuard?: ReplayGuard
 }
@@ -47,7 +43,7 @@ export async function slackInteractivityRoutes(app: FastifyInstance, options: Sl
   })
 
   app.post<{ Params: { channelId: string } }>('/integrations/slack/:channelId/interactivity', async (request, reply) => {
-    const { channel, secret } = await slackChannel(options.findChannel, request.params.channelId)
+    const { channel, secret } = await slackChannel(options.store, request.params.channelId)
     const body = verifiedBody(request, secret, guard)
     const interaction = readInteraction(body)
     if (interaction.kind === 'malformed') throw new ApiError(400, 'invalid_request', interaction.problem)
@@ -66,11 +62,11 @@ export async function slackInteractivityRoutes(app: FastifyInstance, options: Sl
 }
 
 /** The Slack channel named in the path with its bot token and signing secret; one 404 for anything else. */
-async function slackChannel(findChannel: ChannelFinder, channelId: string): Promise<{ channel: Channel; secret: SlackSecret }> {
-  const found = CHANNEL_ID.test(channelId) ? await findChannel(channelId) : null
-  const secret = found?.channel.kind === 'slack' ? decodeSlackSecret(found.secret) : null
-  if (!found || !secret) throw new ApiError(404, 'not_found', 'no such Slack channel')
-  return { channel: found.channel, secret }
+async function slackChannel(store: Store, channelId: string): Promise<{ channel: Channel; secret: SlackSecret }> {
+  const channel = CHANNEL_ID.test(channelId) ? await store.getChannelById(channelId) : null
+  const secret = channel?.kind === 'slack' ? decodeSlackSecret(await store.getChannelSecret(channel.project_id, channel.id)) : null
+  if (!channel || !secret) throw new ApiError(404, 'not_found', 'no such Slack channel')
+  return { channel, secret }
 }
 
 /** The raw body, when Slack signed it with this channel's signing secret, recently, and it was not seen before. */

@@ -503,6 +503,11 @@ export interface Store {
    */
   createChannel(input: NewChannel): Promise<Channel>
   getChannel(projectId: string, id: string): Promise<Channel | null>
+  /**
+   * A channel by id alone, in any project — for the server's own use where the caller proves
+   * itself with the channel's secret (Slack's signed interactions name only the channel).
+   */
+  getChannelById(id: string): Promise<Channel | null>
   /** Oldest first. */
   listChannels(projectId: string): Promise<Channel[]>
   /** The channel's secret, decrypted; null when it has none or does not exist in the project. */

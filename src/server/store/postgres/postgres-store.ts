@@ -769,6 +769,11 @@ export class PostgresStore implements Store {
     return row ? toChannel(row) : null
   }
 
+  async getChannelById(id: string): Promise<Channel | null> {
+    const row = await this.row('SELECT * FROM notification_channels WHERE id = $1', [id])
+    return row ? toChannel(row) : null
+  }
+
   async listChannels(projectId: string): Promise<Channel[]> {
     return (await this.rows('SELECT * FROM notification_channels WHERE project_id = $1 ORDER BY created_at, id', [projectId])).map(toChannel)
   }

@@ -770,6 +770,11 @@ export class SqliteStore implements Store {
     return row ? toChannel(row) : null
   }
 
+  async getChannelById(id: string): Promise<Channel | null> {
+    const row = this.get('SELECT * FROM notification_channels WHERE id = @id', { id })
+    return row ? toChannel(row) : null
+  }
+
   async listChannels(projectId: string): Promise<Channel[]> {
     return this.all('SELECT * FROM notification_channels WHERE project_id = @projectId ORDER BY created_at, id', { projectId }).map(toChannel)
   }
