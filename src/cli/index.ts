@@ -12,6 +12,7 @@ import { CliError, EXIT, line, UsageError, type CliIo, type Command } from './cl
 import { auditCheckpointCommand, auditExportCommand, auditVerifyCommand } from './commands/audit.js'
 import { decideCommand } from './commands/decide.js'
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './commands/keys.js'
+import { notifyAddCommand, notifyDeliveriesCommand, notifyListCommand, notifyRemoveCommand, notifyTestCommand } from './commands/notify.js'
 import { projectCreateCommand } from './commands/project.js'
 import { requestCommand } from './commands/request.js'
 import { serveCommand } from './commands/serve.js'
@@ -29,6 +30,11 @@ export const COMMANDS: readonly Command[] = [
   trustAddCommand,
   trustListCommand,
   trustRemoveCommand,
+  notifyAddCommand,
+  notifyListCommand,
+  notifyRemoveCommand,
+  notifyTestCommand,
+  notifyDeliveriesCommand,
   userAddCommand,
   userSlackCommand,
   auditExportCommand,
@@ -58,7 +64,8 @@ Node.js: request, decide, --help and --version need >= 22.19; serve and the admi
 need >= 24.
 
 Environment: APPROVAL_GATE_PORT, APPROVAL_GATE_HOST, APPROVAL_GATE_PUBLIC_URL,
-APPROVAL_GATE_TRUST_PROXY, APPROVAL_GATE_LOG_LEVEL, APPROVAL_GATE_LOG_FORMAT (serve);
+APPROVAL_GATE_TRUST_PROXY, APPROVAL_GATE_LOG_LEVEL, APPROVAL_GATE_LOG_FORMAT,
+APPROVAL_GATE_SMTP_URL, APPROVAL_GATE_MAIL_FROM (serve; the last two also notify test);
 APPROVAL_GATE_DATA, APPROVAL_GATE_DATABASE_URL, APPROVAL_GATE_AUDIT_KEY,
 APPROVAL_GATE_AUDIT_KEY_FILE (serve and admin commands);
 APPROVAL_GATE_API_URL, APPROVAL_GATE_API_KEY (request, decide).

@@ -21,6 +21,7 @@ import { SenderRegistry } from './notifications/sender-registry.js'
 import { createSlackSender } from './slack/slack-sender.js'
 import type { ChannelSender } from './notifications/types.js'
 import { WebhookSender } from './notifications/webhook-sender.js'
+import { EmailSender, type EmailSenderOptions } from './notifications/email-sender.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -77,7 +78,9 @@ export interface StartServerOptions {
 export interface NotificationOptions {
   /** Allow webhooks to loopback/private/link-local addresses and plain http (`--allow-private-webhooks`). Default false. */
   allowPrivateWebhooks?: boolean
-  /** Senders of more channel kinds (email), beside the built-in webhook and Slack senders. */
+  /** SMTP for email channels (`serve --smtp-url --mail-from`); without it email deliveries wait, retrying. */
+  email?: EmailSenderOptions
+  /** Senders of more channel kinds, beside the built-in webhook, Slack and email senders. */
   senders?: ChannelSender[]
   /** Slack's Web API base URL (`serve --slack-api-url`; default `https://slack.com/api/`): tests point it at a local stand-in. */
   slackApiUrl?: string
@@ -94,6 +97,8 @@ export interface RunningNotifications {
   channels: ChannelService
   /** The outbound HTTP agent webhooks use (with the server's private-address rule). */
   http: OutboundHttp
+  /** Stops the worker (attempts in flight are recorded for a retry) and closes the senders' connections. */
+  close(): Promise<void>
 }
 
 export interface RunningServer {
@@ -125,7 +130,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   const notificationOptions = options.notifications ?? {}
   const http = new OutboundHttp({ ...notificationOptions.outbound, allowPrivate: notificationOptions.allowPrivateWebhooks ?? false })
-  const senders = new SenderRegistry([new WebhookSender(http), createSlackSender({ apiUrl: notificationOptions.slackApiUrl }), ...(notificationOptions.senders ?? [])])
+  const email = notificationOptions.email ? new EmailSender(store, notificationOptions.email) : null
+  const senders = new SenderRegistry([new WebhookSender(http), createSlackSender({ apiUrl: notificationOptions.slackApiUrl }), ...(email ? [email] : []), ...(notificationOptions.senders ?? [])])
   let worker: DeliveryWorker | null = null
   // Every event this process publishes also wakes the delivery worker: a new request goes out at once.
   const notifier = wakingNotifier(baseNotifier, () => worker?.wake())
@@ -162,7 +168,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       onError: (error, what) => started.log.warn({ err: { message: (error as Error)?.message ?? String(error) } }, what),
     })
     worker.start()
-    const notifications: RunningNotifications = { worker, senders, http, channels: new ChannelService(store, { allowPrivateWebhooks: notificationOptions.allowPrivateWebhooks }) }
+    const notifications: RunningNotifications = {
+      worker,
+      senders,
+      http,
+      channels: new ChannelService(store, { allowPrivateWebhooks: notificationOptions.allowPrivateWebhooks }),
+      close: async () => {
+        await worker?.stop()
+        email?.close()
+        await http.close().catch(() => {})
+      },
+    }
     expiry = new ExpiryTimer(approvals, {
       onError: (error) => started.log.error({ err: error }, 'expiry sweep failed'),
       alsoPrune: () => store.deleteExpiredSessions(new Date().toISOString()),
@@ -175,6 +191,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     return { url, publicUrl, app, store, notifier, notifications, close }
   } catch (error) {
     await worker?.stop()
+    email?.close()
     await http.close().catch(() => {})
     await expiry?.stop()
     await app?.close().catch(() => {})
@@ -219,8 +236,7 @@ async function shutdown(server: Server, app: FastifyInstance, expiry: ExpiryTime
   clearTimeout(grace)
   await expiry.stop()
   // Attempts in flight are abandoned and recorded for a retry; undelivered rows wait in the store.
-  await notifications.worker.stop()
-  await notifications.http.close().catch(() => {})
+  await notifications.close()
   await notifier.close()
   await store.close()
 }

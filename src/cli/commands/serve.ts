@@ -6,6 +6,7 @@ import { logFormatOf, logLevelOf, serverLoggerOptions } from '../logging.js'
 import { loadServer } from '../node-version.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, UsageError, type CliIo, type Command } from '../cli-kit.js'
 import type { Store } from '../../server/store/types.js'
+import type { NotificationOptions } from '../../server/server.js'
 import { AUDIT_KEY_HELP, describeStoreLocation, openStoreAt, STORE_FLAGS, storeLocationOf, type StoreLocation } from '../store-location.js'
 
 export const serveCommand: Command = {
@@ -35,6 +36,14 @@ ${AUDIT_KEY_HELP}.
                       approvals one API key may create: N/s, N/min or N/h, or off
                       (env APPROVAL_GATE_CREATE_RATE_LIMIT, default 600/min); over it the
                       API answers 429 with Retry-After
+  --allow-private-webhooks
+                      deliver webhooks to loopback/private/link-local addresses and plain
+                      http (default: refused, so a project admin cannot reach internal
+                      services through a webhook)
+  --smtp-url URL      SMTP server for email channels: smtp://USER:PASS@HOST:587 or smtps://…
+                      (env APPROVAL_GATE_SMTP_URL; without it email channels wait)
+  --mail-from ADDR    the From address of notification mails (env APPROVAL_GATE_MAIL_FROM;
+                      required with --smtp-url)
   --slack-api-url URL Slack's Web API base URL for Slack channels (env APPROVAL_GATE_SLACK_API_URL,
                       default https://slack.com/api/); tests point it at a local stand-in
   --log-level LEVEL   what the server logs on stdout: silent, error, warn, info (one line per
@@ -57,6 +66,9 @@ ${AUDIT_KEY_HELP}.
         'public-url': { type: 'string' },
         'trust-proxy': { type: 'string' },
         'create-rate-limit': { type: 'string' },
+        'allow-private-webhooks': { type: 'boolean' },
+        'smtp-url': { type: 'string' },
+        'mail-from': { type: 'string' },
         'slack-api-url': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         'log-level': { type: 'string' },
@@ -72,6 +84,7 @@ ${AUDIT_KEY_HELP}.
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
     const createRateLimit = parseCreateRateLimit(flagOrEnv(values['create-rate-limit'], io.env, 'APPROVAL_GATE_CREATE_RATE_LIMIT'))
     const slackApiUrl = parseSlackApiUrl(flagOrEnv(values['slack-api-url'], io.env, 'APPROVAL_GATE_SLACK_API_URL'))
+    const notifications = notificationOptionsOf(values, io.env)
     const location = storeLocationOf(values, io.env, 'serve')
     const logger = serverLoggerOptions(logLevelOf(values['log-level'], io.env, values.quiet), logFormatOf(values['log-format'], io.env), io.stdout)
     const { startServer } = await loadServer('serve')
@@ -81,7 +94,7 @@ ${AUDIT_KEY_HELP}.
     // credentials are made that the banner never shows.
     let server
     try {
-      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit, notifications: { slackApiUrl } })
+      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit, notifications: { ...notifications, slackApiUrl } })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)
@@ -171,6 +184,15 @@ function parseCreateRateLimit(text: string | undefined): RateLimit | null | unde
   } catch (error) {
     throw new UsageError(`--create-rate-limit: ${(error as Error).message}`, 'serve')
   }
+}
+
+/** The notification flags: private webhooks, and SMTP for email channels (both or neither). */
+function notificationOptionsOf(values: { 'allow-private-webhooks'?: boolean; 'smtp-url'?: string; 'mail-from'?: string }, env: NodeJS.ProcessEnv): NotificationOptions {
+  const smtpUrl = flagOrEnv(values['smtp-url'], env, 'APPROVAL_GATE_SMTP_URL')
+  const from = flagOrEnv(values['mail-from'], env, 'APPROVAL_GATE_MAIL_FROM')
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^\s]+$/.test(smtpUrl)) throw new UsageError('--smtp-url must be smtp://HOST:PORT or smtps://HOST:PORT (user and password before the host)', 'serve')
+  if ((smtpUrl === undefined) !== (from === undefined)) throw new UsageError('--smtp-url and --mail-from go together: email needs a server and a From address', 'serve')
+  return { allowPrivateWebhooks: values['allow-private-webhooks'] ?? false, ...(smtpUrl && from ? { email: { smtpUrl, from } } : {}) }
 }
 
 function parseTrustProxy(text: string | undefined): boolean | string | undefined {

@@ -41,7 +41,7 @@ export interface DeliveryWorkerOptions {
 }
 
 /** Extra time a claim is held beyond the attempt timeout before another worker may take it. */
-const LEASE_MARGIN_MS = 30_000
+const LEASE_MARGIN_MS = 5_000
 
 export class DeliveryWorker {
   private readonly concurrency: number
