@@ -54,7 +54,7 @@ async function createKey(store: Store, projectId: string, scopes: KeyScope[], na
 }
 
 /** `dashboard.resolvedCardLingerMs`: how long decided cards stay on the live home page (default the dashboard's 6 s). */
-export async function startDashboard(options: Pick<StartServerOptions, 'dashboard' | 'trustProxy'> = {}): Promise<DashboardFixture> {
+export async function startDashboard(options: Pick<StartServerOptions, 'dashboard' | 'trustProxy' | 'notifications'> = {}): Promise<DashboardFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'approval-gate-dashboard-'))
   const server = await startServer({ dataDir, port: 0, ...options })
   const store = server.store
@@ -198,7 +198,7 @@ export class FormClient {
  * Starts dashboards for one test file and closes each after the test that started it. Call
  * once at the file's top level; the returned function starts one.
  */
-export function dashboardsClosedAfterEach(): (options?: Pick<StartServerOptions, 'dashboard' | 'trustProxy'>) => Promise<DashboardFixture> {
+export function dashboardsClosedAfterEach(): (options?: Pick<StartServerOptions, 'dashboard' | 'trustProxy' | 'notifications'>) => Promise<DashboardFixture> {
   const started: DashboardFixture[] = []
   afterEach(async () => {
     for (const fx of started.splice(0)) await fx.close()

@@ -28,6 +28,7 @@ import { auditRoutes } from './http/audit-routes.js'
 import type { Store } from './store/types.js'
 import { slackInteractivityRoutes } from './slack/interactivity-routes.js'
 import { DEFAULT_SLACK_API_URL } from './slack/slack-api.js'
+import type { ChannelService } from './admin/channel-service.js'
 
 export interface AppDeps {
   store: Store
@@ -56,6 +57,8 @@ export interface AppDeps {
   dashboard?: DashboardTuning
   /** Slack's Web API base URL for the replies to Slack interactions (default `https://slack.com/api/`). */
   slackApiUrl?: string
+  /** Notification channels (the dashboard's settings page) and a way to wake the delivery worker. */
+  notifications?: { channels: ChannelService; wake: () => void }
 }
 
 /** Builds the app without listening; `app.close()` answers waiting long-polls first. */
@@ -96,6 +99,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     secureCookies: publicUrl.startsWith('https://'),
     auditVerification: deps.auditVerification,
     tuning: deps.dashboard,
+    channels: deps.notifications?.channels,
+    wakeDeliveries: deps.notifications?.wake,
   })
   return app
 }

@@ -133,6 +133,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const email = notificationOptions.email ? new EmailSender(store, notificationOptions.email) : null
   const senders = new SenderRegistry([new WebhookSender(http), createSlackSender({ apiUrl: notificationOptions.slackApiUrl }), ...(email ? [email] : []), ...(notificationOptions.senders ?? [])])
   let worker: DeliveryWorker | null = null
+  const channels = new ChannelService(store, { allowPrivateWebhooks: notificationOptions.allowPrivateWebhooks })
   // Every event this process publishes also wakes the delivery worker: a new request goes out at once.
   const notifier = wakingNotifier(baseNotifier, () => worker?.wake())
   // Listen first so that with port 0 the real port is known before links are built.
@@ -156,6 +157,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       createRateLimit: options.createRateLimit,
       oidc: options.oidc,
       slackApiUrl: notificationOptions.slackApiUrl,
+      notifications: { channels, wake: () => worker?.wake() },
       serverFactory: (handler) => serve(handler),
     })
     await app.ready()
@@ -172,7 +174,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       worker,
       senders,
       http,
-      channels: new ChannelService(store, { allowPrivateWebhooks: notificationOptions.allowPrivateWebhooks }),
+      channels,
       close: async () => {
         await worker?.stop()
         email?.close()

@@ -11,6 +11,7 @@ import { loadAssets } from './assets.js'
 import { AuditVerificationCache, type AuditVerificationCacheOptions } from './audit-verification-cache.js'
 import { html } from './html.js'
 import { AdminService } from '../admin/admin-service.js'
+import { ChannelService } from '../admin/channel-service.js'
 import { DEFAULT_SIGN_IN_LIMITS, HashGate, LoginLimiter, type SignInLimits } from './rate-limit.js'
 import { registerAccountRoutes } from './routes/account-pages.js'
 import { registerApprovalRoutes } from './routes/approval-pages.js'
@@ -19,6 +20,7 @@ import { registerAuthRoutes } from './routes/sign-in-pages.js'
 import { refuseForbidden, sendHtml, wantsJson, type DashboardDeps } from './routes/common.js'
 import { registerEventRoutes, type LiveStreamOptions } from './routes/event-stream.js'
 import { registerSettingsRoutes } from './routes/settings-pages.js'
+import { registerNotificationRoutes } from './routes/notification-pages.js'
 import { registerFormParser, registerSecurityHooks } from './security.js'
 import { Sessions } from './session.js'
 import { page } from './views/layout.js'
@@ -35,6 +37,10 @@ export interface DashboardOptions {
   auditVerification?: AuditVerificationCacheOptions
   /** Sign-in and live-stream limits (defaults suit a real server; tests tighten them). */
   tuning?: DashboardTuning
+  /** The channel service (with the server's private-webhook rule); default: one that refuses private webhooks. */
+  channels?: ChannelService
+  /** Wakes the delivery worker (after a redelivery). */
+  wakeDeliveries?: () => void
 }
 
 export interface DashboardTuning {
@@ -57,6 +63,8 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
       publicUrl: options.publicUrl,
       sessions: new Sessions(options.store, options.secureCookies),
       admin: new AdminService(options.store),
+      channels: options.channels ?? new ChannelService(options.store),
+      wakeDeliveries: options.wakeDeliveries,
       loginLimiter: new LoginLimiter({ maxFailures: limits.accountMaxFailures, windowMs: limits.accountWindowMs, maxKeys: 10_000 }),
       ipLimiter: new LoginLimiter({ maxFailures: limits.ipMaxFailures, windowMs: limits.ipWindowMs, maxKeys: 10_000 }),
       hashGate: options.tuning?.hashGate ?? new HashGate(limits.maxConcurrentHashes),
@@ -72,6 +80,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
     registerAccountRoutes(scope, deps)
     registerAuditRoutes(scope, deps)
     registerSettingsRoutes(scope, deps)
+    registerNotificationRoutes(scope, deps)
 
     scope.setErrorHandler((error: FastifyError, request, reply) => {
       const status = isStoreError(error) ? STORE_ERROR_STATUS[error.code] : error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500

@@ -5,6 +5,7 @@ import type { ProjectMembership, Store } from '../../store/types.js'
 import type { AuditVerificationCache } from '../audit-verification-cache.js'
 import { html, type SafeHtml } from '../html.js'
 import type { AdminService } from '../../admin/admin-service.js'
+import type { ChannelService } from '../../admin/channel-service.js'
 import { GITHUB_LOGIN_RULE } from '../../admin/rules.js'
 import type { HashGate, LoginLimiter } from '../rate-limit.js'
 import { formFields } from '../security.js'
@@ -19,6 +20,10 @@ export interface DashboardDeps {
   sessions: Sessions
   /** The one writer of members, invitations, keys and settings (shared with the CLI). */
   admin: AdminService
+  /** The one writer of notification channels (shared with the CLI). */
+  channels: ChannelService
+  /** Asks the delivery worker to look now (after a redelivery); absent without one. */
+  wakeDeliveries?: () => void
   /** Failed sign-ins per client address + email. */
   loginLimiter: LoginLimiter
   /** Failed sign-ins per client address (email ''), checked before any hashing. */
@@ -128,6 +133,10 @@ export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: stri
   bad_role: { kind: 'error', text: 'Choose the role member or admin. Nothing was changed.' },
   bad_github_login: { kind: 'error', text: `${GITHUB_LOGIN_RULE[0].toUpperCase()}${GITHUB_LOGIN_RULE.slice(1)}. Nothing was changed.` },
   project_switched: { kind: 'info', text: 'Switched project.' },
+  channel_removed: { kind: 'ok', text: 'Channel removed: nothing more is sent to it.' },
+  redelivery_queued: { kind: 'ok', text: 'Queued to be sent again.' },
+  no_such_channel: { kind: 'error', text: 'This project has no such notification channel. Nothing was changed.' },
+  no_such_delivery: { kind: 'error', text: 'This channel has no such delivery, or it is being sent right now. Nothing was changed.' },
 }
 
 export function noticeFromQuery(request: FastifyRequest): Array<{ kind: 'ok' | 'error' | 'info'; text: string }> {

@@ -5,20 +5,21 @@ import type { ApiKeyInfo, Invitation, Member, Project } from '../../store/types.
 import { html, type SafeHtml } from '../html.js'
 import { timeTag } from './format.js'
 
-type Tab = 'project' | 'members' | 'keys'
+export type Tab = 'project' | 'members' | 'keys' | 'notifications'
 
-function tabs(active: Tab): SafeHtml {
+/** The settings heading and its tabs, `active` marked. */
+export function tabs(active: Tab): SafeHtml {
   const tab = (id: Tab, href: string, label: string) =>
     html`<a href="${href}"${active === id ? html` aria-current="page"` : ''}>${label}</a>`
   return html`<div class="page-head"><h1>Settings</h1></div>
-<nav class="subnav" aria-label="Settings">${tab('project', '/settings', 'Project')}${tab('members', '/settings/members', 'Members')}${tab('keys', '/settings/keys', 'API keys')}</nav>`
+<nav class="subnav" aria-label="Settings">${tab('project', '/settings', 'Project')}${tab('members', '/settings/members', 'Members')}${tab('keys', '/settings/keys', 'API keys')}${tab('notifications', '/settings/notifications', 'Notifications')}</nav>`
 }
 
-function csrfField(csrf: string): SafeHtml {
+export function csrfField(csrf: string): SafeHtml {
   return html`<input type="hidden" name="_csrf" value="${csrf}">`
 }
 
-const ADMIN_ONLY = html`<p class="muted">Only project admins can change these.</p>`
+export const ADMIN_ONLY = html`<p class="muted">Only project admins can change these.</p>`
 
 export function projectSettingsPage(input: { project: Project; isAdmin: boolean; csrf: string; expiryText?: string }): SafeHtml {
   const { project, isAdmin } = input
@@ -48,7 +49,7 @@ function roleSelect(id: string, role: string, explain: boolean): SafeHtml {
 }
 
 /** A label shown before a cell's value where the table is laid out as cards (phones); the column header says it elsewhere. */
-function cellLabel(text: string): SafeHtml {
+export function cellLabel(text: string): SafeHtml {
   return html`<span class="cell-label">${text}</span>`
 }
 
