@@ -28,6 +28,8 @@ let dataDir: string
 let main: Project
 let other: Project
 let requestKey: string
+let shared: Project
+let sharedKey: string
 /** Our names for the test's channels → the stored channels. */
 const channels = new Map<string, Channel>()
 
@@ -57,6 +59,11 @@ beforeAll(async () => {
     addSlackChannel(server.notifications.channels, project, 'cli', { channel: '#deploys', botToken: slack.botToken, signingSecret }, { events: ['approval.cancelled'] })
   channels.set('main', await add(main, SIGNING_SECRET))
   channels.set('other', await add(other, OTHER_SIGNING_SECRET))
+  // A third project set up with the same Slack app as main (one app has one Request URL).
+  shared = await store.createProject('shared')
+  sharedKey = await createKey(store, shared.id, ['request'], 'ci')
+  await member('dave@example.com', shared, 'U0DAVE')
+  channels.set('shared', await add(shared, SIGNING_SECRET))
   channels.set('hook', (await server.notifications.channels.addWebhook(main, 'cli', 'http://127.0.0.1:9/hook', { events: ['approval.cancelled'] })).channel)
 }, 60_000)
 
@@ -66,14 +73,15 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true })
 })
 
-/** A pending request in `main`, announced in Slack by the sender: its id and its message. */
-async function requestInSlack(context: Record<string, unknown> = {}): Promise<{ id: string; message: StoredMessage }> {
-  const created = await call(server.url, 'POST', '/v1/approvals', { key: requestKey, json: { action: 'deploy web', context } })
+/** A pending request in `main` (or `shared`), announced in Slack by the sender: its id and its message. */
+async function requestInSlack(context: Record<string, unknown> = {}, where: 'main' | 'shared' = 'main'): Promise<{ id: string; message: StoredMessage }> {
+  const project = where === 'main' ? main : shared
+  const created = await call(server.url, 'POST', '/v1/approvals', { key: where === 'main' ? requestKey : sharedKey, json: { action: 'deploy web', context } })
   expect(created.status).toBe(201)
   const sent = await createSlackSender({ apiUrl: slack.url }).deliver(
-    channels.get('main')!,
-    await server.store.getChannelSecret(main.id, channels.get('main')!.id),
-    { delivery_id: 'dlv_1', type: 'approval.created', occurred_at: new Date().toISOString(), project: { id: main.id, name: main.name }, approval: created.body },
+    channels.get(where)!,
+    await server.store.getChannelSecret(project.id, channels.get(where)!.id),
+    { delivery_id: 'dlv_1', type: 'approval.created', occurred_at: new Date().toISOString(), project: { id: project.id, name: project.name }, approval: created.body },
     null,
     AbortSignal.timeout(30_000),
   )
@@ -92,7 +100,8 @@ const click = (user: string, message: StoredMessage, action: 'approve' | 'reject
   interact(channelId, signedInteraction(secret, buttonClick(user, message, `approval_gate_${action}`, id)))
 
 async function statusOf(id: string): Promise<{ status: string; decided_by: string | null; reason: string | null }> {
-  return (await call(server.url, 'GET', `/v1/approvals/${id}`, { key: requestKey })).body
+  const approval = await server.store.getApprovalById(id)
+  return { status: approval!.status, decided_by: approval!.decided_by, reason: approval!.reason }
 }
 
 const ephemeralFor = (user: string, containing: string) =>
@@ -175,6 +184,17 @@ describe('Slack interactivity', () => {
     expect((await click('U0BOB', message, 'approve', id, OTHER_SIGNING_SECRET, 'other')).status).toBe(200)
     await ephemeralFor('U0BOB', 'This request is not part of the project other')
     expect(await statusOf(id)).toMatchObject({ status: 'pending' })
+  })
+
+  it("serves several projects through one Slack app's Request URL, deciding in the approval's project as the member linked there", async () => {
+    const { id, message } = await requestInSlack({}, 'shared')
+    // Slack sends every click of the app to the one Request URL: here main's channel.
+    expect((await click('U0ADA', message, 'approve', id)).status).toBe(200)
+    await ephemeralFor('U0ADA', 'is not linked to a member of the project shared')
+    expect(await statusOf(id)).toMatchObject({ status: 'pending' })
+    expect((await click('U0DAVE', message, 'approve', id)).status).toBe(200)
+    await waitUntil(async () => (await statusOf(id)).status === 'approved', { what: 'the shared project approval' })
+    expect(await statusOf(id)).toMatchObject({ decided_by: 'dave@example.com' })
   })
 
   it('tells whoever clicks a decided request that it is too late, and shows the outcome in the message', async () => {

@@ -6,11 +6,12 @@
  * Clicks are answered at once (Slack wants an answer within 3 seconds) and their outcome is
  * shown by updating the message; a modal's submission is answered with its outcome.
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ApprovalService } from '../approvals/contracts.js'
 import { ApiError } from '../http/errors.js'
 import type { Channel } from '../notifications/types.js'
-import type { Store } from '../store/types.js'
+import type { Project, Store } from '../store/types.js'
 import { readInteraction, REASON_BLOCK } from './interaction-payload.js'
 import { checkSlackSignature, ReplayGuard } from './signature.js'
 import { SlackDecisions } from './slack-decisions.js'
@@ -48,7 +49,7 @@ export async function slackInteractivityRoutes(app: FastifyInstance, options: Sl
     const interaction = readInteraction(body)
     if (interaction.kind === 'malformed') throw new ApiError(400, 'invalid_request', interaction.problem)
     if (interaction.kind === 'ignored') return reply.code(200).send()
-    const project = await options.store.getProject(channel.project_id)
+    const project = await projectOf(options.store, channel, secret, interaction.approvalId)
     if (!project) throw new ApiError(404, 'not_found', 'no such Slack channel')
     if (interaction.kind === 'click') {
       // Answer Slack first; the outcome shows in the message (or a message only the clicker sees).
@@ -67,6 +68,30 @@ async function slackChannel(store: Store, channelId: string): Promise<{ channel:
   const secret = channel?.kind === 'slack' ? decodeSlackSecret(await store.getChannelSecret(channel.project_id, channel.id)) : null
   if (!channel || !secret) throw new ApiError(404, 'not_found', 'no such Slack channel')
   return { channel, secret }
+}
+
+/**
+ * The project a decision is made in: the channel's own, or — when one Slack app serves several
+ * projects (it has one Request URL) — the approval's project, if that project has a Slack
+ * channel of the same app (the same signing secret). A click can never reach a project that
+ * did not set up the app that signed it.
+ */
+async function projectOf(store: Store, channel: Channel, secret: SlackSecret, approvalId: string): Promise<Project | null> {
+  const approval = await store.getApprovalById(approvalId)
+  if (approval && approval.project_id !== channel.project_id) {
+    for (const candidate of await store.listChannels(approval.project_id)) {
+      if (candidate.kind !== 'slack') continue
+      const other = decodeSlackSecret(await store.getChannelSecret(candidate.project_id, candidate.id))
+      if (other && sameSecret(other.signingSecret, secret.signingSecret)) return store.getProject(approval.project_id)
+    }
+  }
+  return store.getProject(channel.project_id)
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const left = createHash('sha256').update(a).digest()
+  const right = createHash('sha256').update(b).digest()
+  return timingSafeEqual(left, right)
 }
 
 /** The raw body, when Slack signed it with this channel's signing secret, recently, and it was not seen before. */
