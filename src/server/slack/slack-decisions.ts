@@ -92,7 +92,7 @@ export class SlackDecisions {
       return reason === null ? { kind: 'needs_reason', why: error.message, approval } : { kind: 'refused', message: error.message, approval }
     }
     if (!outcome) return { kind: 'not_found' }
-    if ('refused' in outcome) return { kind: 'refused', message: selfApprovalMessage(outcome.approval, outcome.login), approval: outcome.approval }
+    if ('refused' in outcome) return { kind: 'refused', message: refusalMessage(outcome), approval: outcome.approval }
     if (!outcome.changed) return { kind: 'lost', message: lostRaceMessage(outcome.approval), approval: outcome.approval }
     return { kind: 'decided', approval: outcome.approval }
   }
@@ -146,6 +146,12 @@ export class SlackDecisions {
       this.deps.warn(`slack: ${what} failed: ${error instanceof Error ? error.message : String(error)}`)
     }
   }
+}
+
+/** Why the service refused: its own sentence when it gives one (policy refusals), else the self-approval rule's. */
+function refusalMessage(outcome: { approval: Approval; login?: string }): string {
+  const message = (outcome as { message?: unknown }).message
+  return typeof message === 'string' ? message : selfApprovalMessage(outcome.approval, outcome.login)
 }
 
 /** A member deciding from Slack is the same actor as on the dashboard. */
