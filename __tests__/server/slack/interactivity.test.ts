@@ -7,6 +7,7 @@
  * only to them; Reject asks for a reason in a modal and the submission decides.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
@@ -165,6 +166,25 @@ describe('Slack interactivity', () => {
     expect((await interact('main', signedInteraction(SIGNING_SECRET, {}, { body: 'payload=not-json' }))).status).toBe(400)
     expect((await interact('main', signedInteraction(SIGNING_SECRET, { type: 'block_actions', user: { id: '<@U1>' } }))).status).toBe(400)
     expect(await statusOf(id)).toMatchObject({ status: 'pending' })
+  })
+
+  it('keeps deciding while another sender trickles its body (slow requests hold only their own connection)', async () => {
+    const { id, message } = await requestInSlack()
+    const slow = signedInteraction(SIGNING_SECRET, buttonClick('U0ADA', message, 'approval_gate_reject', id))
+    const { port } = new URL(server.url)
+    const socket = connect(Number(port), '127.0.0.1')
+    await new Promise<void>((resolve) => socket.once('connect', resolve))
+    socket.write(
+      `POST /integrations/slack/${channels.get('main')!.id}/interactivity HTTP/1.1\r\nhost: 127.0.0.1\r\n` +
+        Object.entries(slow.headers).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+        `content-length: ${Buffer.byteLength(slow.body)}\r\n\r\n${slow.body.slice(0, 10)}`,
+    )
+    try {
+      expect((await click('U0ADA', message, 'approve', id)).status).toBe(200)
+      expect(await statusOf(id)).toMatchObject({ status: 'approved', decided_by: 'ada@example.com' })
+    } finally {
+      socket.destroy()
+    }
   })
 
   it('tells an unlinked Slack user how to link, and a user linked only in another project the same', async () => {
