@@ -16,7 +16,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 const RESULTS = join(here, 'results')
 const DOC = join(here, '..', 'docs', 'benchmarks.md')
 /** Quick benches first, so a broken build shows up early. */
-const ORDER = ['store-throughput', 'action-start', 'server-load', 'real-server-gates', 'core-latency', 'python-client']
+const ORDER = ['store-throughput', 'action-start', 'server-load', 'real-server-gates', 'core-latency', 'python-client', 'notifications']
 
 function benchNames() {
   const found = readdirSync(here)
@@ -113,6 +113,16 @@ function summaryRows(r) {
   rows.push(['decision API p99 while they wait', '≤ 20 ms', ms(load?.decision_api_ms.p99), '—', mark(load && load.decision_api_ms.p99 <= 20), day(load?.date)])
   const store = r['store-throughput']
   rows.push(['durable decisions per second, embedded SQLite', '≥ 2,000/s', store ? `${num(store.decisions_per_second)}/s` : 'n/a', '—', mark(store && store.decisions_per_second >= 2000), day(store?.date)])
+  const notify = r.notifications
+  rows.push(['create → signed webhook received, p99 (loopback receiver)', '≤ 100 ms', ms(notify?.create_to_webhook_ms.p99), '—', mark(notify && notify.create_to_webhook_ms.p99 <= 100), day(notify?.date)])
+  rows.push([
+    'decision → long-poll answered, p99, with a receiver that never answers',
+    'unchanged',
+    ms(notify?.decision_hanging_receiver.decision_to_wake_ms.p99),
+    notify ? `${ms(notify.decision_no_channel.decision_to_wake_ms.p99)} (no channel)` : '—',
+    '',
+    day(notify?.date),
+  ])
   const action = r['action-start']
   rows.push(['action process start → first request (median)', '≤ 150 ms', ms(action?.start_to_first_request_ms.median), '—', mark(action && action.start_to_first_request_ms.median <= 150), day(action?.date)])
   rows.push([
@@ -200,6 +210,21 @@ function detailSections(r) {
           ],
         ) +
         `\n\nBundle: ${num(action.bundle_bytes)} bytes, ${num(action.bundle_gzip_bytes)} gzipped.`,
+    )
+  const notify = r.notifications
+  if (notify)
+    parts.push(
+      `### Notifications (\`notifications\`, ${day(notify.date)})\n\n${notify.method}\n\n` +
+        table(
+          ['measure', 'p50', 'p99', 'max'],
+          [
+            ['create → webhook received', ms(notify.create_to_webhook_ms.p50), ms(notify.create_to_webhook_ms.p99), ms(notify.create_to_webhook_ms.max)],
+            ['decision API, no channel', ms(notify.decision_no_channel.decision_api_ms.p50), ms(notify.decision_no_channel.decision_api_ms.p99), ms(notify.decision_no_channel.decision_api_ms.max)],
+            ['decision API, hanging receiver', ms(notify.decision_hanging_receiver.decision_api_ms.p50), ms(notify.decision_hanging_receiver.decision_api_ms.p99), ms(notify.decision_hanging_receiver.decision_api_ms.max)],
+            ['decision → long-poll answered, no channel', ms(notify.decision_no_channel.decision_to_wake_ms.p50), ms(notify.decision_no_channel.decision_to_wake_ms.p99), ms(notify.decision_no_channel.decision_to_wake_ms.max)],
+            ['decision → long-poll answered, hanging receiver', ms(notify.decision_hanging_receiver.decision_to_wake_ms.p50), ms(notify.decision_hanging_receiver.decision_to_wake_ms.p99), ms(notify.decision_hanging_receiver.decision_to_wake_ms.max)],
+          ],
+        ),
     )
   return parts.join('\n\n')
 }

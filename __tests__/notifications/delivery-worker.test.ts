@@ -144,4 +144,24 @@ describe('DeliveryWorker', () => {
     expect(maxActive()).toBeLessThanOrEqual(3)
     expect(calls.length).toBeGreaterThan(6)
   })
+
+  it('sends reminders while an approval waits and escalates it once to another channel', async () => {
+    const oncall = await store.createChannel(channelInput(project, { name: 'oncall', events: ['approval.escalated'] }))
+    const channel = await store.createChannel(channelInput(project, { events: ['approval.created', 'approval.reminder'], remind_after_ms: 150, escalate_after_ms: 400, escalate_to: oncall.id }))
+    const { sender, calls } = recordingSender()
+    startWorker(sender, { reminderCheckMs: 50 })
+    const approval = await newApproval()
+    await waitUntil(() => calls.filter((c) => c.event.type === 'approval.reminder').length >= 2 && calls.some((c) => c.event.type === 'approval.escalated'), { what: 'two reminders and the escalation' })
+    await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ana@example.com' })
+    const types = calls.map((c) => c.event.type)
+    expect(types[0]).toBe('approval.created')
+    expect(types.filter((t) => t === 'approval.escalated')).toHaveLength(1)
+    expect(calls.every((c) => c.event.approval.id === approval.id)).toBe(true)
+    const escalations = await store.listDeliveries(project.id, oncall.id)
+    expect(escalations.map((d) => d.event_type)).toEqual(['approval.escalated'])
+    // Once decided, nothing more is due for it, however much later one looks.
+    const queued = (await store.listDeliveries(project.id, channel.id)).length
+    expect(await store.enqueueReminders(new Date(Date.now() + 3_600_000).toISOString())).toBe(0)
+    expect((await store.listDeliveries(project.id, channel.id)).length).toBe(queued)
+  })
 })
