@@ -3,8 +3,8 @@
  * modal submissions of a Slack channel's messages. The caller is authenticated by the
  * channel's signing secret over the raw body (before anything is parsed), within a five-minute
  * window, once; then the decision goes through the approval service (`SlackDecisions`).
- * Clicks are answered at once (Slack wants an answer within 3 seconds) and their outcome is
- * shown by updating the message; a modal's submission is answered with its outcome.
+ * A click is decided, then answered (Slack wants an answer within 3 seconds), then its outcome
+ * is shown by updating the message; a modal's submission is answered with its outcome.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -52,9 +52,11 @@ export async function slackInteractivityRoutes(app: FastifyInstance, options: Sl
     const project = await projectOf(options.store, channel, secret, interaction.approvalId)
     if (!project) throw new ApiError(404, 'not_found', 'no such Slack channel')
     if (interaction.kind === 'click') {
-      // Answer Slack first; the outcome shows in the message (or a message only the clicker sees).
+      // The decision is made before Slack gets its answer (one short transaction); the calls
+      // back to Slack (message update, private answer, modal) follow the answer.
+      const followUp = await decisions.click(project, secret.botToken, interaction)
       void reply.code(200).send()
-      await decisions.click(project, secret.botToken, interaction).catch((error: unknown) => request.log.error({ err: error }, 'slack: deciding from a click failed'))
+      await followUp().catch((error: unknown) => request.log.warn({ err: { message: (error as Error)?.message } }, 'slack: answering a click failed'))
       return reply
     }
     const { error } = await decisions.submitReason(project, secret.botToken, interaction)

@@ -41,19 +41,21 @@ export class SlackDecisions {
   constructor(private readonly deps: SlackDecisionDeps) {}
 
   /**
-   * A button click, after Slack has had its answer. Approve decides at once (a modal opens
-   * when the rules ask for a reason); Reject opens the modal so the requester learns why.
+   * A button click: Approve decides at once (a modal opens when the rules ask for a reason);
+   * Reject checks the member may decide and opens the modal, so the requester learns why.
+   * Returns what to tell Slack afterwards (the message update, a private answer, the modal),
+   * to run once Slack has had its answer.
    */
-  async click(project: Project, botToken: string, click: { user: string; decision: Decision; approvalId: string; message: MessageAt; triggerId: string | null }): Promise<void> {
+  async click(project: Project, botToken: string, click: { user: string; decision: Decision; approvalId: string; message: MessageAt; triggerId: string | null }): Promise<() => Promise<void>> {
     const api = new SlackApi(botToken, this.deps.slackApiUrl)
     const attempt = click.decision === 'reject' ? await this.check(project, click.user, click.approvalId) : await this.decide(project, click.user, click.approvalId, 'approve', null)
     if (attempt.kind === 'needs_reason' || attempt.kind === 'may_decide') {
-      if (!click.triggerId) return this.tell(api, click.message, click.user, 'Slack sent no trigger to open the reason form; decide on the dashboard.')
+      if (!click.triggerId) return () => this.tell(api, click.message, click.user, 'Slack sent no trigger to open the reason form; decide on the dashboard.')
       const required = attempt.kind === 'needs_reason'
       const view = reasonModal({ decision: click.decision, approvalId: click.approvalId, action: attempt.approval.action, message: click.message, required, why: required ? attempt.why : null })
-      return this.quietly('views.open', api.openView(click.triggerId, view))
+      return () => this.quietly('views.open', api.openView(click.triggerId!, view))
     }
-    await this.show(api, project, click.message, click.user, attempt)
+    return () => this.show(api, project, click.message, click.user, attempt)
   }
 
   /** A reason modal's submission: `error` (shown under the reason field) when the decision did not land. */
