@@ -190,7 +190,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
     let closing: Promise<void> | null = null
     const close = () => (closing ??= shutdown(server, started, expiry!, notifications, notifier, store))
-    return { url, publicUrl, app, store, notifier, notifications, close }
+    // The notifier as opened (the PostgreSQL one with its reconnect state); the app publishes through the waking wrapper.
+    return { url, publicUrl, app, store, notifier: baseNotifier, notifications, close }
   } catch (error) {
     await worker?.stop()
     email?.close()
