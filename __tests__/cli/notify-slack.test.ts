@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { SlackApiStandIn } from '../helpers/slack-api-stand-in.js'
 import { runCli } from './helpers.js'
 
 const BOT_TOKEN = 'xoxb-1111-2222-secretbottoken'
@@ -36,6 +37,19 @@ describe('notify add slack', () => {
     for (const output of [added.stdout, added.stderr, listed.stdout, listed.stderr]) {
       expect(output).not.toContain(BOT_TOKEN)
       expect(output).not.toContain(SIGNING_SECRET)
+    }
+  }, 60_000)
+
+  it('notify test posts a made-up request to the Slack API named by --slack-api-url, with the token', async () => {
+    const slack = await SlackApiStandIn.start(BOT_TOKEN)
+    try {
+      const tested = await runCli(['notify', 'test', '--project', 'web', 'slack deploys', '--slack-api-url', slack.url, '--data', data])
+      expect(tested.stderr).toBe('')
+      expect(tested.stdout).toContain('Sent a test notification to slack channel "slack deploys"')
+      expect(slack.calls).toMatchObject([{ method: 'chat.postMessage', token: BOT_TOKEN }])
+      expect(SlackApiStandIn.textOf(slack.messages[0])).toContain('approval-gate test notification')
+    } finally {
+      await slack.close()
     }
   }, 60_000)
 

@@ -169,6 +169,8 @@ ${PROJECT_HELP}
   --public-url URL    base URL for the made-up approval's link (env APPROVAL_GATE_PUBLIC_URL)
   --smtp-url URL      SMTP server for email channels (env APPROVAL_GATE_SMTP_URL)
   --mail-from ADDR    the From address of mails (env APPROVAL_GATE_MAIL_FROM)
+  --slack-api-url URL Slack's Web API base URL for Slack channels (env APPROVAL_GATE_SLACK_API_URL,
+                      default https://slack.com/api/)
 ${PRIVATE_HELP}
 ${STORE_HELP}
   -h, --help          show this help
@@ -178,7 +180,14 @@ ${STORE_HELP}
       notifyTestCommand,
       args,
       io,
-      { ...PROJECT_FLAGS, 'public-url': { type: 'string' }, 'smtp-url': { type: 'string' }, 'mail-from': { type: 'string' }, 'allow-private-webhooks': { type: 'boolean' } },
+      {
+        ...PROJECT_FLAGS,
+        'public-url': { type: 'string' },
+        'smtp-url': { type: 'string' },
+        'mail-from': { type: 'string' },
+        'slack-api-url': { type: 'string' },
+        'allow-private-webhooks': { type: 'boolean' },
+      },
       { min: 1, max: 1 },
     )
     if (!parsed) return EXIT.ok
@@ -187,6 +196,7 @@ ${STORE_HELP}
     const publicUrl = flagOrEnv(values['public-url'], io.env, 'APPROVAL_GATE_PUBLIC_URL', 'http://127.0.0.1:8080')!
     const smtpUrl = flagOrEnv(values['smtp-url'], io.env, 'APPROVAL_GATE_SMTP_URL')
     const mailFrom = flagOrEnv(values['mail-from'], io.env, 'APPROVAL_GATE_MAIL_FROM')
+    const slackApiUrl = flagOrEnv(values['slack-api-url'], io.env, 'APPROVAL_GATE_SLACK_API_URL')
     // Loaded here: the senders (and nodemailer) are not needed by any other command.
     const [{ OutboundHttp }, { SenderRegistry }, { WebhookSender }, { EmailSender }, { sendTestNotification }] = await Promise.all([
       import('../../server/notifications/outbound-http.js'),
@@ -206,6 +216,7 @@ ${STORE_HELP}
           email = new EmailSender(store, { smtpUrl, from: mailFrom })
           senders.register(email)
         }
+        if (channel.kind === 'slack') senders.register((await import('../../server/slack/slack-sender.js')).createSlackSender({ apiUrl: slackApiUrl }))
         try {
           return { channel, result: await sendTestNotification(store, senders, project, channel, publicUrl) }
         } finally {
