@@ -1,7 +1,7 @@
 /**
  * The webhook sender through the server's outbound HTTP, against real loopback receivers that
  * misbehave: redirects are not followed, answers are read only up to the cap, a receiver that
- * trickles its answer or never answers is cut off, and status codes map to retry or give up.
+ * never answers (or trickles an answer that is read) is cut off, and status codes map to retry or give up.
  */
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -91,18 +91,21 @@ describe('webhook sender over outbound HTTP', () => {
     expect(answer.body).toHaveLength(1024)
   })
 
-  it('cuts off a receiver that sends headers but trickles the body, or never answers, as retryable', async () => {
+  it('cuts off a receiver that never answers (retryable), and takes a 2xx status without waiting for a trickled body', async () => {
+    const silent = await serve(() => {})
+    const s = sender({ responseTimeoutMs: 300 })
+    const result = await s.deliver(channel(silent.url), 'whsec_s', EVENT, null, AbortSignal.timeout(10_000))
+    expect(result).toMatchObject({ ok: false, retryable: true })
+    expect(result.error).toMatch(/did not answer in time/)
     const trickling = await serve((_request, response) => {
       response.writeHead(200)
       response.write('a') // …and nothing more
     })
-    const silent = await serve(() => {})
-    const s = sender({ responseTimeoutMs: 300 })
-    for (const url of [trickling.url, silent.url]) {
-      const result = await s.deliver(channel(url), 'whsec_s', EVENT, null, AbortSignal.timeout(10_000))
-      expect({ url, ok: result.ok, retryable: result.retryable }).toEqual({ url, ok: false, retryable: true })
-      expect(result.error).toMatch(/did not answer in time|no answer/)
-    }
+    expect(await s.deliver(channel(trickling.url), 'whsec_s', EVENT, null, AbortSignal.timeout(10_000))).toMatchObject({ ok: true, status_code: 200 })
+    // Reading the answer (as Slack's API calls will) is cut off by the same timeout.
+    const http = new OutboundHttp({ allowPrivate: true, responseTimeoutMs: 300 })
+    closers.push(() => http.close())
+    await expect(http.post(trickling.url, { headers: {}, body: '{}', signal: AbortSignal.timeout(10_000) })).rejects.toThrow(/did not answer in time/)
   })
 
   it('names the host, never the path, when a receiver cannot be reached', async () => {

@@ -45,7 +45,7 @@ describe('webhooks on a real server', () => {
       port: 0,
       publicUrl: 'https://gate.example.test',
       logger: { level: 'info', stream },
-      notifications: { worker: { retry: FAST_RETRY, pollMs: 100, attemptTimeoutMs: 1_000 }, ...notifications },
+      notifications: { worker: { retry: FAST_RETRY, pollMs: 100 }, ...notifications },
     })
     cleanups.push(async () => {
       await server.close()
@@ -112,17 +112,17 @@ describe('webhooks on a real server', () => {
     expect(log[1]).toMatchObject({ event_type: 'approval.created', attempts: 4, response_code: 200, last_error: 'HTTP 500' })
   })
 
-  it('decides gates and wakes long-polls while a receiver hangs on every delivery', async () => {
+  it('decides 100 gates and wakes their long-polls while a receiver hangs on every delivery', async () => {
     const s = await setup()
     const hook = await receiver()
     hook.answer = () => 'hang'
     await s.server.notifications.channels.addWebhook(s.project, 'cli', hook.url)
     const approvals = []
-    for (let i = 0; i < 20; i++) approvals.push(await create(s, `deploy ${i}`))
+    for (let i = 0; i < 100; i++) approvals.push(await create(s, `deploy ${i}`))
     await waitUntil(() => hook.hanging >= 1, { what: 'the receiver to hold a delivery' })
     // Long-polls wait on every gate; decisions land while the receiver still holds its requests.
     const waits = approvals.map((a) => call(s.server.url, 'GET', `/v1/approvals/${a.id}?wait=30`, { key: s.requestKey }))
-    await waitUntil(async () => (await (await fetch(`${s.server.url}/healthz`)).json()).waiting === 20, { what: '20 long-polls waiting' })
+    await waitUntil(async () => (await (await fetch(`${s.server.url}/healthz`)).json()).waiting === 100, { what: '100 long-polls waiting', timeoutMs: 60_000 })
     for (const a of approvals) {
       const decided = await call(s.server.url, 'POST', `/v1/approvals/${a.id}/decision`, { key: s.decideKey, json: { decision: 'approve' } })
       expect(decided.status).toBe(200)
@@ -130,7 +130,7 @@ describe('webhooks on a real server', () => {
     const answers = await Promise.all(waits)
     expect(answers.map((a) => [a.status, a.body.status])).toEqual(approvals.map(() => [200, 'approved']))
     expect(hook.hanging).toBeGreaterThan(0)
-  })
+  }, 180_000)
 
   it('refuses, at connect time, a webhook whose host is private when the server does not allow it', async () => {
     const s = await setup({ allowPrivateWebhooks: false })

@@ -63,14 +63,24 @@ export class OutboundHttp {
     })
   }
 
-  /** POSTs `body`; resolves with any HTTP answer (the caller judges the status), rejects for no answer. */
-  async post(url: string, input: { headers: Record<string, string>; body: string; signal: AbortSignal }): Promise<OutboundResponse> {
+  /**
+   * POSTs `body`; resolves with any HTTP answer (the caller judges the status), rejects for no
+   * answer. With `readAnswer: false` the answer's body is discarded unread, so a receiver that
+   * answers its status and then trickles the rest does not hold the attempt.
+   */
+  async post(url: string, input: { headers: Record<string, string>; body: string; signal: AbortSignal; readAnswer?: boolean }): Promise<OutboundResponse> {
     const target = new URL(url)
     const host = target.hostname.replace(/^\[|\]$/g, '')
     // An IP written in the URL never goes through the lookup: judge it here.
     if (!this.allowPrivate && isIP(host) !== 0 && isNonPublicAddress(host)) throw privateAddress(target.host)
     try {
       const response = await request(target, { method: 'POST', dispatcher: this.agent, headers: input.headers, body: input.body, signal: input.signal })
+      if (input.readAnswer === false) {
+        // Destroying the body aborts the rest of the answer; its error is expected, not news.
+        response.body.on('error', () => {})
+        response.body.destroy()
+        return { status: response.statusCode, headers: response.headers, body: '', truncated: false }
+      }
       const { body, truncated } = await readCapped(response.body, this.maxResponseBytes)
       return { status: response.statusCode, headers: response.headers, body, truncated }
     } catch (error) {

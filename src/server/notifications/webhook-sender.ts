@@ -6,7 +6,7 @@
  *   X-Approval-Gate-Delivery: <delivery id>           (the same on every retry: de-duplicate on it)
  *   X-Approval-Gate-Event: <event type>
  *
- * A 2xx answer delivers it; 408, 429 and 5xx (and no answer) are retried; other answers,
+ * A 2xx status delivers it (the answer's body is not read); 408, 429 and 5xx (and no answer) are retried; other answers,
  * redirects included (never followed), are given up: retrying cannot change them.
  */
 import { createHmac } from 'node:crypto'
@@ -50,7 +50,8 @@ export class WebhookSender implements ChannelSender {
       [SIGNATURE_HEADER]: webhookSignature(secret, timestamp, body),
     }
     try {
-      const answer = await this.http.post(url, { headers, body, signal })
+      // Only the status matters: the answer's body is not read.
+      const answer = await this.http.post(url, { headers, body, signal, readAnswer: false })
       if (answer.status >= 200 && answer.status < 300) return { ok: true, status_code: answer.status, error: null, retryable: false, remote_ref: null }
       if (answer.status >= 300 && answer.status < 400) return failure(answer.status, `HTTP ${answer.status}: redirects are not followed; give the channel its final URL`, false)
       const retryable = answer.status === 408 || answer.status === 429 || answer.status >= 500
