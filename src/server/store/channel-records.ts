@@ -11,12 +11,15 @@ import type { AuditEvent, ChannelHealth, Delivery, DeliveryStatus, NewChannel } 
 
 /**
  * The notification an audit event announces, or null (administrative events announce nothing).
- * `voted` is the type the votes branch adds; unknown types are skipped.
+ * Votes (`vote_approve`, `vote_reject`: the quorum's audit events) announce `approval.voted`;
+ * unknown types are skipped.
  */
 export function notificationTypeOf(auditType: string): NotificationEventType | null {
   switch (auditType) {
     case 'created':
       return 'approval.created'
+    case 'vote_approve':
+    case 'vote_reject':
     case 'voted':
       return 'approval.voted'
     case 'approved':
