@@ -103,7 +103,7 @@ describe('notify commands and a killed server', () => {
 
   it('refuses bad notify add command lines, naming what is wrong', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['notify', 'add', '--project', 'p', 'pager'], /kind is webhook or email/],
+      [['notify', 'add', '--project', 'p', 'pager'], /kind is webhook, email or slack/],
       [['notify', 'add', '--project', 'p', 'webhook'], /give the webhook URL/],
       [['notify', 'add', '--project', 'p', 'email', 'a@b.c'], /recipients go in --to/],
       [['notify', 'add', '--project', 'p', 'webhook', 'https://x.example', '--to', 'a@b.c'], /--to is for email/],

@@ -52,6 +52,9 @@ export function describeChannelStoreContract(store: () => Store): void {
       expect(await store().listChannels(web.id)).toEqual([channel])
       expect(await store().getChannel(web.id, channel.id)).toEqual(channel)
       expect(await store().getChannelSecret(web.id, channel.id)).toBe('whsec_top-secret-value')
+      // By id alone (the server's own use: Slack interactions name only the channel).
+      expect(await store().getChannelById(channel.id)).toEqual(channel)
+      expect(await store().getChannelById('chn_nope')).toBeNull()
       // Another project sees nothing of it.
       expect(await store().getChannel(other.id, channel.id)).toBeNull()
       expect(await store().getChannelSecret(other.id, channel.id)).toBeNull()
@@ -60,6 +63,7 @@ export function describeChannelStoreContract(store: () => Store): void {
       await expectStoreError(store().createChannel(webhook(web)), 'conflict')
       expect(await store().removeChannel(web.id, channel.id)).toBe(true)
       expect(await store().listChannels(web.id)).toEqual([])
+      expect(await store().getChannelById(channel.id)).toBeNull()
       expect(await store().removeChannel(web.id, channel.id)).toBe(false)
     })
 

@@ -391,7 +391,7 @@ describe('SQLite store on disk', () => {
 
     const reopened = await openSqliteStore(file)
     expect(await reopened.getProject(project.id)).toEqual(project)
-    expect(await reopened.listMembers(project.id)).toEqual([{ ...user, role: 'admin', github_login: 'ada' }])
+    expect(await reopened.listMembers(project.id)).toEqual([{ ...user, role: 'admin', github_login: 'ada', slack_user_id: null }])
     expect(await reopened.getApproval(project.id, approval.id)).toEqual(decided?.approval)
     expect(await reopened.verifyAudit(project.id)).toMatchObject({ ok: true, events: 2 })
     await reopened.close()

@@ -142,12 +142,12 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.getMembership(web.id, ada.id)).toBe('admin')
         expect(await store.getMembership(api.id, ada.id)).toBeNull()
         expect(await store.listMembers(web.id)).toEqual([
-          { ...ada, role: 'admin', github_login: null },
-          { ...bob, role: 'member', github_login: 'bob' },
+          { ...ada, role: 'admin', github_login: null, slack_user_id: null },
+          { ...bob, role: 'member', github_login: 'bob', slack_user_id: null },
         ])
         expect(await store.listProjectsForUser(bob.id)).toEqual([
-          { ...api, role: 'admin', github_login: null },
-          { ...web, role: 'member', github_login: 'bob' },
+          { ...api, role: 'admin', github_login: null, slack_user_id: null },
+          { ...web, role: 'member', github_login: 'bob', slack_user_id: null },
         ])
 
         await store.setMembership(web.id, bob.id, 'admin')
@@ -157,7 +157,7 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.removeMembership(web.id, bob.id)).toBe(false)
         expect(await store.getMembership(web.id, bob.id)).toBeNull()
         expect((await store.listMembers(web.id)).map((m) => m.email)).toEqual(['ada@example.com'])
-        expect(await store.listProjectsForUser(ada.id)).toEqual([{ ...web, role: 'admin', github_login: null }])
+        expect(await store.listProjectsForUser(ada.id)).toEqual([{ ...web, role: 'admin', github_login: null, slack_user_id: null }])
       })
 
       it('keeps a GitHub login per membership: changing it in one project leaves the others alone', async () => {
@@ -176,6 +176,41 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.setMemberGithubLogin(api.id, 'usr_nope', 'x')).toBe(false)
         await store.setMembership(api.id, ada.id, 'admin', { github_login: 'ada-api' })
         expect((await store.listMembers(api.id))[0].github_login).toBe('ada-api')
+      })
+
+      it('links a Slack user id per project, one member per id, and finds the member by it', async () => {
+        const web = await store.createProject('web')
+        const api = await store.createProject('api')
+        const ada = await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
+        const bob = await store.createUser({ email: 'bob@example.com', password_hash: 'h' })
+        await store.setMembership(web.id, ada.id, 'member')
+        await store.setMembership(api.id, ada.id, 'member')
+        await store.setMembership(web.id, bob.id, 'member')
+        expect((await store.listMembers(web.id)).map((m) => m.slack_user_id)).toEqual([null, null])
+
+        expect(await store.setMemberSlackUser(web.id, ada.id, 'U0ADA')).toBe(true)
+        expect((await store.getMemberBySlackUser(web.id, 'U0ADA'))?.email).toBe('ada@example.com')
+        expect((await store.getMemberBySlackUser(web.id, 'U0ADA'))?.role).toBe('member')
+        // Linked in web only: api does not know the Slack user.
+        expect(await store.getMemberBySlackUser(api.id, 'U0ADA')).toBeNull()
+        expect((await store.listProjectsForUser(ada.id)).map((p) => [p.name, p.slack_user_id])).toEqual([
+          ['api', null],
+          ['web', 'U0ADA'],
+        ])
+        // One Slack user is one member of a project; the same id may link in another project.
+        await expectStoreError(store.setMemberSlackUser(web.id, bob.id, 'U0ADA'), 'conflict')
+        expect((await store.listMembers(web.id)).find((m) => m.email === 'bob@example.com')?.slack_user_id).toBeNull()
+        expect(await store.setMemberSlackUser(api.id, ada.id, 'U0ADA')).toBe(true)
+        // A role change keeps the link; unlinking frees the id.
+        await store.setMembership(web.id, ada.id, 'admin')
+        expect((await store.getMemberBySlackUser(web.id, 'U0ADA'))?.role).toBe('admin')
+        expect(await store.setMemberSlackUser(web.id, ada.id, null)).toBe(true)
+        expect(await store.getMemberBySlackUser(web.id, 'U0ADA')).toBeNull()
+        expect(await store.setMemberSlackUser(web.id, bob.id, 'U0ADA')).toBe(true)
+        expect(await store.setMemberSlackUser(web.id, 'usr_nope', 'U0NOPE')).toBe(false)
+        // Removal ends the link with the membership.
+        await store.removeMembership(web.id, bob.id)
+        expect(await store.getMemberBySlackUser(web.id, 'U0ADA')).toBeNull()
       })
 
       it('refuses memberships of unknown projects or users', async () => {
@@ -215,7 +250,7 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(accepted?.user.email).toBe('New@Example.com')
         expect(accepted?.invitation.accepted_at).toBe(now)
         expect((await store.getUserByEmail('new@example.com'))?.password_hash).toBe('scrypt$x')
-        expect(await store.listMembers(web.id)).toEqual([{ ...accepted!.user, role: 'member', github_login: 'newbie' }])
+        expect(await store.listMembers(web.id)).toEqual([{ ...accepted!.user, role: 'member', github_login: 'newbie', slack_user_id: null }])
         expect(await store.listOpenInvitations(web.id)).toEqual([])
         // Used: a replay does nothing.
         expect(await store.acceptInvitation(tokenHash, { new_password_hash: 'scrypt$y' }, now)).toBeNull()
@@ -233,7 +268,7 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(await store.acceptInvitation(tokenHash, { user_id: bob.id }, now)).toBeNull()
         expect(await store.acceptInvitation(tokenHash, { new_password_hash: 'x' }, now)).toBeNull() // the account exists
         expect((await store.acceptInvitation(tokenHash, { user_id: ada.id }, now))?.user).toEqual(ada)
-        expect(await store.listMembers(web.id)).toEqual([{ ...ada, role: 'admin', github_login: 'ada' }])
+        expect(await store.listMembers(web.id)).toEqual([{ ...ada, role: 'admin', github_login: 'ada', slack_user_id: null }])
         expect((await store.getUserByEmail('ada@example.com'))?.password_hash).toBe('h')
       })
 

@@ -19,7 +19,7 @@ import { projectCreateCommand } from './commands/project.js'
 import { requestCommand } from './commands/request.js'
 import { serveCommand } from './commands/serve.js'
 import { trustAddCommand, trustListCommand, trustRemoveCommand } from './commands/trust.js'
-import { userAddCommand } from './commands/user.js'
+import { userAddCommand, userSlackCommand } from './commands/user.js'
 
 export const COMMANDS: readonly Command[] = [
   serveCommand,
@@ -46,6 +46,7 @@ export const COMMANDS: readonly Command[] = [
   notifyTestCommand,
   notifyDeliveriesCommand,
   userAddCommand,
+  userSlackCommand,
   auditExportCommand,
   auditVerifyCommand,
   auditCheckpointCommand,

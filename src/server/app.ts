@@ -28,6 +28,8 @@ import { DEFAULT_CREATE_RATE_LIMIT, type RateLimit } from './http/create-rate-li
 import { auditRoutes } from './http/audit-routes.js'
 import { githubWebhookRoutes } from './github/webhook-route.js'
 import type { Store } from './store/types.js'
+import { slackInteractivityRoutes } from './slack/interactivity-routes.js'
+import { DEFAULT_SLACK_API_URL } from './slack/slack-api.js'
 import type { ChannelService } from './admin/channel-service.js'
 
 export interface AppDeps {
@@ -61,6 +63,8 @@ export interface AppDeps {
   sso?: SsoOptions
   /** Password sign-in on the dashboard (default true); false needs `sso`. */
   passwordLogin?: boolean
+  /** Slack's Web API base URL for the replies to Slack interactions (default `https://slack.com/api/`). */
+  slackApiUrl?: string
   /** Notification channels (the dashboard's settings page) and a way to wake the delivery worker. */
   notifications?: { channels: ChannelService; wake: () => void }
 }
@@ -91,6 +95,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.github) {
     await app.register(githubWebhookRoutes, { store: deps.store, approvals: deps.approvals, publicUrl, ...deps.github })
   }
+  await app.register(slackInteractivityRoutes, {
+    store: deps.store,
+    approvals: deps.approvals,
+    publicUrl,
+    slackApiUrl: deps.slackApiUrl ?? DEFAULT_SLACK_API_URL,
+  })
 
   await app.register(dashboardPlugin, {
     store: deps.store,

@@ -24,6 +24,7 @@ import { ChannelService } from './admin/channel-service.js'
 import { DeliveryWorker, wakingNotifier, type DeliveryWorkerOptions } from './notifications/delivery-worker.js'
 import { OutboundHttp, type OutboundHttpOptions } from './notifications/outbound-http.js'
 import { SenderRegistry } from './notifications/sender-registry.js'
+import { createSlackSender } from './slack/slack-sender.js'
 import type { ChannelSender } from './notifications/types.js'
 import { WebhookSender } from './notifications/webhook-sender.js'
 import { EmailSender, type EmailSenderOptions } from './notifications/email-sender.js'
@@ -101,8 +102,10 @@ export interface NotificationOptions {
   allowPrivateWebhooks?: boolean
   /** SMTP for email channels (`serve --smtp-url --mail-from`); without it email deliveries wait, retrying. */
   email?: EmailSenderOptions
-  /** Senders of more channel kinds (Slack), beside the built-in webhook and email senders. */
+  /** Senders of more channel kinds, beside the built-in webhook, Slack and email senders. */
   senders?: ChannelSender[]
+  /** Slack's Web API base URL (`serve --slack-api-url`; default `https://slack.com/api/`): tests point it at a local stand-in. */
+  slackApiUrl?: string
   /** Timeouts and answer cap of outbound HTTP (webhooks). */
   outbound?: Omit<OutboundHttpOptions, 'allowPrivate'>
   worker?: Pick<DeliveryWorkerOptions, 'concurrency' | 'attemptTimeoutMs' | 'retry' | 'pollMs' | 'reminderCheckMs'>
@@ -150,7 +153,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const notificationOptions = options.notifications ?? {}
   const http = new OutboundHttp({ ...notificationOptions.outbound, allowPrivate: notificationOptions.allowPrivateWebhooks ?? false })
   const email = notificationOptions.email ? new EmailSender(store, notificationOptions.email) : null
-  const senders = new SenderRegistry([new WebhookSender(http), ...(email ? [email] : []), ...(notificationOptions.senders ?? [])])
+  const senders = new SenderRegistry([new WebhookSender(http), createSlackSender({ apiUrl: notificationOptions.slackApiUrl }), ...(email ? [email] : []), ...(notificationOptions.senders ?? [])])
   let worker: DeliveryWorker | null = null
   const channels = new ChannelService(store, { allowPrivateWebhooks: notificationOptions.allowPrivateWebhooks })
   // Every event this process publishes also wakes the delivery worker: a new request goes out at once.
@@ -179,6 +182,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       github: options.github ? { webhookSecret: options.github.config.webhookSecret, onGateCreated: (approvalId) => callbacks?.watch(approvalId) } : undefined,
       sso: options.sso,
       passwordLogin: options.passwordLogin,
+      slackApiUrl: notificationOptions.slackApiUrl,
       notifications: { channels, wake: () => worker?.wake() },
       serverFactory: (handler) => serve(handler),
     })

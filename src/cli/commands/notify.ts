@@ -1,8 +1,10 @@
-/** `approval-gate notify add|list|remove|test|deliveries`: a project's notification channels (webhooks, email). */
+/** `approval-gate notify add|list|remove|test|deliveries`: a project's notification channels (webhooks, email, Slack). */
 import { isAdminError } from '../../server/admin/admin-service.js'
 import { ChannelService, type ChannelSettings } from '../../server/admin/channel-service.js'
 import type { EmailSender } from '../../server/notifications/email-sender.js'
 import type { Channel } from '../../server/notifications/types.js'
+import { addSlackChannel, interactivityUrl } from '../../server/slack/slack-channels.js'
+import type { SlackSecret } from '../../server/slack/slack-secret.js'
 import type { ChannelHealth } from '../../server/store/types.js'
 import { formatDuration, InvalidDurationError, parseDuration } from '../../shared/duration.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
@@ -14,14 +16,18 @@ const PRIVATE_HELP = `  --allow-private-webhooks
 
 export const notifyAddCommand: Command = {
   name: 'notify add',
-  summary: 'add a notification channel: webhook URL, or email',
+  summary: 'add a notification channel: webhook URL, email, or Slack channel',
   help: `
 Usage: approval-gate notify add --project NAME webhook URL [options]
        approval-gate notify add --project NAME email [--to ADDR,ADDR] [options]
+       SLACK_BOT_TOKEN=xoxb-… SLACK_SIGNING_SECRET=… \
+       approval-gate notify add --project NAME slack '#CHANNEL' [options]
 
 Sends the project's approval events to a webhook (JSON, signed with a secret that is printed
-once) or by email (to --to, or to the project's members). Events: created, voted, decided,
-expired, cancelled, reminder, escalated (default: all).
+once), by email (to --to, or to the project's members), or to a Slack channel with Approve /
+Reject buttons (the Slack app's bot token and signing secret come from the environment, never
+from flags; the Interactivity Request URL to give Slack is printed). Events: created, voted,
+decided, expired, cancelled, reminder, escalated (default: all). See docs/notifications.md.
 
 Options:
 ${PROJECT_HELP}
@@ -58,10 +64,12 @@ ${STORE_HELP}
     const { values, positionals } = parsed
     const target = projectTargetOf(notifyAddCommand, values, io.env)
     const [kind, url] = positionals
-    if (kind !== 'webhook' && kind !== 'email') throw new UsageError(`the channel kind is webhook or email, got ${JSON.stringify(kind)}`, notifyAddCommand.name)
+    if (kind !== 'webhook' && kind !== 'email' && kind !== 'slack') throw new UsageError(`the channel kind is webhook, email or slack, got ${JSON.stringify(kind)}`, notifyAddCommand.name)
+    if (kind === 'slack' && !url) throw new UsageError("give the Slack channel: notify add --project NAME slack '#deploys'", notifyAddCommand.name)
+    const slackSecret = kind === 'slack' ? slackSecretFromEnv(io.env) : null
     if (kind === 'webhook' && !url) throw new UsageError('give the webhook URL: notify add --project NAME webhook https://…', notifyAddCommand.name)
     if (kind === 'email' && url !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(url)}: email recipients go in --to`, notifyAddCommand.name)
-    if (kind === 'webhook' && values.to !== undefined) throw new UsageError('--to is for email channels', notifyAddCommand.name)
+    if (kind !== 'email' && values.to !== undefined) throw new UsageError('--to is for email channels', notifyAddCommand.name)
     const settings: ChannelSettings = {
       name: values.name,
       events: values.events === undefined ? undefined : parseEvents(values.events),
@@ -72,6 +80,7 @@ ${STORE_HELP}
     const created = await withProject(target, (store, project) =>
       adminCall(() => {
         const service = new ChannelService(store, { allowPrivateWebhooks: values['allow-private-webhooks'] ?? false })
+        if (slackSecret) return addSlackChannel(service, project, 'cli', { channel: url, ...slackSecret }, settings).then((channel) => ({ channel, secret: null }))
         return kind === 'webhook' ? service.addWebhook(project, 'cli', url, settings) : service.addEmail(project, 'cli', (values.to ?? '').split(','), settings)
       }),
     )
@@ -80,6 +89,11 @@ ${STORE_HELP}
       return EXIT.ok
     }
     line(io.stdout, `Added ${created.channel.kind} channel ${created.channel.id} "${created.channel.name}" to project ${target.projectName}: ${describeChannel(created.channel)}.`)
+    if (created.channel.kind === 'slack') {
+      const publicUrl = flagOrEnv(undefined, io.env, 'APPROVAL_GATE_PUBLIC_URL') ?? 'PUBLIC_URL'
+      line(io.stdout, `In the Slack app, set Interactivity → Request URL to: ${interactivityUrl(publicUrl, created.channel)}`)
+      line(io.stdout, `and invite the app's bot to ${created.channel.config.channel}.`)
+    }
     if (created.secret) {
       line(io.stdout, `Signing secret, shown once: ${created.secret}`)
       line(io.stdout, 'Verify X-Approval-Gate-Signature-256 with it (see docs/notifications.md).')
@@ -155,6 +169,8 @@ ${PROJECT_HELP}
   --public-url URL    base URL for the made-up approval's link (env APPROVAL_GATE_PUBLIC_URL)
   --smtp-url URL      SMTP server for email channels (env APPROVAL_GATE_SMTP_URL)
   --mail-from ADDR    the From address of mails (env APPROVAL_GATE_MAIL_FROM)
+  --slack-api-url URL Slack's Web API base URL for Slack channels (env APPROVAL_GATE_SLACK_API_URL,
+                      default https://slack.com/api/)
 ${PRIVATE_HELP}
 ${STORE_HELP}
   -h, --help          show this help
@@ -164,7 +180,14 @@ ${STORE_HELP}
       notifyTestCommand,
       args,
       io,
-      { ...PROJECT_FLAGS, 'public-url': { type: 'string' }, 'smtp-url': { type: 'string' }, 'mail-from': { type: 'string' }, 'allow-private-webhooks': { type: 'boolean' } },
+      {
+        ...PROJECT_FLAGS,
+        'public-url': { type: 'string' },
+        'smtp-url': { type: 'string' },
+        'mail-from': { type: 'string' },
+        'slack-api-url': { type: 'string' },
+        'allow-private-webhooks': { type: 'boolean' },
+      },
       { min: 1, max: 1 },
     )
     if (!parsed) return EXIT.ok
@@ -173,6 +196,7 @@ ${STORE_HELP}
     const publicUrl = flagOrEnv(values['public-url'], io.env, 'APPROVAL_GATE_PUBLIC_URL', 'http://127.0.0.1:8080')!
     const smtpUrl = flagOrEnv(values['smtp-url'], io.env, 'APPROVAL_GATE_SMTP_URL')
     const mailFrom = flagOrEnv(values['mail-from'], io.env, 'APPROVAL_GATE_MAIL_FROM')
+    const slackApiUrl = flagOrEnv(values['slack-api-url'], io.env, 'APPROVAL_GATE_SLACK_API_URL')
     // Loaded here: the senders (and nodemailer) are not needed by any other command.
     const [{ OutboundHttp }, { SenderRegistry }, { WebhookSender }, { EmailSender }, { sendTestNotification }] = await Promise.all([
       import('../../server/notifications/outbound-http.js'),
@@ -192,6 +216,7 @@ ${STORE_HELP}
           email = new EmailSender(store, { smtpUrl, from: mailFrom })
           senders.register(email)
         }
+        if (channel.kind === 'slack') senders.register((await import('../../server/slack/slack-sender.js')).createSlackSender({ apiUrl: slackApiUrl }))
         try {
           return { channel, result: await sendTestNotification(store, senders, project, channel, publicUrl) }
         } finally {
@@ -274,6 +299,14 @@ function durationFlag(flag: string, text: string | undefined): number | null {
 }
 
 /** What a channel sends where, without its secret. */
+/** The Slack app's bot token and signing secret, from the environment (flags would show in the process list). */
+function slackSecretFromEnv(env: NodeJS.ProcessEnv): SlackSecret {
+  const botToken = env.SLACK_BOT_TOKEN?.trim()
+  const signingSecret = env.SLACK_SIGNING_SECRET?.trim()
+  if (!botToken || !signingSecret) throw new UsageError("set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…) and SLACK_SIGNING_SECRET (Basic Information → Signing Secret) in the environment", notifyAddCommand.name)
+  return { botToken, signingSecret }
+}
+
 export function describeChannel(channel: Channel): string {
   const where = channel.kind === 'webhook' ? `to ${channel.config.url}` : channel.kind === 'email' ? `to ${channel.config.to ?? "the project's members"}` : `to ${channel.config.channel ?? '?'}`
   const extras = [channel.remind_after_ms ? `remind every ${formatDuration(channel.remind_after_ms)}` : '', channel.escalate_after_ms ? `escalate after ${formatDuration(channel.escalate_after_ms)}` : ''].filter(Boolean)

@@ -56,6 +56,8 @@ ${AUDIT_KEY_HELP}.
                       (env APPROVAL_GATE_SMTP_URL; without it email channels wait)
   --mail-from ADDR    the From address of notification mails (env APPROVAL_GATE_MAIL_FROM;
                       required with --smtp-url)
+  --slack-api-url URL Slack's Web API base URL for Slack channels (env APPROVAL_GATE_SLACK_API_URL,
+                      default https://slack.com/api/); tests point it at a local stand-in
 ${SSO_HELP}
   --log-level LEVEL   what the server logs on stdout: silent, error, warn, info (one line per
                       request), debug (also /healthz) or trace (env APPROVAL_GATE_LOG_LEVEL,
@@ -81,6 +83,7 @@ ${SSO_HELP}
         'allow-private-webhooks': { type: 'boolean' },
         'smtp-url': { type: 'string' },
         'mail-from': { type: 'string' },
+        'slack-api-url': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
@@ -95,6 +98,7 @@ ${SSO_HELP}
     const publicUrl = parsePublicUrl(flagOrEnv(values['public-url'], io.env, 'APPROVAL_GATE_PUBLIC_URL'))
     const trustProxy = parseTrustProxy(flagOrEnv(values['trust-proxy'], io.env, 'APPROVAL_GATE_TRUST_PROXY'))
     const createRateLimit = parseCreateRateLimit(flagOrEnv(values['create-rate-limit'], io.env, 'APPROVAL_GATE_CREATE_RATE_LIMIT'))
+    const slackApiUrl = parseSlackApiUrl(flagOrEnv(values['slack-api-url'], io.env, 'APPROVAL_GATE_SLACK_API_URL'))
     const notifications = notificationOptionsOf(values, io.env)
     const location = storeLocationOf(values, io.env, 'serve')
     const { sso, passwordLogin } = await ssoSettingsOf(values, io.env)
@@ -113,7 +117,7 @@ ${SSO_HELP}
     // credentials are made that the banner never shows.
     let server
     try {
-      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit, github, sso, passwordLogin, notifications })
+      server = await startServer({ ...location, host, port, publicUrl, store, logger, trustProxy, createRateLimit, github, sso, passwordLogin, notifications: { ...notifications, slackApiUrl } })
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`port ${port} on ${host} is already in use; pick another with --port`)
@@ -204,6 +208,21 @@ function parsePublicUrl(text: string | undefined): string | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--public-url must start with http:// or https://`, 'serve')
   return text.replace(/\/+$/, '')
+}
+
+/** An absolute http(s) URL without a user:password part (the bot token goes there); `undefined`: Slack's own. */
+function parseSlackApiUrl(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined
+  let url: URL | null = null
+  try {
+    url = new URL(text)
+  } catch {
+    // Reported below.
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') {
+    throw new UsageError(`--slack-api-url must be an absolute http(s) URL such as https://slack.com/api/, got ${JSON.stringify(text)}`, 'serve')
+  }
+  return url.href
 }
 
 /** `undefined`: the server's default. */

@@ -1,6 +1,9 @@
-/** `approval-gate user add EMAIL --project NAME --password-stdin`: a dashboard member. */
+/**
+ * `approval-gate user add EMAIL --project NAME --password-stdin`: a dashboard member.
+ * `approval-gate user slack --project NAME --email EMAIL --slack-user ID`: who a Slack user is in a project.
+ */
 import { AdminService, isAdminError } from '../../server/admin/admin-service.js'
-import { emailProblem, githubLoginProblem, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS } from '../../server/admin/rules.js'
+import { emailProblem, githubLoginProblem, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, slackUserIdProblem } from '../../server/admin/rules.js'
 import { CliError, EXIT, line, parseCommand, UsageError, type Command } from '../cli-kit.js'
 import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
 
@@ -61,6 +64,52 @@ ${STORE_HELP}
     } else {
       line(io.stdout, `Updated ${result.user.email} as ${role} of ${target.projectName}${gh}: password reset, ${result.sessionsEnded} signed-in session${result.sessionsEnded === 1 ? '' : 's'} ended.`)
     }
+    return EXIT.ok
+  },
+}
+
+export const userSlackCommand: Command = {
+  name: 'user slack',
+  summary: "link a member's Slack user id in a project",
+  help: `
+Usage: approval-gate user slack --project NAME --email EMAIL (--slack-user ID | --unlink)
+                                [--data DIR | --database-url URL]
+
+Links a member of the project to their Slack user id, so their clicks on the project's
+Slack messages (Approve / Reject) decide as them, under every rule a dashboard decision
+obeys. The link is per project; one Slack user is one member of a project. Members can
+also set it themselves on the dashboard's account page. Recorded in the audit trail.
+
+  approval-gate user slack --project default --email ana@example.com --slack-user U024BE7LH
+
+Options:
+${PROJECT_HELP}
+  --email EMAIL       the member (required)
+  --slack-user ID     their Slack user id (Slack: their profile → ⋮ → Copy member ID)
+  --unlink            remove the link instead
+${STORE_HELP}
+  -h, --help          show this help
+`,
+  async run(args, io) {
+    const parsed = parseCommand(userSlackCommand, args, io, { ...PROJECT_FLAGS, email: { type: 'string' }, 'slack-user': { type: 'string' }, unlink: { type: 'boolean' } }, { min: 0, max: 0 })
+    if (!parsed) return EXIT.ok
+    const { values } = parsed
+    const email = values.email?.trim() ?? ''
+    if (email === '') throw new UsageError('--email is required: the member to link', userSlackCommand.name)
+    const slackUser = values['slack-user']?.trim()
+    if (Boolean(values.unlink) === (slackUser !== undefined)) throw new UsageError('give either --slack-user ID or --unlink', userSlackCommand.name)
+    if (slackUser !== undefined && (slackUser === '' || slackUserIdProblem(slackUser))) {
+      throw new UsageError(`--slack-user ${JSON.stringify(values['slack-user'])}: ${slackUserIdProblem(slackUser) ?? 'give an id, or --unlink'}`, userSlackCommand.name)
+    }
+    const target = projectTargetOf(userSlackCommand, values, io.env)
+    await withProject(target, async (store, project) => {
+      const user = await store.getUserByEmail(email)
+      if (!user) throw new CliError(`no account has the email ${email}`)
+      await new AdminService(store).linkSlack(project, 'cli', user.id, slackUser ?? '').catch((error: unknown) => {
+        throw isAdminError(error) ? new CliError(error.message) : error
+      })
+    })
+    line(io.stdout, slackUser ? `Linked ${email} to the Slack user ${slackUser} in ${target.projectName}.` : `Unlinked ${email}'s Slack user in ${target.projectName}.`)
     return EXIT.ok
   },
 }

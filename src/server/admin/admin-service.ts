@@ -26,6 +26,7 @@ import {
   SELF_APPROVAL_KEY_WARNING,
   trustRuleFields,
   type TrustRuleInput,
+  slackUserIdProblem,
 } from './rules.js'
 import { isStoreError } from '../store/errors.js'
 
@@ -247,6 +248,23 @@ export class AdminService {
     const target = await this.member(project, userId)
     await this.store.setMemberGithubLogin(project.id, userId, clean || null)
     await this.record(project, 'member_changed', actor, `member:${target.email}`, clean ? `GitHub ${clean}` : 'GitHub login unlinked')
+  }
+
+  /**
+   * Links a member's Slack user id in this project only (empty unlinks): clicks on Slack
+   * messages by that Slack user then decide as this member. One Slack user is one member.
+   */
+  async linkSlack(project: Project, actor: AdminActor, userId: string, slackUserId: string): Promise<void> {
+    const clean = slackUserId.trim()
+    check(slackUserIdProblem(clean))
+    const target = await this.member(project, userId)
+    try {
+      await this.store.setMemberSlackUser(project.id, userId, clean || null)
+    } catch (error) {
+      if (isStoreError(error, 'conflict')) throw new AdminError('conflict', `another member of project ${project.name} is linked to the Slack user ${clean}`)
+      throw error
+    }
+    await this.record(project, 'member_changed', actor, `member:${target.email}`, clean ? `Slack ${clean}` : 'Slack user unlinked')
   }
 
   /** Removes a member and ends all their sessions, so open pages and live streams stop at once. */

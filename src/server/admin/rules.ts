@@ -57,6 +57,16 @@ export function githubLoginProblem(login: string): string | null {
   return login === '' || GITHUB_LOGIN_PATTERN.test(login) ? null : GITHUB_LOGIN_RULE
 }
 
+/** A Slack user id as Slack shows it (profile → ⋮ → Copy member ID): `U` or `W` and upper-case letters or digits. */
+export const SLACK_USER_ID_PATTERN = /^[UW][A-Z0-9]{2,31}$/
+/** What a Slack user id must look like, as a sentence (CLI errors and dashboard notices). */
+export const SLACK_USER_ID_RULE = 'a Slack user id is U or W followed by 2–31 upper-case letters or digits, e.g. U024BE7LH (Slack: your profile → ⋮ → Copy member ID)'
+
+/** Why a Slack user id is refused, or null (an empty id means "none" and is fine). */
+export function slackUserIdProblem(id: string): string | null {
+  return id === '' || SLACK_USER_ID_PATTERN.test(id) ? null : SLACK_USER_ID_RULE
+}
+
 /** Why a key name is refused, or null. */
 export function keyNameProblem(name: string): string | null {
   return KEY_NAME_PATTERN.test(name) ? null : `a key name is 1–${MAX_KEY_NAME_CHARS} printable ASCII characters`

@@ -40,14 +40,14 @@ export function toUserWithPassword(row: Row): UserWithPassword {
   return { ...toUser(row), password_hash: text(row, 'password_hash') }
 }
 
-/** A member row: the user's columns plus the membership's `role` and `member_github_login`. */
+/** A member row: the user's columns plus the membership's `role`, `member_github_login` and `slack_user_id`. */
 export function toMember(row: Row): Member {
-  return { ...toUser(row), role: text(row, 'role') as Role, github_login: textOrNull(row, 'member_github_login') }
+  return { ...toUser(row), role: text(row, 'role') as Role, github_login: textOrNull(row, 'member_github_login'), slack_user_id: textOrNull(row, 'slack_user_id') }
 }
 
-/** A project row plus the membership's `role` and `member_github_login`. */
+/** A project row plus the membership's `role`, `member_github_login` and `slack_user_id`. */
 export function toProjectMembership(row: Row): ProjectMembership {
-  return { ...toProject(row), role: text(row, 'role') as Role, github_login: textOrNull(row, 'member_github_login') }
+  return { ...toProject(row), role: text(row, 'role') as Role, github_login: textOrNull(row, 'member_github_login'), slack_user_id: textOrNull(row, 'slack_user_id') }
 }
 
 export function toInvitation(row: Row): Invitation {

@@ -88,10 +88,12 @@ export interface Member extends User {
   role: Role
   /** This project's link of the member to a GitHub login (read by its self-approval rule). */
   github_login: string | null
+  /** This project's link of the member to a Slack user id (who decides from a Slack message). */
+  slack_user_id: string | null
 }
 
-/** A project membership as seen from the user: the project, their role and their GitHub login there. */
-export type ProjectMembership = Project & { role: Role; github_login: string | null }
+/** A project membership as seen from the user: the project, their role and their GitHub login and Slack user there. */
+export type ProjectMembership = Project & { role: Role; github_login: string | null; slack_user_id: string | null }
 
 /** A one-time link that makes whoever accepts it (signed in as `email`) a member of a project. */
 export interface Invitation {
@@ -533,6 +535,13 @@ export interface Store {
   setMembership(projectId: string, userId: string, role: Role, options?: { github_login?: string | null }): Promise<void>
   /** Links (or with null unlinks) a member's GitHub login in this project only; false when not a member. */
   setMemberGithubLogin(projectId: string, userId: string, login: string | null): Promise<boolean>
+  /**
+   * Links (or with null unlinks) a member's Slack user id in this project only; false when not a
+   * member. A Slack user id names at most one member per project (`conflict` otherwise).
+   */
+  setMemberSlackUser(projectId: string, userId: string, slackUserId: string | null): Promise<boolean>
+  /** The member of this project linked to a Slack user id, or null. */
+  getMemberBySlackUser(projectId: string, slackUserId: string): Promise<Member | null>
   removeMembership(projectId: string, userId: string): Promise<boolean>
   getMembership(projectId: string, userId: string): Promise<Role | null>
   listMembers(projectId: string): Promise<Member[]>
@@ -678,6 +687,11 @@ export interface Store {
    */
   createChannel(input: NewChannel): Promise<Channel>
   getChannel(projectId: string, id: string): Promise<Channel | null>
+  /**
+   * A channel by id alone, in any project — for the server's own use where the caller proves
+   * itself with the channel's secret (Slack's signed interactions name only the channel).
+   */
+  getChannelById(id: string): Promise<Channel | null>
   /** Oldest first. */
   listChannels(projectId: string): Promise<Channel[]>
   /** The channel's secret, decrypted; null when it has none or does not exist in the project. */

@@ -20,7 +20,7 @@ import { html } from '../html.js'
 
 export function registerAccountRoutes(app: FastifyInstance, deps: DashboardDeps): void {
   const render = (viewer: Viewer, reply: FastifyReply, status: number, notices: Notice[]) =>
-    sendPage(deps, reply, status, { title: 'Account', viewer, section: 'none', notices, main: accountPage({ email: viewer.user.email, csrf: viewer.session.csrf_token, passwordLogin: deps.signInMethods.password }) })
+    sendPage(deps, reply, status, { title: 'Account', viewer, section: 'none', notices, main: accountPage({ email: viewer.user.email, csrf: viewer.session.csrf_token, projects: viewer.projects, passwordLogin: deps.signInMethods.password }) })
 
   app.get('/account', async (request, reply) => {
     const viewer = await deps.sessions.viewer(request)
@@ -55,6 +55,23 @@ export function registerAccountRoutes(app: FastifyInstance, deps: DashboardDeps)
     }
     await signIn(deps, request, reply, viewer.user)
     return reply.redirect('/account?notice=password_changed', 303)
+  })
+
+  // Each member links their own Slack user, per project, through the admin service (audited).
+  app.post('/account/slack', async (request, reply) => {
+    const viewer = await deps.sessions.viewer(request)
+    if (!viewer) return reply.redirect('/login', 303)
+    if (!checkCsrf(viewer, request, reply)) return reply
+    const form = formFields(request)
+    const project = viewer.projects.find((membership) => membership.id === form.project_id)
+    if (!project) return render(viewer, reply, 404, [{ kind: 'error', text: 'You are not a member of that project. Nothing was changed.' }])
+    try {
+      await deps.admin.linkSlack(project, viewer.user.email, viewer.user.id, form.slack_user_id ?? '')
+    } catch (error) {
+      if (!isAdminError(error)) throw error
+      return render(viewer, reply, error.code === 'conflict' ? 409 : 400, [{ kind: 'error', text: `The Slack user id is refused: ${error.message}. Nothing was changed.` }])
+    }
+    return reply.redirect('/account?notice=slack_linked', 303)
   })
 
   registerInvitationRoutes(app, deps)

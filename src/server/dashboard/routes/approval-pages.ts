@@ -1,6 +1,7 @@
 /** The Approvals home, one approval's stable page, and deciding from the dashboard. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ApprovalRuleError, type DecideOutcome } from '../../approvals/contracts.js'
+import { lostRaceMessage, selfApprovalMessage } from '../../approvals/decision-messages.js'
 import type { Approval, Decision } from '../../store/types.js'
 import { integrityError } from '../../http/wire.js'
 import { html } from '../html.js'
@@ -26,22 +27,6 @@ async function findForViewer(deps: DashboardDeps, viewer: ProjectViewer, id: str
     return { approval, viewer: { ...viewer, project } }
   }
   return null
-}
-
-const PAST_TENSE: Record<string, string> = { approved: 'approved', rejected: 'rejected', cancelled: 'cancelled', expired: 'expired' }
-
-/** "Already approved by alice@example.com" — what a decision that lost the race is told. */
-export function lostRaceMessage(approval: Approval): string {
-  const what = PAST_TENSE[approval.status] ?? approval.status
-  if (approval.status === 'expired') return 'Too late: this request expired before your decision.'
-  return `Too late: this request was already ${what} by ${approval.decided_by ?? 'someone else'}.`
-}
-
-function selfApprovalMessage(approval: Approval, login: string | undefined): string {
-  const gh = approval.context.github as Record<string, unknown> | undefined
-  // The login the rule matched (`actor` or `triggering_actor`), else the run's actor.
-  const actor = login ?? (typeof gh?.actor === 'string' ? gh.actor : 'you')
-  return `You cannot decide this request: the run was triggered by ${actor}, which is your linked GitHub login, and this project blocks self-approval. Ask another member.`
 }
 
 export function registerApprovalRoutes(app: FastifyInstance, deps: DashboardDeps): void {

@@ -133,6 +133,7 @@ export const NOTICES: Record<string, { kind: 'ok' | 'error' | 'info'; text: stri
   member_removed: { kind: 'ok', text: 'Member removed.' },
   role_changed: { kind: 'ok', text: 'Role changed.' },
   github_linked: { kind: 'ok', text: 'GitHub login saved.' },
+  slack_linked: { kind: 'ok', text: 'Slack user saved.' },
   key_revoked: { kind: 'ok', text: 'API key revoked. Requests using it now get 401.' },
   key_already_revoked: { kind: 'info', text: 'That API key was already revoked.' },
   github_mapped: { kind: 'ok', text: 'Repository mapped: its deployments waiting on a protected environment now become requests here.' },

@@ -1,7 +1,8 @@
 /**
  * Settings → Notifications, for project admins only (a webhook URL may hold a token): the
  * channels with their delivery health, adding a webhook (its secret answered once, not
- * redirected) or an email channel, removing one (after a confirmation page), each channel's
+ * redirected), an email channel or a Slack channel (its bot token and signing secret never shown
+ * again), removing one (after a confirmation page), each channel's
  * delivery log, and "Redeliver". Every change is CSRF-checked and goes through the channel
  * service — the CLI's rules and audit events — scoped to the viewer's project, so another
  * project's channel or delivery id is simply not found.
@@ -11,6 +12,7 @@ import { InvalidDurationError, parseDuration } from '../../../shared/duration.js
 import { isAdminError } from '../../admin/admin-service.js'
 import type { ChannelSettings } from '../../admin/channel-service.js'
 import { NOTIFICATION_EVENT_TYPES } from '../../notifications/types.js'
+import { addSlackChannel, interactivityUrl } from '../../slack/slack-channels.js'
 import { formFields } from '../security.js'
 import type { SafeHtml } from '../html.js'
 import type { Notice } from '../views/layout.js'
@@ -40,9 +42,10 @@ function channelFormOf(request: FastifyRequest): ChannelForm {
   const form = formFields(request)
   const field = (name: string, max: number) => (form[name] ?? '').trim().slice(0, max)
   return {
-    kind: form.kind === 'email' ? 'email' : 'webhook',
+    kind: form.kind === 'email' || form.kind === 'slack' ? form.kind : 'webhook',
     name: field('name', 64),
     url: field('url', 2_000),
+    slack_channel: field('slack_channel', 80),
     to: field('to', 4_000),
     events: NOTIFICATION_EVENT_TYPES.filter((event) => form[`event:${event}`] === 'on'),
     remind_after: field('remind_after', 40),
@@ -85,6 +88,13 @@ export function registerNotificationRoutes(app: FastifyInstance, deps: Dashboard
       if (form.kind === 'webhook') {
         const created = await deps.channels.addWebhook(viewer.project, viewer.user.email, form.url, settings)
         return renderList(deps, viewer, reply, 201, { newSecret: { channel: created.channel, secret: created.secret as string }, notices: [{ kind: 'ok', text: `Webhook “${created.channel.name}” added.` }] })
+      }
+      if (form.kind === 'slack') {
+        const fields = formFields(request)
+        const secret = { botToken: (fields.bot_token ?? '').trim(), signingSecret: (fields.signing_secret ?? '').trim() }
+        const channel = await addSlackChannel(deps.channels, viewer.project, viewer.user.email, { channel: form.slack_channel, ...secret }, settings)
+        const requestUrl = interactivityUrl(deps.publicUrl, channel)
+        return renderList(deps, viewer, reply, 201, { notices: [{ kind: 'ok', text: `Slack channel “${channel.name}” added. In the Slack app, set Interactivity → Request URL to ${requestUrl} (once per app).` }] })
       }
       const created = await deps.channels.addEmail(viewer.project, viewer.user.email, form.to.split(','), settings)
       return renderList(deps, viewer, reply, 201, { notices: [{ kind: 'ok', text: `Email channel “${created.channel.name}” added.` }] })

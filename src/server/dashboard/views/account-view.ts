@@ -1,6 +1,6 @@
-/** The account page (password, sign out everywhere) and the pages of an invitation link. */
-import { MIN_PASSWORD_CHARS } from '../../admin/rules.js'
-import type { Invitation } from '../../store/types.js'
+/** The account page (password, Slack user per project, sign out everywhere) and the pages of an invitation link. */
+import { MIN_PASSWORD_CHARS, SLACK_USER_ID_RULE } from '../../admin/rules.js'
+import type { Invitation, ProjectMembership } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
 import { timeTag } from './format.js'
 
@@ -9,9 +9,10 @@ function csrfField(csrf: string): SafeHtml {
 }
 
 /** `passwordLogin: false` (the server signs in through its provider only) leaves out the password form. */
-export function accountPage(input: { email: string; csrf: string; passwordLogin?: boolean }): SafeHtml {
+export function accountPage(input: { email: string; csrf: string; passwordLogin?: boolean; projects: ProjectMembership[] }): SafeHtml {
   return html`<div class="page-head"><h1>Your account</h1><p class="muted">Signed in as <strong>${input.email}</strong>.</p></div>
 ${input.passwordLogin === false ? '' : passwordSection(input.csrf)}
+${slackSection(input)}
 <section class="panel" aria-labelledby="everywhere-title">
 <h2 id="everywhere-title">Sign out everywhere</h2>
 <p class="muted">Ends every session of your account — on this and every other device — and stops their live pages.</p>
@@ -19,6 +20,24 @@ ${input.passwordLogin === false ? '' : passwordSection(input.csrf)}
 ${csrfField(input.csrf)}
 <button type="submit" class="btn btn-danger">Sign out everywhere</button>
 </form>
+</section>`
+}
+
+/** One form per project: the Slack user whose clicks on that project's Slack messages decide as you. */
+function slackSection(input: { csrf: string; projects: ProjectMembership[] }): SafeHtml {
+  if (input.projects.length === 0) return html``
+  return html`<section class="panel" aria-labelledby="slack-title">
+<h2 id="slack-title">Slack</h2>
+<p class="muted">Link your Slack user to decide from a project's Slack messages: your clicks on Approve and Reject there count as your decisions. In Slack: your profile → ⋮ → Copy member ID. Leave it empty to unlink.</p>
+${input.projects.map(
+  (project) => html`<form method="post" action="/account/slack" class="inline-form">
+${csrfField(input.csrf)}
+<input type="hidden" name="project_id" value="${project.id}">
+<label for="slack-${project.id}">Slack user id in <strong>${project.name}</strong></label>
+<input id="slack-${project.id}" name="slack_user_id" value="${project.slack_user_id ?? ''}" pattern="[UW][A-Z0-9]{2,31}" maxlength="32" autocomplete="off" spellcheck="false" title="${SLACK_USER_ID_RULE}" placeholder="U024BE7LH">
+<button type="submit" class="btn">Save</button>
+</form>`,
+)}
 </section>`
 }
 

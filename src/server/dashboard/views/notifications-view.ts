@@ -14,9 +14,11 @@ import { ADMIN_ONLY, cellLabel, confirmPage, csrfField, settingsTabs } from './s
 
 /** What an admin typed into an add form, shown again when it is refused. */
 export interface ChannelForm {
-  kind: 'webhook' | 'email'
+  kind: 'webhook' | 'email' | 'slack'
   name: string
   url: string
+  /** The Slack channel (its bot token and signing secret are never shown again, even on a refusal). */
+  slack_channel: string
   to: string
   events: string[]
   remind_after: string
@@ -24,7 +26,7 @@ export interface ChannelForm {
   escalate_to: string
 }
 
-export const EMPTY_CHANNEL_FORM: ChannelForm = { kind: 'webhook', name: '', url: '', to: '', events: [], remind_after: '', escalate_after: '', escalate_to: '' }
+export const EMPTY_CHANNEL_FORM: ChannelForm = { kind: 'webhook', name: '', url: '', slack_channel: '', to: '', events: [], remind_after: '', escalate_after: '', escalate_to: '' }
 
 function where(channel: Channel): string {
   if (channel.kind === 'webhook') return channel.config.url ?? ''
@@ -78,11 +80,18 @@ ${csrfField(input.csrf)}
 <fieldset><legend>Kind</legend>
 <div class="check"><input type="radio" id="kind-webhook" name="kind" value="webhook"${form.kind === 'webhook' ? html` checked` : ''}><label for="kind-webhook">Webhook: a signed JSON POST to a URL</label></div>
 <div class="check"><input type="radio" id="kind-email" name="kind" value="email"${form.kind === 'email' ? html` checked` : ''}><label for="kind-email">Email: the request and a link to its page (never a link that decides)</label></div>
+<div class="check"><input type="radio" id="kind-slack" name="kind" value="slack"${form.kind === 'slack' ? html` checked` : ''}><label for="kind-slack">Slack: a message with Approve / Reject buttons, updated with the outcome</label></div>
 </fieldset>
 <label for="channel-url">Webhook URL <span class="muted">(https; for a webhook)</span></label>
 <input id="channel-url" name="url" type="url" maxlength="2000" value="${form.url}" placeholder="https://hooks.example.com/approval-gate">
 <label for="channel-to">Email recipients <span class="muted">(comma-separated; empty: the project's members; for email)</span></label>
 <input id="channel-to" name="to" type="text" maxlength="4000" value="${form.to}" placeholder="ops@example.com">
+<label for="slack-channel">Slack channel <span class="muted">(#name or id; invite the app's bot to it; for Slack)</span></label>
+<input id="slack-channel" name="slack_channel" type="text" maxlength="80" value="${form.slack_channel}" placeholder="#deploys">
+<label for="slack-bot-token">Slack bot token <span class="muted">(xoxb-…, OAuth &amp; Permissions; for Slack; stored encrypted, never shown again)</span></label>
+<input id="slack-bot-token" name="bot_token" type="password" autocomplete="off" maxlength="255">
+<label for="slack-signing-secret">Slack signing secret <span class="muted">(Basic Information; for Slack)</span></label>
+<input id="slack-signing-secret" name="signing_secret" type="password" autocomplete="off" maxlength="128">
 <label for="channel-name">Name <span class="muted">(optional)</span></label>
 <input id="channel-name" name="name" type="text" maxlength="64" value="${form.name}">
 <fieldset><legend>Events <span class="muted">(none ticked: all)</span></legend>

@@ -339,6 +339,15 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 10,
+    name: 'Slack: each member links their Slack user id per project',
+    sql: `
+      -- Who a Slack user is in this project, for decisions made from Slack messages.
+      ALTER TABLE memberships ADD COLUMN slack_user_id text;
+      CREATE UNIQUE INDEX memberships_by_slack_user ON memberships (project_id, slack_user_id) WHERE slack_user_id IS NOT NULL;
+    `,
+  },
+  {
     version: 11,
     name: 'GitHub App: repository mappings and deployment gates',
     sql: `

@@ -411,6 +411,23 @@ export class PostgresStore implements Store {
     return (await this.run('UPDATE memberships SET github_login = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, login])) > 0
   }
 
+  async setMemberSlackUser(projectId: string, userId: string, slackUserId: string | null): Promise<boolean> {
+    try {
+      return (await this.run('UPDATE memberships SET slack_user_id = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, slackUserId])) > 0
+    } catch (error) {
+      throw translatePgError(error, 'a member linked to this Slack user')
+    }
+  }
+
+  async getMemberBySlackUser(projectId: string, slackUserId: string): Promise<Member | null> {
+    const row = await this.row(
+      `SELECT users.*, memberships.role, memberships.github_login AS member_github_login, memberships.slack_user_id FROM memberships JOIN users ON users.id = memberships.user_id
+       WHERE memberships.project_id = $1 AND memberships.slack_user_id = $2`,
+      [projectId, slackUserId],
+    )
+    return row ? toMember(row) : null
+  }
+
   async removeMembership(projectId: string, userId: string): Promise<boolean> {
     return (await this.run('DELETE FROM memberships WHERE project_id = $1 AND user_id = $2', [projectId, userId])) > 0
   }
@@ -422,7 +439,7 @@ export class PostgresStore implements Store {
 
   async listMembers(projectId: string): Promise<Member[]> {
     const rows = await this.rows(
-      `SELECT users.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN users ON users.id = memberships.user_id
+      `SELECT users.*, memberships.role, memberships.github_login AS member_github_login, memberships.slack_user_id FROM memberships JOIN users ON users.id = memberships.user_id
        WHERE memberships.project_id = $1 ORDER BY users.email_key COLLATE "C"`,
       [projectId],
     )
@@ -431,7 +448,7 @@ export class PostgresStore implements Store {
 
   async listProjectsForUser(userId: string): Promise<ProjectMembership[]> {
     const rows = await this.rows(
-      `SELECT projects.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN projects ON projects.id = memberships.project_id
+      `SELECT projects.*, memberships.role, memberships.github_login AS member_github_login, memberships.slack_user_id FROM memberships JOIN projects ON projects.id = memberships.project_id
        WHERE memberships.user_id = $1 ORDER BY projects.name COLLATE "C"`,
       [userId],
     )
@@ -1003,6 +1020,11 @@ export class PostgresStore implements Store {
 
   async getChannel(projectId: string, id: string): Promise<Channel | null> {
     const row = await this.row('SELECT * FROM notification_channels WHERE project_id = $1 AND id = $2', [projectId, id])
+    return row ? toChannel(row) : null
+  }
+
+  async getChannelById(id: string): Promise<Channel | null> {
+    const row = await this.row('SELECT * FROM notification_channels WHERE id = $1', [id])
     return row ? toChannel(row) : null
   }
 

@@ -359,6 +359,19 @@ export class SqliteStore implements Store {
     return this.write('membership', () => this.run('UPDATE memberships SET github_login = @login WHERE project_id = @projectId AND user_id = @userId', { projectId, userId, login }) > 0)
   }
 
+  async setMemberSlackUser(projectId: string, userId: string, slackUserId: string | null): Promise<boolean> {
+    return this.write('a member linked to this Slack user', () => this.run('UPDATE memberships SET slack_user_id = @slackUserId WHERE project_id = @projectId AND user_id = @userId', { projectId, userId, slackUserId }) > 0)
+  }
+
+  async getMemberBySlackUser(projectId: string, slackUserId: string): Promise<Member | null> {
+    const row = this.get(
+      `SELECT users.*, memberships.role, memberships.github_login AS member_github_login, memberships.slack_user_id FROM memberships JOIN users ON users.id = memberships.user_id
+       WHERE memberships.project_id = @projectId AND memberships.slack_user_id = @slackUserId`,
+      { projectId, slackUserId },
+    )
+    return row ? toMember(row) : null
+  }
+
   async removeMembership(projectId: string, userId: string): Promise<boolean> {
     return this.write('membership', () => this.run('DELETE FROM memberships WHERE project_id = @projectId AND user_id = @userId', { projectId, userId }) > 0)
   }
@@ -370,7 +383,7 @@ export class SqliteStore implements Store {
 
   async listMembers(projectId: string): Promise<Member[]> {
     return this.all(
-      `SELECT users.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN users ON users.id = memberships.user_id
+      `SELECT users.*, memberships.role, memberships.github_login AS member_github_login, memberships.slack_user_id FROM memberships JOIN users ON users.id = memberships.user_id
        WHERE memberships.project_id = @projectId ORDER BY users.email_key`,
       { projectId },
     ).map(toMember)
@@ -378,7 +391,7 @@ export class SqliteStore implements Store {
 
   async listProjectsForUser(userId: string): Promise<ProjectMembership[]> {
     return this.all(
-      `SELECT projects.*, memberships.role, memberships.github_login AS member_github_login FROM memberships JOIN projects ON projects.id = memberships.project_id
+      `SELECT projects.*, memberships.role, memberships.github_login AS member_github_login, memberships.slack_user_id FROM memberships JOIN projects ON projects.id = memberships.project_id
        WHERE memberships.user_id = @userId ORDER BY projects.name`,
       { userId },
     ).map(toProjectMembership)
@@ -932,6 +945,11 @@ export class SqliteStore implements Store {
 
   async getChannel(projectId: string, id: string): Promise<Channel | null> {
     const row = this.get('SELECT * FROM notification_channels WHERE project_id = @projectId AND id = @id', { projectId, id })
+    return row ? toChannel(row) : null
+  }
+
+  async getChannelById(id: string): Promise<Channel | null> {
+    const row = this.get('SELECT * FROM notification_channels WHERE id = @id', { id })
     return row ? toChannel(row) : null
   }
 
