@@ -6,6 +6,7 @@
  * users linked in another project, decided requests and self-approval attempts are told why,
  * only to them; Reject asks for a reason in a modal and the submission decides.
  */
+import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -31,6 +32,8 @@ let other: Project
 let requestKey: string
 let shared: Project
 let sharedKey: string
+let policed: Project
+let policedKey: string
 /** Our names for the test's channels → the stored channels. */
 const channels = new Map<string, Channel>()
 
@@ -65,6 +68,15 @@ beforeAll(async () => {
   sharedKey = await createKey(store, shared.id, ['request'], 'ci')
   await member('dave@example.com', shared, 'U0DAVE')
   channels.set('shared', await add(shared, SIGNING_SECRET))
+  // A project under a policy: two of sre must approve deploys; gus is a member outside sre.
+  policed = await store.createProject('policed')
+  policedKey = await createKey(store, policed.id, ['request'], 'ci')
+  await member('erin@example.com', policed, 'U0ERIN')
+  await member('finn@example.com', policed, 'U0FINN')
+  await member('gus@example.com', policed, 'U0GUS')
+  const policy = 'groups:\n  sre: [erin@example.com, finn@example.com]\nrules:\n  - name: deploys\n    match: { action: "deploy*" }\n    approvers: { required: 2, groups: [sre] }\n'
+  await store.setPolicy({ project_id: policed.id, source: policy, format: 'yaml', hash: createHash('sha256').update(policy).digest('hex'), created_by: 'cli' })
+  channels.set('policed', await add(policed, SIGNING_SECRET))
   channels.set('hook', (await server.notifications.channels.addWebhook(main, 'cli', 'http://127.0.0.1:9/hook', { events: ['approval.cancelled'] })).channel)
 }, 60_000)
 
@@ -75,9 +87,10 @@ afterAll(async () => {
 })
 
 /** A pending request in `main` (or `shared`), announced in Slack by the sender: its id and its message. */
-async function requestInSlack(context: Record<string, unknown> = {}, where: 'main' | 'shared' = 'main'): Promise<{ id: string; message: StoredMessage }> {
-  const project = where === 'main' ? main : shared
-  const created = await call(server.url, 'POST', '/v1/approvals', { key: where === 'main' ? requestKey : sharedKey, json: { action: 'deploy web', context } })
+async function requestInSlack(context: Record<string, unknown> = {}, where: 'main' | 'shared' | 'policed' = 'main'): Promise<{ id: string; message: StoredMessage }> {
+  const project = { main, shared, policed }[where]
+  const key = { main: requestKey, shared: sharedKey, policed: policedKey }[where]
+  const created = await call(server.url, 'POST', '/v1/approvals', { key, json: { action: 'deploy web', context } })
   expect(created.status).toBe(201)
   const sent = await createSlackSender({ apiUrl: slack.url }).deliver(
     channels.get(where)!,
@@ -235,6 +248,28 @@ describe('Slack interactivity', () => {
     // No reason modal opens for someone who may not decide.
     expect(slack.views.some((view) => JSON.stringify(view.view).includes(id))).toBe(false)
     expect(await statusOf(id)).toMatchObject({ status: 'pending' })
+  })
+
+  it("counts Slack clicks as votes under the project's policy: only eligible members, each once, approved when two of sre agree", async () => {
+    const { id, message } = await requestInSlack({}, 'policed')
+    const votesOf = async () => (await server.store.getApprovalById(id))!.votes ?? []
+    // gus is a member but not in sre: refused on Approve, and Reject opens no reason form.
+    expect((await click('U0GUS', message, 'approve', id, SIGNING_SECRET, 'policed')).status).toBe(200)
+    expect((await click('U0GUS', message, 'reject', id, SIGNING_SECRET, 'policed')).status).toBe(200)
+    await waitUntil(() => slack.ephemerals.filter((told) => told.user === 'U0GUS').length === 2, { what: 'two refusals told to gus' })
+    expect(slack.views.some((view) => JSON.stringify(view.view).includes(id))).toBe(false)
+    expect(await votesOf()).toEqual([])
+    // erin's vote counts but one of sre is not enough; her second click is refused, not counted twice.
+    expect((await click('U0ERIN', message, 'approve', id, SIGNING_SECRET, 'policed')).status).toBe(200)
+    await waitUntil(async () => (await votesOf()).length === 1, { what: "erin's vote" })
+    expect(await statusOf(id)).toMatchObject({ status: 'pending' })
+    expect((await click('U0ERIN', message, 'approve', id, SIGNING_SECRET, 'policed')).status).toBe(200)
+    await ephemeralFor('U0ERIN', 'already voted')
+    expect((await votesOf()).map((vote) => vote.by)).toEqual(['erin@example.com'])
+    // finn makes it two of sre: approved.
+    expect((await click('U0FINN', message, 'approve', id, SIGNING_SECRET, 'policed')).status).toBe(200)
+    await waitUntil(async () => (await statusOf(id)).status === 'approved', { what: 'the approval' })
+    expect((await votesOf()).map((vote) => vote.by).sort()).toEqual(['erin@example.com', 'finn@example.com'])
   })
 
   it('asks for a reason in a modal on Reject; the signed submission decides and updates the message', async () => {
