@@ -1,7 +1,9 @@
 /**
  * Email channels end to end: a real server sends through a real SMTP server on loopback
- * (`smtp-server`), to the channel's addresses or to the project's members, with the request
- * and a link to its page only — and an SMTP server refusing for a while, then for good.
+ * (`smtp-server`), to the channel's addresses or to the members who may decide each request
+ * under its applied policy (not its requester when self-approval is blocked, not who already
+ * voted when reminding), with the request and a link to its page only — and an SMTP server
+ * refusing for a while, then for good.
  */
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -13,6 +15,7 @@ import { startServer, type RunningServer } from '../../src/server/server.js'
 import type { Project } from '../../src/server/store/types.js'
 import { waitUntil } from '../helpers/wait-until.js'
 import { call, createKey } from '../server/helpers.js'
+import { projectWithVoters, setPolicy, voteAs } from '../server/votes-helpers.js'
 
 interface Mail {
   to: string[]
@@ -65,7 +68,7 @@ describe('email channels on a real server', () => {
       dataDir,
       port: 0,
       publicUrl: 'https://gate.example.test',
-      notifications: { email: { smtpUrl: smtp.url, from: 'gate@example.test' }, worker: { retry: { baseDelayMs: 50, maxDelayMs: 200, giveUpAfterMs: 60_000 }, pollMs: 100 } },
+      notifications: { email: { smtpUrl: smtp.url, from: 'gate@example.test' }, worker: { retry: { baseDelayMs: 50, maxDelayMs: 200, giveUpAfterMs: 60_000 }, pollMs: 100, reminderCheckMs: 50 } },
     })
     cleanups.push(async () => {
       await server.close()
@@ -109,6 +112,56 @@ describe('email channels on a real server', () => {
     await call(s.server.url, 'POST', '/v1/approvals', { key: s.requestKey, json: { action: 'deploy', context: {} } })
     const mail = await waitUntil(() => s.smtp.mails[0], { what: 'a mail' })
     expect(mail.to.sort()).toEqual(['ana@example.com', 'bo@example.com'])
+  })
+
+  /** The recipients of the mails about approval `id` whose subject starts with `headline`. */
+  function recipientsOf(smtp: Smtp, id: string, headline: string): string[][] {
+    return smtp.mails.filter((mail) => mail.raw.includes(`/approvals/${id}`) && mail.raw.includes(`Subject: [approval-gate] ${headline}`)).map((mail) => mail.to.sort())
+  }
+
+  it('mails only the members the applied rule counts: a rule requiring sre reaches sre, the document default every member', async () => {
+    const s = await setup()
+    const { project, email } = await projectWithVoters(s.server, 'sre-mail', ['ana', 'ben', 'cy'])
+    // dora is in the group but not a member of the project: she cannot vote, so gets no mail.
+    await setPolicy(s.server.store, project.id, `groups:\n  sre: [${email('ana')}, ${email('ben')}, dora@example.com]\nrules:\n  - name: production\n    match: { action: ["deploy-prod*"] }\n    approvers: { required: 1, groups: [sre] }\n`)
+    const requestKey = await createKey(s.server.store, project.id, ['request'], 'ci')
+    await s.server.notifications.channels.addEmail(project, 'cli', [], { events: ['approval.created'] })
+    const prod = await call(s.server.url, 'POST', '/v1/approvals', { key: requestKey, json: { action: 'deploy-prod-eu', context: {} } })
+    const staging = await call(s.server.url, 'POST', '/v1/approvals', { key: requestKey, json: { action: 'deploy-staging', context: {} } })
+    await waitUntil(() => s.smtp.mails.length >= 2, { what: 'both mails' })
+    expect(recipientsOf(s.smtp, prod.body.id as string, 'Approval requested')).toEqual([[email('ana'), email('ben')]])
+    expect(recipientsOf(s.smtp, staging.body.id as string, 'Approval requested')).toEqual([[email('ana'), email('ben'), email('cy')]])
+  })
+
+  it('leaves the requester out when the rule blocks self-approval, and only then', async () => {
+    const s = await setup()
+    const { project, email } = await projectWithVoters(s.server, 'self-mail', ['ana', 'ben'], { githubLogins: { ana: 'ana-gh', ben: 'ben-gh' } })
+    await setPolicy(s.server.store, project.id, `rules:\n  - name: strict\n    match: { action: deploy }\n    approvers: { required: 1, members: [${email('ana')}, ${email('ben')}] }\n    block_self_approval: true\n`)
+    const requestKey = await createKey(s.server.store, project.id, ['request'], 'ci')
+    await s.server.notifications.channels.addEmail(project, 'cli', [], { events: ['approval.created'] })
+    const byAna = await call(s.server.url, 'POST', '/v1/approvals', { key: requestKey, json: { action: 'deploy', context: { github: { actor: 'ANA-GH' } } } })
+    const loose = await call(s.server.url, 'POST', '/v1/approvals', { key: requestKey, json: { action: 'build', context: { github: { actor: 'ana-gh' } } } })
+    await waitUntil(() => s.smtp.mails.length >= 2, { what: 'both mails' })
+    expect(recipientsOf(s.smtp, byAna.body.id as string, 'Approval requested')).toEqual([[email('ben')]])
+    // The document's default does not block self-approval (nor does the project): ana may decide her own build.
+    expect(recipientsOf(s.smtp, loose.body.id as string, 'Approval requested')).toEqual([[email('ana'), email('ben')]])
+  })
+
+  it('reminds and escalates to those who may still vote: not the member who already voted', async () => {
+    const s = await setup()
+    const { project, voters, email } = await projectWithVoters(s.server, 'remind-mail', ['ana', 'ben', 'cy'])
+    await setPolicy(s.server.store, project.id, `rules:\n  - name: two\n    match: { action: deploy }\n    approvers: { required: 2, members: [${email('ana')}, ${email('ben')}, ${email('cy')}] }\n`)
+    const requestKey = await createKey(s.server.store, project.id, ['request'], 'ci')
+    const created = await call(s.server.url, 'POST', '/v1/approvals', { key: requestKey, json: { action: 'deploy', context: {} } })
+    const id = created.body.id as string
+    expect(await voteAs(voters.ana, id, 'approve')).toMatchObject({ status: 200, body: { result: 'voted', status: 'pending' } })
+    // Channels made after the vote: every reminder and escalation they send is about a request ana voted on.
+    const oncall = await s.server.store.createChannel({ project_id: project.id, kind: 'email', name: 'oncall', config: {}, events: ['approval.escalated'], remind_after_ms: null, escalate_after_ms: null, escalate_to: null, secret: null })
+    await s.server.store.createChannel({ project_id: project.id, kind: 'email', name: 'team', config: {}, events: ['approval.reminder'], remind_after_ms: 60_000, escalate_after_ms: 50, escalate_to: oncall.id, secret: null })
+    await s.server.store.createChannel({ project_id: project.id, kind: 'email', name: 'nag', config: {}, events: ['approval.reminder'], remind_after_ms: 50, escalate_after_ms: null, escalate_to: null, secret: null })
+    await waitUntil(() => recipientsOf(s.smtp, id, 'Reminder').length >= 1 && recipientsOf(s.smtp, id, 'Escalated').length >= 1, { what: 'a reminder and the escalation' })
+    expect(recipientsOf(s.smtp, id, 'Reminder')[0]).toEqual([email('ben'), email('cy')])
+    expect(recipientsOf(s.smtp, id, 'Escalated')).toEqual([[email('ben'), email('cy')]])
   })
 
   it('retries while the SMTP server answers 4xx and gives up on 5xx', async () => {

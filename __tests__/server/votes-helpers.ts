@@ -20,7 +20,7 @@ let projects = 0
 
 /** A new project whose members are `names` (emails `<name>.<slug>@example.com`), each signed in. */
 export async function projectWithVoters<N extends string>(
-  fx: DashboardFixture,
+  fx: Pick<DashboardFixture, 'store' | 'url'>,
   label: string,
   names: readonly N[],
   options: { githubLogins?: Partial<Record<N, string>> } = {},

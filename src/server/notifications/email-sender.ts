@@ -1,12 +1,13 @@
 /**
- * Delivers events to an email channel over SMTP (nodemailer): to the channel's addresses, or
- * to the project's members (who may decide) when it names none. The mail carries the request
+ * Delivers events to an email channel over SMTP (nodemailer): to the channel's addresses, or,
+ * when it names none, to the members who may decide that request (`email-recipients.ts`). The mail carries the request
  * and a link to its page — never a link that approves: mail scanners follow links.
  * Plain text only, so nothing in a request's context can become markup. Later mails about one
  * approval reply to the first (`In-Reply-To`), so mail clients thread them.
  */
 import nodemailer, { type Transporter } from 'nodemailer'
 import type { Store } from '../store/types.js'
+import { membersWhoMayDecide } from './email-recipients.js'
 import type { Channel, ChannelSender, DeliveryResult, NotificationEvent, NotificationEventType } from './types.js'
 
 export interface EmailSenderOptions {
@@ -37,7 +38,7 @@ export class EmailSender implements ChannelSender {
   private readonly from: string
 
   constructor(
-    private readonly store: Pick<Store, 'listMembers'>,
+    private readonly store: Pick<Store, 'listMembers' | 'getProject' | 'getApproval'>,
     options: EmailSenderOptions,
   ) {
     const timeout = options.timeoutMs ?? 10_000
@@ -46,8 +47,8 @@ export class EmailSender implements ChannelSender {
   }
 
   async deliver(channel: Channel, _secret: string | null, event: NotificationEvent, remoteRef: string | null, signal: AbortSignal): Promise<DeliveryResult> {
-    const to = channel.config.to ? channel.config.to.split(',') : (await this.store.listMembers(channel.project_id)).map((member) => member.email)
-    if (to.length === 0) return { ok: false, status_code: null, error: 'no recipients: the channel names none and the project has no members', retryable: false, remote_ref: null }
+    const to = channel.config.to ? channel.config.to.split(',') : await membersWhoMayDecide(this.store, channel.project_id, event.approval.id, event.type)
+    if (to.length === 0) return { ok: false, status_code: null, error: 'no recipients: the channel names none and no member of the project may decide this request', retryable: false, remote_ref: null }
     const messageId = `<${event.delivery_id}@approval-gate>`
     try {
       signal.throwIfAborted()
