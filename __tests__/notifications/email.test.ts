@@ -102,7 +102,7 @@ describe('email channels on a real server', () => {
     expect(second.raw).toContain('not now')
   })
 
-  it("mails the project's members when the channel names no address", async () => {
+  it("mails every member when the channel names no address and the project has no policy", async () => {
     const s = await setup()
     for (const email of ['ana@example.com', 'bo@example.com']) {
       const user = await s.server.store.createUser({ email, password_hash: 'x' })
@@ -133,18 +133,28 @@ describe('email channels on a real server', () => {
     expect(recipientsOf(s.smtp, staging.body.id as string, 'Approval requested')).toEqual([[email('ana'), email('ben'), email('cy')]])
   })
 
-  it('leaves the requester out when the rule blocks self-approval, and only then', async () => {
+  it('leaves the requester out when the rule blocks self-approval, and only then; with nobody left the delivery fails saying so', async () => {
     const s = await setup()
     const { project, email } = await projectWithVoters(s.server, 'self-mail', ['ana', 'ben'], { githubLogins: { ana: 'ana-gh', ben: 'ben-gh' } })
-    await setPolicy(s.server.store, project.id, `rules:\n  - name: strict\n    match: { action: deploy }\n    approvers: { required: 1, members: [${email('ana')}, ${email('ben')}] }\n    block_self_approval: true\n`)
+    await setPolicy(
+      s.server.store,
+      project.id,
+      `rules:\n  - name: strict\n    match: { action: deploy }\n    approvers: { required: 1, members: [${email('ana')}, ${email('ben')}] }\n    block_self_approval: true\n` +
+        `  - name: solo\n    match: { action: hotfix }\n    approvers: { required: 1, members: [${email('ana')}] }\n    block_self_approval: true\n`,
+    )
     const requestKey = await createKey(s.server.store, project.id, ['request'], 'ci')
-    await s.server.notifications.channels.addEmail(project, 'cli', [], { events: ['approval.created'] })
+    const { channel } = await s.server.notifications.channels.addEmail(project, 'cli', [], { events: ['approval.created'] })
     const byAna = await call(s.server.url, 'POST', '/v1/approvals', { key: requestKey, json: { action: 'deploy', context: { github: { actor: 'ANA-GH' } } } })
     const loose = await call(s.server.url, 'POST', '/v1/approvals', { key: requestKey, json: { action: 'build', context: { github: { actor: 'ana-gh' } } } })
     await waitUntil(() => s.smtp.mails.length >= 2, { what: 'both mails' })
     expect(recipientsOf(s.smtp, byAna.body.id as string, 'Approval requested')).toEqual([[email('ben')]])
     // The document's default does not block self-approval (nor does the project): ana may decide her own build.
     expect(recipientsOf(s.smtp, loose.body.id as string, 'Approval requested')).toEqual([[email('ana'), email('ben')]])
+    // Only ana may approve her own hotfix, and she may not: nobody to mail, said on the channel's log.
+    const hotfix = await call(s.server.url, 'POST', '/v1/approvals', { key: requestKey, json: { action: 'hotfix', context: { github: { triggering_actor: 'ana-gh' } } } })
+    const failed = await waitUntil(async () => (await s.server.store.listDeliveries(project.id, channel.id)).find((d) => d.approval_id === hotfix.body.id && d.status === 'failed'), { what: 'the hotfix delivery given up' })
+    expect(failed.last_error).toBe('no recipients: the channel names none and no member of the project may decide this request')
+    expect(recipientsOf(s.smtp, hotfix.body.id as string, 'Approval requested')).toEqual([])
   })
 
   it('reminds and escalates to those who may still vote: not the member who already voted', async () => {

@@ -24,16 +24,17 @@ Usage: approval-gate notify add --project NAME webhook URL [options]
        approval-gate notify add --project NAME slack '#CHANNEL' [options]
 
 Sends the project's approval events to a webhook (JSON, signed with a secret that is printed
-once), by email (to --to, or to the project's members), or to a Slack channel with Approve /
-Reject buttons (the Slack app's bot token and signing secret come from the environment, never
-from flags; the Interactivity Request URL to give Slack is printed). Events: created, voted,
-decided, expired, cancelled, reminder, escalated (default: all). See docs/notifications.md.
+once), by email (to --to, or to the members who may decide each request), or to a Slack
+channel with Approve / Reject buttons (the Slack app's bot token and signing secret come from
+the environment, never from flags; the Interactivity Request URL to give Slack is printed).
+Events: created, voted, decided, expired, cancelled, reminder, escalated (default: all). See
+docs/notifications.md.
 
 Options:
 ${PROJECT_HELP}
   --name NAME         the channel's name (default: from the URL's host, or "email")
   --events LIST       comma-separated events to send, e.g. created,decided
-  --to ADDR,ADDR      email recipients (default: the project's members)
+  --to ADDR,ADDR      email recipients (default: the members who may decide each request)
   --remind-after DUR  re-notify every DUR while a request waits, e.g. 30m
   --escalate-after DUR --escalate-to CHANNEL
                       after DUR still pending, notify the channel CHANNEL (name or id) once
@@ -308,7 +309,7 @@ function slackSecretFromEnv(env: NodeJS.ProcessEnv): SlackSecret {
 }
 
 export function describeChannel(channel: Channel): string {
-  const where = channel.kind === 'webhook' ? `to ${channel.config.url}` : channel.kind === 'email' ? `to ${channel.config.to ?? "the project's members"}` : `to ${channel.config.channel ?? '?'}`
+  const where = channel.kind === 'webhook' ? `to ${channel.config.url}` : channel.kind === 'email' ? `to ${channel.config.to ?? 'the members who may decide each request'}` : `to ${channel.config.channel ?? '?'}`
   const extras = [channel.remind_after_ms ? `remind every ${formatDuration(channel.remind_after_ms)}` : '', channel.escalate_after_ms ? `escalate after ${formatDuration(channel.escalate_after_ms)}` : ''].filter(Boolean)
   return `${where}, events ${channel.events.map((e) => e.replace(/^approval\./, '')).join(',')}${extras.length ? `, ${extras.join(', ')}` : ''}`
 }

@@ -30,7 +30,7 @@ export const EMPTY_CHANNEL_FORM: ChannelForm = { kind: 'webhook', name: '', url:
 
 function where(channel: Channel): string {
   if (channel.kind === 'webhook') return channel.config.url ?? ''
-  if (channel.kind === 'email') return channel.config.to ? channel.config.to.split(',').join(', ') : "the project's members"
+  if (channel.kind === 'email') return channel.config.to ? channel.config.to.split(',').join(', ') : 'the members who may decide each request'
   return channel.config.channel ?? ''
 }
 
@@ -84,7 +84,7 @@ ${csrfField(input.csrf)}
 </fieldset>
 <label for="channel-url">Webhook URL <span class="muted">(https; for a webhook)</span></label>
 <input id="channel-url" name="url" type="url" maxlength="2000" value="${form.url}" placeholder="https://hooks.example.com/approval-gate">
-<label for="channel-to">Email recipients <span class="muted">(comma-separated; empty: the project's members; for email)</span></label>
+<label for="channel-to">Email recipients <span class="muted">(comma-separated; empty: the members who may decide each request; for email)</span></label>
 <input id="channel-to" name="to" type="text" maxlength="4000" value="${form.to}" placeholder="ops@example.com">
 <label for="slack-channel">Slack channel <span class="muted">(#name or id; invite the app's bot to it; for Slack)</span></label>
 <input id="slack-channel" name="slack_channel" type="text" maxlength="80" value="${form.slack_channel}" placeholder="#deploys">
