@@ -5,9 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { cardOf, chromiumPagesClosedAfterEach, waitForStream, type Credentials } from '../helpers/dashboard-page.js'
-import { projectWithVoters, setPolicy, voteAs } from '../server/votes-helpers.js'
+import { voteAs, votersUnderPolicy } from '../server/votes-helpers.js'
 import { createViaApi, startDashboard, type DashboardFixture } from './fixture.js'
-import { createKey } from '../server/helpers.js'
 
 let fx: DashboardFixture
 const pages = chromiumPagesClosedAfterEach()
@@ -29,12 +28,15 @@ async function signedInPage(who: Credentials) {
 
 describe('the approval card under a two-SRE rule', () => {
   it('shows progress and votes, buttons only to those who may vote, the reason to the others, and updates live on each vote', async () => {
-    const { project, voters, email } = await projectWithVoters(fx, 'card', ['ana', 'ben', 'dev'])
-    await setPolicy(fx.store, project.id, `groups:\n  sre: [${email('ana')}, ${email('ben')}]\nrules:\n  - name: production deploys\n    match: { action: "deploy-prod*" }\n    approvers: { all_of: [{ group: sre, required: 2 }] }\n`)
-    const requestKey = await createKey(fx.store, project.id, ['request'], 'ci')
+    const { voters, email, keys } = await votersUnderPolicy(
+      fx,
+      'card',
+      ['ana', 'ben', 'dev'],
+      (email) => `groups:\n  sre: [${email('ana')}, ${email('ben')}]\nrules:\n  - name: production deploys\n    match: { action: "deploy-prod*" }\n    approvers: { all_of: [{ group: sre, required: 2 }] }\n`,
+    )
     const [ana, dev] = [await signedInPage(voters.ana), await signedInPage(voters.dev)]
 
-    const { id } = await createViaApi(fx.url, requestKey, { action: 'deploy-prod-eu' })
+    const { id } = await createViaApi(fx.url, keys.request, { action: 'deploy-prod-eu' })
     const anaCard = cardOf(ana, id)
     const devCard = cardOf(dev, id)
     await anaCard.getByRole('button', { name: 'Approve' }).waitFor()
