@@ -20,6 +20,13 @@ const TYPO = `rules:
       members: [alice@example.com, bob@example.com]
 `
 
+/** A dashboard whose project has `TWO_SRE_POLICY` as version 1, set by the admin. */
+async function dashboardWithPolicy(): Promise<DashboardFixture> {
+  const fx = await dashboard()
+  await new AdminService(fx.store).setPolicy(fx.project, ADMIN.email, TWO_SRE_POLICY)
+  return fx
+}
+
 /** Audit events of the project about its policy, as [type, actor, reason]. */
 async function policyEvents(fx: DashboardFixture, projectId = fx.project.id): Promise<string[][]> {
   const events = (await fx.store.listAudit(projectId, { limit: 100 })).items
@@ -63,8 +70,7 @@ describe('the policy page', () => {
   })
 
   it('members read the policy and its history but cannot change or remove it', async () => {
-    const fx = await dashboard()
-    await new AdminService(fx.store).setPolicy(fx.project, ADMIN.email, TWO_SRE_POLICY)
+    const fx = await dashboardWithPolicy()
     const member = await signedInClient(fx, MEMBER)
     const page = await member.request('GET', '/settings/policy')
     expect(page.status).toBe(200)
@@ -164,8 +170,7 @@ describe('the policy page', () => {
   })
 
   it('removing the policy asks first, then records a version and a policy_cleared event', async () => {
-    const fx = await dashboard()
-    await new AdminService(fx.store).setPolicy(fx.project, ADMIN.email, TWO_SRE_POLICY)
+    const fx = await dashboardWithPolicy()
     const admin = await signedInClient(fx, ADMIN)
     const confirm = await admin.request('GET', '/settings/policy/clear')
     expect(confirm.status).toBe(200)
