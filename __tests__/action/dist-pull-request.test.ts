@@ -4,41 +4,36 @@
  * stand-in (`GITHUB_API_URL`) that records the comment's create and update calls.
  * Rebuild with `npm run bundle` after changing the sources.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
 import { writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startServer, type RunningServer } from '../../src/server/server.js'
-import type { Project } from '../../src/server/store/types.js'
 import { GitHubApiStandIn } from '../helpers/github-api.js'
-import { call, createKey } from '../server/helpers.js'
+import { call, createKey, startTestServer, type TestServer } from '../server/helpers.js'
 import { createRunnerFiles, inputEnv, postStepEnv, readOutputs, RUNNER_ENV, startAction, until, type RunnerFiles, type RunningAction } from './run-action.js'
 
-let dataDir: string
-let server: RunningServer
-let project: Project
-let requestKey: string
+let server: TestServer
+/** A decide key named `reviewer`, the name the comment shows for who decided. */
 let decideKey: string
 let github: GitHubApiStandIn
+let files: RunnerFiles
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'approval-gate-dist-pr-'))
-  server = await startServer({ dataDir, port: 0 })
-  project = await server.store.createProject('main')
-  requestKey = await createKey(server.store, project.id, ['request'], 'ci')
-  decideKey = await createKey(server.store, project.id, ['decide'], 'reviewer')
+  server = await startTestServer({}, { linksToLoopback: true })
+  decideKey = await createKey(server.store, server.project.id, ['decide'], 'reviewer')
   github = await GitHubApiStandIn.start()
 }, 30_000)
 
 afterAll(async () => {
   await server?.close()
   await github?.close()
-  await rm(dataDir, { recursive: true, force: true })
 })
 
 beforeEach(() => {
   github.mode = 'normal'
+  files = createRunnerFiles()
+})
+afterEach(() => {
+  files.remove()
 })
 
 let pullNumber = 40
@@ -63,7 +58,7 @@ function pullRequestEnv(files: RunnerFiles, number: number, options: RunOptions 
     GITHUB_API_URL: github.url,
     GITHUB_RUN_ID: String(options.run ?? ++runId),
     GITHUB_RUN_ATTEMPT: String(options.attempt ?? 1),
-    ...inputEnv({ action: options.action ?? 'deploy-preview', 'api-url': server.url, 'api-key': requestKey, timeout: options.timeout ?? '2m', 'github-token': options.token ?? github.token }),
+    ...inputEnv({ action: options.action ?? 'deploy-preview', 'api-url': server.url, 'api-key': server.keys.request, timeout: options.timeout ?? '2m', 'github-token': options.token ?? github.token }),
   }
 }
 
@@ -86,54 +81,50 @@ const onPull = (number: number) => github.comments.filter((comment) => comment.o
 
 describe('the action on a pull request (dist/index.js)', () => {
   it('comments the approval link while waiting, then the approver and reason; the token is masked', async () => {
-    const files = createRunnerFiles()
     const number = ++pullNumber
-    try {
-      const running = pullRequestRun(files, number)
-      const id = await approvalOf(running)
-      // The waiting comment is there before anyone decides.
-      await until(() => onPull(number).length === 1, 'the waiting comment', 20_000)
-      expect(onPull(number)[0].body).toContain('⏳ Waiting for approval: deploy-preview')
-      expect(onPull(number)[0].body).toContain(`<a href="${server.url}/approvals/${id}" rel="noopener noreferrer">`)
+    const running = pullRequestRun(files, number)
+    const id = await approvalOf(running)
+    // The waiting comment is there before anyone decides.
+    await until(() => onPull(number).length === 1, 'the waiting comment', 20_000)
+    expect(onPull(number)[0].body).toContain('⏳ Waiting for approval: deploy-preview')
+    expect(onPull(number)[0].body).toContain(`<a href="${server.url}/approvals/${id}" rel="noopener noreferrer">`)
 
-      await decide(id, 'approve', 'preview @octo/everyone looks fine')
-      const result = await running.done
-      expect(result.code).toBe(0)
-      expect(readOutputs(files)).toMatchObject({ 'approval-id': id, decision: 'approved' })
+    await decide(id, 'approve', 'preview @octo/everyone looks fine')
+    const result = await running.done
+    expect(result.code).toBe(0)
+    expect(readOutputs(files)).toMatchObject({ 'approval-id': id, decision: 'approved' })
 
-      const comments = onPull(number)
-      expect(comments).toHaveLength(1)
-      expect(comments[0].body).toMatch(/^<!-- approval-gate:[0-9a-f]{40} -->\n<h2>✅ Approved: deploy-preview<\/h2>/)
-      expect(comments[0].body).toContain('<td>key:reviewer</td>')
-      expect(comments[0].body).toContain('<td>preview @\u200Bocto/everyone looks fine</td>')
-      const writes = github.writes().filter((write) => write.path.includes(`/${number}/`) || write.path.endsWith(`/comments/${comments[0].id}`))
-      expect(writes.map((write) => write.method)).toEqual(['POST', 'PATCH'])
-      expect(writes.every((write) => write.authorization === `token ${github.token}`)).toBe(true)
-      // Masked before use, and never printed otherwise.
-      expect(result.stdout).toContain(`::add-mask::${github.token}`)
-      expect(result.stdout.split('\n').filter((line) => line.includes(github.token) && !line.startsWith('::add-mask::'))).toEqual([])
-      expect(result.stderr).not.toContain(github.token)
-      expect(result.stdout).not.toMatch(/::warning::/)
-    } finally {
-      files.remove()
-    }
+    const comments = onPull(number)
+    expect(comments).toHaveLength(1)
+    expect(comments[0].body).toMatch(/^<!-- approval-gate:[0-9a-f]{40} -->\n<h2>✅ Approved: deploy-preview<\/h2>/)
+    expect(comments[0].body).toContain('<td>key:reviewer</td>')
+    expect(comments[0].body).toContain('<td>preview @\u200Bocto/everyone looks fine</td>')
+    const writes = github.writes().filter((write) => write.path.includes(`/${number}/`) || write.path.endsWith(`/comments/${comments[0].id}`))
+    expect(writes.map((write) => write.method)).toEqual(['POST', 'PATCH'])
+    expect(writes.every((write) => write.authorization === `token ${github.token}`)).toBe(true)
+    // Masked before use, and never printed otherwise.
+    expect(result.stdout).toContain(`::add-mask::${github.token}`)
+    expect(result.stdout.split('\n').filter((line) => line.includes(github.token) && !line.startsWith('::add-mask::'))).toEqual([])
+    expect(result.stderr).not.toContain(github.token)
+    expect(result.stdout).not.toMatch(/::warning::/)
   }, 60_000)
 
   it('a re-run of the gate updates the same comment: rejected, with the reason', async () => {
     const number = ++pullNumber
     const run = ++runId
     for (const attempt of [1, 2]) {
-      const files = createRunnerFiles()
+      // Each attempt is a fresh runner of its own.
+      const attemptFiles = createRunnerFiles()
       try {
-        const running = pullRequestRun(files, number, { run, attempt })
+        const running = pullRequestRun(attemptFiles, number, { run, attempt })
         const id = await approvalOf(running)
         await until(() => onPull(number).some((comment) => comment.body.includes(`<code>${id}</code>`)), 'the waiting comment', 20_000)
         await decide(id, 'reject', `not yet (attempt ${attempt})`)
         const result = await running.done
         expect(result.code).not.toBe(0)
-        expect(readOutputs(files).decision).toBe('rejected')
+        expect(readOutputs(attemptFiles).decision).toBe('rejected')
       } finally {
-        files.remove()
+        attemptFiles.remove()
       }
     }
     const comments = onPull(number)
@@ -144,102 +135,77 @@ describe('the action on a pull request (dist/index.js)', () => {
   }, 90_000)
 
   it('cancelled (SIGINT): the comment says so', async () => {
-    const files = createRunnerFiles()
     const number = ++pullNumber
-    try {
-      const running = pullRequestRun(files, number)
-      const id = await approvalOf(running)
-      await until(() => onPull(number).length === 1, 'the waiting comment', 20_000)
-      running.child.kill('SIGINT')
-      const result = await running.done
-      expect(result.code).not.toBe(0)
-      expect(readOutputs(files)).toMatchObject({ 'approval-id': id, decision: 'cancelled' })
-      expect(onPull(number)[0].body).toContain('🚫 Cancelled: deploy-preview')
-      expect(onPull(number)[0].body).toContain('withdrawn')
-    } finally {
-      files.remove()
-    }
+    const running = pullRequestRun(files, number)
+    const id = await approvalOf(running)
+    await until(() => onPull(number).length === 1, 'the waiting comment', 20_000)
+    running.child.kill('SIGINT')
+    const result = await running.done
+    expect(result.code).not.toBe(0)
+    expect(readOutputs(files)).toMatchObject({ 'approval-id': id, decision: 'cancelled' })
+    expect(onPull(number)[0].body).toContain('🚫 Cancelled: deploy-preview')
+    expect(onPull(number)[0].body).toContain('withdrawn')
   }, 60_000)
 
   it('killed while waiting: the post step withdraws the request and the comment says so', async () => {
-    const files = createRunnerFiles()
     const number = ++pullNumber
     const run = ++runId
-    try {
-      const running = pullRequestRun(files, number, { run })
-      const id = await approvalOf(running)
-      await until(() => onPull(number).length === 1, 'the waiting comment', 20_000)
-      await until(() => postStepEnv(files).STATE_pullRequestComment !== undefined, 'the comment in the state', 20_000)
-      running.child.kill('SIGKILL') // no chance to withdraw or to update the comment
-      await running.done
-      expect(onPull(number)[0].body).toContain('⏳ Waiting for approval')
+    const running = pullRequestRun(files, number, { run })
+    const id = await approvalOf(running)
+    await until(() => onPull(number).length === 1, 'the waiting comment', 20_000)
+    await until(() => postStepEnv(files).STATE_pullRequestComment !== undefined, 'the comment in the state', 20_000)
+    running.child.kill('SIGKILL') // no chance to withdraw or to update the comment
+    await running.done
+    expect(onPull(number)[0].body).toContain('⏳ Waiting for approval')
 
-      const post = startAction(files, { ...pullRequestEnv(files, number, { run }), ...postStepEnv(files) })
-      const result = await post.done
-      expect(result.code).toBe(0)
-      expect(result.stdout).toContain(`Withdrew approval request ${id}`)
-      expect((await server.store.getApproval(project.id, id))?.status).toBe('cancelled')
-      expect(onPull(number)).toHaveLength(1)
-      expect(onPull(number)[0].body).toMatch(/^<!-- approval-gate:[0-9a-f]{40} -->\n<h2>🚫 Cancelled: deploy-preview<\/h2>/)
-      expect(onPull(number)[0].body).toContain('the post step withdrew the approval request')
-      expect(result.stdout).not.toMatch(/::warning::/)
-    } finally {
-      files.remove()
-    }
+    const post = startAction(files, { ...pullRequestEnv(files, number, { run }), ...postStepEnv(files) })
+    const result = await post.done
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(`Withdrew approval request ${id}`)
+    expect((await server.store.getApproval(server.project.id, id))?.status).toBe('cancelled')
+    expect(onPull(number)).toHaveLength(1)
+    expect(onPull(number)[0].body).toMatch(/^<!-- approval-gate:[0-9a-f]{40} -->\n<h2>🚫 Cancelled: deploy-preview<\/h2>/)
+    expect(onPull(number)[0].body).toContain('the post step withdrew the approval request')
+    expect(result.stdout).not.toMatch(/::warning::/)
   }, 60_000)
 
   it('timed out: the comment says nobody decided in time', async () => {
-    const files = createRunnerFiles()
     const number = ++pullNumber
-    try {
-      const result = await pullRequestRun(files, number, { timeout: '3s' }).done
-      expect(result.code).not.toBe(0)
-      expect(readOutputs(files).decision).toBe('timed_out')
-      expect(onPull(number)).toHaveLength(1)
-      expect(onPull(number)[0].body).toContain('⏱️ Timed out: deploy-preview')
-      expect(onPull(number)[0].body).toMatch(/No decision on .*deploy-preview.* within 3s/)
-    } finally {
-      files.remove()
-    }
+    const result = await pullRequestRun(files, number, { timeout: '3s' }).done
+    expect(result.code).not.toBe(0)
+    expect(readOutputs(files).decision).toBe('timed_out')
+    expect(onPull(number)).toHaveLength(1)
+    expect(onPull(number)[0].body).toContain('⏱️ Timed out: deploy-preview')
+    expect(onPull(number)[0].body).toMatch(/No decision on .*deploy-preview.* within 3s/)
   }, 60_000)
 
   it('a read-only token (GitHub answers 403): one warning, and the gate is approved as usual', async () => {
     github.mode = 'forbidden'
-    const files = createRunnerFiles()
     const number = ++pullNumber
-    try {
-      const from = github.calls.length
-      const running = pullRequestRun(files, number)
-      const id = await approvalOf(running)
-      await until(() => github.calls.length > from, 'the comment attempt', 20_000)
-      await decide(id, 'approve', 'ok')
-      const result = await running.done
-      expect(result.code).toBe(0)
-      expect(readOutputs(files)).toMatchObject({ 'approval-id': id, decision: 'approved' })
-      const warnings = result.stdout.split('\n').filter((line) => line.startsWith('::warning::'))
-      expect(warnings).toEqual([expect.stringMatching(/^::warning::Could not comment on pull request #\d+ \(HTTP 403\).*pull-requests: write.*not affected/)])
-      expect(github.calls.length - from).toBe(1)
-      expect(onPull(number)).toEqual([])
-    } finally {
-      files.remove()
-    }
+    const from = github.calls.length
+    const running = pullRequestRun(files, number)
+    const id = await approvalOf(running)
+    await until(() => github.calls.length > from, 'the comment attempt', 20_000)
+    await decide(id, 'approve', 'ok')
+    const result = await running.done
+    expect(result.code).toBe(0)
+    expect(readOutputs(files)).toMatchObject({ 'approval-id': id, decision: 'approved' })
+    const warnings = result.stdout.split('\n').filter((line) => line.startsWith('::warning::'))
+    expect(warnings).toEqual([expect.stringMatching(/^::warning::Could not comment on pull request #\d+ \(HTTP 403\).*pull-requests: write.*not affected/)])
+    expect(github.calls.length - from).toBe(1)
+    expect(onPull(number)).toEqual([])
   }, 60_000)
 
   it('a push (no pull request) makes no GitHub call', async () => {
-    const files = createRunnerFiles()
-    try {
-      const from = github.calls.length
-      const running = startAction(files, {
-        ...RUNNER_ENV,
-        GITHUB_API_URL: github.url,
-        GITHUB_RUN_ID: String(++runId),
-        ...inputEnv({ action: 'deploy-preview', 'api-url': server.url, 'api-key': requestKey, timeout: '2m', 'github-token': github.token }),
-      })
-      await decide(await approvalOf(running), 'approve', 'ok')
-      expect((await running.done).code).toBe(0)
-      expect(github.calls.length).toBe(from)
-    } finally {
-      files.remove()
-    }
+    const from = github.calls.length
+    const running = startAction(files, {
+      ...RUNNER_ENV,
+      GITHUB_API_URL: github.url,
+      GITHUB_RUN_ID: String(++runId),
+      ...inputEnv({ action: 'deploy-preview', 'api-url': server.url, 'api-key': server.keys.request, timeout: '2m', 'github-token': github.token }),
+    })
+    await decide(await approvalOf(running), 'approve', 'ok')
+    expect((await running.done).code).toBe(0)
+    expect(github.calls.length).toBe(from)
   }, 60_000)
 })

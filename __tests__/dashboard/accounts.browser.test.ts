@@ -4,53 +4,16 @@
  * everywhere" stopping another browser's live page, live cards deciding with the viewer's
  * own CSRF token, and the warning on keys that can decide their own requests.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import type { Browser, BrowserContext } from 'playwright-core'
+import { describe, expect, it } from '@jest/globals'
 import { hashPassword } from '../../src/server/auth/secrets.js'
-import { launchBrowser } from '../helpers/browser.js'
-import { ADMIN, createViaApi, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
+import { chromiumPagesClosedAfterEach } from '../helpers/dashboard-page.js'
+import { ADMIN, createViaApi, dashboardsClosedAfterEach, MEMBER, type DashboardFixture } from './fixture.js'
 
-let browser: Browser
-const contexts: BrowserContext[] = []
-const fixtures: DashboardFixture[] = []
-
-beforeAll(async () => {
-  browser = await launchBrowser()
-}, 60_000)
-afterEach(async () => {
-  for (const context of contexts.splice(0)) await context.close().catch(() => {})
-  for (const fx of fixtures.splice(0)) await fx.close()
-})
-afterAll(async () => {
-  await browser?.close()
-})
-
-async function dashboard(): Promise<DashboardFixture> {
-  const fx = await startDashboard()
-  fixtures.push(fx)
-  return fx
-}
-
-async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
-  contexts.push(context)
-  const page = await context.newPage()
-  page.setDefaultTimeout(15_000)
-  return page
-}
-
-async function signedIn(fx: DashboardFixture, who: { email: string; password: string }) {
-  const page = await newPage()
-  await page.goto(`${fx.url}/login`)
-  await page.getByLabel('Email').fill(who.email)
-  await page.getByLabel('Password').fill(who.password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.waitForURL(`${fx.url}/`)
-  return page
-}
+const pages = chromiumPagesClosedAfterEach()
+const dashboard = dashboardsClosedAfterEach()
 
 async function inviteLink(fx: DashboardFixture, email: string, githubLogin = ''): Promise<string> {
-  const admin = await signedIn(fx, ADMIN)
+  const admin = await pages.signedIn(fx.url, ADMIN)
   await admin.goto(`${fx.url}/settings/members`)
   await admin.getByLabel('Email').fill(email)
   await admin.getByLabel('Role', { exact: true }).selectOption('member')
@@ -68,7 +31,7 @@ describe('invitations', () => {
   it('a new person opens the link, chooses a password and is in the project', async () => {
     const fx = await dashboard()
     const link = await inviteLink(fx, 'dave@example.com', 'dave-gh')
-    const page = await newPage()
+    const page = await pages.newPage()
     await page.goto(link)
     await expect(page.getByRole('heading', { name: 'Join main' }).isVisible()).resolves.toBe(true)
     await page.getByLabel(/Choose a password/).fill('dave password 42')
@@ -80,7 +43,7 @@ describe('invitations', () => {
     const dave = (await fx.store.listMembers(fx.project.id)).find((m) => m.email === 'dave@example.com')
     expect(dave).toMatchObject({ role: 'member', github_login: 'dave-gh' })
     // The link is spent.
-    const again = await newPage()
+    const again = await pages.newPage()
     const answer = await again.goto(link)
     expect(answer?.status()).toBe(404)
     await expect(again.getByRole('heading', { name: 'This invitation link does not work' }).isVisible()).resolves.toBe(true)
@@ -92,7 +55,7 @@ describe('invitations', () => {
     const carol = await fx.store.createUser({ email: 'carol@example.com', password_hash: await hashPassword('carol password 1') })
     await fx.store.setMembership(other.id, carol.id, 'admin')
     const link = await inviteLink(fx, 'carol@example.com')
-    const page = await newPage()
+    const page = await pages.newPage()
     await page.goto(link)
     await page.getByLabel(/Password of carol@example.com/).fill('carol password 1')
     await page.getByRole('button', { name: 'Sign in and join' }).click()
@@ -105,12 +68,12 @@ describe('invitations', () => {
 describe('sessions', () => {
   it('"Sign out everywhere" signs out another browser and stops its live page', async () => {
     const fx = await dashboard()
-    const watching = await signedIn(fx, MEMBER)
+    const watching = await pages.signedIn(fx.url, MEMBER)
     await watching.waitForSelector('body[data-connected="true"]')
     const first = await createViaApi(fx.url, fx.keys.request, { action: 'seen_live' })
     await watching.locator(`article[data-approval-id="${first.id}"]`).waitFor()
 
-    const here = await signedIn(fx, MEMBER)
+    const here = await pages.signedIn(fx.url, MEMBER)
     await here.getByRole('link', { name: MEMBER.email }).click()
     await here.waitForURL(`${fx.url}/account`)
     await here.getByRole('button', { name: 'Sign out everywhere' }).click()
@@ -128,8 +91,8 @@ describe('sessions', () => {
 
   it('changing the password keeps this browser signed in and signs out the others', async () => {
     const fx = await dashboard()
-    const other = await signedIn(fx, MEMBER)
-    const page = await signedIn(fx, MEMBER)
+    const other = await pages.signedIn(fx.url, MEMBER)
+    const page = await pages.signedIn(fx.url, MEMBER)
     await page.goto(`${fx.url}/account`)
     await page.getByLabel('Current password').fill(MEMBER.password)
     await page.locator('#new-password').fill('a new password 123')
@@ -144,7 +107,7 @@ describe('sessions', () => {
 
   it('decides a card that arrived live, with this viewer’s own CSRF token', async () => {
     const fx = await dashboard()
-    const page = await signedIn(fx, MEMBER)
+    const page = await pages.signedIn(fx.url, MEMBER)
     await page.waitForSelector('body[data-connected="true"]')
     const created = await createViaApi(fx.url, fx.keys.request, { action: 'live_decide' })
     const card = page.locator(`article[data-approval-id="${created.id}"]`)
@@ -160,7 +123,7 @@ describe('sessions', () => {
 describe('API keys', () => {
   it('warns when a new key can both ask and decide', async () => {
     const fx = await dashboard()
-    const page = await signedIn(fx, ADMIN)
+    const page = await pages.signedIn(fx.url, ADMIN)
     await page.goto(`${fx.url}/settings/keys`)
     await page.getByLabel(/Name/).fill('ops')
     await page.getByLabel('Scope').selectOption('admin')

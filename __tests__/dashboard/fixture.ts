@@ -30,6 +30,15 @@ export interface DashboardFixture {
   close(): Promise<void>
 }
 
+/** A valid policy document: `deploy-prod*` actions need two approvals from the sre group (the admin and the member). */
+export const TWO_SRE_POLICY = `groups:
+  sre: [alice@example.com, bob@example.com]
+rules:
+  - name: production
+    match: { action: "deploy-prod*" }
+    approvers: { required: 2, groups: [sre] }
+`
+
 /** A person who can sign in to the dashboard. */
 export interface Person {
   email: string

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { sharedBrowser, type SharedBrowser } from '../helpers/browser.js'
-import { cardOf, signIn, waitForStream } from '../helpers/dashboard-page.js'
+import { cardOf, expectNoSidewaysScroll, signIn, waitForStream } from '../helpers/dashboard-page.js'
 import { ADMIN, createViaApi, decideViaApi, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
 
 const WIDTHS = [390, 1280, 1920] as const
@@ -70,12 +70,6 @@ async function signedInAt(width: number, who: { email: string; password: string 
   return page
 }
 
-/** The page does not scroll sideways. */
-async function expectNoHorizontalOverflow(page: Page): Promise<void> {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }))
-  expect(scrollWidth).toBeLessThanOrEqual(innerWidth)
-}
-
 /** Where `element`'s text breaks onto a new line: the character before each break. */
 async function charactersBeforeLineBreaks(element: Locator): Promise<string[]> {
   return element.evaluate((root) => {
@@ -104,7 +98,7 @@ describe('the empty state', () => {
       const page = await signedInAt(width, MEMBER)
       const empty = page.locator('[data-empty]')
       await empty.waitFor()
-      await expectNoHorizontalOverflow(page)
+      await expectNoSidewaysScroll(page)
       const boxes = await empty.locator('pre.code').evaluateAll((pres) =>
         pres.map((pre) => ({ scroll: pre.scrollWidth, client: pre.clientWidth, right: pre.getBoundingClientRect().right })),
       )
@@ -124,7 +118,7 @@ describe('the audit trail', () => {
   it.each(WIDTHS)('at %i px: no sideways scrolling, every reason fully visible and wrapped', async (width) => {
     const page = await signedInAt(width)
     await page.goto(`${fx.url}/audit`)
-    await expectNoHorizontalOverflow(page)
+    await expectNoSidewaysScroll(page)
     const wrap = await page.locator('.table-wrap').evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth, right: el.getBoundingClientRect().right }))
     expect(wrap.scroll).toBeLessThanOrEqual(wrap.client)
     const reasons = await page.locator('table.audit td.reason').evaluateAll((cells) =>
@@ -196,7 +190,7 @@ describe('the audit trail', () => {
     expect(await page.getByLabel('Outcome').isVisible()).toBe(true)
     await expect(page.locator('.filter-box > summary').textContent()).resolves.toBe('Filters (1 active)')
     expect(new Set(await page.locator('table.audit td.event').allTextContents())).toEqual(new Set(['Rejected']))
-    await expectNoHorizontalOverflow(page)
+    await expectNoSidewaysScroll(page)
   })
 
   it('shows the filter form without a toggle on desktops', async () => {
@@ -239,7 +233,7 @@ describe('cards', () => {
   it.each(WIDTHS)('at %i px: no sideways scrolling; long names wrap between their parts', async (width) => {
     const page = await signedInAt(width)
     await cardOf(page, longNames.id).waitFor()
-    await expectNoHorizontalOverflow(page)
+    await expectNoSidewaysScroll(page)
     const agent = cardOf(page, longNames.id).locator('.facts dd', { hasText: LONG_AGENT })
     await expect(agent.evaluate((el) => el.scrollWidth <= el.clientWidth)).resolves.toBe(true)
     for (const char of await charactersBeforeLineBreaks(agent)) expect('-_./:@').toContain(char)
@@ -250,7 +244,7 @@ describe('cards', () => {
       expect(box.height).toBeLessThan(1.5 * box.line)
     }
     await page.goto(`${fx.url}/approvals/${linked.id}`)
-    await expectNoHorizontalOverflow(page)
+    await expectNoSidewaysScroll(page)
     if (width === 390) await cardOf(page, linked.id).screenshot({ path: join(shotDir, 'card-links-phone.png') })
   })
 
@@ -295,7 +289,7 @@ describe('cards', () => {
     expect(await decideViaApi(fx.url, fx.keys.decide, created.id, 'reject', LONG_REASON)).toBe(200)
     await live.locator('.outcome', { hasText: 'Rejected by key:deployer' }).waitFor()
     await expect(live.getAttribute('data-status')).resolves.toBe('rejected')
-    await expectNoHorizontalOverflow(page)
+    await expectNoSidewaysScroll(page)
     await live.waitFor({ state: 'detached', timeout: 60_000 })
   })
 })

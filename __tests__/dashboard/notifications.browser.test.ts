@@ -5,56 +5,28 @@
  * page — at a phone and a desktop width, with no sideways scrolling, and with JavaScript off
  * (every step is a plain form).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchBrowser, withTestTimeouts } from '../helpers/browser.js'
+import { afterEach, describe, expect, it } from '@jest/globals'
+import { chromiumPagesClosedAfterEach, expectNoSidewaysScroll } from '../helpers/dashboard-page.js'
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js'
 import { waitUntil } from '../helpers/wait-until.js'
-import { ADMIN, createViaApi, startDashboard, type DashboardFixture } from './fixture.js'
+import { ADMIN, createViaApi, dashboardsClosedAfterEach } from './fixture.js'
 
-let browser: Browser
-const contexts: BrowserContext[] = []
-const fixtures: DashboardFixture[] = []
+const pages = chromiumPagesClosedAfterEach()
+const dashboard = dashboardsClosedAfterEach()
 const receivers: WebhookReceiver[] = []
 
-beforeAll(async () => {
-  browser = await launchBrowser()
-}, 60_000)
 afterEach(async () => {
-  for (const context of contexts.splice(0)) await context.close().catch(() => {})
-  for (const fx of fixtures.splice(0)) await fx.close()
   for (const receiver of receivers.splice(0)) await receiver.close()
 })
-afterAll(async () => {
-  await browser?.close()
-})
-
-async function signedIn(fx: DashboardFixture, width: number, javaScriptEnabled: boolean): Promise<Page> {
-  const context = withTestTimeouts(await browser.newContext({ viewport: { width, height: 900 }, javaScriptEnabled }))
-  contexts.push(context)
-  const page = await context.newPage()
-  await page.goto(`${fx.url}/login`)
-  await page.getByLabel('Email').fill(ADMIN.email)
-  await page.getByLabel('Password').fill(ADMIN.password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.waitForURL(`${fx.url}/`)
-  return page
-}
-
-async function expectNoSidewaysScroll(page: Page): Promise<void> {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }))
-  expect(scrollWidth).toBeLessThanOrEqual(innerWidth)
-}
 
 describe('Settings → Notifications in Chromium', () => {
   for (const [width, javaScriptEnabled] of [[390, true], [1280, false]] as const) {
     it(`adds a webhook, shows its failures, redelivers and removes it (${width} px, JavaScript ${javaScriptEnabled ? 'on' : 'off'})`, async () => {
-      const fx = await startDashboard({ notifications: { allowPrivateWebhooks: true, worker: { retry: { baseDelayMs: 50, maxDelayMs: 100, giveUpAfterMs: 60_000 }, pollMs: 100 } } })
-      fixtures.push(fx)
+      const fx = await dashboard({ notifications: { allowPrivateWebhooks: true, worker: { retry: { baseDelayMs: 50, maxDelayMs: 100, giveUpAfterMs: 60_000 }, pollMs: 100 } } })
       const hook = await startWebhookReceiver()
       receivers.push(hook)
       hook.answer = () => 503
-      const page = await signedIn(fx, width, javaScriptEnabled)
+      const page = await pages.signedIn(fx.url, ADMIN, { width, javaScriptEnabled })
 
       await page.goto(`${fx.url}/settings`)
       await page.getByRole('link', { name: 'Notifications' }).click()

@@ -3,18 +3,11 @@
  * version appears in the history); a document with a typo is refused with the error shown at
  * its line, what was typed still in the editor, and nothing changed. Also without JavaScript.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchBrowser } from '../helpers/browser.js'
-import { ADMIN, startDashboard, type DashboardFixture } from './fixture.js'
+import { describe, expect, it } from '@jest/globals'
+import type { Page } from 'playwright-core'
+import { chromiumPagesClosedAfterEach } from '../helpers/dashboard-page.js'
+import { ADMIN, dashboardsClosedAfterEach, TWO_SRE_POLICY, type DashboardFixture } from './fixture.js'
 
-const VALID = `groups:
-  sre: [alice@example.com, bob@example.com]
-rules:
-  - name: production
-    match: { action: "deploy-prod*" }
-    approvers: { required: 2, groups: [sre] }
-`
 const TYPO = `rules:
   - name: production
     match: { action: "deploy-prod*" }
@@ -23,33 +16,12 @@ const TYPO = `rules:
       - { days: [mon], from: "09:00", to: "17:00", time_zone: Europe/Berlln }
 `
 
-let browser: Browser
-const contexts: BrowserContext[] = []
-const fixtures: DashboardFixture[] = []
-
-beforeAll(async () => {
-  browser = await launchBrowser()
-}, 60_000)
-afterEach(async () => {
-  for (const context of contexts.splice(0)) await context.close().catch(() => {})
-  for (const fx of fixtures.splice(0)) await fx.close()
-})
-afterAll(async () => {
-  await browser?.close()
-})
+const pages = chromiumPagesClosedAfterEach()
+const dashboard = dashboardsClosedAfterEach()
 
 async function policyPageAsAdmin(javaScriptEnabled: boolean): Promise<{ fx: DashboardFixture; page: Page }> {
-  const fx = await startDashboard()
-  fixtures.push(fx)
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, javaScriptEnabled })
-  contexts.push(context)
-  const page = await context.newPage()
-  page.setDefaultTimeout(15_000)
-  await page.goto(`${fx.url}/login`)
-  await page.getByLabel('Email').fill(ADMIN.email)
-  await page.getByLabel('Password').fill(ADMIN.password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.waitForURL(`${fx.url}/`)
+  const fx = await dashboard()
+  const page = await pages.signedIn(fx.url, ADMIN, { width: 1280, javaScriptEnabled })
   await page.goto(`${fx.url}/settings/policy`)
   return { fx, page }
 }
@@ -58,13 +30,13 @@ describe.each([true, false])('the policy editor (JavaScript %p)', (javaScriptEna
   it('saves a valid document as version 1 and lists it in the history', async () => {
     const { fx, page } = await policyPageAsAdmin(javaScriptEnabled)
     expect(await page.getByRole('link', { name: 'Policy', exact: true }).getAttribute('aria-current')).toBe('page')
-    await page.getByLabel('Policy document').fill(VALID)
+    await page.getByLabel('Policy document').fill(TWO_SRE_POLICY)
     await page.getByRole('button', { name: 'Validate and save' }).click()
     await page.waitForURL(`${fx.url}/settings/policy?notice=policy_saved`)
     expect(await page.getByRole('status').first().textContent()).toContain('Policy saved as a new version')
     expect(await page.getByRole('link', { name: 'Version 1' }).isVisible()).toBe(true)
-    expect(await page.getByLabel('Policy document').inputValue()).toBe(VALID)
-    expect(await fx.store.getPolicy(fx.project.id)).toMatchObject({ version: 1, source: VALID, created_by: ADMIN.email })
+    expect(await page.getByLabel('Policy document').inputValue()).toBe(TWO_SRE_POLICY)
+    expect(await fx.store.getPolicy(fx.project.id)).toMatchObject({ version: 1, source: TWO_SRE_POLICY, created_by: ADMIN.email })
   })
 
   it('refuses a document with a typo: the error at its line, the text kept, nothing changed', async () => {

@@ -8,17 +8,10 @@ import { createHash } from 'node:crypto'
 import { describe, expect, it } from '@jest/globals'
 import { AdminService } from '../../src/server/admin/admin-service.js'
 import { MAX_POLICY_BYTES } from '../../src/server/policies/index.js'
-import { ADMIN, MEMBER, dashboardsClosedAfterEach, signedInClient, type DashboardFixture } from './fixture.js'
+import { ADMIN, MEMBER, dashboardsClosedAfterEach, signedInClient, TWO_SRE_POLICY, type DashboardFixture } from './fixture.js'
 
 const dashboard = dashboardsClosedAfterEach()
 
-const POLICY = `groups:
-  sre: [alice@example.com, bob@example.com]
-rules:
-  - name: production
-    match: { action: "deploy-prod*" }
-    approvers: { required: 2, groups: [sre] }
-`
 const TYPO = `rules:
   - name: production
     match: { action: "deploy-prod*" }
@@ -26,6 +19,13 @@ const TYPO = `rules:
       requried: 2
       members: [alice@example.com, bob@example.com]
 `
+
+/** A dashboard whose project has `TWO_SRE_POLICY` as version 1, set by the admin. */
+async function dashboardWithPolicy(): Promise<DashboardFixture> {
+  const fx = await dashboard()
+  await new AdminService(fx.store).setPolicy(fx.project, ADMIN.email, TWO_SRE_POLICY)
+  return fx
+}
 
 /** Audit events of the project about its policy, as [type, actor, reason]. */
 async function policyEvents(fx: DashboardFixture, projectId = fx.project.id): Promise<string[][]> {
@@ -42,12 +42,12 @@ describe('the policy page', () => {
     expect(page.text).toContain('This project has no policy')
     expect(page.text).toContain('<textarea id="policy-source" name="source"')
 
-    const saved = await admin.request('POST', '/settings/policy', { form: { _csrf: await admin.csrf('/settings/policy'), source: POLICY } })
+    const saved = await admin.request('POST', '/settings/policy', { form: { _csrf: await admin.csrf('/settings/policy'), source: TWO_SRE_POLICY } })
     expect(saved.status).toBe(303)
     expect(saved.headers.get('location')).toBe('/settings/policy?notice=policy_saved')
     const current = await fx.store.getPolicy(fx.project.id)
-    expect(current).toMatchObject({ version: 1, source: POLICY, format: 'yaml', created_by: ADMIN.email })
-    const hash = createHash('sha256').update(POLICY).digest('hex')
+    expect(current).toMatchObject({ version: 1, source: TWO_SRE_POLICY, format: 'yaml', created_by: ADMIN.email })
+    const hash = createHash('sha256').update(TWO_SRE_POLICY).digest('hex')
     expect(await policyEvents(fx)).toEqual([['policy_set', ADMIN.email, `version 1, yaml, sha256 ${hash}`]])
     const after = await admin.request('GET', '/settings/policy?notice=policy_saved')
     expect(after.text).toContain('Policy saved as a new version')
@@ -70,8 +70,7 @@ describe('the policy page', () => {
   })
 
   it('members read the policy and its history but cannot change or remove it', async () => {
-    const fx = await dashboard()
-    await new AdminService(fx.store).setPolicy(fx.project, ADMIN.email, POLICY)
+    const fx = await dashboardWithPolicy()
     const member = await signedInClient(fx, MEMBER)
     const page = await member.request('GET', '/settings/policy')
     expect(page.status).toBe(200)
@@ -92,10 +91,10 @@ describe('the policy page', () => {
     const fx = await dashboard()
     const admin = await signedInClient(fx, ADMIN)
     const csrf = await admin.csrf('/settings/policy')
-    expect((await admin.request('POST', '/settings/policy', { form: { source: POLICY } })).status).toBe(403)
-    expect((await admin.request('POST', '/settings/policy', { form: { _csrf: `${csrf}x`, source: POLICY } })).status).toBe(403)
-    expect((await admin.request('POST', '/settings/policy', { form: { _csrf: csrf, source: POLICY }, headers: { 'sec-fetch-site': 'cross-site' } })).status).toBe(403)
-    expect((await admin.request('POST', '/settings/policy', { form: { _csrf: csrf, source: POLICY }, headers: { origin: 'https://evil.example.com' } })).status).toBe(403)
+    expect((await admin.request('POST', '/settings/policy', { form: { source: TWO_SRE_POLICY } })).status).toBe(403)
+    expect((await admin.request('POST', '/settings/policy', { form: { _csrf: `${csrf}x`, source: TWO_SRE_POLICY } })).status).toBe(403)
+    expect((await admin.request('POST', '/settings/policy', { form: { _csrf: csrf, source: TWO_SRE_POLICY }, headers: { 'sec-fetch-site': 'cross-site' } })).status).toBe(403)
+    expect((await admin.request('POST', '/settings/policy', { form: { _csrf: csrf, source: TWO_SRE_POLICY }, headers: { origin: 'https://evil.example.com' } })).status).toBe(403)
     expect(await fx.store.listPolicyVersions(fx.project.id)).toEqual([])
   })
 
@@ -111,11 +110,11 @@ describe('the policy page', () => {
       method: 'POST',
       redirect: 'manual',
       headers: { cookie: `${admin.cookieHeader()}; ag_project=${other.id}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: csrf, source: POLICY }).toString(),
+      body: new URLSearchParams({ _csrf: csrf, source: TWO_SRE_POLICY }).toString(),
     })
     expect(response.status).toBe(303)
     expect((await fx.store.getPolicy(other.id))?.source).toBe(secret)
-    expect((await fx.store.getPolicy(fx.project.id))?.source).toBe(POLICY)
+    expect((await fx.store.getPolicy(fx.project.id))?.source).toBe(TWO_SRE_POLICY)
     expect((await fx.store.listPolicyVersions(other.id)).map((version) => version.version)).toEqual([1])
 
     // Version 1 of main is main's; version 2 exists only in the other project's numbering.
@@ -132,7 +131,7 @@ describe('the policy page', () => {
     const fx = await dashboard()
     const admin = await signedInClient(fx, ADMIN)
     const csrf = await admin.csrf('/settings/policy')
-    const big = `${POLICY}# ${'x'.repeat(MAX_POLICY_BYTES)}\n`
+    const big = `${TWO_SRE_POLICY}# ${'x'.repeat(MAX_POLICY_BYTES)}\n`
     const refused = await admin.request('POST', '/settings/policy', { form: { _csrf: csrf, source: big } })
     expect(refused.status).toBe(400)
     expect(refused.text).toContain(`the document is ${Buffer.byteLength(big)} bytes; a policy is at most ${MAX_POLICY_BYTES} bytes`)
@@ -161,8 +160,8 @@ describe('the policy page', () => {
     const fx = await dashboard()
     const admin = await signedInClient(fx, ADMIN)
     const service = new AdminService(fx.store)
-    await service.setPolicy(fx.project, ADMIN.email, POLICY)
-    await service.setPolicy(fx.project, ADMIN.email, POLICY.replace('required: 2', 'required: 1'))
+    await service.setPolicy(fx.project, ADMIN.email, TWO_SRE_POLICY)
+    await service.setPolicy(fx.project, ADMIN.email, TWO_SRE_POLICY.replace('required: 2', 'required: 1'))
     const page = await admin.request('GET', '/settings/policy/versions/2')
     expect(page.status).toBe(200)
     expect(page.text).toContain('Changes from version 1')
@@ -171,8 +170,7 @@ describe('the policy page', () => {
   })
 
   it('removing the policy asks first, then records a version and a policy_cleared event', async () => {
-    const fx = await dashboard()
-    await new AdminService(fx.store).setPolicy(fx.project, ADMIN.email, POLICY)
+    const fx = await dashboardWithPolicy()
     const admin = await signedInClient(fx, ADMIN)
     const confirm = await admin.request('GET', '/settings/policy/clear')
     expect(confirm.status).toBe(200)

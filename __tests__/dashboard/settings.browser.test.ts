@@ -9,40 +9,32 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import type { Locator, Page } from 'playwright-core'
 import { AdminService } from '../../src/server/admin/admin-service.js'
 import { hashPassword } from '../../src/server/auth/secrets.js'
-import { launchBrowser } from '../helpers/browser.js'
-import { ADMIN, createViaApi, MEMBER, startDashboard, type DashboardFixture } from './fixture.js'
+import { chromiumPagesClosedAfterEach, expectNoSidewaysScroll } from '../helpers/dashboard-page.js'
+import { ADMIN, createViaApi, dashboardsClosedAfterEach, MEMBER, type DashboardFixture } from './fixture.js'
 
 const WIDTHS = [390, 1280, 1920] as const
 const PHONE = 390
 /** An email as long as people's work addresses get, with no space to break at. */
 const LONG_EMAIL = 'maximilian.schwarzenberger-oppenheimer@platform-engineering.example.com'
 
-let browser: Browser
+const pages = chromiumPagesClosedAfterEach()
+const plainDashboard = dashboardsClosedAfterEach()
 let shotDir: string
-const contexts: BrowserContext[] = []
-const fixtures: DashboardFixture[] = []
 
 beforeAll(async () => {
-  browser = await launchBrowser()
   shotDir = process.env.SCREENSHOTS === '1' ? join(process.cwd(), 'docs/screenshots') : await mkdtemp(join(tmpdir(), 'approval-gate-settings-'))
-}, 60_000)
-afterEach(async () => {
-  for (const context of contexts.splice(0)) await context.close().catch(() => {})
-  for (const fx of fixtures.splice(0)) await fx.close()
 })
 afterAll(async () => {
-  await browser?.close()
   if (shotDir && process.env.SCREENSHOTS !== '1') await rm(shotDir, { recursive: true, force: true })
 })
 
 /** A project of its own: alice (admin), bob (member), a long-named member, a used key and an open invitation. */
 async function dashboard(): Promise<DashboardFixture> {
-  const fx = await startDashboard()
-  fixtures.push(fx)
+  const fx = await plainDashboard()
   const long = await fx.store.createUser({ email: LONG_EMAIL, password_hash: await hashPassword('long password 123') })
   await fx.store.setMembership(fx.project.id, long.id, 'member', { github_login: 'max-schwarzenberger-oppenheimer' })
   await createViaApi(fx.url, fx.keys.request, { action: 'marks_the_key_used' }) // "Last used" gets a time
@@ -50,22 +42,9 @@ async function dashboard(): Promise<DashboardFixture> {
   return fx
 }
 
-async function signedIn(fx: DashboardFixture, width: number, options: { javaScriptEnabled?: boolean } = {}): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height: 900 }, javaScriptEnabled: options.javaScriptEnabled ?? true })
-  contexts.push(context)
-  const page = await context.newPage()
-  page.setDefaultTimeout(15_000)
-  await page.goto(`${fx.url}/login`)
-  await page.getByLabel('Email').fill(ADMIN.email)
-  await page.getByLabel('Password').fill(ADMIN.password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.waitForURL(`${fx.url}/`)
-  return page
-}
-
-async function expectNoSidewaysScroll(page: Page): Promise<void> {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }))
-  expect(scrollWidth).toBeLessThanOrEqual(innerWidth)
+/** A page in a fresh profile of `width` px, signed in as the admin. */
+function signedIn(fx: DashboardFixture, width: number, options: { javaScriptEnabled?: boolean } = {}): Promise<Page> {
+  return pages.signedIn(fx.url, ADMIN, { width, ...options })
 }
 
 /** The texts of a row's labels that are shown (the phone's per-cell labels), without their screen-reader-only parts. */

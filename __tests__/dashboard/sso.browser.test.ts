@@ -5,11 +5,11 @@
  * sign-ins joining the default project; and password sign-in turned off (form absent, POST
  * refused).
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import type { BrowserContext, Page } from 'playwright-core'
+import { afterAll, describe, expect, it } from '@jest/globals'
+import type { Page } from 'playwright-core'
 import { AdminService } from '../../src/server/admin/admin-service.js'
 import { hashPassword } from '../../src/server/auth/secrets.js'
-import { sharedBrowser, type SharedBrowser } from '../helpers/browser.js'
+import { chromiumPagesClosedAfterEach } from '../helpers/dashboard-page.js'
 import { signInAtProvider, startOpenIdProvider, type OpenIdProvider } from '../helpers/openid-provider.js'
 import { ADMIN, dashboardsClosedAfterEach, FormClient, MEMBER, type DashboardFixture } from './fixture.js'
 
@@ -21,18 +21,12 @@ const PEOPLE = {
   newcomer: { email: 'newcomer@example.com', email_verified: true },
 }
 
-let browser: SharedBrowser
-const contexts: BrowserContext[] = []
+const pages = chromiumPagesClosedAfterEach()
 const providers: OpenIdProvider[] = []
 const dashboard = dashboardsClosedAfterEach()
 
-beforeAll(() => {
-  browser = sharedBrowser()
-})
 afterAll(async () => {
-  for (const context of contexts.splice(0)) await context.close().catch(() => {})
   for (const provider of providers.splice(0)) await provider.close()
-  await browser?.close()
 })
 
 /** A dashboard whose sign-in page offers the test provider (domains example.com only, unless told). */
@@ -47,12 +41,6 @@ async function ssoDashboard(options: { passwordLogin?: boolean; defaultProject?:
   const carol = await fx.store.createUser({ email: 'carol@example.com', password_hash: await hashPassword('carol password 123') })
   await fx.store.setMembership(fx.project.id, carol.id, 'member')
   return { fx, idp }
-}
-
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
-  contexts.push(context)
-  return context.newPage()
 }
 
 /** Clicks "Sign in with Test IdP" on the dashboard and signs in at the provider as `login`. */
@@ -93,7 +81,7 @@ async function expectSentToSignIn(page: Page, fx: DashboardFixture): Promise<voi
 describe('single sign-on (real Chromium, real OpenID provider)', () => {
   it('signs in an existing account by its verified email (any case), with an ordinary session', async () => {
     const { fx } = await ssoDashboard()
-    const page = await newPage()
+    const page = await pages.newPage()
     await page.goto(`${fx.url}/approvals/unknown-id-to-come-back-to`)
     await page.getByRole('link', { name: 'Sign in with Test IdP' }).click()
     await signInAtProvider(page, 'carol')
@@ -112,12 +100,12 @@ describe('single sign-on (real Chromium, real OpenID provider)', () => {
   it('refuses a forged state: an answer that belongs to another sign-in than the one this browser started', async () => {
     const { fx } = await ssoDashboard()
     // The attacker signs in as themself and keeps the provider's answer (login CSRF).
-    const attacker = await newPage()
+    const attacker = await pages.newPage()
     const attackersAnswer = callbackOf(attacker, fx)
     await signInThroughProvider(attacker, fx, 'carol')
     const callback = await attackersAnswer
     // The victim has started a sign-in of their own; the attacker makes their browser open the answer.
-    const victim = await newPage()
+    const victim = await pages.newPage()
     for (const state of [callback.searchParams.get('state')!, 'forged-state-of-the-attackers-choosing']) {
       await victim.goto(`${fx.url}/login`)
       await victim.getByRole('link', { name: 'Sign in with Test IdP' }).click()
@@ -133,7 +121,7 @@ describe('single sign-on (real Chromium, real OpenID provider)', () => {
 
   it('refuses a replayed code, even with the pre-login cookie replayed too (the provider refuses it)', async () => {
     const { fx } = await ssoDashboard()
-    const page = await newPage()
+    const page = await pages.newPage()
     const answer = callbackOf(page, fx)
     await page.goto(`${fx.url}/login`)
     await page.getByRole('link', { name: 'Sign in with Test IdP' }).click()
@@ -146,7 +134,7 @@ describe('single sign-on (real Chromium, real OpenID provider)', () => {
     expect((await page.goto(callback.href))?.status()).toBe(400)
     await expect(page.getByRole('alert').textContent()).resolves.toMatch(/not started in this browser/)
     // An attacker who copied the URL and the cookie: the provider redeems a code once.
-    const thief = await newPage()
+    const thief = await pages.newPage()
     await thief.context().addCookies([{ name: 'ag_sso', value: preLogin, url: fx.url }])
     expect((await thief.goto(callback.href))?.status()).toBe(403)
     await expect(thief.getByRole('alert').textContent()).resolves.toMatch(/refused the sign-in code \(invalid_grant\)/)
@@ -156,7 +144,7 @@ describe('single sign-on (real Chromium, real OpenID provider)', () => {
   it('refuses an email the provider has not verified, also when email_verified is the string "true"', async () => {
     const { fx } = await ssoDashboard()
     for (const login of ['unverified', 'stringly']) {
-      const page = await newPage()
+      const page = await pages.newPage()
       await signInThroughProvider(page, fx, login)
       await page.waitForURL(`${fx.url}/login/sso/callback**`)
       await expect(page.getByRole('alert').textContent()).resolves.toContain('has not verified the email bob@example.com')
@@ -169,13 +157,13 @@ describe('single sign-on (real Chromium, real OpenID provider)', () => {
   it('refuses a domain that is not allowed, and a verified email with no account (nothing is created)', async () => {
     const { fx } = await ssoDashboard()
     await fx.store.createUser({ email: 'eve@other.org', password_hash: await hashPassword('eve password 12345') })
-    const page = await newPage()
+    const page = await pages.newPage()
     await signInThroughProvider(page, fx, 'outsider')
     await page.waitForURL(`${fx.url}/login/sso/callback**`)
     await expect(page.getByRole('alert').textContent()).resolves.toContain('Email addresses at other.org may not sign in here')
     await expectSignedOut(page, fx)
 
-    const stranger = await newPage()
+    const stranger = await pages.newPage()
     await signInThroughProvider(stranger, fx, 'newcomer')
     await stranger.waitForURL(`${fx.url}/login/sso/callback**`)
     await expect(stranger.getByRole('alert').textContent()).resolves.toContain('There is no account for newcomer@example.com here')
@@ -185,7 +173,7 @@ describe('single sign-on (real Chromium, real OpenID provider)', () => {
 
   it('with a default project, a first sign-in creates a member account there, recorded on its audit chain', async () => {
     const { fx } = await ssoDashboard({ defaultProject: 'main' })
-    const page = await newPage()
+    const page = await pages.newPage()
     await signInThroughProvider(page, fx, 'newcomer')
     await page.waitForURL(`${fx.url}/`)
     await expect(page.locator('.who').textContent()).resolves.toBe('newcomer@example.com')
@@ -201,7 +189,7 @@ describe('single sign-on (real Chromium, real OpenID provider)', () => {
   it('an invited email with no account signs in through the provider from the link and joins the project', async () => {
     const { fx } = await ssoDashboard({ passwordLogin: false })
     const { token } = await new AdminService(fx.store).invite(fx.project, ADMIN.email, { email: 'newcomer@example.com', role: 'member', githubLogin: '' })
-    const page = await newPage()
+    const page = await pages.newPage()
     await page.goto(`${fx.url}/invite/${token}`)
     await expect(page.getByRole('heading', { name: 'Join main' }).isVisible()).resolves.toBe(true)
     await expect(page.locator('input[type="password"]').count()).resolves.toBe(0)
@@ -212,12 +200,12 @@ describe('single sign-on (real Chromium, real OpenID provider)', () => {
     const newcomer = (await fx.store.listMembers(fx.project.id)).find((m) => m.email === 'newcomer@example.com')
     expect(newcomer).toMatchObject({ role: 'member' })
     // The link is spent.
-    expect((await (await newPage()).goto(`${fx.url}/invite/${token}`))?.status()).toBe(404)
+    expect((await (await pages.newPage()).goto(`${fx.url}/invite/${token}`))?.status()).toBe(404)
   })
 
   it('with password sign-in off: the form is absent, a posted password is refused, and the provider still signs in', async () => {
     const { fx } = await ssoDashboard({ passwordLogin: false })
-    const page = await newPage()
+    const page = await pages.newPage()
     await page.goto(`${fx.url}/login`)
     await expect(page.locator('input[type="password"]').count()).resolves.toBe(0)
     await expect(page.getByRole('link', { name: 'Sign in with Test IdP' }).isVisible()).resolves.toBe(true)

@@ -3,39 +3,17 @@
  * what was typed), sees it listed, removes it through the confirmation page; a member is
  * refused the page.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import type { BrowserContext, Page } from 'playwright-core'
-import { sharedBrowser, type SharedBrowser } from '../helpers/browser.js'
-import { ADMIN, MEMBER, dashboardsClosedAfterEach, type DashboardFixture } from './fixture.js'
+import { describe, expect, it } from '@jest/globals'
+import { chromiumPagesClosedAfterEach } from '../helpers/dashboard-page.js'
+import { ADMIN, MEMBER, dashboardsClosedAfterEach } from './fixture.js'
 
-let browser: SharedBrowser
-const contexts: BrowserContext[] = []
+const pages = chromiumPagesClosedAfterEach()
 const dashboard = dashboardsClosedAfterEach()
-
-beforeAll(() => {
-  browser = sharedBrowser()
-})
-afterAll(async () => {
-  for (const context of contexts.splice(0)) await context.close().catch(() => {})
-  await browser?.close()
-})
-
-async function signedIn(fx: DashboardFixture, who: { email: string; password: string }): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } })
-  contexts.push(context)
-  const page = await context.newPage()
-  await page.goto(`${fx.url}/login`)
-  await page.getByLabel('Email').fill(who.email)
-  await page.getByLabel('Password').fill(who.password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.waitForURL(`${fx.url}/`)
-  return page
-}
 
 describe('trust rules page (real Chromium)', () => {
   it('an admin adds a rule, a refusal keeps the form, and removing asks first', async () => {
     const fx = await dashboard()
-    const page = await signedIn(fx, ADMIN)
+    const page = await pages.signedIn(fx.url, ADMIN)
     await page.goto(`${fx.url}/settings`)
     await page.getByRole('link', { name: 'Trust rules' }).click()
     await page.waitForURL(`${fx.url}/settings/trust`)
@@ -63,7 +41,7 @@ describe('trust rules page (real Chromium)', () => {
 
   it('a member gets the admins-only page', async () => {
     const fx = await dashboard()
-    const page = await signedIn(fx, MEMBER)
+    const page = await pages.signedIn(fx.url, MEMBER)
     const answer = await page.goto(`${fx.url}/settings/trust`)
     expect(answer?.status()).toBe(403)
     await expect(page.getByRole('heading', { name: 'Admins only' }).isVisible()).resolves.toBe(true)

@@ -6,6 +6,7 @@ import { safeNextPath } from '../../src/server/dashboard/session.js'
 import { linkableUrl } from '../../src/shared/links.js'
 import type { Approval, AuditEvent } from '../../src/server/store/types.js'
 import { approvalCard } from '../../src/server/dashboard/views/approval-card.js'
+import { pendingApproval } from '../helpers/approval-record.js'
 import { emptyState } from '../../src/server/dashboard/views/approvals-view.js'
 import { auditPage, type AuditFilterForm } from '../../src/server/dashboard/views/audit-view.js'
 import { contextTable } from '../../src/server/dashboard/views/context.js'
@@ -137,23 +138,7 @@ describe('names and links', () => {
 })
 
 describe('cards and pages', () => {
-  const approval = (overrides: Partial<Approval> = {}): Approval => ({
-    id: 'apr_0123456789abcdefghijkl',
-    project_id: 'prj_1',
-    action: 'production_deploy',
-    context: {},
-    agent: 'bot',
-    status: 'pending',
-    reason: null,
-    decided_by: null,
-    decided_at: null,
-    created_at: '2030-01-01T12:00:00.000Z',
-    expires_at: '2030-01-01T13:00:00.000Z',
-    idempotency_key: null,
-    requested_by: 'key:ci',
-    requested_by_key_id: null,
-    ...overrides,
-  })
+  const approval = (overrides: Partial<Approval> = {}): Approval => pendingApproval({ agent: 'bot', ...overrides })
 
   it('gives a long agent name a whole row and break opportunities; short ones stay in the grid', () => {
     const long = approvalCard(approval({ agent: 'deploy-orchestrator.payments-platform/eu-west-1' }), { csrfToken: 't', now: Date.parse('2030-01-01T12:00:00Z') }).value

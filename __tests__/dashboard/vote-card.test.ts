@@ -7,6 +7,7 @@ import { describe, expect, it } from '@jest/globals'
 import type { AppliedPolicy } from '../../src/server/policies/types.js'
 import type { Approval } from '../../src/server/store/types.js'
 import { approvalCard } from '../../src/server/dashboard/views/approval-card.js'
+import { pendingApproval } from '../helpers/approval-record.js'
 
 const applied: AppliedPolicy = {
   version: 4,
@@ -21,26 +22,9 @@ const applied: AppliedPolicy = {
   windows: [],
 }
 
+/** A pending payments release under the `applied` policy, with no votes yet. */
 function pending(overrides: Partial<Approval> = {}): Approval {
-  return {
-    id: 'apr_card',
-    project_id: 'prj_1',
-    action: 'payments-release',
-    context: {},
-    agent: null,
-    status: 'pending',
-    reason: null,
-    decided_by: null,
-    decided_at: null,
-    created_at: '2030-01-01T12:00:00.000Z',
-    expires_at: '2030-01-01T13:00:00.000Z',
-    idempotency_key: null,
-    requested_by: 'key:ci',
-    requested_by_key_id: null,
-    applied_policy: applied,
-    votes: [],
-    ...overrides,
-  }
+  return pendingApproval({ id: 'apr_card', action: 'payments-release', applied_policy: applied, votes: [], ...overrides })
 }
 
 describe('the vote parts of the approval card', () => {

@@ -3,53 +3,40 @@
  * ("1 of 2"), who has voted, Approve/Reject only for people who may vote and the reason for the
  * others, and the live stream re-rendering each viewer's card on every vote.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import type { BrowserContext } from 'playwright-core'
-import { sharedBrowser, withTestTimeouts, type SharedBrowser } from '../helpers/browser.js'
-import { cardOf, waitForStream } from '../helpers/dashboard-page.js'
-import { projectWithVoters, setPolicy, voteAs } from '../server/votes-helpers.js'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { cardOf, chromiumPagesClosedAfterEach, waitForStream, type Credentials } from '../helpers/dashboard-page.js'
+import { voteAs, votersUnderPolicy } from '../server/votes-helpers.js'
 import { createViaApi, startDashboard, type DashboardFixture } from './fixture.js'
-import { createKey } from '../server/helpers.js'
 
 let fx: DashboardFixture
-let browser: SharedBrowser
-const contexts: BrowserContext[] = []
+const pages = chromiumPagesClosedAfterEach()
 
 beforeAll(async () => {
   fx = await startDashboard()
-  browser = sharedBrowser()
-})
-
-afterEach(async () => {
-  for (const context of contexts.splice(0)) await context.close().catch(() => {})
 })
 
 afterAll(async () => {
-  await browser?.close()
   await fx?.close()
 })
 
-async function signedInPage(who: { email: string; password: string }) {
-  const context = withTestTimeouts(await browser.newContext({ viewport: { width: 1100, height: 900 } }))
-  contexts.push(context)
-  const page = await context.newPage()
-  await page.goto(`${fx.url}/login`)
-  await page.getByLabel('Email').fill(who.email)
-  await page.getByLabel('Password').fill(who.password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.waitForURL(`${fx.url}/`)
+/** A page signed in as `who` whose live event stream is connected. */
+async function signedInPage(who: Credentials) {
+  const page = await pages.signedIn(fx.url, who)
   await waitForStream(page)
   return page
 }
 
 describe('the approval card under a two-SRE rule', () => {
   it('shows progress and votes, buttons only to those who may vote, the reason to the others, and updates live on each vote', async () => {
-    const { project, voters, email } = await projectWithVoters(fx, 'card', ['ana', 'ben', 'dev'])
-    await setPolicy(fx.store, project.id, `groups:\n  sre: [${email('ana')}, ${email('ben')}]\nrules:\n  - name: production deploys\n    match: { action: "deploy-prod*" }\n    approvers: { all_of: [{ group: sre, required: 2 }] }\n`)
-    const requestKey = await createKey(fx.store, project.id, ['request'], 'ci')
+    const { voters, email, keys } = await votersUnderPolicy(
+      fx,
+      'card',
+      ['ana', 'ben', 'dev'],
+      (email) => `groups:\n  sre: [${email('ana')}, ${email('ben')}]\nrules:\n  - name: production deploys\n    match: { action: "deploy-prod*" }\n    approvers: { all_of: [{ group: sre, required: 2 }] }\n`,
+    )
     const [ana, dev] = [await signedInPage(voters.ana), await signedInPage(voters.dev)]
 
-    const { id } = await createViaApi(fx.url, requestKey, { action: 'deploy-prod-eu' })
+    const { id } = await createViaApi(fx.url, keys.request, { action: 'deploy-prod-eu' })
     const anaCard = cardOf(ana, id)
     const devCard = cardOf(dev, id)
     await anaCard.getByRole('button', { name: 'Approve' }).waitFor()

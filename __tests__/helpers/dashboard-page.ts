@@ -3,20 +3,86 @@
  * stream, find an approval's card. The same steps as the dashboard's own browser tests
  * (`__tests__/dashboard/dashboard.browser.test.ts`), shared here for end-to-end tests.
  */
+import { afterAll, afterEach, expect } from '@jest/globals'
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
-import { launchBrowser, withTestTimeouts } from './browser.js'
+import { launchBrowser, sharedBrowser, withTestTimeouts, type SharedBrowser } from './browser.js'
 import { APPROVER, startServerProcess, type ServerProcess } from './server-process.js'
 
-/** A fresh browser profile signed in to the dashboard at `baseUrl` as `who`. */
-export async function signIn(browser: Browser, baseUrl: string, who: { email: string; password: string }): Promise<{ context: BrowserContext; page: Page }> {
-  const context = withTestTimeouts(await browser.newContext({ viewport: { width: 1100, height: 900 } }))
-  const page = await context.newPage()
+/** Who signs in: an email and a password the dashboard knows. */
+export interface Credentials {
+  email: string
+  password: string
+}
+
+/** How a fresh browser profile looks: its window width (900 px high) and whether JavaScript runs. */
+export interface ProfileOptions {
+  /** Default 1100 px. */
+  width?: number
+  /** Default true. */
+  javaScriptEnabled?: boolean
+}
+
+/** Signs in through the dashboard's form at `baseUrl` as `who`, and waits until the home page is shown. */
+export async function submitSignIn(page: Page, baseUrl: string, who: Credentials): Promise<void> {
   await page.goto(`${baseUrl}/login`)
   await page.getByLabel('Email').fill(who.email)
   await page.getByLabel('Password').fill(who.password)
   await page.getByRole('button', { name: 'Sign in' }).click()
   await page.waitForURL(`${baseUrl}/`)
+}
+
+/** A fresh browser profile signed in to the dashboard at `baseUrl` as `who`. */
+export async function signIn(browser: Browser, baseUrl: string, who: Credentials): Promise<{ context: BrowserContext; page: Page }> {
+  const context = withTestTimeouts(await browser.newContext({ viewport: { width: 1100, height: 900 } }))
+  const page = await context.newPage()
+  await submitSignIn(page, baseUrl, who)
   return { context, page }
+}
+
+/** Pages of one test file in real Chromium: each in a fresh profile that is closed after the test that opened it. */
+export interface ChromiumPages {
+  /** The file's browser (relaunched if it went away), for tests that need more than pages. */
+  readonly browser: SharedBrowser
+  /** A blank page in a fresh profile. */
+  newPage(options?: ProfileOptions): Promise<Page>
+  /** A page in a fresh profile, signed in to the dashboard at `baseUrl` as `who` and on its home page. */
+  signedIn(baseUrl: string, who: Credentials, options?: ProfileOptions): Promise<Page>
+}
+
+/**
+ * One shared Chromium for a test file (started on first use, closed after the file) and its
+ * profiles, each closed after the test that opened it so memory stays low on small machines.
+ * Call once at the file's top level.
+ */
+export function chromiumPagesClosedAfterEach(): ChromiumPages {
+  const browser = sharedBrowser()
+  const contexts: BrowserContext[] = []
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close().catch(() => {})
+  })
+  afterAll(async () => {
+    await browser.close()
+  })
+  const newPage = async (options: ProfileOptions = {}): Promise<Page> => {
+    const context = await browser.newContext({ viewport: { width: options.width ?? 1100, height: 900 }, javaScriptEnabled: options.javaScriptEnabled ?? true })
+    contexts.push(context)
+    return context.newPage()
+  }
+  return {
+    browser,
+    newPage,
+    async signedIn(baseUrl, who, options) {
+      const page = await newPage(options)
+      await submitSignIn(page, baseUrl, who)
+      return page
+    },
+  }
+}
+
+/** The page does not scroll sideways: the document is no wider than the window. */
+export async function expectNoSidewaysScroll(page: Page): Promise<void> {
+  const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }))
+  expect(scrollWidth).toBeLessThanOrEqual(innerWidth)
 }
 
 /** Waits until the page's event stream is connected, so live events are not missed. */

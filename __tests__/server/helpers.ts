@@ -19,10 +19,14 @@ export interface TestServer {
   close(): Promise<void>
 }
 
-/** Starts a server with project `main` and one key per scope. */
-export async function startTestServer(settings: Partial<ProjectSettings> = {}): Promise<TestServer> {
+/**
+ * Starts a server with project `main` and one key per scope. Its links use the public URL
+ * https://gate.example.test/ unless `linksToLoopback` (then they point at the server itself, as
+ * a process that follows them needs).
+ */
+export async function startTestServer(settings: Partial<ProjectSettings> = {}, options: { linksToLoopback?: boolean } = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'approval-gate-server-'))
-  const server = await startServer({ dataDir, port: 0, publicUrl: 'https://gate.example.test/' })
+  const server = await startServer({ dataDir, port: 0, publicUrl: options.linksToLoopback ? undefined : 'https://gate.example.test/' })
   const store = server.store
   async function addProject(name: string, projectSettings: Partial<ProjectSettings> = {}) {
     const project = await store.createProject(name, projectSettings)

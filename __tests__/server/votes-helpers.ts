@@ -7,6 +7,7 @@ import { hashPassword } from '../../src/server/auth/secrets.js'
 import { policyHash } from '../../src/server/policies/index.js'
 import type { Project, Store } from '../../src/server/store/types.js'
 import { FormClient, type DashboardFixture } from '../dashboard/fixture.js'
+import { createKey } from './helpers.js'
 
 /** A member who is signed in: `email` is what policies name. */
 export interface Voter {
@@ -44,6 +45,26 @@ export async function projectWithVoters<N extends string>(
 /** Stores `source` as the project's current policy, as the admin service does after validating it. */
 export async function setPolicy(store: Store, projectId: string, source: string): Promise<void> {
   await store.setPolicy({ project_id: projectId, source, format: 'yaml', hash: policyHash(source), created_by: 'test' })
+}
+
+/**
+ * A new project with signed-in voters `names` (as `projectWithVoters`), the policy document
+ * `policyOf(email)` and API keys: `request` (named ci) and `decide` (named deployer).
+ */
+export async function votersUnderPolicy<N extends string>(
+  fx: DashboardFixture,
+  label: string,
+  names: readonly N[],
+  policyOf: (email: (name: N) => string) => string,
+): Promise<Awaited<ReturnType<typeof projectWithVoters<N>>> & { keys: { request: string; decide: string } }> {
+  const people = await projectWithVoters(fx, label, names)
+  await setPolicy(fx.store, people.project.id, policyOf(people.email))
+  return { ...people, keys: await requestAndDecideKeys(fx.store, people.project.id) }
+}
+
+/** New API keys of a project: `request` (named ci) and `decide` (named deployer). */
+export async function requestAndDecideKeys(store: Store, projectId: string): Promise<{ request: string; decide: string }> {
+  return { request: await createKey(store, projectId, ['request'], 'ci'), decide: await createKey(store, projectId, ['decide'], 'deployer') }
 }
 
 export interface DashboardVote {

@@ -14,7 +14,7 @@ import { startServer } from '../../src/server/server.js'
 import { ApprovalsClient } from '../../src/client/index.js'
 import { createKey, call } from './helpers.js'
 import { dashboardsClosedAfterEach, createViaApi } from '../dashboard/fixture.js'
-import { projectWithVoters, setPolicy, voteAs } from './votes-helpers.js'
+import { projectWithVoters, requestAndDecideKeys, setPolicy, voteAs, votersUnderPolicy } from './votes-helpers.js'
 
 const startDashboard = dashboardsClosedAfterEach()
 
@@ -22,10 +22,6 @@ const startDashboard = dashboardsClosedAfterEach()
 const SUNDAY_NOON = new Date('2030-01-06T12:00:00.000Z')
 /** Monday 7 January 2030, 10:00 in Berlin (09:00 UTC): inside it. */
 const MONDAY_TEN_BERLIN = new Date('2030-01-07T09:00:00.000Z')
-
-async function keysFor(fx: { store: Parameters<typeof createKey>[0] }, projectId: string): Promise<{ request: string; decide: string }> {
-  return { request: await createKey(fx.store, projectId, ['request'], 'ci'), decide: await createKey(fx.store, projectId, ['decide'], 'deployer') }
-}
 
 async function record(url: string, key: string, id: string) {
   const answer = await call(url, 'GET', `/v1/approvals/${id}`, { key })
@@ -36,13 +32,13 @@ async function record(url: string, key: string, id: string) {
 describe('N of M', () => {
   it('stays pending until two of the group approve, then approves; the record, the trail and a waiting long-poll show it', async () => {
     const fx = await startDashboard()
-    const { project, voters, email } = await projectWithVoters(fx, 'two-of-sre', ['ana', 'ben', 'cy'])
-    await setPolicy(
-      fx.store,
-      project.id,
-      `groups:\n  sre: [${email('ana')}, ${email('ben')}, ${email('cy')}]\nrules:\n  - name: production deploys\n    match: { action: ["deploy-prod*"] }\n    approvers: { required: 2, groups: [sre] }\n`,
+    const { project, voters, email, keys } = await votersUnderPolicy(
+      fx,
+      'two-of-sre',
+      ['ana', 'ben', 'cy'],
+      (email) =>
+        `groups:\n  sre: [${email('ana')}, ${email('ben')}, ${email('cy')}]\nrules:\n  - name: production deploys\n    match: { action: ["deploy-prod*"] }\n    approvers: { required: 2, groups: [sre] }\n`,
     )
-    const keys = await keysFor(fx, project.id)
     const created = await createViaApi(fx.url, keys.request, { action: 'deploy-prod-eu' })
     expect(await record(fx.url, keys.request, created.id)).toMatchObject({ status: 'pending', required_approvals: 2, votes: [], policy: { version: 1, rule: 'production deploys' } })
     const waiting = call(fx.url, 'GET', `/v1/approvals/${created.id}?wait=30`, { key: keys.request })
@@ -72,9 +68,7 @@ describe('N of M', () => {
 
   it('refuses a second vote by the same person with 409 already_voted, and a key decides nothing on a rule that names people', async () => {
     const fx = await startDashboard()
-    const { project, voters, email } = await projectWithVoters(fx, 'once', ['ana', 'ben'])
-    await setPolicy(fx.store, project.id, `rules:\n  - name: two people\n    match: { action: deploy }\n    approvers: { required: 2, members: [${email('ana')}, ${email('ben')}] }\n`)
-    const keys = await keysFor(fx, project.id)
+    const { voters, email, keys } = await votersUnderPolicy(fx, 'once', ['ana', 'ben'], (email) => `rules:\n  - name: two people\n    match: { action: deploy }\n    approvers: { required: 2, members: [${email('ana')}, ${email('ben')}] }\n`)
     const { id } = await createViaApi(fx.url, keys.request, { action: 'deploy' })
     expect((await voteAs(voters.ana, id, 'approve')).status).toBe(200)
     const again = await voteAs(voters.ana, id, 'approve')
@@ -91,23 +85,23 @@ describe('N of M', () => {
 describe('groups ANDed', () => {
   it('counts a person who is in both groups once: sre AND security needs two people', async () => {
     const fx = await startDashboard()
-    const { project, voters, email } = await projectWithVoters(fx, 'and', ['both', 'sec', 'outsider'])
-    await setPolicy(
-      fx.store,
-      project.id,
-      [
-        'groups:',
-        `  sre: [${email('both')}]`,
-        `  security: [${email('both')}, ${email('sec')}]`,
-        'rules:',
-        '  - name: payments',
-        '    match: { action: "payments-*" }',
-        '    approvers:',
-        '      all_of: [{ group: sre, required: 1 }, { group: security, required: 1 }]',
-        '',
-      ].join('\n'),
+    const { voters, email, keys } = await votersUnderPolicy(
+      fx,
+      'and',
+      ['both', 'sec', 'outsider'],
+      (email) =>
+        [
+          'groups:',
+          `  sre: [${email('both')}]`,
+          `  security: [${email('both')}, ${email('sec')}]`,
+          'rules:',
+          '  - name: payments',
+          '    match: { action: "payments-*" }',
+          '    approvers:',
+          '      all_of: [{ group: sre, required: 1 }, { group: security, required: 1 }]',
+          '',
+        ].join('\n'),
     )
-    const keys = await keysFor(fx, project.id)
     const { id } = await createViaApi(fx.url, keys.request, { action: 'payments-release' })
 
     const outsider = await voteAs(voters.outsider, id, 'approve')
@@ -127,13 +121,13 @@ describe('groups ANDed', () => {
 describe('reasons and rejects', () => {
   it('asks for the reason the rule requires (400 naming it, nothing written), and one eligible reject rejects', async () => {
     const fx = await startDashboard()
-    const { project, voters, email } = await projectWithVoters(fx, 'reasons', ['ana', 'ben'])
-    await setPolicy(
-      fx.store,
-      project.id,
-      `rules:\n  - name: careful\n    match: { action: deploy }\n    approvers: { required: 2, members: [${email('ana')}, ${email('ben')}] }\n    require_reason: reject\n    reject: any\n`,
+    const { voters, email, keys } = await votersUnderPolicy(
+      fx,
+      'reasons',
+      ['ana', 'ben'],
+      (email) =>
+        `rules:\n  - name: careful\n    match: { action: deploy }\n    approvers: { required: 2, members: [${email('ana')}, ${email('ben')}] }\n    require_reason: reject\n    reject: any\n`,
     )
-    const keys = await keysFor(fx, project.id)
     const { id } = await createViaApi(fx.url, keys.request, { action: 'deploy' })
     const bare = await voteAs(voters.ana, id, 'reject')
     expect(bare.status).toBe(400)
@@ -147,9 +141,7 @@ describe('reasons and rejects', () => {
 
   it('with reject: quorum one reject does not end it: the rejects must reach the count', async () => {
     const fx = await startDashboard()
-    const { project, voters, email } = await projectWithVoters(fx, 'quorum', ['ana', 'ben', 'cy'])
-    await setPolicy(fx.store, project.id, `default:\n  approvers: { required: 2, members: [${email('ana')}, ${email('ben')}, ${email('cy')}] }\n  reject: quorum\n`)
-    const keys = await keysFor(fx, project.id)
+    const { project, voters, keys } = await votersUnderPolicy(fx, 'quorum', ['ana', 'ben', 'cy'], (email) => `default:\n  approvers: { required: 2, members: [${email('ana')}, ${email('ben')}, ${email('cy')}] }\n  reject: quorum\n`)
     const { id } = await createViaApi(fx.url, keys.request, { action: 'deploy' })
     expect((await voteAs(voters.ana, id, 'reject', 'risky')).body).toMatchObject({ result: 'voted', status: 'pending' })
     expect((await voteAs(voters.ben, id, 'approve')).body).toMatchObject({ result: 'voted', status: 'pending' })
@@ -160,9 +152,7 @@ describe('reasons and rejects', () => {
 
   it('answers 400 invalid_request over /v1 when a key leaves out a required reason', async () => {
     const fx = await startDashboard()
-    const { project } = await projectWithVoters(fx, 'reasons-key', [])
-    await setPolicy(fx.store, project.id, 'default:\n  approvers: { required: 1 }\n  require_reason: both\n')
-    const keys = await keysFor(fx, project.id)
+    const { keys } = await votersUnderPolicy(fx, 'reasons-key', [], () => 'default:\n  approvers: { required: 1 }\n  require_reason: both\n')
     const { id } = await createViaApi(fx.url, keys.request, { action: 'deploy' })
     const answer = await call(fx.url, 'POST', `/v1/approvals/${id}/decision`, { key: keys.decide, json: { decision: 'approve' } })
     expect(answer.status).toBe(400)
@@ -176,13 +166,13 @@ describe('windows', () => {
   it('refuses approving outside the window with the next opening, allows rejecting, and counts approvals inside it', async () => {
     let now = SUNDAY_NOON
     const fx = await startDashboard({ clock: () => now })
-    const { project, voters, email } = await projectWithVoters(fx, 'windows', ['ana'])
-    await setPolicy(
-      fx.store,
-      project.id,
-      `rules:\n  - name: business hours\n    match: { action: deploy }\n    approvers: { required: 1, members: [${email('ana')}] }\n    windows:\n      - { days: [mon, tue, wed, thu], from: "09:00", to: "16:00", time_zone: Europe/Berlin }\ndefault:\n  approvers: { required: 1 }\n`,
+    const { voters, keys } = await votersUnderPolicy(
+      fx,
+      'windows',
+      ['ana'],
+      (email) =>
+        `rules:\n  - name: business hours\n    match: { action: deploy }\n    approvers: { required: 1, members: [${email('ana')}] }\n    windows:\n      - { days: [mon, tue, wed, thu], from: "09:00", to: "16:00", time_zone: Europe/Berlin }\ndefault:\n  approvers: { required: 1 }\n`,
     )
-    const keys = await keysFor(fx, project.id)
     const { id } = await createViaApi(fx.url, keys.request, { action: 'deploy' })
     const page = await voters.ana.client.request('GET', `/approvals/${id}`)
     expect(page.text).toContain('You cannot vote: outside the approval window until Mon 09:00 Europe/Berlin.')
@@ -201,9 +191,7 @@ describe('windows', () => {
 
   it('answers 403 outside_window with opens_at over /v1, and lets a reject through', async () => {
     const fx = await startDashboard({ clock: () => SUNDAY_NOON })
-    const { project } = await projectWithVoters(fx, 'windows-key', [])
-    await setPolicy(fx.store, project.id, 'default:\n  approvers: { required: 1 }\n  windows:\n    - { days: [mon], from: "09:00", to: "10:00", time_zone: Europe/Berlin }\n')
-    const keys = await keysFor(fx, project.id)
+    const { keys } = await votersUnderPolicy(fx, 'windows-key', [], () => 'default:\n  approvers: { required: 1 }\n  windows:\n    - { days: [mon], from: "09:00", to: "10:00", time_zone: Europe/Berlin }\n')
     const { id } = await createViaApi(fx.url, keys.request, { action: 'deploy' })
     const refused = await call(fx.url, 'POST', `/v1/approvals/${id}/decision`, { key: keys.decide, json: { decision: 'approve' } })
     expect(refused.status).toBe(403)
@@ -219,7 +207,7 @@ describe('self-approval and timeouts under the applied rule', () => {
     const { project, voters, email } = await projectWithVoters(fx, 'self', ['ana', 'ben'], { githubLogins: { ana: 'ana-gh' } })
     expect(project.settings.blockSelfApproval).toBe(false)
     await setPolicy(fx.store, project.id, `rules:\n  - name: strict\n    match: { action: deploy }\n    approvers: { required: 1, members: [${email('ana')}, ${email('ben')}] }\n    block_self_approval: true\n`)
-    const keys = await keysFor(fx, project.id)
+    const keys = await requestAndDecideKeys(fx.store, project.id)
     const { id } = await createViaApi(fx.url, keys.request, { action: 'deploy', context: { github: { actor: 'ana-gh' } } })
     const page = await voters.ana.client.request('GET', `/approvals/${id}`)
     expect(page.text).toContain('You cannot vote: you requested this run.')
@@ -229,9 +217,7 @@ describe('self-approval and timeouts under the applied rule', () => {
 
   it("caps expires_at at the rule's max_timeout", async () => {
     const fx = await startDashboard()
-    const { project } = await projectWithVoters(fx, 'timeout', [])
-    await setPolicy(fx.store, project.id, 'rules:\n  - name: quick\n    match: { action: deploy }\n    approvers: { required: 1 }\n    max_timeout: 10m\n')
-    const keys = await keysFor(fx, project.id)
+    const { keys } = await votersUnderPolicy(fx, 'timeout', [], () => 'rules:\n  - name: quick\n    match: { action: deploy }\n    approvers: { required: 1 }\n    max_timeout: 10m\n')
     const capped = await call(fx.url, 'POST', '/v1/approvals', { key: keys.request, json: { action: 'deploy', timeout_ms: 3_600_000 } })
     const free = await call(fx.url, 'POST', '/v1/approvals', { key: keys.request, json: { action: 'other', timeout_ms: 3_600_000 } })
     const lifetime = (body: { created_at: string; expires_at: string }) => Date.parse(body.expires_at) - Date.parse(body.created_at)
@@ -243,9 +229,7 @@ describe('self-approval and timeouts under the applied rule', () => {
 describe('the snapshot and other projects', () => {
   it('decides a request under the rule it was created with, even after the policy changes', async () => {
     const fx = await startDashboard()
-    const { project, voters, email } = await projectWithVoters(fx, 'snapshot', ['ana', 'ben'])
-    await setPolicy(fx.store, project.id, `rules:\n  - name: two\n    match: { action: deploy }\n    approvers: { required: 2, members: [${email('ana')}, ${email('ben')}] }\n`)
-    const keys = await keysFor(fx, project.id)
+    const { project, voters, keys } = await votersUnderPolicy(fx, 'snapshot', ['ana', 'ben'], (email) => `rules:\n  - name: two\n    match: { action: deploy }\n    approvers: { required: 2, members: [${email('ana')}, ${email('ben')}] }\n`)
     const before = await createViaApi(fx.url, keys.request, { action: 'deploy' })
     await setPolicy(fx.store, project.id, 'default:\n  approvers: { required: 1 }\n')
     const after = await createViaApi(fx.url, keys.request, { action: 'deploy' })
@@ -260,8 +244,8 @@ describe('the snapshot and other projects', () => {
     const mine = await projectWithVoters(fx, 'mine', ['ana'])
     const theirs = await projectWithVoters(fx, 'theirs', ['eve'])
     await setPolicy(fx.store, mine.project.id, `default:\n  approvers: { required: 1, members: [${mine.email('ana')}] }\n`)
-    const myKeys = await keysFor(fx, mine.project.id)
-    const theirKeys = await keysFor(fx, theirs.project.id)
+    const myKeys = await requestAndDecideKeys(fx.store, mine.project.id)
+    const theirKeys = await requestAndDecideKeys(fx.store, theirs.project.id)
     const { id } = await createViaApi(fx.url, myKeys.request, { action: 'deploy' })
     expect((await voteAs(theirs.voters.eve, id, 'approve')).status).toBe(404)
     expect((await call(fx.url, 'POST', `/v1/approvals/${id}/decision`, { key: theirKeys.decide, json: { decision: 'approve' } })).status).toBe(404)
@@ -273,9 +257,7 @@ describe('the race', () => {
   it('counts each of many concurrent votes once, and exactly one of them settles the request', async () => {
     const fx = await startDashboard()
     const names = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8'] as const
-    const { project, voters, email } = await projectWithVoters(fx, 'race', names)
-    await setPolicy(fx.store, project.id, `groups:\n  team: [${names.map(email).join(', ')}]\ndefault:\n  approvers: { required: 5, groups: [team] }\n`)
-    const keys = await keysFor(fx, project.id)
+    const { project, voters, keys } = await votersUnderPolicy(fx, 'race', names, (email) => `groups:\n  team: [${names.map(email).join(', ')}]\ndefault:\n  approvers: { required: 5, groups: [team] }\n`)
     const { id } = await createViaApi(fx.url, keys.request, { action: 'deploy' })
     const answers = await Promise.all(names.map((name) => voteAs(voters[name], id, 'approve')))
     const counted = answers.filter((answer) => answer.status === 200)
@@ -295,26 +277,26 @@ describe('done when (issue #13)', () => {
   it('requires two distinct SREs for deploy-prod* in business hours and any one member otherwise; the gate passes only then', async () => {
     let now = MONDAY_TEN_BERLIN
     const fx = await startDashboard({ clock: () => now })
-    const { project, voters, email } = await projectWithVoters(fx, 'done-when', ['sre1', 'sre2', 'dev'])
-    await setPolicy(
-      fx.store,
-      project.id,
-      [
-        'groups:',
-        `  sre: [${email('sre1')}, ${email('sre2')}]`,
-        'rules:',
-        '  - name: production deploys',
-        '    match: { action: ["deploy-prod*"] }',
-        '    approvers: { required: 2, groups: [sre] }',
-        '    block_self_approval: true',
-        '    windows:',
-        '      - { days: [mon, tue, wed, thu, fri], from: "09:00", to: "17:00", time_zone: Europe/Berlin }',
-        'default:',
-        '  approvers: { required: 1 }',
-        '',
-      ].join('\n'),
+    const { voters, email, keys } = await votersUnderPolicy(
+      fx,
+      'done-when',
+      ['sre1', 'sre2', 'dev'],
+      (email) =>
+        [
+          'groups:',
+          `  sre: [${email('sre1')}, ${email('sre2')}]`,
+          'rules:',
+          '  - name: production deploys',
+          '    match: { action: ["deploy-prod*"] }',
+          '    approvers: { required: 2, groups: [sre] }',
+          '    block_self_approval: true',
+          '    windows:',
+          '      - { days: [mon, tue, wed, thu, fri], from: "09:00", to: "17:00", time_zone: Europe/Berlin }',
+          'default:',
+          '  approvers: { required: 1 }',
+          '',
+        ].join('\n'),
     )
-    const keys = await keysFor(fx, project.id)
     const client = new ApprovalsClient({ apiUrl: fx.url, apiKey: keys.request })
 
     const prod = await client.create({ action: 'deploy-prod-eu', context: { version: '2.3.1' } })

@@ -3,8 +3,8 @@
  * `describeStoreContract` so it runs against every backend.
  */
 import { describe, expect, it } from '@jest/globals'
-import { StoreError } from '../../src/server/store/errors.js'
 import type { NewChannel, Project, Store } from '../../src/server/store/types.js'
+import { expectStoreError } from './store-errors.js'
 
 const HOUR = 3_600_000
 
@@ -21,15 +21,6 @@ function webhook(project: Project, overrides: Partial<NewChannel> = {}): NewChan
     secret: 'whsec_top-secret-value',
     ...overrides,
   }
-}
-
-async function expectStoreError(promise: Promise<unknown>, code: StoreError['code']): Promise<void> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  )
-  expect(error).toBeInstanceOf(StoreError)
-  expect((error as StoreError).code).toBe(code)
 }
 
 function iso(offsetMs = 0, from = Date.now()): string {

@@ -4,30 +4,19 @@
  * its batch is committed (another connection already sees it), the chain stays linear under a
  * concurrent burst, and `groupCommit: false` keeps the one-transaction-per-write path working.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { describe, expect, it } from '@jest/globals'
 import { DatabaseSync } from 'node:sqlite'
 import { GroupCommit } from '../../src/server/store/sqlite/group-commit.js'
 import { openSqliteStore } from '../../src/server/store/sqlite/index.js'
 import { isStoreError } from '../../src/server/store/errors.js'
 import { approvalFor } from './approval-input.js'
+import { tempSqliteFiles } from './temp-sqlite-files.js'
 
-let dir: string
-let fileCount = 0
-const freshFile = () => join(dir, `gc-${++fileCount}.sqlite`)
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ag-group-commit-'))
-})
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true })
-})
+const files = tempSqliteFiles('group-commit')
 
 /** A raw database with one table, for the batcher on its own. */
 function tableFile(): { file: string; db: DatabaseSync } {
-  const file = freshFile()
+  const file = files.fresh()
   const db = new DatabaseSync(file)
   db.exec('PRAGMA journal_mode = WAL')
   db.exec('CREATE TABLE t (n INTEGER PRIMARY KEY)')
@@ -109,7 +98,7 @@ describe('GroupCommit on a raw database', () => {
 
 describe('the SQLite store with group commit', () => {
   it('keeps one linear, verifiable chain and first-decision-wins under a burst of concurrent creates and decisions', async () => {
-    const store = await openSqliteStore(freshFile())
+    const store = await openSqliteStore(files.fresh())
     const project = await store.createProject('burst')
     const created = await Promise.all(Array.from({ length: 100 }, (_, i) => store.createApproval(approvalFor(project, { action: `deploy ${i}` }))))
     const ids = created.map((result) => result.approval.id)
@@ -129,7 +118,7 @@ describe('the SQLite store with group commit', () => {
   })
 
   it('fails only the conflicting write of a batch, with its own clear error', async () => {
-    const store = await openSqliteStore(freshFile())
+    const store = await openSqliteStore(files.fresh())
     const outcomes = await Promise.allSettled([store.createProject('alpha'), store.createProject('alpha'), store.createProject('beta')])
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
     const error = (outcomes[1] as PromiseRejectedResult).reason
@@ -139,18 +128,19 @@ describe('the SQLite store with group commit', () => {
   })
 
   it('commits and answers writes still queued when the store closes', async () => {
-    const store = await openSqliteStore(freshFile())
+    const file = files.fresh()
+    const store = await openSqliteStore(file)
     const project = await store.createProject('closing')
     const pending = store.createApproval(approvalFor(project))
     await store.close()
     const { approval } = await pending
-    const reopened = await openSqliteStore(join(dir, `gc-${fileCount}.sqlite`))
+    const reopened = await openSqliteStore(file)
     expect((await reopened.getApproval(project.id, approval.id))?.status).toBe('pending')
     await reopened.close()
   })
 
   it('still gives every write its own transaction with groupCommit: false', async () => {
-    const store = await openSqliteStore(freshFile(), { groupCommit: false })
+    const store = await openSqliteStore(files.fresh(), { groupCommit: false })
     const project = await store.createProject('solo')
     const created = await Promise.all(Array.from({ length: 10 }, () => store.createApproval(approvalFor(project))))
     await Promise.all(created.map(({ approval }) => store.decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ada' })))

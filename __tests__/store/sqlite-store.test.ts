@@ -19,6 +19,7 @@ import type { AuditEvent, Project, Store } from '../../src/server/store/types.js
 import { approvalFor } from './approval-input.js'
 import { builtStoreModuleUrl } from './built-lib.js'
 import { describeStoreContract } from './store-contract.js'
+import { tempSqliteFiles } from './temp-sqlite-files.js'
 
 /** What a verified GitHub Actions token says about the run that asked. */
 const GITHUB_CLAIMS = {
@@ -45,16 +46,7 @@ describeStoreContract(
 )
 
 describe('SQLite store on disk', () => {
-  let dir: string
-  let fileCount = 0
-  const freshFile = () => join(dir, `db-${++fileCount}.sqlite`)
-
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'ag-sqlite-'))
-  })
-  afterAll(() => {
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const files = tempSqliteFiles('sqlite')
 
   /** Opens the file the way an attacker with shell access would: no store, no rules. */
   function rawEdit(file: string, sql: string): void {
@@ -70,7 +62,7 @@ describe('SQLite store on disk', () => {
 
   /** A closed file holding one project with 7 audit events (4 created, approved, rejected, cancelled). */
   async function fileWithHistory(): Promise<{ file: string; project: Project; events: AuditEvent[] }> {
-    const file = freshFile()
+    const file = files.fresh()
     const store = await openSqliteStore(file)
     const project = await store.createProject('web')
     const ids: string[] = []
@@ -166,7 +158,7 @@ describe('SQLite store on disk', () => {
     })
 
     it('names an approval whose verified requester claims were edited, removed or added behind the store', async () => {
-      const file = freshFile()
+      const file = files.fresh()
       const store = await openSqliteStore(file)
       const project = await store.createProject('web')
       const claims = { ...GITHUB_CLAIMS }
@@ -181,7 +173,7 @@ describe('SQLite store on disk', () => {
         [`UPDATE approvals SET requester_claims = '${JSON.stringify(claims)}' WHERE id = '${plain}'`, plain],
       ]
       for (const [edit, approvalId] of edits) {
-        const copy = freshFile()
+        const copy = files.fresh()
         copyFileSync(file, copy)
         rawEdit(copy, edit)
         expect(await verify(copy, project.id)).toMatchObject({ ok: false, problem: 'approval_mismatch', approval_id: approvalId, detail: expect.stringMatching(/requester_claims .* differ from the verified claims its created event #\d+ recorded/) })
@@ -195,7 +187,7 @@ describe('SQLite store on disk', () => {
     })
 
     it("refuses votes under a weakened policy snapshot and names the approval whose rule was edited", async () => {
-      const file = freshFile()
+      const file = files.fresh()
       let store = await openSqliteStore(file)
       const project = await store.createProject('web')
       const applied = { version: 1, rule: 'two', requirements: [{ name: 'approvers', members: null, required: 2 }], block_self_approval: false, require_reason: 'none' as const, reject: 'any' as const, windows: [] }
@@ -219,7 +211,7 @@ describe('SQLite store on disk', () => {
 
   describe('migrations', () => {
     it('applies each migration once, however often the file is reopened', async () => {
-      const file = freshFile()
+      const file = files.fresh()
       const first = await openSqliteStore(file)
       const project = await first.createProject('web')
       await first.close()
@@ -235,7 +227,7 @@ describe('SQLite store on disk', () => {
     })
 
     it('migrates a version 1 file: old idempotency keys stay bound, but to no request fingerprint', async () => {
-      const file = freshFile()
+      const file = files.fresh()
       const db = new DatabaseSync(file)
       db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT; ${MIGRATIONS[0].sql}`)
       db.prepare("INSERT INTO schema_migrations VALUES (1, 'initial schema', ?)").run(new Date().toISOString())
@@ -257,14 +249,14 @@ describe('SQLite store on disk', () => {
     })
 
     it('refuses a file written by a newer schema', async () => {
-      const file = freshFile()
+      const file = files.fresh()
       await (await openSqliteStore(file)).close()
       rawEdit(file, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', '2099-01-01T00:00:00.000Z')")
       await expect(openSqliteStore(file)).rejects.toThrow(/newer than this approval-gate supports/)
     })
 
     it('opens through the backend-neutral factory and refuses unknown kinds', async () => {
-      const store = await openStore({ kind: 'sqlite', path: freshFile() })
+      const store = await openStore({ kind: 'sqlite', path: files.fresh() })
       expect(await store.listProjects()).toEqual([])
       await store.close()
       await expect(openStore({ kind: 'oracle' } as unknown as Parameters<typeof openStore>[0])).rejects.toThrow(/unknown store kind/)
@@ -274,7 +266,7 @@ describe('SQLite store on disk', () => {
   describe('upgrading a database written before the chain was keyed (schema 1)', () => {
     /** A file as approval-gate with schema 1 left it: one approved and one pending approval, three unkeyed events. */
     function version1File(): { file: string; projectId: string; approvedId: string; pendingId: string } {
-      const file = freshFile()
+      const file = files.fresh()
       const db = new DatabaseSync(file)
       try {
         db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT')
@@ -339,7 +331,7 @@ describe('SQLite store on disk', () => {
     let server: Store
     let cli: Store
     beforeAll(async () => {
-      file = freshFile()
+      file = files.fresh()
       server = await openSqliteStore(file)
       cli = await openSqliteStore(file)
     })
@@ -380,7 +372,7 @@ describe('SQLite store on disk', () => {
   })
 
   it('keeps everything across close and reopen', async () => {
-    const file = freshFile()
+    const file = files.fresh()
     const store = await openSqliteStore(file)
     const project = await store.createProject('web', { blockSelfApproval: true })
     const user = await store.createUser({ email: 'ada@example.com', password_hash: 'h' })
@@ -405,7 +397,7 @@ describe('SQLite store on disk', () => {
 
     /** Runs a plain Node 24 script (the jest runtime's own binary) that imports the compiled store. */
     function spawnScript(name: string, body: string, args: string[]) {
-      const script = join(dir, name)
+      const script = files.pathOf(name)
       writeFileSync(script, `import { openStore } from ${JSON.stringify(storeUrl)}\n${body}`)
       return spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     }
@@ -417,7 +409,7 @@ describe('SQLite store on disk', () => {
     }
 
     it('lets several processes open and migrate a new file at the same moment', async () => {
-      const file = freshFile()
+      const file = files.fresh()
       const body = `
         const store = await openStore({ kind: 'sqlite', path: process.argv[2] })
         const name = 'p' + process.argv[3]
@@ -439,7 +431,7 @@ describe('SQLite store on disk', () => {
      * decision must be on disk with its audit event, and the chain must verify.
      */
     async function killDuringDecisions(workers: number, killAfter: number): Promise<void> {
-      const file = freshFile()
+      const file = files.fresh()
       const setup = await openSqliteStore(file)
       const project = await setup.createProject('durable')
       await setup.close()

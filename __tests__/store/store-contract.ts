@@ -7,10 +7,10 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/glo
 import { createHash } from 'node:crypto'
 import { hashToken } from '../../src/server/auth/secrets.js'
 import { claimsHash, GENESIS_HASH, hashAuditEvent } from '../../src/server/store/audit-chain.js'
-import { StoreError } from '../../src/server/store/errors.js'
 import type { AuditEvent, KeyScope, NewApproval, Project, Store, VoteCounter } from '../../src/server/store/types.js'
 import { describeChannelStoreContract } from './channel-store-contract.js'
 import { describeGithubStoreContract } from './github-store-contract.js'
+import { expectStoreError } from './store-errors.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const HOUR = 3_600_000
@@ -46,15 +46,6 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = []
   for await (const item of iterable) items.push(item)
   return items
-}
-
-async function expectStoreError(promise: Promise<unknown>, code: StoreError['code']): Promise<void> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  )
-  expect(error).toBeInstanceOf(StoreError)
-  expect((error as StoreError).code).toBe(code)
 }
 
 /**
