@@ -6,7 +6,7 @@
 import { newId } from '../auth/secrets.js'
 import { CHANNEL_KINDS, NOTIFICATION_EVENT_TYPES, type NotificationEventType } from '../../contract/index.js'
 import { StoreError } from './errors.js'
-import type { Row } from './rows.js'
+import { integer, integerOrNull, text, textOrNull, type Row } from './rows.js'
 import type { AuditEvent, Channel, ChannelHealth, Delivery, DeliveryStatus, NewChannel } from './types.js'
 
 /**
@@ -105,31 +105,6 @@ export const DELIVERY_COLUMNS = ['id', 'channel_id', 'project_id', 'approval_id'
 
 export function deliveryValues(delivery: Delivery): Array<string | number | null> {
   return DELIVERY_COLUMNS.map((column) => delivery[column])
-}
-
-function text(row: Row, column: string): string {
-  const value = row[column]
-  if (typeof value !== 'string') throw new Error(`corrupt database: column ${column} should be text`)
-  return value
-}
-
-function textOrNull(row: Row, column: string): string | null {
-  const value = row[column]
-  return value === null || value === undefined ? null : text(row, column)
-}
-
-function integerOrNull(row: Row, column: string): number | null {
-  const value = row[column]
-  if (value === null || value === undefined) return null
-  const number = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value
-  if (typeof number !== 'number' || !Number.isSafeInteger(number)) throw new Error(`corrupt database: column ${column} should be an integer`)
-  return number
-}
-
-function integer(row: Row, column: string): number {
-  const value = integerOrNull(row, column)
-  if (value === null) throw new Error(`corrupt database: column ${column} should be an integer`)
-  return value
 }
 
 export function toChannel(row: Row): Channel {

@@ -9,23 +9,29 @@ import type { ApiKeyInfo, Approval, ApprovalStatus, AuditEvent, AuditEventType, 
 
 export type Row = Record<string, unknown>
 
-function text(row: Row, column: string): string {
+/** The column readers, shared by every row mapper of the store. */
+export function text(row: Row, column: string): string {
   const value = row[column]
   if (typeof value !== 'string') throw new Error(`corrupt database: column ${column} should be text`)
   return value
 }
 
-function textOrNull(row: Row, column: string): string | null {
+export function textOrNull(row: Row, column: string): string | null {
   const value = row[column]
   return value === null || value === undefined ? null : text(row, column)
 }
 
 /** An integer column; PostgreSQL returns `bigint` as a decimal string. */
-function integer(row: Row, column: string): number {
+export function integer(row: Row, column: string): number {
   const value = row[column]
   const number = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value
   if (typeof number !== 'number' || !Number.isSafeInteger(number)) throw new Error(`corrupt database: column ${column} should be an integer`)
   return number
+}
+
+export function integerOrNull(row: Row, column: string): number | null {
+  const value = row[column]
+  return value === null || value === undefined ? null : integer(row, column)
 }
 
 export function toProject(row: Row): Project {
