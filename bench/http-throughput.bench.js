@@ -34,7 +34,7 @@ async function serverChild(configJson) {
   const config = JSON.parse(configJson)
   const { startServer } = await import('../lib/server/server.js')
   const { openStore } = await import('../lib/server/store/index.js')
-  const { parseAuditKey } = await import('../lib/server/audit/audit-key.js')
+  const { parseAuditKey } = await import('../lib/server/store/audit-key.js')
   const { newApiKey } = await import('../lib/server/auth/secrets.js')
   const auditKey = parseAuditKey(AUDIT_KEY, 'the bench key')
   const store =

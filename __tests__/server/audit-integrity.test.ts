@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { readAuditKeyFile } from '../../src/server/audit/audit-key.js'
+import { readAuditKeyFile } from '../../src/server/store/audit-key.js'
 import { hashAuditEvent, headMac, macAuditEvent } from '../../src/server/store/audit-chain.js'
 import { DATABASE_FILE } from '../../src/server/server.js'
 import type { Approval, AuditEvent } from '../../src/server/store/types.js'

@@ -7,7 +7,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { hashToken } from '../../src/server/auth/secrets.js'
 import { testAuditKey } from '../helpers/audit-key.js'
-import { parseAuditKey } from '../../src/server/audit/audit-key.js'
+import { parseAuditKey } from '../../src/server/store/audit-key.js'
 import { hashAuditEvent } from '../../src/server/store/audit-chain.js'
 import { MIGRATIONS as PG_MIGRATIONS } from '../../src/server/store/postgres/migrations.js'
 import type { AuditEvent } from '../../src/server/store/types.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { AuditKey } from '../../src/server/audit/audit-key.js'
+import { AuditKey } from '../../src/server/store/audit-key.js'
 import { SecretBox } from '../../src/server/store/secret-box.js'
 
 describe('SecretBox (channel secrets sealed under a key derived from the audit key)', () => {

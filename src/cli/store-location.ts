@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { DatabaseOptions } from '../server/server.js'
-import { AuditKeyError, POSTGRES_NEEDS_KEY, resolveAuditKey, type AuditKeySource } from '../server/audit/audit-key.js'
+import { AuditKeyError, POSTGRES_NEEDS_KEY, resolveAuditKey, type AuditKeySource } from '../server/store/audit-key.js'
 import type { Project, Store } from '../server/store/types.js'
 import { CliError, flagOrEnv, required, UsageError, type Command } from './cli-kit.js'
 import { dataDirOpenError, prepareDataDir } from './data-dir.js'

@@ -13,7 +13,7 @@ import { createApprovalService } from './approvals/approval-service.js'
 import type { Notifier } from './approvals/contracts.js'
 import { ExpiryTimer } from './approvals/expiry-timer.js'
 import { InMemoryNotifier } from './approvals/notifier.js'
-import type { AuditKey } from './audit/audit-key.js'
+import type { AuditKey } from './store/audit-key.js'
 import { GithubCallbackWorker, type GithubCallbackWorkerOptions } from './github/callback-worker.js'
 import type { GithubAppConfig } from './github/config.js'
 // For `serve`, which loads the server module only on Node 24.

@@ -8,7 +8,7 @@
  * - `mac` = HMAC-SHA256(audit key, every field of the event but `mac`, including
  *   `prev_mac`, `hash`, the approval's `context_hash` and, for `created` events since schema 6,
  *   the `claims_hash` of its verified requester claims): the keyed chain. The key lives
- *   outside the database (see `src/server/audit/audit-key.ts`), so an edit, an insertion or a
+ *   outside the database (see `audit-key.ts`), so an edit, an insertion or a
  *   forged decision is detected even when the editor recomputes every hash.
  *
  * The MAC is generic over the event's fields (sorted names, null fields left out), so new
@@ -22,7 +22,7 @@
  * moment cannot be detected by the key, and verification reports them as legacy.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { AuditKey } from '../audit/audit-key.js'
+import type { AuditKey } from './audit-key.js'
 import type { Approval, AuditCheckpoint, AuditEvent, AuditVerification } from './types.js'
 
 export type { AuditCheckpoint }

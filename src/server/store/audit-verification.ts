@@ -11,7 +11,7 @@
  * per settled approval), because a row can be edited without touching any event.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import type { AuditKey } from '../audit/audit-key.js'
+import type { AuditKey } from './audit-key.js'
 import {
   AuditChainVerifier,
   CHAIN_START,

@@ -4,7 +4,7 @@
  */
 import type { PostgresConnection } from './postgres/index.js'
 import { openSqliteStore } from './sqlite/index.js'
-import type { AuditKey } from '../audit/audit-key.js'
+import type { AuditKey } from './audit-key.js'
 import type { Store } from './types.js'
 
 export type StoreOptions =

@@ -7,7 +7,7 @@
  * Sealed form: `v1.<iv>.<ciphertext>.<tag>` (base64url parts).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import type { AuditKey } from '../audit/audit-key.js'
+import type { AuditKey } from './audit-key.js'
 
 const VERSION = 'v1'
 const IV_BYTES = 12

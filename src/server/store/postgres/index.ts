@@ -1,6 +1,6 @@
 /** The PostgreSQL backend of the store, for several server replicas on one database. */
 import pg from 'pg'
-import { AuditKeyError, POSTGRES_NEEDS_KEY, type AuditKey } from '../../audit/audit-key.js'
+import { AuditKeyError, POSTGRES_NEEDS_KEY, type AuditKey } from '../audit-key.js'
 import type { Store } from '../types.js'
 import { migrate } from './migrations.js'
 import { PostgresStore } from './postgres-store.js'

@@ -6,7 +6,7 @@
  * replicas starting together apply each one once.
  */
 import type { PoolClient } from 'pg'
-import { AuditKeyError, type AuditKey } from '../../audit/audit-key.js'
+import { AuditKeyError, type AuditKey } from '../audit-key.js'
 import { GENESIS_HASH, headMac, macAuditEvent } from '../audit-chain.js'
 import { pendingMigrations, wrongKeyMessage, type Migration } from '../migrations.js'
 import { toAuditEvent, type Row } from '../rows.js'

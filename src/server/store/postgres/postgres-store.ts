@@ -15,7 +15,7 @@
  * audit-verification); splitting the class further would scatter each transaction's locking rules.
  */
 import pg from 'pg'
-import type { AuditKey } from '../../audit/audit-key.js'
+import type { AuditKey } from '../audit-key.js'
 import { chainAuditEvent, GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
 import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'

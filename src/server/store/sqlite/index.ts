@@ -1,6 +1,6 @@
 /** The embedded SQLite backend of the store. */
 import { dirname, join } from 'node:path'
-import { AUDIT_KEY_FILE, loadOrCreateAuditKeyFile, type AuditKey } from '../../audit/audit-key.js'
+import { AUDIT_KEY_FILE, loadOrCreateAuditKeyFile, type AuditKey } from '../audit-key.js'
 import { SqliteStore, openDatabase } from './sqlite-store.js'
 import type { Store } from '../types.js'
 

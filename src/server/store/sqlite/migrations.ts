@@ -6,7 +6,7 @@
  * Never edit a released migration; add the next number.
  */
 import type { DatabaseSync } from 'node:sqlite'
-import { AuditKeyError, type AuditKey } from '../../audit/audit-key.js'
+import { AuditKeyError, type AuditKey } from '../audit-key.js'
 import { GENESIS_HASH, headMac, macAuditEvent } from '../audit-chain.js'
 import { pendingMigrations, wrongKeyMessage, type Migration } from '../migrations.js'
 import { toAuditEvent, type Row } from '../rows.js'

@@ -11,7 +11,7 @@
  * audit-verification); splitting the class further would scatter each transaction's locking rules.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
-import type { AuditKey } from '../../audit/audit-key.js'
+import type { AuditKey } from '../audit-key.js'
 import { chainAuditEvent, headMac, type AuditCheckpoint, type AuditEventInput, type ChainHead } from '../audit-chain.js'
 import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
