@@ -52,12 +52,15 @@ class StoreApprovalService implements ApprovalService {
     // The rule's max_timeout caps what the requester asked: a workflow cannot outwait the rule.
     const timeoutMs = policy.maxTimeoutMs === null ? asked : Math.min(asked, policy.maxTimeoutMs)
     const key = input.idempotency_key ?? null
+    // One instant for both ends, so expires_at − created_at is exactly the timeout granted.
+    const createdAt = Date.now()
     const result = await this.store.createApproval({
       project_id: project.id,
       action: input.action,
       context: input.context,
       agent: input.agent,
-      expires_at: new Date(Date.now() + timeoutMs).toISOString(),
+      at: new Date(createdAt).toISOString(),
+      expires_at: new Date(createdAt + timeoutMs).toISOString(),
       idempotency_key: key,
       idempotency_fingerprint: key === null ? null : requestFingerprint({ action: input.action, context: input.context, agent: input.agent, timeout_ms: input.timeout_ms ?? null }),
       requested_by: input.requested_by,
