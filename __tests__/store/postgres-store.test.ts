@@ -5,18 +5,33 @@
  * racing at startup, and tamper detection. Skipped, with a message, without the binaries.
  */
 import { describe, expect, it } from '@jest/globals'
+import pg from 'pg'
 import { hashToken } from '../../src/server/auth/secrets.js'
 import { testAuditKey } from '../helpers/audit-key.js'
 import { parseAuditKey } from '../../src/server/store/audit-key.js'
 import { hashAuditEvent } from '../../src/server/store/audit-chain.js'
 import { MIGRATIONS as PG_MIGRATIONS } from '../../src/server/store/postgres/migrations.js'
-import type { AuditEvent } from '../../src/server/store/types.js'
+import type { AuditEvent, VoteCounter } from '../../src/server/store/types.js'
+import type { AppliedPolicy } from '../../src/server/policies/types.js'
 import { openStore } from '../../src/server/store/index.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
 import type { Store } from '../../src/server/store/types.js'
 import { approvalFor } from './approval-input.js'
 import { describeStoreContract } from './store-contract.js'
 import { describeWithPostgres } from './temp-postgres.js'
+
+/** A policy rule asking for `required` approvals from anyone. */
+function anyMembers(required: number): AppliedPolicy {
+  return { version: 1, rule: 'votes', requirements: [{ name: 'approvers', members: null, required }], block_self_approval: false, require_reason: 'none', reject: 'any', windows: [] }
+}
+
+/** Approved once `required` voters approved; every approving vote counts toward `approvers`. */
+function approvalsUpTo(required: number): VoteCounter {
+  return (votes) => ({
+    outcome: votes.filter((vote) => vote.decision === 'approve').length >= required ? 'approved' : 'pending',
+    groups: Object.fromEntries(votes.map((vote) => [vote.by, ['approvers']])),
+  })
+}
 
 describeWithPostgres('PostgreSQL store', (cluster) => {
   describeStoreContract('postgres', async () => openPostgresStore(await cluster.createDatabase(), { auditKey: testAuditKey() }))
@@ -128,6 +143,61 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
       }
     })
 
+    it('groupCommit: false still counts each of 12 concurrent votes from two replicas once, and exactly one settles it', async () => {
+      const config = await cluster.createDatabase()
+      const [a, b] = await Promise.all([0, 1].map(() => openPostgresStore(config, { auditKey: testAuditKey(), groupCommit: false })))
+      try {
+        const project = await a.createProject('solo-votes')
+        const { approval } = await a.createApproval(approvalFor(project, { applied_policy: anyMembers(12) }))
+        const results = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).recordVote(project.id, approval.id, { by: `user${i}@example.com`, email: null, decision: 'approve', reason: null }, approvalsUpTo(12))),
+        )
+        expect(results.every((result) => result?.recorded)).toBe(true)
+        expect(results.filter((result) => result?.recorded && result.settled)).toHaveLength(1)
+        const final = await b.getApproval(project.id, approval.id)
+        expect(final).toMatchObject({ status: 'approved' })
+        expect(new Set(final?.votes?.map((vote) => vote.by)).size).toBe(12)
+        expect(await a.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 13 })
+      } finally {
+        await Promise.all([a.close(), b.close()])
+      }
+    })
+
+    it('records a vote in three statements inside the chain lock: the read, the writes, the audit append', async () => {
+      const statements: string[] = []
+      // Every statement the store's connections send, in order.
+      class CountingClient extends pg.Client {
+        constructor(config?: string | pg.ClientConfig) {
+          super(config)
+          const query = this.query.bind(this) as (...args: unknown[]) => unknown
+          this.query = ((...args: unknown[]) => {
+            const first = args[0] as string | { text: string }
+            statements.push((typeof first === 'string' ? first : first.text).replace(/\s+/g, ' ').trim())
+            return query(...args)
+          }) as never
+        }
+      }
+      const store = await openPostgresStore({ ...(await cluster.createDatabase()), Client: CountingClient }, { auditKey: testAuditKey() })
+      try {
+        const project = await store.createProject('statements')
+        const { approval } = await store.createApproval(approvalFor(project, { applied_policy: anyMembers(2) }))
+        const vote = (by: string) => store.recordVote(project.id, approval.id, { by, email: null, decision: 'approve', reason: null }, approvalsUpTo(2))
+        const sent = async (write: () => Promise<unknown>) => {
+          statements.length = 0
+          await write()
+          return statements.map((sql) => sql.slice(0, 40))
+        }
+        const chainLock = [expect.stringMatching(/^SELECT seq, hash, mac FROM audit_heads/), expect.stringMatching(/^SELECT mac FROM audit_events/)]
+        const counted = ['BEGIN', ...chainLock, expect.stringMatching(/^SELECT a\.\*/), expect.stringMatching(/^WITH voted AS/), expect.stringMatching(/^WITH appended AS/), 'COMMIT']
+        expect(await sent(() => vote('key:first'))).toEqual(counted)
+        expect(await sent(() => vote('key:first'))).toEqual(['BEGIN', ...chainLock, expect.stringMatching(/^SELECT a\.\*/), 'COMMIT'])
+        expect(await sent(() => vote('key:second'))).toEqual(counted)
+        expect(await store.getApproval(project.id, approval.id)).toMatchObject({ status: 'approved', votes: [{ by: 'key:first' }, { by: 'key:second' }] })
+      } finally {
+        await store.close()
+      }
+    })
+
     it('expires each due approval once when replicas expire at the same time', async () => {
       const [a, b, close] = await twoReplicas()
       try {
@@ -224,6 +294,23 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
         expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true })
         await cluster.superuserQuery(config, `UPDATE approvals SET requester_claims = '${JSON.stringify({ ...claims, actor: 'mallory' })}' WHERE id = '${approval.id}'`)
         expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: false, problem: 'approval_mismatch', approval_id: approval.id, detail: expect.stringContaining('requester_claims') })
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('refuses a vote under a policy snapshot weakened behind the store, writing nothing', async () => {
+      const config = await cluster.createDatabase()
+      const store = await openPostgresStore(config, { auditKey: testAuditKey() })
+      try {
+        const project = await store.createProject('web')
+        const { approval } = await store.createApproval(approvalFor(project, { applied_policy: anyMembers(2) }))
+        // Someone with database access lowers the waiting request's rule to one approval.
+        await cluster.superuserQuery(config, `UPDATE approvals SET applied_policy = '${JSON.stringify(anyMembers(1))}' WHERE id = '${approval.id}'`)
+        const vote = store.recordVote(project.id, approval.id, { by: 'key:a', email: null, decision: 'approve', reason: null }, () => ({ outcome: 'approved', groups: {} }))
+        await expect(vote).rejects.toThrow(/policy rule in the database differs/)
+        expect(await store.getApproval(project.id, approval.id)).toMatchObject({ status: 'pending', votes: [] })
+        expect((await store.listAudit(project.id)).items.map((event) => event.type)).toEqual(['created'])
       } finally {
         await store.close()
       }

@@ -753,6 +753,28 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
         expect(results.filter((result) => result && !result.recorded && result.refused === 'already_voted')).toHaveLength(5)
         expect((await store.getApproval(project.id, approval.id))?.votes).toHaveLength(1)
       })
+
+      it("stores the groups each recount gives earlier votes, changed or not, also when the vote settles it", async () => {
+        // The newest vote counts toward 'newest', every earlier one toward 'earlier'; the third settles it.
+        const shifting: VoteCounter = (votes) => ({
+          outcome: votes.length >= 3 ? 'approved' : 'pending',
+          groups: Object.fromEntries(votes.map((vote, i) => [vote.by, [i === votes.length - 1 ? 'newest' : 'earlier']])),
+        })
+        const { approval } = await store.createApproval(newApproval(project, { applied_policy: applied }))
+        const voteBy = (by: string) => store.recordVote(project.id, approval.id, { by, email: by, decision: 'approve', reason: null }, shifting)
+        const groupsNow = async () => (await store.getApproval(project.id, approval.id))?.votes?.map((vote) => [vote.by, vote.groups])
+
+        expect(await voteBy('ada@example.com')).toMatchObject({ recorded: true, settled: false })
+        expect(await groupsNow()).toEqual([['ada@example.com', ['newest']]])
+        const second = await voteBy('bob@example.com')
+        expect(second?.approval.votes?.map((vote) => [vote.by, vote.groups])).toEqual([['ada@example.com', ['earlier']], ['bob@example.com', ['newest']]])
+        expect(await groupsNow()).toEqual([['ada@example.com', ['earlier']], ['bob@example.com', ['newest']]])
+        const third = await voteBy('cy@example.com')
+        expect(third).toMatchObject({ recorded: true, settled: true, approval: { status: 'approved', decided_by: 'cy@example.com' } })
+        expect(await groupsNow()).toEqual([['ada@example.com', ['earlier']], ['bob@example.com', ['earlier']], ['cy@example.com', ['newest']]])
+        expect(third?.approval).toEqual(await store.getApproval(project.id, approval.id))
+        expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 4 })
+      })
     })
 
     describe('audit trail', () => {

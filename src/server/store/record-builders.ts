@@ -138,12 +138,13 @@ export const SYSTEM_ACTOR = 'system'
 
 /**
  * What recording `vote` on `approval` (read inside the vote's transaction, with its votes)
- * writes: nothing when it is refused; else the vote, every vote's counted groups, and either
- * the settling change (the vote decides it) or a `vote_approve`/`vote_reject` event.
+ * writes: nothing when it is refused; else the vote (with its counted groups), the earlier
+ * votes whose counted groups changed (`regrouped`; `votes` is all of them as now counted), and
+ * either the settling change (the vote decides it) or a `vote_approve`/`vote_reject` event.
  */
 export type VotePlan =
   | { refused: 'not_pending' | 'already_voted' }
-  | { refused: null; vote: StoredVote; votes: StoredVote[]; settle: SettleChange | null }
+  | { refused: null; vote: StoredVote; votes: StoredVote[]; regrouped: StoredVote[]; settle: SettleChange | null }
 
 export function planVote(approval: Approval, input: NewVote, count: VoteCounter): VotePlan {
   if (approval.status !== 'pending') return { refused: 'not_pending' }
@@ -154,8 +155,14 @@ export function planVote(approval: Approval, input: NewVote, count: VoteCounter)
   const counted = count([...earlier, fresh])
   const votes = [...earlier, fresh].map((vote) => ({ ...vote, groups: counted.groups[vote.by] ?? [] }))
   const vote = votes[votes.length - 1]
+  // Only these need writing back: most votes keep the groups they were stored with.
+  const regrouped = votes.slice(0, earlier.length).filter((recounted, i) => !sameGroups(recounted.groups, earlier[i].groups))
   const settle: SettleChange | null = counted.outcome === 'pending' ? null : { status: counted.outcome, reason: vote.reason, by: vote.by, at: vote.at }
-  return { refused: null, vote, votes, settle }
+  return { refused: null, vote, votes, regrouped, settle }
+}
+
+function sameGroups(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((group, i) => group === b[i])
 }
 
 /** The audit event of a vote that does not settle its approval: the decision is the type, so the MAC covers it. */

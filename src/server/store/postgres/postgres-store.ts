@@ -45,7 +45,7 @@ import {
   voteEvent,
   type SettleChange,
 } from '../record-builders.js'
-import { type Row, rowSeq, toApiKey, toApproval, toAuditEvent, toChainHead, toGithubGate, toGithubMapping, toInvitation, toMember, toPolicyVersion, toProject, toProjectMembership, toRole, toSession, toTrustRule, toUser, toUserWithPassword, votesByApproval } from '../rows.js'
+import { type Row, rowSeq, textOrNull, toApiKey, toApproval, toAuditEvent, toChainHead, toGithubGate, toGithubMapping, toInvitation, toMember, toPolicyVersion, toProject, toProjectMembership, toRole, toSession, toStoredVote, toTrustRule, toUser, toUserWithPassword, votesByApproval } from '../rows.js'
 import type {
   AdminEventInput,
   ApiKeyInfo,
@@ -114,6 +114,51 @@ interface ChainCursor extends ChainPosition {
 
 /** Rows fetched per query while exporting or verifying. */
 const BATCH = 1000
+
+/**
+ * Everything a vote is planned from, in one statement: the approval row locked, its votes
+ * oldest first as JSON rows, and the context hash and reason (the policy note) its `created`
+ * event recorded. Run only by a transaction that already holds a lock every writer of this
+ * approval's votes and status holds until commit (its project's chain head, or the row itself):
+ * a statement that *waited* for the row lock would read the votes from its older snapshot.
+ */
+const VOTE_READ = `
+  SELECT a.*,
+    (SELECT json_agg(v ORDER BY v.seq) FROM votes v WHERE v.approval_id = a.id) AS vote_rows,
+    created.context_hash AS created_context_hash,
+    created.reason AS created_reason
+  FROM approvals a
+  LEFT JOIN LATERAL (
+    SELECT e.context_hash, e.reason FROM audit_events e
+    WHERE e.project_id = a.project_id AND e.approval_id = a.id AND e.type = 'created'
+    ORDER BY e.seq LIMIT 1
+  ) created ON true
+  WHERE a.project_id = $1 AND a.id = $2
+  FOR UPDATE OF a`
+
+/**
+ * A counted vote's writes, in one statement: the vote inserted, the earlier votes whose counted
+ * groups changed ($9 voters, $10 groups; usually none) updated, and, when the vote settles the
+ * approval ($11 status not null), the approval settled and returned.
+ */
+const VOTE_WRITE = `
+  WITH voted AS (
+    INSERT INTO votes (approval_id, voter, email, decision, reason, at, groups) VALUES ($2, $3, $4, $5, $6, $7, $8)
+  ), regrouped AS (
+    UPDATE votes SET groups = recounted.groups
+    FROM unnest($9::text[], $10::text[]) AS recounted (voter, groups)
+    WHERE votes.approval_id = $2 AND votes.voter = recounted.voter
+  )
+  UPDATE approvals SET status = $11, reason = $12, decided_by = $13, decided_at = $14
+  WHERE project_id = $1 AND id = $2 AND status = 'pending' AND $11::text IS NOT NULL
+  RETURNING *`
+
+/** The votes `json_agg` gathered for one approval (null when it has none). */
+function aggregatedVotes(json: unknown): StoredVote[] {
+  if (json === null || json === undefined) return []
+  if (!Array.isArray(json)) throw new Error('corrupt database: the votes of an approval should read as a JSON list of rows')
+  return (json as Row[]).map(toStoredVote)
+}
 
 /** Maps PostgreSQL errors (SQLSTATE) to `StoreError`s callers can branch on. */
 function translatePgError(error: unknown, what: string): unknown {
@@ -316,13 +361,8 @@ export class PostgresStore implements Store {
 
   /** The context hash the approval's `created` event recorded (null for one created before the chain was keyed). */
   private async createdContextHash(client: pg.PoolClient, projectId: string, approvalId: string): Promise<string | null> {
-    return (await this.createdFields(client, projectId, approvalId)).context_hash
-  }
-
-  /** The context hash and reason (its policy note) of the approval's `created` event. */
-  private async createdFields(client: pg.PoolClient, projectId: string, approvalId: string): Promise<{ context_hash: string | null; reason: string | null }> {
-    const row = await this.row("SELECT context_hash, reason FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type = 'created' ORDER BY seq LIMIT 1", [projectId, approvalId], client)
-    return { context_hash: typeof row?.context_hash === 'string' ? row.context_hash : null, reason: typeof row?.reason === 'string' ? row.reason : null }
+    const row = await this.row("SELECT context_hash FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type = 'created' ORDER BY seq LIMIT 1", [projectId, approvalId], client)
+    return typeof row?.context_hash === 'string' ? row.context_hash : null
   }
 
   // --- projects -------------------------------------------------------------------------
@@ -812,35 +852,47 @@ export class PostgresStore implements Store {
   }
 
   async recordVote(projectId: string, id: string, input: NewVote, count: VoteCounter): Promise<VoteResult | null> {
-    // Batched like every chain append: the chain head is locked first, then the approval's row, the
-    // same order as decisions, so a vote racing a decision or withdrawal cannot deadlock.
+    // Batched like every chain append: the batch locks the chain head first, then the vote the
+    // approval's row, the same order as decisions, so a vote racing a decision or withdrawal cannot
+    // deadlock. Inside the lock a counted vote costs three statements: the read, the writes, the append.
     return this.batched(projectId, 'vote', async (client) => {
-      // The row lock serialises votes on one approval: a concurrent vote waits, then counts ours too.
-      const row = await this.row('SELECT * FROM approvals WHERE project_id = $1 AND id = $2 FOR UPDATE', [projectId, id], client)
+      // Without group commit no lock is held yet: the row lock, taken first, serialises votes on it.
+      if (this.cursors.get(client)?.projectId !== projectId) await this.run('SELECT 1 FROM approvals WHERE project_id = $1 AND id = $2 FOR UPDATE', [projectId, id], client)
+      const row = await this.row(VOTE_READ, [projectId, id], client)
       if (!row) return null
-      const approval = await this.approvalOf(row, client)
+      const approval = toApproval(row, aggregatedVotes(row.vote_rows))
       const plan = planVote(approval, input, count)
       if (plan.refused !== null) return { recorded: false, refused: plan.refused, approval }
-      const created = await this.createdFields(client, projectId, id)
+      const createdContextHash = textOrNull(row, 'created_context_hash')
       // Never count a vote under a rule the audit trail does not vouch for.
-      const tampered = snapshotProblem(approval, created.reason)
+      const tampered = snapshotProblem(approval, textOrNull(row, 'created_reason'))
       if (tampered) throw new Error(tampered)
-      const { vote } = plan
-      await this.run(
-        'INSERT INTO votes (approval_id, voter, email, decision, reason, at, groups) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [id, vote.by, vote.email, vote.decision, vote.reason, vote.at, JSON.stringify(vote.groups)],
+      const { vote, settle } = plan
+      const settled = await this.row(
+        VOTE_WRITE,
+        [
+          projectId,
+          id,
+          vote.by,
+          vote.email,
+          vote.decision,
+          vote.reason,
+          vote.at,
+          JSON.stringify(vote.groups),
+          plan.regrouped.map((counted) => counted.by),
+          plan.regrouped.map((counted) => JSON.stringify(counted.groups)),
+          settle?.status ?? null,
+          settle?.reason ?? null,
+          settle?.by ?? null,
+          settle?.at ?? null,
+        ],
         client,
       )
-      for (const counted of plan.votes) await this.run('UPDATE votes SET groups = $3 WHERE approval_id = $1 AND voter = $2', [id, counted.by, JSON.stringify(counted.groups)], client)
-      if (!plan.settle) return { recorded: true, settled: false, approval: { ...approval, votes: plan.votes }, event: await this.appendAudit(client, voteEvent(approval, vote, created.context_hash)) }
-      const settled = (await this.row(
-        `UPDATE approvals SET status = $3, reason = $4, decided_by = $5, decided_at = $6
-         WHERE project_id = $1 AND id = $2 AND status = 'pending' RETURNING *`,
-        [projectId, id, plan.settle.status, plan.settle.reason, plan.settle.by, plan.settle.at],
-        client,
-      )) as Row
+      if (!settle) return { recorded: true, settled: false, approval: { ...approval, votes: plan.votes }, event: await this.appendAudit(client, voteEvent(approval, vote, createdContextHash)) }
+      // Cannot miss: the row is locked and was pending when read.
+      if (!settled) throw new Error(`approval ${id} was not pending when its settling vote was written`)
       const decided = toApproval(settled, plan.votes)
-      return { recorded: true, settled: true, approval: decided, event: await this.appendAudit(client, settledEvent(decided, plan.settle, created.context_hash)) }
+      return { recorded: true, settled: true, approval: decided, event: await this.appendAudit(client, settledEvent(decided, settle, createdContextHash)) }
     })
   }
 

@@ -762,7 +762,7 @@ export class SqliteStore implements Store {
         at: vote.at,
         groups: JSON.stringify(vote.groups),
       })
-      for (const counted of plan.votes) this.run('UPDATE votes SET groups = @groups WHERE approval_id = @id AND voter = @voter', { id, voter: counted.by, groups: JSON.stringify(counted.groups) })
+      for (const counted of plan.regrouped) this.run('UPDATE votes SET groups = @groups WHERE approval_id = @id AND voter = @voter', { id, voter: counted.by, groups: JSON.stringify(counted.groups) })
       if (!plan.settle) return { recorded: true, settled: false, approval: { ...approval, votes: plan.votes }, event: this.appendAudit(voteEvent(approval, vote, created.context_hash)) }
       const settled = this.get(
         `UPDATE approvals SET status = @status, reason = @reason, decided_by = @by, decided_at = @at
