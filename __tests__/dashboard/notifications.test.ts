@@ -64,6 +64,10 @@ describe('notification settings pages', () => {
       expect(redeliver.headers.get('location')).toBe(`/settings/notifications/${channel.id}?notice=redelivery_queued`)
       await waitUntil(() => hook.received.length > received, { what: 'the redelivery' })
       expect(hook.received.at(-1)!.json.id).toBe(delivered.id)
+      // The resend is an admin change: one event, by the admin who clicked, naming channel and delivery.
+      const resent = (await fx.store.listAudit(fx.project.id)).items.filter((e) => e.type === 'delivery_resent')
+      expect(resent.map((e) => [e.actor, e.action])).toEqual([[ADMIN.email, `channel:ops hook/${delivered.id}`]])
+      expect(await fx.store.verifyAudit(fx.project.id)).toMatchObject({ ok: true })
 
       const confirm = await admin.request('GET', `/settings/notifications/${channel.id}/remove`)
       expect(confirm.text).toContain('Remove the webhook channel “ops hook”?')
@@ -71,8 +75,9 @@ describe('notification settings pages', () => {
       expect(removed.headers.get('location')).toBe('/settings/notifications?notice=channel_removed')
       expect(await fx.store.listChannels(fx.project.id)).toEqual([])
       const audit = (await fx.store.listAudit(fx.project.id)).items.map((e) => [e.type, e.actor])
-      expect(audit.slice(0, 2)).toEqual([
+      expect(audit.slice(0, 3)).toEqual([
         ['channel_removed', ADMIN.email],
+        ['delivery_resent', ADMIN.email],
         ['created', 'key:ci'],
       ])
       expect(audit).toContainEqual(['channel_added', ADMIN.email])
@@ -143,6 +148,8 @@ describe('notification settings pages', () => {
     const theirs = await waitUntil(async () => (await fx.store.listDeliveries(other.project.id, other.channel.id))[0], { what: 'the other project’s delivery' })
     const crossRedeliver = await admin.request('POST', `/settings/notifications/${channel.id}/deliveries/${theirs.id}/redeliver`, { form: { _csrf: csrf } })
     expect(crossRedeliver.headers.get('location')).toBe(`/settings/notifications/${channel.id}?notice=no_such_delivery`)
+    // Neither the forged nor the cross-project resend recorded anything (the service test shows nothing is queued either).
+    for (const project of [fx.project, other.project]) expect((await fx.store.listAudit(project.id)).items.filter((e) => e.type === 'delivery_resent')).toEqual([])
     await fx.store.cancelApproval(other.project.id, otherDelivery.approval.id, { reason: null, by: 'test' })
 
     expect((await fx.store.listChannels(fx.project.id)).map((c) => c.name)).toEqual(['mine'])

@@ -132,4 +132,35 @@ describe('ChannelService', () => {
     expect((await store.listAudit(project.id)).items[0]).toMatchObject({ type: 'channel_removed', action: 'channel:email', actor: 'admin@example.com', reason: channel.id })
     expect((await refusal(service.remove(project, 'cli', channel.id))).code).toBe('not_found')
   })
+
+  it('redelivers a delivery of its project only, recording who did it once per resend, on a chain that verifies', async () => {
+    const service = new ChannelService(store)
+    const { channel } = await service.addEmail(project, 'cli', ['ops@example.com'], { name: 'ops mail' })
+    await store.createApproval({ project_id: project.id, action: 'deploy', context: {}, agent: null, expires_at: new Date(Date.now() + 3_600_000).toISOString(), idempotency_key: null, requested_by: 'key:ci' })
+    expect(await store.materializeDeliveries(new Date().toISOString())).toBe(1)
+    const [delivery] = await store.listDeliveries(project.id, channel.id)
+    const other = await store.createProject('other')
+    const eventsOf = async (p: Project) => (await store.listAudit(p.id)).items.filter((event) => event.type === 'delivery_resent')
+
+    const resent = await service.redeliver(project, 'admin@example.com', ` ${delivery.id} `)
+    expect(resent).toMatchObject({ id: delivery.id, status: 'pending' })
+    const [event, ...more] = await eventsOf(project)
+    expect(more).toEqual([])
+    expect(event).toMatchObject({ approval_id: '', action: `channel:ops mail/${delivery.id}`, actor: 'admin@example.com' })
+    expect(event.reason).toBe(`${channel.id}; approval.created of ${delivery.approval_id}; 0 attempts before`)
+
+    // From another project the id is unknown: refused, nothing queued or recorded anywhere.
+    const before = (await store.listDeliveries(project.id, channel.id))[0]
+    const refused = await refusal(service.redeliver(other, 'cli', delivery.id))
+    expect(refused.code).toBe('not_found')
+    expect(refused.message).toContain(`project other has no delivery "${delivery.id}"`)
+    expect((await refusal(service.redeliver(project, 'cli', 'dlv_missing'))).code).toBe('not_found')
+    expect((await store.listDeliveries(project.id, channel.id))[0]).toEqual(before)
+    expect(await eventsOf(project)).toHaveLength(1)
+    expect((await store.listAudit(other.id)).items).toEqual([])
+
+    await service.redeliver(project, 'cli', delivery.id)
+    expect((await eventsOf(project)).map((e) => e.actor)).toEqual(['cli', 'admin@example.com'])
+    expect(await store.verifyAudit(project.id)).toMatchObject({ ok: true })
+  })
 })

@@ -14,7 +14,7 @@ import { decideCommand } from './commands/decide.js'
 import { githubListCommand, githubMapCommand, githubUnmapCommand } from './commands/github.js'
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './commands/keys.js'
 import { policyClearCommand, policyHistoryCommand, policySetCommand, policyShowCommand, policyTestCommand } from './commands/policy.js'
-import { notifyAddCommand, notifyDeliveriesCommand, notifyListCommand, notifyRemoveCommand, notifyTestCommand } from './commands/notify.js'
+import { notifyAddCommand, notifyDeliveriesCommand, notifyListCommand, notifyRedeliverCommand, notifyRemoveCommand, notifyTestCommand } from './commands/notify.js'
 import { projectCreateCommand } from './commands/project.js'
 import { requestCommand } from './commands/request.js'
 import { serveCommand } from './commands/serve.js'
@@ -45,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   notifyRemoveCommand,
   notifyTestCommand,
   notifyDeliveriesCommand,
+  notifyRedeliverCommand,
   userAddCommand,
   userSlackCommand,
   auditExportCommand,

@@ -1,4 +1,4 @@
-/** `approval-gate notify add|list|remove|test|deliveries`: a project's notification channels (webhooks, email, Slack). */
+/** `approval-gate notify add|list|remove|test|deliveries|redeliver`: a project's notification channels (webhooks, email, Slack). */
 import { isAdminError } from '../../server/admin/admin-service.js'
 import { ChannelService, type ChannelSettings } from '../../server/admin/channel-service.js'
 import type { EmailSender } from '../../server/notifications/email-sender.js'
@@ -266,6 +266,31 @@ ${STORE_HELP}
       const error = d.last_error ? `  last error: ${d.last_error}` : ''
       line(io.stdout, `${d.id}  ${d.event_type}  ${d.approval_id}  ${d.status}  attempts ${d.attempts}${answer}${error}`)
     }
+    return EXIT.ok
+  },
+}
+
+export const notifyRedeliverCommand: Command = {
+  name: 'notify redeliver',
+  summary: 'send a delivery again (recorded in the audit trail)',
+  help: `
+Usage: approval-gate notify redeliver --project NAME DELIVERY [--data DIR | --database-url URL]
+
+DELIVERY is a dlv_… id from "notify deliveries". The delivery is queued again at once; a
+running server sends it within seconds, with the same id (receivers de-duplicate on it). The
+resend is recorded in the project's audit trail as delivery_resent, by "cli".
+
+Options:
+${PROJECT_HELP}
+${STORE_HELP}
+  -h, --help          show this help
+`,
+  async run(args, io) {
+    const parsed = parseCommand(notifyRedeliverCommand, args, io, PROJECT_FLAGS, { min: 1, max: 1 })
+    if (!parsed) return EXIT.ok
+    const target = projectTargetOf(notifyRedeliverCommand, parsed.values, io.env)
+    const delivery = await withProject(target, (store, project) => adminCall(() => new ChannelService(store).redeliver(project, 'cli', parsed.positionals[0])))
+    line(io.stdout, `Queued delivery ${delivery.id} (${delivery.event_type} of ${delivery.approval_id}) to be sent again.`)
     return EXIT.ok
   },
 }

@@ -2,7 +2,8 @@
  * The one writer of a project's notification channels, for the CLI (`approval-gate notify`)
  * and the dashboard's notifications page alike: the rules of each kind (a webhook's URL is
  * public unless the operator allows private ones; an email channel's recipients), the secret
- * generated and shown once, and an audit event for every channel added or removed.
+ * generated and shown once, and an audit event for every channel added or removed and every
+ * delivery sent again.
  */
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
@@ -163,10 +164,19 @@ export class ChannelService {
     return this.store.listDeliveries(project.id, channel.id, limit)
   }
 
-  /** Queues a delivery of the project again, now. */
-  async redeliver(project: Project, deliveryId: string): Promise<Delivery> {
-    const delivery = await this.store.redeliver(project.id, deliveryId, new Date(this.now()).toISOString())
-    if (!delivery) throw new AdminError('not_found', 'this project has no such delivery, or it is being sent right now')
+  /**
+   * Queues a delivery of the project again, now, and records who did it (`delivery_resent`,
+   * naming the channel and the delivery): a resend reaches a receiver, so it is an admin change
+   * like any other. Another project's delivery id is not found and nothing is recorded.
+   */
+  async redeliver(project: Project, actor: AdminActor, deliveryId: string): Promise<Delivery> {
+    const wanted = deliveryId.trim()
+    const delivery = await this.store.redeliver(project.id, wanted, new Date(this.now()).toISOString())
+    if (!delivery) throw new AdminError('not_found', `project ${project.name} has no delivery ${JSON.stringify(wanted)}, or it is being sent right now`)
+    // The channel is read after the change only to name it; a channel removed meanwhile is named by its id.
+    const channel = await this.store.getChannel(project.id, delivery.channel_id)
+    const detail = `${delivery.channel_id}; ${delivery.event_type} of ${delivery.approval_id}; ${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'} before`
+    await this.record(project, 'delivery_resent', actor, `channel:${channel?.name ?? delivery.channel_id}/${delivery.id}`, detail)
     return delivery
   }
 

@@ -45,6 +45,7 @@ export type AdminEventType =
   | 'github_unmapped'
   | 'channel_added'
   | 'channel_removed'
+  | 'delivery_resent'
 
 /** An administrative change to record in a project's audit trail. */
 export interface AdminEventInput {

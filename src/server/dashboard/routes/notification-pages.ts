@@ -123,7 +123,7 @@ export function registerNotificationRoutes(app: FastifyInstance, deps: Dashboard
     let notice = 'redelivery_queued'
     try {
       // Scoped to the viewer's project: another project's delivery id is not found.
-      await deps.channels.redeliver(viewer.project, deliveryId)
+      await deps.channels.redeliver(viewer.project, viewer.user.email, deliveryId)
       deps.wakeDeliveries?.()
     } catch (error) {
       if (!isAdminError(error)) throw error

@@ -97,6 +97,7 @@ const STATUS_LABELS: Record<string, string> = {
   github_unmapped: 'GitHub repository unmapped',
   channel_added: 'Channel added',
   channel_removed: 'Channel removed',
+  delivery_resent: 'Delivery sent again',
 }
 
 /** A coloured status pill; the colour is paired with the word, never alone. */
