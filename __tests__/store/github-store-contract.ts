@@ -80,6 +80,31 @@ export function describeGithubStoreContract(store: () => Store): void {
       expect((await store().listGithubGatesAwaitingDecision(10)).map((g) => g.approval_id)).toEqual([approval.id])
     })
 
+    it('lists a project’s gates newest first, or one approval’s, never another project’s', async () => {
+      const project = await store().createProject('p')
+      const other = await store().createProject('q')
+      const first = await approvalIn(project)
+      const second = await approvalIn(project)
+      const theirs = await approvalIn(other)
+      await store().createGithubGate({ ...gateOf(project, first.id, 'd-first'), at: '2026-01-01T00:00:00.000Z' })
+      await store().createGithubGate({ ...gateOf(project, second.id, 'd-second'), environment: 'staging', at: '2026-01-02T00:00:00.000Z' })
+      await store().createGithubGate(gateOf(other, theirs.id, 'd-theirs'))
+      await store().recordGithubCallbackAttempt(first.id, { callback: 'failed', at: '2026-01-01T00:01:00.000Z', error: 'HTTP 422: not waiting' })
+
+      expect((await store().listGithubGates(project.id)).map((g) => [g.approval_id, g.environment])).toEqual([
+        [second.id, 'staging'],
+        [first.id, 'production'],
+      ])
+      expect((await store().listGithubGates(project.id, { limit: 1 })).map((g) => g.approval_id)).toEqual([second.id])
+      const [one, ...rest] = await store().listGithubGates(project.id, { approvalId: first.id })
+      expect(rest).toEqual([])
+      expect(one).toEqual({ ...(await store().getGithubGateByDelivery('d-first')), callback: 'failed', attempts: 1, last_error: 'HTTP 422: not waiting', completed_at: '2026-01-01T00:01:00.000Z' })
+      // Another project's approval id finds nothing, whatever the id.
+      expect(await store().listGithubGates(project.id, { approvalId: theirs.id })).toEqual([])
+      expect(await store().listGithubGates(other.id, { approvalId: first.id })).toEqual([])
+      expect((await store().listGithubGates(other.id)).map((g) => g.approval_id)).toEqual([theirs.id])
+    })
+
     it('leases only settled, due gates with an open callback, once, and records attempts', async () => {
       const project = await store().createProject('p')
       const waiting = await approvalIn(project)

@@ -601,6 +601,12 @@ export interface Store {
   /** Records the gate of a new approval; false (nothing written) when the approval or the delivery has one already. */
   createGithubGate(input: NewGithubGate): Promise<boolean>
   getGithubGateByDelivery(deliveryId: string): Promise<GithubGate | null>
+  /**
+   * The project's gates, newest first (at most `limit`, default and cap the page limit): how
+   * far each answer to GitHub got, for the dashboard and `github list`. With `approvalId`, that
+   * approval's gate only — none when the approval is another project's.
+   */
+  listGithubGates(projectId: string, options?: { approvalId?: string; limit?: number }): Promise<GithubGate[]>
   /** Gates whose approval is still pending (their callback is owed once it settles), oldest first. */
   listGithubGatesAwaitingDecision(limit: number): Promise<GithubGate[]>
   /**

@@ -726,6 +726,15 @@ export class PostgresStore implements Store {
     return row ? toGithubGate(row) : null
   }
 
+  async listGithubGates(projectId: string, options: { approvalId?: string; limit?: number } = {}): Promise<GithubGate[]> {
+    const rows = await this.rows(
+      `SELECT * FROM github_gates WHERE project_id = $1 AND ($2::text IS NULL OR approval_id = $2)
+       ORDER BY created_at DESC, approval_id DESC LIMIT $3`,
+      [projectId, options.approvalId ?? null, pageLimit(options.limit)],
+    )
+    return rows.map(toGithubGate)
+  }
+
   async listGithubGatesAwaitingDecision(limit: number): Promise<GithubGate[]> {
     const rows = await this.rows(
       `SELECT g.* FROM github_gates g JOIN approvals a ON a.id = g.approval_id

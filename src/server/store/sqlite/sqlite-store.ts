@@ -611,6 +611,14 @@ export class SqliteStore implements Store {
     return row ? toGithubGate(row) : null
   }
 
+  async listGithubGates(projectId: string, options: { approvalId?: string; limit?: number } = {}): Promise<GithubGate[]> {
+    return this.all(
+      `SELECT * FROM github_gates WHERE project_id = @projectId AND (@approvalId IS NULL OR approval_id = @approvalId)
+       ORDER BY created_at DESC, approval_id DESC LIMIT @limit`,
+      { projectId, approvalId: options.approvalId ?? null, limit: pageLimit(options.limit) },
+    ).map(toGithubGate)
+  }
+
   async listGithubGatesAwaitingDecision(limit: number): Promise<GithubGate[]> {
     return this.all(
       `SELECT g.* FROM github_gates g JOIN approvals a ON a.id = g.approval_id
