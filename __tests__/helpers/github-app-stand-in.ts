@@ -26,8 +26,8 @@ export interface RecordedReview {
   status: number
 }
 
-/** How the callback endpoint answers: `ok` 204, `fail` 502, `hang` never. */
-export type CallbackMode = 'ok' | 'fail' | 'hang'
+/** How the callback endpoint answers: `ok` 204, `fail` 502 (retried), `refuse` 422 (final), `hang` never. */
+export type CallbackMode = 'ok' | 'fail' | 'refuse' | 'hang'
 
 export interface GithubStandIn {
   /** The API base URL to configure (`--github-api-url`). */
@@ -41,6 +41,8 @@ export interface GithubStandIn {
   refusedTokens: string[]
   tokensIssued: number
   callbackMode: CallbackMode
+  /** The `message` of a `fail` or `refuse` answer (default `Server Error`). */
+  failureMessage: string
   /** Installation ids the App is installed on (others answer 404). */
   installations: Set<string>
   close(): Promise<void>
@@ -64,6 +66,7 @@ export async function startGithubStandIn(): Promise<GithubStandIn> {
     refusedTokens: [],
     tokensIssued: 0,
     callbackMode: 'ok',
+    failureMessage: 'Server Error',
     installations: new Set(['77']),
     close: async () => {},
   }
@@ -92,7 +95,7 @@ export async function startGithubStandIn(): Promise<GithubStandIn> {
     const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1]
     if (!token || !tokens.has(token)) return json(response, 401, { message: 'Bad credentials' })
     const body = JSON.parse(await readBody(request)) as Record<string, unknown>
-    const status = standIn.callbackMode === 'ok' ? 204 : standIn.callbackMode === 'fail' ? 502 : 0
+    const status = { ok: 204, fail: 502, refuse: 422, hang: 0 }[standIn.callbackMode]
     standIn.reviews.push({ repository, run_id: runId, environment_name: body.environment_name, state: body.state, comment: body.comment, status })
     if (standIn.callbackMode === 'hang') {
       hanging.push(response)
@@ -102,7 +105,7 @@ export async function startGithubStandIn(): Promise<GithubStandIn> {
       response.writeHead(204).end()
       return
     }
-    json(response, status, { message: 'Server Error' })
+    json(response, status, { message: standIn.failureMessage })
   }
 
   const server: Server = createServer((request, response) => {

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ApprovalRuleError, type DecideOutcome } from '../../approvals/contracts.js'
 import { lostRaceMessage, selfApprovalMessage } from '../../approvals/decision-messages.js'
-import type { Approval, Decision } from '../../store/types.js'
+import type { Approval, Decision, GithubGate, Project } from '../../store/types.js'
 import { integrityError } from '../../http/wire.js'
 import { html } from '../html.js'
 import { formFields } from '../security.js'
@@ -27,6 +27,12 @@ async function findForViewer(deps: DashboardDeps, viewer: ProjectViewer, id: str
     return { approval, viewer: { ...viewer, project } }
   }
   return null
+}
+
+/** The GitHub App gate of an approval of the viewer's project, if the App created it. */
+async function githubGateOf(deps: DashboardDeps, project: Project, approval: Approval): Promise<GithubGate | null> {
+  const [gate] = await deps.store.listGithubGates(project.id, { approvalId: approval.id, limit: 1 })
+  return gate ?? null
 }
 
 export function registerApprovalRoutes(app: FastifyInstance, deps: DashboardDeps): void {
@@ -71,7 +77,7 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: DashboardDeps
       streamProject: viewer.project.id,
       live: 'approval',
       notices,
-      main: approvalPage(approval, viewer.session.csrf_token, deps.approvals.standing(viewer.project, approval, actorOf(viewer))),
+      main: approvalPage(approval, viewer.session.csrf_token, deps.approvals.standing(viewer.project, approval, actorOf(viewer)), await githubGateOf(deps, viewer.project, approval)),
     })
   })
 
@@ -123,7 +129,7 @@ async function replyToDecision(
       viewer,
       section: 'approvals',
       notices: [{ kind: 'error', text: message }],
-      main: approvalPage(outcome.approval, viewer.session.csrf_token, deps.approvals.standing(viewer.project, outcome.approval, actorOf(viewer))),
+      main: approvalPage(outcome.approval, viewer.session.csrf_token, deps.approvals.standing(viewer.project, outcome.approval, actorOf(viewer)), await githubGateOf(deps, viewer.project, outcome.approval)),
     })
   }
   if (!outcome.changed) {

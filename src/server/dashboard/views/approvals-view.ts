@@ -1,8 +1,9 @@
 /** The Approvals home (pending cards, or how to send a first request) and one approval's page. */
-import type { Approval } from '../../store/types.js'
+import type { Approval, GithubGate } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
 import type { VoteStanding } from '../../approvals/contracts.js'
 import { approvalCard } from './approval-card.js'
+import { githubAnswerSection } from './github-answer-view.js'
 
 export function emptyState(publicUrl: string, hidden: boolean): SafeHtml {
   const base = publicUrl.replace(/\/+$/, '')
@@ -33,7 +34,12 @@ ${emptyState(input.publicUrl, approvals.length > 0)}
 ${input.nextCursor ? html`<p class="pager"><a href="/?cursor=${encodeURIComponent(input.nextCursor)}">Older pending requests →</a></p>` : ''}`
 }
 
-export function approvalPage(approval: Approval, csrfToken: string, standing?: VoteStanding): SafeHtml {
+/**
+ * One approval's page; for a deployment the GitHub App gates, how its answer to GitHub stands,
+ * beside the card (live updates replace the card only, so it is not lost when they arrive).
+ */
+export function approvalPage(approval: Approval, csrfToken: string, standing?: VoteStanding, githubGate?: GithubGate | null): SafeHtml {
   return html`<p class="crumbs"><a href="/">← All pending approvals</a></p>
-<div class="cards cards-single" data-cards>${approvalCard(approval, { csrfToken, standalone: true, standing })}</div>`
+<div class="cards cards-single" data-cards>${approvalCard(approval, { csrfToken, standalone: true, standing })}</div>
+${githubGate ? githubAnswerSection(githubGate, approval) : ''}`
 }
