@@ -73,6 +73,45 @@ describe('github map, list and unmap', () => {
   })
 })
 
+describe('github list and the answers to GitHub', () => {
+  it('shows the newest gated deployments and whether GitHub was answered, on one line each, of this project only', async () => {
+    expect((await runCli(['project', 'create', 'deploys', '--data', data])).code).toBe(0)
+    const store = await openDataDir(data)
+    const ids: Record<string, string> = {}
+    try {
+      const project = (await store.getProjectByName('deploys'))!
+      const at = (minute: number) => `2026-03-01T10:${String(minute).padStart(2, '0')}:00.000Z`
+      for (const [index, name] of ['waiting', 'answered', 'retrying', 'failed'].entries()) {
+        const { approval } = await store.createApproval({ project_id: project.id, action: 'deploy:production', context: {}, agent: null, expires_at: new Date(Date.now() + 3_600_000).toISOString(), idempotency_key: null, requested_by: 'github-app' })
+        ids[name] = approval.id
+        await store.createGithubGate({ approval_id: approval.id, project_id: project.id, delivery_id: `d-${name}`, installation_id: '77', repository: 'acme/deploys', environment: name === 'failed' ? 'staging' : 'production', run_id: String(500 + index), at: at(index) })
+        if (name !== 'waiting') await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ana@example.com' })
+      }
+      await store.recordGithubCallbackAttempt(ids.answered, { callback: 'done', at: at(10), error: null })
+      // GitHub's text is untrusted: a line break and an escape sequence must not reach the terminal as such.
+      await store.recordGithubCallbackAttempt(ids.retrying, { callback: 'pending', at: at(11), next_attempt_at: at(12), error: 'HTTP 502: down\n\u001b[31mforged line' })
+      await store.recordGithubCallbackAttempt(ids.failed, { callback: 'failed', at: at(13), error: 'HTTP 422: not waiting' })
+    } finally {
+      await store.close()
+    }
+
+    const listed = await runCli(['github', 'list', '--project', 'deploys', '--data', data])
+    expect(listed.code).toBe(0)
+    const lines = listed.stdout.split('\n')
+    const recent = lines.slice(lines.indexOf('Recent deployments (newest first):') + 1).filter(Boolean)
+    expect(recent).toEqual([
+      `${ids.failed}  acme/deploys  environment staging  run 503  GitHub could not be answered: HTTP 422: not waiting`,
+      `${ids.retrying}  acme/deploys  environment production  run 502  answering GitHub: attempt 1 failed: HTTP 502: down [31mforged line, retrying at 2026-03-01T10:12:00.000Z`,
+      `${ids.answered}  acme/deploys  environment production  run 501  GitHub answered`,
+      `${ids.waiting}  acme/deploys  environment production  run 500  GitHub waits for this decision`,
+    ])
+    expect(listed.stdout).not.toContain('\u001b')
+    // Another project lists none of them; --json keeps its shape (the mappings only).
+    expect((await runCli(['github', 'list', '--project', 'ops', '--data', data])).stdout).not.toContain('acme/deploys')
+    expect(JSON.parse((await runCli(['github', 'list', '--project', 'deploys', '--data', data, '--json'])).stdout)).toEqual([])
+  })
+})
+
 describe('serve with the GitHub App flags', () => {
   it('names what is missing or unusable and does not start', async () => {
     const serveData = join(dir, 'serve-data')

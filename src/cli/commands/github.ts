@@ -1,8 +1,14 @@
 /** `approval-gate github map|list|unmap`: which project gates a GitHub repository's deployments (the GitHub App). */
 import { isAdminError } from '../../server/admin/admin-service.js'
 import { describeGithubMapping, GithubMappingAdmin } from '../../server/admin/github-mappings.js'
+import { describeGithubAnswer, githubAnswerStatus } from '../../server/github/answer-status.js'
+import type { Project, Store } from '../../server/store/types.js'
+import { oneLine } from '../../shared/log-text.js'
 import { CliError, EXIT, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
 import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
+
+/** How many gated deployments `github list` shows. */
+const RECENT_DEPLOYMENTS = 10
 
 export const githubMapCommand: Command = {
   name: 'github map',
@@ -53,6 +59,10 @@ export const githubListCommand: Command = {
   help: `
 Usage: approval-gate github list --project NAME [--data DIR | --database-url URL] [--json]
 
+Lists the mappings, then the project's ${RECENT_DEPLOYMENTS} newest deployments gated through the App
+and whether GitHub was answered ("GitHub answered", "answering GitHub: attempt N failed: …,
+retrying at …", "GitHub could not be answered: …"). --json prints the mappings only.
+
 Options:
 ${PROJECT_HELP}
 ${STORE_HELP}
@@ -63,13 +73,21 @@ ${STORE_HELP}
     const parsed = parseCommand(githubListCommand, args, io, { ...PROJECT_FLAGS, json: { type: 'boolean' } }, { min: 0, max: 0 })
     if (!parsed) return EXIT.ok
     const target = projectTargetOf(githubListCommand, parsed.values, io.env)
-    const mappings = await withProject(target, (store, project) => new GithubMappingAdmin(store).list(project))
+    const { mappings, deployments } = await withProject(target, async (store, project) => ({
+      mappings: await new GithubMappingAdmin(store).list(project),
+      deployments: parsed.values.json ? [] : await recentDeployments(store, project),
+    }))
     if (parsed.values.json) {
       printJson(io, mappings)
       return EXIT.ok
     }
     if (mappings.length === 0) line(io.stdout, `Project ${target.projectName} gates no GitHub repositories.`)
     for (const mapping of mappings) line(io.stdout, `${mapping.id}  ${describeGithubMapping(mapping)}  created ${mapping.created_at}`)
+    if (deployments.length > 0) {
+      line(io.stdout, '')
+      line(io.stdout, 'Recent deployments (newest first):')
+      for (const deployment of deployments) line(io.stdout, deployment)
+    }
     return EXIT.ok
   },
 }
@@ -96,6 +114,18 @@ ${STORE_HELP}
     line(io.stdout, `Unmapped ${describeGithubMapping(removed)} (${removed.id}).`)
     return EXIT.ok
   },
+}
+
+/** One line per recent gate: the approval, what it gates and how its answer to GitHub stands (GitHub's error text on one line). */
+async function recentDeployments(store: Store, project: Project): Promise<string[]> {
+  const gates = await store.listGithubGates(project.id, { limit: RECENT_DEPLOYMENTS })
+  return Promise.all(
+    gates.map(async (gate) => {
+      const approval = await store.getApproval(project.id, gate.approval_id)
+      const answer = approval ? describeGithubAnswer(githubAnswerStatus(gate, approval.status)) : 'the approval is missing'
+      return oneLine(`${gate.approval_id}  ${gate.repository}  environment ${gate.environment}  run ${gate.run_id}  ${answer}`)
+    }),
+  )
 }
 
 function asCliError(error: unknown): never {
