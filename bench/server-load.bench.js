@@ -12,10 +12,11 @@
 // Run: `npm run build && node bench/server-load.bench.js` (Node 24: via npx/npm).
 import { fork } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { execSync } from 'node:child_process'
+import { constants, PerformanceObserver } from 'node:perf_hooks'
 import { Pool } from 'undici'
 import { percentile } from './gate-measurement.js'
 
@@ -39,6 +40,11 @@ async function serverChild(dataDir) {
   const { newApiKey } = await import('../lib/server/auth/secrets.js')
   // Capacity, not the per-key create limit, is measured: one key opens every gate.
   const server = await startServer({ dataDir, port: 0, logger: false, createRateLimit: null })
+  // Garbage-collection pauses, so a slow wake-up can be told apart from a slow request path.
+  const gcPauses = []
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcPauses.push({ kind: entry.detail?.kind, ms: entry.duration })
+  }).observe({ entryTypes: ['gc'] })
   const project = await server.store.createProject('bench', { defaultTimeoutMs: 3_600_000 })
   const keys = {}
   for (const scope of ['request', 'decide']) {
@@ -48,7 +54,9 @@ async function serverChild(dataDir) {
   }
   process.on('message', async (message) => {
     if (message === 'rss') process.send({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, memory: process.memoryUsage() })
-    if (message === 'snapshot') process.send({ snapshot: (await import('node:v8')).writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT) })
+    if (message?.snapshot) process.send({ snapshot: (await import('node:v8')).writeHeapSnapshot(message.snapshot) })
+    if (message === 'gc-start') gcPauses.length = 0
+    if (message === 'gc-stats') process.send({ gc: gcSummary(gcPauses) })
     if (message === 'close') {
       const started = performance.now()
       await server.close()
@@ -57,6 +65,19 @@ async function serverChild(dataDir) {
     }
   })
   process.send({ url: server.url, keys })
+}
+
+/** GC pauses by kind (V8's minor = young generation scavenge, major = mark-compact): count, total, p99 and max. */
+function gcSummary(pauses) {
+  const kinds = { [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak_callbacks' }
+  const summary = {}
+  for (const { kind, ms } of pauses) (summary[kinds[kind] ?? String(kind)] ??= []).push(ms)
+  return Object.fromEntries(
+    Object.entries(summary).map(([kind, durations]) => {
+      durations.sort((a, b) => a - b)
+      return [kind, { count: durations.length, total_ms: round(durations.reduce((a, b) => a + b, 0)), p99_ms: round(percentile(durations, 99)), max_ms: round(durations.at(-1)) }]
+    }),
+  )
 }
 
 // ---------------------------------------------------------------- client
@@ -157,6 +178,10 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
       }
     }
     const loops = []
+    // BENCH_HEAP_SNAPSHOT=<directory>: V8 heap snapshots of the server idle and while everyone
+    // waits; `node bench/heap-breakdown.js` compares them (where a waiter's memory goes).
+    const snapshots = process.env.BENCH_HEAP_SNAPSHOT
+    if (snapshots) console.log(`  heap snapshot: ${(await ask(child, { snapshot: join(snapshots, 'idle.heapsnapshot') }, 'snapshot')).snapshot}`)
     const health = async () => (await json(control, 'GET', '/healthz', keys.request)).body.waiting
     const rampStarted = performance.now()
     for (let i = 0; i < ids.length; i += RAMP_STEP) {
@@ -168,13 +193,13 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
     const held = await health()
     console.log(`\r  ${held} long-polls held by the server (ramp ${Math.round(performance.now() - rampStarted)} ms)`)
     const loaded = await ask(child, 'rss', 'rss')
-    // BENCH_HEAP_SNAPSHOT=file: a V8 heap snapshot of the server while everyone waits (where the memory goes).
-    if (process.env.BENCH_HEAP_SNAPSHOT) console.log(`  heap snapshot: ${(await ask(child, 'snapshot', 'snapshot')).snapshot}`)
+    if (snapshots) console.log(`  heap snapshot: ${(await ask(child, { snapshot: join(snapshots, 'waiting.heapsnapshot') }, 'snapshot')).snapshot}`)
 
     // 3. Decisions while everyone waits: API latency, and decision → waiter answer.
     const decisionMs = []
     const wakeMs = []
     const sample = ids.slice(0, Math.min(DECISION_SAMPLES, ids.length))
+    child.send('gc-start')
     for (const [n, id] of sample.entries()) {
       const sent = performance.now()
       const decided = await json(control, 'POST', `/v1/approvals/${id}/decision`, keys.decide, { decision: n % 2 ? 'approve' : 'reject', reason: 'load test' })
@@ -186,6 +211,7 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
       if (n % 50 === 0) process.stdout.write(`\r  decisions: ${n + 1}/${sample.length}`)
     }
     console.log(`\r  decisions: ${sample.length}/${sample.length}`)
+    const { gc } = await ask(child, 'gc-stats', 'gc')
     const after = await ask(child, 'rss', 'rss')
 
     // 4. Graceful shutdown answers every remaining waiter.
@@ -210,6 +236,8 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
       rss_per_waiter_kb: Math.round(((loaded.rss - baseline.rss) / Math.max(1, held)) / 102.4) / 10,
       decision_api_ms: { samples: decisionMs.length, p50: round(percentile(decisionMs, 50)), p99: round(percentile(decisionMs, 99)), max: round(decisionMs.at(-1) ?? null) },
       wake_up_ms: { samples: wakeMs.length, p50: round(percentile(wakeMs, 50)), p99: round(percentile(wakeMs, 99)), max: round(wakeMs.at(-1) ?? null) },
+      gc_pauses_during_decisions: gc,
+      load_average: loadavg().map((n) => round(n)),
       graceful_close_ms: Math.round(closedMs),
       client_errors: errors,
       targets: TARGETS,
