@@ -10,8 +10,10 @@
 // `ulimit -n 65536` before running if needed).
 //
 // Run: `npm run build && node bench/server-load.bench.js` (Node 24: via npx/npm).
+// BENCH_SERVER_LIB=<dir>: run the server from another build's lib/ (before/after in one session);
+// BENCH_SERVER_NODE_ARGS="--max-semi-space-size=32": V8/Node flags for the server process.
 import { fork } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -28,16 +30,17 @@ const TARGET_RSS_AT_50K_MB = 1024
 const TARGET_WAKE_P99_MS = 25
 /** File descriptors each process needs beyond its sockets (stdio, the database, control connections). */
 const FD_HEADROOM = 500
-/** Approvals decided one after another while everyone waits (latency samples). */
-const DECISION_SAMPLES = 300
+/** Approvals decided one after another while everyone waits (latency samples; env BENCH_DECISIONS). */
+const DECISION_SAMPLES = Number(process.env.BENCH_DECISIONS) || 1000
 /** New waiters opened per ramp step; the listen backlog drops SYNs beyond a few hundred at once. */
 const RAMP_STEP = 500
 
 // ---------------------------------------------------------------- server child
 
 async function serverChild(dataDir) {
-  const { startServer } = await import('../lib/server/server.js')
-  const { newApiKey } = await import('../lib/server/auth/secrets.js')
+  const lib = pathToFileURL(`${process.env.BENCH_SERVER_LIB ?? join(here, '..', 'lib')}/`)
+  const { startServer } = await import(new URL('server/server.js', lib).href)
+  const { newApiKey } = await import(new URL('server/auth/secrets.js', lib).href)
   // Capacity, not the per-key create limit, is measured: one key opens every gate.
   const server = await startServer({ dataDir, port: 0, logger: false, createRateLimit: null })
   // Garbage-collection pauses, so a slow wake-up can be told apart from a slow request path.
@@ -53,7 +56,7 @@ async function serverChild(dataDir) {
     keys[scope] = key.key
   }
   process.on('message', async (message) => {
-    if (message === 'rss') process.send({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, memory: process.memoryUsage() })
+    if (message === 'rss') process.send({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, memory: { ...process.memoryUsage(), mallocHeap: mallocHeapBytes() } })
     if (message?.snapshot) process.send({ snapshot: (await import('node:v8')).writeHeapSnapshot(message.snapshot) })
     if (message === 'gc-start') gcPauses.length = 0
     if (message === 'gc-stats') process.send({ gc: gcSummary(gcPauses) })
@@ -65,6 +68,22 @@ async function serverChild(dataDir) {
     }
   })
   process.send({ url: server.url, keys })
+}
+
+/**
+ * Resident bytes of the C heap (glibc's main arena, the `[heap]` mapping): native objects such
+ * as libuv handles and the HTTP parser live there, V8's heap does not. 0 where there is no /proc.
+ */
+function mallocHeapBytes() {
+  try {
+    const smaps = readFileSync('/proc/self/smaps', 'utf8')
+    const at = smaps.indexOf('[heap]')
+    if (at < 0) return 0
+    const rss = /\nRss:\s+(\d+) kB/.exec(smaps.slice(at))
+    return rss ? Number(rss[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
 }
 
 /** GC pauses by kind (V8's minor = young generation scavenge, major = mark-compact): count, total, p99 and max. */
@@ -133,7 +152,8 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
     throw new Error(`ulimit -n is ${limit}: too low for ${waiters} waiters (each process holds one socket per waiter). Run \`ulimit -n ${waiters + 1000}\` first, or set BENCH_WAITERS lower.`)
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'approval-gate-load-'))
-  const child = fork(fileURLToPath(import.meta.url), ['--server-child', dataDir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const serverArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
+  const child = fork(fileURLToPath(import.meta.url), ['--server-child', dataDir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...serverArgs] })
   const ready = await new Promise((resolve, reject) => {
     child.once('message', resolve)
     child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)))
@@ -238,6 +258,8 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
       wake_up_ms: { samples: wakeMs.length, p50: round(percentile(wakeMs, 50)), p99: round(percentile(wakeMs, 99)), max: round(wakeMs.at(-1) ?? null) },
       gc_pauses_during_decisions: gc,
       load_average: loadavg().map((n) => round(n)),
+      server_lib: process.env.BENCH_SERVER_LIB ?? 'lib',
+      server_node_args: serverArgs,
       graceful_close_ms: Math.round(closedMs),
       client_errors: errors,
       targets: TARGETS,
