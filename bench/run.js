@@ -416,7 +416,8 @@ Measured by \`server-load\`: \`process.memoryUsage()\` and the resident size of 
 \`node bench/heap-breakdown.js idle.heapsnapshot waiting.heapsnapshot <waiters>\` prints what each
 waiter adds, per object type. \`BENCH_SERVER_LIB=<other build>/lib\` runs the server from another
 build, which is how the "before" figures below were taken in the same session (issue 17's
-waiter-memory work, 2026-11-26 20:43 UTC, load average 1.2, 19,000 waiters, 1,000 decisions).
+waiter-memory work, 2026-11-26 20:43–20:52 UTC, load average 1.2–2.1, 19,000 waiters, 1,000
+decisions; four runs of each build, alternating).
 
 Where one held long-poll's memory goes (19,000 held; heap from snapshots at 5,000):
 
@@ -424,21 +425,26 @@ Where one held long-poll's memory goes (19,000 held; heap from snapshots at 5,00
 |---|---|---|
 | C heap: Node's native HTTP parser and TCP handle | 7.2 KB (a bare \`node:http\` server holding 5,000 requests: 6.9 KB; a bare \`net\` socket: 0.5 KB) | Node |
 | JS heap: Socket, IncomingMessage, ServerResponse, stream states, the parser's wrapper, raw headers | ~4.5 KB (the bare \`node:http\` server) | Node |
-| JS heap: Fastify's Request/Reply and their headers/params, the auth \`Caller\` (key, project, actor: ~0.5 KB), the suspended route handler and its promises | ~2.5 KB | Fastify, us |
-| JS heap: the long-poll bookkeeping (waiter, notifier subscription, deadline-queue entry) | ~0.6 KB (was ~1.8 KB with the approval record) | us |
+| JS heap: Fastify's Request/Reply and their headers/params, the suspended route handler and its promises | ~1.9 KB | Fastify, us |
+| JS heap: the long-poll bookkeeping (waiter, notifier subscription, deadline-queue entry) | ~0.6 KB | us |
 | V8 young generation and page slack | fixed ~50–100 MB, not per waiter (why the per-waiter figure is higher at 5,000 than at 19,000) | V8 |
 
-What was cut: the route kept the approval record it read before waiting alive for the whole wait
-(~0.7 KB); a waiter was six closures, a \`setTimeout\` and a \`once\` wrapper (~1 KB) and is now one
-object with one bound listener, with waits of the same length sharing one timer (their deadlines
-come in start order). Heap per waiter 8.9 → 7.7 KB (snapshots at 5,000); RSS per waiter at
-19,000 19.9 → 18.4 KB in the same session, so 50,000 project to ~1.02 GB instead of ~1.09 GB.
-The rest is not ours to cut inside Node's HTTP/1.1 server: ~11 KB of every waiter is what
-\`node:http\` costs per open request before any framework runs, most of it the native parser that
-Node keeps attached to a keep-alive socket. Real margin under 1 GB at 50,000 needs the auth
-\`Caller\` shared between requests of one key (~0.5 KB; \`http/auth.ts\` looks keys up per request
-on purpose so revocation is immediate, so sharing must compare the fresh rows) or serving held
-waits outside Fastify's per-request objects — not done here. No server setting frees Node's share:
+What was cut (heap per waiter 8.9 → 7.0 KB in snapshots at 5,000):
+- the route kept the approval record it read before waiting alive for the whole wait (~0.7 KB);
+- a waiter was six closures, a \`setTimeout\` and a \`once\` wrapper (~1 KB); it is now one object
+  with one bound listener, and waits of the same length share one timer (their deadlines come in
+  start order, so the queue's head is always the next one due);
+- every request kept its own auth \`Caller\` (key row, project row, actor: ~0.6 KB); requests of one
+  key now share one frozen caller while a fresh lookup of the key and project returns identical
+  rows (\`http/shared-callers.ts\`; the key is still looked up on every request, so revocation and
+  project changes apply to the next request).
+
+RSS per waiter at 19,000: 19.5–19.9 KB before, 17.7–18.3 KB after (same session), so 50,000
+project to ~0.99–1.02 GB instead of ~1.08–1.1 GB: at the 1 GB target, without a real margin.
+What is left is mostly not ours to cut inside Node's HTTP/1.1 server: ~11.5 of the ~18 KB is what
+\`node:http\` costs per open request before any framework runs, most of it the native parser Node
+keeps attached to a keep-alive socket. A real margin needs serving held waits outside Fastify's
+per-request objects (~2 KB) or a lighter HTTP layer — not done here. No server setting frees Node's share:
 the parser stays attached to a keep-alive socket while its request is held (\`maxHeadersCount\`
 only bounds what it parses); \`headersTimeout\`/\`requestTimeout\` are enforced by one sweep over
 all connections every 30 s, not a timer per socket, and a held request has no socket timeout
@@ -446,11 +452,11 @@ all connections every 30 s, not a timer per socket, and a held request has no so
 reachable through Fastify's Request for the whole wait (~0.3 KB with a short bearer key). Memory
 outside RSS: kernel socket buffers (see below).
 
-Decision → waiter answered while 19,000 wait: p50 1.3 ms, p99 4.2 ms, max 30 ms over 1,000
-decisions at load average 1.2 (the same session's "before" build: p99 4.0 ms, max 30 ms) — the
-25 ms target is met on a quiet machine. The tail is garbage collection: \`server-load\` records
-V8's GC pauses (perf_hooks \`gc\` entries) during the decisions, and the max wake equals the one
-scavenge (young-generation GC) pause of the run. A scavenge's pause grows with the number of held
+Decision → waiter answered while 19,000 wait: p50 1.3–1.5 ms, p99 4.3–5.2 ms, max 28–35 ms over
+1,000 decisions per run at load average 1.2–2.1 (the same session's "before" build: p99 4.0–4.3 ms,
+max 26–39 ms) — the 25 ms target is met on a quiet machine, before and after. The tail is garbage collection: \`server-load\` records
+V8's GC pauses (perf_hooks \`gc\` entries) during the decisions, and the max wake is a scavenge
+(young-generation GC) pause of the run plus the wake itself (two scavenges of 20–35 ms per run). A scavenge's pause grows with the number of held
 connections — ~10 ms at 5,000, 17–35 ms at 19,000 (avg 17 ms over 4 in 2,000 decisions), most
 likely because it visits every connection's native handles (roots); it comes every ~500 decisions, so it sets the max, and the
 p99 only when the machine is loaded (the 17:00 run's ~80 ms p99 was at load average ~18).
