@@ -248,6 +248,13 @@ function detailSections(r) {
             ...(load.projected_rss_mb_at_50000 !== undefined ? [['RSS at 50,000 waiters, projected from the per-waiter cost', `${num(load.projected_rss_mb_at_50000)} MB`]] : []),
             [`decision API (${load.decision_api_ms.samples} samples) p50 / p99 / max`, `${load.decision_api_ms.p50} / ${load.decision_api_ms.p99} / ${load.decision_api_ms.max} ms`],
             ['decision → its waiter answered, p50 / p99 / max', `${load.wake_up_ms.p50} / ${load.wake_up_ms.p99} / ${load.wake_up_ms.max} ms`],
+            ...(load.server_memory_mb?.idle.mallocHeap !== undefined
+              ? [['C heap (malloc `[heap]`, native objects): idle → waiting', `${load.server_memory_mb.idle.mallocHeap} → ${load.server_memory_mb.waiting.mallocHeap} MB`]]
+              : []),
+            ...(load.gc_pauses_during_decisions
+              ? [['GC pauses during the decisions (kind: count, max)', Object.entries(load.gc_pauses_during_decisions).map(([kind, gc]) => `${kind}: ${gc.count}, ${gc.max_ms} ms`).join('; ') || 'none']]
+              : []),
+            ...(load.load_average ? [['load average (1 / 5 / 15 min) at the end', load.load_average.join(' / ')]] : []),
             ['creates per second (while ramping)', num(load.create_per_second)],
             ['graceful close answering the remaining waiters', ms(load.graceful_close_ms)],
             ['client errors', num(load.client_errors)],
@@ -341,7 +348,7 @@ const NOTES = `## How to read this
   per waited hour. Against a server that ignores \`wait\` the core falls back to \`pollIntervalMs\`
   spacing (the \`core-latency\` middle row), so it is never worse than the baseline.
 - Latency percentiles come from a few dozen decisions per run (p99 is then close to the max);
-  the \`server-load\` run gives a 300-sample p99 of the server side of the same path
+  the \`server-load\` run gives a 1,000-sample p99 of the server side of the same path
   (decision → its waiter answered) under every waiter the run holds (19,000 on this VM).
 - **Group commit** (issue 17): writes that arrive together share one transaction and one fsync
   (SQLite: everything queued in one turn of the event loop, up to 256; PostgreSQL: per project,
@@ -403,19 +410,62 @@ also from another process (the CLI). Logging costs nothing when off (Fastify's n
 
 ## Memory per waiting gate, and 50,000 of them
 
-Measured by \`server-load\` (process.memoryUsage() of the server idle and while every waiter is
-held; \`BENCH_HEAP_SNAPSHOT=<file>\` adds a V8 heap snapshot). A held long-poll costs 19–22 KB of RSS
-(22 KB at 4,000–5,000 waiters, 18.7 KB at 19,000 where the fixed heap slack is spread wider):
-about a third is live JavaScript objects — Node's per-connection HTTP/1.1 machinery (socket,
-parser, IncomingMessage, ServerResponse: ~1.6 KB), Fastify's Request/Reply, the suspended route
-handler, the notifier subscription, the timer and the request's header strings (~3 KB) — a third
-is V8 heap committed but not in use (young generation and page slack), and a third is memory
-outside the V8 heap (libuv handles, the native parser, malloc). Nothing of it is per-waiter
-work: waiters cost no CPU while they wait. At 18.7 KB, 50,000 waiters project to ~1.02 GB — at
-the 1 GB target, without margin; a real margin needs dropping Fastify's per-request objects for
-held waits or a lighter HTTP layer (not done here). The decision → waiter p99 under 19,000
-waiters (~70 ms on this loaded VM, p50 ~3 ms) is set by garbage collection of the larger heap
-and by the machine's load, not by the number of waiters woken (one per decision).
+Measured by \`server-load\`: \`process.memoryUsage()\` and the resident size of the C heap (the
+\`[heap]\` mapping of \`/proc/self/smaps\`) of the server idle and while every waiter is held;
+\`BENCH_HEAP_SNAPSHOT=<directory>\` writes V8 heap snapshots of both moments and
+\`node bench/heap-breakdown.js idle.heapsnapshot waiting.heapsnapshot <waiters>\` prints what each
+waiter adds, per object type. \`BENCH_SERVER_LIB=<other build>/lib\` runs the server from another
+build, which is how the "before" figures below were taken in the same session (issue 17's
+waiter-memory work, 2026-11-26 20:43–20:52 UTC, load average 1.2–2.1, 19,000 waiters, 1,000
+decisions; four runs of each build, alternating).
+
+Where one held long-poll's memory goes (19,000 held; heap from snapshots at 5,000):
+
+| part | per waiter | whose |
+|---|---|---|
+| C heap: Node's native HTTP parser and TCP handle | 7.2 KB (a bare \`node:http\` server holding 5,000 requests: 6.9 KB; a bare \`net\` socket: 0.5 KB) | Node |
+| JS heap: Socket, IncomingMessage, ServerResponse, stream states, the parser's wrapper, raw headers | ~4.5 KB (the bare \`node:http\` server) | Node |
+| JS heap: Fastify's Request/Reply and their headers/params, the suspended route handler and its promises | ~1.9 KB | Fastify, us |
+| JS heap: the long-poll bookkeeping (waiter, notifier subscription, deadline-queue entry) | ~0.6 KB | us |
+| V8 young generation and page slack | fixed ~50–100 MB, not per waiter (why the per-waiter figure is higher at 5,000 than at 19,000) | V8 |
+
+What was cut (heap per waiter 8.9 → 7.0 KB in snapshots at 5,000):
+- the route kept the approval record it read before waiting alive for the whole wait (~0.7 KB);
+- a waiter was six closures, a \`setTimeout\` and a \`once\` wrapper (~1 KB); it is now one object
+  with one bound listener, and waits of the same length share one timer (their deadlines come in
+  start order, so the queue's head is always the next one due);
+- every request kept its own auth \`Caller\` (key row, project row, actor: ~0.6 KB); requests of one
+  key now share one frozen caller while a fresh lookup of the key and project returns identical
+  rows (\`http/shared-callers.ts\`; the key is still looked up on every request, so revocation and
+  project changes apply to the next request).
+
+RSS per waiter at 19,000: 19.5–19.9 KB before, 17.7–18.3 KB after (same session), so 50,000
+project to ~0.99–1.02 GB instead of ~1.08–1.1 GB: at the 1 GB target, without a real margin.
+What is left is mostly not ours to cut inside Node's HTTP/1.1 server: ~11.5 of the ~18 KB is what
+\`node:http\` costs per open request before any framework runs, most of it the native parser Node
+keeps attached to a keep-alive socket. A real margin needs serving held waits outside Fastify's
+per-request objects (~2 KB) or a lighter HTTP layer — not done here. No server setting frees Node's share:
+the parser stays attached to a keep-alive socket while its request is held (\`maxHeadersCount\`
+only bounds what it parses); \`headersTimeout\`/\`requestTimeout\` are enforced by one sweep over
+all connections every 30 s, not a timer per socket, and a held request has no socket timeout
+(\`server.timeout\` 0; \`keepAliveTimeout\` runs only between requests). The request's headers stay
+reachable through Fastify's Request for the whole wait (~0.3 KB with a short bearer key). Memory
+outside RSS: kernel socket buffers (see below).
+
+Decision → waiter answered while 19,000 wait: p50 1.3–1.5 ms, p99 4.3–5.2 ms, max 28–35 ms over
+1,000 decisions per run at load average 1.2–2.1 (the same session's "before" build: p99 4.0–4.3 ms,
+max 26–39 ms) — the 25 ms target is met on a quiet machine, before and after. The tail is garbage collection: \`server-load\` records
+V8's GC pauses (perf_hooks \`gc\` entries) during the decisions, and the max wake is a scavenge
+(young-generation GC) pause of the run plus the wake itself (two scavenges of 20–35 ms per run). A scavenge's pause grows with the number of held
+connections — ~10 ms at 5,000, 17–35 ms at 19,000 (avg 17 ms over 4 in 2,000 decisions), most
+likely because it visits every connection's native handles (roots); it comes every ~500 decisions, so it sets the max, and the
+p99 only when the machine is loaded (the 17:00 run's ~80 ms p99 was at load average ~18).
+\`--max-semi-space-size=64\` (an operator setting: \`NODE_OPTIONS=--max-semi-space-size=64
+approval-gate serve\`, \`BENCH_SERVER_NODE_ARGS\` in the bench) lets the young generation grow to
+4× the default (up to ~150 MB more RSS once it does) for fewer scavenges: 3 instead of 4 in 2,000
+decisions at 19,000 waiters, the same max pause — not worth it at this decision rate, so it is not
+the default; it pays where decisions come much faster than here. At 50,000 waiters expect scavenge pauses of ~50–90 ms (extrapolated, not measured:
+the fd limit caps a run here) and the same rare frequency.
 
 **50,000 sockets**: each waiter is one TCP connection, so the server process needs one file
 descriptor per waiter (and a client on the same machine as many again). On this VM the hard

@@ -10,12 +10,15 @@
 // `ulimit -n 65536` before running if needed).
 //
 // Run: `npm run build && node bench/server-load.bench.js` (Node 24: via npx/npm).
+// BENCH_SERVER_LIB=<dir>: run the server from another build's lib/ (before/after in one session);
+// BENCH_SERVER_NODE_ARGS="--max-semi-space-size=32": V8/Node flags for the server process.
 import { fork } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { execSync } from 'node:child_process'
+import { constants, PerformanceObserver } from 'node:perf_hooks'
 import { Pool } from 'undici'
 import { percentile } from './gate-measurement.js'
 
@@ -27,18 +30,24 @@ const TARGET_RSS_AT_50K_MB = 1024
 const TARGET_WAKE_P99_MS = 25
 /** File descriptors each process needs beyond its sockets (stdio, the database, control connections). */
 const FD_HEADROOM = 500
-/** Approvals decided one after another while everyone waits (latency samples). */
-const DECISION_SAMPLES = 300
+/** Approvals decided one after another while everyone waits (latency samples; env BENCH_DECISIONS). */
+const DECISION_SAMPLES = Number(process.env.BENCH_DECISIONS) || 1000
 /** New waiters opened per ramp step; the listen backlog drops SYNs beyond a few hundred at once. */
 const RAMP_STEP = 500
 
 // ---------------------------------------------------------------- server child
 
 async function serverChild(dataDir) {
-  const { startServer } = await import('../lib/server/server.js')
-  const { newApiKey } = await import('../lib/server/auth/secrets.js')
+  const lib = pathToFileURL(`${process.env.BENCH_SERVER_LIB ?? join(here, '..', 'lib')}/`)
+  const { startServer } = await import(new URL('server/server.js', lib).href)
+  const { newApiKey } = await import(new URL('server/auth/secrets.js', lib).href)
   // Capacity, not the per-key create limit, is measured: one key opens every gate.
   const server = await startServer({ dataDir, port: 0, logger: false, createRateLimit: null })
+  // Garbage-collection pauses, so a slow wake-up can be told apart from a slow request path.
+  const gcPauses = []
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcPauses.push({ kind: entry.detail?.kind, ms: entry.duration })
+  }).observe({ entryTypes: ['gc'] })
   const project = await server.store.createProject('bench', { defaultTimeoutMs: 3_600_000 })
   const keys = {}
   for (const scope of ['request', 'decide']) {
@@ -47,8 +56,10 @@ async function serverChild(dataDir) {
     keys[scope] = key.key
   }
   process.on('message', async (message) => {
-    if (message === 'rss') process.send({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, memory: process.memoryUsage() })
-    if (message === 'snapshot') process.send({ snapshot: (await import('node:v8')).writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT) })
+    if (message === 'rss') process.send({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, memory: { ...process.memoryUsage(), mallocHeap: mallocHeapBytes() } })
+    if (message?.snapshot) process.send({ snapshot: (await import('node:v8')).writeHeapSnapshot(message.snapshot) })
+    if (message === 'gc-start') gcPauses.length = 0
+    if (message === 'gc-stats') process.send({ gc: gcSummary(gcPauses) })
     if (message === 'close') {
       const started = performance.now()
       await server.close()
@@ -57,6 +68,35 @@ async function serverChild(dataDir) {
     }
   })
   process.send({ url: server.url, keys })
+}
+
+/**
+ * Resident bytes of the C heap (glibc's main arena, the `[heap]` mapping): native objects such
+ * as libuv handles and the HTTP parser live there, V8's heap does not. 0 where there is no /proc.
+ */
+function mallocHeapBytes() {
+  try {
+    const smaps = readFileSync('/proc/self/smaps', 'utf8')
+    const at = smaps.indexOf('[heap]')
+    if (at < 0) return 0
+    const rss = /\nRss:\s+(\d+) kB/.exec(smaps.slice(at))
+    return rss ? Number(rss[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+/** GC pauses by kind (V8's minor = young generation scavenge, major = mark-compact): count, total, p99 and max. */
+function gcSummary(pauses) {
+  const kinds = { [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak_callbacks' }
+  const summary = {}
+  for (const { kind, ms } of pauses) (summary[kinds[kind] ?? String(kind)] ??= []).push(ms)
+  return Object.fromEntries(
+    Object.entries(summary).map(([kind, durations]) => {
+      durations.sort((a, b) => a - b)
+      return [kind, { count: durations.length, total_ms: round(durations.reduce((a, b) => a + b, 0)), p99_ms: round(percentile(durations, 99)), max_ms: round(durations.at(-1)) }]
+    }),
+  )
 }
 
 // ---------------------------------------------------------------- client
@@ -112,7 +152,8 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
     throw new Error(`ulimit -n is ${limit}: too low for ${waiters} waiters (each process holds one socket per waiter). Run \`ulimit -n ${waiters + 1000}\` first, or set BENCH_WAITERS lower.`)
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'approval-gate-load-'))
-  const child = fork(fileURLToPath(import.meta.url), ['--server-child', dataDir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const serverArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
+  const child = fork(fileURLToPath(import.meta.url), ['--server-child', dataDir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...serverArgs] })
   const ready = await new Promise((resolve, reject) => {
     child.once('message', resolve)
     child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)))
@@ -157,6 +198,10 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
       }
     }
     const loops = []
+    // BENCH_HEAP_SNAPSHOT=<directory>: V8 heap snapshots of the server idle and while everyone
+    // waits; `node bench/heap-breakdown.js` compares them (where a waiter's memory goes).
+    const snapshots = process.env.BENCH_HEAP_SNAPSHOT
+    if (snapshots) console.log(`  heap snapshot: ${(await ask(child, { snapshot: join(snapshots, 'idle.heapsnapshot') }, 'snapshot')).snapshot}`)
     const health = async () => (await json(control, 'GET', '/healthz', keys.request)).body.waiting
     const rampStarted = performance.now()
     for (let i = 0; i < ids.length; i += RAMP_STEP) {
@@ -168,13 +213,13 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
     const held = await health()
     console.log(`\r  ${held} long-polls held by the server (ramp ${Math.round(performance.now() - rampStarted)} ms)`)
     const loaded = await ask(child, 'rss', 'rss')
-    // BENCH_HEAP_SNAPSHOT=file: a V8 heap snapshot of the server while everyone waits (where the memory goes).
-    if (process.env.BENCH_HEAP_SNAPSHOT) console.log(`  heap snapshot: ${(await ask(child, 'snapshot', 'snapshot')).snapshot}`)
+    if (snapshots) console.log(`  heap snapshot: ${(await ask(child, { snapshot: join(snapshots, 'waiting.heapsnapshot') }, 'snapshot')).snapshot}`)
 
     // 3. Decisions while everyone waits: API latency, and decision → waiter answer.
     const decisionMs = []
     const wakeMs = []
     const sample = ids.slice(0, Math.min(DECISION_SAMPLES, ids.length))
+    child.send('gc-start')
     for (const [n, id] of sample.entries()) {
       const sent = performance.now()
       const decided = await json(control, 'POST', `/v1/approvals/${id}/decision`, keys.decide, { decision: n % 2 ? 'approve' : 'reject', reason: 'load test' })
@@ -186,6 +231,7 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
       if (n % 50 === 0) process.stdout.write(`\r  decisions: ${n + 1}/${sample.length}`)
     }
     console.log(`\r  decisions: ${sample.length}/${sample.length}`)
+    const { gc } = await ask(child, 'gc-stats', 'gc')
     const after = await ask(child, 'rss', 'rss')
 
     // 4. Graceful shutdown answers every remaining waiter.
@@ -210,6 +256,10 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
       rss_per_waiter_kb: Math.round(((loaded.rss - baseline.rss) / Math.max(1, held)) / 102.4) / 10,
       decision_api_ms: { samples: decisionMs.length, p50: round(percentile(decisionMs, 50)), p99: round(percentile(decisionMs, 99)), max: round(decisionMs.at(-1) ?? null) },
       wake_up_ms: { samples: wakeMs.length, p50: round(percentile(wakeMs, 50)), p99: round(percentile(wakeMs, 99)), max: round(wakeMs.at(-1) ?? null) },
+      gc_pauses_during_decisions: gc,
+      load_average: loadavg().map((n) => round(n)),
+      server_lib: process.env.BENCH_SERVER_LIB ?? 'lib',
+      server_node_args: serverArgs,
       graceful_close_ms: Math.round(closedMs),
       client_errors: errors,
       targets: TARGETS,

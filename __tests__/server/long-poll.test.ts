@@ -79,6 +79,22 @@ describe('long-poll', () => {
     await waitUntil(async () => (await waiting()) === 0, { what: 'the server to drop the abandoned long-poll' })
   })
 
+  it('keeps nothing of 40 abandoned waits of 40 different lengths, and times the next wait out as before', async () => {
+    const id = await pending()
+    const controller = new AbortController()
+    // Distinct lengths (ms precision) each get their own deadline queue: all of them must go.
+    const polls = Array.from({ length: 40 }, (_, i) =>
+      call(t.url, 'GET', `/v1/approvals/${id}?wait=${30 + i * 0.001}`, { key: t.keys.request, signal: controller.signal }).catch((error: unknown) => error),
+    )
+    await untilWaiting(40)
+    controller.abort()
+    await Promise.all(polls)
+    await waitUntil(async () => (await waiting()) === 0, { what: 'the server to drop the 40 abandoned long-polls' })
+    const answered = await call(t.url, 'GET', `/v1/approvals/${id}?wait=0.3`, { key: t.keys.request })
+    expect(answered.body.status).toBe('pending')
+    expect(await waiting()).toBe(0)
+  })
+
   it('wakes waiters when the approval expires (timeout_ms 1000)', async () => {
     const id = await pending({ timeout_ms: 1000 })
     const answered = await call(t.url, 'GET', `/v1/approvals/${id}?wait=20`, { key: t.keys.request })

@@ -1,8 +1,12 @@
 /**
  * Long-poll waiters (`GET /v1/approvals/{id}?wait=N`), held in memory: each is one notifier
- * subscription plus one timer, both dropped the moment it ends — on a change, at the deadline,
- * when the client goes away, or at shutdown. Nothing polls the database, so ten thousand
- * waiting requests cost memory and sockets, not CPU.
+ * subscription plus one entry in a deadline queue, both dropped the moment it ends — on a
+ * change, at the deadline, when the client goes away, or at shutdown. Nothing polls the
+ * database, so tens of thousands of waiting requests cost memory and sockets, not CPU.
+ *
+ * Memory per waiter is what limits how many one process holds (docs/benchmarks.md), so a
+ * waiter is one object with one bound listener, not a set of closures, and waits of the same
+ * length share one timer: their deadlines come in the order they started.
  */
 import type { ApprovalEvent, Notifier } from './contracts.js'
 
@@ -11,7 +15,7 @@ export type WaitEnd = { why: 'changed'; event: ApprovalEvent } | { why: 'timeout
 
 /** Something that emits `close` when the client goes away (the raw HTTP response). */
 export interface ClosableConnection {
-  once(event: 'close', listener: () => void): unknown
+  on(event: 'close', listener: () => void): unknown
   off(event: 'close', listener: () => void): unknown
 }
 
@@ -21,8 +25,12 @@ export interface Wait {
   cancel(): void
 }
 
+const ENDED_BY_SHUTDOWN: Wait = { ended: Promise.resolve({ why: 'shutdown' }), cancel: () => {} }
+
 export class LongPolls {
-  private readonly active = new Set<(end: WaitEnd) => void>()
+  /** Waiting requests by wait length in ms; each Set is in start order, so also in deadline order. */
+  private readonly byLength = new Map<number, DeadlineQueue>()
+  private count = 0
   private shuttingDown = false
 
   constructor(private readonly notifier: Notifier) {}
@@ -32,39 +40,125 @@ export class LongPolls {
    * the record, so a decision landing between the read and the wait is not missed.
    */
   begin(approvalId: string, ms: number, connection: ClosableConnection): Wait {
-    if (this.shuttingDown) return { ended: Promise.resolve({ why: 'shutdown' }), cancel: () => {} }
-    let finish!: (end: WaitEnd) => void
-    const ended = new Promise<WaitEnd>((resolve) => {
-      let done = false
-      const onClose = () => finish({ why: 'gone' })
-      const timer = setTimeout(() => finish({ why: 'timeout' }), ms)
-      // A counted vote leaves it pending: the waiter wants the decision, not each vote.
-      const unsubscribe = this.notifier.onApproval(approvalId, (event) => {
-        if (event.type !== 'voted') finish({ why: 'changed', event })
-      })
-      finish = (end) => {
-        if (done) return
-        done = true
-        clearTimeout(timer)
-        unsubscribe()
-        connection.off('close', onClose)
-        this.active.delete(finish)
-        resolve(end)
-      }
-      connection.once('close', onClose)
-      this.active.add(finish)
-    })
-    return { ended, cancel: () => finish({ why: 'gone' }) }
+    if (this.shuttingDown) return ENDED_BY_SHUTDOWN
+    let queue = this.byLength.get(ms)
+    if (!queue) {
+      queue = new DeadlineQueue(ms, () => this.byLength.delete(ms))
+      this.byLength.set(ms, queue)
+    }
+    const waiter = new Waiter(this, queue, connection)
+    waiter.unsubscribe = this.notifier.onApproval(approvalId, waiter.signal)
+    connection.on('close', waiter.signal)
+    queue.add(waiter)
+    this.count++
+    return waiter
   }
 
   /** Number of requests waiting right now. */
   get size(): number {
-    return this.active.size
+    return this.count
   }
 
   /** Shutdown: ends every wait (each answers with its current record) and refuses new ones. */
   releaseAll(): void {
     this.shuttingDown = true
-    for (const finish of [...this.active]) finish({ why: 'shutdown' })
+    for (const queue of [...this.byLength.values()]) queue.endAll({ why: 'shutdown' })
+  }
+
+  /** Called once by each waiter as it ends. */
+  forget(): void {
+    this.count--
   }
 }
+
+/** One waiting request: its deadline, how to answer it, and what to undo when it ends. */
+class Waiter implements Wait {
+  readonly ended: Promise<WaitEnd>
+  readonly deadline: number
+  /** The notifier's and the connection's listener: an event wakes it, no argument means the client went away. */
+  readonly signal: (event?: ApprovalEvent) => void
+  unsubscribe: () => void = noop
+  private resolve!: (end: WaitEnd) => void
+  private done = false
+
+  constructor(
+    private readonly polls: LongPolls,
+    private readonly queue: DeadlineQueue,
+    private readonly connection: ClosableConnection,
+  ) {
+    this.deadline = performance.now() + queue.ms
+    this.ended = new Promise<WaitEnd>((resolve) => {
+      this.resolve = resolve
+    })
+    this.signal = this.onSignal.bind(this)
+  }
+
+  cancel(): void {
+    this.end({ why: 'gone' })
+  }
+
+  end(end: WaitEnd): void {
+    if (this.done) return
+    this.done = true
+    this.unsubscribe()
+    this.connection.off('close', this.signal)
+    this.queue.remove(this)
+    this.polls.forget()
+    this.resolve(end)
+  }
+
+  private onSignal(event?: ApprovalEvent): void {
+    if (!event) this.end({ why: 'gone' })
+    // A counted vote leaves it pending: the waiter wants the decision, not each vote.
+    else if (event.type !== 'voted') this.end({ why: 'changed', event })
+  }
+}
+
+/**
+ * The waiters of one wait length, oldest first, and one timer armed for the oldest deadline.
+ * Same-length waits end in the order they began, so the head is always the next one due.
+ */
+class DeadlineQueue {
+  private readonly waiters = new Set<Waiter>()
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(
+    readonly ms: number,
+    private readonly onEmpty: () => void,
+  ) {}
+
+  add(waiter: Waiter): void {
+    this.waiters.add(waiter)
+    if (!this.timer) this.arm(waiter.deadline)
+  }
+
+  remove(waiter: Waiter): void {
+    this.waiters.delete(waiter)
+    if (this.waiters.size > 0) return
+    // The timer stays armed for an earlier head otherwise: it re-arms for the new head when it fires.
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    this.onEmpty()
+  }
+
+  endAll(end: WaitEnd): void {
+    for (const waiter of [...this.waiters]) waiter.end(end)
+  }
+
+  private arm(deadline: number): void {
+    // Never early: a timer may fire a fraction of a millisecond before performance.now() reaches the deadline.
+    this.timer = setTimeout(() => this.expire(), Math.max(1, Math.ceil(deadline - performance.now())))
+  }
+
+  private expire(): void {
+    this.timer = null
+    const now = performance.now()
+    for (const waiter of this.waiters) {
+      if (waiter.deadline > now) return this.arm(waiter.deadline)
+      // Ending removes it from the Set; iteration of a JavaScript Set survives that.
+      waiter.end({ why: 'timeout' })
+    }
+  }
+}
+
+function noop(): void {}

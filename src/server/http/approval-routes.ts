@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ApprovalService, DecideOutcome } from '../approvals/contracts.js'
-import type { LongPolls } from '../approvals/long-poll.js'
+import type { LongPolls, Wait } from '../approvals/long-poll.js'
 import type { Approval, ApprovalFilter, Decision, Store } from '../store/types.js'
 import { addApprovalSchemas, recordResponses, ref } from './approval-schemas.js'
 import { callerOf, type Caller } from './auth.js'
@@ -85,32 +85,38 @@ function getRoute(app: FastifyInstance, { store, longPolls, wire }: Routes): voi
     '/approvals/:id',
     { config: { scopes: ['request', 'decide'] }, schema: { params: ref('approvalIdParams'), querystring: ref('waitQuery'), response: recordResponses } },
     async (request, reply) => {
-      const { project } = callerOf(request)
+      const projectId = callerOf(request).project.id
       const { id } = request.params
       const waitSeconds = request.query.wait
-      if (waitSeconds === undefined) return wire(await found(store.getApproval(project.id, id)))
+      if (waitSeconds === undefined) return wire(await found(store.getApproval(projectId, id)))
       // The schema's coercion lets "Infinity" through; a timer cannot hold it.
       if (!Number.isFinite(waitSeconds)) throw new ApiError(400, 'invalid_request', `query.wait must be a number of seconds, > 0 and <= ${MAX_WAIT_SECONDS}`)
 
       // Subscribe first, then read: a change between the two still wakes this request.
       const wait = longPolls.begin(id, Math.round(waitSeconds * 1000), reply.raw)
-      let current: Approval | null
-      try {
-        current = await store.getApproval(project.id, id)
-      } catch (error) {
-        wait.cancel()
-        throw error
-      }
-      if (!current || current.status !== 'pending') {
-        wait.cancel()
-        return wire(await found(Promise.resolve(current)))
-      }
+      const answerNow = await unlessPending(store, projectId, id, wait, wire)
+      if (answerNow) return answerNow
+      // Only ids and the wait live across this await (not the record read above): memory per waiter.
       const end = await wait.ended
       // The event carries the new record; its id is the one asked for and was found in this project.
       if (end.why === 'changed') return wire(end.event.approval)
-      return wire(await found(store.getApproval(project.id, id)))
+      return wire(await found(store.getApproval(projectId, id)))
     },
   )
+}
+
+/** The answer when the approval is missing or no longer pending (the wait is then cancelled); `null` to keep waiting. */
+async function unlessPending(store: Store, projectId: string, id: string, wait: Wait, wire: Routes['wire']): Promise<WireApproval | null> {
+  let current: Approval | null
+  try {
+    current = await store.getApproval(projectId, id)
+  } catch (error) {
+    wait.cancel()
+    throw error
+  }
+  if (current && current.status === 'pending') return null
+  wait.cancel()
+  return wire(await found(Promise.resolve(current)))
 }
 
 function listRoute(app: FastifyInstance, { store, wire }: Routes): void {

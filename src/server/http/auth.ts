@@ -1,6 +1,7 @@
 /**
  * Authentication for `/v1`: `Authorization: Bearer <key>` is looked up by hash on every
- * request, so keys created by the CLI work at once and revoked keys fail at once. A bearer
+ * request, so keys created by the CLI work at once and revoked keys fail at once (requests whose
+ * lookups agree share one frozen `Caller`: `shared-callers.ts`). A bearer
  * that is a JWT is a workflow identity instead (`oidc.ts`): verified, matched against the
  * trust rules, and given the `request` scope of the rule's project only. Each route names the
  * scopes it accepts in `config.scopes`; `admin` is accepted everywhere.
@@ -11,6 +12,7 @@ import type { Actor } from '../approvals/contracts.js'
 import type { ApiKeyInfo, KeyScope, Project, RequesterClaims, Store } from '../store/types.js'
 import { ApiError } from './errors.js'
 import { looksLikeJwt, OidcError, type OidcVerifier } from './oidc.js'
+import { SharedCallers } from './shared-callers.js'
 
 /** Who is calling: the key (or workflow identity), its project, and how it is recorded in the audit trail. */
 export interface Caller {
@@ -44,12 +46,13 @@ const MAX_AUTHORIZATION_CHARS = 16_384
 /** Adds the auth hook to `app` (an encapsulated `/v1` scope). */
 export function addApiKeyAuth(app: FastifyInstance, store: Store, oidc: OidcVerifier): void {
   const lastTouched = new Map<string, number>()
+  const callers = new SharedCallers()
   app.decorateRequest('caller', null)
 
   app.addHook('onRequest', async (request) => {
     const scopes = request.routeOptions.config.scopes
     if (!scopes) return
-    const caller = await authenticate(request, store, oidc)
+    const caller = callers.share(await authenticate(request, store, oidc))
     if (!caller.scopes.includes('admin') && !scopes.some((scope) => caller.scopes.includes(scope))) {
       const who = caller.key ? 'this API key' : 'a workflow identity'
       throw new ApiError(403, 'forbidden', `${who} lacks the scope for this call (needs ${scopes.join(' or ')}; it has ${caller.scopes.join(', ')})`)
