@@ -366,8 +366,8 @@ const NOTES = `## How to read this
 
 Appends to one project's chain are serialised by its head lock, so a project's throughput is
 1 / (time a write holds that lock). With group commit a batch takes the lock once and each
-decision in it costs three round trips (its savepoint, the vote statement, the audit append),
-then one COMMIT per batch.
+decision in it costs four round trips (its savepoint, the read of the approval with its votes,
+the vote writes, the audit append; a create costs three), then one COMMIT per batch.
 
 Measured on 2026-11-26 21:05–21:13 UTC, \`BENCH_HTTP_STORES=postgres\` (two replicas, one
 project, 64 deciders), load average 0.9–1.7 at the start of each run, five runs:
@@ -393,10 +393,10 @@ What the instruments show (\`BENCH_PG_QUERIES=dir\` + \`bench/pg-query-summary.j
   batches of 18 units on average (max 31–44, well under the 64 cap); BEGIN → COMMIT p50
   75–85 ms, p99 150–160 ms, 4.4–4.5 ms per unit. Each replica's lane is inside a batch ~17.5 s
   of the ~19 s its writes take, half of that waiting for the other replica's batch, so the lock
-  is held ~2.2 ms per unit: three round trips at ~0.75 ms each (a socket write, the backend
+  is held ~2.2 ms per unit: 3.5 round trips on average at ~0.6 ms each (a socket write, the backend
   woken, the statement, the Node process woken again behind the HTTP work of 64 clients; event
-  loop interval p99 ~12 ms at 5 ms sampling). 1 / 2.2 ms ≈ 450 writes/s per project, of which
-  decisions reach 300–320/s. A decision's p99 is about two batch times: the batch in flight,
+  loop interval p99 ~12 ms at 5 ms sampling). 1 / 2.2 ms ≈ 450 writes/s per project on average, of which
+  decisions (the longer units) reach 300–330/s. A decision's p99 is about two batch times: the batch in flight,
   then its own.
 - **Round trips outside the lock are not the bound.** Per decision: API-key lookup, project
   read, approval read (two statements before run 4, one since), and the read of the decision
@@ -404,8 +404,8 @@ What the instruments show (\`BENCH_PG_QUERIES=dir\` + \`bench/pg-query-summary.j
   the same proof. Run 4 cut 9% of all round trips (39,600 → 36,100 per replica) and changed
   nothing measurable, like \`db048b1\` did for statements inside the lock.
 
-So 1,500/s for one project needs ≤ 0.66 ms of lock time per decision — less than one round
-trip at the cost measured here. Only sending a batch's units in one round trip gets there:
+So 1,500/s for one project needs ≤ 0.66 ms of lock time per decision — about one round
+trip at the cost measured here, where a decision now takes four. Only sending a batch's units in one round trip gets there:
 one statement (or server-side function) for the whole batch's votes and appends, or
 pipelining the batch (node-postgres sends one statement at a time and waits for each answer).
 Neither is done yet; \`synchronous_commit\` stays on. Several projects are independent lanes
