@@ -405,11 +405,15 @@ What the instruments show (\`BENCH_PG_QUERIES=dir\` + \`bench/pg-query-summary.j
   nothing measurable, like \`db048b1\` did for statements inside the lock.
 
 So 1,500/s for one project needs ≤ 0.66 ms of lock time per decision — about one round
-trip at the cost measured here, where a decision now takes four. Only sending a batch's units in one round trip gets there:
-one statement (or server-side function) for the whole batch's votes and appends, or
-pipelining the batch (node-postgres sends one statement at a time and waits for each answer).
-Neither is done yet; \`synchronous_commit\` stays on. Several projects are independent lanes
-and do not share this bound.
+trip at the cost measured here, where a decision now takes four. Only a batch that costs a
+few round trips in all, not a few per unit, gets there. A server-side function per unit does
+not: the audit MAC is computed in Node with a key the database never sees, so a unit's read
+must be answered before its append can be written. The shapes that fit: two round trips per
+batch (one read of every approval in the batch; then one statement with all its vote writes
+and appends, units planned in Node in arrival order, a refused unit left out of the write
+instead of rolled back to a savepoint), or pipelining the batch's statements (node-postgres
+sends one at a time and waits for each answer). Not done yet; \`synchronous_commit\` stays on.
+Several projects are independent lanes and do not share this bound.
 
 ## Where the time goes (CPU profiles)
 
