@@ -8,7 +8,9 @@
 // on one throwaway cluster with fsync and synchronous_commit on, one project, deciders spread
 // over both replicas. "before" = `groupCommit: false` (one transaction and fsync per write),
 // "after" = the default. BENCH_CPU_PROF=dir writes a V8 CPU profile of each server child there
-// (summarise one with bench/cpu-profile-summary.js); BENCH_HTTP_STORES=sqlite|postgres runs one.
+// (summarise one with bench/cpu-profile-summary.js); BENCH_HTTP_STORES=sqlite|postgres runs one;
+// BENCH_PG_QUERIES=dir counts each PostgreSQL replica's round trips, transactions and event loop
+// delay there (bench/pg-query-count.js; summarise with bench/pg-query-summary.js).
 //
 // Run: `npm run build && node bench/http-throughput.bench.js` (Node 24: via npx/npm).
 import { execFileSync, fork } from 'node:child_process'
@@ -93,6 +95,7 @@ function ask(child, message, field) {
 
 function startChild(config, profileDir) {
   const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${config.label}-${process.hrtime.bigint()}.cpuprofile`] : []
+  if (process.env.BENCH_PG_QUERIES && config.kind === 'postgres') execArgv.push('--import', join(here, 'pg-query-count.js'))
   const child = fork(fileURLToPath(import.meta.url), ['--server-child', JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv })
   const ready = new Promise((resolve, reject) => {
     child.once('message', resolve)

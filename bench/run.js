@@ -372,18 +372,55 @@ const NOTES = `## How to read this
 ## Why PostgreSQL stays below its target here
 
 Appends to one project's chain are serialised by its head lock, so a project's throughput is
-1 / (time a write holds that lock). Before, every decision held it across its own commit and
-WAL flush, and across seven round trips. With group commit a batch takes the lock once, keeps the
-chain position in memory, and each decision in it costs three round trips (its savepoint,
-the conditional UPDATE that also returns the created event's context hash, and one statement
-that inserts the event and moves the head), then one COMMIT per batch. Store-only with 64
-concurrent decisions on this VM under load average 10–14 (\`/tmp\` cluster, fsync on): 150–320
-decisions/s with one commit per write, ~430/s with group commit. On two loaded cores each
-round trip is a context switch between Node and the PostgreSQL backend (~0.5–1 ms when every
-core is queued), so ~1,500/s would need ≤ 0.66 ms of lock time per decision: pipelining the
-statements of a batch (node-postgres sends one at a time) or a server-side function per unit
-— not done here. The HTTP figures add two replicas' request handling and the clients on the
-same two cores.
+1 / (time a write holds that lock). With group commit a batch takes the lock once and each
+decision in it costs four round trips (its savepoint, the read of the approval with its votes,
+the vote writes, the audit append; a create costs three), then one COMMIT per batch.
+
+Measured on 2026-11-26 21:05–21:13 UTC, \`BENCH_HTTP_STORES=postgres\` (two replicas, one
+project, 64 deciders), load average 0.9–1.7 at the start of each run, five runs:
+
+| run | code | decisions/s | decide p50 / p99 | one commit per write |
+|---|---|---|---|---|
+| 1 (CPU profiles) | before | 301 | 207 / 358 ms | 265/s |
+| 2 (round-trip counts) | before | 310 | 203 / 316 ms | 273/s |
+| 3 (round-trip counts) | before | 322 | 196 / 293 ms | 225/s |
+| 4 (round-trip counts) | approval read in one statement | 323 | 194 / 311 ms | 199/s |
+| 5 (\`bench/run.js http-throughput\`, the table below) | approval read in one statement | 331 | 189 / 290 ms | 252/s |
+
+What the instruments show (\`BENCH_PG_QUERIES=dir\` + \`bench/pg-query-summary.js\`,
+\`BENCH_CPU_PROF\`, \`pg_stat_activity\` sampled every 0.2 s):
+
+- **The replicas are not CPU-bound.** A group-commit replica's profile is 50% idle; its largest
+  single item is \`writev\` (21%: one socket write per round trip); pg, the store, Fastify and
+  hashing are a few percent each.
+- **PostgreSQL is not fsync-bound.** Non-idle backends wait on \`Lock:transactionid\` in
+  \`SELECT … FROM audit_heads … FOR UPDATE\` — the other replica's batch holding the project's
+  head; \`IO:WALSync\` appears in ~1 of 30 samples.
+- **Batches are the lock's queue, and the replicas take turns.** Each replica commits ~219
+  batches of 18 units on average (max 31–44, well under the 64 cap); BEGIN → COMMIT p50
+  75–85 ms, p99 150–160 ms, 4.4–4.5 ms per unit. Each replica's lane is inside a batch ~17.5 s
+  of the ~19 s its writes take, half of that waiting for the other replica's batch, so the lock
+  is held ~2.2 ms per unit: 3.5 round trips on average at ~0.6 ms each (a socket write, the backend
+  woken, the statement, the Node process woken again behind the HTTP work of 64 clients; event
+  loop interval p99 ~12 ms at 5 ms sampling). 1 / 2.2 ms ≈ 450 writes/s per project on average, of which
+  decisions (the longer units) reach 300–330/s. A decision's p99 is about two batch times: the batch in flight,
+  then its own.
+- **Round trips outside the lock are not the bound.** Per decision: API-key lookup, project
+  read, approval read (two statements before run 4, one since), and the read of the decision
+  event that proves the answer (\`verifyDecision\`); per answered waiter the approval read and
+  the same proof. Run 4 cut 9% of all round trips (39,600 → 36,100 per replica) and changed
+  nothing measurable, like \`db048b1\` did for statements inside the lock.
+
+So 1,500/s for one project needs ≤ 0.66 ms of lock time per decision — about one round
+trip at the cost measured here, where a decision now takes four. Only a batch that costs a
+few round trips in all, not a few per unit, gets there. A server-side function per unit does
+not: the audit MAC is computed in Node with a key the database never sees, so a unit's read
+must be answered before its append can be written. The shapes that fit: two round trips per
+batch (one read of every approval in the batch; then one statement with all its vote writes
+and appends, units planned in Node in arrival order, a refused unit left out of the write
+instead of rolled back to a savepoint), or pipelining the batch's statements (node-postgres
+sends one at a time and waits for each answer). Not done yet; \`synchronous_commit\` stays on.
+Several projects are independent lanes and do not share this bound.
 
 ## Where the time goes (CPU profiles)
 

@@ -21,6 +21,23 @@ import { describeStoreContract } from './store-contract.js'
 import { describeWithPostgres } from './temp-postgres.js'
 
 /** A policy rule asking for `required` approvals from anyone. */
+/** A node-postgres client class that records every statement its connections send, in order. */
+function statementRecorder(): { statements: string[]; CountingClient: typeof pg.Client } {
+  const statements: string[] = []
+  class CountingClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config)
+      const query = this.query.bind(this) as (...args: unknown[]) => unknown
+      this.query = ((...args: unknown[]) => {
+        const first = args[0] as string | { text: string }
+        statements.push((typeof first === 'string' ? first : first.text).replace(/\s+/g, ' ').trim())
+        return query(...args)
+      }) as never
+    }
+  }
+  return { statements, CountingClient }
+}
+
 function anyMembers(required: number): AppliedPolicy {
   return { version: 1, rule: 'votes', requirements: [{ name: 'approvers', members: null, required }], block_self_approval: false, require_reason: 'none', reject: 'any', windows: [] }
 }
@@ -164,19 +181,7 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
     })
 
     it('records a vote in three statements inside the chain lock: the read, the writes, the audit append', async () => {
-      const statements: string[] = []
-      // Every statement the store's connections send, in order.
-      class CountingClient extends pg.Client {
-        constructor(config?: string | pg.ClientConfig) {
-          super(config)
-          const query = this.query.bind(this) as (...args: unknown[]) => unknown
-          this.query = ((...args: unknown[]) => {
-            const first = args[0] as string | { text: string }
-            statements.push((typeof first === 'string' ? first : first.text).replace(/\s+/g, ' ').trim())
-            return query(...args)
-          }) as never
-        }
-      }
+      const { statements, CountingClient } = statementRecorder()
       const store = await openPostgresStore({ ...(await cluster.createDatabase()), Client: CountingClient }, { auditKey: testAuditKey() })
       try {
         const project = await store.createProject('statements')
@@ -193,6 +198,23 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
         expect(await sent(() => vote('key:first'))).toEqual(['BEGIN', ...chainLock, expect.stringMatching(/^SELECT a\.\*/), 'COMMIT'])
         expect(await sent(() => vote('key:second'))).toEqual(counted)
         expect(await store.getApproval(project.id, approval.id)).toMatchObject({ status: 'approved', votes: [{ by: 'key:first' }, { by: 'key:second' }] })
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('reads an approval with its votes in one statement', async () => {
+      const { statements, CountingClient } = statementRecorder()
+      const store = await openPostgresStore({ ...(await cluster.createDatabase()), Client: CountingClient }, { auditKey: testAuditKey() })
+      try {
+        const project = await store.createProject('one-read')
+        const { approval } = await store.createApproval(approvalFor(project, { applied_policy: anyMembers(2) }))
+        await store.recordVote(project.id, approval.id, { by: 'key:first', email: null, decision: 'approve', reason: null }, approvalsUpTo(2))
+        statements.length = 0
+        expect(await store.getApproval(project.id, approval.id)).toMatchObject({ id: approval.id, status: 'pending', votes: [{ by: 'key:first', decision: 'approve' }] })
+        expect(await store.getApprovalById(approval.id)).toMatchObject({ id: approval.id, votes: [{ by: 'key:first' }] })
+        expect(statements).toHaveLength(2)
+        expect(await store.getApproval(project.id, 'apr_missing')).toBeNull()
       } finally {
         await store.close()
       }
