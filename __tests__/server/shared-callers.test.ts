@@ -27,7 +27,7 @@ function keyCaller(overrides: { keyId?: string; name?: string; lastUsed?: string
 
 describe('SharedCallers', () => {
   it('gives requests built from identical rows one frozen caller', () => {
-    const callers = new SharedCallers()
+    const callers = new SharedCallers<Caller>()
     const first = callers.share(keyCaller())
     const second = callers.share(keyCaller())
     expect(second).toBe(first)
@@ -41,7 +41,7 @@ describe('SharedCallers', () => {
   })
 
   it('builds a new caller as soon as the key or its project changes, and never hands out the old one again', () => {
-    const callers = new SharedCallers()
+    const callers = new SharedCallers<Caller>()
     const original = callers.share(keyCaller())
     for (const changed of [{ name: 'renamed' }, { lastUsed: '2026-11-26T01:00:00.000Z' }, { blockSelfApproval: true }]) {
       const fresh = keyCaller(changed)
@@ -53,7 +53,7 @@ describe('SharedCallers', () => {
   })
 
   it('shares nothing for workflow identities, and remembers a bounded number of keys', () => {
-    const callers = new SharedCallers(2)
+    const callers = new SharedCallers<Caller>(2)
     const workflow: Caller = { ...keyCaller(), key: null, requester: null, limitKey: 'oidc:rule_1' }
     expect(callers.share(workflow)).toBe(workflow)
     expect(callers.size).toBe(0)

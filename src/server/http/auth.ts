@@ -46,7 +46,7 @@ const MAX_AUTHORIZATION_CHARS = 16_384
 /** Adds the auth hook to `app` (an encapsulated `/v1` scope). */
 export function addApiKeyAuth(app: FastifyInstance, store: Store, oidc: OidcVerifier): void {
   const lastTouched = new Map<string, number>()
-  const callers = new SharedCallers()
+  const callers = new SharedCallers<Caller>()
   app.decorateRequest('caller', null)
 
   app.addHook('onRequest', async (request) => {

@@ -4,12 +4,17 @@
  * result is shared, so thousands of long-polls held for one key keep one caller alive, not one
  * each (~0.5 KB per held request otherwise). Shared callers are frozen: nothing may edit them.
  */
-import type { Caller } from './auth.js'
 
 /** Keys remembered at most; the oldest is forgotten first (its next request builds a new caller). */
 const DEFAULT_MAX_KEYS = 1_000
 
-export class SharedCallers {
+/** What a caller must have to be shared: the key it came with (null: a workflow identity) and its project. */
+interface ShareableCaller {
+  key: { id: string } | null
+  project: unknown
+}
+
+export class SharedCallers<Caller extends ShareableCaller> {
   private readonly byKey = new Map<string, { rows: string; caller: Caller }>()
 
   constructor(private readonly maxKeys = DEFAULT_MAX_KEYS) {}
