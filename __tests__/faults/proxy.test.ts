@@ -48,13 +48,22 @@ describe('5xx from the server', () => {
   it('three in a row end the wait with ApprovalTimeout cause server_error, and the request is withdrawn', async () => {
     const faulty = await proxy((request) => (isStatusCheck(request.method, request.url) ? { status: 502 } : FORWARD))
     let id: string | undefined
+    let withdrawal: Promise<unknown> | undefined
     const { result } = await timed(() =>
-      requireApproval('proxy-5xx', { apiUrl: faulty.url, apiKey: server.keys.request, timeoutMs: 30_000, onProgress: (e) => e.type === 'created' && (id = e.approvalId) }),
+      requireApproval('proxy-5xx', {
+        apiUrl: faulty.url,
+        apiKey: server.keys.request,
+        timeoutMs: 30_000,
+        onProgress: (e) => e.type === 'created' && (id = e.approvalId),
+        onWithdraw: (w) => (withdrawal = w),
+      }),
     )
     expect(result).toBeInstanceOf(ApprovalTimeout)
     expect(result).toMatchObject({ cause: 'server_error', approvalId: id, timeoutMs: 30_000 })
     expect(faulty.statusChecks()).toHaveLength(3)
-    // The withdrawal went through (the proxy forwards cancel): the trail says why.
+    // The withdrawal runs alongside the thrown error (bounded): wait for it before reading the
+    // trail. It went through (the proxy forwards cancel), and the trail says why.
+    await expect(withdrawal).resolves.toBe('withdrawn')
     const events = await server.auditOf(id!)
     expect(events.map((event) => [event.type, event.reason])).toEqual([
       ['created', null],
