@@ -115,6 +115,9 @@ interface ChainCursor extends ChainPosition {
 /** Rows fetched per query while exporting or verifying. */
 const BATCH = 1000
 
+/** An approval row's votes, oldest first, as one JSON column (`a` is the approvals row; read by `approvalWithVotes`). */
+const VOTE_ROWS = '(SELECT json_agg(v ORDER BY v.seq) FROM votes v WHERE v.approval_id = a.id) AS vote_rows'
+
 /**
  * Everything a vote is planned from, in one statement: the approval row locked, its votes
  * oldest first as JSON rows, and the context hash and reason (the policy note) its `created`
@@ -124,7 +127,7 @@ const BATCH = 1000
  */
 const VOTE_READ = `
   SELECT a.*,
-    (SELECT json_agg(v ORDER BY v.seq) FROM votes v WHERE v.approval_id = a.id) AS vote_rows,
+    ${VOTE_ROWS},
     created.context_hash AS created_context_hash,
     created.reason AS created_reason
   FROM approvals a
@@ -158,13 +161,14 @@ const VOTE_WRITE = `
  * a second query for the votes was a second round trip each, on a machine where round trips are
  * context switches). One statement also reads row and votes from one snapshot.
  */
-const APPROVAL_WITH_VOTES = 'SELECT a.*, (SELECT json_agg(v ORDER BY v.seq) FROM votes v WHERE v.approval_id = a.id) AS vote_rows FROM approvals a'
+const APPROVAL_WITH_VOTES = `SELECT a.*, ${VOTE_ROWS} FROM approvals a`
 
-/** The votes `json_agg` gathered for one approval (null when it has none). */
-function aggregatedVotes(json: unknown): StoredVote[] {
-  if (json === null || json === undefined) return []
+/** An approval read with its `vote_rows` column (`VOTE_ROWS`; null when it has no votes). */
+function approvalWithVotes(row: Row): Approval {
+  const json = row.vote_rows
+  if (json === null || json === undefined) return toApproval(row, [])
   if (!Array.isArray(json)) throw new Error('corrupt database: the votes of an approval should read as a JSON list of rows')
-  return (json as Row[]).map(toStoredVote)
+  return toApproval(row, (json as Row[]).map(toStoredVote))
 }
 
 /** Maps PostgreSQL errors (SQLSTATE) to `StoreError`s callers can branch on. */
@@ -832,13 +836,13 @@ export class PostgresStore implements Store {
 
   async getApproval(projectId: string, id: string): Promise<Approval | null> {
     const row = await this.row(`${APPROVAL_WITH_VOTES} WHERE a.project_id = $1 AND a.id = $2`, [projectId, id])
-    return row ? toApproval(row, aggregatedVotes(row.vote_rows)) : null
+    return row ? approvalWithVotes(row) : null
   }
 
   /** Internal server use only (see `Store.getApprovalById`); routes use `getApproval`. */
   async getApprovalById(id: string): Promise<Approval | null> {
     const row = await this.row(`${APPROVAL_WITH_VOTES} WHERE a.id = $1`, [id])
-    return row ? toApproval(row, aggregatedVotes(row.vote_rows)) : null
+    return row ? approvalWithVotes(row) : null
   }
 
   async listApprovals(projectId: string, filter: ApprovalFilter = {}): Promise<Page<Approval>> {
@@ -876,7 +880,7 @@ export class PostgresStore implements Store {
       if (this.cursors.get(client)?.projectId !== projectId) await this.run('SELECT 1 FROM approvals WHERE project_id = $1 AND id = $2 FOR UPDATE', [projectId, id], client)
       const row = await this.row(VOTE_READ, [projectId, id], client)
       if (!row) return null
-      const approval = toApproval(row, aggregatedVotes(row.vote_rows))
+      const approval = approvalWithVotes(row)
       const plan = planVote(approval, input, count)
       if (plan.refused !== null) return { recorded: false, refused: plan.refused, approval }
       const createdContextHash = textOrNull(row, 'created_context_hash')
