@@ -39,4 +39,26 @@ describeWithPostgres('PostgreSQL migration 1 → 2', (cluster) => {
       await store.close()
     }
   })
+
+  it('applies a migration missing below the highest recorded one, and names one that fails', async () => {
+    const config = await cluster.createDatabase()
+    await (await openPostgresStore(config, { auditKey: testAuditKey() })).close()
+    const client = new pg.Client(config)
+    await client.connect()
+    const versions = async () => (await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map((row) => row.version)
+    try {
+      // As a development build could leave it: version 11 recorded, version 10 neither run nor recorded.
+      await client.query('DROP INDEX memberships_by_slack_user; ALTER TABLE memberships DROP COLUMN slack_user_id; DELETE FROM schema_migrations WHERE version = 10')
+      await (await openPostgresStore(config, { auditKey: testAuditKey() })).close()
+      expect(await versions()).toEqual(MIGRATIONS.map((migration) => migration.version))
+      expect((await client.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'memberships' AND column_name = 'slack_user_id'")).rowCount).toBe(1)
+
+      // Unrecorded but present: re-running it fails on the existing column, and nothing changes.
+      await client.query('DELETE FROM schema_migrations WHERE version = 10')
+      await expect(openPostgresStore(config, { auditKey: testAuditKey() })).rejects.toThrow(/schema migration 10 \(Slack: .*\) failed, nothing was changed: .*already exists/)
+      expect(await versions()).toEqual(MIGRATIONS.map((migration) => migration.version).filter((version) => version !== 10))
+    } finally {
+      await client.end()
+    }
+  })
 })

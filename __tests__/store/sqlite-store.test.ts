@@ -255,6 +255,35 @@ describe('SQLite store on disk', () => {
       await expect(openSqliteStore(file)).rejects.toThrow(/newer than this approval-gate supports/)
     })
 
+    it('applies a migration missing below the highest recorded one', async () => {
+      // As a development build could leave it: version 11 recorded, version 10 neither run nor recorded.
+      const file = files.fresh()
+      await (await openSqliteStore(file)).close()
+      rawEdit(file, 'DROP INDEX memberships_by_slack_user; ALTER TABLE memberships DROP COLUMN slack_user_id; DELETE FROM schema_migrations WHERE version = 10')
+      await (await openSqliteStore(file)).close()
+      const db = new DatabaseSync(file)
+      try {
+        expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((row) => row.version)).toEqual(MIGRATIONS.map((migration) => migration.version))
+        expect(db.prepare("SELECT name FROM pragma_table_info('memberships') WHERE name = 'slack_user_id'").get()).toEqual({ name: 'slack_user_id' })
+      } finally {
+        db.close()
+      }
+    })
+
+    it('names a migration that fails, and changes nothing', async () => {
+      // Version 10 unrecorded but its column present: re-running it fails on the duplicate column.
+      const file = files.fresh()
+      await (await openSqliteStore(file)).close()
+      rawEdit(file, 'DELETE FROM schema_migrations WHERE version = 10')
+      await expect(openSqliteStore(file)).rejects.toThrow(/schema migration 10 \(Slack: .*\) failed, nothing was changed: .*duplicate column/)
+      const db = new DatabaseSync(file)
+      try {
+        expect(db.prepare('SELECT version FROM schema_migrations WHERE version >= 10').all().map((row) => row.version)).toEqual([11])
+      } finally {
+        db.close()
+      }
+    })
+
     it('opens through the backend-neutral factory and refuses unknown kinds', async () => {
       const store = await openStore({ kind: 'sqlite', path: files.fresh() })
       expect(await store.listProjects()).toEqual([])

@@ -11,16 +11,26 @@ export interface Migration {
 }
 
 /**
- * The migrations after `current` (the highest version recorded in `schema_migrations`), in
- * order. Refuses a database written by a newer approval-gate instead of running old code
- * against a schema it does not understand.
+ * The migrations `recorded` (the versions in `schema_migrations`) lacks, in order. Every missing
+ * version is applied, not only those above the highest: a database that ran a build which
+ * recorded a later version without an earlier one still gets the earlier one. Refuses a database
+ * written by a newer approval-gate instead of running old code against a schema it does not
+ * understand.
  */
-export function pendingMigrations(migrations: readonly Migration[], current: number): Migration[] {
+export function pendingMigrations(migrations: readonly Migration[], recorded: readonly number[]): Migration[] {
   const latest = migrations[migrations.length - 1].version
-  if (current > latest) {
-    throw new Error(`the database schema is version ${current}, newer than this approval-gate supports (${latest}); upgrade approval-gate`)
+  const newest = Math.max(0, ...recorded)
+  if (newest > latest) {
+    throw new Error(`the database schema is version ${newest}, newer than this approval-gate supports (${latest}); upgrade approval-gate`)
   }
-  return migrations.filter((migration) => migration.version > current)
+  const applied = new Set(recorded)
+  return migrations.filter((migration) => !applied.has(migration.version))
+}
+
+/** A migration's failure, naming the step (an operator reads it at start-up, with the database unchanged: the runner's transaction rolls back). */
+export function migrationFailed(migration: Migration, error: unknown): Error {
+  const why = error instanceof Error ? error.message : String(error)
+  return new Error(`schema migration ${migration.version} (${migration.name}) failed, nothing was changed: ${why}`, { cause: error })
 }
 
 /** Why a database refuses the audit key it was opened with. */

@@ -8,7 +8,7 @@
 import type { PoolClient } from 'pg'
 import { AuditKeyError, type AuditKey } from '../audit-key.js'
 import { GENESIS_HASH, headMac, macAuditEvent } from '../audit-chain.js'
-import { pendingMigrations, wrongKeyMessage, type Migration } from '../migrations.js'
+import { migrationFailed, pendingMigrations, wrongKeyMessage, type Migration } from '../migrations.js'
 import { toAuditEvent, type Row } from '../rows.js'
 
 /** Arbitrary constant naming the advisory lock that serialises migrations. */
@@ -428,11 +428,15 @@ export async function migrate(client: PoolClient, key: AuditKey): Promise<void> 
       name text NOT NULL,
       applied_at text NOT NULL
     )`)
-    const { rows } = await client.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations')
-    const current = rows[0]?.version ?? 0
-    for (const migration of pendingMigrations(MIGRATIONS, current)) {
-      await client.query(migration.sql)
-      if (migration.version === 3) await sealLegacyChain(client, key)
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations')
+    const recorded = rows.map((row) => row.version)
+    for (const migration of pendingMigrations(MIGRATIONS, recorded)) {
+      try {
+        await client.query(migration.sql)
+        if (migration.version === 3) await sealLegacyChain(client, key)
+      } catch (error) {
+        throw migrationFailed(migration, error)
+      }
       await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, new Date().toISOString()])
     }
     await checkKeyFingerprint(client, key)

@@ -8,7 +8,7 @@
 import type { DatabaseSync } from 'node:sqlite'
 import { AuditKeyError, type AuditKey } from '../audit-key.js'
 import { GENESIS_HASH, headMac, macAuditEvent } from '../audit-chain.js'
-import { pendingMigrations, wrongKeyMessage, type Migration } from '../migrations.js'
+import { migrationFailed, pendingMigrations, wrongKeyMessage, type Migration } from '../migrations.js'
 import { toAuditEvent, type Row } from '../rows.js'
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -443,12 +443,15 @@ export function migrate(db: DatabaseSync, key: AuditKey): void {
       name TEXT NOT NULL,
       applied_at TEXT NOT NULL
     ) STRICT`)
-    const row = db.prepare('SELECT MAX(version) AS version FROM schema_migrations').get()
-    const current = typeof row?.version === 'number' ? row.version : 0
+    const recorded = db.prepare('SELECT version FROM schema_migrations').all().map((row) => Number(row.version))
     const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-    for (const migration of pendingMigrations(MIGRATIONS, current)) {
-      db.exec(migration.sql)
-      if (migration.version === 3) sealLegacyChain(db, key)
+    for (const migration of pendingMigrations(MIGRATIONS, recorded)) {
+      try {
+        db.exec(migration.sql)
+        if (migration.version === 3) sealLegacyChain(db, key)
+      } catch (error) {
+        throw migrationFailed(migration, error)
+      }
       record.run(migration.version, migration.name, new Date().toISOString())
     }
     checkKeyFingerprint(db, key)
