@@ -59,6 +59,22 @@ describe('notification settings pages', () => {
       await waitUntil(async () => (await fx.store.listDeliveries(fx.project.id, channel.id))[0].status === 'delivered', { what: 'the delivery once the receiver recovers' })
       const delivered = (await fx.store.listDeliveries(fx.project.id, channel.id))[0]
       const received = hook.received.length
+      // Through another channel's URL the delivery is not found, and nothing is sent or recorded.
+      const sibling = await fx.store.createChannel({
+        project_id: fx.project.id,
+        kind: 'webhook',
+        name: 'sibling hook',
+        config: { url: 'https://hooks.example.com/sibling' },
+        events: ['approval.decided'],
+        remind_after_ms: null,
+        escalate_after_ms: null,
+        escalate_to: null,
+        secret: 'whsec_sibling',
+      })
+      const crossChannel = await admin.request('POST', `/settings/notifications/${sibling.id}/deliveries/${delivered.id}/redeliver`, { form: { _csrf: csrf } })
+      expect(crossChannel.headers.get('location')).toBe(`/settings/notifications/${sibling.id}?notice=no_such_delivery`)
+      expect((await fx.store.listAudit(fx.project.id)).items.filter((e) => e.type === 'delivery_resent')).toEqual([])
+      await fx.store.removeChannel(fx.project.id, sibling.id)
       const redeliver = await admin.request('POST', `/settings/notifications/${channel.id}/deliveries/${delivered.id}/redeliver`, { form: { _csrf: csrf } })
       expect(redeliver.status).toBe(303)
       expect(redeliver.headers.get('location')).toBe(`/settings/notifications/${channel.id}?notice=redelivery_queued`)

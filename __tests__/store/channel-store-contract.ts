@@ -127,6 +127,10 @@ export function describeChannelStoreContract(store: () => Store): void {
       // Redeliver puts it back in the queue, in this project only.
       const other = await store().createProject('other')
       expect(await store().redeliver(other.id, second[0].id, iso(8_000, t0))).toBeNull()
+      // And, given a channel, of that channel only (a form's URL names one).
+      const sibling = await store().createChannel(webhook(web, { name: 'sibling hook' }))
+      expect(await store().redeliver(web.id, second[0].id, iso(8_000, t0), sibling.id)).toBeNull()
+      expect((await store().listDeliveries(web.id, channel.id))[0]).toMatchObject({ id: second[0].id, status: 'failed' })
       expect(await store().redeliver(web.id, second[0].id, iso(8_000, t0))).toMatchObject({ status: 'pending', next_attempt_at: iso(8_000, t0) })
       expect((await store().claimDeliveries(iso(8_000, t0), 10, iso(38_000, t0))).map((d) => d.id)).toEqual([second[0].id])
     })

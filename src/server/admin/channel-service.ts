@@ -167,12 +167,14 @@ export class ChannelService {
   /**
    * Queues a delivery of the project again, now, and records who did it (`delivery_resent`,
    * naming the channel and the delivery): a resend reaches a receiver, so it is an admin change
-   * like any other. Another project's delivery id is not found and nothing is recorded.
+   * like any other. Another project's delivery id (or, given `channelId`, another channel's) is not
+   * found and nothing is recorded.
    */
-  async redeliver(project: Project, actor: AdminActor, deliveryId: string): Promise<Delivery> {
+  async redeliver(project: Project, actor: AdminActor, deliveryId: string, channelId?: string): Promise<Delivery> {
     const wanted = deliveryId.trim()
-    const delivery = await this.store.redeliver(project.id, wanted, new Date(this.now()).toISOString())
-    if (!delivery) throw new AdminError('not_found', `project ${project.name} has no delivery ${JSON.stringify(wanted)}, or it is being sent right now`)
+    const delivery = await this.store.redeliver(project.id, wanted, new Date(this.now()).toISOString(), channelId)
+    const where = channelId === undefined ? `project ${project.name}` : `this channel of project ${project.name}`
+    if (!delivery) throw new AdminError('not_found', `${where} has no delivery ${JSON.stringify(wanted)}, or it is being sent right now`)
     // The channel is read after the change only to name it; a channel removed meanwhile is named by its id.
     const channel = await this.store.getChannel(project.id, delivery.channel_id)
     const detail = `${delivery.channel_id}; ${delivery.event_type} of ${delivery.approval_id}; ${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'} before`

@@ -730,8 +730,11 @@ export interface Store {
   nextDeliveryDue(): Promise<string | null>
   /** A channel's deliveries, newest first. */
   listDeliveries(projectId: string, channelId: string, limit?: number): Promise<Delivery[]>
-  /** Sends a finished (or waiting) delivery again now; null when no such delivery in the project or it is being sent. */
-  redeliver(projectId: string, deliveryId: string, now: string): Promise<Delivery | null>
+  /**
+   * Sends a finished (or waiting) delivery again now; null when no such delivery in the project
+   * (and, given `channelId`, of that channel) or it is being sent.
+   */
+  redeliver(projectId: string, deliveryId: string, now: string, channelId?: string): Promise<Delivery | null>
   /** Delivery counts and the newest failure of each channel of the project. */
   channelHealth(projectId: string): Promise<ChannelHealth[]>
 

@@ -122,8 +122,8 @@ export function registerNotificationRoutes(app: FastifyInstance, deps: Dashboard
     if (!channel) return reply.redirect(`${LIST}?notice=no_such_channel`, 303)
     let notice = 'redelivery_queued'
     try {
-      // Scoped to the viewer's project: another project's delivery id is not found.
-      await deps.channels.redeliver(viewer.project, viewer.user.email, deliveryId)
+      // Scoped to the viewer's project and the channel in the URL: another's delivery id is not found.
+      await deps.channels.redeliver(viewer.project, viewer.user.email, deliveryId, channel.id)
       deps.wakeDeliveries?.()
     } catch (error) {
       if (!isAdminError(error)) throw error

@@ -1238,8 +1238,12 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM deliveries WHERE project_id = $1 AND channel_id = $2 ORDER BY n DESC LIMIT $3', [projectId, channelId, pageLimit(limit)])).map(toDelivery)
   }
 
-  async redeliver(projectId: string, deliveryId: string, now: string): Promise<Delivery | null> {
-    const row = await this.row(`UPDATE deliveries SET status = 'pending', next_attempt_at = $3 WHERE project_id = $1 AND id = $2 AND status <> 'sending' RETURNING *`, [projectId, deliveryId, now])
+  async redeliver(projectId: string, deliveryId: string, now: string, channelId?: string): Promise<Delivery | null> {
+    const row = await this.row(
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = $3
+       WHERE project_id = $1 AND id = $2 AND status <> 'sending' AND ($4::text IS NULL OR channel_id = $4) RETURNING *`,
+      [projectId, deliveryId, now, channelId ?? null],
+    )
     return row ? toDelivery(row) : null
   }
 

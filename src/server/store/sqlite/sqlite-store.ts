@@ -1098,11 +1098,12 @@ export class SqliteStore implements Store {
     return this.all('SELECT * FROM deliveries WHERE project_id = @projectId AND channel_id = @channelId ORDER BY n DESC LIMIT @limit', { projectId, channelId, limit: pageLimit(limit) }).map(toDelivery)
   }
 
-  async redeliver(projectId: string, deliveryId: string, now: string): Promise<Delivery | null> {
+  async redeliver(projectId: string, deliveryId: string, now: string, channelId?: string): Promise<Delivery | null> {
     return this.write('delivery', () => {
       const row = this.get(
-        `UPDATE deliveries SET status = 'pending', next_attempt_at = @now WHERE project_id = @projectId AND id = @deliveryId AND status <> 'sending' RETURNING *`,
-        { projectId, deliveryId, now },
+        `UPDATE deliveries SET status = 'pending', next_attempt_at = @now
+         WHERE project_id = @projectId AND id = @deliveryId AND status <> 'sending' AND (@channelId IS NULL OR channel_id = @channelId) RETURNING *`,
+        { projectId, deliveryId, now, channelId: channelId ?? null },
       )
       return row ? toDelivery(row) : null
     })
