@@ -102,7 +102,7 @@ describe('github list and the answers to GitHub', () => {
     expect(recent).toEqual([
       `${ids.failed}  acme/deploys  environment staging  run 503  GitHub could not be answered: HTTP 422: not waiting`,
       `${ids.retrying}  acme/deploys  environment production  run 502  answering GitHub: attempt 1 failed: HTTP 502: down [31mforged line, retrying at 2026-03-01T10:12:00.000Z`,
-      `${ids.answered}  acme/deploys  environment production  run 501  GitHub answered`,
+      `${ids.answered}  acme/deploys  environment production  run 501  GitHub answered at 2026-03-01T10:10:00.000Z`,
       `${ids.waiting}  acme/deploys  environment production  run 500  GitHub waits for this decision`,
     ])
     expect(listed.stdout).not.toContain('\u001b')

@@ -27,7 +27,7 @@ describe('githubAnswerStatus and describeGithubAnswer', () => {
     ['waiting for the decision', {}, 'pending', 'GitHub waits for this decision'],
     ['decided, not tried yet', {}, 'approved', 'answering GitHub'],
     ['retrying after a failed attempt', { attempts: 2, last_error: 'HTTP 502: Server Error' }, 'rejected', 'answering GitHub: attempt 2 failed: HTTP 502: Server Error, retrying at 2026-03-01T10:00:00.000Z'],
-    ['answered', { callback: 'done', attempts: 1, completed_at: '2026-03-01T10:01:00.000Z' }, 'approved', 'GitHub answered'],
+    ['answered', { callback: 'done', attempts: 1, completed_at: '2026-03-01T10:01:00.000Z' }, 'approved', 'GitHub answered at 2026-03-01T10:01:00.000Z'],
     ['given up, with why', { callback: 'failed', attempts: 1, last_error: 'HTTP 422: not waiting' }, 'expired', 'GitHub could not be answered: HTTP 422: not waiting'],
     ['given up, without a recorded error', { callback: 'failed', attempts: 1 }, 'approved', 'GitHub could not be answered'],
   ])('%s', (_what, fields, approvalStatus, sentence) => {

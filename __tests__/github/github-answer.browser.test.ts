@@ -100,7 +100,7 @@ describe('the answer to GitHub on an approval’s page', () => {
     expect(await decideViaApi(fx.url, fx.keys.decide, answered, 'approve')).toBe(200)
     const done = await gateReaches(fx, answered, 'done', 1)
     const ok = await answerSection(page, `${fx.url}/approvals/${answered}`)
-    expect(ok.text).toMatch(/^GitHub deployment GitHub answered \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\./)
+    expect(ok.text).toMatch(/^GitHub deployment GitHub answered at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\./)
     expect(await ok.section.locator('time').getAttribute('datetime')).toBe(done.completed_at)
     expect(ok.text).not.toContain('failed')
 

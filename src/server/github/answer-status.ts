@@ -26,18 +26,31 @@ export function githubAnswerStatus(gate: GithubGate, approvalStatus: ApprovalSta
   return { state: 'answering' }
 }
 
-/** The status in one plain sentence (`GitHub answered`, `answering GitHub: attempt 2 failed: …, retrying at …`). */
-export function describeGithubAnswer(status: GithubAnswerStatus): string {
+/**
+ * The status as words, with the parts a page marks up kept apart: `error` (untrusted text) and
+ * `time` (an ISO instant). The CLI joins them as plain text, the dashboard wraps them in
+ * markup: one wording for both.
+ */
+export type GithubAnswerPart = string | { error: string } | { time: string }
+
+export function githubAnswerParts(status: GithubAnswerStatus): GithubAnswerPart[] {
   switch (status.state) {
     case 'waiting':
-      return 'GitHub waits for this decision'
+      return ['GitHub waits for this decision']
     case 'answering':
-      return 'answering GitHub'
+      return ['answering GitHub']
     case 'retrying':
-      return `answering GitHub: attempt ${status.attempts} failed: ${status.error}, retrying at ${status.retryAt}`
+      return [`answering GitHub: attempt ${status.attempts} failed: `, { error: status.error }, ', retrying at ', { time: status.retryAt }]
     case 'answered':
-      return 'GitHub answered'
+      return status.at === null ? ['GitHub answered'] : ['GitHub answered at ', { time: status.at }]
     case 'failed':
-      return status.error === null ? 'GitHub could not be answered' : `GitHub could not be answered: ${status.error}`
+      return status.error === null ? ['GitHub could not be answered'] : ['GitHub could not be answered: ', { error: status.error }]
   }
+}
+
+/** The status in one plain sentence (`GitHub answered at …`, `answering GitHub: attempt 2 failed: …, retrying at …`). */
+export function describeGithubAnswer(status: GithubAnswerStatus): string {
+  return githubAnswerParts(status)
+    .map((part) => (typeof part === 'string' ? part : 'error' in part ? part.error : part.time))
+    .join('')
 }

@@ -4,25 +4,21 @@
  * failed attempt (and when), answered, or given up. The error text comes from the network and
  * is escaped like every other value.
  */
-import { describeGithubAnswer, githubAnswerStatus } from '../../github/answer-status.js'
+import { githubAnswerParts, githubAnswerStatus } from '../../github/answer-status.js'
 import type { Approval, GithubGate } from '../../store/types.js'
 import { html, type SafeHtml } from '../html.js'
 import { breakable, timeTag } from './format.js'
 
+/** The shared wording (`githubAnswerParts`) as a sentence: the error in its own span, times as `<time>`. */
 function sentence(gate: GithubGate, approval: Approval): SafeHtml {
-  const status = githubAnswerStatus(gate, approval.status)
-  switch (status.state) {
-    case 'retrying':
-      return html`Answering GitHub: attempt ${status.attempts} failed: <span class="github-error">${status.error}</span>, retrying at ${timeTag(status.retryAt)}.`
-    case 'failed':
-      return status.error === null ? html`GitHub could not be answered.` : html`GitHub could not be answered: <span class="github-error">${status.error}</span>`
-    case 'answered':
-      return html`GitHub answered ${timeTag(status.at)}.`
-    default: {
-      const text = describeGithubAnswer(status)
-      return html`${text.charAt(0).toUpperCase()}${text.slice(1)}.`
-    }
-  }
+  const parts = githubAnswerParts(githubAnswerStatus(gate, approval.status))
+  const marked = parts.map((part, i) => {
+    if (typeof part !== 'string') return 'error' in part ? html`<span class="github-error">${part.error}</span>` : timeTag(part.time)
+    return html`${i === 0 ? part.charAt(0).toUpperCase() + part.slice(1) : part}`
+  })
+  // No full stop after an error: it is someone else's text and may end with anything.
+  const last = parts.at(-1)
+  return html`${marked}${typeof last === 'object' && 'error' in last ? '' : '.'}`
 }
 
 export function githubAnswerSection(gate: GithubGate, approval: Approval): SafeHtml {
