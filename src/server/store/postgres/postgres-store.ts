@@ -16,10 +16,11 @@
  */
 import pg from 'pg'
 import type { AuditKey } from '../audit-key.js'
-import { chainAuditEvent, GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
+import { GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
 import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
-import { isRetryable, PgGroupCommit, TRANSACTION_ATTEMPTS } from './group-commit.js'
+import { isRetryable, PgGroupCommit, TRANSACTION_ATTEMPTS, type BulkOutcome } from './group-commit.js'
+import { eventAfter, planVoteBatch, type ChainPosition, type QueuedVote, type VotedApproval } from './vote-batch.js'
 import { deliveriesForEvents, DELIVERY_COLUMNS, deliveryValues, newChannel, newDelivery, reminderDue, toChannel, toChannelHealth, toDelivery } from '../channel-records.js'
 import { SecretBox } from '../secret-box.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
@@ -97,16 +98,6 @@ import type {
 
 type Queryable = pg.Pool | pg.PoolClient
 
-/**
- * Where a project's chain ends, as seen by the transaction that holds its head lock: the head
- * event's seq and hash (0 and unused before the first event) and its MAC.
- */
-interface ChainPosition {
-  seq: number
-  hash: string
-  lastMac: string | null
-}
-
 /** The chain position a batch transaction holds the lock of, moved by each append in it. */
 interface ChainCursor extends ChainPosition {
   projectId: string
@@ -136,7 +127,7 @@ const VOTE_READ = `
     WHERE e.project_id = a.project_id AND e.approval_id = a.id AND e.type = 'created'
     ORDER BY e.seq LIMIT 1
   ) created ON true
-  WHERE a.project_id = $1 AND a.id = $2
+  WHERE a.project_id = $1 AND a.id = ANY($2::text[])
   FOR UPDATE OF a`
 
 /**
@@ -155,6 +146,38 @@ const VOTE_WRITE = `
   UPDATE approvals SET status = $11, reason = $12, decided_by = $13, decided_at = $14
   WHERE project_id = $1 AND id = $2 AND status = 'pending' AND $11::text IS NOT NULL
   RETURNING *`
+
+/**
+ * A whole batch of planned votes (vote-batch.ts) in one statement, each list a JSON array: $2
+ * the new votes numbered in arrival order (inserted in that order, so their seq keeps it), $3 regrouped
+ * earlier votes, $4 settled approvals (still pending: checked by the caller through the count),
+ * $5 the audit events. The chain head moves separately (its trigger allows one step per UPDATE).
+ */
+const VOTE_BATCH_WRITE = `
+  WITH batch_votes AS (
+    INSERT INTO votes (approval_id, voter, email, decision, reason, at, groups)
+    SELECT v.approval_id, v.voter, v.email, v.decision, v.reason, v.at, v.groups
+    FROM jsonb_to_recordset($2::jsonb) AS v (n int, approval_id text, voter text, email text, decision text, reason text, at text, groups text)
+    ORDER BY v.n
+    RETURNING 1
+  ), regrouped AS (
+    UPDATE votes SET groups = r.groups
+    FROM jsonb_to_recordset($3::jsonb) AS r (approval_id text, voter text, groups text)
+    WHERE votes.approval_id = r.approval_id AND votes.voter = r.voter
+    RETURNING 1
+  ), settled AS (
+    UPDATE approvals SET status = s.status, reason = s.reason, decided_by = s.decided_by, decided_at = s.decided_at
+    FROM jsonb_to_recordset($4::jsonb) AS s (id text, status text, reason text, decided_by text, decided_at text)
+    WHERE approvals.project_id = $1 AND approvals.id = s.id AND approvals.status = 'pending'
+    RETURNING 1
+  ), appended AS (
+    INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at, claims_hash)
+    SELECT $1, e.seq, e.type, e.approval_id, e.action, e.agent, e.actor, e.reason, e.at, e.context_hash, e.prev_hash, e.hash, e.prev_mac, e.mac, e.sealed_at, e.claims_hash
+    FROM jsonb_to_recordset($5::jsonb) AS e (seq bigint, type text, approval_id text, action text, agent text, actor text, reason text, at text, context_hash text, prev_hash text, hash text, prev_mac text, mac text, sealed_at text, claims_hash text)
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM batch_votes)::int AS voted, (SELECT count(*) FROM regrouped)::int AS regrouped,
+    (SELECT count(*) FROM settled)::int AS settled, (SELECT count(*) FROM appended)::int AS appended`
 
 /**
  * One approval with its votes in one round trip (every decide, poll and waiter answer reads one;
@@ -213,7 +236,7 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool
   private readonly key: AuditKey
   private readonly verifications: AuditVerifications
-  private readonly groupCommit: PgGroupCommit | null
+  private readonly groupCommit: PgGroupCommit<QueuedVote> | null
   /** Per connection, while it runs a batch: the locked chain's position (see `appendAudit`). */
   private readonly cursors = new WeakMap<pg.PoolClient, ChainCursor>()
   private readonly secrets: SecretBox
@@ -226,15 +249,16 @@ export class PostgresStore implements Store {
     this.groupCommit =
       options.groupCommit === false
         ? null
-        : new PgGroupCommit({
+        : new PgGroupCommit<QueuedVote>({
             pool,
             // The chain head first: a batch then holds its project's lock before any row lock,
             // and its units append from the position kept in memory (no head reads per unit).
-            beginBatch: async (client, projectId) => {
-              const position = await this.lockChain(client, projectId)
+            begin: async (client, projectId) => {
+              const position = await this.beginLockedChain(client, projectId)
               if (position) this.cursors.set(client, { projectId, ...position })
             },
             endBatch: (client) => void this.cursors.delete(client),
+            runBulk: (client, projectId, votes) => this.recordVoteBatch(client, projectId, votes),
           })
     this.verifications = new AuditVerifications(key, this.auditReader())
     this.secrets = new SecretBox(key)
@@ -280,7 +304,7 @@ export class PostgresStore implements Store {
    * A write that appends to `projectId`'s audit chain: with group commit, one unit of that
    * project's next batch transaction (see group-commit.ts), else a transaction of its own.
    */
-  private batched<T>(projectId: string, what: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private batched<T>(projectId: string, what: string, work: (client: pg.PoolClient) => Promise<T>, bulk?: QueuedVote): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the store is closed'))
     if (!this.groupCommit) return this.transaction(what, work)
     const unit = async (client: pg.PoolClient) => {
@@ -294,7 +318,7 @@ export class PostgresStore implements Store {
         throw error
       }
     }
-    return this.groupCommit.run(projectId, unit, (error) => translatePgError(error, what))
+    return this.groupCommit.run(projectId, unit, (error) => translatePgError(error, what), bulk)
   }
 
   /**
@@ -312,6 +336,27 @@ export class PostgresStore implements Store {
   }
 
   /**
+   * Opens a batch's transaction and locks `projectId`'s chain (as `lockChain`) in one round trip:
+   * three statements in one simple query (no parameters, so the id goes in as an escaped
+   * literal). Each statement of it takes its own snapshot, so the MAC read after the lock was
+   * granted sees the event the previous holder committed.
+   */
+  private async beginLockedChain(client: pg.PoolClient, projectId: string): Promise<ChainPosition | null> {
+    if (this.closed) throw new Error('the store is closed')
+    const id = client.escapeLiteral(projectId)
+    const results = (await client.query(
+      `BEGIN; SELECT seq, hash, mac FROM audit_heads WHERE project_id = ${id} FOR UPDATE;
+       SELECT e.seq, e.mac FROM audit_heads h JOIN audit_events e ON e.project_id = h.project_id AND e.seq = h.seq WHERE h.project_id = ${id}`,
+    )) as unknown as pg.QueryResult[]
+    const headRow = results[1].rows[0] as Row | undefined
+    if (!headRow) return null
+    const head = toChainHead(headRow)
+    const last = results[2].rows[0] as Row | undefined
+    if (head.seq !== 0 && Number(last?.seq) !== head.seq) throw new Error(`corrupt database: project ${projectId}'s audit chain head names event ${head.seq}, which is missing`)
+    return { seq: head.seq, hash: head.hash, lastMac: typeof last?.mac === 'string' ? last.mac : null }
+  }
+
+  /**
    * Appends one audit event; the head row lock serialises appends to one project's chain.
    * Inside a batch the lock is already held and the position is in memory, so an append is one
    * statement (the event inserted and the head moved together); otherwise the head is locked
@@ -322,7 +367,7 @@ export class PostgresStore implements Store {
     const inBatch = cursor?.projectId === input.project_id ? cursor : undefined
     const position = inBatch ?? (await this.lockChain(client, input.project_id))
     if (!position) throw new Error(`corrupt database: project ${input.project_id} has no audit chain head`)
-    const event = chainAuditEvent(this.key, position.seq === 0 ? null : { seq: position.seq, hash: position.hash, mac: null }, position.seq === 0 ? null : position.lastMac, input)
+    const event = eventAfter(this.key, position, input)
     await this.run(
       `WITH appended AS (
          INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at, claims_hash)
@@ -878,7 +923,7 @@ export class PostgresStore implements Store {
     return this.batched(projectId, 'vote', async (client) => {
       // Without group commit no lock is held yet: the row lock, taken first, serialises votes on it.
       if (this.cursors.get(client)?.projectId !== projectId) await this.run('SELECT 1 FROM approvals WHERE project_id = $1 AND id = $2 FOR UPDATE', [projectId, id], client)
-      const row = await this.row(VOTE_READ, [projectId, id], client)
+      const row = await this.row(VOTE_READ, [projectId, [id]], client)
       if (!row) return null
       const approval = approvalWithVotes(row)
       const plan = planVote(approval, input, count)
@@ -913,7 +958,60 @@ export class PostgresStore implements Store {
       if (!settled) throw new Error(`approval ${id} was not pending when its settling vote was written`)
       const decided = toApproval(settled, plan.votes)
       return { recorded: true, settled: true, approval: decided, event: await this.appendAudit(client, settledEvent(decided, settle, createdContextHash)) }
-    })
+    }, { approvalId: id, input, count })
+  }
+
+  /**
+   * A run of votes of one batch (group-commit.ts `runBulk`), under the chain lock the batch
+   * holds: one read of every approval voted on, every vote planned in memory (vote-batch.ts),
+   * one statement writing them all, one moving the chain head. Throws — the batch then runs
+   * again vote by vote through `recordVote`'s own path — if any of it fails or writes another
+   * number of rows than planned.
+   */
+  private async recordVoteBatch(client: pg.PoolClient, projectId: string, votes: QueuedVote[]): Promise<BulkOutcome[]> {
+    const cursor = this.cursors.get(client)
+    if (cursor?.projectId !== projectId) throw new Error(`a vote batch needs project ${projectId}'s chain lock`)
+    const rows = await this.rows(VOTE_READ, [projectId, [...new Set(votes.map((vote) => vote.approvalId))]], client)
+    const read = new Map<string, VotedApproval>()
+    for (const row of rows) {
+      const approval = approvalWithVotes(row)
+      read.set(approval.id, { approval, createdContextHash: textOrNull(row, 'created_context_hash'), createdReason: textOrNull(row, 'created_reason') })
+    }
+    const plan = planVoteBatch(this.key, cursor, votes, read)
+    if (plan.events.length === 0) return plan.outcomes
+    const written = await this.row(
+      VOTE_BATCH_WRITE,
+      [
+        projectId,
+        JSON.stringify(plan.inserts.map(({ approval_id, vote }, n) => ({ n, approval_id, voter: vote.by, email: vote.email, decision: vote.decision, reason: vote.reason, at: vote.at, groups: JSON.stringify(vote.groups) }))),
+        JSON.stringify(plan.regroups.map((regroup) => ({ ...regroup, groups: JSON.stringify(regroup.groups) }))),
+        JSON.stringify(plan.settles),
+        JSON.stringify(plan.events),
+      ],
+      client,
+    )
+    const expected = { voted: plan.inserts.length, regrouped: plan.regroups.length, settled: plan.settles.length, appended: plan.events.length }
+    for (const [what, count] of Object.entries(expected)) {
+      if (written?.[what] !== count) throw new Error(`a vote batch wrote ${String(written?.[what])} rows (${what}) where it planned ${count}`)
+    }
+    await this.moveChainHead(client, projectId, cursor.seq, plan.end)
+    Object.assign(cursor, plan.end)
+    return plan.outcomes
+  }
+
+  /**
+   * Moves `projectId`'s locked chain head from `from` to `to` in one round trip: the head's
+   * trigger allows one step per UPDATE, so one statement per event, the last one writing the
+   * head's hash and MAC. Only numbers and hex of our own making go in, beside the escaped id.
+   */
+  private async moveChainHead(client: pg.PoolClient, projectId: string, from: number, to: ChainPosition): Promise<void> {
+    const id = client.escapeLiteral(projectId)
+    const steps = Array.from({ length: to.seq - from - 1 }, () => `UPDATE audit_heads SET seq = seq + 1 WHERE project_id = ${id}`)
+    const mac = headMac(this.key, projectId, to.seq, to.lastMac as string)
+    steps.push(`UPDATE audit_heads SET seq = ${to.seq}, hash = ${client.escapeLiteral(to.hash)}, mac = ${client.escapeLiteral(mac)} WHERE project_id = ${id} AND seq = ${to.seq - 1}`)
+    const answered = (await client.query(steps.join(';\n'))) as unknown as pg.QueryResult | pg.QueryResult[]
+    const results = Array.isArray(answered) ? answered : [answered]
+    if (results.length !== steps.length || results.some((result) => result.rowCount !== 1)) throw new Error(`the chain head of project ${projectId} did not move from ${from} to ${to.seq}`)
   }
 
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
