@@ -152,40 +152,44 @@ describeWithPostgres('PostgreSQL store: a batch of votes in bulk', (cluster: Pos
     }
   })
 
-  it('runs the batch again vote by vote when the bulk write fails: the failing votes fail alone, every good vote is stored once', async () => {
-    const { config, statements, store, project } = await recordedStore()
-    try {
-      const { approval: one } = await store.createApproval(approvalFor(project, { applied_policy: anyMembers(3) }))
-      const { approval: two } = await store.createApproval(approvalFor(project, { applied_policy: anyMembers(1) }))
-      // The database refuses one voter: the bulk statement holding his vote fails as a whole.
-      await cluster.superuserQuery(
-        config,
-        `CREATE FUNCTION refuse_mallory() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.voter = 'mallory' THEN RAISE EXCEPTION 'mallory may not vote'; END IF; RETURN NEW; END $$;
-         CREATE TRIGGER refuse_mallory BEFORE INSERT ON votes FOR EACH ROW EXECUTE FUNCTION refuse_mallory();`,
-      )
-      statements.length = 0
-      const outcomes = await Promise.allSettled([
-        vote(store, project.id, one.id, 'ada', approvalsUpTo(3)),
-        vote(store, project.id, one.id, 'mallory', approvalsUpTo(3)),
-        vote(store, project.id, two.id, 'bob', approvalsUpTo(1), 'approve', 'bad\u0000reason'),
-        vote(store, project.id, one.id, 'bob', approvalsUpTo(3)),
-        vote(store, project.id, two.id, 'cyd', approvalsUpTo(1)),
-        vote(store, project.id, one.id, 'cyd', approvalsUpTo(3)),
-      ])
-      // The bulk attempt was rolled back; the second transaction ran the votes one by one.
-      expect(batches(statements)).toEqual({ began: 2, rolledBack: true })
-      expect(statements.filter((sql) => sql.startsWith('SAVEPOINT') || sql.startsWith('RELEASE SAVEPOINT unit; SAVEPOINT unit'))).toHaveLength(6)
-      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled'])
-      expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/mallory may not vote/)
-      expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'invalid' })
-      expect((outcomes[5] as PromiseFulfilledResult<VoteResult>).value).toMatchObject({ recorded: true, settled: true })
-      expect(await store.getApproval(project.id, one.id)).toMatchObject({ status: 'approved', votes: [{ by: 'ada' }, { by: 'bob' }, { by: 'cyd' }] })
-      expect(await store.getApproval(project.id, two.id)).toMatchObject({ status: 'approved', decided_by: 'cyd', votes: [{ by: 'cyd' }] })
-      expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 2 + 3 + 1 })
-    } finally {
-      await store.close()
-    }
-  })
+  for (const mixed of [false, true]) {
+    it(`runs the batch again unit by unit when the bulk write fails${mixed ? ' beside other writes' : ''}: the failing votes fail alone, every good vote is stored once`, async () => {
+      const { config, statements, store, project } = await recordedStore()
+      try {
+        const { approval: one } = await store.createApproval(approvalFor(project, { applied_policy: anyMembers(3) }))
+        const { approval: two } = await store.createApproval(approvalFor(project, { applied_policy: anyMembers(1) }))
+        // The database refuses one voter: the bulk statement holding his vote fails as a whole.
+        await cluster.superuserQuery(
+          config,
+          `CREATE FUNCTION refuse_mallory() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.voter = 'mallory' THEN RAISE EXCEPTION 'mallory may not vote'; END IF; RETURN NEW; END $$;
+           CREATE TRIGGER refuse_mallory BEFORE INSERT ON votes FOR EACH ROW EXECUTE FUNCTION refuse_mallory();`,
+        )
+        statements.length = 0
+        const outcomes = await Promise.allSettled([
+          vote(store, project.id, one.id, 'ada', approvalsUpTo(3)),
+          vote(store, project.id, one.id, 'mallory', approvalsUpTo(3)),
+          vote(store, project.id, two.id, 'bob', approvalsUpTo(1), 'approve', 'bad\u0000reason'),
+          vote(store, project.id, one.id, 'bob', approvalsUpTo(3)),
+          ...(mixed ? [store.createApproval(approvalFor(project, { action: 'between' }))] : []),
+          vote(store, project.id, two.id, 'cyd', approvalsUpTo(1)),
+          vote(store, project.id, one.id, 'cyd', approvalsUpTo(3)),
+        ])
+        // The bulk attempt was rolled back; the second transaction ran the units one by one.
+        expect(batches(statements)).toEqual({ began: 2, rolledBack: true })
+        expect(statements.filter((sql) => sql.startsWith('SAVEPOINT') || sql.startsWith('RELEASE SAVEPOINT unit; SAVEPOINT unit'))).toHaveLength(mixed ? 7 : 6)
+        const [ada, mallory, bob, ...rest] = outcomes
+        expect([ada, mallory, bob, ...rest].map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'rejected', ...rest.map(() => 'fulfilled')])
+        expect(String((mallory as PromiseRejectedResult).reason)).toMatch(/mallory may not vote/)
+        expect((bob as PromiseRejectedResult).reason).toMatchObject({ code: 'invalid' })
+        expect((rest.at(-1) as PromiseFulfilledResult<VoteResult>).value).toMatchObject({ recorded: true, settled: true })
+        expect(await store.getApproval(project.id, one.id)).toMatchObject({ status: 'approved', votes: [{ by: 'ada' }, { by: 'bob' }, { by: 'cyd' }] })
+        expect(await store.getApproval(project.id, two.id)).toMatchObject({ status: 'approved', decided_by: 'cyd', votes: [{ by: 'cyd' }] })
+        expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 2 + 3 + 1 + (mixed ? 1 : 0) })
+      } finally {
+        await store.close()
+      }
+    })
+  }
 
   it('runs votes in bulk between other writes of the batch, in arrival order, from one chain position', async () => {
     const { statements, store, project } = await recordedStore()

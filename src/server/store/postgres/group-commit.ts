@@ -9,10 +9,12 @@
  * batches of one project then queue on that lock instead of deadlocking on each other's rows.
  * Units run in arrival order and see the earlier units' writes, so the chain stays linear.
  *
- * Units queued with a bulk item (votes) skip the savepoint-per-unit path: each run of
- * consecutive bulk units goes to `runBulk` at once, which plans them in memory and writes them
- * in a constant number of statements. If `runBulk` throws, the whole transaction is rolled back
- * and the batch runs again unit by unit — no unit was answered yet, so nothing is lost or doubled.
+ * Units queued with a bulk item (votes) skip the savepoint-per-unit path: a batch of bulk units
+ * only goes to `commitBulk`, which runs the whole transaction in a constant number of round trips
+ * (BEGIN, lock and read in one; the writes and COMMIT in another); in a mixed batch each run of
+ * consecutive bulk units goes to `runBulk` at once. Either planning them in memory and writing
+ * them together. If the bulk write fails before anything was committed, the transaction is rolled
+ * back and the batch runs again unit by unit: no unit was answered yet, so nothing is lost or doubled.
  */
 import type pg from 'pg'
 
@@ -29,6 +31,17 @@ export const TRANSACTION_ATTEMPTS = 3
 export function isRetryable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code
   return code === '40001' || code === '40P01' // serialization_failure, deadlock_detected
+}
+
+/**
+ * Whether `error` is a statement the server refused (it has a SQLSTATE) rather than a lost
+ * connection or a failing server: of a string ending in COMMIT, the statements after a refused
+ * one, COMMIT with them, never ran, so the transaction is known not to be committed.
+ */
+export function refusedBeforeCommit(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  // 08 connection exception, 57 operator intervention (shutdown), 58 system error, XX internal error.
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57|58|XX)/.test(code)
 }
 
 interface Unit<B> {
@@ -53,8 +66,8 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown; retry
 /** What `runBulk` answers for one bulk unit: its result, or the error that unit alone fails with (it wrote nothing). */
 export type BulkOutcome = { ok: true; value: unknown } | { ok: false; error: unknown }
 
-/** A `runBulk` failure: the batch is rolled back and run again unit by unit. */
-class BulkFailed extends Error {}
+/** A bulk write that failed with nothing committed: the batch is rolled back and run again unit by unit. */
+export class BulkNotCommitted extends Error {}
 
 export interface PgGroupCommitOptions<B> {
   pool: pg.Pool
@@ -67,6 +80,12 @@ export interface PgGroupCommitOptions<B> {
    * order. Throws (after any write) to have the batch rolled back and run again unit by unit.
    */
   runBulk?: (client: pg.PoolClient, lane: string, items: B[]) => Promise<BulkOutcome[]>
+  /**
+   * Runs a batch made only of bulk units as one whole transaction, from BEGIN to COMMIT: one
+   * outcome per item, in order. Throws `BulkNotCommitted` to have the batch run again unit by
+   * unit; any other error fails the batch as a failed COMMIT does.
+   */
+  commitBulk?: (client: pg.PoolClient, lane: string, items: B[]) => Promise<BulkOutcome[]>
   maxBatch?: number
 }
 
@@ -75,6 +94,7 @@ export class PgGroupCommit<B = never> {
   private readonly begin: (client: pg.PoolClient, lane: string) => Promise<void>
   private readonly endBatch: (client: pg.PoolClient) => void
   private readonly runBulk: ((client: pg.PoolClient, lane: string, items: B[]) => Promise<BulkOutcome[]>) | undefined
+  private readonly commitBulk: ((client: pg.PoolClient, lane: string, items: B[]) => Promise<BulkOutcome[]>) | undefined
   private readonly maxBatch: number
   private readonly lanes = new Map<string, Lane<B>>()
 
@@ -83,6 +103,7 @@ export class PgGroupCommit<B = never> {
     this.begin = options.begin
     this.endBatch = options.endBatch
     this.runBulk = options.runBulk
+    this.commitBulk = options.commitBulk
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH
   }
 
@@ -131,31 +152,16 @@ export class PgGroupCommit<B = never> {
     }
     const outcomes: Outcome[] = []
     try {
-      await this.begin(client, lane)
-      const shared = batch.length > 1
-      let savepointOpen = false
-      for (const run of runsOf(batch, inBulk && this.runBulk !== undefined)) {
-        if (run.bulk) {
-          outcomes.push(...(await this.bulkRun(client, lane, run.units)))
-          continue
-        }
-        const unit = run.units[0]
-        if (shared) {
-          // The previous unit's RELEASE travels with this unit's SAVEPOINT: one round trip per unit.
-          await client.query(savepointOpen ? 'RELEASE SAVEPOINT unit; SAVEPOINT unit' : 'SAVEPOINT unit')
-          savepointOpen = true
-        }
-        const outcome = await this.runUnit(client, unit, shared)
-        if (!outcome.ok) savepointOpen = false
-        outcomes.push(outcome)
-      }
-      await client.query('COMMIT')
+      if (inBulk && this.commitBulk && batch.every((unit) => unit.bulk !== undefined)) {
+        const items = batch.map((unit) => unit.bulk as B)
+        outcomes.push(...outcomesOf(await this.commitBulk(client, lane, items), items.length))
+      } else await this.unitsInTransaction(client, lane, batch, inBulk, outcomes)
     } catch (error) {
       // The batch as a whole failed (connection lost, commit refused, a bulk write refused): nothing of it is stored.
       await client.query('ROLLBACK').catch(() => {})
       this.endBatch(client)
       client.release()
-      if (error instanceof BulkFailed) return this.commitBatch(lane, state, batch, false)
+      if (error instanceof BulkNotCommitted) return this.commitBatch(lane, state, batch, false)
       const retry = isRetryable(error)
       for (const unit of batch) this.settleFailed(state, unit, error, retry)
       return
@@ -169,16 +175,36 @@ export class PgGroupCommit<B = never> {
     }
   }
 
-  /** One run of bulk units through `runBulk`; any failure of it becomes `BulkFailed`. */
-  private async bulkRun(client: pg.PoolClient, lane: string, units: Unit<B>[]): Promise<Outcome[]> {
-    let outcomes: BulkOutcome[]
-    try {
-      outcomes = await (this.runBulk as NonNullable<typeof this.runBulk>)(client, lane, units.map((unit) => unit.bulk as B))
-    } catch (error) {
-      throw new BulkFailed('the bulk write failed; the batch runs again unit by unit', { cause: error })
+  /** BEGIN, every unit of `batch` in arrival order (runs of bulk units through `runBulk` when `inBulk`), COMMIT. */
+  private async unitsInTransaction(client: pg.PoolClient, lane: string, batch: Unit<B>[], inBulk: boolean, outcomes: Outcome[]): Promise<void> {
+    await this.begin(client, lane)
+    const shared = batch.length > 1
+    let savepointOpen = false
+    for (const run of runsOf(batch, inBulk && this.runBulk !== undefined)) {
+      if (run.bulk) {
+        outcomes.push(...(await this.bulkRun(client, lane, run.units)))
+        continue
+      }
+      const unit = run.units[0]
+      if (shared) {
+        // The previous unit's RELEASE travels with this unit's SAVEPOINT: one round trip per unit.
+        await client.query(savepointOpen ? 'RELEASE SAVEPOINT unit; SAVEPOINT unit' : 'SAVEPOINT unit')
+        savepointOpen = true
+      }
+      const outcome = await this.runUnit(client, unit, shared)
+      if (!outcome.ok) savepointOpen = false
+      outcomes.push(outcome)
     }
-    if (outcomes.length !== units.length) throw new BulkFailed(`runBulk answered ${outcomes.length} outcomes for ${units.length} units`)
-    return outcomes.map((outcome) => (outcome.ok ? outcome : { ...outcome, retry: false }))
+    await client.query('COMMIT')
+  }
+
+  /** One run of bulk units through `runBulk`, inside the open transaction: any failure of it leaves nothing committed. */
+  private async bulkRun(client: pg.PoolClient, lane: string, units: Unit<B>[]): Promise<Outcome[]> {
+    try {
+      return outcomesOf(await (this.runBulk as NonNullable<typeof this.runBulk>)(client, lane, units.map((unit) => unit.bulk as B)), units.length)
+    } catch (error) {
+      throw error instanceof BulkNotCommitted ? error : new BulkNotCommitted('the bulk write failed; the batch runs again unit by unit', { cause: error })
+    }
   }
 
   /** A retryable failure goes to the lane's next batch (a fresh lock, fresh snapshot); others reach the caller. */
@@ -214,4 +240,10 @@ function runsOf<B>(batch: Unit<B>[], bulk: boolean): { bulk: boolean; units: Uni
     else runs.push({ bulk: inBulk, units: [unit] })
   }
   return runs
+}
+
+/** Bulk outcomes as unit outcomes (a unit that fails in bulk wrote nothing, and is not retried). */
+function outcomesOf(outcomes: BulkOutcome[], units: number): Outcome[] {
+  if (outcomes.length !== units) throw new Error(`a bulk write answered ${outcomes.length} outcomes for ${units} units`)
+  return outcomes.map((outcome) => (outcome.ok ? outcome : { ...outcome, retry: false }))
 }

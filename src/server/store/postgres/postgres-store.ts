@@ -19,8 +19,9 @@ import type { AuditKey } from '../audit-key.js'
 import { GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
 import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
-import { isRetryable, PgGroupCommit, TRANSACTION_ATTEMPTS, type BulkOutcome } from './group-commit.js'
-import { eventAfter, planVoteBatch, type ChainPosition, type QueuedVote, type VotedApproval } from './vote-batch.js'
+import { BulkNotCommitted, isRetryable, PgGroupCommit, refusedBeforeCommit, TRANSACTION_ATTEMPTS, type BulkOutcome } from './group-commit.js'
+import { eventAfter, planVoteBatch, type ChainPosition, type QueuedVote, type VoteBatchPlan, type VotedApproval } from './vote-batch.js'
+import { lockChainOf, voteBatchWrite, voteRead, voteReadOf, VOTE_ROWS, type Literal } from './vote-sql.js'
 import { deliveriesForEvents, DELIVERY_COLUMNS, deliveryValues, newChannel, newDelivery, reminderDue, toChannel, toChannelHealth, toDelivery } from '../channel-records.js'
 import { SecretBox } from '../secret-box.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
@@ -106,29 +107,8 @@ interface ChainCursor extends ChainPosition {
 /** Rows fetched per query while exporting or verifying. */
 const BATCH = 1000
 
-/** An approval row's votes, oldest first, as one JSON column (`a` is the approvals row; read by `approvalWithVotes`). */
-const VOTE_ROWS = '(SELECT json_agg(v ORDER BY v.seq) FROM votes v WHERE v.approval_id = a.id) AS vote_rows'
-
-/**
- * Everything a vote is planned from, in one statement: the approval row locked, its votes
- * oldest first as JSON rows, and the context hash and reason (the policy note) its `created`
- * event recorded. Run only by a transaction that already holds a lock every writer of this
- * approval's votes and status holds until commit (its project's chain head, or the row itself):
- * a statement that *waited* for the row lock would read the votes from its older snapshot.
- */
-const VOTE_READ = `
-  SELECT a.*,
-    ${VOTE_ROWS},
-    created.context_hash AS created_context_hash,
-    created.reason AS created_reason
-  FROM approvals a
-  LEFT JOIN LATERAL (
-    SELECT e.context_hash, e.reason FROM audit_events e
-    WHERE e.project_id = a.project_id AND e.approval_id = a.id AND e.type = 'created'
-    ORDER BY e.seq LIMIT 1
-  ) created ON true
-  WHERE a.project_id = $1 AND a.id = ANY($2::text[])
-  FOR UPDATE OF a`
+/** The read one vote is planned from (see `voteRead`). */
+const VOTE_READ = voteRead('$1', '$2::text[]')
 
 /**
  * A counted vote's writes, in one statement: the vote inserted, the earlier votes whose counted
@@ -148,38 +128,6 @@ const VOTE_WRITE = `
   RETURNING *`
 
 /**
- * A whole batch of planned votes (vote-batch.ts) in one statement, each list a JSON array: $2
- * the new votes numbered in arrival order (inserted in that order, so their seq keeps it), $3 regrouped
- * earlier votes, $4 settled approvals (still pending: checked by the caller through the count),
- * $5 the audit events. The chain head moves separately (its trigger allows one step per UPDATE).
- */
-const VOTE_BATCH_WRITE = `
-  WITH batch_votes AS (
-    INSERT INTO votes (approval_id, voter, email, decision, reason, at, groups)
-    SELECT v.approval_id, v.voter, v.email, v.decision, v.reason, v.at, v.groups
-    FROM jsonb_to_recordset($2::jsonb) AS v (n int, approval_id text, voter text, email text, decision text, reason text, at text, groups text)
-    ORDER BY v.n
-    RETURNING 1
-  ), regrouped AS (
-    UPDATE votes SET groups = r.groups
-    FROM jsonb_to_recordset($3::jsonb) AS r (approval_id text, voter text, groups text)
-    WHERE votes.approval_id = r.approval_id AND votes.voter = r.voter
-    RETURNING 1
-  ), settled AS (
-    UPDATE approvals SET status = s.status, reason = s.reason, decided_by = s.decided_by, decided_at = s.decided_at
-    FROM jsonb_to_recordset($4::jsonb) AS s (id text, status text, reason text, decided_by text, decided_at text)
-    WHERE approvals.project_id = $1 AND approvals.id = s.id AND approvals.status = 'pending'
-    RETURNING 1
-  ), appended AS (
-    INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at, claims_hash)
-    SELECT $1, e.seq, e.type, e.approval_id, e.action, e.agent, e.actor, e.reason, e.at, e.context_hash, e.prev_hash, e.hash, e.prev_mac, e.mac, e.sealed_at, e.claims_hash
-    FROM jsonb_to_recordset($5::jsonb) AS e (seq bigint, type text, approval_id text, action text, agent text, actor text, reason text, at text, context_hash text, prev_hash text, hash text, prev_mac text, mac text, sealed_at text, claims_hash text)
-    RETURNING 1
-  )
-  SELECT (SELECT count(*) FROM batch_votes)::int AS voted, (SELECT count(*) FROM regrouped)::int AS regrouped,
-    (SELECT count(*) FROM settled)::int AS settled, (SELECT count(*) FROM appended)::int AS appended`
-
-/**
  * One approval with its votes in one round trip (every decide, poll and waiter answer reads one;
  * a second query for the votes was a second round trip each, on a machine where round trips are
  * context switches). One statement also reads row and votes from one snapshot.
@@ -192,6 +140,36 @@ function approvalWithVotes(row: Row): Approval {
   if (json === null || json === undefined) return toApproval(row, [])
   if (!Array.isArray(json)) throw new Error('corrupt database: the votes of an approval should read as a JSON list of rows')
   return toApproval(row, (json as Row[]).map(toStoredVote))
+}
+
+/** The approvals a vote batch read (`voteRead` rows), by id. */
+function votedApprovals(rows: Row[]): Map<string, VotedApproval> {
+  const read = new Map<string, VotedApproval>()
+  for (const row of rows) {
+    const approval = approvalWithVotes(row)
+    read.set(approval.id, { approval, createdContextHash: textOrNull(row, 'created_context_hash'), createdReason: textOrNull(row, 'created_reason') })
+  }
+  return read
+}
+
+/** Each approval a batch of votes votes on, once. */
+function approvalIdsOf(votes: QueuedVote[]): string[] {
+  return [...new Set(votes.map((vote) => vote.approvalId))]
+}
+
+/** Where the chain ends from `lockChainOf`'s two results (the head, its event); null for an unknown project. */
+function chainPositionOf(projectId: string, head: pg.QueryResult, last: pg.QueryResult): ChainPosition | null {
+  const headRow = head.rows[0] as Row | undefined
+  if (!headRow) return null
+  const position = toChainHead(headRow)
+  const lastRow = last.rows[0] as Row | undefined
+  if (position.seq !== 0 && Number(lastRow?.seq) !== position.seq) throw new Error(`corrupt database: project ${projectId}'s audit chain head names event ${position.seq}, which is missing`)
+  return { seq: position.seq, hash: position.hash, lastMac: typeof lastRow?.mac === 'string' ? lastRow.mac : null }
+}
+
+/** Quotes values as SQL literals for `client` (for statements that travel with BEGIN or COMMIT). */
+function literalOn(client: pg.PoolClient): Literal {
+  return (value) => client.escapeLiteral(value)
 }
 
 /** Maps PostgreSQL errors (SQLSTATE) to `StoreError`s callers can branch on. */
@@ -259,6 +237,7 @@ export class PostgresStore implements Store {
             },
             endBatch: (client) => void this.cursors.delete(client),
             runBulk: (client, projectId, votes) => this.recordVoteBatch(client, projectId, votes),
+            commitBulk: (client, projectId, votes) => this.commitVoteBatch(client, projectId, votes),
           })
     this.verifications = new AuditVerifications(key, this.auditReader())
     this.secrets = new SecretBox(key)
@@ -321,39 +300,21 @@ export class PostgresStore implements Store {
     return this.groupCommit.run(projectId, unit, (error) => translatePgError(error, what), bulk)
   }
 
-  /**
-   * Locks `projectId`'s chain head and reads where the chain ends; null for an unknown
-   * project. The last event's MAC is read by a statement of its own *after* the lock: joined
-   * into the locking SELECT, a transaction that waited for the lock would get the head's new
-   * version but the old event row (READ COMMITTED re-checks only the locked row).
-   */
+  /** Locks `projectId`'s chain head and reads where the chain ends (`lockChainOf`, one round trip); null for an unknown project. */
   private async lockChain(client: pg.PoolClient, projectId: string): Promise<ChainPosition | null> {
-    const headRow = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1 FOR UPDATE', [projectId], client)
-    if (!headRow) return null
-    const head = toChainHead(headRow)
-    const last = head.seq === 0 ? undefined : await this.row('SELECT mac FROM audit_events WHERE project_id = $1 AND seq = $2', [projectId, head.seq], client)
-    return { seq: head.seq, hash: head.hash, lastMac: typeof last?.mac === 'string' ? last.mac : null }
+    if (this.closed) throw new Error('the store is closed')
+    const results = (await client.query(lockChainOf(literalOn(client), projectId))) as unknown as pg.QueryResult[]
+    return chainPositionOf(projectId, results[0], results[1])
   }
 
   /**
    * Opens a batch's transaction and locks `projectId`'s chain (as `lockChain`) in one round trip:
-   * three statements in one simple query (no parameters, so the id goes in as an escaped
-   * literal). Each statement of it takes its own snapshot, so the MAC read after the lock was
-   * granted sees the event the previous holder committed.
+   * BEGIN and `lockChainOf`'s statements in one simple query (the id as an escaped literal).
    */
   private async beginLockedChain(client: pg.PoolClient, projectId: string): Promise<ChainPosition | null> {
     if (this.closed) throw new Error('the store is closed')
-    const id = client.escapeLiteral(projectId)
-    const results = (await client.query(
-      `BEGIN; SELECT seq, hash, mac FROM audit_heads WHERE project_id = ${id} FOR UPDATE;
-       SELECT e.seq, e.mac FROM audit_heads h JOIN audit_events e ON e.project_id = h.project_id AND e.seq = h.seq WHERE h.project_id = ${id}`,
-    )) as unknown as pg.QueryResult[]
-    const headRow = results[1].rows[0] as Row | undefined
-    if (!headRow) return null
-    const head = toChainHead(headRow)
-    const last = results[2].rows[0] as Row | undefined
-    if (head.seq !== 0 && Number(last?.seq) !== head.seq) throw new Error(`corrupt database: project ${projectId}'s audit chain head names event ${head.seq}, which is missing`)
-    return { seq: head.seq, hash: head.hash, lastMac: typeof last?.mac === 'string' ? last.mac : null }
+    const results = (await client.query(`BEGIN; ${lockChainOf(literalOn(client), projectId)}`)) as unknown as pg.QueryResult[]
+    return chainPositionOf(projectId, results[1], results[2])
   }
 
   /**
@@ -962,56 +923,55 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A run of votes of one batch (group-commit.ts `runBulk`), under the chain lock the batch
-   * holds: one read of every approval voted on, every vote planned in memory (vote-batch.ts),
-   * one statement writing them all, one moving the chain head. Throws — the batch then runs
-   * again vote by vote through `recordVote`'s own path — if any of it fails or writes another
-   * number of rows than planned.
+   * A run of votes inside a batch's open transaction (group-commit.ts `runBulk`), under the chain
+   * lock it holds: one read of every approval voted on, every vote planned in memory
+   * (vote-batch.ts), one string writing them all and moving the chain head (`voteBatchWrite`).
+   * Any failure (also a count other than planned) leaves the batch to run again vote by vote.
    */
   private async recordVoteBatch(client: pg.PoolClient, projectId: string, votes: QueuedVote[]): Promise<BulkOutcome[]> {
     const cursor = this.cursors.get(client)
     if (cursor?.projectId !== projectId) throw new Error(`a vote batch needs project ${projectId}'s chain lock`)
-    const rows = await this.rows(VOTE_READ, [projectId, [...new Set(votes.map((vote) => vote.approvalId))]], client)
-    const read = new Map<string, VotedApproval>()
-    for (const row of rows) {
-      const approval = approvalWithVotes(row)
-      read.set(approval.id, { approval, createdContextHash: textOrNull(row, 'created_context_hash'), createdReason: textOrNull(row, 'created_reason') })
-    }
+    const literal = literalOn(client)
+    const read = votedApprovals((await client.query(voteReadOf(literal, projectId, approvalIdsOf(votes)))).rows as Row[])
     const plan = planVoteBatch(this.key, cursor, votes, read)
-    if (plan.events.length === 0) return plan.outcomes
-    const written = await this.row(
-      VOTE_BATCH_WRITE,
-      [
-        projectId,
-        JSON.stringify(plan.inserts.map(({ approval_id, vote }, n) => ({ n, approval_id, voter: vote.by, email: vote.email, decision: vote.decision, reason: vote.reason, at: vote.at, groups: JSON.stringify(vote.groups) }))),
-        JSON.stringify(plan.regroups.map((regroup) => ({ ...regroup, groups: JSON.stringify(regroup.groups) }))),
-        JSON.stringify(plan.settles),
-        JSON.stringify(plan.events),
-      ],
-      client,
-    )
-    const expected = { voted: plan.inserts.length, regrouped: plan.regroups.length, settled: plan.settles.length, appended: plan.events.length }
-    for (const [what, count] of Object.entries(expected)) {
-      if (written?.[what] !== count) throw new Error(`a vote batch wrote ${String(written?.[what])} rows (${what}) where it planned ${count}`)
-    }
-    await this.moveChainHead(client, projectId, cursor.seq, plan.end)
-    Object.assign(cursor, plan.end)
+    if (plan.events.length > 0) await client.query(this.voteBatchWriteOf(literal, projectId, cursor.seq, plan))
+    Object.assign(cursor, { seq: plan.end.seq, hash: plan.end.hash, lastMac: plan.end.lastMac })
     return plan.outcomes
   }
 
   /**
-   * Moves `projectId`'s locked chain head from `from` to `to` in one round trip: the head's
-   * trigger allows one step per UPDATE, so one statement per event, the last one writing the
-   * head's hash and MAC. Only numbers and hex of our own making go in, beside the escaped id.
+   * A batch of votes only (group-commit.ts `commitBulk`) in two round trips: BEGIN, the chain
+   * lock and the read of every approval voted on; then, planned in memory, the whole write and
+   * COMMIT. A statement refused before COMMIT ran (or a count other than planned) rolls it all
+   * back, and the batch runs again vote by vote (`BulkNotCommitted`).
    */
-  private async moveChainHead(client: pg.PoolClient, projectId: string, from: number, to: ChainPosition): Promise<void> {
-    const id = client.escapeLiteral(projectId)
-    const steps = Array.from({ length: to.seq - from - 1 }, () => `UPDATE audit_heads SET seq = seq + 1 WHERE project_id = ${id}`)
-    const mac = headMac(this.key, projectId, to.seq, to.lastMac as string)
-    steps.push(`UPDATE audit_heads SET seq = ${to.seq}, hash = ${client.escapeLiteral(to.hash)}, mac = ${client.escapeLiteral(mac)} WHERE project_id = ${id} AND seq = ${to.seq - 1}`)
-    const answered = (await client.query(steps.join(';\n'))) as unknown as pg.QueryResult | pg.QueryResult[]
-    const results = Array.isArray(answered) ? answered : [answered]
-    if (results.length !== steps.length || results.some((result) => result.rowCount !== 1)) throw new Error(`the chain head of project ${projectId} did not move from ${from} to ${to.seq}`)
+  private async commitVoteBatch(client: pg.PoolClient, projectId: string, votes: QueuedVote[]): Promise<BulkOutcome[]> {
+    if (this.closed) throw new Error('the store is closed')
+    const literal = literalOn(client)
+    let start: ChainPosition
+    let plan: VoteBatchPlan
+    try {
+      const results = (await client.query(`BEGIN; ${lockChainOf(literal, projectId)}; ${voteReadOf(literal, projectId, approvalIdsOf(votes))}`)) as unknown as pg.QueryResult[]
+      const position = chainPositionOf(projectId, results[1], results[2])
+      if (!position) throw new Error(`project ${projectId} has no audit chain head`)
+      start = position
+      plan = planVoteBatch(this.key, start, votes, votedApprovals(results[3].rows as Row[]))
+    } catch (error) {
+      throw new BulkNotCommitted('a vote batch could not be read or planned', { cause: error })
+    }
+    const write = plan.events.length === 0 ? '' : `${this.voteBatchWriteOf(literal, projectId, start.seq, plan)};\n`
+    try {
+      await client.query(`${write}COMMIT`)
+    } catch (error) {
+      if (refusedBeforeCommit(error)) throw new BulkNotCommitted('a vote batch write was refused', { cause: error })
+      throw error
+    }
+    return plan.outcomes
+  }
+
+  /** `voteBatchWrite` with the MAC of the head the plan ends at. */
+  private voteBatchWriteOf(literal: Literal, projectId: string, from: number, plan: VoteBatchPlan): string {
+    return voteBatchWrite(literal, projectId, from, plan, headMac(this.key, projectId, plan.end.seq, plan.end.lastMac as string))
   }
 
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
