@@ -152,6 +152,38 @@ describeWithPostgres('PostgreSQL store: a batch of votes in bulk', (cluster: Pos
     }
   })
 
+  it('stores hostile text verbatim through the escaped literals of a bulk write, and never reaches another project', async () => {
+    const { store, project, statements } = await recordedStore()
+    try {
+      const other = await store.createProject('other')
+      const { approval } = await store.createApproval(approvalFor(project, { applied_policy: anyMembers(3) }))
+      const { approval: foreign } = await store.createApproval(approvalFor(other, { applied_policy: anyMembers(1) }))
+      statements.length = 0
+      const hostile = [
+        `x'); DELETE FROM votes; --`,
+        `back\\slash \\' E'\\x00' $$ $q$ "quoted" ${'\u2028'} ünïcødé 🚀`,
+        `${'long reason '.repeat(400)}'`,
+      ]
+      const results = (await Promise.all([
+        ...hostile.map((reason, i) => vote(store, project.id, approval.id, `voter'${i}\\`, approvalsUpTo(3), 'approve', reason)),
+        // The other project's approval, voted through this project's lane: not found, nothing written.
+        vote(store, project.id, foreign.id, 'ada', approvalsUpTo(1)),
+        vote(store, project.id, `${approval.id}' OR '1'='1`, 'ada', approvalsUpTo(1)),
+      ])) as (VoteResult | null)[]
+      expect(batches(statements)).toEqual({ began: 1, rolledBack: false })
+      expect(results.slice(3)).toEqual([null, null])
+      expect(results[2]).toMatchObject({ recorded: true, settled: true })
+      const stored = await store.getApproval(project.id, approval.id)
+      expect(stored?.votes?.map((v) => [v.by, v.reason])).toEqual(hostile.map((reason, i) => [`voter'${i}\\`, reason]))
+      expect(stored).toMatchObject({ status: 'approved', reason: hostile[2], decided_by: `voter'2\\` })
+      expect(await store.getApproval(other.id, foreign.id)).toMatchObject({ status: 'pending', votes: [] })
+      expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 4 })
+      expect(await store.verifyAudit(other.id, { full: true })).toMatchObject({ ok: true, events: 1 })
+    } finally {
+      await store.close()
+    }
+  })
+
   for (const mixed of [false, true]) {
     it(`runs the batch again unit by unit when the bulk write fails${mixed ? ' beside other writes' : ''}: the failing votes fail alone, every good vote is stored once`, async () => {
       const { config, statements, store, project } = await recordedStore()
