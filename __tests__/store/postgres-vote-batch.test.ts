@@ -184,6 +184,27 @@ describeWithPostgres('PostgreSQL store: a batch of votes in bulk', (cluster: Pos
     }
   })
 
+  it('refuses a NUL before it is sent in a simple query: the batch of votes runs unit by unit, the NUL id answered invalid', async () => {
+    const { statements, store, project } = await recordedStore()
+    try {
+      const { approval } = await store.createApproval(approvalFor(project, { applied_policy: anyMembers(2) }))
+      statements.length = 0
+      const outcomes = await Promise.allSettled([
+        vote(store, project.id, approval.id, 'ada', approvalsUpTo(2)),
+        vote(store, project.id, 'apr_\u0000nul', 'ada', approvalsUpTo(2)),
+        vote(store, project.id, approval.id, 'bob', approvalsUpTo(2)),
+      ])
+      // Nothing of the bulk attempt reached the server (no BEGIN): one transaction, unit by unit.
+      expect(batches(statements)).toEqual({ began: 1, rolledBack: true })
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'invalid' })
+      expect(await store.getApproval(project.id, approval.id)).toMatchObject({ status: 'approved', votes: [{ by: 'ada' }, { by: 'bob' }] })
+      expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 3 })
+    } finally {
+      await store.close()
+    }
+  })
+
   for (const mixed of [false, true]) {
     it(`runs the batch again unit by unit when the bulk write fails${mixed ? ' beside other writes' : ''}: the failing votes fail alone, every good vote is stored once`, async () => {
       const { config, statements, store, project } = await recordedStore()
@@ -202,18 +223,19 @@ describeWithPostgres('PostgreSQL store: a batch of votes in bulk', (cluster: Pos
           vote(store, project.id, one.id, 'mallory', approvalsUpTo(3)),
           vote(store, project.id, two.id, 'bob', approvalsUpTo(1), 'approve', 'bad\u0000reason'),
           vote(store, project.id, one.id, 'bob', approvalsUpTo(3)),
-          ...(mixed ? [store.createApproval(approvalFor(project, { action: 'between' }))] : []),
           vote(store, project.id, two.id, 'cyd', approvalsUpTo(1)),
           vote(store, project.id, one.id, 'cyd', approvalsUpTo(3)),
+          // Mixed: a create between two runs of votes, the second run with a NUL in an id (refused before it is sent).
+          ...(mixed ? [store.createApproval(approvalFor(project, { action: 'between' })), vote(store, project.id, 'apr_\u0000nul', 'bob', approvalsUpTo(1))] : []),
         ])
         // The bulk attempt was rolled back; the second transaction ran the units one by one.
         expect(batches(statements)).toEqual({ began: 2, rolledBack: true })
-        expect(statements.filter((sql) => sql.startsWith('SAVEPOINT') || sql.startsWith('RELEASE SAVEPOINT unit; SAVEPOINT unit'))).toHaveLength(mixed ? 7 : 6)
-        const [ada, mallory, bob, ...rest] = outcomes
-        expect([ada, mallory, bob, ...rest].map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'rejected', ...rest.map(() => 'fulfilled')])
-        expect(String((mallory as PromiseRejectedResult).reason)).toMatch(/mallory may not vote/)
-        expect((bob as PromiseRejectedResult).reason).toMatchObject({ code: 'invalid' })
-        expect((rest.at(-1) as PromiseFulfilledResult<VoteResult>).value).toMatchObject({ recorded: true, settled: true })
+        expect(statements.filter((sql) => sql.startsWith('SAVEPOINT') || sql.startsWith('RELEASE SAVEPOINT unit; SAVEPOINT unit'))).toHaveLength(mixed ? 8 : 6)
+        expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', ...(mixed ? ['fulfilled', 'rejected'] : [])])
+        expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/mallory may not vote/)
+        expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'invalid' })
+        expect((outcomes[5] as PromiseFulfilledResult<VoteResult>).value).toMatchObject({ recorded: true, settled: true })
+        if (mixed) expect((outcomes[7] as PromiseRejectedResult).reason).toMatchObject({ code: 'invalid' })
         expect(await store.getApproval(project.id, one.id)).toMatchObject({ status: 'approved', votes: [{ by: 'ada' }, { by: 'bob' }, { by: 'cyd' }] })
         expect(await store.getApproval(project.id, two.id)).toMatchObject({ status: 'approved', decided_by: 'cyd', votes: [{ by: 'cyd' }] })
         expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 2 + 3 + 1 + (mixed ? 1 : 0) })

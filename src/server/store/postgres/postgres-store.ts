@@ -167,9 +167,16 @@ function chainPositionOf(projectId: string, head: pg.QueryResult, last: pg.Query
   return { seq: position.seq, hash: position.hash, lastMac: typeof lastRow?.mac === 'string' ? lastRow.mac : null }
 }
 
-/** Quotes values as SQL literals for `client` (for statements that travel with BEGIN or COMMIT). */
+/**
+ * Quotes values as SQL literals for `client` (for statements that travel with BEGIN or COMMIT).
+ * A NUL would end the simple query's text early on the wire, so it is refused here instead
+ * (with a parameter the server refuses it as `invalid`, which the unit-by-unit rerun answers).
+ */
 function literalOn(client: pg.PoolClient): Literal {
-  return (value) => client.escapeLiteral(value)
+  return (value) => {
+    if (typeof value !== 'string' || value.includes('\u0000')) throw new StoreError('invalid', 'text contains characters PostgreSQL cannot store (such as NUL)')
+    return client.escapeLiteral(value)
+  }
 }
 
 /** Maps PostgreSQL errors (SQLSTATE) to `StoreError`s callers can branch on. */
