@@ -302,27 +302,6 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A transaction for an admin mutation of `projectId`: with `audit`, the project's chain head is
-   * locked first (the order every chain writer takes, so no deadlock with a batch holding it)
-   * and the change's event is appended after the change, unless `changed` says it did nothing.
-   * Both commit together, or neither does.
-   */
-  private adminTransaction<T>(
-    projectId: string,
-    what: string,
-    audit: AdminAudit<NonNullable<T>> | undefined,
-    work: (client: pg.PoolClient) => Promise<T>,
-    changed: (result: T) => boolean = changedSomething,
-  ): Promise<T> {
-    return this.transaction(what, async (client) => {
-      if (audit) await this.run('SELECT 1 FROM audit_heads WHERE project_id = $1 FOR UPDATE', [projectId], client)
-      const result = await work(client)
-      if (audit && changed(result)) await this.appendAudit(client, adminChangeInput(projectId, audit, result as NonNullable<T>))
-      return result
-    })
-  }
-
-  /**
    * Locks `projectId`'s chain head and reads where the chain ends; null for an unknown
    * project. The last event's MAC is read by a statement of its own *after* the lock: joined
    * into the locking SELECT, a transaction that waited for the lock would get the head's new
@@ -399,6 +378,27 @@ export class PostgresStore implements Store {
   private async createdContextHash(client: pg.PoolClient, projectId: string, approvalId: string): Promise<string | null> {
     const row = await this.row("SELECT context_hash FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type = 'created' ORDER BY seq LIMIT 1", [projectId, approvalId], client)
     return typeof row?.context_hash === 'string' ? row.context_hash : null
+  }
+
+  /**
+   * A transaction for an admin mutation of `projectId`: with `audit`, the project's chain head is
+   * locked first (the order every chain writer takes, so no deadlock with a batch holding it)
+   * and the change's event is appended after the change, unless `changed` says it did nothing.
+   * Both commit together, or neither does.
+   */
+  private adminTransaction<T>(
+    projectId: string,
+    what: string,
+    audit: AdminAudit<NonNullable<T>> | undefined,
+    work: (client: pg.PoolClient) => Promise<T>,
+    changed: (result: T) => boolean = changedSomething,
+  ): Promise<T> {
+    return this.transaction(what, async (client) => {
+      if (audit) await this.run('SELECT 1 FROM audit_heads WHERE project_id = $1 FOR UPDATE', [projectId], client)
+      const result = await work(client)
+      if (audit && changed(result)) await this.appendAudit(client, adminChangeInput(projectId, audit, result as NonNullable<T>))
+      return result
+    })
   }
 
   // --- projects -------------------------------------------------------------------------
