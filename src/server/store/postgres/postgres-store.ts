@@ -27,6 +27,8 @@ import { SecretBox } from '../secret-box.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
   adminAuditInput,
+  adminChangeInput,
+  changedSomething,
   cancelChange,
   createdEvent,
   decisionChange,
@@ -49,6 +51,8 @@ import {
 } from '../record-builders.js'
 import { type Row, rowSeq, textOrNull, toApiKey, toApproval, toAuditEvent, toChainHead, toGithubGate, toGithubMapping, toInvitation, toMember, toPolicyVersion, toProject, toProjectMembership, toRole, toSession, toStoredVote, toTrustRule, toUser, toUserWithPassword, votesByApproval } from '../rows.js'
 import type {
+  AcceptedInvitation,
+  AdminAudit,
   AdminEventInput,
   ApiKeyInfo,
   Approval,
@@ -68,8 +72,8 @@ import type {
   DeliveryAttempt,
   Invitation,
   InvitationAcceptor,
-  KeyScope,
   Member,
+  NewApiKey,
   NewApproval,
   NewChannel,
   NewInvitation,
@@ -389,6 +393,27 @@ export class PostgresStore implements Store {
     return typeof row?.context_hash === 'string' ? row.context_hash : null
   }
 
+  /**
+   * A transaction for an admin mutation of `projectId`: with `audit`, the project's chain head is
+   * locked first (the order every chain writer takes, so no deadlock with a batch holding it)
+   * and the change's event is appended after the change, unless `changed` says it did nothing.
+   * Both commit together, or neither does.
+   */
+  private adminTransaction<T>(
+    projectId: string,
+    what: string,
+    audit: AdminAudit<NonNullable<T>> | undefined,
+    work: (client: pg.PoolClient) => Promise<T>,
+    changed: (result: T) => boolean = changedSomething,
+  ): Promise<T> {
+    return this.transaction(what, async (client) => {
+      if (audit) await this.run('SELECT 1 FROM audit_heads WHERE project_id = $1 FOR UPDATE', [projectId], client)
+      const result = await work(client)
+      if (audit && changed(result)) await this.appendAudit(client, adminChangeInput(projectId, audit, result as NonNullable<T>))
+      return result
+    })
+  }
+
   // --- projects -------------------------------------------------------------------------
 
   async createProject(name: string, settings: Partial<ProjectSettings> = {}): Promise<Project> {
@@ -414,8 +439,8 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM projects ORDER BY name COLLATE "C"')).map(toProject)
   }
 
-  async updateProjectSettings(id: string, patch: Partial<ProjectSettings>): Promise<Project> {
-    return this.transaction('project settings', async (client) => {
+  async updateProjectSettings(id: string, patch: Partial<ProjectSettings>, audit?: AdminAudit<Project>): Promise<Project> {
+    return this.adminTransaction(id, 'project settings', audit, async (client) => {
       const row = await this.row('SELECT * FROM projects WHERE id = $1 FOR UPDATE', [id], client)
       if (!row) throw new StoreError('not_found', `no project with id ${id}`)
       const project = toProject(row)
@@ -457,30 +482,30 @@ export class PostgresStore implements Store {
     return toUser(row)
   }
 
-  async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}): Promise<void> {
+  async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}, audit?: AdminAudit<void>): Promise<void> {
     checkRole(role)
-    try {
+    await this.adminTransaction(projectId, 'membership', audit, async (client) => {
       await this.run(
         `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role,
            github_login = CASE WHEN $6 THEN memberships.github_login ELSE excluded.github_login END`,
         [projectId, userId, role, new Date().toISOString(), options.github_login ?? null, options.github_login === undefined],
+        client,
       )
-    } catch (error) {
-      throw translatePgError(error, 'membership')
-    }
+    })
   }
 
-  async setMemberGithubLogin(projectId: string, userId: string, login: string | null): Promise<boolean> {
-    return (await this.run('UPDATE memberships SET github_login = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, login])) > 0
+  async setMemberGithubLogin(projectId: string, userId: string, login: string | null, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(projectId, 'membership', audit, async (client) => (await this.run('UPDATE memberships SET github_login = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, login], client)) > 0)
   }
 
-  async setMemberSlackUser(projectId: string, userId: string, slackUserId: string | null): Promise<boolean> {
-    try {
-      return (await this.run('UPDATE memberships SET slack_user_id = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, slackUserId])) > 0
-    } catch (error) {
-      throw translatePgError(error, 'a member linked to this Slack user')
-    }
+  async setMemberSlackUser(projectId: string, userId: string, slackUserId: string | null, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(
+      projectId,
+      'a member linked to this Slack user',
+      audit,
+      async (client) => (await this.run('UPDATE memberships SET slack_user_id = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, slackUserId], client)) > 0,
+    )
   }
 
   async getMemberBySlackUser(projectId: string, slackUserId: string): Promise<Member | null> {
@@ -492,8 +517,8 @@ export class PostgresStore implements Store {
     return row ? toMember(row) : null
   }
 
-  async removeMembership(projectId: string, userId: string): Promise<boolean> {
-    return (await this.run('DELETE FROM memberships WHERE project_id = $1 AND user_id = $2', [projectId, userId])) > 0
+  async removeMembership(projectId: string, userId: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(projectId, 'membership', audit, async (client) => (await this.run('DELETE FROM memberships WHERE project_id = $1 AND user_id = $2', [projectId, userId], client)) > 0)
   }
 
   async getMembership(projectId: string, userId: string): Promise<Role | null> {
@@ -521,10 +546,10 @@ export class PostgresStore implements Store {
 
   // --- invitations ----------------------------------------------------------------------
 
-  async createInvitation(input: NewInvitation): Promise<Invitation> {
+  async createInvitation(input: NewInvitation, audit?: AdminAudit<Invitation>): Promise<Invitation> {
     checkRole(input.role)
     const invitation = newInvitation(input)
-    try {
+    return this.adminTransaction(invitation.project_id, 'invitation', audit, async (client) => {
       await this.run(
         `INSERT INTO invitations (id, token_hash, project_id, email, email_key, role, github_login, created_by, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
@@ -540,11 +565,10 @@ export class PostgresStore implements Store {
           invitation.created_at,
           invitation.expires_at,
         ],
+        client,
       )
-    } catch (error) {
-      throw translatePgError(error, 'invitation')
-    }
-    return invitation
+      return invitation
+    })
   }
 
   async getInvitationByToken(tokenHash: string): Promise<Invitation | null> {
@@ -552,8 +576,11 @@ export class PostgresStore implements Store {
     return row ? toInvitation(row) : null
   }
 
-  async acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string): Promise<{ invitation: Invitation; user: User } | null> {
-    return this.transaction('invitation', async (client) => {
+  async acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string, audit?: AdminAudit<AcceptedInvitation>): Promise<AcceptedInvitation | null> {
+    // The chain head is locked before the invitation, so its project is read first (it never changes).
+    const target = await this.row('SELECT project_id FROM invitations WHERE token_hash = $1', [tokenHash])
+    if (!target) return null
+    return this.adminTransaction(String(target.project_id), 'invitation', audit, async (client): Promise<AcceptedInvitation | null> => {
       // FOR UPDATE: a concurrent acceptance waits here, then finds it accepted.
       const row = await this.row(
         'SELECT * FROM invitations WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 FOR UPDATE',
@@ -593,33 +620,29 @@ export class PostgresStore implements Store {
     return rows.map(toInvitation)
   }
 
-  async revokeInvitation(projectId: string, id: string): Promise<boolean> {
-    const changed = await this.run('UPDATE invitations SET revoked_at = $3 WHERE project_id = $1 AND id = $2 AND accepted_at IS NULL AND revoked_at IS NULL', [
-      projectId,
-      id,
-      new Date().toISOString(),
-    ])
-    return changed > 0
+  async revokeInvitation(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(projectId, 'invitation', audit, async (client) => {
+      const changed = await this.run(
+        'UPDATE invitations SET revoked_at = $3 WHERE project_id = $1 AND id = $2 AND accepted_at IS NULL AND revoked_at IS NULL',
+        [projectId, id, new Date().toISOString()],
+        client,
+      )
+      return changed > 0
+    })
   }
 
   // --- API keys -------------------------------------------------------------------------
 
-  async createApiKey(input: { project_id: string; name: string; scopes: KeyScope[]; key_hash: string; prefix: string }): Promise<ApiKeyInfo> {
+  async createApiKey(input: NewApiKey, audit?: AdminAudit<ApiKeyInfo>): Promise<ApiKeyInfo> {
     const key = newApiKeyInfo(input)
-    try {
-      await this.run('INSERT INTO api_keys (id, project_id, name, scopes, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-        key.id,
-        key.project_id,
-        key.name,
-        JSON.stringify(key.scopes),
-        input.key_hash,
-        key.prefix,
-        key.created_at,
-      ])
-    } catch (error) {
-      throw translatePgError(error, 'API key')
-    }
-    return key
+    return this.adminTransaction(key.project_id, 'API key', audit, async (client) => {
+      await this.run(
+        'INSERT INTO api_keys (id, project_id, name, scopes, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [key.id, key.project_id, key.name, JSON.stringify(key.scopes), input.key_hash, key.prefix, key.created_at],
+        client,
+      )
+      return key
+    })
   }
 
   async findApiKey(keyHash: string): Promise<ApiKeyInfo | null> {
@@ -637,29 +660,34 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM api_keys WHERE project_id = $1 ORDER BY created_at, id', [projectId])).map(toApiKey)
   }
 
-  /** True when the key exists in the project (revoking twice keeps the first revocation time). */
-  async revokeApiKey(projectId: string, keyId: string): Promise<boolean> {
-    const row = await this.row('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE project_id = $1 AND id = $2 RETURNING id', [
+  /** True when the key exists in the project (revoking twice keeps the first revocation time, and records one event). */
+  async revokeApiKey(projectId: string, keyId: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    let revokedNow = false
+    return this.adminTransaction(
       projectId,
-      keyId,
-      new Date().toISOString(),
-    ])
-    return row !== undefined
+      'API key',
+      audit,
+      async (client) => {
+        // A concurrent revocation makes this UPDATE re-check `revoked_at IS NULL` and change nothing.
+        revokedNow = (await this.run('UPDATE api_keys SET revoked_at = $3 WHERE project_id = $1 AND id = $2 AND revoked_at IS NULL', [projectId, keyId, new Date().toISOString()], client)) > 0
+        return revokedNow || (await this.row('SELECT 1 AS found FROM api_keys WHERE project_id = $1 AND id = $2', [projectId, keyId], client)) !== undefined
+      },
+      () => revokedNow,
+    )
   }
 
   // --- trust rules ----------------------------------------------------------------------
 
-  async createTrustRule(input: NewTrustRule): Promise<TrustRule> {
+  async createTrustRule(input: NewTrustRule, audit?: AdminAudit<TrustRule>): Promise<TrustRule> {
     const rule = newTrustRule(input)
-    try {
+    return this.adminTransaction(rule.project_id, 'trust rule', audit, async (client) => {
       await this.run(
         'INSERT INTO trust_rules (id, project_id, issuer, audience, repository, ref, environment, workflow_ref, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
         [rule.id, rule.project_id, rule.issuer, rule.audience, rule.repository, rule.ref, rule.environment, rule.workflow_ref, rule.created_at],
+        client,
       )
-    } catch (error) {
-      throw translatePgError(error, 'trust rule')
-    }
-    return rule
+      return rule
+    })
   }
 
   async listTrustRules(projectId: string): Promise<TrustRule[]> {
@@ -670,8 +698,8 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM trust_rules WHERE issuer = $1 ORDER BY created_at, id', [issuer])).map(toTrustRule)
   }
 
-  async removeTrustRule(projectId: string, id: string): Promise<boolean> {
-    return (await this.run('DELETE FROM trust_rules WHERE project_id = $1 AND id = $2', [projectId, id])) > 0
+  async removeTrustRule(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(projectId, 'trust rule', audit, async (client) => (await this.run('DELETE FROM trust_rules WHERE project_id = $1 AND id = $2', [projectId, id], client)) > 0)
   }
 
   // --- policy documents -----------------------------------------------------------------
@@ -704,17 +732,16 @@ export class PostgresStore implements Store {
 
   // --- GitHub App -----------------------------------------------------------------------
 
-  async createGithubMapping(input: NewGithubMapping): Promise<GithubMapping> {
+  async createGithubMapping(input: NewGithubMapping, audit?: AdminAudit<GithubMapping>): Promise<GithubMapping> {
     const m = newGithubMapping(input)
-    try {
+    return this.adminTransaction(m.project_id, 'a mapping of this repository, environment and installation', audit, async (client) => {
       await this.run(
         'INSERT INTO github_mappings (id, project_id, repository, repository_key, environment, installation_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
         [m.id, m.project_id, m.repository, m.repository.toLowerCase(), m.environment, m.installation_id, m.created_at],
+        client,
       )
-    } catch (error) {
-      throw translatePgError(error, 'a mapping of this repository, environment and installation')
-    }
-    return m
+      return m
+    })
   }
 
   async listGithubMappings(projectId: string): Promise<GithubMapping[]> {
@@ -725,9 +752,11 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM github_mappings WHERE repository_key = $1 ORDER BY created_at, id', [repository.toLowerCase()])).map(toGithubMapping)
   }
 
-  async removeGithubMapping(projectId: string, id: string): Promise<GithubMapping | null> {
-    const row = await this.row('DELETE FROM github_mappings WHERE project_id = $1 AND id = $2 RETURNING *', [projectId, id])
-    return row ? toGithubMapping(row) : null
+  async removeGithubMapping(projectId: string, id: string, audit?: AdminAudit<GithubMapping>): Promise<GithubMapping | null> {
+    return this.adminTransaction(projectId, 'github mapping', audit, async (client) => {
+      const row = await this.row('DELETE FROM github_mappings WHERE project_id = $1 AND id = $2 RETURNING *', [projectId, id], client)
+      return row ? toGithubMapping(row) : null
+    })
   }
 
   async createGithubGate(input: NewGithubGate): Promise<boolean> {
@@ -1123,10 +1152,10 @@ export class PostgresStore implements Store {
 
   // --- notification channels and deliveries ----------------------------------------------
 
-  async createChannel(input: NewChannel): Promise<Channel> {
+  async createChannel(input: NewChannel, audit?: AdminAudit<Channel>): Promise<Channel> {
     const channel = newChannel(input, new Date().toISOString())
     const sealed = input.secret === null ? null : this.secrets.seal(input.secret, channel.id)
-    await this.transaction(`a channel named ${JSON.stringify(input.name)}`, async (client) => {
+    return this.adminTransaction(channel.project_id, `a channel named ${JSON.stringify(input.name)}`, audit, async (client) => {
       if (channel.escalate_to !== null && !(await this.row('SELECT 1 FROM notification_channels WHERE project_id = $1 AND id = $2', [channel.project_id, channel.escalate_to], client))) {
         throw new StoreError('not_found', `this project has no channel ${JSON.stringify(channel.escalate_to)} to escalate to`)
       }
@@ -1151,8 +1180,8 @@ export class PostgresStore implements Store {
         ],
         client,
       )
+      return channel
     })
-    return channel
   }
 
   async getChannel(projectId: string, id: string): Promise<Channel | null> {
@@ -1174,8 +1203,8 @@ export class PostgresStore implements Store {
     return typeof row?.secret_sealed === 'string' ? this.secrets.open(row.secret_sealed, id) : null
   }
 
-  async removeChannel(projectId: string, id: string): Promise<boolean> {
-    return this.transaction('channel', async (client) => {
+  async removeChannel(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(projectId, 'channel', audit, async (client) => {
       await this.run('UPDATE notification_channels SET escalate_after_ms = NULL WHERE escalate_to = $1', [id], client)
       return (await this.run('DELETE FROM notification_channels WHERE project_id = $1 AND id = $2', [projectId, id], client)) > 0
     })
@@ -1303,13 +1332,16 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM deliveries WHERE project_id = $1 AND channel_id = $2 ORDER BY n DESC LIMIT $3', [projectId, channelId, pageLimit(limit)])).map(toDelivery)
   }
 
-  async redeliver(projectId: string, deliveryId: string, now: string, channelId?: string): Promise<Delivery | null> {
-    const row = await this.row(
-      `UPDATE deliveries SET status = 'pending', next_attempt_at = $3
-       WHERE project_id = $1 AND id = $2 AND status <> 'sending' AND ($4::text IS NULL OR channel_id = $4) RETURNING *`,
-      [projectId, deliveryId, now, channelId ?? null],
-    )
-    return row ? toDelivery(row) : null
+  async redeliver(projectId: string, deliveryId: string, now: string, channelId?: string, audit?: AdminAudit<Delivery>): Promise<Delivery | null> {
+    return this.adminTransaction(projectId, 'delivery', audit, async (client) => {
+      const row = await this.row(
+        `UPDATE deliveries SET status = 'pending', next_attempt_at = $3
+         WHERE project_id = $1 AND id = $2 AND status <> 'sending' AND ($4::text IS NULL OR channel_id = $4) RETURNING *`,
+        [projectId, deliveryId, now, channelId ?? null],
+        client,
+      )
+      return row ? toDelivery(row) : null
+    })
   }
 
   async channelHealth(projectId: string): Promise<ChannelHealth[]> {
