@@ -391,7 +391,7 @@ In a mixed batch each run of consecutive votes is one read and one write inside 
 transaction, the other writes unit by unit as before. A bulk write the database refuses rolls
 the batch back and it runs again unit by unit.
 
-Measured 2026-11-26 23:03–23:31 UTC, \`BENCH_HTTP_STORES=postgres\` with \`BENCH_PG_QUERIES\`
+Measured 2026-11-26 23:03–23:42 UTC, \`BENCH_HTTP_STORES=postgres\` with \`BENCH_PG_QUERIES\`
 (two replicas, one project, 64 deciders, fsync and \`synchronous_commit\` on), the code before
 (\`d4317c1\`, a copy built beside the branch) and after alternating in the same window; CPU from
 \`/proc/<pid>/stat\` sampled every 0.25 s over each run's decision phase. Other engineers'
@@ -408,6 +408,8 @@ rates move a lot between runs; compare neighbours:
 | 23:23 | before | 3.3 | 202 | 310 / 492 ms | 17.9–18.4 | 75.4–77.4 | 4.9 ms |
 | 23:25 | before | 5.8 | 186 | 329 / 568 ms | 17.9–18.2 | 75.4–76.7 | 5.3 ms |
 | 23:28 | bulk, 2 round trips | 5.7 | 297 | 173 / 651 ms | 8.2–9.8 | 2 | 2.7 ms |
+| 23:38 | bulk, 2 round trips (merged with main) | 4.1 | 446 | 114 / 461 ms | 9.3–9.8 | 2 | 1.6–1.8 ms |
+| 23:40 | before | 4.4 | 181 | 330 / 721 ms | 17.9–18.0 | 75.4–76.1 | 5.3–5.6 ms |
 
 CPU per decision in the decision phase (ms of CPU time; 2 cores give 2,000 ms per second):
 
@@ -417,17 +419,20 @@ CPU per decision in the decision phase (ms of CPU time; 2 cores give 2,000 ms pe
 | 23:22 bulk, 479/s | 2.00 | 1.53 | 0.29 | 3.8 | 1,935 ms/s |
 | 23:25 before, 186/s | 3.03 | 2.30 | 0.30 | 5.6 | 1,753 ms/s |
 | 23:28 bulk, 297/s | 2.84 | 1.95 | 0.31 | 5.1 | 1,768 ms/s |
+| 23:38 bulk, 446/s | 1.73 | 1.20 | 0.22 | 3.2 | 1,557 ms/s |
+| 23:40 before, 181/s | 3.17 | 2.05 | 0.46 | 5.7 | 1,597 ms/s |
 
 What this shows:
 
-- **The lock is no longer the bound; CPU is.** Batches cost 2 round trips instead of ~76, and
-  the lock is held 1.6–2.7 ms per vote instead of 4.9–8.1 ms in the same windows: 1.6–2.4 times
-  the decisions per second of the code before beside it. At 479/s the machine's two cores were
-  busy 1,935 ms of every 2,000, and a decision cost ~3.8 ms of CPU across PostgreSQL, both
-  replicas and the load generator: 2,000 / 3.8 ≈ 525/s is the most these cores can give. What
-  is left of the lock time is mostly waiting for a core: under this load each answer waits for
-  the replica's event loop (delay p99 17–30 ms with 64 clients) and each statement for a backend
-  to be scheduled; the WAL flush at COMMIT is once per batch.
+- **The lock is no longer the main bound; CPU is.** Batches cost 2 round trips instead of ~76,
+  and the lock is held 1.6–2.7 ms per vote instead of 4.9–8.1 ms in the same windows: 1.6–2.5
+  times the decisions per second of the code before beside it. At 479/s the machine's two cores
+  were busy 1,935 ms of every 2,000, and a decision cost ~3.8 ms of CPU across PostgreSQL, both
+  replicas and the load generator: 2,000 / 3.8 ≈ 525/s is the most these cores can give (at
+  23:38, 3.2 ms: ≈ 625/s). What is left of the lock time is mostly waiting for a core: under this
+  load each answer waits for the replica's event loop (delay p99 17–30 ms with 64 clients) and
+  each statement for a backend to be scheduled; the WAL flush at COMMIT is once per batch. At
+  446/s the lock was held 75 % of the time and the cores were 78 % busy: both limits are close.
 - **Bulk writes also cut CPU**: 1.7 ms less in PostgreSQL and 0.7 ms less in the replicas per
   decision at 23:22/23:23 (no savepoints and subtransactions, one statement instead of ~4 per
   vote); less in the loaded 23:25/23:28 pair, where PostgreSQL's share rose with the load.
