@@ -308,7 +308,9 @@ export default async function run() {
   if (bin && stores.includes('postgres')) {
     const cluster = await startPostgres(bin)
     try {
-      postgres = { before: await postgresRun(cluster, false, profileDir), after: await postgresRun(cluster, true, profileDir) }
+      // BENCH_HTTP_PG_AFTER_ONLY=1 skips the one-commit-per-write run (for before/after runs of code changes).
+      const before = process.env.BENCH_HTTP_PG_AFTER_ONLY === '1' ? undefined : await postgresRun(cluster, false, profileDir)
+      postgres = { ...(before && { before }), after: await postgresRun(cluster, true, profileDir) }
     } finally {
       cluster.stop()
     }

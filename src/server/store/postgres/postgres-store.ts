@@ -21,6 +21,7 @@ import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
 import { BulkNotCommitted, isRetryable, PgGroupCommit, refusedBeforeCommit, TRANSACTION_ATTEMPTS, type BulkOutcome } from './group-commit.js'
 import { eventAfter, planVoteBatch, type ChainPosition, type QueuedVote, type VoteBatchPlan, type VotedApproval } from './vote-batch.js'
+import { prepared, queryPrepared, type Prepared } from './prepared.js'
 import { lockChainOf, voteBatchWrite, voteRead, voteReadOf, VOTE_ROWS, type Literal } from './vote-sql.js'
 import { deliveriesForEvents, DELIVERY_COLUMNS, deliveryValues, newChannel, newDelivery, reminderDue, toChannel, toChannelHealth, toDelivery } from '../channel-records.js'
 import { SecretBox } from '../secret-box.js'
@@ -137,6 +138,30 @@ const VOTE_WRITE = `
  * context switches). One statement also reads row and votes from one snapshot.
  */
 const APPROVAL_WITH_VOTES = `SELECT a.*, ${VOTE_ROWS} FROM approvals a`
+
+/**
+ * The hot reads, with fixed texts: each a named prepared statement (see prepared.ts), so
+ * PostgreSQL parses and plans it once per connection instead of on every request. Every
+ * request reads its API key and project, every decision and answered waiter its approval and
+ * its settling events; the delivery worker polls after every batch.
+ */
+const FIND_API_KEY = prepared('SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL')
+const TOUCH_API_KEY = prepared('UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)')
+const GET_PROJECT = prepared('SELECT * FROM projects WHERE id = $1')
+const GET_POLICY = prepared('SELECT * FROM policies WHERE project_id = $1 ORDER BY version DESC LIMIT 1')
+const GET_APPROVAL = prepared(`${APPROVAL_WITH_VOTES} WHERE a.project_id = $1 AND a.id = $2`)
+const GET_APPROVAL_BY_ID = prepared(`${APPROVAL_WITH_VOTES} WHERE a.id = $1`)
+const COUNT_PENDING = prepared("SELECT COUNT(*) AS n FROM approvals WHERE project_id = $1 AND status = 'pending'")
+const NEXT_EXPIRY = prepared("SELECT MIN(expires_at) AS next FROM approvals WHERE status = 'pending'")
+const CHAIN_HEAD = prepared('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1')
+const AUDIT_EVENT = prepared('SELECT * FROM audit_events WHERE project_id = $1 AND seq = $2')
+const SETTLING_EVENTS = prepared(
+  "SELECT * FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type IN ('approved', 'rejected', 'timed_out', 'cancelled') ORDER BY seq LIMIT 2",
+)
+const CHANNELS_BEHIND = prepared('SELECT c.id FROM notification_channels c JOIN audit_heads h ON h.project_id = c.project_id WHERE c.cursor_seq < h.seq ORDER BY c.id')
+// Deliveries waiting behind an earlier one of their approval are not due whatever their time.
+const NEXT_DELIVERY_DUE = prepared(`SELECT MIN(d.next_attempt_at) AS next FROM deliveries d WHERE d.status IN ('pending', 'sending')
+       AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel_id = d.channel_id AND e.approval_id = d.approval_id AND e.n < d.n AND e.status IN ('pending', 'sending'))`)
 
 /** An approval read with its `vote_rows` column (`VOTE_ROWS`; null when it has no votes). */
 function approvalWithVotes(row: Row): Approval {
@@ -259,6 +284,12 @@ export class PostgresStore implements Store {
   private async rows(sql: string, values: unknown[] = [], db: Queryable = this.pool): Promise<Row[]> {
     if (this.closed) throw new Error('the store is closed')
     return (await db.query(sql, values)).rows as Row[]
+  }
+
+  /** A hot read as a named prepared statement on a pooled connection (see prepared.ts). */
+  private async preparedRows(statement: Prepared, values: unknown[] = []): Promise<Row[]> {
+    if (this.closed) throw new Error('the store is closed')
+    return (await queryPrepared(this.pool, statement, values)).rows as Row[]
   }
 
   private async row(sql: string, values: unknown[] = [], db: Queryable = this.pool): Promise<Row | undefined> {
@@ -426,7 +457,7 @@ export class PostgresStore implements Store {
   }
 
   async getProject(id: string): Promise<Project | null> {
-    const row = await this.row('SELECT * FROM projects WHERE id = $1', [id])
+    const [row] = await this.preparedRows(GET_PROJECT, [id])
     return row ? toProject(row) : null
   }
 
@@ -646,14 +677,14 @@ export class PostgresStore implements Store {
   }
 
   async findApiKey(keyHash: string): Promise<ApiKeyInfo | null> {
-    const row = await this.row('SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL', [keyHash])
+    const [row] = await this.preparedRows(FIND_API_KEY, [keyHash])
     return row ? toApiKey(row) : null
   }
 
   /** Records use of a key. Skipped when the stored time is under a minute older, to spare a write per request. */
   async touchApiKey(id: string, at: string): Promise<void> {
     const threshold = keyTouchThreshold(at)
-    await this.run('UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)', [id, at, threshold])
+    await this.preparedRows(TOUCH_API_KEY, [id, at, threshold])
   }
 
   async listApiKeys(projectId: string): Promise<ApiKeyInfo[]> {
@@ -721,7 +752,7 @@ export class PostgresStore implements Store {
   }
 
   async getPolicy(projectId: string): Promise<PolicyVersion | null> {
-    const row = await this.row('SELECT * FROM policies WHERE project_id = $1 ORDER BY version DESC LIMIT 1', [projectId])
+    const [row] = await this.preparedRows(GET_POLICY, [projectId])
     const policy = row ? toPolicyVersion(row) : null
     return policy && !policy.cleared ? policy : null
   }
@@ -877,13 +908,13 @@ export class PostgresStore implements Store {
   }
 
   async getApproval(projectId: string, id: string): Promise<Approval | null> {
-    const row = await this.row(`${APPROVAL_WITH_VOTES} WHERE a.project_id = $1 AND a.id = $2`, [projectId, id])
+    const [row] = await this.preparedRows(GET_APPROVAL, [projectId, id])
     return row ? approvalWithVotes(row) : null
   }
 
   /** Internal server use only (see `Store.getApprovalById`); routes use `getApproval`. */
   async getApprovalById(id: string): Promise<Approval | null> {
-    const row = await this.row(`${APPROVAL_WITH_VOTES} WHERE a.id = $1`, [id])
+    const [row] = await this.preparedRows(GET_APPROVAL_BY_ID, [id])
     return row ? approvalWithVotes(row) : null
   }
 
@@ -1051,12 +1082,12 @@ export class PostgresStore implements Store {
   }
 
   async nextExpiry(): Promise<string | null> {
-    const row = await this.row("SELECT MIN(expires_at) AS next FROM approvals WHERE status = 'pending'")
+    const [row] = await this.preparedRows(NEXT_EXPIRY)
     return typeof row?.next === 'string' ? row.next : null
   }
 
   async countPending(projectId: string): Promise<number> {
-    const row = await this.row("SELECT COUNT(*) AS n FROM approvals WHERE project_id = $1 AND status = 'pending'", [projectId])
+    const [row] = await this.preparedRows(COUNT_PENDING, [projectId])
     return Number(row?.n ?? 0)
   }
 
@@ -1127,13 +1158,13 @@ export class PostgresStore implements Store {
   private auditReader(): AuditReader {
     return {
       head: async (projectId) => {
-        const row = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1', [projectId])
+        const [row] = await this.preparedRows(CHAIN_HEAD, [projectId])
         return row ? toChainHead(row) : null
       },
       events: async (projectId, after, upTo, limit) =>
         (await this.rows('SELECT * FROM audit_events WHERE project_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4', [projectId, after, upTo, limit])).map(toAuditEvent),
       event: async (projectId, seq) => {
-        const row = await this.row('SELECT * FROM audit_events WHERE project_id = $1 AND seq = $2', [projectId, seq])
+        const [row] = await this.preparedRows(AUDIT_EVENT, [projectId, seq])
         return row ? toAuditEvent(row) : null
       },
       approvals: async (projectId, after, limit) =>
@@ -1146,7 +1177,7 @@ export class PostgresStore implements Store {
           ? []
           : (await this.rows('SELECT * FROM audit_events WHERE project_id = $1 AND approval_id = ANY($2) ORDER BY seq', [projectId, approvalIds])).map(toAuditEvent),
       settlingEvents: async (projectId, approvalId) =>
-        (await this.rows("SELECT * FROM audit_events WHERE project_id = $1 AND approval_id = $2 AND type IN ('approved', 'rejected', 'timed_out', 'cancelled') ORDER BY seq LIMIT 2", [projectId, approvalId])).map(toAuditEvent),
+        (await this.preparedRows(SETTLING_EVENTS, [projectId, approvalId])).map(toAuditEvent),
     }
   }
 
@@ -1212,9 +1243,7 @@ export class PostgresStore implements Store {
 
   async materializeDeliveries(now: string, limit = 500): Promise<number> {
     let added = 0
-    const behind = await this.rows(
-      'SELECT c.id FROM notification_channels c JOIN audit_heads h ON h.project_id = c.project_id WHERE c.cursor_seq < h.seq ORDER BY c.id',
-    )
+    const behind = await this.preparedRows(CHANNELS_BEHIND)
     for (const { id } of behind) {
       added += await this.transaction('deliveries', async (client) => {
         // SKIP LOCKED: another replica materialising this channel right now will move its cursor.
@@ -1322,9 +1351,7 @@ export class PostgresStore implements Store {
   }
 
   async nextDeliveryDue(): Promise<string | null> {
-    // Deliveries waiting behind an earlier one of their approval are not due whatever their time.
-    const row = await this.row(`SELECT MIN(d.next_attempt_at) AS next FROM deliveries d WHERE d.status IN ('pending', 'sending')
-       AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel_id = d.channel_id AND e.approval_id = d.approval_id AND e.n < d.n AND e.status IN ('pending', 'sending'))`)
+    const [row] = await this.preparedRows(NEXT_DELIVERY_DUE)
     return typeof row?.next === 'string' ? row.next : null
   }
 
