@@ -437,17 +437,62 @@ What this shows:
   decision at 23:22/23:23 (no savepoints and subtransactions, one statement instead of ~4 per
   vote); less in the loaded 23:25/23:28 pair, where PostgreSQL's share rose with the load.
 - **1,500/s on this machine would need ≤ 1.33 ms of CPU per decision for everything**, less
-  than the two replicas alone spend now (1.5 ms: HTTP, API-key and project lookups, JSON,
-  hashing, and ~7 statements per decision and waiter answer outside the lock, each parsed and
-  planned anew by PostgreSQL since node-postgres sends unnamed statements). With the lock at
-  1.6 ms per vote, one project's lane would allow ~600/s even on idle cores. The next steps, not
-  built: named prepared statements for the hot reads, caching key and project lookups, fewer
-  statements per answered waiter — or the replicas and PostgreSQL on machines of their own,
-  which is how several replicas would be deployed.
+  than the two replicas alone spend (1.1–1.5 ms: HTTP, API-key and project lookups, JSON,
+  hashing, and the statements per decision and waiter answer outside the lock). With the lock
+  at 1.6 ms per vote, one project's lane would allow ~600/s even on idle cores. Named prepared
+  statements for the hot reads are now built (below); the next steps, not built here: caching key
+  and project lookups, fewer statements per answered waiter (answering a decision's waiters in
+  the same process from the event just written) — or the replicas and PostgreSQL on machines of
+  their own, which is how several replicas would be deployed.
 - **decide p99 ≤ 100 ms** needs the rate first: 64 deciders in flight at 479/s is a mean of
   134 ms by Little's law, and p99 is about two batch times (the batch in flight, then one's own).
 - Creates still run unit by unit (a savepoint and three round trips each); several projects
   are independent lanes and do not share a lock.
+
+**Named prepared statements for the hot reads** (\`postgres/prepared.ts\`): node-postgres sends a
+statement without a name as PostgreSQL's unnamed statement, parsed, analysed and planned anew on
+every execution. Every decision over HTTP reads, outside the lock, its API key, its project, its
+approval (with its votes) and the approval's settling events (the decision proof), and every
+answered waiter reads the approval and its settling events again: per replica 5,000 key and
+project reads, 3,500 approval reads and 3,000 settling-event reads in a run (\`BENCH_PG_QUERIES\`).
+These reads, and the other fixed-text ones on the pool (policy, pending count, next expiry,
+chain head, one audit event, the delivery worker's two polls after each batch, the key's
+last-use update), now go as \`{ name, text, values }\` with a name derived from the text: each
+connection parses and plans them once (PostgreSQL then reuses a generic plan where it is no
+dearer than a custom one) and afterwards only binds and executes. Statements whose text varies
+(filters, bulk vote strings with inline literals) and those inside transactions stay unnamed.
+A migration that changes a prepared statement's result columns (a \`SELECT *\` over a table that
+gained a column) makes PostgreSQL refuse that connection's cached plan ("cached plan must not
+change result type"); the read then closes that connection and runs again on another, so each
+pooled connection pays at most one retry after a schema change (\`__tests__/store/postgres-prepared.test.ts\`).
+The statement counts per decision are unchanged; each now costs PostgreSQL less.
+
+Measured 2026-11-26 23:46–23:56 UTC as above (two replicas, one project, 64 deciders, fsync
+on), before (\`45f2c2c\`, a copy built beside the branch) and after alternating, CPU per part
+over each decision phase from \`node bench/proc-cpu-sample.js -- node bench/http-throughput.bench.js\`
+(\`BENCH_HTTP_PG_AFTER_ONLY=1 BENCH_HTTP_STORES=postgres\`; the sampler reads \`/proc/<pid>/stat\`
+every 0.25 s of the run's cluster, replicas and load generator and prints the figures below):
+
+| run | code | load avg | decisions/s | decide p50 / p99 | PostgreSQL backends | the two replicas | load generator | sum | chain lock held per vote |
+|---|---|---|---|---|---|---|---|---|---|
+| 23:46 | before | 4.0 | 316 | 153 / 582 ms | 1.83 ms | 1.27 ms | 0.30 ms | 3.40 ms | 2.3–2.5 ms |
+| 23:48 | **prepared** | 3.6 | 588 | 87 / 469 ms | **1.31 ms** | 1.39 ms | 0.32 ms | 3.02 ms | 1.3 ms |
+| 23:50 | before | 3.8 | 545 | 99 / 462 ms | 1.56 ms | 1.13 ms | 0.26 ms | 2.95 ms | 1.4 ms |
+| 23:51 | **prepared** | 3.2 | 608 | 86 / 393 ms | **1.06 ms** | 1.09 ms | 0.27 ms | 2.42 ms | 1.2–1.3 ms |
+| 23:52 | before | 4.2 | 631 | 84 / 316 ms | 1.60 ms | 1.17 ms | 0.28 ms | 3.05 ms | 1.2 ms |
+| 23:53 | **prepared** | 4.3 | 363 | 132 / 624 ms | **1.15 ms** | 1.22 ms | 0.28 ms | 2.65 ms | 2.0–2.1 ms |
+| 23:54 | before | 3.6 | 337 | 142 / 664 ms | 1.71 ms | 1.22 ms | 0.28 ms | 3.21 ms | 2.1–2.2 ms |
+| 23:55 | **prepared** | 2.6 | 807 | 66 / 207 ms | **1.00 ms** | 1.05 ms | 0.26 ms | 2.31 ms | 0.9–1.0 ms |
+
+(CPU per decision in ms. Rates and lock times follow what else the two cores ran at that
+moment; the CPU per decision moves much less with the load, so compare that.)
+
+- **PostgreSQL's CPU per decision fell by about a third in every pair**: 1.56–1.83 ms before,
+  1.00–1.31 ms after, 0.5–0.6 ms less each time. The replicas' share did not change beyond the
+  noise (1.05–1.39 ms against 1.13–1.27 ms): node-postgres does the same work per statement.
+- With ~2.3–3.0 ms of CPU per decision for everything, these two cores allow ~650–850
+  decisions/s; the best run reached 807/s at load average 2.6. 1,500/s still needs the CPU per
+  decision halved again, now mostly in the replicas (HTTP, lookups, JSON, hashing).
 
 ## Where the time goes (CPU profiles)
 
