@@ -1,7 +1,8 @@
 /**
  * The hot reads run as named prepared statements (postgres/prepared.ts): a schema change that
  * alters a prepared statement's result columns makes PostgreSQL refuse its cached plan, and the
- * read must still answer, on a fresh connection. Skipped, with a message, without the binaries.
+ * read must still answer, on a fresh connection; a connection the server dropped takes its
+ * statements with it. Skipped, with a message, without the binaries.
  */
 import { expect, it } from '@jest/globals'
 import pg from 'pg'
@@ -61,6 +62,38 @@ describeWithPostgres('PostgreSQL named prepared statements', (cluster) => {
       expect(connections).toBe(1)
     } finally {
       await pool.end()
+    }
+  })
+
+  it('prepares its reads again on the new connection after the server dropped the old one', async () => {
+    const config = await cluster.createDatabase()
+    const store = await openPostgresStore({ ...config, max: 1, application_name: 'prepared-reconnect' }, { auditKey: testAuditKey() })
+    const admin = new pg.Client(config)
+    await admin.connect()
+    const backend = async () => (await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'prepared-reconnect'")).rows.map((row) => row.pid)
+    try {
+      const project = await store.createProject('reconnect')
+      const { approval } = await store.createApproval(approvalFor(project))
+      expect((await store.getApproval(project.id, approval.id))?.id).toBe(approval.id)
+      const before = await backend()
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'prepared-reconnect'")
+
+      // The pool hears of the drop from the socket; a read sent before that fails, as any would.
+      let reread: Awaited<ReturnType<typeof store.getProject>> = null
+      for (let tries = 0; tries < 200 && !reread; tries++) {
+        reread = await store.getProject(project.id).catch(() => null)
+        if (!reread) await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      expect(reread?.name).toBe('reconnect')
+      // The new connection has none of the old one's statements: each is prepared on it anew.
+      expect((await store.getApproval(project.id, approval.id))?.id).toBe(approval.id)
+      expect((await store.getApproval(project.id, approval.id))?.id).toBe(approval.id)
+      const after = await backend()
+      expect(after).toHaveLength(1)
+      expect(after).not.toEqual(before)
+    } finally {
+      await admin.end()
+      await store.close()
     }
   })
 
