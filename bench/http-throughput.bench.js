@@ -14,7 +14,7 @@
 //
 // Run: `npm run build && node bench/http-throughput.bench.js` (Node 24: via npx/npm).
 import { execFileSync, fork } from 'node:child_process'
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -63,6 +63,7 @@ async function serverChild(configJson) {
     }
   }
   process.on('message', async (message) => {
+    if (message === 'cpu') process.send({ cpu: process.cpuUsage() })
     if (message === 'verify') {
       const project = await server.store.getProjectByName('bench')
       process.send({ verify: await server.store.verifyAudit(project.id) })
@@ -104,6 +105,84 @@ function startChild(config, profileDir) {
   return { child, ready }
 }
 
+// ---------------------------------------------------------------- CPU per phase
+
+/** CPU ms (user + system, every thread) in a `process.cpuUsage()` value. */
+const cpuMs = (usage) => (usage.user + usage.system) / 1000
+
+let clockTicks = null
+/** Units of the times in /proc/<pid>/stat. */
+function ticksPerSecond() {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  return clockTicks
+}
+
+/** A process's parent, its own CPU ticks and those of the children it has reaped; null once it is gone. */
+function procStat(pid) {
+  let text
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return null
+  }
+  // After "pid (comm) " come the fields from the 3rd (state) on; comm may hold spaces, not ")" + space.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  return { ppid: Number(fields[1]), own: Number(fields[11]) + Number(fields[12]), reaped: Number(fields[13]) + Number(fields[14]) }
+}
+
+/**
+ * CPU ms a PostgreSQL cluster has used so far: the postmaster, its live children (backends,
+ * WAL writer, checkpointer, …) and, through the postmaster's reaped-children times, the
+ * backends whose connections have closed.
+ */
+function clusterCpuMs(dataDir) {
+  const postmasterPid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+  const postmaster = procStat(postmasterPid)
+  if (!postmaster) return null
+  let ticks = postmaster.own + postmaster.reaped
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const stat = procStat(entry)
+    if (stat?.ppid === postmasterPid) ticks += stat.own
+  }
+  return (ticks * 1000) / ticksPerSecond()
+}
+
+/** CPU ms used so far by each process of a run: the server children, this load generator, the waiter client, the cluster. */
+async function cpuNow({ servers, waiterClient, cluster }) {
+  const usages = await Promise.all(servers.map((child) => ask(child, 'cpu', 'cpu')))
+  return {
+    server: usages.reduce((sum, usage) => sum + cpuMs(usage), 0),
+    load_generator: cpuMs(process.cpuUsage()),
+    waiter_client: waiterClient ? cpuMs(await ask(waiterClient, 'cpu', 'cpu')) : null,
+    postgres: cluster ? cluster.cpuMs() : null,
+  }
+}
+
+/**
+ * CPU ms per operation of each process between two samples and their sum, and the rates they
+ * bound: a server process runs one event loop (≤ 1000 ms of CPU per second each; its figure
+ * includes GC and I/O threads, so this bound is a little low), and the machine has its cores.
+ */
+function cpuPerOperation(before, after, operations, replicas) {
+  const per = (field) => (before[field] === null || after[field] === null ? null : round((after[field] - before[field]) / operations))
+  const ms = { server: per('server'), load_generator: per('load_generator'), waiter_client: per('waiter_client'), postgres: per('postgres') }
+  const total = round(Object.values(ms).reduce((sum, value) => sum + (value ?? 0), 0))
+  return {
+    operations,
+    ms_per_operation: { ...ms, total },
+    server_bound_per_second: ms.server > 0 ? Math.round((1000 * replicas) / ms.server) : null,
+    machine_bound_per_second: total > 0 ? Math.round((1000 * cpus().length) / total) : null,
+  }
+}
+
+/** Measures `phase()`'s CPU across `processes`; returns its result and `cpu` (see cpuPerOperation). */
+async function withCpu(processes, operations, phase) {
+  const before = await cpuNow(processes)
+  const result = await phase()
+  return { result, cpu: cpuPerOperation(before, await cpuNow(processes), operations, processes.servers.length) }
+}
+
 async function json(pool, method, path, key, body) {
   const response = await pool.request({
     method,
@@ -139,18 +218,20 @@ const stats = (sorted) => ({ samples: sorted.length, p50: round(percentile(sorte
  * The three phases against `urls` (one per replica; calls alternate between them) with `keys`.
  * Returns creates/s, decisions/s and their latencies, and how the waiters were answered.
  */
-async function phases(urls, keys, label) {
+async function phases(urls, keys, label, processes) {
   const pools = urls.map((url) => new Pool(url, { connections: CONCURRENCY }))
   const waitPools = urls.map((url) => new Pool(url, { connections: Math.ceil(WAITERS / urls.length) + 16, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 }))
   const poolOf = (i) => pools[i % pools.length]
   try {
     // 1. creates
     const ids = new Array(CREATES)
-    const creates = await timed(CREATES, CONCURRENCY, async (i) => {
-      const created = await json(poolOf(i), 'POST', '/v1/approvals', keys.request, { action: `deploy ${label} ${i}`, context: { run: i } })
-      if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`)
-      ids[i] = created.body.id
-    })
+    const { result: creates, cpu: createsCpu } = await withCpu(processes, CREATES, () =>
+      timed(CREATES, CONCURRENCY, async (i) => {
+        const created = await json(poolOf(i), 'POST', '/v1/approvals', keys.request, { action: `deploy ${label} ${i}`, context: { run: i } })
+        if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`)
+        ids[i] = created.body.id
+      }),
+    )
     console.log(`  [${label}] ${CREATES} creates in ${Math.round(creates.ms)} ms`)
 
     // 2. waiters on the first WAITERS approvals (they are decided in the next phase)
@@ -180,12 +261,14 @@ async function phases(urls, keys, label) {
     // 3. decisions: waiters' approvals interleaved with the others, so every batch wakes some
     const order = ids.map((id, i) => ({ id, i })).sort((a, b) => (a.i % 2) - (b.i % 2) || a.i - b.i)
     const sentAt = new Map()
-    const decisions = await timed(order.length, CONCURRENCY, async (n) => {
-      const { id } = order[n]
-      sentAt.set(id, performance.now())
-      const decided = await json(poolOf(n), 'POST', `/v1/approvals/${id}/decision`, keys.decide, { decision: n % 3 ? 'approve' : 'reject', reason: 'bench' })
-      if (decided.status !== 200) throw new Error(`decision answered ${decided.status}: ${JSON.stringify(decided.body)}`)
-    })
+    const { result: decisions, cpu: decisionsCpu } = await withCpu(processes, order.length, () =>
+      timed(order.length, CONCURRENCY, async (n) => {
+        const { id } = order[n]
+        sentAt.set(id, performance.now())
+        const decided = await json(poolOf(n), 'POST', `/v1/approvals/${id}/decision`, keys.decide, { decision: n % 3 ? 'approve' : 'reject', reason: 'bench' })
+        if (decided.status !== 200) throw new Error(`decision answered ${decided.status}: ${JSON.stringify(decided.body)}`)
+      }),
+    )
     console.log(`  [${label}] ${order.length} decisions in ${Math.round(decisions.ms)} ms`)
     await Promise.race([Promise.all(waiting), new Promise((resolve) => setTimeout(resolve, 30_000))])
     const wake = [...answeredAt.entries()].map(([id, at]) => at - sentAt.get(id)).sort((a, b) => a - b)
@@ -198,6 +281,7 @@ async function phases(urls, keys, label) {
       waiters_answered: answeredAt.size,
       waiter_errors: waiterErrors,
       decision_to_waiter_answered_ms: stats(wake),
+      cpu: { creates: createsCpu, decisions: decisionsCpu },
     }
   } finally {
     await Promise.all([...pools, ...waitPools].map((pool) => pool.destroy().catch(() => {})))
@@ -216,7 +300,7 @@ async function sqliteRun(groupCommit, profileDir) {
   const { child, ready } = startChild({ kind: 'sqlite', dataDir, groupCommit, provision: true, label }, profileDir)
   try {
     const { url, keys } = await ready
-    const result = await phases([url], keys, label)
+    const result = await phases([url], keys, label, { servers: [child], waiterClient: null, cluster: null })
     const verify = await ask(child, 'verify', 'verify')
     if (!verify.ok) throw new Error(`audit chain does not verify after ${label}: ${JSON.stringify(verify)}`)
     return { ...result, audit_events_verified: verify.events }
@@ -257,6 +341,7 @@ async function startPostgres(bin) {
   run('pg_ctl', ['-D', join(dir, 'data'), '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c max_connections=100`, '-l', join(dir, 'server.log'), '-w', '-t', '30', 'start'])
   return {
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    cpuMs: () => clusterCpuMs(join(dir, 'data')),
     createDatabase: (database) => run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', `CREATE DATABASE ${database}`]),
     stop() {
       try {
@@ -282,7 +367,7 @@ async function postgresRun(cluster, groupCommit, profileDir) {
     const second = startChild({ kind: 'postgres', url, dataDir, groupCommit, provision: false, label: `${label}-b` }, profileDir)
     children.push(second.child)
     const { url: urlB } = await second.ready
-    const result = await phases([urlA, urlB], keys, label)
+    const result = await phases([urlA, urlB], keys, label, { servers: children, waiterClient: null, cluster })
     const verify = await ask(first.child, 'verify', 'verify')
     if (!verify.ok) throw new Error(`audit chain does not verify after ${label}: ${JSON.stringify(verify)}`)
     return { ...result, audit_events_verified: verify.events }
@@ -293,6 +378,21 @@ async function postgresRun(cluster, groupCommit, profileDir) {
 }
 
 // ---------------------------------------------------------------- the run
+
+/** One row per store, configuration and phase: CPU ms per operation of each process, and the rates they bound. */
+function cpuRows(sqlite, postgres) {
+  const rows = []
+  for (const [store, figures] of [['sqlite', sqlite], ['postgres', postgres]]) {
+    if (!figures) continue
+    for (const [when, f] of Object.entries(figures)) {
+      for (const [phase, cpu] of Object.entries(f.cpu)) {
+        const ms = cpu.ms_per_operation
+        rows.push({ store, when, phase, 'server ms/op': ms.server, 'load gen': ms.load_generator, waiters: ms.waiter_client, postgres: ms.postgres, 'sum ms/op': ms.total, 'server bound/s': cpu.server_bound_per_second, 'machine bound/s': cpu.machine_bound_per_second })
+      }
+    }
+  }
+  return rows
+}
 
 export default async function run() {
   const profileDir = process.env.BENCH_CPU_PROF || null
@@ -331,6 +431,7 @@ export default async function run() {
       rows.push({ store, when, 'creates/s': f.creates_per_second, 'create p99': f.create_ms.p99, 'decisions/s': f.decisions_per_second, 'decide p50': f.decide_ms.p50, 'decide p99': f.decide_ms.p99, 'wake p99': f.decision_to_waiter_answered_ms.p99, answered: `${f.waiters_answered}/${f.waiters_held}` })
   }
   console.table(rows)
+  console.table(cpuRows(sqlite, postgres))
   mkdirSync(join(here, 'results'), { recursive: true })
   writeFileSync(join(here, 'results', 'http-throughput.json'), `${JSON.stringify(result, null, 2)}\n`)
   return result
