@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ApprovalService, DecideOutcome } from '../approvals/contracts.js'
 import type { LongPolls, Wait } from '../approvals/long-poll.js'
-import type { Approval, ApprovalFilter, Decision, Store } from '../store/types.js'
+import type { Approval, ApprovalFilter, AuditEvent, Decision, Store } from '../store/types.js'
 import { addApprovalSchemas, recordResponses, ref } from './approval-schemas.js'
 import { callerOf, type Caller } from './auth.js'
 import { KeyRateLimiter, type RateLimit } from './create-rate-limit.js'
@@ -25,8 +25,8 @@ export interface ApprovalRoutesOptions {
 }
 
 interface Routes extends ApprovalRoutesOptions {
-  /** The one place records become answers: a settled status is sent only when its audit event proves it. */
-  wire: (approval: Approval) => Promise<WireApproval>
+  /** The one place records become answers: a settled status is sent only when its audit event proves it (`provenWire`). */
+  wire: (approval: Approval, ownEvent?: AuditEvent) => Promise<WireApproval>
 }
 
 interface CreateBody {
@@ -40,7 +40,7 @@ type Reason = string | null | undefined
 
 export async function approvalRoutes(app: FastifyInstance, options: ApprovalRoutesOptions): Promise<void> {
   addApprovalSchemas(app)
-  const routes: Routes = { ...options, wire: (approval) => provenWire(options.store, approval, options.publicUrl) }
+  const routes: Routes = { ...options, wire: (approval, ownEvent) => provenWire(options.store, approval, options.publicUrl, ownEvent) }
   createRoute(app, routes)
   getRoute(app, routes)
   listRoute(app, routes)
@@ -98,8 +98,8 @@ function getRoute(app: FastifyInstance, { store, longPolls, wire }: Routes): voi
       if (answerNow) return answerNow
       // Only ids and the wait live across this await (not the record read above): memory per waiter.
       const end = await wait.ended
-      // The event carries the new record; its id is the one asked for and was found in this project.
-      if (end.why === 'changed') return wire(end.event.approval)
+      // The event carries the new record (and, when this process wrote it, its audit event); its id is the one asked for and was found in this project.
+      if (end.why === 'changed') return wire(end.event.approval, end.event.ownEvent)
       return wire(await found(store.getApproval(projectId, id)))
     },
   )
@@ -126,7 +126,7 @@ function listRoute(app: FastifyInstance, { store, wire }: Routes): void {
     async (request) => {
       const { project } = callerOf(request)
       const page = await store.listApprovals(project.id, request.query)
-      return { items: await Promise.all(page.items.map(wire)), next_cursor: page.next_cursor }
+      return { items: await Promise.all(page.items.map((approval) => wire(approval))), next_cursor: page.next_cursor }
     },
   )
 }
@@ -179,9 +179,9 @@ async function checkOwnRun(store: Store, caller: Caller, id: string): Promise<vo
 }
 
 /** The changed record, or the error that says why nothing changed. */
-async function answerChange(outcome: DecideOutcome | null, wire: (approval: Approval) => Promise<WireApproval>): Promise<WireApproval> {
+async function answerChange(outcome: DecideOutcome | null, wire: Routes['wire']): Promise<WireApproval> {
   if (!outcome) throw notFound()
-  if (outcome.changed) return wire(outcome.approval)
+  if (outcome.changed) return wire(outcome.approval, outcome.event)
   if ('refused' in outcome) {
     const approval = await wire(outcome.approval)
     switch (outcome.refused) {
