@@ -44,8 +44,31 @@ const wallNow = () => performance.timeOrigin + performance.now()
 
 // ---------------------------------------------------------------- server child
 
+/**
+ * Counts the SQLite statements this process runs (node:sqlite's statement and exec calls), so
+ * the work per operation is also a count that the machine's load does not blur.
+ */
+async function countSqliteStatements() {
+  const { DatabaseSync, StatementSync } = await import('node:sqlite')
+  const counts = { statements: 0, execs: 0 }
+  for (const method of ['get', 'all', 'run', 'iterate']) {
+    const original = StatementSync.prototype[method]
+    StatementSync.prototype[method] = function counted(...args) {
+      counts.statements++
+      return original.apply(this, args)
+    }
+  }
+  const exec = DatabaseSync.prototype.exec
+  DatabaseSync.prototype.exec = function counted(...args) {
+    counts.execs++
+    return exec.apply(this, args)
+  }
+  return counts
+}
+
 async function serverChild(configJson) {
   const config = JSON.parse(configJson)
+  const sqlCounts = await countSqliteStatements()
   const lib = pathToFileURL(`${SERVER_LIB}/`)
   const { startServer } = await import(new URL('server/server.js', lib).href)
   const { openStore } = await import(new URL('server/store/index.js', lib).href)
@@ -77,7 +100,7 @@ async function serverChild(configJson) {
   }
   let profiler = null
   process.on('message', async (message) => {
-    if (message === 'cpu') process.send({ cpu: process.cpuUsage() })
+    if (message === 'cpu') process.send({ cpu: { ...process.cpuUsage(), sql: { ...sqlCounts } } })
     if (message?.profile === 'start') {
       profiler ??= inspectorSession()
       await profiler('Profiler.enable')
@@ -242,6 +265,8 @@ async function cpuNow({ servers, waiterClient, cluster }) {
   const usages = await Promise.all(servers.map((child) => ask(child, 'cpu', 'cpu')))
   return {
     server: usages.reduce((sum, usage) => sum + cpuMs(usage), 0),
+    sqlite_statements: usages.reduce((sum, usage) => sum + usage.sql.statements, 0),
+    sqlite_execs: usages.reduce((sum, usage) => sum + usage.sql.execs, 0),
     load_generator: cpuMs(process.cpuUsage()),
     waiter_client: cpuMs(await ask(waiterClient, 'cpu', 'cpu')),
     postgres: cluster ? cluster.cpuMs() : null,
@@ -257,9 +282,13 @@ function cpuPerOperation(before, after, operations, replicas) {
   const per = (field) => (before[field] === null || after[field] === null ? null : round((after[field] - before[field]) / operations))
   const ms = { server: per('server'), load_generator: per('load_generator'), waiter_client: per('waiter_client'), postgres: per('postgres') }
   const total = round(Object.values(ms).reduce((sum, value) => sum + (value ?? 0), 0))
+  const count = (field) => (after[field] > before[field] ? round((after[field] - before[field]) / operations) : null)
   return {
     operations,
     ms_per_operation: { ...ms, total },
+    // Prepared-statement runs and exec calls (BEGIN, SAVEPOINT, COMMIT…) of the SQLite server per operation.
+    sqlite_statements_per_operation: count('sqlite_statements'),
+    sqlite_execs_per_operation: count('sqlite_execs'),
     server_bound_per_second: ms.server > 0 ? Math.round((1000 * replicas) / ms.server) : null,
     machine_bound_per_second: total > 0 ? Math.round((1000 * cpus().length) / total) : null,
   }
@@ -486,7 +515,7 @@ function cpuRows(sqlite, postgres) {
     for (const [when, f] of Object.entries(figures)) {
       for (const [phase, cpu] of Object.entries(f.cpu)) {
         const ms = cpu.ms_per_operation
-        rows.push({ store, when, phase, 'server ms/op': ms.server, 'load gen': ms.load_generator, waiters: ms.waiter_client, postgres: ms.postgres, 'sum ms/op': ms.total, 'server bound/s': cpu.server_bound_per_second, 'machine bound/s': cpu.machine_bound_per_second })
+        rows.push({ store, when, phase, 'server ms/op': ms.server, 'load gen': ms.load_generator, waiters: ms.waiter_client, postgres: ms.postgres, 'sum ms/op': ms.total, 'sql/op': cpu.sqlite_statements_per_operation, 'exec/op': cpu.sqlite_execs_per_operation, 'server bound/s': cpu.server_bound_per_second, 'machine bound/s': cpu.machine_bound_per_second })
       }
     }
   }

@@ -134,7 +134,7 @@ function summaryRows(r) {
     'decisions/s over HTTP, SQLite, 2,000 waiting gates, 64 concurrent deciders',
     '≥ 3,000/s',
     perSecond(sqliteHttp?.after.decisions_per_second),
-    sqliteHttp ? `${sameRun}${perSecond(sqliteHttp.before.decisions_per_second)}` : '—',
+    sqliteHttp?.before ? `${sameRun}${perSecond(sqliteHttp.before.decisions_per_second)}` : '—',
     mark(sqliteHttp && sqliteHttp.after.decisions_per_second >= 3000),
     day(http?.date),
   ])
@@ -142,7 +142,7 @@ function summaryRows(r) {
     'decide p99 over HTTP, same run',
     '≤ 50 ms',
     ms(sqliteHttp?.after.decide_ms.p99),
-    sqliteHttp ? `${sameRun}${ms(sqliteHttp.before.decide_ms.p99)}` : '—',
+    sqliteHttp?.before ? `${sameRun}${ms(sqliteHttp.before.decide_ms.p99)}` : '—',
     mark(sqliteHttp && sqliteHttp.after.decide_ms.p99 <= 50),
     day(http?.date),
   ])
@@ -150,7 +150,7 @@ function summaryRows(r) {
     'creates/s over HTTP, SQLite, 64 concurrent creators, no waiters',
     '≥ 3,000/s',
     perSecond(sqliteHttp?.after.creates_per_second),
-    sqliteHttp ? `${sameRun}${perSecond(sqliteHttp.before.creates_per_second)}` : '—',
+    sqliteHttp?.before ? `${sameRun}${perSecond(sqliteHttp.before.creates_per_second)}` : '—',
     mark(sqliteHttp && sqliteHttp.after.creates_per_second >= 3000),
     day(http?.date),
   ])
@@ -158,7 +158,7 @@ function summaryRows(r) {
     'decisions/s, two replicas on one PostgreSQL (fsync on), 64 deciders, one project',
     '≥ 1,500/s',
     perSecond(pgHttp?.after.decisions_per_second),
-    pgHttp ? `${sameRun}${perSecond(pgHttp.before.decisions_per_second)}` : '—',
+    pgHttp?.before ? `${sameRun}${perSecond(pgHttp.before.decisions_per_second)}` : '—',
     mark(pgHttp && pgHttp.after.decisions_per_second >= 1500),
     day(http?.date),
   ])
@@ -166,7 +166,7 @@ function summaryRows(r) {
     'decide p99, two PostgreSQL replicas, same run',
     '≤ 100 ms',
     ms(pgHttp?.after.decide_ms.p99),
-    pgHttp ? `${sameRun}${ms(pgHttp.before.decide_ms.p99)}` : '—',
+    pgHttp?.before ? `${sameRun}${ms(pgHttp.before.decide_ms.p99)}` : '—',
     mark(pgHttp && pgHttp.after.decide_ms.p99 <= 100),
     day(http?.date),
   ])
@@ -268,6 +268,7 @@ function detailSections(r) {
       if (!figures) continue
       for (const [when, label] of [['before', 'one commit per write'], ['after', 'group commit']]) {
         const f = figures[when]
+        if (!f) continue
         httpRows.push([
           store,
           label,
@@ -288,6 +289,13 @@ function detailSections(r) {
         `Load average ${http.machine.load_before} before, ${http.machine.load_after} after (other engineers' work shared the machine).\n\n` +
         table(['store', 'writes', 'creates', 'create p50 / p99', 'decisions', 'decide p50 / p99', 'decision → waiter answered p50 / p99', 'waiters answered'], httpRows),
     )
+    const cpuRows = httpCpuRows(http)
+    if (cpuRows.length > 0)
+      parts.push(
+        `CPU per operation in the same run (user + system ms of each process over the phase, divided by its creates, held long-polls or decisions; ` +
+          `"server bound" = 1,000 ms per server event loop / the servers' ms, "machine bound" = ${num(http.machine.cpus * 1000)} ms per second of ${http.machine.cpus} cores / the sum):\n\n` +
+          table(['store', 'writes', 'phase', 'server', 'load generator', 'waiter client', 'PostgreSQL', 'sum', 'SQLite statements', 'server bound', 'machine bound'], cpuRows),
+      )
   }
   const store = r['store-throughput']
   if (store)
@@ -331,6 +339,23 @@ function detailSections(r) {
         ),
     )
   return parts.join('\n\n')
+}
+
+/** The http-throughput CPU accounting (`cpu` per phase), one row per store, configuration and phase; none for results without it. */
+function httpCpuRows(http) {
+  const rows = []
+  const ms = (value) => (value === null || value === undefined ? '—' : `${value} ms`)
+  for (const [store, figures] of [['SQLite', http.sqlite], ['PostgreSQL (2 replicas)', http.postgres]]) {
+    for (const [when, label] of [['before', 'one commit per write'], ['after', 'group commit']]) {
+      const cpu = figures?.[when]?.cpu
+      if (!cpu) continue
+      for (const [phase, c] of Object.entries(cpu)) {
+        const per = c.ms_per_operation
+        rows.push([store, label, `${phase} (${num(c.operations)})`, ms(per.server), ms(per.load_generator), ms(per.waiter_client), ms(per.postgres), ms(per.total), c.sqlite_statements_per_operation ?? '—', c.server_bound_per_second ? `${num(c.server_bound_per_second)}/s` : '—', c.machine_bound_per_second ? `${num(c.machine_bound_per_second)}/s` : '—'])
+      }
+    }
+  }
+  return rows
 }
 
 /** Static notes on method and limits; kept here so the page is regenerated whole. */
