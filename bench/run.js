@@ -381,6 +381,20 @@ const NOTES = `## How to read this
   own savepoint, each caller answered only after the batch's COMMIT. The "one commit per write"
   figures are the same server with \`groupCommit: false\` — the behaviour before — measured in the
   same run, so the ratio holds even when the machine's load moves the absolute figures.
+- **CPU per operation** (issue 17, \`http-throughput\`): before and after each phase the bench
+  asks every process for the CPU it has used (user + system, all threads): the server children
+  over IPC (\`process.cpuUsage()\`), itself (the 64 creators/deciders), the waiter client (a second
+  process holding the 2,000 long-polls, so their wake-ups do not delay the deciders; latency is
+  still taken where each request is sent and answered) and, for PostgreSQL, the cluster
+  (\`/proc/<pid>/stat\` of the postmaster and its children, exited backends included through the
+  postmaster's reaped-children times). Divided by the phase's operations: CPU ms per create, held
+  long-poll or decision for each process, their sum, and two bounds — a server process is one
+  event loop, so it cannot go past 1,000 / its ms per decision; two cores cannot go past
+  2,000 / the sum. It also counts the SQLite statements each operation runs, a figure the
+  machine's load does not blur. CPU ms per operation is blurred by it: on this shared VM the same
+  build measured 0.3–0.7 ms of server CPU per decision between load averages 1.5 and 9 (other
+  engineers' builds and tests share the cores and their caches), so builds are compared only in
+  alternating runs of one window (\`BENCH_SERVER_LIB=<other build>/lib\`).
 - **Limits**: action start-up is bounded below by Node's own start (the bare \`node -e ""\` row) plus
   loading and compiling the ~2.7 MB single-file bundle (mostly \`@actions/*\` and undici): about
   90 ms to the first request on this VM when it is quiet, 140–155 ms while other test suites
@@ -389,9 +403,9 @@ const NOTES = `## How to read this
   fsync latency, 2,000–4,700/s on this VM when quiet and 130–300/s while seven other engineers'
   builds and tests write to the same disk (seen in the runs of this afternoon). Group commit
   takes that out of the per-write cost. What bounds SQLite over HTTP after it is CPU — SQL
-  statements, request handling, hashing (the profile below) — on two cores that the load
-  generator (one Node process with 64 clients and 2,000 held long-polls) and the machine's
-  other work share: the 3,000/s targets assume a 2-core machine to itself, which this one
+  statements, request handling, hashing — on two cores that the load generator and the
+  machine's other work share: "A decision's CPU budget" below gives the figures and the rate
+  each bounds. The 3,000/s targets assume a 2-core machine to itself, which this one
   was not during any run on this page.
 
 ## Why PostgreSQL stays below its target here
@@ -466,9 +480,64 @@ waiters, 4,000 decisions; load average ~6 on 2 cores, 2026-11-26):
 Read: before, a decision's cost was its own fsync, paid on the event loop (\`DatabaseSync\` is
 synchronous) — every other request waited behind it, which is why 64 concurrent deciders got no
 more than one did. The request path itself (auth lookup, validation, serialisation, hashing)
-is a small share; the biggest single item left is the API key lookup (\`findApiKey\` +
-\`getProject\`, ~5 % together), kept uncached on purpose so that a revoked key fails at once,
-also from another process (the CLI). Logging costs nothing when off (Fastify's no-op logger).
+is a small share; the API key lookup (\`findApiKey\` + \`getProject\`, ~5 % together) stays
+uncached on purpose so that a revoked key fails at once, also from another process (the CLI).
+Logging costs nothing when off (Fastify's no-op logger).
+
+### A decision's CPU budget (SQLite, group commit)
+
+SQLite statements per operation, counted by the bench (the same in every run of a build):
+
+| per … | before (main, \`63dd19c\`) | after (this change) |
+|---|---|---|
+| decision (2,000 of the 4,000 wake a held long-poll) | 14.7 | 12.2 |
+| create | 8.2 | 7.2 |
+| held long-poll | 4 | 4 |
+
+A decision now runs: the key and project lookups (2, per request on purpose); the service's read
+of the approval and its votes (2); inside its batch unit the same read under the write lock (2),
+the created event's context hash and policy note (1), the vote insert, the settling update, the
+head read, the event insert and the head update (5); plus its share of the delivery worker's
+rounds (~0.2). What was cut:
+- the decider's answer and the long-polls it wakes in this process are proven by the audit event
+  the store returned with the record, compared in memory (\`ownDecisionProblem\`), instead of
+  reading the settling events back and re-checking their MAC (1.5 statements and 1.5 HMACs per
+  decision; see docs/security.md for why this keeps the proof);
+- an append links to the MAC of the last event this store wrote while the head row still reads as
+  it left it, instead of reading that event back (1 statement per event; another process's
+  append or a rolled-back batch moves the head, and the event is read as before);
+- one approval's votes are read by a plain index lookup, not through a JSON list of ids;
+- the API key's SHA-256 is the one-shot \`crypto.hash\`.
+
+CPU ms per decision in alternating runs of both builds (\`BENCH_HTTP_GROUP_COMMIT_ONLY=1\`,
+2026-11-26 23:00–23:35 UTC, load average 1.5–8.9 at the start of the runs — the machine was not
+quiet; each figure is the median of nine runs, the server's range in brackets):
+
+| process | before | after |
+|---|---|---|
+| server | 0.64 ms (0.45–0.73) | 0.58 ms (0.47–0.66) |
+| load generator (64 deciders) | 0.13 ms | 0.12 ms |
+| waiter client (2,000 long-polls, ~0.5 answered per decision) | 0.12 ms | 0.11 ms |
+| sum | 0.87 ms | 0.82 ms |
+| bound: server event loop (1,000 / server ms) | ~1,550/s | ~1,700/s |
+| decisions/s measured (median) | 999/s | 1,097/s |
+| bound: two cores (2,000 / sum) | ~2,300/s | ~2,450/s |
+
+Read: the statement count fell by 17 %; the CPU per decision moved by less than the load moved it
+between runs, so the gain is real but not measurable to better than ~10 % on this machine today.
+Why 3,000 decisions/s is not reachable here: it needs the server at ≤ 0.33 ms of CPU per decision
+and everything together at ≤ 0.67 ms; the server alone spends ~0.5–0.6 ms (0.3 ms in the
+best run), and even with a free load generator each COMMIT's fsync (one per batch) holds the
+event loop (~11 % of the decision phase's wall time in its profile). The load generator was
+already cheap (~0.15 ms per decision with the waiters in-process; the deciders no longer parse
+the answers): holding the waiters in a second process keeps the deciders' latency free of
+wake-ups but costs ~0.07 ms more client CPU per decision in all. The profile of the decision
+phase (\`BENCH_CPU_PROF_PHASES=<dir>\`: one profile per server and phase, started and stopped
+over IPC) puts about 32 % in node:sqlite statements (a third of them writes), 10 % in COMMIT,
+~5 % in socket writes (the answers, one \`write\` each), ~5 % in hashing and HMACs, ~3 % in GC; the
+rest is Node's HTTP, Fastify, validation and the service's own code, a few percent each. What is
+left to cut is spread thin: the next steps are per-request (one statement for the key and its
+project, a cheaper caller share), not per decision.
 
 ## Memory per waiting gate, and 50,000 of them
 
