@@ -117,7 +117,7 @@ function summaryRows(r) {
       'waiting gates in one process: 50,000 at RSS ≤ 1 GB',
       '50,000, ≤ 1,024 MB',
       load.capped_by_fd_limit
-        ? `${num(load.held_long_polls)} held (ulimit -n ${num(load.machine.fd_limit)}, hard ${num(load.fd_hard_limit)}); RSS at 50,000 projected ${num(load.projected_rss_mb_at_50000)} MB`
+        ? `${num(load.held_long_polls)} held (ulimit -n ${num(load.machine.fd_limit)}, hard ${num(load.fd_hard_limit)}); RSS at 50,000 projected ${num(load.projected_rss_mb_at_50000)} MB${load.projected_rss_mb_at_50000_marginal !== undefined ? ` (from the cost of each further waiter: ${num(load.projected_rss_mb_at_50000_marginal)} MB)` : ''}`
         : `${num(load.held_long_polls)} held, ${num(load.server_rss_mb.waiting)} MB`,
       '—',
       mark(load.held_long_polls >= 50_000 && load.server_rss_mb.waiting <= 1024),
@@ -246,6 +246,12 @@ function detailSections(r) {
                 ]
               : []),
             ...(load.projected_rss_mb_at_50000 !== undefined ? [['RSS at 50,000 waiters, projected from the per-waiter cost', `${num(load.projected_rss_mb_at_50000)} MB`]] : []),
+            ...(load.rss_per_waiter_marginal_kb !== undefined
+              ? [
+                  [`RSS per further waiting gate (${num(load.halfway_held)} → ${num(load.held_long_polls)} held: ${load.server_rss_mb.halfway} → ${load.server_rss_mb.waiting} MB)`, `${load.rss_per_waiter_marginal_kb} KB`],
+                  ['RSS at 50,000 waiters, projected from the RSS held plus each further waiter', `${num(load.projected_rss_mb_at_50000_marginal)} MB`],
+                ]
+              : []),
             [`decision API (${load.decision_api_ms.samples} samples) p50 / p99 / max`, `${load.decision_api_ms.p50} / ${load.decision_api_ms.p99} / ${load.decision_api_ms.max} ms`],
             ['decision → its waiter answered, p50 / p99 / max', `${load.wake_up_ms.p50} / ${load.wake_up_ms.p99} / ${load.wake_up_ms.max} ms`],
             ...(load.server_memory_mb?.idle.mallocHeap !== undefined
