@@ -33,10 +33,10 @@ interface RawAnswer {
 }
 
 /** A GET over a plain socket; resolves with the answer's bytes. `socket` lets a test drop the connection. */
-function rawGet(url: string, path: string, key: string): { answer: Promise<RawAnswer>; drop: () => void } {
+function rawGet(url: string, path: string, key: string, method = 'GET'): { answer: Promise<RawAnswer>; drop: () => void } {
   const { hostname, port } = new URL(url)
   const socket = connect(Number(port), hostname)
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${key}\r\n\r\n`)
+  socket.write(`${method} ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${key}\r\n\r\n`)
   const answer = new Promise<RawAnswer>((resolve, reject) => {
     let received = Buffer.alloc(0)
     socket.on('data', (chunk: Buffer) => {
@@ -44,7 +44,8 @@ function rawGet(url: string, path: string, key: string): { answer: Promise<RawAn
       const end = received.indexOf('\r\n\r\n')
       if (end < 0) return
       const [statusLine, ...lines] = received.subarray(0, end).toString('latin1').split('\r\n')
-      const length = Number(/^content-length: (\d+)$/im.exec(lines.join('\n'))?.[1])
+      // A HEAD answer names the length of a body it does not send.
+      const length = method === 'HEAD' ? 0 : Number(/^content-length: (\d+)$/im.exec(lines.join('\n'))?.[1])
       if (received.length < end + 4 + length) return
       socket.destroy()
       resolve({ statusLine, headerLines: lines.filter((line) => !/^date:/i.test(line)), body: received.subarray(end + 4, end + 4 + length) })
@@ -94,6 +95,16 @@ describe('a held long-poll', () => {
     expect(heldAnswer.headerLines).toEqual(plainAnswer.headerLines)
     expect(heldAnswer.body.equals(plainAnswer.body)).toBe(true)
     expect(JSON.parse(heldAnswer.body.toString('utf8')).status).toBe('pending')
+  })
+
+  it('answers a held HEAD with the headers of a plain HEAD and no body', async () => {
+    const id = await pending()
+    const heldAnswer = await rawGet(t.url, `/v1/approvals/${id}?wait=0.3`, t.keys.request, 'HEAD').answer
+    const plainAnswer = await rawGet(t.url, `/v1/approvals/${id}`, t.keys.request, 'HEAD').answer
+    expect(heldAnswer.statusLine).toBe('HTTP/1.1 200 OK')
+    expect(heldAnswer.headerLines).toEqual(plainAnswer.headerLines)
+    expect(heldAnswer.body.length).toBe(0)
+    expect(await waiting()).toBe(0)
   })
 
   it('frees its waiter when the client drops the connection, and a later decision answers nobody', async () => {
