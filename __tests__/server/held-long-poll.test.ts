@@ -5,6 +5,7 @@
  */
 import { tracingChannel } from 'node:diagnostics_channel'
 import { mkdtemp, rm } from 'node:fs/promises'
+import type { IncomingMessage } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -185,7 +186,7 @@ describe('graceful close', () => {
 })
 
 describe('memory of a held long-poll', () => {
-  it("keeps none of Fastify's Request and Reply while held (logging on), and still logs its one line when answered", async () => {
+  it("keeps none of Fastify's Request and Reply nor the request headers while held (logging on), and still logs its one line when answered", async () => {
     setFlagsFromString('--expose-gc')
     const gc = runInNewContext('gc') as () => void
     const lines: string[] = []
@@ -198,10 +199,10 @@ describe('memory of a held long-poll', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'approval-gate-held-'))
     const server = await startServer({ dataDir, port: 0, publicUrl: 'https://gate.example.test/', logger: { level: 'info', stream } })
     // Fastify publishes each handler call's Request and Reply here; only weak references are kept.
-    const seen: { url: string; request: WeakRef<object>; reply: WeakRef<object> }[] = []
+    const seen: { url: string; request: WeakRef<object>; reply: WeakRef<object>; raw: WeakRef<IncomingMessage> }[] = []
     const onStart = (message: unknown) => {
-      const { request, reply } = message as { request: { url: string }; reply: object }
-      seen.push({ url: request.url, request: new WeakRef(request), reply: new WeakRef(reply) })
+      const { request, reply } = message as { request: { url: string; raw: IncomingMessage }; reply: object }
+      seen.push({ url: request.url, request: new WeakRef(request), reply: new WeakRef(reply), raw: new WeakRef(request.raw) })
     }
     const handlers = { start: onStart, end() {}, asyncStart() {}, asyncEnd() {}, error() {} }
     tracingChannel('fastify.request.handler').subscribe(handlers)
@@ -223,6 +224,10 @@ describe('memory of a held long-poll', () => {
         { what: 'the held request’s Fastify Request and Reply to be collected' },
       )
       expect(await waiting(server.url)).toBe(1)
+      // Node's request object stays (its socket is open), but not the headers: the bearer key is not kept for the wait.
+      const raw = heldCall.raw.deref()!
+      expect(raw.rawHeaders).toEqual([])
+      expect(raw.headers.authorization).toBeUndefined()
       await call(server.url, 'POST', `/v1/approvals/${created.body.id}/decision`, { key: decideKey, json: { decision: 'approve' } })
       const answer = await held.answer
       expect(answer.statusLine).toBe('HTTP/1.1 200 OK')

@@ -8,7 +8,7 @@
  * `commonResponseHeaders` (what the app's `onSend` hook adds) and `logAnswered`. Other
  * `onSend`/`onResponse` hooks do not run for a held answer: the API scope has none.
  */
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { errorAnswer } from './errors.js'
 import { logAnswered } from './request-log.js'
@@ -31,6 +31,7 @@ export class HeldReplies {
     const started = performance.now() - reply.elapsedTime
     void reply.hijack()
     releaseFastifyListeners(reply.raw)
+    releaseHeaders(reply.raw.req)
     return new HeldReply(this, reply.raw, request.id, started)
   }
 
@@ -87,6 +88,15 @@ function routeSerializers(reply: FastifyReply): Map<string, Serialize> {
     if (typeof serialize === 'function') found.set(key, serialize)
   }
   return found
+}
+
+/**
+ * The request's headers are read by the time a wait is held, and answering needs only its
+ * method and URL: Node would keep them (the bearer key among them) for the whole wait.
+ */
+function releaseHeaders(request: IncomingMessage): void {
+  request.headers = {}
+  request.rawHeaders = []
 }
 
 /**
