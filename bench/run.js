@@ -466,10 +466,10 @@ Where one held long-poll's memory goes (19,000 held; heap from snapshots at 5,00
 | part | per waiter | whose |
 |---|---|---|
 | C heap: Node's native HTTP parser and TCP handle | 7.0–7.2 KB (a bare \`node:http\` server holding 5,000 requests: 6.9 KB; a bare \`net\` socket: 0.5 KB) | Node |
-| JS heap: Socket, IncomingMessage, ServerResponse, stream states, the parser's wrapper, raw headers | ~5.4 KB (a bare \`node:http\` server: ~4.5 KB) | Node |
+| JS heap: Socket, IncomingMessage, ServerResponse, stream states, the parser's wrapper | ~5.1 KB (a bare \`node:http\` server, headers kept: ~4.5 KB) | Node |
 | JS heap: the held answer (\`HeldReply\`: raw response, request id, start; \`HeldPoll\`: ids) | ~0.1 KB | us |
 | JS heap: the long-poll bookkeeping (waiter, notifier subscription, deadline-queue entry) | ~0.3 KB | us |
-| V8 heap committed but not used (young generation, old-space slack) | ~3.5 KB at 19,000, partly fixed (the young generation grows to its maximum under any load) | V8 |
+| V8 heap committed but not used (young generation, old-space slack) | ~4 KB at 19,000, partly fixed (the young generation grows to its maximum under any load) | V8 |
 
 What was cut, heap per waiter in snapshots at 5,000:
 - earlier (8.9 → 7.0 KB): the route kept the approval record it read before waiting alive for the
@@ -479,7 +479,7 @@ What was cut, heap per waiter in snapshots at 5,000:
   kept its own auth \`Caller\` (~0.6 KB), now requests of one key share one frozen caller while a
   fresh lookup of the key and project returns identical rows (\`http/shared-callers.ts\`; the key is
   still looked up on every request, so revocation and project changes apply to the next request);
-- then (7.0 → 5.9 KB): **held waits leave Fastify**. Once the route decides to hold a wait it
+- then (7.0 → 5.6 KB): **held waits leave Fastify**. Once the route decides to hold a wait it
   hijacks the reply and keeps only a \`HeldReply\` (\`http/held-reply.ts\`: the raw response, the
   request id and start time) and a \`HeldPoll\` (project and approval ids); Fastify's Request and
   Reply (with their headers, params, query and the request's logger), the suspended route
@@ -490,47 +490,49 @@ What was cut, heap per waiter in snapshots at 5,000:
   compared byte for byte with a plain \`GET\` over a raw socket in \`held-long-poll.test.ts\`. A wait
   now tells one listener object how it ended instead of resolving a promise each. Fastify's own
   end-of-response listener (present whenever logging is on, as it is for \`serve\`) would keep the
-  Reply alive, so the held reply removes it and logs itself;
+  Reply alive, so the held reply removes it and logs itself. The request's headers (the bearer
+  key among them) are read by then and dropped from Node's request object (~0.3 KB);
 - the fixed cost: undici (outbound notifications), nodemailer (email), the Slack SDK and
   openid-client (single sign-on) load at first use instead of at start (a test runs a real
   server and checks none of them is loaded unless configured). An idle server, settled and
   collected: RSS 125 → 105 MB, heap used 24.4 → 19.2 MB; at \`server-load\`'s first sample, taken
-  right after start without a collection, 123–126 → 117–121 MB. \`jose\` (workflow identities) and
+  right after start without a collection, 123–126 → 118–122 MB. \`jose\` (workflow identities) and
   \`yaml\` (policies, read at creation) stay: ~3 MB and ~1 MB, on request paths.
 
-Before → after the held-reply and lazy-loading changes (2026-11-26 23:26–23:31 UTC, load average
-5–9 from other work on the machine, three runs each, alternating):
+Before → after these changes (2026-11-26 23:37–23:42 UTC, load average 4.3–7.7 from other work
+on the machine, three runs each, alternating; a run of the same builds minus the header drop at
+23:26–23:31 gave the same RSS figures within the noise):
 
 | at 19,000 held | before | after |
 |---|---|---|
-| RSS per waiter (all held − idle) / held | 17.9–18.1 KB | 16.9–17.3 KB |
-| RSS at 50,000 projected from that: idle + 50,000 × per waiter | 1,000–1,007 MB | 943–965 MB |
-| RSS per further waiter (9,500 → 19,000 held) | 14.5–15.6 KB | 14.0–15.1 KB |
-| RSS at 50,000 projected from that: RSS held + 31,000 × further waiter | 897–931 MB | 862–899 MB |
-| V8 heap committed / used while held | 257–259 / 159–165 MB | 236–242 / 131–149 MB |
+| RSS per waiter (all held − idle) / held | 17.9–18.2 KB | 16.9–17.3 KB |
+| RSS at 50,000 projected from that: idle + 50,000 × per waiter | 998–1,012 MB | 946–966 MB |
+| RSS per further waiter (9,500 → 19,000 held) | 15.0–15.4 KB | 13.7–14.7 KB |
+| RSS at 50,000 projected from that: RSS held + 31,000 × further waiter | 910–927 MB | 850–886 MB |
+| V8 heap committed / used while held | 257–260 / 159–165 MB | 237–238 / 126–133 MB |
 
 Two projections, because the first one overstates: it charges every waiter with the one-off
 growth any load brings (the young generation growing to its maximum, the database's cache after
-19,000 creates). Applied at 9,500 held it predicts 473–520 MB at 19,000 where 431–459 MB was
-measured, 9–14 % too high, so carried 2.6× further to 50,000 it is too high as well. The second
+19,000 creates). Applied at 9,500 held it predicts 487–513 MB at 19,000 where 436–461 MB was
+measured, 10–14 % too high, so carried 2.6× further to 50,000 it is too high as well. The second
 charges each waiter only what the second half of the ramp added, which still includes V8's
-heap-growth slack. By the first, 50,000 held waits fit in 1 GB (1,024 MB) with 59–81 MB to spare (before: 17–24
-MB); by the second they take 862–899 MB. What is left is not ours: ~12 of the ~17 KB
+heap-growth slack. By the first, 50,000 held waits fit in 1 GB (1,024 MB) with 58–78 MB to spare (before: 12–26
+MB); by the second they take 850–886 MB (before: 910–927 MB). What is left is not ours: ~12 of the ~17 KB
 is what \`node:http\` costs per open request before any framework runs (the native parser Node
-keeps attached to a keep-alive socket, the socket and request objects), and ~3.5 KB is V8's
+keeps attached to a keep-alive socket, the socket and request objects), and ~4 KB is V8's
 committed-but-unused heap; our own objects are ~0.4 KB. No server setting frees Node's share:
 the parser stays attached to a keep-alive socket while its request is held (\`maxHeadersCount\`
 only bounds what it parses); \`headersTimeout\`/\`requestTimeout\` are enforced by one sweep over
 all connections every 30 s, not a timer per socket, and a held request has no socket timeout
-(\`server.timeout\` 0; \`keepAliveTimeout\` runs only between requests). The request's raw headers
-stay with Node's IncomingMessage for the whole wait (~0.3 KB with a short bearer key). Memory
-outside RSS: kernel socket buffers (see below).
+(\`server.timeout\` 0; \`keepAliveTimeout\` runs only between requests). Memory outside RSS:
+kernel socket buffers (see below).
 
-Decision → waiter answered while 19,000 wait, in the runs above (load average 5–9): p99
-4.6–18.7 ms after, 4.5–15.1 ms before; max 38–141 ms after, 43–69 ms before (the max is a
-scavenge of 24–118 ms plus the wake itself). The 25 ms target held in every run of both builds;
-on an earlier quieter session (load average 1.2–2.1) p99 was 4.3–5.2 ms and max 28–35 ms. The
-decision API's p99 in the same runs: 4.7–20 ms after, 4.6–16.3 ms before. The tail is garbage
+Decision → waiter answered while 19,000 wait, in the runs above (load average 4.3–7.7): p99
+5.3–12.9 ms after, 4.6–87.8 ms before (88 ms in a run at load average 6.8; 4.6–11.9 ms in the
+other two); max 45–78 ms after, 34–149 ms before (the max is a scavenge of 21–90 ms plus the
+wake itself). The 23:26 runs: p99 4.6–18.7 ms and 4.5–15.1 ms. On an earlier quieter session
+(load average 1.2–2.1) p99 was 4.3–5.2 ms and max 28–35 ms. The decision API's p99 in the same
+runs: 5.4–13.8 ms after, 4.7–87.9 ms before. The tail is garbage
 collection: \`server-load\` records
 V8's GC pauses (perf_hooks \`gc\` entries) during the decisions, and the max wake is a scavenge
 (young-generation GC) pause of the run plus the wake itself (two scavenges of 20–35 ms per run). A scavenge's pause grows with the number of held

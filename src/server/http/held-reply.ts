@@ -2,11 +2,12 @@
  * Answering a request after Fastify has let go of it. A held long-poll waits up to a minute;
  * for that long Fastify's Request and Reply, the route handler's suspended call and its
  * promises would cost ~2 KB per waiter (docs/benchmarks.md, "Memory per waiting gate"). So the
- * route hijacks the reply and keeps only a `HeldReply`: the raw response, its request id and
- * start time. The answer goes out with the status, headers, body bytes and log line Fastify
- * would have produced: the route's compiled response serialisers, `errorAnswer`,
- * `commonResponseHeaders` (what the app's `onSend` hook adds) and `logAnswered`. Other
- * `onSend`/`onResponse` hooks do not run for a held answer: the API scope has none.
+ * route hijacks the reply and keeps only a `HeldReply`: the raw response (its request's
+ * headers dropped), its request id and start time. The answer goes out with the status,
+ * headers, body bytes and log line Fastify would have produced: the route's compiled response
+ * serialisers, `errorAnswer`, `commonResponseHeaders` (what the app's `onSend` hook adds) and
+ * `logAnswered`. Other `onSend`/`onResponse` hooks do not run for a held answer: the API scope
+ * has none.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
