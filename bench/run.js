@@ -359,7 +359,8 @@ const NOTES = `## How to read this
 - **Group commit** (issue 17): writes that arrive together share one transaction and one fsync
   (SQLite: everything queued in one turn of the event loop, up to 256; PostgreSQL: per project,
   everything queued while the previous batch of that project was in flight, up to 64), each write in its
-  own savepoint, each caller answered only after the batch's COMMIT. The "one commit per write"
+  own savepoint (PostgreSQL votes: planned together and written in one statement, see below),
+  each caller answered only after the batch's COMMIT. The "one commit per write"
   figures are the same server with \`groupCommit: false\` — the behaviour before — measured in the
   same run, so the ratio holds even when the machine's load moves the absolute figures.
 - **Limits**: action start-up is bounded below by Node's own start (the bare \`node -e ""\` row) plus
@@ -377,56 +378,82 @@ const NOTES = `## How to read this
 
 ## Why PostgreSQL stays below its target here
 
-Appends to one project's chain are serialised by its head lock, so a project's throughput is
-1 / (time a write holds that lock). With group commit a batch takes the lock once and each
-decision in it costs four round trips (its savepoint, the read of the approval with its votes,
-the vote writes, the audit append; a create costs three), then one COMMIT per batch.
+Appends to one project's chain are serialised by its head lock, so a project's throughput is at
+most 1 / (time a write holds that lock). Before votes were written in bulk a batch took the lock, then spent four
+round trips per decision under it (its savepoint, the read of the approval with its votes, the
+vote writes, the audit append): ~76 round trips for a batch of ~18, 2.2 ms of lock per decision
+on a quiet machine, 331 decisions/s at best (21:12 UTC, load average 1.3: the figure table above).
 
-Measured on 2026-11-26 21:05–21:13 UTC, \`BENCH_HTTP_STORES=postgres\` (two replicas, one
-project, 64 deciders), load average 0.9–1.7 at the start of each run, five runs:
+**Votes in bulk** (\`postgres/vote-batch.ts\`, \`postgres/vote-sql.ts\`, \`commitBulk\` in
+\`postgres/group-commit.ts\`): a batch made only of votes — every decision over HTTP is one — is
+now two round trips from BEGIN to COMMIT, whatever its size: (1) BEGIN, the head lock, the last
+event's MAC and the read of every voted approval (rows locked, with their votes and their
+\`created\` event) in one simple-query string; (2) after every vote is planned in Node in arrival
+order and its audit event chained there, one string with the whole write — one statement of
+data-modifying CTEs over JSON lists (votes, regroups, settles, events) that fails unless each
+count is the planned one, the head moved one step per event (its trigger allows no more per
+UPDATE) and checked — and COMMIT. The lock is held from the answer to (1) to the answer to (2).
+In a mixed batch each run of consecutive votes is one read and one write inside the batch's
+transaction, the other writes unit by unit as before. A bulk write the database refuses rolls
+the batch back and it runs again unit by unit.
 
-| run | code | decisions/s | decide p50 / p99 | one commit per write |
-|---|---|---|---|---|
-| 1 (CPU profiles) | before | 301 | 207 / 358 ms | 265/s |
-| 2 (round-trip counts) | before | 310 | 203 / 316 ms | 273/s |
-| 3 (round-trip counts) | before | 322 | 196 / 293 ms | 225/s |
-| 4 (round-trip counts) | approval read in one statement | 323 | 194 / 311 ms | 199/s |
-| 5 (\`bench/run.js http-throughput\`, the table below) | approval read in one statement | 331 | 189 / 290 ms | 252/s |
+Measured 2026-11-26 23:03–23:42 UTC, \`BENCH_HTTP_STORES=postgres\` with \`BENCH_PG_QUERIES\`
+(two replicas, one project, 64 deciders, fsync and \`synchronous_commit\` on), the code before
+(\`d4317c1\`, a copy built beside the branch) and after alternating in the same window; CPU from
+\`/proc/<pid>/stat\` sampled every 0.25 s over each run's decision phase. Other engineers'
+builds and tests shared the two cores (load average at each run's start below), so absolute
+rates move a lot between runs; compare neighbours:
 
-What the instruments show (\`BENCH_PG_QUERIES=dir\` + \`bench/pg-query-summary.js\`,
-\`BENCH_CPU_PROF\`, \`pg_stat_activity\` sampled every 0.2 s):
+| run | code | load avg | decisions/s | decide p50 / p99 | votes per batch | round trips per batch | chain lock held per vote |
+|---|---|---|---|---|---|---|---|
+| 23:03 | before | 4.6 | 301 | 209 / 318 ms | 18.3 | (not counted yet) | — |
+| 23:05 | bulk, first cut (read, write, head move, COMMIT apart) | 3.5 | 277 | 196 / 642 ms | 14.2 | — | — |
+| 23:07 | before | 3.4 | 123 | 470 / 1,319 ms | 17.9 | 75.4 | 7.9–8.1 ms |
+| 23:10 | bulk, first cut (5 round trips) | 7.3 | 291 | 202 / 453 ms | 12.4–13.9 | 5 | 3.0 ms |
+| 23:22 | **bulk, 2 round trips** | 4.6 | **479** | **109 / 335 ms** | 9.7–10.2 | 2 | 1.6 ms |
+| 23:23 | before | 3.3 | 202 | 310 / 492 ms | 17.9–18.4 | 75.4–77.4 | 4.9 ms |
+| 23:25 | before | 5.8 | 186 | 329 / 568 ms | 17.9–18.2 | 75.4–76.7 | 5.3 ms |
+| 23:28 | bulk, 2 round trips | 5.7 | 297 | 173 / 651 ms | 8.2–9.8 | 2 | 2.7 ms |
+| 23:38 | bulk, 2 round trips (merged with main) | 4.1 | 446 | 114 / 461 ms | 9.3–9.8 | 2 | 1.6–1.8 ms |
+| 23:40 | before | 4.4 | 181 | 330 / 721 ms | 17.9–18.0 | 75.4–76.1 | 5.3–5.6 ms |
 
-- **The replicas are not CPU-bound.** A group-commit replica's profile is 50% idle; its largest
-  single item is \`writev\` (21%: one socket write per round trip); pg, the store, Fastify and
-  hashing are a few percent each.
-- **PostgreSQL is not fsync-bound.** Non-idle backends wait on \`Lock:transactionid\` in
-  \`SELECT … FROM audit_heads … FOR UPDATE\` — the other replica's batch holding the project's
-  head; \`IO:WALSync\` appears in ~1 of 30 samples.
-- **Batches are the lock's queue, and the replicas take turns.** Each replica commits ~219
-  batches of 18 units on average (max 31–44, well under the 64 cap); BEGIN → COMMIT p50
-  75–85 ms, p99 150–160 ms, 4.4–4.5 ms per unit. Each replica's lane is inside a batch ~17.5 s
-  of the ~19 s its writes take, half of that waiting for the other replica's batch, so the lock
-  is held ~2.2 ms per unit: 3.5 round trips on average at ~0.6 ms each (a socket write, the backend
-  woken, the statement, the Node process woken again behind the HTTP work of 64 clients; event
-  loop interval p99 ~12 ms at 5 ms sampling). 1 / 2.2 ms ≈ 450 writes/s per project on average, of which
-  decisions (the longer units) reach 300–330/s. A decision's p99 is about two batch times: the batch in flight,
-  then its own.
-- **Round trips outside the lock are not the bound.** Per decision: API-key lookup, project
-  read, approval read (two statements before run 4, one since), and the read of the decision
-  event that proves the answer (\`verifyDecision\`); per answered waiter the approval read and
-  the same proof. Run 4 cut 9% of all round trips (39,600 → 36,100 per replica) and changed
-  nothing measurable, like \`db048b1\` did for statements inside the lock.
+CPU per decision in the decision phase (ms of CPU time; 2 cores give 2,000 ms per second):
 
-So 1,500/s for one project needs ≤ 0.66 ms of lock time per decision — about one round
-trip at the cost measured here, where a decision now takes four. Only a batch that costs a
-few round trips in all, not a few per unit, gets there. A server-side function per unit does
-not: the audit MAC is computed in Node with a key the database never sees, so a unit's read
-must be answered before its append can be written. The shapes that fit: two round trips per
-batch (one read of every approval in the batch; then one statement with all its vote writes
-and appends, units planned in Node in arrival order, a refused unit left out of the write
-instead of rolled back to a savepoint), or pipelining the batch's statements (node-postgres
-sends one at a time and waits for each answer). Not done yet; \`synchronous_commit\` stays on.
-Several projects are independent lanes and do not share this bound.
+| run | PostgreSQL backends | the two replicas | load generator | sum | whole machine busy |
+|---|---|---|---|---|---|
+| 23:23 before, 202/s | 3.76 | 2.24 | 0.31 | 6.3 | 1,554 ms/s |
+| 23:22 bulk, 479/s | 2.00 | 1.53 | 0.29 | 3.8 | 1,935 ms/s |
+| 23:25 before, 186/s | 3.03 | 2.30 | 0.30 | 5.6 | 1,753 ms/s |
+| 23:28 bulk, 297/s | 2.84 | 1.95 | 0.31 | 5.1 | 1,768 ms/s |
+| 23:38 bulk, 446/s | 1.73 | 1.20 | 0.22 | 3.2 | 1,557 ms/s |
+| 23:40 before, 181/s | 3.17 | 2.05 | 0.46 | 5.7 | 1,597 ms/s |
+
+What this shows:
+
+- **The lock is no longer the main bound; CPU is.** Batches cost 2 round trips instead of ~76,
+  and the lock is held 1.6–2.7 ms per vote instead of 4.9–8.1 ms in the same windows: 1.6–2.5
+  times the decisions per second of the code before beside it. At 479/s the machine's two cores
+  were busy 1,935 ms of every 2,000, and a decision cost ~3.8 ms of CPU across PostgreSQL, both
+  replicas and the load generator: 2,000 / 3.8 ≈ 525/s is the most these cores can give (at
+  23:38, 3.2 ms: ≈ 625/s). What is left of the lock time is mostly waiting for a core: under this
+  load each answer waits for the replica's event loop (delay p99 17–30 ms with 64 clients) and
+  each statement for a backend to be scheduled; the WAL flush at COMMIT is once per batch. At
+  446/s the lock was held 75 % of the time and the cores were 78 % busy: both limits are close.
+- **Bulk writes also cut CPU**: 1.7 ms less in PostgreSQL and 0.7 ms less in the replicas per
+  decision at 23:22/23:23 (no savepoints and subtransactions, one statement instead of ~4 per
+  vote); less in the loaded 23:25/23:28 pair, where PostgreSQL's share rose with the load.
+- **1,500/s on this machine would need ≤ 1.33 ms of CPU per decision for everything**, less
+  than the two replicas alone spend now (1.5 ms: HTTP, API-key and project lookups, JSON,
+  hashing, and ~7 statements per decision and waiter answer outside the lock, each parsed and
+  planned anew by PostgreSQL since node-postgres sends unnamed statements). With the lock at
+  1.6 ms per vote, one project's lane would allow ~600/s even on idle cores. The next steps, not
+  built: named prepared statements for the hot reads, caching key and project lookups, fewer
+  statements per answered waiter — or the replicas and PostgreSQL on machines of their own,
+  which is how several replicas would be deployed.
+- **decide p99 ≤ 100 ms** needs the rate first: 64 deciders in flight at 479/s is a mean of
+  134 ms by Little's law, and p99 is about two batch times (the batch in flight, then one's own).
+- Creates still run unit by unit (a savepoint and three round trips each); several projects
+  are independent lanes and do not share a lock.
 
 ## Where the time goes (CPU profiles)
 

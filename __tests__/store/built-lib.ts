@@ -28,14 +28,22 @@ function isStale(sources: string[]): boolean {
 
 /** The `file:` URL of `lib/server/store/index.js`, building `lib/` first if it is stale. */
 export function builtStoreModuleUrl(): string {
-  const sources = [...sourceFiles(join(repoRoot, 'src/server/store')), join(repoRoot, 'src/server/auth/secrets.ts')]
+  return builtModuleUrl('server/store/index.js', [...sourceFiles(join(repoRoot, 'src/server/store')), join(repoRoot, 'src/server/auth/secrets.ts')])
+}
+
+/** The `file:` URL of `lib/<path>` (e.g. `server/admin/admin-service.js`), building `lib/` first if any source is newer. */
+export function builtLibModuleUrl(path: string): string {
+  return builtModuleUrl(path, sourceFiles(join(repoRoot, 'src')))
+}
+
+function builtModuleUrl(path: string, sources: string[]): string {
   if (isStale(sources)) {
     try {
       execSync('npm run build', { cwd: repoRoot, stdio: 'pipe', timeout: 120_000 })
     } catch {
       // Another part of the repo may not compile right now; tsc still emitted ours.
     }
-    if (isStale(sources)) throw new Error('lib/server/store is missing or stale and `npm run build` did not produce it')
+    if (isStale(sources)) throw new Error(`lib/${path} (or what it imports) is missing or stale and \`npm run build\` did not produce it`)
   }
-  return pathToFileURL(join(repoRoot, 'lib/server/store/index.js')).href
+  return pathToFileURL(join(repoRoot, 'lib', path)).href
 }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { hashToken } from '../../src/server/auth/secrets.js'
 import { claimsHash, GENESIS_HASH, hashAuditEvent } from '../../src/server/store/audit-chain.js'
 import type { AuditEvent, KeyScope, NewApproval, Project, Store, VoteCounter } from '../../src/server/store/types.js'
+import { describeAdminChangeStoreContract } from './admin-change-contract.js'
 import { describeChannelStoreContract } from './channel-store-contract.js'
 import { describeGithubStoreContract } from './github-store-contract.js'
 import { expectStoreError } from './store-errors.js'
@@ -1097,6 +1098,7 @@ export function describeStoreContract(name: string, openFreshStore: () => Promis
     })
 
     describeChannelStoreContract(() => store)
+    describeAdminChangeStoreContract(() => store)
 
     it('closes idempotently and refuses work afterwards', async () => {
       await store.close()

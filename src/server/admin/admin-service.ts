@@ -10,7 +10,7 @@
  * the membership. Ending a user's access (password change, removal) ends their sessions.
  */
 import { hashPassword, hashToken, newApiKey, randomToken } from '../auth/secrets.js'
-import type { AdminEventType, ApiKeyInfo, Invitation, KeyScope, PolicyVersion, Project, ProjectSettings, Role, Store, TrustRule, User } from '../store/types.js'
+import type { AcceptedInvitation, AdminChange, AdminEventType, ApiKeyInfo, Invitation, KeyScope, PolicyVersion, Project, ProjectSettings, Role, Store, TrustRule, User } from '../store/types.js'
 import { formatPolicyErrors, parsePolicy, type PolicyError } from '../policies/index.js'
 import {
   canRequestAndDecide,
@@ -55,6 +55,14 @@ export function isAdminError(error: unknown): error is AdminError {
 
 /** Who makes a change: a member's email, or `cli` for the operator at the command line. */
 export type AdminActor = string
+
+/**
+ * The audit event of an admin change made by `actor` at `at` (ms), as the services hand it to
+ * the store's mutation, which appends it in the change's own transaction.
+ */
+export function adminChange(type: AdminEventType, actor: AdminActor, subject: string, detail: string | null, at: number): AdminChange {
+  return { type, actor, subject, detail, at: new Date(at).toISOString() }
+}
 
 export interface CreatedKey {
   key: string
@@ -124,16 +132,18 @@ export class AdminService {
       throw new AdminError('conflict', `${email} is already a member of this project`)
     }
     const token = randomToken(32)
-    const invitation = await this.store.createInvitation({
-      project_id: project.id,
-      email,
-      role: input.role,
-      github_login: login || null,
-      token_hash: hashToken(token),
-      created_by: actor,
-      expires_at: new Date(this.now() + INVITATION_TTL_MS).toISOString(),
-    })
-    await this.record(project, 'invitation_created', actor, `invitation:${email}`, `role ${invitation.role}${invitation.github_login ? `, GitHub ${invitation.github_login}` : ''}, expires ${invitation.expires_at}`)
+    const invitation = await this.store.createInvitation(
+      {
+        project_id: project.id,
+        email,
+        role: input.role,
+        github_login: login || null,
+        token_hash: hashToken(token),
+        created_by: actor,
+        expires_at: new Date(this.now() + INVITATION_TTL_MS).toISOString(),
+      },
+      (created) => this.change('invitation_created', actor, `invitation:${email}`, `role ${created.role}${created.github_login ? `, GitHub ${created.github_login}` : ''}, expires ${created.expires_at}`),
+    )
     return { invitation, token }
   }
 
@@ -147,24 +157,19 @@ export class AdminService {
 
   /** Accepts an invitation as an existing, signed-in account (which must be the invited email). */
   async acceptAsUser(token: string, user: User): Promise<Invitation | null> {
-    const accepted = await this.store.acceptInvitation(hashToken(token), { user_id: user.id }, new Date(this.now()).toISOString())
-    if (accepted) await this.recordAcceptance(accepted.invitation, accepted.user)
+    const accepted = await this.store.acceptInvitation(hashToken(token), { user_id: user.id }, new Date(this.now()).toISOString(), this.acceptance)
     return accepted?.invitation ?? null
   }
 
   /** Accepts an invitation by creating the invited account with `password`; null when the link is spent or the account exists. */
   async acceptAsNewUser(token: string, password: string): Promise<{ invitation: Invitation; user: User } | null> {
     check(passwordProblem(password))
-    const accepted = await this.store.acceptInvitation(hashToken(token), { new_password_hash: await hashPassword(password) }, new Date(this.now()).toISOString())
-    if (accepted) await this.recordAcceptance(accepted.invitation, accepted.user)
-    return accepted
+    return this.store.acceptInvitation(hashToken(token), { new_password_hash: await hashPassword(password) }, new Date(this.now()).toISOString(), this.acceptance)
   }
 
   /** Accepts an invitation by creating the invited account for a verified single sign-on (no password); null when the link is spent or the account exists. */
   async acceptAsSsoUser(token: string): Promise<{ invitation: Invitation; user: User } | null> {
-    const accepted = await this.store.acceptInvitation(hashToken(token), { new_password_hash: SSO_ONLY_PASSWORD_HASH }, new Date(this.now()).toISOString())
-    if (accepted) await this.recordAcceptance(accepted.invitation, accepted.user)
-    return accepted
+    return this.store.acceptInvitation(hashToken(token), { new_password_hash: SSO_ONLY_PASSWORD_HASH }, new Date(this.now()).toISOString(), this.acceptance)
   }
 
   /**
@@ -185,15 +190,15 @@ export class AdminService {
       const { password_hash: _hash, ...other } = existing
       return other
     }
-    await this.store.setMembership(project.id, user.id, 'member')
-    await this.record(project, 'member_added', email, `member:${email}`, 'role member, first sign-in through single sign-on')
+    await this.store.setMembership(project.id, user.id, 'member', {}, () => this.change('member_added', email, `member:${email}`, 'role member, first sign-in through single sign-on'))
     return user
   }
 
   async revokeInvitation(project: Project, actor: AdminActor, invitationId: string): Promise<void> {
     const open = (await this.store.listOpenInvitations(project.id)).find((i) => i.id === invitationId)
-    if (!open || !(await this.store.revokeInvitation(project.id, invitationId))) throw new AdminError('not_found', 'this project has no open invitation with that id')
-    await this.record(project, 'invitation_revoked', actor, `invitation:${open.email}`, null)
+    if (!open || !(await this.store.revokeInvitation(project.id, invitationId, () => this.change('invitation_revoked', actor, `invitation:${open.email}`, null)))) {
+      throw new AdminError('not_found', 'this project has no open invitation with that id')
+    }
   }
 
   /**
@@ -221,8 +226,9 @@ export class AdminService {
       user = await this.store.createUser({ email, password_hash: await hashPassword(input.password) })
     }
     const before = await this.store.getMembership(project.id, user.id)
-    await this.store.setMembership(project.id, user.id, input.role, login === undefined ? {} : { github_login: login || null })
-    await this.record(project, before ? 'member_changed' : 'member_added', actor, `member:${user.email}`, `role ${input.role}${login ? `, GitHub ${login}` : ''}${existing ? ', password reset' : ''}`)
+    await this.store.setMembership(project.id, user.id, input.role, login === undefined ? {} : { github_login: login || null }, () =>
+      this.change(before ? 'member_changed' : 'member_added', actor, `member:${user.email}`, `role ${input.role}${login ? `, GitHub ${login}` : ''}${existing ? ', password reset' : ''}`),
+    )
     return { user, created: !existing, sessionsEnded }
   }
 
@@ -237,8 +243,7 @@ export class AdminService {
     if (!isRole(role)) throw new AdminError('invalid', 'choose the role member or admin')
     const target = await this.member(project, userId)
     if (target.lastAdmin && role !== 'admin') throw new AdminError('last_admin', 'a project needs at least one admin: make someone else admin first')
-    await this.store.setMembership(project.id, userId, role)
-    await this.record(project, 'member_changed', actor, `member:${target.email}`, `role ${role}`)
+    await this.store.setMembership(project.id, userId, role, {}, () => this.change('member_changed', actor, `member:${target.email}`, `role ${role}`))
   }
 
   /** Links a member's GitHub login in this project only (empty unlinks). */
@@ -246,8 +251,8 @@ export class AdminService {
     const clean = login.trim().replace(/^@/, '')
     check(githubLoginProblem(clean))
     const target = await this.member(project, userId)
-    await this.store.setMemberGithubLogin(project.id, userId, clean || null)
-    await this.record(project, 'member_changed', actor, `member:${target.email}`, clean ? `GitHub ${clean}` : 'GitHub login unlinked')
+    const linked = await this.store.setMemberGithubLogin(project.id, userId, clean || null, () => this.change('member_changed', actor, `member:${target.email}`, clean ? `GitHub ${clean}` : 'GitHub login unlinked'))
+    if (!linked) throw notAMember()
   }
 
   /**
@@ -258,28 +263,28 @@ export class AdminService {
     const clean = slackUserId.trim()
     check(slackUserIdProblem(clean))
     const target = await this.member(project, userId)
+    let linked: boolean
     try {
-      await this.store.setMemberSlackUser(project.id, userId, clean || null)
+      linked = await this.store.setMemberSlackUser(project.id, userId, clean || null, () => this.change('member_changed', actor, `member:${target.email}`, clean ? `Slack ${clean}` : 'Slack user unlinked'))
     } catch (error) {
       if (isStoreError(error, 'conflict')) throw new AdminError('conflict', `another member of project ${project.name} is linked to the Slack user ${clean}`)
       throw error
     }
-    await this.record(project, 'member_changed', actor, `member:${target.email}`, clean ? `Slack ${clean}` : 'Slack user unlinked')
+    if (!linked) throw notAMember()
   }
 
   /** Removes a member and ends all their sessions, so open pages and live streams stop at once. */
   async removeMember(project: Project, actor: AdminActor, userId: string): Promise<void> {
     const target = await this.member(project, userId)
     if (target.lastAdmin) throw new AdminError('last_admin', 'you cannot remove the last admin of a project')
-    await this.store.removeMembership(project.id, userId)
+    if (!(await this.store.removeMembership(project.id, userId, () => this.change('member_removed', actor, `member:${target.email}`, null)))) throw notAMember()
     await this.store.deleteUserSessions(userId)
-    await this.record(project, 'member_removed', actor, `member:${target.email}`, null)
   }
 
   private async member(project: Project, userId: string): Promise<{ email: string; lastAdmin: boolean }> {
     const members = await this.store.listMembers(project.id)
     const member = members.find((m) => m.id === userId)
-    if (!member) throw new AdminError('not_found', 'that person is not a member of this project')
+    if (!member) throw notAMember()
     const admins = members.filter((m) => m.role === 'admin').length
     return { email: member.email, lastAdmin: member.role === 'admin' && admins === 1 }
   }
@@ -293,8 +298,9 @@ export class AdminService {
     for (const scope of input.scopes) if (!isScope(scope)) throw new AdminError('invalid', `unknown scope ${JSON.stringify(scope)}: use request, decide or admin`)
     const scopes = [...new Set(input.scopes)] as KeyScope[]
     const generated = newApiKey()
-    const info = await this.store.createApiKey({ project_id: project.id, name, scopes, key_hash: generated.hash, prefix: generated.prefix })
-    await this.record(project, 'key_created', actor, `key:${name}`, `${info.id} scopes ${scopes.join(',')}`)
+    const info = await this.store.createApiKey({ project_id: project.id, name, scopes, key_hash: generated.hash, prefix: generated.prefix }, (created) =>
+      this.change('key_created', actor, `key:${name}`, `${created.id} scopes ${scopes.join(',')}`),
+    )
     return { key: generated.key, info, warning: canRequestAndDecide(scopes) ? SELF_APPROVAL_KEY_WARNING : null }
   }
 
@@ -303,8 +309,7 @@ export class AdminService {
     const key = (await this.store.listApiKeys(project.id)).find((candidate) => candidate.id === keyId)
     if (!key) throw new AdminError('not_found', `project ${project.name} has no key ${JSON.stringify(keyId)}`)
     if (key.revoked_at) return { already: key.revoked_at }
-    await this.store.revokeApiKey(project.id, keyId)
-    await this.record(project, 'key_revoked', actor, `key:${key.name}`, key.id)
+    await this.store.revokeApiKey(project.id, keyId, () => this.change('key_revoked', actor, `key:${key.name}`, key.id))
     return { already: null }
   }
 
@@ -316,30 +321,29 @@ export class AdminService {
     if ('problem' in fields) throw new AdminError('invalid', fields.problem)
     let rule: TrustRule
     try {
-      rule = await this.store.createTrustRule({ project_id: project.id, ...fields })
+      rule = await this.store.createTrustRule({ project_id: project.id, ...fields }, (created) => this.change('trust_rule_added', actor, `trust:${created.id}`, describeTrustRule(created)))
     } catch (error) {
       if (isStoreError(error, 'invalid')) throw new AdminError('invalid', error.message)
       throw error
     }
-    await this.record(project, 'trust_rule_added', actor, `trust:${rule.id}`, describeTrustRule(rule))
     return rule
   }
 
   /** Removes a trust rule of the project: its workflows are refused from the next request. */
   async removeTrustRule(project: Project, actor: AdminActor, ruleId: string): Promise<TrustRule> {
     const rule = (await this.store.listTrustRules(project.id)).find((candidate) => candidate.id === ruleId)
-    if (!rule || !(await this.store.removeTrustRule(project.id, ruleId))) throw new AdminError('not_found', `project ${project.name} has no trust rule ${JSON.stringify(ruleId)}`)
-    await this.record(project, 'trust_rule_removed', actor, `trust:${rule.id}`, describeTrustRule(rule))
+    if (!rule || !(await this.store.removeTrustRule(project.id, ruleId, () => this.change('trust_rule_removed', actor, `trust:${rule.id}`, describeTrustRule(rule))))) {
+      throw new AdminError('not_found', `project ${project.name} has no trust rule ${JSON.stringify(ruleId)}`)
+    }
     return rule
   }
 
   // --- settings -----------------------------------------------------------------------------
 
   async updateSettings(project: Project, actor: AdminActor, patch: Partial<ProjectSettings>): Promise<Project> {
-    const updated = await this.store.updateProjectSettings(project.id, patch)
-    const { blockSelfApproval, defaultTimeoutMs } = updated.settings
-    await this.record(project, 'settings_changed', actor, 'settings', `blockSelfApproval ${String(blockSelfApproval)}, defaultTimeoutMs ${defaultTimeoutMs}`)
-    return updated
+    return this.store.updateProjectSettings(project.id, patch, ({ settings: { blockSelfApproval, defaultTimeoutMs } }) =>
+      this.change('settings_changed', actor, 'settings', `blockSelfApproval ${String(blockSelfApproval)}, defaultTimeoutMs ${defaultTimeoutMs}`),
+    )
   }
 
   // --- policy -------------------------------------------------------------------------------
@@ -364,16 +368,19 @@ export class AdminService {
 
   // --- audit --------------------------------------------------------------------------------
 
-  private async recordAcceptance(invitation: Invitation, user: User): Promise<void> {
-    const project = await this.store.getProject(invitation.project_id)
-    if (project) await this.record(project, 'member_added', user.email, `member:${user.email}`, `accepted invitation ${invitation.id}, role ${invitation.role}`)
-  }
+  /** The event of an accepted invitation: the account that accepted it joined the project. */
+  private readonly acceptance = ({ invitation, user }: AcceptedInvitation): AdminChange =>
+    this.change('member_added', user.email, `member:${user.email}`, `accepted invitation ${invitation.id}, role ${invitation.role}`)
 
-  private async record(project: Project, type: AdminEventType, actor: AdminActor, subject: string, detail: string | null): Promise<void> {
-    await this.store.recordAdminEvent({ project_id: project.id, type, subject, actor, detail, at: new Date(this.now()).toISOString() })
+  private change(type: AdminEventType, actor: AdminActor, subject: string, detail: string | null): AdminChange {
+    return adminChange(type, actor, subject, detail, this.now())
   }
 }
 
 function check(problem: string | null): void {
   if (problem) throw new AdminError('invalid', problem)
+}
+
+function notAMember(): AdminError {
+  return new AdminError('not_found', 'that person is not a member of this project')
 }

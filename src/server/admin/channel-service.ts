@@ -10,9 +10,9 @@ import { isIP } from 'node:net'
 import { randomToken } from '../auth/secrets.js'
 import { NOTIFICATION_EVENT_TYPES, type Channel, type ChannelKind, type NotificationEventType } from '../notifications/types.js'
 import { isStoreError } from '../store/errors.js'
-import type { AdminEventType, ChannelHealth, Delivery, Project, Store } from '../store/types.js'
+import type { AdminChange, AdminEventType, ChannelHealth, Delivery, Project, Store } from '../store/types.js'
 import { isNonPublicAddress } from '../../shared/network-address.js'
-import { AdminError, type AdminActor } from './admin-service.js'
+import { AdminError, adminChange, type AdminActor } from './admin-service.js'
 import { EMAIL_PATTERN, MAX_EMAIL_CHARS } from './rules.js'
 
 /** A channel name: 1–64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit. */
@@ -111,26 +111,26 @@ export class ChannelService {
     const escalateAfterMs = checkDuration('escalate-after', settings.escalateAfterMs ?? null)
     const escalateTarget = settings.escalateTo ? await this.findChannel(project, settings.escalateTo) : null
     if ((escalateAfterMs === null) !== (escalateTarget === null)) throw new AdminError('invalid', 'escalate-after and escalate-to go together: name the channel to escalate to and after how long')
-    let channel: Channel
+    const extras = [remindAfterMs ? `remind after ${remindAfterMs} ms` : '', escalateTarget ? `escalate after ${escalateAfterMs} ms to ${escalateTarget.name}` : ''].filter(Boolean)
     try {
-      channel = await this.store.createChannel({
-        project_id: project.id,
-        kind: input.kind,
-        name,
-        config: input.config,
-        events,
-        remind_after_ms: remindAfterMs,
-        escalate_after_ms: escalateAfterMs,
-        escalate_to: escalateTarget?.id ?? null,
-        secret: input.secret,
-      })
+      return await this.store.createChannel(
+        {
+          project_id: project.id,
+          kind: input.kind,
+          name,
+          config: input.config,
+          events,
+          remind_after_ms: remindAfterMs,
+          escalate_after_ms: escalateAfterMs,
+          escalate_to: escalateTarget?.id ?? null,
+          secret: input.secret,
+        },
+        (channel) => this.change('channel_added', actor, `channel:${name}`, [`${channel.id} ${input.describe}`, `events ${events.join(',')}`, ...extras].join('; ')),
+      )
     } catch (error) {
       if (isStoreError(error, 'conflict')) throw new AdminError('conflict', `this project already has a channel named ${JSON.stringify(name)}: choose another name`)
       throw error
     }
-    const extras = [remindAfterMs ? `remind after ${remindAfterMs} ms` : '', escalateTarget ? `escalate after ${escalateAfterMs} ms to ${escalateTarget.name}` : ''].filter(Boolean)
-    await this.record(project, 'channel_added', actor, `channel:${name}`, [`${channel.id} ${input.describe}`, `events ${events.join(',')}`, ...extras].join('; '))
-    return channel
   }
 
   /** The project's channels with how their deliveries are doing, oldest first. */
@@ -153,8 +153,9 @@ export class ChannelService {
 
   async remove(project: Project, actor: AdminActor, idOrName: string): Promise<Channel> {
     const channel = await this.findChannel(project, idOrName)
-    if (!(await this.store.removeChannel(project.id, channel.id))) throw new AdminError('not_found', `project ${project.name} has no channel ${JSON.stringify(idOrName)}`)
-    await this.record(project, 'channel_removed', actor, `channel:${channel.name}`, channel.id)
+    if (!(await this.store.removeChannel(project.id, channel.id, () => this.change('channel_removed', actor, `channel:${channel.name}`, channel.id)))) {
+      throw new AdminError('not_found', `project ${project.name} has no channel ${JSON.stringify(idOrName)}`)
+    }
     return channel
   }
 
@@ -172,13 +173,14 @@ export class ChannelService {
    */
   async redeliver(project: Project, actor: AdminActor, deliveryId: string, channelId?: string): Promise<Delivery> {
     const wanted = deliveryId.trim()
-    const delivery = await this.store.redeliver(project.id, wanted, new Date(this.now()).toISOString(), channelId)
+    // Read before the change only to name the channel in the event (the event is written with the change).
+    const names = new Map((await this.store.listChannels(project.id)).map((channel) => [channel.id, channel.name]))
+    const delivery = await this.store.redeliver(project.id, wanted, new Date(this.now()).toISOString(), channelId, (resent) => {
+      const detail = `${resent.channel_id}; ${resent.event_type} of ${resent.approval_id}; ${resent.attempts} attempt${resent.attempts === 1 ? '' : 's'} before`
+      return this.change('delivery_resent', actor, `channel:${names.get(resent.channel_id) ?? resent.channel_id}/${resent.id}`, detail)
+    })
     const where = channelId === undefined ? `project ${project.name}` : `this channel of project ${project.name}`
     if (!delivery) throw new AdminError('not_found', `${where} has no delivery ${JSON.stringify(wanted)}, or it is being sent right now`)
-    // The channel is read after the change only to name it; a channel removed meanwhile is named by its id.
-    const channel = await this.store.getChannel(project.id, delivery.channel_id)
-    const detail = `${delivery.channel_id}; ${delivery.event_type} of ${delivery.approval_id}; ${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'} before`
-    await this.record(project, 'delivery_resent', actor, `channel:${channel?.name ?? delivery.channel_id}/${delivery.id}`, detail)
     return delivery
   }
 
@@ -214,8 +216,8 @@ export class ChannelService {
     return url
   }
 
-  private async record(project: Project, type: AdminEventType, actor: AdminActor, subject: string, detail: string | null): Promise<void> {
-    await this.store.recordAdminEvent({ project_id: project.id, type, subject, actor, detail, at: new Date(this.now()).toISOString() })
+  private change(type: AdminEventType, actor: AdminActor, subject: string, detail: string | null): AdminChange {
+    return adminChange(type, actor, subject, detail, this.now())
   }
 }
 

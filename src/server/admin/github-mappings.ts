@@ -4,8 +4,8 @@
  * chain (`github_mapped`, `github_unmapped`) with who made it.
  */
 import { isStoreError } from '../store/errors.js'
-import type { GithubMapping, Project, Store } from '../store/types.js'
-import { AdminError, type AdminActor } from './admin-service.js'
+import type { AdminChange, GithubMapping, Project, Store } from '../store/types.js'
+import { AdminError, adminChange, type AdminActor } from './admin-service.js'
 
 export interface GithubMappingInput {
   repository: string
@@ -26,32 +26,33 @@ export class GithubMappingAdmin {
   async map(project: Project, actor: AdminActor, input: GithubMappingInput): Promise<GithubMapping> {
     let mapping: GithubMapping
     try {
-      mapping = await this.store.createGithubMapping({
-        project_id: project.id,
-        repository: input.repository.trim(),
-        environment: blankToNull(input.environment),
-        installation_id: blankToNull(input.installationId),
-      })
+      mapping = await this.store.createGithubMapping(
+        {
+          project_id: project.id,
+          repository: input.repository.trim(),
+          environment: blankToNull(input.environment),
+          installation_id: blankToNull(input.installationId),
+        },
+        (created) => mappingChange('github_mapped', actor, created),
+      )
     } catch (error) {
       if (isStoreError(error, 'invalid')) throw new AdminError('invalid', error.message)
       if (isStoreError(error, 'conflict')) throw new AdminError('conflict', `${describeGithubMapping({ repository: input.repository.trim(), environment: blankToNull(input.environment), installation_id: blankToNull(input.installationId) })} is already mapped (to this or another project); unmap it there first`)
       throw error
     }
-    await this.record(project, 'github_mapped', actor, mapping)
     return mapping
   }
 
   /** Removes a mapping of the project; deliveries for it are then answered "unmapped". */
   async unmap(project: Project, actor: AdminActor, mappingId: string): Promise<GithubMapping> {
-    const removed = await this.store.removeGithubMapping(project.id, mappingId)
+    const removed = await this.store.removeGithubMapping(project.id, mappingId, (mapping) => mappingChange('github_unmapped', actor, mapping))
     if (!removed) throw new AdminError('not_found', `project ${project.name} has no GitHub mapping ${JSON.stringify(mappingId)}`)
-    await this.record(project, 'github_unmapped', actor, removed)
     return removed
   }
+}
 
-  private async record(project: Project, type: 'github_mapped' | 'github_unmapped', actor: AdminActor, mapping: GithubMapping): Promise<void> {
-    await this.store.recordAdminEvent({ project_id: project.id, type, subject: `github:${mapping.repository}`, actor, detail: `${mapping.id} ${describeGithubMapping(mapping)}`, at: new Date().toISOString() })
-  }
+function mappingChange(type: 'github_mapped' | 'github_unmapped', actor: AdminActor, mapping: GithubMapping): AdminChange {
+  return adminChange(type, actor, `github:${mapping.repository}`, `${mapping.id} ${describeGithubMapping(mapping)}`, Date.now())
 }
 
 /** `acme/web, environment production, installation 77` (what a mapping covers, in words). */

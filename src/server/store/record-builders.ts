@@ -12,7 +12,7 @@ import { StoreError } from './errors.js'
 import { checkScopes, DEFAULT_PROJECT_SETTINGS, encodeCursor, isoBound, mergeProjectSettings } from './inputs.js'
 import { rowSeq, type Row } from './rows.js'
 import type { AppliedPolicy, PolicyVersion } from '../policies/types.js'
-import type { AdminEventInput, ApiKeyInfo, Approval, Decision, GithubMapping, Invitation, KeyScope, NewApproval, NewGithubMapping, NewInvitation, NewPolicyVersion, NewTrustRule, NewVote, Page, Project, ProjectSettings, StoredVote, TrustRule, User, VoteCounter } from './types.js'
+import type { AdminAudit, AdminEventInput, ApiKeyInfo, Approval, Decision, GithubMapping, Invitation, KeyScope, NewApproval, NewGithubMapping, NewInvitation, NewPolicyVersion, NewTrustRule, NewVote, Page, Project, ProjectSettings, StoredVote, TrustRule, User, VoteCounter } from './types.js'
 
 /** `last_used_at` is rewritten at most this often, so authenticating a request is not a write each time. */
 const KEY_TOUCH_RESOLUTION_MS = 60_000
@@ -229,6 +229,16 @@ export function pageOf<T>(rows: Row[], limit: number, toItem: (row: Row) => T, c
   const more = rows.length > limit
   const shown = more ? rows.slice(0, limit) : rows
   return { items: shown.map(toItem), next_cursor: more ? encodeCursor(cursorKind, rowSeq(shown[shown.length - 1])) : null }
+}
+
+/** Whether an admin mutation's result says it changed something: `false` and `null` mean it did not (no event). */
+export function changedSomething(result: unknown): boolean {
+  return result !== false && result !== null
+}
+
+/** The chain input of an admin change's event, in the project the change was made in (whatever `audit` says). */
+export function adminChangeInput<R>(projectId: string, audit: AdminAudit<R>, result: R): AuditEventInput {
+  return adminAuditInput({ ...audit(result), project_id: projectId })
 }
 
 /** The chain input of an administrative event: no approval, the subject as `action`, the detail as `reason`. */

@@ -2,7 +2,8 @@
  * The one storage interface of the server. Routes, the CLI and the dashboard talk to a
  * `Store`; only files under `src/server/store/` write SQL. Every method is async so the
  * embedded SQLite backend and the PostgreSQL backend share it. Every multi-row write
- * (an approval change and its audit event) happens in one transaction.
+ * (an approval change and its audit event, an admin change and its event) happens in one
+ * transaction.
  *
  * Timestamps are ISO-8601 UTC strings with milliseconds (`new Date().toISOString()`).
  */
@@ -59,6 +60,18 @@ export interface AdminEventInput {
   detail: string | null
   at: string
 }
+
+/** An admin change's event as its service describes it; the store adds the project the change is in. */
+export type AdminChange = Omit<AdminEventInput, 'project_id'>
+
+/**
+ * Given to an admin mutation of the `Store`: builds its audit event from the mutation's result
+ * (the new key's id, the channel's id). The store appends that event to the project's chain in
+ * the same transaction as the change, so both commit or neither does. No event is written when
+ * the mutation changed nothing (it returns `false` or `null`, or a revoked key was revoked
+ * already); a mutation that fails writes neither.
+ */
+export type AdminAudit<R> = (result: R) => AdminChange
 
 export interface ProjectSettings {
   /** Whoever triggered a run (`context.github.actor`) may not approve it, when they have a linked GitHub login. */
@@ -124,6 +137,21 @@ export interface NewInvitation {
 
 /** Who accepts an invitation: an existing account, or a new one created in the same transaction. */
 export type InvitationAcceptor = { user_id: string } | { new_password_hash: string }
+
+/** An accepted invitation and the account that accepted it. */
+export interface AcceptedInvitation {
+  invitation: Invitation
+  user: User
+}
+
+/** A new API key: only its hash and a short prefix are stored. */
+export interface NewApiKey {
+  project_id: string
+  name: string
+  scopes: KeyScope[]
+  key_hash: string
+  prefix: string
+}
 
 export interface ApiKeyInfo {
   id: string // key_…
@@ -523,7 +551,7 @@ export interface Store {
   getProject(id: string): Promise<Project | null>
   getProjectByName(name: string): Promise<Project | null>
   listProjects(): Promise<Project[]>
-  updateProjectSettings(id: string, patch: Partial<ProjectSettings>): Promise<Project>
+  updateProjectSettings(id: string, patch: Partial<ProjectSettings>, audit?: AdminAudit<Project>): Promise<Project>
 
   // users and memberships
   createUser(input: { email: string; password_hash: string }): Promise<User>
@@ -533,23 +561,23 @@ export interface Store {
   /** Sets a new password hash. Callers also end the user's sessions (`deleteUserSessions`). */
   setPasswordHash(id: string, passwordHash: string): Promise<User>
   /** Adds or changes a membership (an existing membership keeps its GitHub login unless one is given). */
-  setMembership(projectId: string, userId: string, role: Role, options?: { github_login?: string | null }): Promise<void>
+  setMembership(projectId: string, userId: string, role: Role, options?: { github_login?: string | null }, audit?: AdminAudit<void>): Promise<void>
   /** Links (or with null unlinks) a member's GitHub login in this project only; false when not a member. */
-  setMemberGithubLogin(projectId: string, userId: string, login: string | null): Promise<boolean>
+  setMemberGithubLogin(projectId: string, userId: string, login: string | null, audit?: AdminAudit<boolean>): Promise<boolean>
   /**
    * Links (or with null unlinks) a member's Slack user id in this project only; false when not a
    * member. A Slack user id names at most one member per project (`conflict` otherwise).
    */
-  setMemberSlackUser(projectId: string, userId: string, slackUserId: string | null): Promise<boolean>
+  setMemberSlackUser(projectId: string, userId: string, slackUserId: string | null, audit?: AdminAudit<boolean>): Promise<boolean>
   /** The member of this project linked to a Slack user id, or null. */
   getMemberBySlackUser(projectId: string, slackUserId: string): Promise<Member | null>
-  removeMembership(projectId: string, userId: string): Promise<boolean>
+  removeMembership(projectId: string, userId: string, audit?: AdminAudit<boolean>): Promise<boolean>
   getMembership(projectId: string, userId: string): Promise<Role | null>
   listMembers(projectId: string): Promise<Member[]>
   listProjectsForUser(userId: string): Promise<ProjectMembership[]>
 
   // invitations (only the token's hash is stored)
-  createInvitation(input: NewInvitation): Promise<Invitation>
+  createInvitation(input: NewInvitation, audit?: AdminAudit<Invitation>): Promise<Invitation>
   /** An invitation by its token's hash, whatever its state (the caller checks expiry, use and revocation). */
   getInvitationByToken(tokenHash: string): Promise<Invitation | null>
   /**
@@ -558,27 +586,27 @@ export interface Store {
    * one transaction. `null` when it is unknown, used, revoked or expired at `at`, or (for a
    * new account) the email got an account meanwhile.
    */
-  acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string): Promise<{ invitation: Invitation; user: User } | null>
+  acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string, audit?: AdminAudit<AcceptedInvitation>): Promise<AcceptedInvitation | null>
   /** Invitations of a project neither accepted nor revoked (expired ones included), newest first. */
   listOpenInvitations(projectId: string): Promise<Invitation[]>
   /** True when a still-open invitation of this project was revoked. */
-  revokeInvitation(projectId: string, id: string): Promise<boolean>
+  revokeInvitation(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean>
 
   // API keys (only hashes are stored)
-  createApiKey(input: { project_id: string; name: string; scopes: KeyScope[]; key_hash: string; prefix: string }): Promise<ApiKeyInfo>
+  createApiKey(input: NewApiKey, audit?: AdminAudit<ApiKeyInfo>): Promise<ApiKeyInfo>
   /** A live (not revoked) key by its hash, or null. */
   findApiKey(keyHash: string): Promise<ApiKeyInfo | null>
   touchApiKey(id: string, at: string): Promise<void>
   listApiKeys(projectId: string): Promise<ApiKeyInfo[]>
-  revokeApiKey(projectId: string, keyId: string): Promise<boolean>
+  revokeApiKey(projectId: string, keyId: string, audit?: AdminAudit<boolean>): Promise<boolean>
 
   // trust rules (workflow identities allowed to request)
-  createTrustRule(input: NewTrustRule): Promise<TrustRule>
+  createTrustRule(input: NewTrustRule, audit?: AdminAudit<TrustRule>): Promise<TrustRule>
   listTrustRules(projectId: string): Promise<TrustRule[]>
   /** Every project's rules naming `issuer` (exactly, as stored), oldest first: what a token from it is checked against. */
   listTrustRulesForIssuer(issuer: string): Promise<TrustRule[]>
   /** True when the rule existed in the project. */
-  removeTrustRule(projectId: string, id: string): Promise<boolean>
+  removeTrustRule(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean>
 
   // policy documents (versioned; the newest is the current one)
   /**
@@ -592,12 +620,12 @@ export interface Store {
   listPolicyVersions(projectId: string): Promise<PolicyVersion[]>
   // GitHub App: which project gates a repository's deployments, and the gates GitHub asked for
   /** `StoreError('conflict')` when the same repository, environment and installation is mapped already (in any project). */
-  createGithubMapping(input: NewGithubMapping): Promise<GithubMapping>
+  createGithubMapping(input: NewGithubMapping, audit?: AdminAudit<GithubMapping>): Promise<GithubMapping>
   listGithubMappings(projectId: string): Promise<GithubMapping[]>
   /** Every project's mappings of `repository` (case-insensitive), oldest first: what a delivery is matched against. */
   listGithubMappingsForRepository(repository: string): Promise<GithubMapping[]>
   /** The removed mapping, or null when the project has none with this id. */
-  removeGithubMapping(projectId: string, id: string): Promise<GithubMapping | null>
+  removeGithubMapping(projectId: string, id: string, audit?: AdminAudit<GithubMapping>): Promise<GithubMapping | null>
   /** Records the gate of a new approval; false (nothing written) when the approval or the delivery has one already. */
   createGithubGate(input: NewGithubGate): Promise<boolean>
   getGithubGateByDelivery(deliveryId: string): Promise<GithubGate | null>
@@ -683,7 +711,10 @@ export interface Store {
   auditCheckpoint(projectId: string): Promise<AuditCheckpoint>
   /** Whether the chain still extends `checkpoint` (parsed JSON): signature, project, head at its seq, and a full verification. */
   verifyAuditCheckpoint(projectId: string, checkpoint: unknown): Promise<CheckpointVerification>
-  /** Appends an administrative event (no approval) to the project's chain. */
+  /**
+   * Appends an administrative event (no approval) to the project's chain, on its own. A change
+   * records its event through its mutation's `audit` instead, in the change's transaction.
+   */
   recordAdminEvent(input: AdminEventInput): Promise<AuditEvent>
 
   // notification channels and their outbox (deliveries)
@@ -692,7 +723,7 @@ export interface Store {
    * events after the project's current audit head, never older ones. `conflict` for a
    * duplicate name in the project; `not_found` for an `escalate_to` that is not this project's.
    */
-  createChannel(input: NewChannel): Promise<Channel>
+  createChannel(input: NewChannel, audit?: AdminAudit<Channel>): Promise<Channel>
   getChannel(projectId: string, id: string): Promise<Channel | null>
   /**
    * A channel by id alone, in any project — for the server's own use where the caller proves
@@ -704,7 +735,7 @@ export interface Store {
   /** The channel's secret, decrypted; null when it has none or does not exist in the project. */
   getChannelSecret(projectId: string, id: string): Promise<string | null>
   /** Removes a channel with its deliveries; channels escalating to it stop escalating. True when it existed. */
-  removeChannel(projectId: string, id: string): Promise<boolean>
+  removeChannel(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean>
   /**
    * The outbox step: turns audit events after each channel's cursor into delivery rows (the
    * events the channel subscribes to) and advances the cursor in the same transaction, at most
@@ -734,7 +765,7 @@ export interface Store {
    * Sends a finished (or waiting) delivery again now; null when no such delivery in the project
    * (and, given `channelId`, of that channel) or it is being sent.
    */
-  redeliver(projectId: string, deliveryId: string, now: string, channelId?: string): Promise<Delivery | null>
+  redeliver(projectId: string, deliveryId: string, now: string, channelId?: string, audit?: AdminAudit<Delivery>): Promise<Delivery | null>
   /** Delivery counts and the newest failure of each channel of the project. */
   channelHealth(projectId: string): Promise<ChannelHealth[]>
 

@@ -16,15 +16,19 @@
  */
 import pg from 'pg'
 import type { AuditKey } from '../audit-key.js'
-import { chainAuditEvent, GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
+import { GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
 import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
-import { isRetryable, PgGroupCommit, TRANSACTION_ATTEMPTS } from './group-commit.js'
+import { BulkNotCommitted, isRetryable, PgGroupCommit, refusedBeforeCommit, TRANSACTION_ATTEMPTS, type BulkOutcome } from './group-commit.js'
+import { eventAfter, planVoteBatch, type ChainPosition, type QueuedVote, type VoteBatchPlan, type VotedApproval } from './vote-batch.js'
+import { lockChainOf, voteBatchWrite, voteRead, voteReadOf, VOTE_ROWS, type Literal } from './vote-sql.js'
 import { deliveriesForEvents, DELIVERY_COLUMNS, deliveryValues, newChannel, newDelivery, reminderDue, toChannel, toChannelHealth, toDelivery } from '../channel-records.js'
 import { SecretBox } from '../secret-box.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
   adminAuditInput,
+  adminChangeInput,
+  changedSomething,
   cancelChange,
   createdEvent,
   decisionChange,
@@ -47,6 +51,8 @@ import {
 } from '../record-builders.js'
 import { type Row, rowSeq, textOrNull, toApiKey, toApproval, toAuditEvent, toChainHead, toGithubGate, toGithubMapping, toInvitation, toMember, toPolicyVersion, toProject, toProjectMembership, toRole, toSession, toStoredVote, toTrustRule, toUser, toUserWithPassword, votesByApproval } from '../rows.js'
 import type {
+  AcceptedInvitation,
+  AdminAudit,
   AdminEventInput,
   ApiKeyInfo,
   Approval,
@@ -66,8 +72,8 @@ import type {
   DeliveryAttempt,
   Invitation,
   InvitationAcceptor,
-  KeyScope,
   Member,
+  NewApiKey,
   NewApproval,
   NewChannel,
   NewInvitation,
@@ -97,16 +103,6 @@ import type {
 
 type Queryable = pg.Pool | pg.PoolClient
 
-/**
- * Where a project's chain ends, as seen by the transaction that holds its head lock: the head
- * event's seq and hash (0 and unused before the first event) and its MAC.
- */
-interface ChainPosition {
-  seq: number
-  hash: string
-  lastMac: string | null
-}
-
 /** The chain position a batch transaction holds the lock of, moved by each append in it. */
 interface ChainCursor extends ChainPosition {
   projectId: string
@@ -115,29 +111,8 @@ interface ChainCursor extends ChainPosition {
 /** Rows fetched per query while exporting or verifying. */
 const BATCH = 1000
 
-/** An approval row's votes, oldest first, as one JSON column (`a` is the approvals row; read by `approvalWithVotes`). */
-const VOTE_ROWS = '(SELECT json_agg(v ORDER BY v.seq) FROM votes v WHERE v.approval_id = a.id) AS vote_rows'
-
-/**
- * Everything a vote is planned from, in one statement: the approval row locked, its votes
- * oldest first as JSON rows, and the context hash and reason (the policy note) its `created`
- * event recorded. Run only by a transaction that already holds a lock every writer of this
- * approval's votes and status holds until commit (its project's chain head, or the row itself):
- * a statement that *waited* for the row lock would read the votes from its older snapshot.
- */
-const VOTE_READ = `
-  SELECT a.*,
-    ${VOTE_ROWS},
-    created.context_hash AS created_context_hash,
-    created.reason AS created_reason
-  FROM approvals a
-  LEFT JOIN LATERAL (
-    SELECT e.context_hash, e.reason FROM audit_events e
-    WHERE e.project_id = a.project_id AND e.approval_id = a.id AND e.type = 'created'
-    ORDER BY e.seq LIMIT 1
-  ) created ON true
-  WHERE a.project_id = $1 AND a.id = $2
-  FOR UPDATE OF a`
+/** The read one vote is planned from (see `voteRead`). */
+const VOTE_READ = voteRead('$1', '$2::text[]')
 
 /**
  * A counted vote's writes, in one statement: the vote inserted, the earlier votes whose counted
@@ -169,6 +144,43 @@ function approvalWithVotes(row: Row): Approval {
   if (json === null || json === undefined) return toApproval(row, [])
   if (!Array.isArray(json)) throw new Error('corrupt database: the votes of an approval should read as a JSON list of rows')
   return toApproval(row, (json as Row[]).map(toStoredVote))
+}
+
+/** The approvals a vote batch read (`voteRead` rows), by id. */
+function votedApprovals(rows: Row[]): Map<string, VotedApproval> {
+  const read = new Map<string, VotedApproval>()
+  for (const row of rows) {
+    const approval = approvalWithVotes(row)
+    read.set(approval.id, { approval, createdContextHash: textOrNull(row, 'created_context_hash'), createdReason: textOrNull(row, 'created_reason') })
+  }
+  return read
+}
+
+/** Each approval a batch of votes votes on, once. */
+function approvalIdsOf(votes: QueuedVote[]): string[] {
+  return [...new Set(votes.map((vote) => vote.approvalId))]
+}
+
+/** Where the chain ends from `lockChainOf`'s two results (the head, its event); null for an unknown project. */
+function chainPositionOf(projectId: string, head: pg.QueryResult, last: pg.QueryResult): ChainPosition | null {
+  const headRow = head.rows[0] as Row | undefined
+  if (!headRow) return null
+  const position = toChainHead(headRow)
+  const lastRow = last.rows[0] as Row | undefined
+  if (position.seq !== 0 && Number(lastRow?.seq) !== position.seq) throw new Error(`corrupt database: project ${projectId}'s audit chain head names event ${position.seq}, which is missing`)
+  return { seq: position.seq, hash: position.hash, lastMac: typeof lastRow?.mac === 'string' ? lastRow.mac : null }
+}
+
+/**
+ * Quotes values as SQL literals for `client` (for statements that travel with BEGIN or COMMIT).
+ * A NUL would end the simple query's text early on the wire, so it is refused here instead
+ * (with a parameter the server refuses it as `invalid`, which the unit-by-unit rerun answers).
+ */
+function literalOn(client: pg.PoolClient): Literal {
+  return (value) => {
+    if (typeof value !== 'string' || value.includes('\u0000')) throw new StoreError('invalid', 'text contains characters PostgreSQL cannot store (such as NUL)')
+    return client.escapeLiteral(value)
+  }
 }
 
 /** Maps PostgreSQL errors (SQLSTATE) to `StoreError`s callers can branch on. */
@@ -213,7 +225,7 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool
   private readonly key: AuditKey
   private readonly verifications: AuditVerifications
-  private readonly groupCommit: PgGroupCommit | null
+  private readonly groupCommit: PgGroupCommit<QueuedVote> | null
   /** Per connection, while it runs a batch: the locked chain's position (see `appendAudit`). */
   private readonly cursors = new WeakMap<pg.PoolClient, ChainCursor>()
   private readonly secrets: SecretBox
@@ -226,15 +238,17 @@ export class PostgresStore implements Store {
     this.groupCommit =
       options.groupCommit === false
         ? null
-        : new PgGroupCommit({
+        : new PgGroupCommit<QueuedVote>({
             pool,
             // The chain head first: a batch then holds its project's lock before any row lock,
             // and its units append from the position kept in memory (no head reads per unit).
-            beginBatch: async (client, projectId) => {
-              const position = await this.lockChain(client, projectId)
+            begin: async (client, projectId) => {
+              const position = await this.beginLockedChain(client, projectId)
               if (position) this.cursors.set(client, { projectId, ...position })
             },
             endBatch: (client) => void this.cursors.delete(client),
+            runBulk: (client, projectId, votes) => this.recordVoteBatch(client, projectId, votes),
+            commitBulk: (client, projectId, votes) => this.commitVoteBatch(client, projectId, votes),
           })
     this.verifications = new AuditVerifications(key, this.auditReader())
     this.secrets = new SecretBox(key)
@@ -280,7 +294,7 @@ export class PostgresStore implements Store {
    * A write that appends to `projectId`'s audit chain: with group commit, one unit of that
    * project's next batch transaction (see group-commit.ts), else a transaction of its own.
    */
-  private batched<T>(projectId: string, what: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private batched<T>(projectId: string, what: string, work: (client: pg.PoolClient) => Promise<T>, bulk?: QueuedVote): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the store is closed'))
     if (!this.groupCommit) return this.transaction(what, work)
     const unit = async (client: pg.PoolClient) => {
@@ -294,21 +308,24 @@ export class PostgresStore implements Store {
         throw error
       }
     }
-    return this.groupCommit.run(projectId, unit, (error) => translatePgError(error, what))
+    return this.groupCommit.run(projectId, unit, (error) => translatePgError(error, what), bulk)
+  }
+
+  /** Locks `projectId`'s chain head and reads where the chain ends (`lockChainOf`, one round trip); null for an unknown project. */
+  private async lockChain(client: pg.PoolClient, projectId: string): Promise<ChainPosition | null> {
+    if (this.closed) throw new Error('the store is closed')
+    const results = (await client.query(lockChainOf(literalOn(client), projectId))) as unknown as pg.QueryResult[]
+    return chainPositionOf(projectId, results[0], results[1])
   }
 
   /**
-   * Locks `projectId`'s chain head and reads where the chain ends; null for an unknown
-   * project. The last event's MAC is read by a statement of its own *after* the lock: joined
-   * into the locking SELECT, a transaction that waited for the lock would get the head's new
-   * version but the old event row (READ COMMITTED re-checks only the locked row).
+   * Opens a batch's transaction and locks `projectId`'s chain (as `lockChain`) in one round trip:
+   * BEGIN and `lockChainOf`'s statements in one simple query (the id as an escaped literal).
    */
-  private async lockChain(client: pg.PoolClient, projectId: string): Promise<ChainPosition | null> {
-    const headRow = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1 FOR UPDATE', [projectId], client)
-    if (!headRow) return null
-    const head = toChainHead(headRow)
-    const last = head.seq === 0 ? undefined : await this.row('SELECT mac FROM audit_events WHERE project_id = $1 AND seq = $2', [projectId, head.seq], client)
-    return { seq: head.seq, hash: head.hash, lastMac: typeof last?.mac === 'string' ? last.mac : null }
+  private async beginLockedChain(client: pg.PoolClient, projectId: string): Promise<ChainPosition | null> {
+    if (this.closed) throw new Error('the store is closed')
+    const results = (await client.query(`BEGIN; ${lockChainOf(literalOn(client), projectId)}`)) as unknown as pg.QueryResult[]
+    return chainPositionOf(projectId, results[1], results[2])
   }
 
   /**
@@ -322,7 +339,7 @@ export class PostgresStore implements Store {
     const inBatch = cursor?.projectId === input.project_id ? cursor : undefined
     const position = inBatch ?? (await this.lockChain(client, input.project_id))
     if (!position) throw new Error(`corrupt database: project ${input.project_id} has no audit chain head`)
-    const event = chainAuditEvent(this.key, position.seq === 0 ? null : { seq: position.seq, hash: position.hash, mac: null }, position.seq === 0 ? null : position.lastMac, input)
+    const event = eventAfter(this.key, position, input)
     await this.run(
       `WITH appended AS (
          INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at, claims_hash)
@@ -376,6 +393,27 @@ export class PostgresStore implements Store {
     return typeof row?.context_hash === 'string' ? row.context_hash : null
   }
 
+  /**
+   * A transaction for an admin mutation of `projectId`: with `audit`, the project's chain head is
+   * locked first (the order every chain writer takes, so no deadlock with a batch holding it)
+   * and the change's event is appended after the change, unless `changed` says it did nothing.
+   * Both commit together, or neither does.
+   */
+  private adminTransaction<T>(
+    projectId: string,
+    what: string,
+    audit: AdminAudit<NonNullable<T>> | undefined,
+    work: (client: pg.PoolClient) => Promise<T>,
+    changed: (result: T) => boolean = changedSomething,
+  ): Promise<T> {
+    return this.transaction(what, async (client) => {
+      if (audit) await this.run('SELECT 1 FROM audit_heads WHERE project_id = $1 FOR UPDATE', [projectId], client)
+      const result = await work(client)
+      if (audit && changed(result)) await this.appendAudit(client, adminChangeInput(projectId, audit, result as NonNullable<T>))
+      return result
+    })
+  }
+
   // --- projects -------------------------------------------------------------------------
 
   async createProject(name: string, settings: Partial<ProjectSettings> = {}): Promise<Project> {
@@ -401,8 +439,8 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM projects ORDER BY name COLLATE "C"')).map(toProject)
   }
 
-  async updateProjectSettings(id: string, patch: Partial<ProjectSettings>): Promise<Project> {
-    return this.transaction('project settings', async (client) => {
+  async updateProjectSettings(id: string, patch: Partial<ProjectSettings>, audit?: AdminAudit<Project>): Promise<Project> {
+    return this.adminTransaction(id, 'project settings', audit, async (client) => {
       const row = await this.row('SELECT * FROM projects WHERE id = $1 FOR UPDATE', [id], client)
       if (!row) throw new StoreError('not_found', `no project with id ${id}`)
       const project = toProject(row)
@@ -444,30 +482,30 @@ export class PostgresStore implements Store {
     return toUser(row)
   }
 
-  async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}): Promise<void> {
+  async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}, audit?: AdminAudit<void>): Promise<void> {
     checkRole(role)
-    try {
+    await this.adminTransaction(projectId, 'membership', audit, async (client) => {
       await this.run(
         `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role,
            github_login = CASE WHEN $6 THEN memberships.github_login ELSE excluded.github_login END`,
         [projectId, userId, role, new Date().toISOString(), options.github_login ?? null, options.github_login === undefined],
+        client,
       )
-    } catch (error) {
-      throw translatePgError(error, 'membership')
-    }
+    })
   }
 
-  async setMemberGithubLogin(projectId: string, userId: string, login: string | null): Promise<boolean> {
-    return (await this.run('UPDATE memberships SET github_login = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, login])) > 0
+  async setMemberGithubLogin(projectId: string, userId: string, login: string | null, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(projectId, 'membership', audit, async (client) => (await this.run('UPDATE memberships SET github_login = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, login], client)) > 0)
   }
 
-  async setMemberSlackUser(projectId: string, userId: string, slackUserId: string | null): Promise<boolean> {
-    try {
-      return (await this.run('UPDATE memberships SET slack_user_id = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, slackUserId])) > 0
-    } catch (error) {
-      throw translatePgError(error, 'a member linked to this Slack user')
-    }
+  async setMemberSlackUser(projectId: string, userId: string, slackUserId: string | null, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(
+      projectId,
+      'a member linked to this Slack user',
+      audit,
+      async (client) => (await this.run('UPDATE memberships SET slack_user_id = $3 WHERE project_id = $1 AND user_id = $2', [projectId, userId, slackUserId], client)) > 0,
+    )
   }
 
   async getMemberBySlackUser(projectId: string, slackUserId: string): Promise<Member | null> {
@@ -479,8 +517,8 @@ export class PostgresStore implements Store {
     return row ? toMember(row) : null
   }
 
-  async removeMembership(projectId: string, userId: string): Promise<boolean> {
-    return (await this.run('DELETE FROM memberships WHERE project_id = $1 AND user_id = $2', [projectId, userId])) > 0
+  async removeMembership(projectId: string, userId: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(projectId, 'membership', audit, async (client) => (await this.run('DELETE FROM memberships WHERE project_id = $1 AND user_id = $2', [projectId, userId], client)) > 0)
   }
 
   async getMembership(projectId: string, userId: string): Promise<Role | null> {
@@ -508,10 +546,10 @@ export class PostgresStore implements Store {
 
   // --- invitations ----------------------------------------------------------------------
 
-  async createInvitation(input: NewInvitation): Promise<Invitation> {
+  async createInvitation(input: NewInvitation, audit?: AdminAudit<Invitation>): Promise<Invitation> {
     checkRole(input.role)
     const invitation = newInvitation(input)
-    try {
+    return this.adminTransaction(invitation.project_id, 'invitation', audit, async (client) => {
       await this.run(
         `INSERT INTO invitations (id, token_hash, project_id, email, email_key, role, github_login, created_by, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
@@ -527,11 +565,10 @@ export class PostgresStore implements Store {
           invitation.created_at,
           invitation.expires_at,
         ],
+        client,
       )
-    } catch (error) {
-      throw translatePgError(error, 'invitation')
-    }
-    return invitation
+      return invitation
+    })
   }
 
   async getInvitationByToken(tokenHash: string): Promise<Invitation | null> {
@@ -539,8 +576,11 @@ export class PostgresStore implements Store {
     return row ? toInvitation(row) : null
   }
 
-  async acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string): Promise<{ invitation: Invitation; user: User } | null> {
-    return this.transaction('invitation', async (client) => {
+  async acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string, audit?: AdminAudit<AcceptedInvitation>): Promise<AcceptedInvitation | null> {
+    // The chain head is locked before the invitation, so its project is read first (it never changes).
+    const target = await this.row('SELECT project_id FROM invitations WHERE token_hash = $1', [tokenHash])
+    if (!target) return null
+    return this.adminTransaction(String(target.project_id), 'invitation', audit, async (client): Promise<AcceptedInvitation | null> => {
       // FOR UPDATE: a concurrent acceptance waits here, then finds it accepted.
       const row = await this.row(
         'SELECT * FROM invitations WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 FOR UPDATE',
@@ -580,33 +620,29 @@ export class PostgresStore implements Store {
     return rows.map(toInvitation)
   }
 
-  async revokeInvitation(projectId: string, id: string): Promise<boolean> {
-    const changed = await this.run('UPDATE invitations SET revoked_at = $3 WHERE project_id = $1 AND id = $2 AND accepted_at IS NULL AND revoked_at IS NULL', [
-      projectId,
-      id,
-      new Date().toISOString(),
-    ])
-    return changed > 0
+  async revokeInvitation(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(projectId, 'invitation', audit, async (client) => {
+      const changed = await this.run(
+        'UPDATE invitations SET revoked_at = $3 WHERE project_id = $1 AND id = $2 AND accepted_at IS NULL AND revoked_at IS NULL',
+        [projectId, id, new Date().toISOString()],
+        client,
+      )
+      return changed > 0
+    })
   }
 
   // --- API keys -------------------------------------------------------------------------
 
-  async createApiKey(input: { project_id: string; name: string; scopes: KeyScope[]; key_hash: string; prefix: string }): Promise<ApiKeyInfo> {
+  async createApiKey(input: NewApiKey, audit?: AdminAudit<ApiKeyInfo>): Promise<ApiKeyInfo> {
     const key = newApiKeyInfo(input)
-    try {
-      await this.run('INSERT INTO api_keys (id, project_id, name, scopes, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-        key.id,
-        key.project_id,
-        key.name,
-        JSON.stringify(key.scopes),
-        input.key_hash,
-        key.prefix,
-        key.created_at,
-      ])
-    } catch (error) {
-      throw translatePgError(error, 'API key')
-    }
-    return key
+    return this.adminTransaction(key.project_id, 'API key', audit, async (client) => {
+      await this.run(
+        'INSERT INTO api_keys (id, project_id, name, scopes, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [key.id, key.project_id, key.name, JSON.stringify(key.scopes), input.key_hash, key.prefix, key.created_at],
+        client,
+      )
+      return key
+    })
   }
 
   async findApiKey(keyHash: string): Promise<ApiKeyInfo | null> {
@@ -624,29 +660,34 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM api_keys WHERE project_id = $1 ORDER BY created_at, id', [projectId])).map(toApiKey)
   }
 
-  /** True when the key exists in the project (revoking twice keeps the first revocation time). */
-  async revokeApiKey(projectId: string, keyId: string): Promise<boolean> {
-    const row = await this.row('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE project_id = $1 AND id = $2 RETURNING id', [
+  /** True when the key exists in the project (revoking twice keeps the first revocation time, and records one event). */
+  async revokeApiKey(projectId: string, keyId: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    let revokedNow = false
+    return this.adminTransaction(
       projectId,
-      keyId,
-      new Date().toISOString(),
-    ])
-    return row !== undefined
+      'API key',
+      audit,
+      async (client) => {
+        // A concurrent revocation makes this UPDATE re-check `revoked_at IS NULL` and change nothing.
+        revokedNow = (await this.run('UPDATE api_keys SET revoked_at = $3 WHERE project_id = $1 AND id = $2 AND revoked_at IS NULL', [projectId, keyId, new Date().toISOString()], client)) > 0
+        return revokedNow || (await this.row('SELECT 1 AS found FROM api_keys WHERE project_id = $1 AND id = $2', [projectId, keyId], client)) !== undefined
+      },
+      () => revokedNow,
+    )
   }
 
   // --- trust rules ----------------------------------------------------------------------
 
-  async createTrustRule(input: NewTrustRule): Promise<TrustRule> {
+  async createTrustRule(input: NewTrustRule, audit?: AdminAudit<TrustRule>): Promise<TrustRule> {
     const rule = newTrustRule(input)
-    try {
+    return this.adminTransaction(rule.project_id, 'trust rule', audit, async (client) => {
       await this.run(
         'INSERT INTO trust_rules (id, project_id, issuer, audience, repository, ref, environment, workflow_ref, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
         [rule.id, rule.project_id, rule.issuer, rule.audience, rule.repository, rule.ref, rule.environment, rule.workflow_ref, rule.created_at],
+        client,
       )
-    } catch (error) {
-      throw translatePgError(error, 'trust rule')
-    }
-    return rule
+      return rule
+    })
   }
 
   async listTrustRules(projectId: string): Promise<TrustRule[]> {
@@ -657,8 +698,8 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM trust_rules WHERE issuer = $1 ORDER BY created_at, id', [issuer])).map(toTrustRule)
   }
 
-  async removeTrustRule(projectId: string, id: string): Promise<boolean> {
-    return (await this.run('DELETE FROM trust_rules WHERE project_id = $1 AND id = $2', [projectId, id])) > 0
+  async removeTrustRule(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(projectId, 'trust rule', audit, async (client) => (await this.run('DELETE FROM trust_rules WHERE project_id = $1 AND id = $2', [projectId, id], client)) > 0)
   }
 
   // --- policy documents -----------------------------------------------------------------
@@ -691,17 +732,16 @@ export class PostgresStore implements Store {
 
   // --- GitHub App -----------------------------------------------------------------------
 
-  async createGithubMapping(input: NewGithubMapping): Promise<GithubMapping> {
+  async createGithubMapping(input: NewGithubMapping, audit?: AdminAudit<GithubMapping>): Promise<GithubMapping> {
     const m = newGithubMapping(input)
-    try {
+    return this.adminTransaction(m.project_id, 'a mapping of this repository, environment and installation', audit, async (client) => {
       await this.run(
         'INSERT INTO github_mappings (id, project_id, repository, repository_key, environment, installation_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
         [m.id, m.project_id, m.repository, m.repository.toLowerCase(), m.environment, m.installation_id, m.created_at],
+        client,
       )
-    } catch (error) {
-      throw translatePgError(error, 'a mapping of this repository, environment and installation')
-    }
-    return m
+      return m
+    })
   }
 
   async listGithubMappings(projectId: string): Promise<GithubMapping[]> {
@@ -712,9 +752,11 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM github_mappings WHERE repository_key = $1 ORDER BY created_at, id', [repository.toLowerCase()])).map(toGithubMapping)
   }
 
-  async removeGithubMapping(projectId: string, id: string): Promise<GithubMapping | null> {
-    const row = await this.row('DELETE FROM github_mappings WHERE project_id = $1 AND id = $2 RETURNING *', [projectId, id])
-    return row ? toGithubMapping(row) : null
+  async removeGithubMapping(projectId: string, id: string, audit?: AdminAudit<GithubMapping>): Promise<GithubMapping | null> {
+    return this.adminTransaction(projectId, 'github mapping', audit, async (client) => {
+      const row = await this.row('DELETE FROM github_mappings WHERE project_id = $1 AND id = $2 RETURNING *', [projectId, id], client)
+      return row ? toGithubMapping(row) : null
+    })
   }
 
   async createGithubGate(input: NewGithubGate): Promise<boolean> {
@@ -878,7 +920,7 @@ export class PostgresStore implements Store {
     return this.batched(projectId, 'vote', async (client) => {
       // Without group commit no lock is held yet: the row lock, taken first, serialises votes on it.
       if (this.cursors.get(client)?.projectId !== projectId) await this.run('SELECT 1 FROM approvals WHERE project_id = $1 AND id = $2 FOR UPDATE', [projectId, id], client)
-      const row = await this.row(VOTE_READ, [projectId, id], client)
+      const row = await this.row(VOTE_READ, [projectId, [id]], client)
       if (!row) return null
       const approval = approvalWithVotes(row)
       const plan = planVote(approval, input, count)
@@ -913,7 +955,59 @@ export class PostgresStore implements Store {
       if (!settled) throw new Error(`approval ${id} was not pending when its settling vote was written`)
       const decided = toApproval(settled, plan.votes)
       return { recorded: true, settled: true, approval: decided, event: await this.appendAudit(client, settledEvent(decided, settle, createdContextHash)) }
-    })
+    }, { approvalId: id, input, count })
+  }
+
+  /**
+   * A run of votes inside a batch's open transaction (group-commit.ts `runBulk`), under the chain
+   * lock it holds: one read of every approval voted on, every vote planned in memory
+   * (vote-batch.ts), one string writing them all and moving the chain head (`voteBatchWrite`).
+   * Any failure (also a count other than planned) leaves the batch to run again vote by vote.
+   */
+  private async recordVoteBatch(client: pg.PoolClient, projectId: string, votes: QueuedVote[]): Promise<BulkOutcome[]> {
+    const cursor = this.cursors.get(client)
+    if (cursor?.projectId !== projectId) throw new Error(`a vote batch needs project ${projectId}'s chain lock`)
+    const literal = literalOn(client)
+    const read = votedApprovals((await client.query(voteReadOf(literal, projectId, approvalIdsOf(votes)))).rows as Row[])
+    const plan = planVoteBatch(this.key, cursor, votes, read)
+    if (plan.events.length > 0) await client.query(this.voteBatchWriteOf(literal, projectId, cursor.seq, plan))
+    Object.assign(cursor, { seq: plan.end.seq, hash: plan.end.hash, lastMac: plan.end.lastMac })
+    return plan.outcomes
+  }
+
+  /**
+   * A batch of votes only (group-commit.ts `commitBulk`) in two round trips: BEGIN, the chain
+   * lock and the read of every approval voted on; then, planned in memory, the whole write and
+   * COMMIT. A statement refused before COMMIT ran (or a count other than planned) rolls it all
+   * back, and the batch runs again vote by vote (`BulkNotCommitted`).
+   */
+  private async commitVoteBatch(client: pg.PoolClient, projectId: string, votes: QueuedVote[]): Promise<BulkOutcome[]> {
+    if (this.closed) throw new Error('the store is closed')
+    const literal = literalOn(client)
+    let start: ChainPosition
+    let plan: VoteBatchPlan
+    try {
+      const results = (await client.query(`BEGIN; ${lockChainOf(literal, projectId)}; ${voteReadOf(literal, projectId, approvalIdsOf(votes))}`)) as unknown as pg.QueryResult[]
+      const position = chainPositionOf(projectId, results[1], results[2])
+      if (!position) throw new Error(`project ${projectId} has no audit chain head`)
+      start = position
+      plan = planVoteBatch(this.key, start, votes, votedApprovals(results[3].rows as Row[]))
+    } catch (error) {
+      throw new BulkNotCommitted('a vote batch could not be read or planned', { cause: error })
+    }
+    const write = plan.events.length === 0 ? '' : `${this.voteBatchWriteOf(literal, projectId, start.seq, plan)};\n`
+    try {
+      await client.query(`${write}COMMIT`)
+    } catch (error) {
+      if (refusedBeforeCommit(error)) throw new BulkNotCommitted('a vote batch write was refused', { cause: error })
+      throw error
+    }
+    return plan.outcomes
+  }
+
+  /** `voteBatchWrite` with the MAC of the head the plan ends at. */
+  private voteBatchWriteOf(literal: Literal, projectId: string, from: number, plan: VoteBatchPlan): string {
+    return voteBatchWrite(literal, projectId, from, plan, headMac(this.key, projectId, plan.end.seq, plan.end.lastMac as string))
   }
 
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
@@ -1058,10 +1152,10 @@ export class PostgresStore implements Store {
 
   // --- notification channels and deliveries ----------------------------------------------
 
-  async createChannel(input: NewChannel): Promise<Channel> {
+  async createChannel(input: NewChannel, audit?: AdminAudit<Channel>): Promise<Channel> {
     const channel = newChannel(input, new Date().toISOString())
     const sealed = input.secret === null ? null : this.secrets.seal(input.secret, channel.id)
-    await this.transaction(`a channel named ${JSON.stringify(input.name)}`, async (client) => {
+    return this.adminTransaction(channel.project_id, `a channel named ${JSON.stringify(input.name)}`, audit, async (client) => {
       if (channel.escalate_to !== null && !(await this.row('SELECT 1 FROM notification_channels WHERE project_id = $1 AND id = $2', [channel.project_id, channel.escalate_to], client))) {
         throw new StoreError('not_found', `this project has no channel ${JSON.stringify(channel.escalate_to)} to escalate to`)
       }
@@ -1086,8 +1180,8 @@ export class PostgresStore implements Store {
         ],
         client,
       )
+      return channel
     })
-    return channel
   }
 
   async getChannel(projectId: string, id: string): Promise<Channel | null> {
@@ -1109,8 +1203,8 @@ export class PostgresStore implements Store {
     return typeof row?.secret_sealed === 'string' ? this.secrets.open(row.secret_sealed, id) : null
   }
 
-  async removeChannel(projectId: string, id: string): Promise<boolean> {
-    return this.transaction('channel', async (client) => {
+  async removeChannel(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.adminTransaction(projectId, 'channel', audit, async (client) => {
       await this.run('UPDATE notification_channels SET escalate_after_ms = NULL WHERE escalate_to = $1', [id], client)
       return (await this.run('DELETE FROM notification_channels WHERE project_id = $1 AND id = $2', [projectId, id], client)) > 0
     })
@@ -1238,13 +1332,16 @@ export class PostgresStore implements Store {
     return (await this.rows('SELECT * FROM deliveries WHERE project_id = $1 AND channel_id = $2 ORDER BY n DESC LIMIT $3', [projectId, channelId, pageLimit(limit)])).map(toDelivery)
   }
 
-  async redeliver(projectId: string, deliveryId: string, now: string, channelId?: string): Promise<Delivery | null> {
-    const row = await this.row(
-      `UPDATE deliveries SET status = 'pending', next_attempt_at = $3
-       WHERE project_id = $1 AND id = $2 AND status <> 'sending' AND ($4::text IS NULL OR channel_id = $4) RETURNING *`,
-      [projectId, deliveryId, now, channelId ?? null],
-    )
-    return row ? toDelivery(row) : null
+  async redeliver(projectId: string, deliveryId: string, now: string, channelId?: string, audit?: AdminAudit<Delivery>): Promise<Delivery | null> {
+    return this.adminTransaction(projectId, 'delivery', audit, async (client) => {
+      const row = await this.row(
+        `UPDATE deliveries SET status = 'pending', next_attempt_at = $3
+         WHERE project_id = $1 AND id = $2 AND status <> 'sending' AND ($4::text IS NULL OR channel_id = $4) RETURNING *`,
+        [projectId, deliveryId, now, channelId ?? null],
+        client,
+      )
+      return row ? toDelivery(row) : null
+    })
   }
 
   async channelHealth(projectId: string): Promise<ChannelHealth[]> {

@@ -20,7 +20,9 @@ import { SecretBox } from '../secret-box.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
 import {
   adminAuditInput,
+  adminChangeInput,
   cancelChange,
+  changedSomething,
   createdEvent,
   decisionChange,
   keyTouchThreshold,
@@ -41,6 +43,8 @@ import {
   type SettleChange,
 } from '../record-builders.js'
 import type {
+  AcceptedInvitation,
+  AdminAudit,
   AdminEventInput,
   ApiKeyInfo,
   Approval,
@@ -60,8 +64,8 @@ import type {
   DeliveryAttempt,
   Invitation,
   InvitationAcceptor,
-  KeyScope,
   Member,
+  NewApiKey,
   NewApproval,
   NewChannel,
   NewInvitation,
@@ -237,6 +241,28 @@ export class SqliteStore implements Store {
     return event
   }
 
+  /**
+   * `write` for an admin mutation: with `audit`, the change's event is appended to the chain of
+   * `project` (given, or read from the result) in the same unit, after the change, unless
+   * `changed` says the change did nothing. Both commit together, or neither does.
+   */
+  private writeAdminChange<T>(
+    what: string,
+    project: string | ((result: NonNullable<T>) => string),
+    audit: AdminAudit<NonNullable<T>> | undefined,
+    work: () => T,
+    changed: (result: T) => boolean = changedSomething,
+  ): Promise<T> {
+    return this.write(what, () => {
+      const result = work()
+      if (audit && changed(result)) {
+        const done = result as NonNullable<T>
+        this.appendAudit(adminChangeInput(typeof project === 'string' ? project : project(done), audit, done))
+      }
+      return result
+    })
+  }
+
   /** Approval rows with their votes, read in one query. */
   private approvalsOf(rows: Row[]): Approval[] {
     const votes = this.votesOf(rows)
@@ -297,8 +323,8 @@ export class SqliteStore implements Store {
     return this.all('SELECT * FROM projects ORDER BY name').map(toProject)
   }
 
-  async updateProjectSettings(id: string, patch: Partial<ProjectSettings>): Promise<Project> {
-    return this.write('project settings', () => {
+  async updateProjectSettings(id: string, patch: Partial<ProjectSettings>, audit?: AdminAudit<Project>): Promise<Project> {
+    return this.writeAdminChange('project settings', id, audit, () => {
       const row = this.get('SELECT * FROM projects WHERE id = @id', { id })
       if (!row) throw new StoreError('not_found', `no project with id ${id}`)
       const project = toProject(row)
@@ -342,25 +368,25 @@ export class SqliteStore implements Store {
     })
   }
 
-  async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}): Promise<void> {
+  async setMembership(projectId: string, userId: string, role: Role, options: { github_login?: string | null } = {}, audit?: AdminAudit<void>): Promise<void> {
     checkRole(role)
     const keepLogin = options.github_login === undefined
-    await this.write('membership', () =>
+    await this.writeAdminChange('membership', projectId, audit, () => {
       this.run(
         `INSERT INTO memberships (project_id, user_id, role, created_at, github_login) VALUES (@project_id, @user_id, @role, @created_at, @github_login)
          ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role,
            github_login = CASE WHEN @keep_login THEN memberships.github_login ELSE excluded.github_login END`,
         { project_id: projectId, user_id: userId, role, created_at: new Date().toISOString(), github_login: options.github_login ?? null, keep_login: keepLogin ? 1 : 0 },
-      ),
-    )
+      )
+    })
   }
 
-  async setMemberGithubLogin(projectId: string, userId: string, login: string | null): Promise<boolean> {
-    return this.write('membership', () => this.run('UPDATE memberships SET github_login = @login WHERE project_id = @projectId AND user_id = @userId', { projectId, userId, login }) > 0)
+  async setMemberGithubLogin(projectId: string, userId: string, login: string | null, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.writeAdminChange('membership', projectId, audit, () => this.run('UPDATE memberships SET github_login = @login WHERE project_id = @projectId AND user_id = @userId', { projectId, userId, login }) > 0)
   }
 
-  async setMemberSlackUser(projectId: string, userId: string, slackUserId: string | null): Promise<boolean> {
-    return this.write('a member linked to this Slack user', () => this.run('UPDATE memberships SET slack_user_id = @slackUserId WHERE project_id = @projectId AND user_id = @userId', { projectId, userId, slackUserId }) > 0)
+  async setMemberSlackUser(projectId: string, userId: string, slackUserId: string | null, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.writeAdminChange('a member linked to this Slack user', projectId, audit, () => this.run('UPDATE memberships SET slack_user_id = @slackUserId WHERE project_id = @projectId AND user_id = @userId', { projectId, userId, slackUserId }) > 0)
   }
 
   async getMemberBySlackUser(projectId: string, slackUserId: string): Promise<Member | null> {
@@ -372,8 +398,8 @@ export class SqliteStore implements Store {
     return row ? toMember(row) : null
   }
 
-  async removeMembership(projectId: string, userId: string): Promise<boolean> {
-    return this.write('membership', () => this.run('DELETE FROM memberships WHERE project_id = @projectId AND user_id = @userId', { projectId, userId }) > 0)
+  async removeMembership(projectId: string, userId: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.writeAdminChange('membership', projectId, audit, () => this.run('DELETE FROM memberships WHERE project_id = @projectId AND user_id = @userId', { projectId, userId }) > 0)
   }
 
   async getMembership(projectId: string, userId: string): Promise<Role | null> {
@@ -399,10 +425,10 @@ export class SqliteStore implements Store {
 
   // --- invitations ----------------------------------------------------------------------
 
-  async createInvitation(input: NewInvitation): Promise<Invitation> {
+  async createInvitation(input: NewInvitation, audit?: AdminAudit<Invitation>): Promise<Invitation> {
     checkRole(input.role)
     const invitation = newInvitation(input)
-    await this.write('invitation', () =>
+    return this.writeAdminChange('invitation', invitation.project_id, audit, () => {
       this.run(
         `INSERT INTO invitations (id, token_hash, project_id, email, email_key, role, github_login, created_by, created_at, expires_at)
          VALUES (@id, @token_hash, @project_id, @email, @email_key, @role, @github_login, @created_by, @created_at, @expires_at)`,
@@ -418,9 +444,9 @@ export class SqliteStore implements Store {
           created_at: invitation.created_at,
           expires_at: invitation.expires_at,
         },
-      ),
-    )
-    return invitation
+      )
+      return invitation
+    })
   }
 
   async getInvitationByToken(tokenHash: string): Promise<Invitation | null> {
@@ -428,8 +454,8 @@ export class SqliteStore implements Store {
     return row ? toInvitation(row) : null
   }
 
-  async acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string): Promise<{ invitation: Invitation; user: User } | null> {
-    return this.write('invitation', () => {
+  async acceptInvitation(tokenHash: string, acceptor: InvitationAcceptor, at: string, audit?: AdminAudit<AcceptedInvitation>): Promise<AcceptedInvitation | null> {
+    return this.writeAdminChange('invitation', (accepted) => accepted.invitation.project_id, audit, (): AcceptedInvitation | null => {
       // BEGIN IMMEDIATE holds the write lock: nobody can use the invitation between these reads and the writes.
       const row = this.get('SELECT * FROM invitations WHERE token_hash = @tokenHash AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > @at', { tokenHash, at })
       if (!row) return null
@@ -463,8 +489,8 @@ export class SqliteStore implements Store {
     ).map(toInvitation)
   }
 
-  async revokeInvitation(projectId: string, id: string): Promise<boolean> {
-    return this.write('invitation', () =>
+  async revokeInvitation(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.writeAdminChange('invitation', projectId, audit, () =>
       this.run('UPDATE invitations SET revoked_at = @now WHERE project_id = @projectId AND id = @id AND accepted_at IS NULL AND revoked_at IS NULL', {
         projectId,
         id,
@@ -475,16 +501,16 @@ export class SqliteStore implements Store {
 
   // --- API keys -------------------------------------------------------------------------
 
-  async createApiKey(input: { project_id: string; name: string; scopes: KeyScope[]; key_hash: string; prefix: string }): Promise<ApiKeyInfo> {
+  async createApiKey(input: NewApiKey, audit?: AdminAudit<ApiKeyInfo>): Promise<ApiKeyInfo> {
     const key = newApiKeyInfo(input)
-    await this.write('API key', () =>
+    return this.writeAdminChange('API key', key.project_id, audit, () => {
       this.run(
         `INSERT INTO api_keys (id, project_id, name, scopes, key_hash, prefix, created_at)
          VALUES (@id, @project_id, @name, @scopes, @key_hash, @prefix, @created_at)`,
         { id: key.id, project_id: key.project_id, name: key.name, scopes: JSON.stringify(key.scopes), key_hash: input.key_hash, prefix: key.prefix, created_at: key.created_at },
-      ),
-    )
-    return key
+      )
+      return key
+    })
   }
 
   async findApiKey(keyHash: string): Promise<ApiKeyInfo | null> {
@@ -502,30 +528,32 @@ export class SqliteStore implements Store {
     return this.all('SELECT * FROM api_keys WHERE project_id = @projectId ORDER BY created_at, id', { projectId }).map(toApiKey)
   }
 
-  /** True when the key exists in the project (revoking twice keeps the first revocation time). */
-  async revokeApiKey(projectId: string, keyId: string): Promise<boolean> {
-    return this.write('API key', () => {
-      this.run('UPDATE api_keys SET revoked_at = @now WHERE project_id = @projectId AND id = @keyId AND revoked_at IS NULL', {
+  /** True when the key exists in the project (revoking twice keeps the first revocation time, and records one event). */
+  async revokeApiKey(projectId: string, keyId: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    let revokedNow = false
+    const revoke = () => {
+      revokedNow = this.run('UPDATE api_keys SET revoked_at = @now WHERE project_id = @projectId AND id = @keyId AND revoked_at IS NULL', {
         projectId,
         keyId,
         now: new Date().toISOString(),
-      })
+      }) > 0
       return this.get('SELECT 1 AS found FROM api_keys WHERE project_id = @projectId AND id = @keyId', { projectId, keyId }) !== undefined
-    })
+    }
+    return this.writeAdminChange('API key', projectId, audit, revoke, () => revokedNow)
   }
 
   // --- trust rules ----------------------------------------------------------------------
 
-  async createTrustRule(input: NewTrustRule): Promise<TrustRule> {
+  async createTrustRule(input: NewTrustRule, audit?: AdminAudit<TrustRule>): Promise<TrustRule> {
     const rule = newTrustRule(input)
-    await this.write('trust rule', () =>
+    return this.writeAdminChange('trust rule', rule.project_id, audit, () => {
       this.run(
         `INSERT INTO trust_rules (id, project_id, issuer, audience, repository, ref, environment, workflow_ref, created_at)
          VALUES (@id, @project_id, @issuer, @audience, @repository, @ref, @environment, @workflow_ref, @created_at)`,
         { ...rule },
-      ),
-    )
-    return rule
+      )
+      return rule
+    })
   }
 
   async listTrustRules(projectId: string): Promise<TrustRule[]> {
@@ -536,8 +564,8 @@ export class SqliteStore implements Store {
     return this.all('SELECT * FROM trust_rules WHERE issuer = @issuer ORDER BY created_at, id', { issuer }).map(toTrustRule)
   }
 
-  async removeTrustRule(projectId: string, id: string): Promise<boolean> {
-    return this.write('trust rule', () => this.run('DELETE FROM trust_rules WHERE project_id = @projectId AND id = @id', { projectId, id }) > 0)
+  async removeTrustRule(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.writeAdminChange('trust rule', projectId, audit, () => this.run('DELETE FROM trust_rules WHERE project_id = @projectId AND id = @id', { projectId, id }) > 0)
   }
 
   // --- policy documents -----------------------------------------------------------------
@@ -568,16 +596,16 @@ export class SqliteStore implements Store {
 
   // --- GitHub App -----------------------------------------------------------------------
 
-  async createGithubMapping(input: NewGithubMapping): Promise<GithubMapping> {
+  async createGithubMapping(input: NewGithubMapping, audit?: AdminAudit<GithubMapping>): Promise<GithubMapping> {
     const mapping = newGithubMapping(input)
-    await this.write('a mapping of this repository, environment and installation', () =>
+    return this.writeAdminChange('a mapping of this repository, environment and installation', mapping.project_id, audit, () => {
       this.run(
         `INSERT INTO github_mappings (id, project_id, repository, repository_key, environment, installation_id, created_at)
          VALUES (@id, @project_id, @repository, @repository_key, @environment, @installation_id, @created_at)`,
         { ...mapping, repository_key: mapping.repository.toLowerCase() },
-      ),
-    )
-    return mapping
+      )
+      return mapping
+    })
   }
 
   async listGithubMappings(projectId: string): Promise<GithubMapping[]> {
@@ -588,9 +616,11 @@ export class SqliteStore implements Store {
     return this.all('SELECT * FROM github_mappings WHERE repository_key = @key ORDER BY created_at, id', { key: repository.toLowerCase() }).map(toGithubMapping)
   }
 
-  async removeGithubMapping(projectId: string, id: string): Promise<GithubMapping | null> {
-    const row = await this.write('github mapping', () => this.get('DELETE FROM github_mappings WHERE project_id = @projectId AND id = @id RETURNING *', { projectId, id }))
-    return row ? toGithubMapping(row) : null
+  async removeGithubMapping(projectId: string, id: string, audit?: AdminAudit<GithubMapping>): Promise<GithubMapping | null> {
+    return this.writeAdminChange('github mapping', projectId, audit, () => {
+      const row = this.get('DELETE FROM github_mappings WHERE project_id = @projectId AND id = @id RETURNING *', { projectId, id })
+      return row ? toGithubMapping(row) : null
+    })
   }
 
   async createGithubGate(input: NewGithubGate): Promise<boolean> {
@@ -927,10 +957,10 @@ export class SqliteStore implements Store {
 
   // --- notification channels and deliveries ----------------------------------------------
 
-  async createChannel(input: NewChannel): Promise<Channel> {
+  async createChannel(input: NewChannel, audit?: AdminAudit<Channel>): Promise<Channel> {
     const channel = newChannel(input, new Date().toISOString())
     const sealed = input.secret === null ? null : this.secrets.seal(input.secret, channel.id)
-    await this.write(`a channel named ${JSON.stringify(input.name)}`, () => {
+    return this.writeAdminChange(`a channel named ${JSON.stringify(input.name)}`, channel.project_id, audit, () => {
       if (channel.escalate_to !== null && !this.get('SELECT 1 AS found FROM notification_channels WHERE project_id = @project_id AND id = @id', { project_id: channel.project_id, id: channel.escalate_to })) {
         throw new StoreError('not_found', `this project has no channel ${JSON.stringify(channel.escalate_to)} to escalate to`)
       }
@@ -947,8 +977,8 @@ export class SqliteStore implements Store {
           cursor_seq: head ? Number(head.seq) : 0,
         },
       )
+      return channel
     })
-    return channel
   }
 
   async getChannel(projectId: string, id: string): Promise<Channel | null> {
@@ -970,8 +1000,8 @@ export class SqliteStore implements Store {
     return typeof row?.secret_sealed === 'string' ? this.secrets.open(row.secret_sealed, id) : null
   }
 
-  async removeChannel(projectId: string, id: string): Promise<boolean> {
-    return this.write('channel', () => {
+  async removeChannel(projectId: string, id: string, audit?: AdminAudit<boolean>): Promise<boolean> {
+    return this.writeAdminChange('channel', projectId, audit, () => {
       // Channels escalating to it keep their reminders but stop escalating (escalate_to goes NULL).
       this.run('UPDATE notification_channels SET escalate_after_ms = NULL WHERE escalate_to = @id', { id })
       return this.run('DELETE FROM notification_channels WHERE project_id = @projectId AND id = @id', { projectId, id }) > 0
@@ -1098,8 +1128,8 @@ export class SqliteStore implements Store {
     return this.all('SELECT * FROM deliveries WHERE project_id = @projectId AND channel_id = @channelId ORDER BY n DESC LIMIT @limit', { projectId, channelId, limit: pageLimit(limit) }).map(toDelivery)
   }
 
-  async redeliver(projectId: string, deliveryId: string, now: string, channelId?: string): Promise<Delivery | null> {
-    return this.write('delivery', () => {
+  async redeliver(projectId: string, deliveryId: string, now: string, channelId?: string, audit?: AdminAudit<Delivery>): Promise<Delivery | null> {
+    return this.writeAdminChange('delivery', projectId, audit, () => {
       const row = this.get(
         `UPDATE deliveries SET status = 'pending', next_attempt_at = @now
          WHERE project_id = @projectId AND id = @deliveryId AND status <> 'sending' AND (@channelId IS NULL OR channel_id = @channelId) RETURNING *`,
