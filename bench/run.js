@@ -117,7 +117,7 @@ function summaryRows(r) {
       'waiting gates in one process: 50,000 at RSS ≤ 1 GB',
       '50,000, ≤ 1,024 MB',
       load.capped_by_fd_limit
-        ? `${num(load.held_long_polls)} held (ulimit -n ${num(load.machine.fd_limit)}, hard ${num(load.fd_hard_limit)}); RSS at 50,000 projected ${num(load.projected_rss_mb_at_50000)} MB`
+        ? `${num(load.held_long_polls)} held (ulimit -n ${num(load.machine.fd_limit)}, hard ${num(load.fd_hard_limit)}); RSS at 50,000 projected ${num(load.projected_rss_mb_at_50000)} MB${load.projected_rss_mb_at_50000_marginal !== undefined ? ` (from the cost of each further waiter: ${num(load.projected_rss_mb_at_50000_marginal)} MB)` : ''}`
         : `${num(load.held_long_polls)} held, ${num(load.server_rss_mb.waiting)} MB`,
       '—',
       mark(load.held_long_polls >= 50_000 && load.server_rss_mb.waiting <= 1024),
@@ -246,6 +246,12 @@ function detailSections(r) {
                 ]
               : []),
             ...(load.projected_rss_mb_at_50000 !== undefined ? [['RSS at 50,000 waiters, projected from the per-waiter cost', `${num(load.projected_rss_mb_at_50000)} MB`]] : []),
+            ...(load.rss_per_waiter_marginal_kb !== undefined
+              ? [
+                  [`RSS per further waiting gate (${num(load.halfway_held)} → ${num(load.held_long_polls)} held: ${load.server_rss_mb.halfway} → ${load.server_rss_mb.waiting} MB)`, `${load.rss_per_waiter_marginal_kb} KB`],
+                  ['RSS at 50,000 waiters, projected from the RSS held plus each further waiter', `${num(load.projected_rss_mb_at_50000_marginal)} MB`],
+                ]
+              : []),
             [`decision API (${load.decision_api_ms.samples} samples) p50 / p99 / max`, `${load.decision_api_ms.p50} / ${load.decision_api_ms.p99} / ${load.decision_api_ms.max} ms`],
             ['decision → its waiter answered, p50 / p99 / max', `${load.wake_up_ms.p50} / ${load.wake_up_ms.p99} / ${load.wake_up_ms.max} ms`],
             ...(load.server_memory_mb?.idle.mallocHeap !== undefined
@@ -378,7 +384,8 @@ const NOTES = `## How to read this
 - **Group commit** (issue 17): writes that arrive together share one transaction and one fsync
   (SQLite: everything queued in one turn of the event loop, up to 256; PostgreSQL: per project,
   everything queued while the previous batch of that project was in flight, up to 64), each write in its
-  own savepoint, each caller answered only after the batch's COMMIT. The "one commit per write"
+  own savepoint (PostgreSQL votes: planned together and written in one statement, see below),
+  each caller answered only after the batch's COMMIT. The "one commit per write"
   figures are the same server with \`groupCommit: false\` — the behaviour before — measured in the
   same run, so the ratio holds even when the machine's load moves the absolute figures.
 - **CPU per operation** (issue 17, \`http-throughput\`): before and after each phase the bench
@@ -410,56 +417,82 @@ const NOTES = `## How to read this
 
 ## Why PostgreSQL stays below its target here
 
-Appends to one project's chain are serialised by its head lock, so a project's throughput is
-1 / (time a write holds that lock). With group commit a batch takes the lock once and each
-decision in it costs four round trips (its savepoint, the read of the approval with its votes,
-the vote writes, the audit append; a create costs three), then one COMMIT per batch.
+Appends to one project's chain are serialised by its head lock, so a project's throughput is at
+most 1 / (time a write holds that lock). Before votes were written in bulk a batch took the lock, then spent four
+round trips per decision under it (its savepoint, the read of the approval with its votes, the
+vote writes, the audit append): ~76 round trips for a batch of ~18, 2.2 ms of lock per decision
+on a quiet machine, 331 decisions/s at best (21:12 UTC, load average 1.3: the figure table above).
 
-Measured on 2026-11-26 21:05–21:13 UTC, \`BENCH_HTTP_STORES=postgres\` (two replicas, one
-project, 64 deciders), load average 0.9–1.7 at the start of each run, five runs:
+**Votes in bulk** (\`postgres/vote-batch.ts\`, \`postgres/vote-sql.ts\`, \`commitBulk\` in
+\`postgres/group-commit.ts\`): a batch made only of votes — every decision over HTTP is one — is
+now two round trips from BEGIN to COMMIT, whatever its size: (1) BEGIN, the head lock, the last
+event's MAC and the read of every voted approval (rows locked, with their votes and their
+\`created\` event) in one simple-query string; (2) after every vote is planned in Node in arrival
+order and its audit event chained there, one string with the whole write — one statement of
+data-modifying CTEs over JSON lists (votes, regroups, settles, events) that fails unless each
+count is the planned one, the head moved one step per event (its trigger allows no more per
+UPDATE) and checked — and COMMIT. The lock is held from the answer to (1) to the answer to (2).
+In a mixed batch each run of consecutive votes is one read and one write inside the batch's
+transaction, the other writes unit by unit as before. A bulk write the database refuses rolls
+the batch back and it runs again unit by unit.
 
-| run | code | decisions/s | decide p50 / p99 | one commit per write |
-|---|---|---|---|---|
-| 1 (CPU profiles) | before | 301 | 207 / 358 ms | 265/s |
-| 2 (round-trip counts) | before | 310 | 203 / 316 ms | 273/s |
-| 3 (round-trip counts) | before | 322 | 196 / 293 ms | 225/s |
-| 4 (round-trip counts) | approval read in one statement | 323 | 194 / 311 ms | 199/s |
-| 5 (\`bench/run.js http-throughput\`, the table below) | approval read in one statement | 331 | 189 / 290 ms | 252/s |
+Measured 2026-11-26 23:03–23:42 UTC, \`BENCH_HTTP_STORES=postgres\` with \`BENCH_PG_QUERIES\`
+(two replicas, one project, 64 deciders, fsync and \`synchronous_commit\` on), the code before
+(\`d4317c1\`, a copy built beside the branch) and after alternating in the same window; CPU from
+\`/proc/<pid>/stat\` sampled every 0.25 s over each run's decision phase. Other engineers'
+builds and tests shared the two cores (load average at each run's start below), so absolute
+rates move a lot between runs; compare neighbours:
 
-What the instruments show (\`BENCH_PG_QUERIES=dir\` + \`bench/pg-query-summary.js\`,
-\`BENCH_CPU_PROF\`, \`pg_stat_activity\` sampled every 0.2 s):
+| run | code | load avg | decisions/s | decide p50 / p99 | votes per batch | round trips per batch | chain lock held per vote |
+|---|---|---|---|---|---|---|---|
+| 23:03 | before | 4.6 | 301 | 209 / 318 ms | 18.3 | (not counted yet) | — |
+| 23:05 | bulk, first cut (read, write, head move, COMMIT apart) | 3.5 | 277 | 196 / 642 ms | 14.2 | — | — |
+| 23:07 | before | 3.4 | 123 | 470 / 1,319 ms | 17.9 | 75.4 | 7.9–8.1 ms |
+| 23:10 | bulk, first cut (5 round trips) | 7.3 | 291 | 202 / 453 ms | 12.4–13.9 | 5 | 3.0 ms |
+| 23:22 | **bulk, 2 round trips** | 4.6 | **479** | **109 / 335 ms** | 9.7–10.2 | 2 | 1.6 ms |
+| 23:23 | before | 3.3 | 202 | 310 / 492 ms | 17.9–18.4 | 75.4–77.4 | 4.9 ms |
+| 23:25 | before | 5.8 | 186 | 329 / 568 ms | 17.9–18.2 | 75.4–76.7 | 5.3 ms |
+| 23:28 | bulk, 2 round trips | 5.7 | 297 | 173 / 651 ms | 8.2–9.8 | 2 | 2.7 ms |
+| 23:38 | bulk, 2 round trips (merged with main) | 4.1 | 446 | 114 / 461 ms | 9.3–9.8 | 2 | 1.6–1.8 ms |
+| 23:40 | before | 4.4 | 181 | 330 / 721 ms | 17.9–18.0 | 75.4–76.1 | 5.3–5.6 ms |
 
-- **The replicas are not CPU-bound.** A group-commit replica's profile is 50% idle; its largest
-  single item is \`writev\` (21%: one socket write per round trip); pg, the store, Fastify and
-  hashing are a few percent each.
-- **PostgreSQL is not fsync-bound.** Non-idle backends wait on \`Lock:transactionid\` in
-  \`SELECT … FROM audit_heads … FOR UPDATE\` — the other replica's batch holding the project's
-  head; \`IO:WALSync\` appears in ~1 of 30 samples.
-- **Batches are the lock's queue, and the replicas take turns.** Each replica commits ~219
-  batches of 18 units on average (max 31–44, well under the 64 cap); BEGIN → COMMIT p50
-  75–85 ms, p99 150–160 ms, 4.4–4.5 ms per unit. Each replica's lane is inside a batch ~17.5 s
-  of the ~19 s its writes take, half of that waiting for the other replica's batch, so the lock
-  is held ~2.2 ms per unit: 3.5 round trips on average at ~0.6 ms each (a socket write, the backend
-  woken, the statement, the Node process woken again behind the HTTP work of 64 clients; event
-  loop interval p99 ~12 ms at 5 ms sampling). 1 / 2.2 ms ≈ 450 writes/s per project on average, of which
-  decisions (the longer units) reach 300–330/s. A decision's p99 is about two batch times: the batch in flight,
-  then its own.
-- **Round trips outside the lock are not the bound.** Per decision: API-key lookup, project
-  read, approval read (two statements before run 4, one since), and the read of the decision
-  event that proves the answer (\`verifyDecision\`); per answered waiter the approval read and
-  the same proof. Run 4 cut 9% of all round trips (39,600 → 36,100 per replica) and changed
-  nothing measurable, like \`db048b1\` did for statements inside the lock.
+CPU per decision in the decision phase (ms of CPU time; 2 cores give 2,000 ms per second):
 
-So 1,500/s for one project needs ≤ 0.66 ms of lock time per decision — about one round
-trip at the cost measured here, where a decision now takes four. Only a batch that costs a
-few round trips in all, not a few per unit, gets there. A server-side function per unit does
-not: the audit MAC is computed in Node with a key the database never sees, so a unit's read
-must be answered before its append can be written. The shapes that fit: two round trips per
-batch (one read of every approval in the batch; then one statement with all its vote writes
-and appends, units planned in Node in arrival order, a refused unit left out of the write
-instead of rolled back to a savepoint), or pipelining the batch's statements (node-postgres
-sends one at a time and waits for each answer). Not done yet; \`synchronous_commit\` stays on.
-Several projects are independent lanes and do not share this bound.
+| run | PostgreSQL backends | the two replicas | load generator | sum | whole machine busy |
+|---|---|---|---|---|---|
+| 23:23 before, 202/s | 3.76 | 2.24 | 0.31 | 6.3 | 1,554 ms/s |
+| 23:22 bulk, 479/s | 2.00 | 1.53 | 0.29 | 3.8 | 1,935 ms/s |
+| 23:25 before, 186/s | 3.03 | 2.30 | 0.30 | 5.6 | 1,753 ms/s |
+| 23:28 bulk, 297/s | 2.84 | 1.95 | 0.31 | 5.1 | 1,768 ms/s |
+| 23:38 bulk, 446/s | 1.73 | 1.20 | 0.22 | 3.2 | 1,557 ms/s |
+| 23:40 before, 181/s | 3.17 | 2.05 | 0.46 | 5.7 | 1,597 ms/s |
+
+What this shows:
+
+- **The lock is no longer the main bound; CPU is.** Batches cost 2 round trips instead of ~76,
+  and the lock is held 1.6–2.7 ms per vote instead of 4.9–8.1 ms in the same windows: 1.6–2.5
+  times the decisions per second of the code before beside it. At 479/s the machine's two cores
+  were busy 1,935 ms of every 2,000, and a decision cost ~3.8 ms of CPU across PostgreSQL, both
+  replicas and the load generator: 2,000 / 3.8 ≈ 525/s is the most these cores can give (at
+  23:38, 3.2 ms: ≈ 625/s). What is left of the lock time is mostly waiting for a core: under this
+  load each answer waits for the replica's event loop (delay p99 17–30 ms with 64 clients) and
+  each statement for a backend to be scheduled; the WAL flush at COMMIT is once per batch. At
+  446/s the lock was held 75 % of the time and the cores were 78 % busy: both limits are close.
+- **Bulk writes also cut CPU**: 1.7 ms less in PostgreSQL and 0.7 ms less in the replicas per
+  decision at 23:22/23:23 (no savepoints and subtransactions, one statement instead of ~4 per
+  vote); less in the loaded 23:25/23:28 pair, where PostgreSQL's share rose with the load.
+- **1,500/s on this machine would need ≤ 1.33 ms of CPU per decision for everything**, less
+  than the two replicas alone spend now (1.5 ms: HTTP, API-key and project lookups, JSON,
+  hashing, and ~7 statements per decision and waiter answer outside the lock, each parsed and
+  planned anew by PostgreSQL since node-postgres sends unnamed statements). With the lock at
+  1.6 ms per vote, one project's lane would allow ~600/s even on idle cores. The next steps, not
+  built: named prepared statements for the hot reads, caching key and project lookups, fewer
+  statements per answered waiter — or the replicas and PostgreSQL on machines of their own,
+  which is how several replicas would be deployed.
+- **decide p99 ≤ 100 ms** needs the rate first: 64 deciders in flight at 479/s is a mean of
+  134 ms by Little's law, and p99 is about two batch times (the batch in flight, then one's own).
+- Creates still run unit by unit (a savepoint and three round trips each); several projects
+  are independent lanes and do not share a lock.
 
 ## Where the time goes (CPU profiles)
 
@@ -547,50 +580,86 @@ project, a cheaper caller share), not per decision. PostgreSQL runs report the c
 ## Memory per waiting gate, and 50,000 of them
 
 Measured by \`server-load\`: \`process.memoryUsage()\` and the resident size of the C heap (the
-\`[heap]\` mapping of \`/proc/self/smaps\`) of the server idle and while every waiter is held;
-\`BENCH_HEAP_SNAPSHOT=<directory>\` writes V8 heap snapshots of both moments and
-\`node bench/heap-breakdown.js idle.heapsnapshot waiting.heapsnapshot <waiters>\` prints what each
-waiter adds, per object type. \`BENCH_SERVER_LIB=<other build>/lib\` runs the server from another
-build, which is how the "before" figures below were taken in the same session (issue 17's
-waiter-memory work, 2026-11-26 20:43–20:52 UTC, load average 1.2–2.1, 19,000 waiters, 1,000
-decisions; four runs of each build, alternating).
+\`[heap]\` mapping of \`/proc/self/smaps\`) of the server idle, halfway through the ramp and while
+every waiter is held; \`BENCH_HEAP_SNAPSHOT=<directory>\` writes V8 heap snapshots of the idle and
+waiting moments and \`node bench/heap-breakdown.js idle.heapsnapshot waiting.heapsnapshot <waiters>\`
+prints what each waiter adds, per object type. \`BENCH_SERVER_LIB=<other build>/lib\` runs the
+server from another build, which is how every "before" figure below was taken in the same session
+as its "after" (builds alternating, 19,000 waiters, 1,000 decisions per run).
 
 Where one held long-poll's memory goes (19,000 held; heap from snapshots at 5,000):
 
 | part | per waiter | whose |
 |---|---|---|
-| C heap: Node's native HTTP parser and TCP handle | 7.2 KB (a bare \`node:http\` server holding 5,000 requests: 6.9 KB; a bare \`net\` socket: 0.5 KB) | Node |
-| JS heap: Socket, IncomingMessage, ServerResponse, stream states, the parser's wrapper, raw headers | ~4.5 KB (the bare \`node:http\` server) | Node |
-| JS heap: Fastify's Request/Reply and their headers/params, the suspended route handler and its promises | ~1.9 KB | Fastify, us |
-| JS heap: the long-poll bookkeeping (waiter, notifier subscription, deadline-queue entry) | ~0.6 KB | us |
-| V8 young generation and page slack | fixed ~50–100 MB, not per waiter (why the per-waiter figure is higher at 5,000 than at 19,000) | V8 |
+| C heap: Node's native HTTP parser and TCP handle | 7.0–7.2 KB (a bare \`node:http\` server holding 5,000 requests: 6.9 KB; a bare \`net\` socket: 0.5 KB) | Node |
+| JS heap: Socket, IncomingMessage, ServerResponse, stream states, the parser's wrapper | ~5.1 KB (a bare \`node:http\` server, headers kept: ~4.5 KB) | Node |
+| JS heap: the held answer (\`HeldReply\`: raw response, request id, start; \`HeldPoll\`: ids) | ~0.1 KB | us |
+| JS heap: the long-poll bookkeeping (waiter, notifier subscription, deadline-queue entry) | ~0.3 KB | us |
+| V8 heap committed but not used (young generation, old-space slack) | ~4 KB at 19,000, partly fixed (the young generation grows to its maximum under any load) | V8 |
 
-What was cut (heap per waiter 8.9 → 7.0 KB in snapshots at 5,000):
-- the route kept the approval record it read before waiting alive for the whole wait (~0.7 KB);
-- a waiter was six closures, a \`setTimeout\` and a \`once\` wrapper (~1 KB); it is now one object
-  with one bound listener, and waits of the same length share one timer (their deadlines come in
-  start order, so the queue's head is always the next one due);
-- every request kept its own auth \`Caller\` (key row, project row, actor: ~0.6 KB); requests of one
-  key now share one frozen caller while a fresh lookup of the key and project returns identical
-  rows (\`http/shared-callers.ts\`; the key is still looked up on every request, so revocation and
-  project changes apply to the next request).
+What was cut, heap per waiter in snapshots at 5,000:
+- earlier (8.9 → 7.0 KB): the route kept the approval record it read before waiting alive for the
+  whole wait (~0.7 KB); a waiter was six closures, a \`setTimeout\` and a \`once\` wrapper (~1 KB), now
+  one object with one bound listener, and waits of the same length share one timer (their
+  deadlines come in start order, so the queue's head is always the next one due); every request
+  kept its own auth \`Caller\` (~0.6 KB), now requests of one key share one frozen caller while a
+  fresh lookup of the key and project returns identical rows (\`http/shared-callers.ts\`; the key is
+  still looked up on every request, so revocation and project changes apply to the next request);
+- then (7.0 → 5.6 KB): **held waits leave Fastify**. Once the route decides to hold a wait it
+  hijacks the reply and keeps only a \`HeldReply\` (\`http/held-reply.ts\`: the raw response, the
+  request id and start time) and a \`HeldPoll\` (project and approval ids); Fastify's Request and
+  Reply (with their headers, params, query and the request's logger), the suspended route
+  handler and its promises are collected while the request waits (a test checks it with weak
+  references and a forced GC, logging on). The answer goes out with what Fastify would have sent:
+  the route's compiled response serialiser, the error handler's answer for a 404 or 500, the
+  headers of the app's \`onSend\` hook (\`nosniff\`, \`no-store\`) and the same one log line —
+  compared byte for byte with a plain \`GET\` over a raw socket in \`held-long-poll.test.ts\`. A wait
+  now tells one listener object how it ended instead of resolving a promise each. Fastify's own
+  end-of-response listener (present whenever logging is on, as it is for \`serve\`) would keep the
+  Reply alive, so the held reply removes it and logs itself. The request's headers (the bearer
+  key among them) are read by then and dropped from Node's request object (~0.3 KB);
+- the fixed cost: undici (outbound notifications), nodemailer (email), the Slack SDK and
+  openid-client (single sign-on) load at first use instead of at start (a test runs a real
+  server and checks none of them is loaded unless configured). An idle server, settled and
+  collected: RSS 125 → 105 MB, heap used 24.4 → 19.2 MB; at \`server-load\`'s first sample, taken
+  right after start without a collection, 123–126 → 118–122 MB. \`jose\` (workflow identities) and
+  \`yaml\` (policies, read at creation) stay: ~3 MB and ~1 MB, on request paths.
 
-RSS per waiter at 19,000: 19.5–19.9 KB before, 17.7–18.3 KB after (same session), so 50,000
-project to ~0.99–1.02 GB instead of ~1.08–1.1 GB: at the 1 GB target, without a real margin.
-What is left is mostly not ours to cut inside Node's HTTP/1.1 server: ~11.5 of the ~18 KB is what
-\`node:http\` costs per open request before any framework runs, most of it the native parser Node
-keeps attached to a keep-alive socket. A real margin needs serving held waits outside Fastify's
-per-request objects (~2 KB) or a lighter HTTP layer — not done here. No server setting frees Node's share:
+Before → after these changes (2026-11-26 23:37–23:42 UTC, load average 4.3–7.7 from other work
+on the machine, three runs each, alternating; a run of the same builds minus the header drop at
+23:26–23:31 gave the same RSS figures within the noise):
+
+| at 19,000 held | before | after |
+|---|---|---|
+| RSS per waiter (all held − idle) / held | 17.9–18.2 KB | 16.9–17.3 KB |
+| RSS at 50,000 projected from that: idle + 50,000 × per waiter | 998–1,012 MB | 946–966 MB |
+| RSS per further waiter (9,500 → 19,000 held) | 15.0–15.4 KB | 13.7–14.7 KB |
+| RSS at 50,000 projected from that: RSS held + 31,000 × further waiter | 910–927 MB | 850–886 MB |
+| V8 heap committed / used while held | 257–260 / 159–165 MB | 237–238 / 126–133 MB |
+
+Two projections, because the first one overstates: it charges every waiter with the one-off
+growth any load brings (the young generation growing to its maximum, the database's cache after
+19,000 creates). Applied at 9,500 held it predicts 487–513 MB at 19,000 where 436–461 MB was
+measured, 10–14 % too high, so carried 2.6× further to 50,000 it is too high as well. The second
+charges each waiter only what the second half of the ramp added, which still includes V8's
+heap-growth slack. By the first, 50,000 held waits fit in 1 GB (1,024 MB) with 58–78 MB to spare (before: 12–26
+MB); by the second they take 850–886 MB (before: 910–927 MB). What is left is not ours: ~12 of the ~17 KB
+is what \`node:http\` costs per open request before any framework runs (the native parser Node
+keeps attached to a keep-alive socket, the socket and request objects), and ~4 KB is V8's
+committed-but-unused heap; our own objects are ~0.4 KB. No server setting frees Node's share:
 the parser stays attached to a keep-alive socket while its request is held (\`maxHeadersCount\`
 only bounds what it parses); \`headersTimeout\`/\`requestTimeout\` are enforced by one sweep over
 all connections every 30 s, not a timer per socket, and a held request has no socket timeout
-(\`server.timeout\` 0; \`keepAliveTimeout\` runs only between requests). The request's headers stay
-reachable through Fastify's Request for the whole wait (~0.3 KB with a short bearer key). Memory
-outside RSS: kernel socket buffers (see below).
+(\`server.timeout\` 0; \`keepAliveTimeout\` runs only between requests). Memory outside RSS:
+kernel socket buffers (see below).
 
-Decision → waiter answered while 19,000 wait: p50 1.3–1.5 ms, p99 4.3–5.2 ms, max 28–35 ms over
-1,000 decisions per run at load average 1.2–2.1 (the same session's "before" build: p99 4.0–4.3 ms,
-max 26–39 ms) — the 25 ms target is met on a quiet machine, before and after. The tail is garbage collection: \`server-load\` records
+Decision → waiter answered while 19,000 wait, in the runs above (load average 4.3–7.7): p99
+5.3–12.9 ms after, 4.6–87.8 ms before (88 ms in a run at load average 6.8; 4.6–11.9 ms in the
+other two); max 45–78 ms after, 34–149 ms before (the max is a scavenge of 21–90 ms plus the
+wake itself). The 23:26 runs: p99 4.6–18.7 ms and 4.5–15.1 ms. On an earlier quieter session
+(load average 1.2–2.1) p99 was 4.3–5.2 ms and max 28–35 ms. The decision API's p99 in the same
+runs: 5.4–13.8 ms after, 4.7–87.9 ms before. The tail is garbage
+collection: \`server-load\` records
 V8's GC pauses (perf_hooks \`gc\` entries) during the decisions, and the max wake is a scavenge
 (young-generation GC) pause of the run plus the wake itself (two scavenges of 20–35 ms per run). A scavenge's pause grows with the number of held
 connections — ~10 ms at 5,000, 17–35 ms at 19,000 (avg 17 ms over 4 in 2,000 decisions), most

@@ -5,50 +5,20 @@
  * racing at startup, and tamper detection. Skipped, with a message, without the binaries.
  */
 import { describe, expect, it } from '@jest/globals'
-import pg from 'pg'
 import { hashToken } from '../../src/server/auth/secrets.js'
 import { testAuditKey } from '../helpers/audit-key.js'
 import { parseAuditKey } from '../../src/server/store/audit-key.js'
 import { hashAuditEvent } from '../../src/server/store/audit-chain.js'
 import { MIGRATIONS as PG_MIGRATIONS } from '../../src/server/store/postgres/migrations.js'
-import type { AuditEvent, VoteCounter } from '../../src/server/store/types.js'
-import type { AppliedPolicy } from '../../src/server/policies/types.js'
+import type { AuditEvent } from '../../src/server/store/types.js'
 import { openStore } from '../../src/server/store/index.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
 import type { Store } from '../../src/server/store/types.js'
 import { approvalFor } from './approval-input.js'
+import { statementRecorder } from './statement-recorder.js'
+import { anyMembers, approvalsUpTo } from './vote-counters.js'
 import { describeStoreContract } from './store-contract.js'
 import { describeWithPostgres } from './temp-postgres.js'
-
-/** A policy rule asking for `required` approvals from anyone. */
-/** A node-postgres client class that records every statement its connections send, in order. */
-function statementRecorder(): { statements: string[]; CountingClient: typeof pg.Client } {
-  const statements: string[] = []
-  class CountingClient extends pg.Client {
-    constructor(config?: string | pg.ClientConfig) {
-      super(config)
-      const query = this.query.bind(this) as (...args: unknown[]) => unknown
-      this.query = ((...args: unknown[]) => {
-        const first = args[0] as string | { text: string }
-        statements.push((typeof first === 'string' ? first : first.text).replace(/\s+/g, ' ').trim())
-        return query(...args)
-      }) as never
-    }
-  }
-  return { statements, CountingClient }
-}
-
-function anyMembers(required: number): AppliedPolicy {
-  return { version: 1, rule: 'votes', requirements: [{ name: 'approvers', members: null, required }], block_self_approval: false, require_reason: 'none', reject: 'any', windows: [] }
-}
-
-/** Approved once `required` voters approved; every approving vote counts toward `approvers`. */
-function approvalsUpTo(required: number): VoteCounter {
-  return (votes) => ({
-    outcome: votes.filter((vote) => vote.decision === 'approve').length >= required ? 'approved' : 'pending',
-    groups: Object.fromEntries(votes.map((vote) => [vote.by, ['approvers']])),
-  })
-}
 
 describeWithPostgres('PostgreSQL store', (cluster) => {
   describeStoreContract('postgres', async () => openPostgresStore(await cluster.createDatabase(), { auditKey: testAuditKey() }))
@@ -180,24 +150,33 @@ describeWithPostgres('PostgreSQL store', (cluster) => {
       }
     })
 
-    it('records a vote in three statements inside the chain lock: the read, the writes, the audit append', async () => {
+    it('records a batch of votes in two round trips however many it holds: BEGIN, lock and read; then the writes and COMMIT', async () => {
       const { statements, CountingClient } = statementRecorder()
       const store = await openPostgresStore({ ...(await cluster.createDatabase()), Client: CountingClient }, { auditKey: testAuditKey() })
       try {
         const project = await store.createProject('statements')
         const { approval } = await store.createApproval(approvalFor(project, { applied_policy: anyMembers(2) }))
-        const vote = (by: string) => store.recordVote(project.id, approval.id, { by, email: null, decision: 'approve', reason: null }, approvalsUpTo(2))
+        const { approval: other } = await store.createApproval(approvalFor(project, { applied_policy: anyMembers(20) }))
+        const vote = (by: string, on = approval) => store.recordVote(project.id, on.id, { by, email: null, decision: 'approve', reason: null }, approvalsUpTo(on === approval ? 2 : 20))
+        // Each statement string sent, by its shape: BEGIN with the head lock, the last event's MAC and the
+        // read of every approval voted on; the votes, regroups, settles and events in one statement,
+        // checked, the head moved a step per event, checked, and COMMIT.
+        const shapeOf = (sql: string) => {
+          if (/^BEGIN; SELECT seq, hash, mac FROM audit_heads WHERE .* FOR UPDATE; SELECT e.seq, e.mac FROM .*; SELECT a\.\*.* FOR UPDATE OF a$/.test(sql)) return 'begin, lock, read'
+          if (/^WITH batch_votes AS .* FROM written; (UPDATE audit_heads SET seq = seq \+ 1[^;]*; )+SELECT CASE WHEN seq = [^;]*; COMMIT$/.test(sql)) return `write, ${sql.match(/UPDATE audit_heads/g)?.length} head steps, commit`
+          return sql
+        }
         const sent = async (write: () => Promise<unknown>) => {
           statements.length = 0
           await write()
-          return statements.map((sql) => sql.slice(0, 40))
+          return statements.map(shapeOf)
         }
-        const chainLock = [expect.stringMatching(/^SELECT seq, hash, mac FROM audit_heads/), expect.stringMatching(/^SELECT mac FROM audit_events/)]
-        const counted = ['BEGIN', ...chainLock, expect.stringMatching(/^SELECT a\.\*/), expect.stringMatching(/^WITH voted AS/), expect.stringMatching(/^WITH appended AS/), 'COMMIT']
-        expect(await sent(() => vote('key:first'))).toEqual(counted)
-        expect(await sent(() => vote('key:first'))).toEqual(['BEGIN', ...chainLock, expect.stringMatching(/^SELECT a\.\*/), 'COMMIT'])
-        expect(await sent(() => vote('key:second'))).toEqual(counted)
+        expect(await sent(() => vote('key:first'))).toEqual(['begin, lock, read', 'write, 1 head steps, commit'])
+        expect(await sent(() => vote('key:first'))).toEqual(['begin, lock, read', 'COMMIT'])
+        expect(await sent(() => Promise.all([vote('key:second'), ...Array.from({ length: 12 }, (_, i) => vote(`key:${i}`, other))]))).toEqual(['begin, lock, read', 'write, 13 head steps, commit'])
         expect(await store.getApproval(project.id, approval.id)).toMatchObject({ status: 'approved', votes: [{ by: 'key:first' }, { by: 'key:second' }] })
+        expect((await store.getApproval(project.id, other.id))?.votes).toHaveLength(12)
+        expect(await store.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 2 + 2 + 12 })
       } finally {
         await store.close()
       }

@@ -16,10 +16,12 @@
  */
 import pg from 'pg'
 import type { AuditKey } from '../audit-key.js'
-import { chainAuditEvent, GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
+import { GENESIS_HASH, headMac, type AuditCheckpoint, type AuditEventInput } from '../audit-chain.js'
 import { AuditVerifications, type AuditReader } from '../audit-verification.js'
 import { StoreError } from '../errors.js'
-import { isRetryable, PgGroupCommit, TRANSACTION_ATTEMPTS } from './group-commit.js'
+import { BulkNotCommitted, isRetryable, PgGroupCommit, refusedBeforeCommit, TRANSACTION_ATTEMPTS, type BulkOutcome } from './group-commit.js'
+import { eventAfter, planVoteBatch, type ChainPosition, type QueuedVote, type VoteBatchPlan, type VotedApproval } from './vote-batch.js'
+import { lockChainOf, voteBatchWrite, voteRead, voteReadOf, VOTE_ROWS, type Literal } from './vote-sql.js'
 import { deliveriesForEvents, DELIVERY_COLUMNS, deliveryValues, newChannel, newDelivery, reminderDue, toChannel, toChannelHealth, toDelivery } from '../channel-records.js'
 import { SecretBox } from '../secret-box.js'
 import { checkRole, cursorBound, emailKey, idempotencyCutoff, mergeProjectSettings, optionalIsoBound, pageLimit } from '../inputs.js'
@@ -101,16 +103,6 @@ import type {
 
 type Queryable = pg.Pool | pg.PoolClient
 
-/**
- * Where a project's chain ends, as seen by the transaction that holds its head lock: the head
- * event's seq and hash (0 and unused before the first event) and its MAC.
- */
-interface ChainPosition {
-  seq: number
-  hash: string
-  lastMac: string | null
-}
-
 /** The chain position a batch transaction holds the lock of, moved by each append in it. */
 interface ChainCursor extends ChainPosition {
   projectId: string
@@ -119,29 +111,8 @@ interface ChainCursor extends ChainPosition {
 /** Rows fetched per query while exporting or verifying. */
 const BATCH = 1000
 
-/** An approval row's votes, oldest first, as one JSON column (`a` is the approvals row; read by `approvalWithVotes`). */
-const VOTE_ROWS = '(SELECT json_agg(v ORDER BY v.seq) FROM votes v WHERE v.approval_id = a.id) AS vote_rows'
-
-/**
- * Everything a vote is planned from, in one statement: the approval row locked, its votes
- * oldest first as JSON rows, and the context hash and reason (the policy note) its `created`
- * event recorded. Run only by a transaction that already holds a lock every writer of this
- * approval's votes and status holds until commit (its project's chain head, or the row itself):
- * a statement that *waited* for the row lock would read the votes from its older snapshot.
- */
-const VOTE_READ = `
-  SELECT a.*,
-    ${VOTE_ROWS},
-    created.context_hash AS created_context_hash,
-    created.reason AS created_reason
-  FROM approvals a
-  LEFT JOIN LATERAL (
-    SELECT e.context_hash, e.reason FROM audit_events e
-    WHERE e.project_id = a.project_id AND e.approval_id = a.id AND e.type = 'created'
-    ORDER BY e.seq LIMIT 1
-  ) created ON true
-  WHERE a.project_id = $1 AND a.id = $2
-  FOR UPDATE OF a`
+/** The read one vote is planned from (see `voteRead`). */
+const VOTE_READ = voteRead('$1', '$2::text[]')
 
 /**
  * A counted vote's writes, in one statement: the vote inserted, the earlier votes whose counted
@@ -173,6 +144,43 @@ function approvalWithVotes(row: Row): Approval {
   if (json === null || json === undefined) return toApproval(row, [])
   if (!Array.isArray(json)) throw new Error('corrupt database: the votes of an approval should read as a JSON list of rows')
   return toApproval(row, (json as Row[]).map(toStoredVote))
+}
+
+/** The approvals a vote batch read (`voteRead` rows), by id. */
+function votedApprovals(rows: Row[]): Map<string, VotedApproval> {
+  const read = new Map<string, VotedApproval>()
+  for (const row of rows) {
+    const approval = approvalWithVotes(row)
+    read.set(approval.id, { approval, createdContextHash: textOrNull(row, 'created_context_hash'), createdReason: textOrNull(row, 'created_reason') })
+  }
+  return read
+}
+
+/** Each approval a batch of votes votes on, once. */
+function approvalIdsOf(votes: QueuedVote[]): string[] {
+  return [...new Set(votes.map((vote) => vote.approvalId))]
+}
+
+/** Where the chain ends from `lockChainOf`'s two results (the head, its event); null for an unknown project. */
+function chainPositionOf(projectId: string, head: pg.QueryResult, last: pg.QueryResult): ChainPosition | null {
+  const headRow = head.rows[0] as Row | undefined
+  if (!headRow) return null
+  const position = toChainHead(headRow)
+  const lastRow = last.rows[0] as Row | undefined
+  if (position.seq !== 0 && Number(lastRow?.seq) !== position.seq) throw new Error(`corrupt database: project ${projectId}'s audit chain head names event ${position.seq}, which is missing`)
+  return { seq: position.seq, hash: position.hash, lastMac: typeof lastRow?.mac === 'string' ? lastRow.mac : null }
+}
+
+/**
+ * Quotes values as SQL literals for `client` (for statements that travel with BEGIN or COMMIT).
+ * A NUL would end the simple query's text early on the wire, so it is refused here instead
+ * (with a parameter the server refuses it as `invalid`, which the unit-by-unit rerun answers).
+ */
+function literalOn(client: pg.PoolClient): Literal {
+  return (value) => {
+    if (typeof value !== 'string' || value.includes('\u0000')) throw new StoreError('invalid', 'text contains characters PostgreSQL cannot store (such as NUL)')
+    return client.escapeLiteral(value)
+  }
 }
 
 /** Maps PostgreSQL errors (SQLSTATE) to `StoreError`s callers can branch on. */
@@ -217,7 +225,7 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool
   private readonly key: AuditKey
   private readonly verifications: AuditVerifications
-  private readonly groupCommit: PgGroupCommit | null
+  private readonly groupCommit: PgGroupCommit<QueuedVote> | null
   /** Per connection, while it runs a batch: the locked chain's position (see `appendAudit`). */
   private readonly cursors = new WeakMap<pg.PoolClient, ChainCursor>()
   private readonly secrets: SecretBox
@@ -230,15 +238,17 @@ export class PostgresStore implements Store {
     this.groupCommit =
       options.groupCommit === false
         ? null
-        : new PgGroupCommit({
+        : new PgGroupCommit<QueuedVote>({
             pool,
             // The chain head first: a batch then holds its project's lock before any row lock,
             // and its units append from the position kept in memory (no head reads per unit).
-            beginBatch: async (client, projectId) => {
-              const position = await this.lockChain(client, projectId)
+            begin: async (client, projectId) => {
+              const position = await this.beginLockedChain(client, projectId)
               if (position) this.cursors.set(client, { projectId, ...position })
             },
             endBatch: (client) => void this.cursors.delete(client),
+            runBulk: (client, projectId, votes) => this.recordVoteBatch(client, projectId, votes),
+            commitBulk: (client, projectId, votes) => this.commitVoteBatch(client, projectId, votes),
           })
     this.verifications = new AuditVerifications(key, this.auditReader())
     this.secrets = new SecretBox(key)
@@ -284,7 +294,7 @@ export class PostgresStore implements Store {
    * A write that appends to `projectId`'s audit chain: with group commit, one unit of that
    * project's next batch transaction (see group-commit.ts), else a transaction of its own.
    */
-  private batched<T>(projectId: string, what: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private batched<T>(projectId: string, what: string, work: (client: pg.PoolClient) => Promise<T>, bulk?: QueuedVote): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the store is closed'))
     if (!this.groupCommit) return this.transaction(what, work)
     const unit = async (client: pg.PoolClient) => {
@@ -298,21 +308,24 @@ export class PostgresStore implements Store {
         throw error
       }
     }
-    return this.groupCommit.run(projectId, unit, (error) => translatePgError(error, what))
+    return this.groupCommit.run(projectId, unit, (error) => translatePgError(error, what), bulk)
+  }
+
+  /** Locks `projectId`'s chain head and reads where the chain ends (`lockChainOf`, one round trip); null for an unknown project. */
+  private async lockChain(client: pg.PoolClient, projectId: string): Promise<ChainPosition | null> {
+    if (this.closed) throw new Error('the store is closed')
+    const results = (await client.query(lockChainOf(literalOn(client), projectId))) as unknown as pg.QueryResult[]
+    return chainPositionOf(projectId, results[0], results[1])
   }
 
   /**
-   * Locks `projectId`'s chain head and reads where the chain ends; null for an unknown
-   * project. The last event's MAC is read by a statement of its own *after* the lock: joined
-   * into the locking SELECT, a transaction that waited for the lock would get the head's new
-   * version but the old event row (READ COMMITTED re-checks only the locked row).
+   * Opens a batch's transaction and locks `projectId`'s chain (as `lockChain`) in one round trip:
+   * BEGIN and `lockChainOf`'s statements in one simple query (the id as an escaped literal).
    */
-  private async lockChain(client: pg.PoolClient, projectId: string): Promise<ChainPosition | null> {
-    const headRow = await this.row('SELECT seq, hash, mac FROM audit_heads WHERE project_id = $1 FOR UPDATE', [projectId], client)
-    if (!headRow) return null
-    const head = toChainHead(headRow)
-    const last = head.seq === 0 ? undefined : await this.row('SELECT mac FROM audit_events WHERE project_id = $1 AND seq = $2', [projectId, head.seq], client)
-    return { seq: head.seq, hash: head.hash, lastMac: typeof last?.mac === 'string' ? last.mac : null }
+  private async beginLockedChain(client: pg.PoolClient, projectId: string): Promise<ChainPosition | null> {
+    if (this.closed) throw new Error('the store is closed')
+    const results = (await client.query(`BEGIN; ${lockChainOf(literalOn(client), projectId)}`)) as unknown as pg.QueryResult[]
+    return chainPositionOf(projectId, results[1], results[2])
   }
 
   /**
@@ -326,7 +339,7 @@ export class PostgresStore implements Store {
     const inBatch = cursor?.projectId === input.project_id ? cursor : undefined
     const position = inBatch ?? (await this.lockChain(client, input.project_id))
     if (!position) throw new Error(`corrupt database: project ${input.project_id} has no audit chain head`)
-    const event = chainAuditEvent(this.key, position.seq === 0 ? null : { seq: position.seq, hash: position.hash, mac: null }, position.seq === 0 ? null : position.lastMac, input)
+    const event = eventAfter(this.key, position, input)
     await this.run(
       `WITH appended AS (
          INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, prev_hash, hash, prev_mac, mac, sealed_at, claims_hash)
@@ -907,7 +920,7 @@ export class PostgresStore implements Store {
     return this.batched(projectId, 'vote', async (client) => {
       // Without group commit no lock is held yet: the row lock, taken first, serialises votes on it.
       if (this.cursors.get(client)?.projectId !== projectId) await this.run('SELECT 1 FROM approvals WHERE project_id = $1 AND id = $2 FOR UPDATE', [projectId, id], client)
-      const row = await this.row(VOTE_READ, [projectId, id], client)
+      const row = await this.row(VOTE_READ, [projectId, [id]], client)
       if (!row) return null
       const approval = approvalWithVotes(row)
       const plan = planVote(approval, input, count)
@@ -942,7 +955,59 @@ export class PostgresStore implements Store {
       if (!settled) throw new Error(`approval ${id} was not pending when its settling vote was written`)
       const decided = toApproval(settled, plan.votes)
       return { recorded: true, settled: true, approval: decided, event: await this.appendAudit(client, settledEvent(decided, settle, createdContextHash)) }
-    })
+    }, { approvalId: id, input, count })
+  }
+
+  /**
+   * A run of votes inside a batch's open transaction (group-commit.ts `runBulk`), under the chain
+   * lock it holds: one read of every approval voted on, every vote planned in memory
+   * (vote-batch.ts), one string writing them all and moving the chain head (`voteBatchWrite`).
+   * Any failure (also a count other than planned) leaves the batch to run again vote by vote.
+   */
+  private async recordVoteBatch(client: pg.PoolClient, projectId: string, votes: QueuedVote[]): Promise<BulkOutcome[]> {
+    const cursor = this.cursors.get(client)
+    if (cursor?.projectId !== projectId) throw new Error(`a vote batch needs project ${projectId}'s chain lock`)
+    const literal = literalOn(client)
+    const read = votedApprovals((await client.query(voteReadOf(literal, projectId, approvalIdsOf(votes)))).rows as Row[])
+    const plan = planVoteBatch(this.key, cursor, votes, read)
+    if (plan.events.length > 0) await client.query(this.voteBatchWriteOf(literal, projectId, cursor.seq, plan))
+    Object.assign(cursor, { seq: plan.end.seq, hash: plan.end.hash, lastMac: plan.end.lastMac })
+    return plan.outcomes
+  }
+
+  /**
+   * A batch of votes only (group-commit.ts `commitBulk`) in two round trips: BEGIN, the chain
+   * lock and the read of every approval voted on; then, planned in memory, the whole write and
+   * COMMIT. A statement refused before COMMIT ran (or a count other than planned) rolls it all
+   * back, and the batch runs again vote by vote (`BulkNotCommitted`).
+   */
+  private async commitVoteBatch(client: pg.PoolClient, projectId: string, votes: QueuedVote[]): Promise<BulkOutcome[]> {
+    if (this.closed) throw new Error('the store is closed')
+    const literal = literalOn(client)
+    let start: ChainPosition
+    let plan: VoteBatchPlan
+    try {
+      const results = (await client.query(`BEGIN; ${lockChainOf(literal, projectId)}; ${voteReadOf(literal, projectId, approvalIdsOf(votes))}`)) as unknown as pg.QueryResult[]
+      const position = chainPositionOf(projectId, results[1], results[2])
+      if (!position) throw new Error(`project ${projectId} has no audit chain head`)
+      start = position
+      plan = planVoteBatch(this.key, start, votes, votedApprovals(results[3].rows as Row[]))
+    } catch (error) {
+      throw new BulkNotCommitted('a vote batch could not be read or planned', { cause: error })
+    }
+    const write = plan.events.length === 0 ? '' : `${this.voteBatchWriteOf(literal, projectId, start.seq, plan)};\n`
+    try {
+      await client.query(`${write}COMMIT`)
+    } catch (error) {
+      if (refusedBeforeCommit(error)) throw new BulkNotCommitted('a vote batch write was refused', { cause: error })
+      throw error
+    }
+    return plan.outcomes
+  }
+
+  /** `voteBatchWrite` with the MAC of the head the plan ends at. */
+  private voteBatchWriteOf(literal: Literal, projectId: string, from: number, plan: VoteBatchPlan): string {
+    return voteBatchWrite(literal, projectId, from, plan, headMac(this.key, projectId, plan.end.seq, plan.end.lastMac as string))
   }
 
   /** Moves a pending approval to a final status and records it; the conditional UPDATE makes the first caller win. */
