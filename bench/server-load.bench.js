@@ -204,11 +204,15 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
     if (snapshots) console.log(`  heap snapshot: ${(await ask(child, { snapshot: join(snapshots, 'idle.heapsnapshot') }, 'snapshot')).snapshot}`)
     const health = async () => (await json(control, 'GET', '/healthz', keys.request)).body.waiting
     const rampStarted = performance.now()
+    // Halfway through the ramp too: growth from there to all held is what each further waiter
+    // costs, without the one-off growth (young generation, database cache) that comes with any load.
+    let halfway = null
     for (let i = 0; i < ids.length; i += RAMP_STEP) {
       for (const id of ids.slice(i, i + RAMP_STEP)) loops.push(waitLoop(id))
       const target = Math.min(ids.length, i + RAMP_STEP)
       for (let tries = 0; tries < 300 && (await health()) < target; tries++) await new Promise((resolve) => setTimeout(resolve, 20))
       process.stdout.write(`\r  waiting: ${await health()}/${ids.length}`)
+      if (!halfway && target >= ids.length / 2 && target < ids.length) halfway = { held: await health(), ...(await ask(child, 'rss', 'rss')) }
     }
     const held = await health()
     console.log(`\r  ${held} long-polls held by the server (ramp ${Math.round(performance.now() - rampStarted)} ms)`)
@@ -266,6 +270,13 @@ export default async function run({ waiters = defaultWaiters(fdLimit()) } = {}) 
     }
     // Per-waiter cost measured here, carried to 50,000 (only a projection when fewer were held).
     result.projected_rss_mb_at_50000 = Math.round(result.server_rss_mb.idle + (result.rss_per_waiter_kb * TARGET_WAITERS) / 1024)
+    // The same from the second half of the ramp: what each further waiter adds to the RSS held.
+    if (halfway && held > halfway.held) {
+      result.server_rss_mb.halfway = mb(halfway.rss)
+      result.halfway_held = halfway.held
+      result.rss_per_waiter_marginal_kb = Math.round(((loaded.rss - halfway.rss) / (held - halfway.held)) / 102.4) / 10
+      result.projected_rss_mb_at_50000_marginal = Math.round(mb(loaded.rss) + (result.rss_per_waiter_marginal_kb * Math.max(0, TARGET_WAITERS - held)) / 1024)
+    }
     result.capped_by_fd_limit = waiters < TARGET_WAITERS
     result.fd_hard_limit = fdLimit('-Hn')
     result.targets_met = {

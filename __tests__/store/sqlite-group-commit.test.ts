@@ -139,6 +139,23 @@ describe('the SQLite store with group commit', () => {
     await reopened.close()
   })
 
+  it('links each event to the head another process left: two stores appending in turn to one file keep one verifiable chain', async () => {
+    const file = files.fresh()
+    const mine = await openSqliteStore(file)
+    const project = await mine.createProject('shared-file')
+    const theirs = await openSqliteStore(file)
+    // Each store remembers the last event it appended; every append of the other moves the head past it.
+    for (let i = 0; i < 6; i++) {
+      const writer = i % 3 === 2 ? theirs : mine
+      const { approval } = await writer.createApproval(approvalFor(project, { action: `deploy ${i}` }))
+      await (i % 2 ? theirs : mine).decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ada' })
+    }
+    expect(await mine.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 12 })
+    expect(await theirs.verifyAudit(project.id, { full: true })).toMatchObject({ ok: true, events: 12 })
+    await theirs.close()
+    await mine.close()
+  })
+
   it('still gives every write its own transaction with groupCommit: false', async () => {
     const store = await openSqliteStore(files.fresh(), { groupCommit: false })
     const project = await store.createProject('solo')

@@ -4,15 +4,7 @@
  * waiting long-poll with its current record before the listener closes.
  */
 import type { Server } from 'node:http'
-import Fastify, {
-  LogController,
-  type FastifyHttpOptions,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type FastifyServerFactory,
-  type FastifyServerOptions,
-} from 'fastify'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory, type FastifyServerOptions } from 'fastify'
 import type { ApprovalService, Notifier } from './approvals/contracts.js'
 import type { AuditVerificationCacheOptions } from './dashboard/audit-verification-cache.js'
 import { dashboardPlugin, type DashboardTuning } from './dashboard/index.js'
@@ -21,6 +13,8 @@ import { addApiKeyAuth } from './http/auth.js'
 import { OidcVerifier, type OidcVerifierOptions } from './http/oidc.js'
 import { ApiError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js'
 import { MAX_BODY_BYTES, MAX_ID_CHARS } from './http/input-rules.js'
+import { OneLineRequestLog } from './http/request-log.js'
+import { commonResponseHeaders } from './http/response-headers.js'
 import { buildStrictBodyValidator } from './http/validator.js'
 import { LongPolls } from './approvals/long-poll.js'
 import { approvalRoutes } from './http/approval-routes.js'
@@ -154,8 +148,7 @@ function addLifecycle(app: FastifyInstance, longPolls: LongPolls): void {
     if (closing) throw new ApiError(503, 'service_unavailable', 'the server is shutting down; retry shortly')
   })
   app.addHook('onSend', async (request, reply) => {
-    reply.header('x-content-type-options', 'nosniff')
-    if (isApiPath(request.url)) reply.header('cache-control', 'no-store')
+    reply.headers(commonResponseHeaders(request.url))
   })
   // preClose runs before the listener stops: end every wait so each answers with its record.
   app.addHook('preClose', async () => {
@@ -164,24 +157,3 @@ function addLifecycle(app: FastifyInstance, longPolls: LongPolls): void {
   })
 }
 
-function isApiPath(url: string): boolean {
-  return url === '/healthz' || url.startsWith('/v1/') || url.startsWith('/v1?') || url === '/v1' || url.startsWith('/integrations/')
-}
-
-/**
- * Request logs: one line per answered request at `info` (`/healthz` at `debug`, so a load
- * balancer's probes stay out of an info log), never headers or the query string; errors
- * as Fastify logs them.
- */
-class OneLineRequestLog extends LogController {
-  override incomingRequest(): void {}
-
-  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (error) return super.requestCompleted(error, request, reply)
-    const path = request.url.split('?')[0].slice(0, 200)
-    const fields = { method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }
-    const message = `${request.method} ${path} ${reply.statusCode}`
-    if (path === '/healthz') reply.log.debug(fields, message)
-    else reply.log.info(fields, message)
-  }
-}

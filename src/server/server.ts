@@ -27,7 +27,7 @@ import { SenderRegistry } from './notifications/sender-registry.js'
 import { createSlackSender } from './slack/slack-sender.js'
 import type { ChannelSender } from './notifications/types.js'
 import { WebhookSender } from './notifications/webhook-sender.js'
-import { EmailSender, type EmailSenderOptions } from './notifications/email-sender.js'
+import type { EmailSenderOptions } from './notifications/email-sender.js'
 import { openStore } from './store/index.js'
 import type { Store } from './store/types.js'
 
@@ -152,7 +152,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   const notificationOptions = options.notifications ?? {}
   const http = new OutboundHttp({ ...notificationOptions.outbound, allowPrivate: notificationOptions.allowPrivateWebhooks ?? false })
-  const email = notificationOptions.email ? new EmailSender(store, notificationOptions.email) : null
+  // nodemailer is loaded only when email is configured: a server without it does not carry it.
+  const email = notificationOptions.email ? new (await import('./notifications/email-sender.js')).EmailSender(store, notificationOptions.email) : null
   const senders = new SenderRegistry([new WebhookSender(http), createSlackSender({ apiUrl: notificationOptions.slackApiUrl }), ...(email ? [email] : []), ...(notificationOptions.senders ?? [])])
   let worker: DeliveryWorker | null = null
   const channels = new ChannelService(store, { allowPrivateWebhooks: notificationOptions.allowPrivateWebhooks })

@@ -102,7 +102,7 @@ class StoreApprovalService implements ApprovalService {
       // Lost a race: settled meanwhile, or the same person's other click counted first.
       return result.refused === 'already_voted' ? { changed: false, refused: 'already_voted', message: 'you already voted on this request', approval: result.approval } : { changed: false, approval: result.approval }
     }
-    this.notifier.publish({ type: result.settled ? (result.approval.status as ApprovalEventType) : 'voted', approval: result.approval })
+    this.notifier.publish({ type: result.settled ? (result.approval.status as ApprovalEventType) : 'voted', approval: result.approval, ownEvent: result.event })
     return { changed: true, approval: result.approval, event: result.event }
   }
 
@@ -159,7 +159,7 @@ class StoreApprovalService implements ApprovalService {
   }
 
   private publishChange(result: ChangeResult | null, type: ApprovalEventType): void {
-    if (result?.changed) this.notifier.publish({ type, approval: result.approval })
+    if (result?.changed) this.notifier.publish({ type, approval: result.approval, ownEvent: result.event })
   }
 }
 

@@ -3,7 +3,7 @@
  * and the approval service that every state change goes through (API routes, dashboard,
  * expiry), so rules, audit and notifications are applied in one place.
  */
-import type { Approval, ChangeResult, Decision, Project, RequesterClaims } from '../store/types.js'
+import type { Approval, AuditEvent, ChangeResult, Decision, Project, RequesterClaims } from '../store/types.js'
 
 /** `voted`: a vote was counted and the approval stays pending (live pages re-render its card; long-polls keep waiting). */
 export type ApprovalEventType = 'created' | 'voted' | 'approved' | 'rejected' | 'cancelled' | 'expired'
@@ -11,6 +11,12 @@ export type ApprovalEventType = 'created' | 'voted' | 'approved' | 'rejected' | 
 export interface ApprovalEvent {
   type: ApprovalEventType
   approval: Approval
+  /**
+   * The audit event the store appended in the same transaction as `approval`, when this process
+   * made the change: it proves the record without reading it back. Events from other replicas
+   * (and expiries) carry none, so their records are checked against the stored trail.
+   */
+  ownEvent?: AuditEvent
 }
 
 /**

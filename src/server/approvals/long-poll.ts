@@ -5,8 +5,9 @@
  * database, so tens of thousands of waiting requests cost memory and sockets, not CPU.
  *
  * Memory per waiter is what limits how many one process holds (docs/benchmarks.md), so a
- * waiter is one object with one bound listener, not a set of closures, and waits of the same
- * length share one timer: their deadlines come in the order they started.
+ * waiter is one object with one bound listener, not a set of closures or promises (it tells
+ * one listener object how it ended), and waits of the same length share one timer: their
+ * deadlines come in the order they started.
  */
 import type { ApprovalEvent, Notifier } from './contracts.js'
 
@@ -19,13 +20,28 @@ export interface ClosableConnection {
   off(event: 'close', listener: () => void): unknown
 }
 
+/** Told once how a wait ended. An object, not a closure: a held request keeps what it needs in it. */
+export interface WaitEndListener {
+  waitEnded(end: WaitEnd): void
+}
+
 export interface Wait {
+  /** Tells `listener` how the wait ends (at once if it already has); one listener per wait. */
+  whenEnded(listener: WaitEndListener): void
+  /** The same as a promise, made on first use. */
   readonly ended: Promise<WaitEnd>
   /** Ends the wait early (the record turned out to be decided already). */
   cancel(): void
 }
 
-const ENDED_BY_SHUTDOWN: Wait = { ended: Promise.resolve({ why: 'shutdown' }), cancel: () => {} }
+const SHUTDOWN: WaitEnd = { why: 'shutdown' }
+const ENDED_BY_SHUTDOWN: Wait = {
+  whenEnded: (listener) => listener.waitEnded(SHUTDOWN),
+  get ended() {
+    return Promise.resolve(SHUTDOWN)
+  },
+  cancel: () => {},
+}
 
 export class LongPolls {
   /** Waiting requests by wait length in ms; each Set is in start order, so also in deadline order. */
@@ -71,15 +87,18 @@ export class LongPolls {
   }
 }
 
-/** One waiting request: its deadline, how to answer it, and what to undo when it ends. */
+/** `Wait.ended` of the waits asked for it: kept beside them, so the others carry no promise. */
+const endedPromises = new WeakMap<Waiter, Promise<WaitEnd>>()
+
+/** One waiting request: its deadline, who to tell when it ends, and what to undo then. */
 class Waiter implements Wait {
-  readonly ended: Promise<WaitEnd>
   readonly deadline: number
   /** The notifier's and the connection's listener: an event wakes it, no argument means the client went away. */
   readonly signal: (event?: ApprovalEvent) => void
   unsubscribe: () => void = noop
-  private resolve!: (end: WaitEnd) => void
-  private done = false
+  private listener: WaitEndListener | null = null
+  /** How it ended; `null` while it waits. */
+  private outcome: WaitEnd | null = null
 
   constructor(
     private readonly polls: LongPolls,
@@ -87,10 +106,22 @@ class Waiter implements Wait {
     private readonly connection: ClosableConnection,
   ) {
     this.deadline = performance.now() + queue.ms
-    this.ended = new Promise<WaitEnd>((resolve) => {
-      this.resolve = resolve
-    })
     this.signal = this.onSignal.bind(this)
+  }
+
+  whenEnded(listener: WaitEndListener): void {
+    if (this.outcome) return listener.waitEnded(this.outcome)
+    if (this.listener) throw new Error('a wait tells one listener how it ended')
+    this.listener = listener
+  }
+
+  get ended(): Promise<WaitEnd> {
+    let ended = endedPromises.get(this)
+    if (!ended) {
+      ended = new Promise((resolve) => this.whenEnded({ waitEnded: resolve }))
+      endedPromises.set(this, ended)
+    }
+    return ended
   }
 
   cancel(): void {
@@ -98,13 +129,15 @@ class Waiter implements Wait {
   }
 
   end(end: WaitEnd): void {
-    if (this.done) return
-    this.done = true
+    if (this.outcome) return
+    this.outcome = end
     this.unsubscribe()
     this.connection.off('close', this.signal)
     this.queue.remove(this)
     this.polls.forget()
-    this.resolve(end)
+    const listener = this.listener
+    this.listener = null
+    listener?.waitEnded(end)
   }
 
   private onSignal(event?: ApprovalEvent): void {

@@ -8,10 +8,11 @@
  *
  * One of the few places outside `src/client/` that makes HTTP calls (docs/architecture.md
  * lists them): the provider's discovery document, keys, token and userinfo endpoints, each
- * with a bounded timeout.
+ * with a bounded timeout. `openid-client` is loaded by the first sign-in: a server without
+ * single sign-on does not carry it.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
-import * as openid from 'openid-client'
+import type * as OpenId from 'openid-client'
 import { issuerUrlProblem } from '../../contract/issuers.js'
 
 export interface SsoOptions {
@@ -72,7 +73,7 @@ export class SingleSignOn {
   private readonly cookieKey: Buffer
   private readonly allowedDomains: ReadonlySet<string>
   private readonly timeoutMs: number
-  private configuration: Promise<openid.Configuration> | null = null
+  private configuration: Promise<OpenId.Configuration> | null = null
 
   constructor(
     private readonly options: SsoOptions,
@@ -94,6 +95,7 @@ export class SingleSignOn {
 
   /** Starts a sign-in: the provider's URL to redirect to, and the sealed pre-login cookie value. */
   async start(next: string): Promise<{ url: URL; cookie: string }> {
+    const openid = await openidClient()
     const config = await this.config()
     const pre: PreLogin = { state: openid.randomState(), nonce: openid.randomNonce(), verifier: openid.randomPKCECodeVerifier(), next, exp: this.now() + PRE_LOGIN_TTL_MS }
     const url = openid.buildAuthorizationUrl(config, {
@@ -116,8 +118,9 @@ export class SingleSignOn {
   async finish(callbackUrl: URL, cookie: string | undefined): Promise<SsoIdentity> {
     const pre = cookie ? this.open(cookie) : null
     if (!pre) throw new SsoError('not_started', 'This sign-in was not started in this browser, or it took longer than 10 minutes. Start again.')
+    const openid = await openidClient()
     const config = await this.config()
-    let claims: openid.IDToken | undefined
+    let claims: OpenId.IDToken | undefined
     let profile: Record<string, unknown>
     try {
       const tokens = await openid.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: pre.verifier, expectedState: pre.state, expectedNonce: pre.nonce, idTokenExpected: true })
@@ -127,7 +130,7 @@ export class SingleSignOn {
       // from the userinfo endpoint, for the ID token's subject only.
       profile = claims.email === undefined ? { ...(await openid.fetchUserInfo(config, tokens.access_token, claims.sub)) } : { ...claims }
     } catch (error) {
-      throw refusal(error, this.providerName)
+      throw refusal(error, this.providerName, openid)
     }
     const email = typeof profile.email === 'string' ? profile.email.trim() : ''
     if (!email) throw new SsoError('email_unverified', `${this.providerName} did not share an email address for this account (the "email" scope).`)
@@ -141,7 +144,7 @@ export class SingleSignOn {
   }
 
   /** The provider's configuration from its discovery document; fetched once, again after a failure. */
-  private config(): Promise<openid.Configuration> {
+  private config(): Promise<OpenId.Configuration> {
     this.configuration ??= this.discover().catch((error: unknown) => {
       this.configuration = null
       throw new SsoError('unreachable', `The sign-in provider ${this.providerName} could not be reached or is misconfigured (${causes(error)}). Try again later.`)
@@ -149,7 +152,8 @@ export class SingleSignOn {
     return this.configuration
   }
 
-  private async discover(): Promise<openid.Configuration> {
+  private async discover(): Promise<OpenId.Configuration> {
+    const openid = await openidClient()
     const issuer = new URL(this.options.issuer)
     // Plain http only for a provider on this machine (development and tests).
     const execute = [openid.enableNonRepudiationChecks, ...(issuer.protocol === 'http:' && issuerUrlProblem(issuer.href) === null ? [openid.allowInsecureRequests] : [])]
@@ -183,6 +187,10 @@ export class SingleSignOn {
   }
 }
 
+function openidClient(): Promise<typeof OpenId> {
+  return import('openid-client')
+}
+
 /** An error's message with those of its causes (openid-client wraps the precise one, e.g. which claim failed). */
 function causes(error: unknown): string {
   const messages: string[] = []
@@ -193,7 +201,7 @@ function causes(error: unknown): string {
 }
 
 /** A failed code exchange or ID token check, as a sentence for the person (details go to the log). */
-function refusal(error: unknown, provider: string): SsoError {
+function refusal(error: unknown, provider: string, openid: typeof OpenId): SsoError {
   if (error instanceof SsoError) return error
   if (error instanceof openid.AuthorizationResponseError) {
     return new SsoError('provider_refused', `${provider} refused the sign-in (${error.error}${error.error_description ? `: ${error.error_description}` : ''}).`)

@@ -6,12 +6,13 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ApprovalService, DecideOutcome } from '../approvals/contracts.js'
-import type { LongPolls, Wait } from '../approvals/long-poll.js'
-import type { Approval, ApprovalFilter, Decision, Store } from '../store/types.js'
+import type { LongPolls, Wait, WaitEnd, WaitEndListener } from '../approvals/long-poll.js'
+import type { Approval, ApprovalFilter, AuditEvent, Decision, Store } from '../store/types.js'
 import { addApprovalSchemas, recordResponses, ref } from './approval-schemas.js'
 import { callerOf, type Caller } from './auth.js'
 import { KeyRateLimiter, type RateLimit } from './create-rate-limit.js'
 import { ApiError } from './errors.js'
+import { HeldReplies, type HeldReply } from './held-reply.js'
 import { MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH, MAX_WAIT_SECONDS, jsonBytes, nestsDeeperThan } from './input-rules.js'
 import { provenWire, type WireApproval } from './wire.js'
 
@@ -25,8 +26,8 @@ export interface ApprovalRoutesOptions {
 }
 
 interface Routes extends ApprovalRoutesOptions {
-  /** The one place records become answers: a settled status is sent only when its audit event proves it. */
-  wire: (approval: Approval) => Promise<WireApproval>
+  /** The one place records become answers: a settled status is sent only when its audit event proves it (`provenWire`). */
+  wire: (approval: Approval, ownEvent?: AuditEvent) => Promise<WireApproval>
 }
 
 interface CreateBody {
@@ -40,7 +41,7 @@ type Reason = string | null | undefined
 
 export async function approvalRoutes(app: FastifyInstance, options: ApprovalRoutesOptions): Promise<void> {
   addApprovalSchemas(app)
-  const routes: Routes = { ...options, wire: (approval) => provenWire(options.store, approval, options.publicUrl) }
+  const routes: Routes = { ...options, wire: (approval, ownEvent) => provenWire(options.store, approval, options.publicUrl, ownEvent) }
   createRoute(app, routes)
   getRoute(app, routes)
   listRoute(app, routes)
@@ -80,7 +81,9 @@ function createRoute(app: FastifyInstance, { approvals, wire, createRateLimit }:
   )
 }
 
-function getRoute(app: FastifyInstance, { store, longPolls, wire }: Routes): void {
+function getRoute(app: FastifyInstance, routes: Routes): void {
+  const { store, longPolls, wire } = routes
+  const held = new HeldReplies(app.log)
   app.get<{ Params: { id: string }; Querystring: { wait?: number } }>(
     '/approvals/:id',
     { config: { scopes: ['request', 'decide'] }, schema: { params: ref('approvalIdParams'), querystring: ref('waitQuery'), response: recordResponses } },
@@ -96,13 +99,37 @@ function getRoute(app: FastifyInstance, { store, longPolls, wire }: Routes): voi
       const wait = longPolls.begin(id, Math.round(waitSeconds * 1000), reply.raw)
       const answerNow = await unlessPending(store, projectId, id, wait, wire)
       if (answerNow) return answerNow
-      // Only ids and the wait live across this await (not the record read above): memory per waiter.
-      const end = await wait.ended
-      // The event carries the new record; its id is the one asked for and was found in this project.
-      if (end.why === 'changed') return wire(end.event.approval)
-      return wire(await found(store.getApproval(projectId, id)))
+      // Held: only the raw response, ids and the wait live on (memory per waiter), not this
+      // request's Fastify objects, this call or the record read above.
+      wait.whenEnded(new HeldPoll(held.hold(request, reply), projectId, id, routes))
+      return reply
     },
   )
+}
+
+/** A held long-poll: answered with the record once its wait ends, unless the client went away. */
+class HeldPoll implements WaitEndListener {
+  constructor(
+    private readonly reply: HeldReply,
+    private readonly projectId: string,
+    private readonly id: string,
+    private readonly routes: Routes,
+  ) {}
+
+  waitEnded(end: WaitEnd): void {
+    if (end.why !== 'gone') void this.answer(end)
+  }
+
+  private async answer(end: WaitEnd): Promise<void> {
+    const { store, wire } = this.routes
+    try {
+      // The event carries the new record (and, when this process wrote it, its audit event); its id is the one asked for and was found in this project.
+      const answer = end.why === 'changed' ? await wire(end.event.approval, end.event.ownEvent) : await wire(await found(store.getApproval(this.projectId, this.id)))
+      this.reply.send(200, answer)
+    } catch (error) {
+      this.reply.fail(error instanceof Error ? error : new Error(String(error)))
+    }
+  }
 }
 
 /** The answer when the approval is missing or no longer pending (the wait is then cancelled); `null` to keep waiting. */
@@ -126,7 +153,7 @@ function listRoute(app: FastifyInstance, { store, wire }: Routes): void {
     async (request) => {
       const { project } = callerOf(request)
       const page = await store.listApprovals(project.id, request.query)
-      return { items: await Promise.all(page.items.map(wire)), next_cursor: page.next_cursor }
+      return { items: await Promise.all(page.items.map((approval) => wire(approval))), next_cursor: page.next_cursor }
     },
   )
 }
@@ -179,9 +206,9 @@ async function checkOwnRun(store: Store, caller: Caller, id: string): Promise<vo
 }
 
 /** The changed record, or the error that says why nothing changed. */
-async function answerChange(outcome: DecideOutcome | null, wire: (approval: Approval) => Promise<WireApproval>): Promise<WireApproval> {
+async function answerChange(outcome: DecideOutcome | null, wire: Routes['wire']): Promise<WireApproval> {
   if (!outcome) throw notFound()
-  if (outcome.changed) return wire(outcome.approval)
+  if (outcome.changed) return wire(outcome.approval, outcome.event)
   if ('refused' in outcome) {
     const approval = await wire(outcome.approval)
     switch (outcome.refused) {

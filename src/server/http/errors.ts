@@ -35,14 +35,27 @@ export function errorBody(code: ApiErrorCode, message: string): ApiErrorBody {
   return { error: { code, message } }
 }
 
+/** What an error answers: status, the headers it adds, and the body. */
+export interface ErrorAnswer {
+  status: number
+  headers: Record<string, string>
+  body: ApiErrorBody & Record<string, unknown>
+}
+
+/** The answer to any thrown error (the error handler's, and a held long-poll's: `held-reply.ts`). */
+export function errorAnswer(error: FastifyError | Error): ErrorAnswer {
+  const { status, code, message, extra } = describe(error)
+  const headers: Record<string, string> = error instanceof ApiError ? { ...error.headers } : {}
+  if (status === 503) headers['retry-after'] = '5'
+  if (status === 401) headers['www-authenticate'] = 'Bearer'
+  return { status, headers, body: { ...errorBody(code, message), ...extra } }
+}
+
 /** Fastify error handler: every thrown error leaves as `{error:{code,message}}`. */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
-  const { status, code, message, extra } = describe(error)
+  const { status, headers, body } = errorAnswer(error)
   if (status >= 500) request.log.error({ err: error }, 'request failed')
-  if (error instanceof ApiError) void reply.headers(error.headers)
-  if (status === 503) reply.header('retry-after', '5')
-  if (status === 401) reply.header('www-authenticate', 'Bearer')
-  void reply.code(status).send({ ...errorBody(code, message), ...extra })
+  void reply.headers(headers).code(status).send(body)
 }
 
 /**

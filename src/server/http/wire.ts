@@ -2,7 +2,8 @@
  * The approval record as the API sends it (README "Wire contract", `src/contract/`), and its response
  * schema. Store-only fields (project, idempotency key, requesting key) never leave the server.
  */
-import { REQUESTER_CLAIM_NAMES, type Approval, type RequesterClaims, type Store } from '../store/types.js'
+import { ownDecisionProblem } from '../store/audit-chain.js'
+import { REQUESTER_CLAIM_NAMES, type Approval, type AuditEvent, type RequesterClaims, type Store } from '../store/types.js'
 import { ApiError } from './errors.js'
 
 export interface WireApproval {
@@ -79,10 +80,15 @@ function policyOf(approval: Approval): WireApproval['policy'] {
  * when its audit event exists, its MAC verifies with the audit key and it agrees with the
  * row; otherwise `500 integrity_error` naming the approval — never the unproven status, so a
  * database edit cannot make a gate pass.
+ *
+ * `ownEvent`: the audit event this process's store returned together with `approval` from the
+ * write that changed it (a decision, and the waiters it wakes here). It is the proof itself,
+ * so it is checked in memory instead of read back (`ownDecisionProblem`); records read from
+ * the database — and those other processes changed — are always checked against the stored trail.
  */
-export async function provenWire(store: Pick<Store, 'verifyDecision'>, approval: Approval, publicUrl: string): Promise<WireApproval> {
+export async function provenWire(store: Pick<Store, 'verifyDecision'>, approval: Approval, publicUrl: string, ownEvent?: AuditEvent): Promise<WireApproval> {
   // A pending record passes no gate: it needs no proof (and costs no lookup).
-  const problem = approval.status === 'pending' ? null : await store.verifyDecision(approval.project_id, approval)
+  const problem = approval.status === 'pending' ? null : ownEvent ? ownDecisionProblem(approval, ownEvent) : await store.verifyDecision(approval.project_id, approval)
   if (problem !== null) throw integrityError(approval, problem)
   return toWire(approval, publicUrl)
 }

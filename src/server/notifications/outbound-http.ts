@@ -6,11 +6,12 @@
  * `request` never follows them), and — unless the operator allows private receivers — every
  * address a connection is about to use checked against loopback/private/link-local ranges, at
  * connect time, so a host that resolved to a public address when the channel was added cannot
- * rebind to an internal one later.
+ * rebind to an internal one later. undici is loaded by the first call: a server that sends no
+ * notification does not carry it.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { isIP, type LookupFunction } from 'node:net'
-import { Agent, request } from 'undici'
+import type { Agent } from 'undici'
 import { isNonPublicAddress } from '../../shared/network-address.js'
 
 export interface OutboundHttpOptions {
@@ -45,7 +46,8 @@ export class OutboundHttpError extends Error {
 }
 
 export class OutboundHttp {
-  private readonly agent: Agent
+  private undici: Promise<{ agent: Agent; request: typeof import('undici').request }> | null = null
+  private readonly agentOptions: Agent.Options
   private readonly allowPrivate: boolean
   private readonly maxResponseBytes: number
 
@@ -53,14 +55,20 @@ export class OutboundHttp {
     this.allowPrivate = options.allowPrivate ?? false
     this.maxResponseBytes = options.maxResponseBytes ?? 64 * 1024
     const responseTimeoutMs = options.responseTimeoutMs ?? 10_000
-    this.agent = new Agent({
+    this.agentOptions = {
       connect: { timeout: options.connectTimeoutMs ?? 5_000, ...(this.allowPrivate ? {} : { lookup: publicOnlyLookup }) },
       headersTimeout: responseTimeoutMs,
       bodyTimeout: responseTimeoutMs,
       // Receivers are many and mostly idle between events: keep few sockets, briefly.
       connections: 16,
       keepAliveTimeout: 4_000,
-    })
+    }
+  }
+
+  /** The agent, made with undici on first use. */
+  private connection(): Promise<{ agent: Agent; request: typeof import('undici').request }> {
+    this.undici ??= import('undici').then(({ Agent, request }) => ({ agent: new Agent(this.agentOptions), request }))
+    return this.undici
   }
 
   /**
@@ -74,7 +82,8 @@ export class OutboundHttp {
     // An IP written in the URL never goes through the lookup: judge it here.
     if (!this.allowPrivate && isIP(host) !== 0 && isNonPublicAddress(host)) throw privateAddress(target.host)
     try {
-      const response = await request(target, { method: 'POST', dispatcher: this.agent, headers: input.headers, body: input.body, signal: input.signal })
+      const { agent, request } = await this.connection()
+      const response = await request(target, { method: 'POST', dispatcher: agent, headers: input.headers, body: input.body, signal: input.signal })
       if (input.readAnswer === false) {
         // Destroying the body aborts the rest of the answer; its error is expected, not news.
         response.body.on('error', () => {})
@@ -89,7 +98,7 @@ export class OutboundHttp {
   }
 
   async close(): Promise<void> {
-    await this.agent.close()
+    if (this.undici) await (await this.undici).agent.close()
   }
 }
 

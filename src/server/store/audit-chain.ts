@@ -259,6 +259,18 @@ export function decisionProblem(key: AuditKey | null, approval: Approval, event:
   return null
 }
 
+/**
+ * Whether `event` proves `approval` when both came out of the same committed write of this
+ * process (the store returned them together): the event was never read back from the database,
+ * so its MAC, computed here, needs no re-check; the fields and the context are compared as
+ * `decisionProblem` does for a stored event. Null when proven.
+ */
+export function ownDecisionProblem(approval: Approval, event: AuditEvent): string | null {
+  const problem = decisionProblem(null, approval, event)
+  if (problem !== null || approval.status === 'pending') return problem
+  if (event.context_hash !== null && event.context_hash !== contextHash(approval.context)) return `its context in the database differs from audit event #${event.seq}`
+  return null
+}
 
 function checkpointInput(checkpoint: Omit<AuditCheckpoint, 'mac'>): string {
   return `approval-gate audit checkpoint\n${JSON.stringify([checkpoint.project, checkpoint.seq, checkpoint.head, checkpoint.at])}`

@@ -167,6 +167,12 @@ export class SqliteStore implements Store {
   private readonly verifications: AuditVerifications
   private readonly groupCommit: GroupCommit | null
   private readonly secrets: SecretBox
+  /**
+   * Per project, the last event this store appended and the head row it left: while the head
+   * row still reads exactly so, the next event links to that MAC without reading the event back.
+   * Any other head (another process appended, a batch rolled back) is read from the database.
+   */
+  private readonly lastAppended = new Map<string, { head: ChainHead; mac: string }>()
   private closed = false
 
   /** `groupCommit: false` gives every write its own transaction and fsync (the pre-batching behaviour, kept for comparison). */
@@ -226,8 +232,8 @@ export class SqliteStore implements Store {
   private appendAudit(input: AuditEventInput): AuditEvent {
     const headRow = this.get('SELECT seq, hash, mac FROM audit_heads WHERE project_id = @project_id', { project_id: input.project_id })
     const head: ChainHead | null = headRow ? toChainHead(headRow) : null
-    const last = head ? this.get('SELECT mac FROM audit_events WHERE project_id = @project_id AND seq = @seq', { project_id: input.project_id, seq: head.seq }) : undefined
-    const event = chainAuditEvent(this.key, head, typeof last?.mac === 'string' ? last.mac : null, input)
+    const event = chainAuditEvent(this.key, head, head ? this.lastMac(input.project_id, head) : null, input)
+    const mac = headMac(this.key, event.project_id, event.seq, event.mac as string)
     this.run(
       `INSERT INTO audit_events (project_id, seq, type, approval_id, action, agent, actor, reason, at, context_hash, claims_hash, prev_hash, hash, prev_mac, mac, sealed_at)
        VALUES (@project_id, @seq, @type, @approval_id, @action, @agent, @actor, @reason, @at, @context_hash, @claims_hash, @prev_hash, @hash, @prev_mac, @mac, @sealed_at)`,
@@ -236,9 +242,18 @@ export class SqliteStore implements Store {
     this.run(
       `INSERT INTO audit_heads (project_id, seq, hash, mac) VALUES (@project_id, @seq, @hash, @mac)
        ON CONFLICT (project_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
-      { project_id: event.project_id, seq: event.seq, hash: event.hash, mac: headMac(this.key, event.project_id, event.seq, event.mac as string) },
+      { project_id: event.project_id, seq: event.seq, hash: event.hash, mac },
     )
+    this.lastAppended.set(event.project_id, { head: { seq: event.seq, hash: event.hash, mac }, mac: event.mac as string })
     return event
+  }
+
+  /** The MAC of the event `head` points at: remembered when this store appended it and the head is unchanged since, else read. */
+  private lastMac(projectId: string, head: ChainHead): string | null {
+    const known = this.lastAppended.get(projectId)
+    if (known && known.head.seq === head.seq && known.head.hash === head.hash && known.head.mac === head.mac) return known.mac
+    const last = this.get('SELECT mac FROM audit_events WHERE project_id = @project_id AND seq = @seq', { project_id: projectId, seq: head.seq })
+    return typeof last?.mac === 'string' ? last.mac : null
   }
 
   /**
@@ -276,6 +291,8 @@ export class SqliteStore implements Store {
   /** The votes of these approval rows, oldest first per approval. */
   private votesOf(rows: Row[]): Map<string, StoredVote[]> {
     if (rows.length === 0) return new Map()
+    // One approval (every decision reads one, twice): a plain index lookup, no JSON list of ids.
+    if (rows.length === 1) return votesByApproval(this.all('SELECT * FROM votes WHERE approval_id = @id ORDER BY seq', { id: String(rows[0].id) }))
     // json_each keeps one prepared statement whatever the number of ids; each id is one index lookup.
     return votesByApproval(
       this.all('SELECT v.* FROM json_each(@ids) AS ids CROSS JOIN votes AS v WHERE v.approval_id = ids.value ORDER BY v.seq', { ids: JSON.stringify(rows.map((row) => String(row.id))) }),
