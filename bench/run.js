@@ -540,6 +540,21 @@ moment; the CPU per decision moves much less with the load, so compare that.)
   decisions/s; the best run reached 807/s at load average 2.6. 1,500/s still needs the CPU per
   decision halved again, now mostly in the replicas (HTTP, lookups, JSON, hashing).
 
+The same comparison on the build merged with main (00:08–00:11 UTC; main at \`2bac4f8\` run from
+its own \`lib/\` with \`BENCH_SERVER_LIB\`, alternating; \`BENCH_HTTP_GROUP_COMMIT_ONLY=1
+BENCH_HTTP_STORES=postgres\`; CPU per decision as http-throughput now prints it):
+
+| run | code | load avg | decisions/s | decide p50 / p99 | replicas | load generator | waiters' client | PostgreSQL | sum |
+|---|---|---|---|---|---|---|---|---|---|
+| 00:08 | main | 4.4 | 753 | 71 / 243 ms | 0.87 ms | 0.14 ms | 0.15 ms | 1.38 ms | 2.54 ms |
+| 00:09 | **main + prepared** | 3.1 | 804 | 68 / 216 ms | 0.96 ms | 0.16 ms | 0.12 ms | **1.06 ms** | 2.30 ms |
+| 00:10 | main | 2.0 | 699 | 81 / 244 ms | 0.94 ms | 0.15 ms | 0.13 ms | 1.51 ms | 2.73 ms |
+| 00:10 | **main + prepared** | 1.4 | 984 | 56 / 185 ms | 0.78 ms | 0.13 ms | 0.11 ms | **0.87 ms** | 1.89 ms |
+
+PostgreSQL's share again fell by 0.3–0.6 ms per decision (creates: 1.24 → 0.88 ms in the
+first pair). The load fell during these runs and each prepared run came second in its pair,
+so its rates are flattered; the CPU per decision is the figure to compare.
+
 ## Where the time goes (CPU profiles)
 
 \`BENCH_CPU_PROF=<dir> node bench/http-throughput.bench.js\` writes a V8 profile (\`--cpu-prof\`) of
