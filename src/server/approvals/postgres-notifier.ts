@@ -94,6 +94,12 @@ export class PostgresNotifier implements Notifier {
   /** Subscription counts, to skip re-reading records nobody here waits for. */
   private readonly watchedApprovals = new Map<string, number>()
   private readonly watchedProjects = new Map<string, number>()
+  /**
+   * Per approval, the last re-read of another replica's event still in flight: the next waits
+   * for it, so a slow re-read of `created` cannot deliver after (and undo on a live page) the
+   * `approved` that came after it.
+   */
+  private readonly receiving = new Map<string, Promise<void>>()
 
   private readonly publisher: pg.Pool
   private readonly outbox: string[] = []
@@ -177,11 +183,26 @@ export class PostgresNotifier implements Notifier {
     this.projectListeners.publish(event)
   }
 
-  /** An event from another replica: re-read the record, then deliver it, if anyone here cares. */
-  private async receive(payload: string | undefined): Promise<void> {
+  /**
+   * An event from another replica: re-read the record, then deliver it, if anyone here cares.
+   * One approval's events are delivered in the order they arrived (the order their transactions
+   * committed), whatever order their re-reads finish in.
+   */
+  private receive(payload: string | undefined): void {
     const event = parseWireEvent(payload)
     if (!event || event.origin === this.replicaId || this.closed) return
     if (!this.watchedApprovals.has(event.approval_id) && !this.watchedProjects.has(event.project_id)) return
+    const id = event.approval_id
+    const previous = this.receiving.get(id)
+    const done: Promise<void> = (previous ?? Promise.resolve()).then(() => this.reread(event))
+    this.receiving.set(id, done)
+    void done.then(() => {
+      if (this.receiving.get(id) === done) this.receiving.delete(id)
+    })
+  }
+
+  private async reread(event: WireEvent): Promise<void> {
+    if (this.closed) return
     try {
       const approval = await this.options.store.getApproval(event.project_id, event.approval_id)
       if (approval && !this.closed) this.deliver({ type: event.type, approval })
@@ -248,7 +269,7 @@ export class PostgresNotifier implements Notifier {
       keepAlive: true,
     })
     client.on('notification', (message) => {
-      if (message.channel === EVENTS_CHANNEL) void this.receive(message.payload)
+      if (message.channel === EVENTS_CHANNEL) this.receive(message.payload)
     })
     client.on('error', (error) => this.lost(client, error))
     client.on('end', () => this.lost(client, null))
