@@ -13,6 +13,27 @@ import { approvalFor } from './approval-input.js'
 import { describeWithPostgres } from './temp-postgres.js'
 
 describeWithPostgres('PostgreSQL named prepared statements', (cluster) => {
+  /**
+   * A store on one pooled connection named `name`, with one pending approval read once (its
+   * statements prepared on that connection), an admin connection, and how to list the store's
+   * backend pids; `done()` closes both.
+   */
+  async function oneConnectionStore(name: string) {
+    const config = await cluster.createDatabase()
+    const store = await openPostgresStore({ ...config, max: 1, application_name: name }, { auditKey: testAuditKey() })
+    const admin = new pg.Client(config)
+    await admin.connect()
+    const project = await store.createProject(name)
+    const { approval } = await store.createApproval(approvalFor(project))
+    expect((await store.getApproval(project.id, approval.id))?.id).toBe(approval.id)
+    const backend = async () => (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [name])).rows.map((row) => row.pid)
+    const done = async () => {
+      await admin.end()
+      await store.close()
+    }
+    return { store, admin, project, approval, backend, done }
+  }
+
   it('names a statement after its text: the same text the same name, another text another', () => {
     expect(prepared('SELECT 1').name).toBe(prepared('SELECT 1').name)
     expect(prepared('SELECT 1').name).not.toBe(prepared('SELECT 2').name)
@@ -66,15 +87,8 @@ describeWithPostgres('PostgreSQL named prepared statements', (cluster) => {
   })
 
   it('prepares its reads again on the new connection after the server dropped the old one', async () => {
-    const config = await cluster.createDatabase()
-    const store = await openPostgresStore({ ...config, max: 1, application_name: 'prepared-reconnect' }, { auditKey: testAuditKey() })
-    const admin = new pg.Client(config)
-    await admin.connect()
-    const backend = async () => (await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'prepared-reconnect'")).rows.map((row) => row.pid)
+    const { store, admin, project, approval, backend, done } = await oneConnectionStore('prepared-reconnect')
     try {
-      const project = await store.createProject('reconnect')
-      const { approval } = await store.createApproval(approvalFor(project))
-      expect((await store.getApproval(project.id, approval.id))?.id).toBe(approval.id)
       const before = await backend()
       await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'prepared-reconnect'")
 
@@ -84,7 +98,7 @@ describeWithPostgres('PostgreSQL named prepared statements', (cluster) => {
         reread = await store.getProject(project.id).catch(() => null)
         if (!reread) await new Promise((resolve) => setTimeout(resolve, 50))
       }
-      expect(reread?.name).toBe('reconnect')
+      expect(reread?.name).toBe('prepared-reconnect')
       // The new connection has none of the old one's statements: each is prepared on it anew.
       expect((await store.getApproval(project.id, approval.id))?.id).toBe(approval.id)
       expect((await store.getApproval(project.id, approval.id))?.id).toBe(approval.id)
@@ -92,21 +106,13 @@ describeWithPostgres('PostgreSQL named prepared statements', (cluster) => {
       expect(after).toHaveLength(1)
       expect(after).not.toEqual(before)
     } finally {
-      await admin.end()
-      await store.close()
+      await done()
     }
   })
 
   it("keeps the store's reads answering across a migration that adds columns to their tables", async () => {
-    const config = await cluster.createDatabase()
-    const store = await openPostgresStore({ ...config, max: 1, application_name: 'prepared-test' }, { auditKey: testAuditKey() })
-    const admin = new pg.Client(config)
-    await admin.connect()
-    const backend = async () => (await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'prepared-test'")).rows.map((row) => row.pid)
+    const { store, admin, project, approval, backend, done } = await oneConnectionStore('prepared')
     try {
-      const project = await store.createProject('prepared')
-      const { approval } = await store.createApproval(approvalFor(project))
-      expect((await store.getApproval(project.id, approval.id))?.id).toBe(approval.id)
       expect((await store.getProject(project.id))?.name).toBe('prepared')
       const before = await backend()
       expect(before).toHaveLength(1)
@@ -120,8 +126,7 @@ describeWithPostgres('PostgreSQL named prepared statements', (cluster) => {
       expect(after).toHaveLength(1)
       expect(after).not.toEqual(before)
     } finally {
-      await admin.end()
-      await store.close()
+      await done()
     }
   })
 })
