@@ -9,6 +9,7 @@ import { createPostgresNotifier } from '../../src/server/approvals/postgres-noti
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
 import type { Approval, Store } from '../../src/server/store/types.js'
 import { testAuditKey } from '../helpers/audit-key.js'
+import { approvalFor } from '../store/approval-input.js'
 import { describeWithPostgres } from '../store/temp-postgres.js'
 import { until } from './replicas.js'
 
@@ -43,15 +44,7 @@ describeWithPostgres('PostgreSQL notifier: order of one approval’s events', (c
       const project = await store.createProject('main')
       const heard: ApprovalEvent[] = []
       receiver.onProject(project.id, (event) => heard.push(event))
-      const { approval } = await store.createApproval({
-        project_id: project.id,
-        action: 'deploy',
-        context: {},
-        agent: null,
-        expires_at: new Date(Date.now() + 60_000).toISOString(),
-        idempotency_key: null,
-        requested_by: 'key:ci',
-      })
+      const { approval } = await store.createApproval(approvalFor(project))
       sender.publish({ type: 'created', approval })
       await until('the first re-read starts', () => reads === 1)
       const decided = await store.decideApproval(project.id, approval.id, { decision: 'approve', reason: null, decided_by: 'ana@example.com' })

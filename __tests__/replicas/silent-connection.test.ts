@@ -11,6 +11,7 @@ import type { ApprovalEvent } from '../../src/server/approvals/contracts.js'
 import { createPostgresNotifier } from '../../src/server/approvals/postgres-notifier.js'
 import { openPostgresStore } from '../../src/server/store/postgres/index.js'
 import { testAuditKey } from '../helpers/audit-key.js'
+import { approvalFor } from '../store/approval-input.js'
 import { describeWithPostgres } from '../store/temp-postgres.js'
 import { until } from './replicas.js'
 
@@ -69,15 +70,7 @@ describeWithPostgres('PostgreSQL notifier heartbeat', (cluster) => {
     })
     try {
       const project = await store.createProject('main')
-      const { approval } = await store.createApproval({
-        project_id: project.id,
-        action: 'deploy',
-        context: {},
-        agent: null,
-        expires_at: new Date(Date.now() + 60_000).toISOString(),
-        idempotency_key: null,
-        requested_by: 'key:ci',
-      })
+      const { approval } = await store.createApproval(approvalFor(project))
       const heard: ApprovalEvent[] = []
       receiver.onApproval(approval.id, (event) => heard.push(event))
 
