@@ -1,10 +1,10 @@
 /** `approval-gate github map|list|unmap`: which project gates a GitHub repository's deployments (the GitHub App). */
-import { isAdminError } from '../../server/admin/admin-service.js'
 import { describeGithubMapping, GithubMappingAdmin } from '../../server/admin/github-mappings.js'
 import { describeGithubAnswer, githubAnswerStatus } from '../../server/github/answer-status.js'
 import type { Project, Store } from '../../server/store/types.js'
 import { oneLine } from '../../shared/log-text.js'
-import { CliError, EXIT, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
+import { EXIT, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
+import { adminRefusal } from '../admin-refusal.js'
 import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
 
 /** How many gated deployments `github list` shows. */
@@ -45,7 +45,7 @@ ${STORE_HELP}
     const target = projectTargetOf(githubMapCommand, values, io.env)
     if (!values.repository?.trim()) throw new UsageError('--repository is required, as owner/repo', githubMapCommand.name)
     const mapping = await withProject(target, (store, project) =>
-      new GithubMappingAdmin(store).map(project, 'cli', { repository: values.repository!, environment: values.environment, installationId: values.installation }).catch(asCliError),
+      new GithubMappingAdmin(store).map(project, 'cli', { repository: values.repository!, environment: values.environment, installationId: values.installation }).catch(adminRefusal),
     )
     if (values.json) printJson(io, mapping)
     else line(io.stdout, `Mapped ${describeGithubMapping(mapping)} to project ${target.projectName} (${mapping.id}).`)
@@ -110,7 +110,7 @@ ${STORE_HELP}
     const parsed = parseCommand(githubUnmapCommand, args, io, PROJECT_FLAGS, { min: 1, max: 1 })
     if (!parsed) return EXIT.ok
     const target = projectTargetOf(githubUnmapCommand, parsed.values, io.env)
-    const removed = await withProject(target, (store, project) => new GithubMappingAdmin(store).unmap(project, 'cli', parsed.positionals[0]).catch(asCliError))
+    const removed = await withProject(target, (store, project) => new GithubMappingAdmin(store).unmap(project, 'cli', parsed.positionals[0]).catch(adminRefusal))
     line(io.stdout, `Unmapped ${describeGithubMapping(removed)} (${removed.id}).`)
     return EXIT.ok
   },
@@ -128,6 +128,3 @@ async function recentDeployments(store: Store, project: Project): Promise<string
   )
 }
 
-function asCliError(error: unknown): never {
-  throw isAdminError(error) ? new CliError(error.message) : error
-}

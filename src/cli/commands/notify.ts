@@ -1,5 +1,4 @@
 /** `approval-gate notify add|list|remove|test|deliveries|redeliver`: a project's notification channels (webhooks, email, Slack). */
-import { isAdminError } from '../../server/admin/admin-service.js'
 import { ChannelService, type ChannelSettings } from '../../server/admin/channel-service.js'
 import type { EmailSender } from '../../server/notifications/email-sender.js'
 import type { Channel } from '../../server/notifications/types.js'
@@ -8,6 +7,7 @@ import type { SlackSecret } from '../../server/slack/slack-secret.js'
 import type { ChannelHealth } from '../../server/store/types.js'
 import { formatDuration, InvalidDurationError, parseDuration } from '../../shared/duration.js'
 import { CliError, EXIT, flagOrEnv, line, parseCommand, printJson, UsageError, type Command } from '../cli-kit.js'
+import { adminRefusal } from '../admin-refusal.js'
 import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
 
 const PRIVATE_HELP = `  --allow-private-webhooks
@@ -78,13 +78,11 @@ ${STORE_HELP}
       escalateAfterMs: durationFlag('--escalate-after', values['escalate-after']),
       escalateTo: values['escalate-to'] ?? null,
     }
-    const created = await withProject(target, (store, project) =>
-      adminCall(() => {
-        const service = new ChannelService(store, { allowPrivateWebhooks: values['allow-private-webhooks'] ?? false })
-        if (slackSecret) return addSlackChannel(service, project, 'cli', { channel: url, ...slackSecret }, settings).then((channel) => ({ channel, secret: null }))
-        return kind === 'webhook' ? service.addWebhook(project, 'cli', url, settings) : service.addEmail(project, 'cli', (values.to ?? '').split(','), settings)
-      }),
-    )
+    const created = await withProject(target, (store, project) => {
+      const service = new ChannelService(store, { allowPrivateWebhooks: values['allow-private-webhooks'] ?? false })
+      if (slackSecret) return addSlackChannel(service, project, 'cli', { channel: url, ...slackSecret }, settings).then((channel) => ({ channel, secret: null }))
+      return kind === 'webhook' ? service.addWebhook(project, 'cli', url, settings) : service.addEmail(project, 'cli', (values.to ?? '').split(','), settings)
+    }).catch(adminRefusal)
     if (values.json) {
       printJson(io, created.secret ? { ...created.channel, secret: created.secret } : created.channel)
       return EXIT.ok
@@ -149,7 +147,7 @@ ${STORE_HELP}
     const parsed = parseCommand(notifyRemoveCommand, args, io, PROJECT_FLAGS, { min: 1, max: 1 })
     if (!parsed) return EXIT.ok
     const target = projectTargetOf(notifyRemoveCommand, parsed.values, io.env)
-    const removed = await withProject(target, (store, project) => adminCall(() => new ChannelService(store).remove(project, 'cli', parsed.positionals[0])))
+    const removed = await withProject(target, (store, project) => new ChannelService(store).remove(project, 'cli', parsed.positionals[0]).catch(adminRefusal))
     line(io.stdout, `Removed ${removed.kind} channel ${removed.id} "${removed.name}".`)
     return EXIT.ok
   },
@@ -209,7 +207,7 @@ ${STORE_HELP}
     const http = new OutboundHttp({ allowPrivate: values['allow-private-webhooks'] ?? false })
     try {
       const { channel, result } = await withProject(target, async (store, project) => {
-        const channel = await adminCall(() => new ChannelService(store).findChannel(project, parsed.positionals[0]))
+        const channel = await new ChannelService(store).findChannel(project, parsed.positionals[0]).catch(adminRefusal)
         const senders = new SenderRegistry([new WebhookSender(http)])
         let email: EmailSender | null = null
         if (channel.kind === 'email') {
@@ -255,7 +253,7 @@ ${STORE_HELP}
     const target = projectTargetOf(notifyDeliveriesCommand, parsed.values, io.env)
     const limit = parsed.values.limit === undefined ? 50 : Number(parsed.values.limit)
     if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new UsageError('--limit must be a whole number from 1 to 200', notifyDeliveriesCommand.name)
-    const deliveries = await withProject(target, (store, project) => adminCall(() => new ChannelService(store).deliveries(project, parsed.positionals[0], limit)))
+    const deliveries = await withProject(target, (store, project) => new ChannelService(store).deliveries(project, parsed.positionals[0], limit).catch(adminRefusal))
     if (parsed.values.json) {
       printJson(io, deliveries)
       return EXIT.ok
@@ -289,20 +287,10 @@ ${STORE_HELP}
     const parsed = parseCommand(notifyRedeliverCommand, args, io, PROJECT_FLAGS, { min: 1, max: 1 })
     if (!parsed) return EXIT.ok
     const target = projectTargetOf(notifyRedeliverCommand, parsed.values, io.env)
-    const delivery = await withProject(target, (store, project) => adminCall(() => new ChannelService(store).redeliver(project, 'cli', parsed.positionals[0])))
+    const delivery = await withProject(target, (store, project) => new ChannelService(store).redeliver(project, 'cli', parsed.positionals[0]).catch(adminRefusal))
     line(io.stdout, `Queued delivery ${delivery.id} (${delivery.event_type} of ${delivery.approval_id}) to be sent again.`)
     return EXIT.ok
   },
-}
-
-/** Runs an admin service call, turning its refusals into CLI errors. */
-async function adminCall<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work()
-  } catch (error) {
-    if (isAdminError(error)) throw new CliError(error.message)
-    throw error
-  }
 }
 
 /** `created,decided` or `approval.created,approval.decided`. */

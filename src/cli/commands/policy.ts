@@ -1,6 +1,6 @@
 /** `approval-gate policy set|show|history|test|clear`: a project's approval policy (who may approve what, and how many must). */
 import { readFile, stat } from 'node:fs/promises'
-import { AdminService, isAdminError, PolicyDocumentError } from '../../server/admin/admin-service.js'
+import { AdminService, PolicyDocumentError } from '../../server/admin/admin-service.js'
 import {
   describeAppliedPolicy,
   describeWindowOpening,
@@ -15,6 +15,7 @@ import {
 } from '../../server/policies/index.js'
 import { REQUESTER_CLAIM_NAMES, type RequesterClaims } from '../../server/store/types.js'
 import { CliError, EXIT, line, parseCommand, printJson, UsageError, type CliIo, type Command } from '../cli-kit.js'
+import { adminRefusal } from '../admin-refusal.js'
 import { PROJECT_FLAGS, PROJECT_HELP, projectTargetOf, STORE_HELP, withProject } from '../store-location.js'
 
 export const policySetCommand: Command = {
@@ -51,7 +52,7 @@ ${STORE_HELP}
     const version = await withProject(target, (store, project) =>
       new AdminService(store).setPolicy(project, 'cli', source, format).catch((error: unknown) => {
         if (error instanceof PolicyDocumentError) refuseDocument(io, values.file!, error.errors)
-        throw isAdminError(error) ? new CliError(error.message) : error
+        adminRefusal(error)
       }),
     )
     line(io.stdout, `Project ${target.projectName} now has policy version ${version.version} (sha256 ${version.hash}).`)
@@ -135,9 +136,7 @@ ${STORE_HELP}
     if (!parsed) return EXIT.ok
     const target = projectTargetOf(policyClearCommand, parsed.values, io.env)
     const version = await withProject(target, (store, project) =>
-      new AdminService(store).clearPolicy(project, 'cli').catch((error: unknown) => {
-        throw isAdminError(error) ? new CliError(error.message) : error
-      }),
+      new AdminService(store).clearPolicy(project, 'cli').catch(adminRefusal),
     )
     line(io.stdout, `Cleared the policy of project ${target.projectName} (version ${version.version}): any one member approves.`)
     return EXIT.ok

@@ -1,7 +1,8 @@
 /** `approval-gate project create NAME`: a new project and its first (request-scope) API key. */
-import { AdminService, isAdminError } from '../../server/admin/admin-service.js'
+import { AdminService } from '../../server/admin/admin-service.js'
 import { PROJECT_NAME_PATTERN } from '../../server/admin/rules.js'
 import { CliError, EXIT, line, parseCommand, printJson, type Command } from '../cli-kit.js'
+import { adminRefusal } from '../admin-refusal.js'
 import { STORE_FLAGS, STORE_HELP, storeLocationOf, withStore } from '../store-location.js'
 
 export const projectCreateCommand: Command = {
@@ -29,9 +30,7 @@ ${STORE_HELP}
     const { project, apiKey } = await withStore(
       location,
       async (store) =>
-        new AdminService(store).createProject(name, 'cli').catch((error: unknown) => {
-          throw isAdminError(error) ? new CliError(error.message) : error
-        }),
+        new AdminService(store).createProject(name, 'cli').catch(adminRefusal),
       { create: true },
     )
     if (parsed.values.json) {
